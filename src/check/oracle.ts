@@ -1,0 +1,472 @@
+/**
+ * The oracle: recompute every counter the model keeps incrementally, from the
+ * structures alone, and name each disagreement.
+ *
+ * It walks every page table of every process, every page cache, the folio
+ * table and the free lists. Each rule is listed with the Linux rule it mirrors
+ * in docs/INVARIANTS.md. Violation names are stable identifiers for tests.
+ */
+import type { FolioTable} from '../mm/folio.js';
+import { ENTIRELY_MAPPED, MM_ID_DUMMY, PG, folioNrPages, pageAnonExclusive, pageMapcountRaw } from '../mm/folio.js';
+import type { AddressSpace } from '../mm/fs_types.js';
+import type { Host } from '../mm/host.js';
+import { AnonVma, MmCounter, type MmStruct, VM, type Vma, linearPageIndex, vmaIsAnonymous } from '../mm/mm_types.js';
+import { LEVEL_SHIFT, Level, PAGE_SIZE, PTRS_PER_TABLE, TASK_SIZE } from '../mm/page.js';
+import { type PageTable, Pte } from '../mm/pgtable.js';
+import { NODE_STAT_NAMES, NodeStat } from '../mm/vmstat.js';
+import type { Vfs } from '../fs/inode.js';
+
+export interface Violation {
+  /** A stable identifier, e.g. 'mapcount-mismatch'. */
+  name: string;
+  message: string;
+  /** Head pfn of the folio involved. */
+  pfn?: number;
+  /** User address involved. */
+  addr?: number;
+  /** Process involved. */
+  pid?: number;
+  expected?: number;
+  actual?: number;
+}
+
+/** What the oracle needs to know about a process. */
+export interface CheckedProcess {
+  readonly pid: number;
+  readonly mm: MmStruct | null;
+}
+
+interface Acc {
+  ft: FolioTable;
+  /** Recomputed folio_mapcount (PTE and PMD/PUD entries). */
+  map: Int32Array;
+  /** Recomputed entire (PMD/PUD) mappings. */
+  entire: Int32Array;
+  /** Recomputed references from mappings, page caches, page tables. */
+  refs: Int32Array;
+  /** Per-page PTE mapcounts of large folios. */
+  pages: Map<number, Int32Array>;
+  /** Per-folio, per-mm mapping counts (large folios, for MM_ID). */
+  perMm: Map<number, Map<number, number>>;
+  /** Page-table pages seen. */
+  tables: number;
+  out: Violation[];
+}
+
+const LIMIT = 200;
+
+function push(acc: Acc, v: Violation): void {
+  if (acc.out.length < LIMIT) acc.out.push(v);
+}
+
+export function checkKernel(host: Host, vfs: Vfs, procs: readonly CheckedProcess[]): Violation[] {
+  const ft = host.ft;
+  const n = ft.highWater;
+  const acc: Acc = {
+    ft,
+    map: new Int32Array(n),
+    entire: new Int32Array(n),
+    refs: new Int32Array(n),
+    pages: new Map(),
+    perMm: new Map(),
+    tables: 0,
+    out: [],
+  };
+  const liveMms = new Set<MmStruct>();
+  for (const p of procs) if (p.mm !== null) liveMms.add(p.mm);
+
+  // Kernel-held folios: the zero pages.
+  acc.refs[host.zeroPage]! += 1;
+  if (host.hugeZeroFolio !== 0) acc.refs[host.hugeZeroFolio]! += 1;
+
+  for (const p of procs) if (p.mm !== null) checkMm(host, acc, p.pid, p.mm);
+  const cacheStats = checkPageCaches(host, acc, vfs, liveMms);
+  checkFolios(host, acc);
+  checkPhysmem(host, acc);
+  checkVmstat(host, acc, cacheStats);
+  checkContent(host, acc);
+  return acc.out;
+}
+
+// ---------------------------------------------------------------------------
+// Address spaces.
+
+function checkMm(host: Host, acc: Acc, pid: number, mm: MmStruct): void {
+  const ft = host.ft;
+  // VMA tree shape.
+  let prevEnd = 0;
+  let totalVm = 0;
+  for (const v of mm.vmas) {
+    if (v.start % PAGE_SIZE !== 0 || v.end % PAGE_SIZE !== 0 || v.end <= v.start || v.end > TASK_SIZE) {
+      push(acc, { name: 'vma-malformed', message: `VMA [0x${v.start.toString(16)}, 0x${v.end.toString(16)}) is empty, unaligned or beyond TASK_SIZE`, pid, addr: v.start });
+    }
+    if (v.start < prevEnd) push(acc, { name: 'vma-overlap', message: `VMA at 0x${v.start.toString(16)} overlaps or is out of order`, pid, addr: v.start });
+    prevEnd = v.end;
+    totalVm += (v.end - v.start) / PAGE_SIZE;
+    if (v.mm !== mm) push(acc, { name: 'vma-wrong-mm', message: 'VMA points to another mm', pid, addr: v.start });
+    if (v.file !== null && !v.file.inode.mapping.iMmap.has(v)) push(acc, { name: 'i-mmap-missing', message: 'file VMA not in its mapping i_mmap', pid, addr: v.start });
+    if (v.anonVma !== null && (!v.anonVma.vmas.has(v) || !v.avc.includes(v.anonVma))) {
+      push(acc, { name: 'anon-vma-unlinked', message: 'VMA not linked into its anon_vma', pid, addr: v.start });
+    }
+    for (const av of v.avc) if (!av.vmas.has(v)) push(acc, { name: 'anon-vma-unlinked', message: 'anon_vma_chain entry missing from the anon_vma', pid, addr: v.start });
+  }
+  if (totalVm !== mm.totalVm) push(acc, { name: 'total-vm-mismatch', message: 'total_vm differs from the sum of VMA sizes', pid, expected: totalVm, actual: mm.totalVm });
+
+  const rss = new Float64Array(4);
+  let tableBytes = 0;
+  const visit = (t: PageTable, base: number): void => {
+    tableBytes += PAGE_SIZE;
+    acc.tables++;
+    reachTable(acc, t.folio, pid);
+    let used = 0;
+    const span = 2 ** LEVEL_SHIFT[t.level]!;
+    for (let i = 0; i < PTRS_PER_TABLE; i++) {
+      const fl = t.fl[i]!;
+      if (fl === 0) continue;
+      used++;
+      const addr = base + i * span;
+      if (t.level > Level.PTE && !(fl & Pte.PSE)) {
+        const kid = t.kids![i];
+        if (kid === undefined || kid.level !== t.level - 1) {
+          push(acc, { name: 'pgtable-broken', message: 'non-leaf entry without a child table', pid, addr });
+          continue;
+        }
+        if (t.pfn[i] !== ft.pfn[kid.folio]) push(acc, { name: 'pgtable-broken', message: 'non-leaf entry pfn differs from its table', pid, addr });
+        visit(kid, addr);
+        continue;
+      }
+      checkLeaf(host, acc, pid, mm, t, i, addr, rss);
+      if (t.level === Level.PMD && t.deposit !== null && t.deposit[i] !== 0) {
+        tableBytes += PAGE_SIZE;
+        acc.tables++;
+        reachTable(acc, t.deposit[i]!, pid);
+      }
+    }
+    if (used !== t.used) push(acc, { name: 'pgtable-used-mismatch', message: `table used count ${t.used}, entries ${used}`, pid, addr: base, expected: used, actual: t.used });
+  };
+  visit(mm.pgd, 0);
+  if (tableBytes !== mm.pgtablesBytes) push(acc, { name: 'pgtables-bytes-mismatch', message: 'mm pgtables_bytes differs from the tables found', pid, expected: tableBytes, actual: mm.pgtablesBytes });
+  const names = ['MM_FILEPAGES', 'MM_ANONPAGES', 'MM_SWAPENTS', 'MM_SHMEMPAGES'];
+  for (let c = 0; c < 4; c++) {
+    if (rss[c] !== mm.rss[c]) push(acc, { name: 'rss-mismatch', message: `${names[c]} is ${mm.rss[c]}, page tables say ${rss[c]}`, pid, expected: rss[c], actual: mm.rss[c] });
+  }
+}
+
+function reachTable(acc: Acc, f: number, pid: number): void {
+  if (!acc.ft.isLive(f) || !(acc.ft.flags[f]! & PG.PGTABLE)) {
+    push(acc, { name: 'pgtable-not-pgtable-page', message: 'a page table sits on a page not marked as a page table', pid, pfn: acc.ft.pfn[f] });
+    return;
+  }
+  acc.refs[f]! += 1;
+}
+
+function findVma(mm: MmStruct, addr: number): Vma | null {
+  for (const v of mm.vmas) if (v.start <= addr && addr < v.end) return v;
+  return null;
+}
+
+/** One present (or otherwise non-none) leaf entry. */
+function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable, i: number, addr: number, rss: Float64Array): void {
+  const ft = host.ft;
+  const fl = t.fl[i]!;
+  const pfn = t.pfn[i]!;
+  const level = t.level;
+  const nr = 2 ** (LEVEL_SHIFT[level]! - 12);
+  const vma = findVma(mm, addr);
+  if (vma === null || addr + nr * PAGE_SIZE > vma.end) {
+    push(acc, { name: 'pte-outside-vma', message: `entry at 0x${addr.toString(16)} lies outside every VMA`, pid, addr, pfn });
+    return;
+  }
+  if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) {
+    push(acc, { name: 'pte-invalid', message: 'a non-present entry the model does not use (swap, migration)', pid, addr });
+    return;
+  }
+  if (fl & Pte.RW && !(vma.flags & VM.WRITE)) push(acc, { name: 'pte-writable-without-vm-write', message: 'writable entry in a VMA without VM_WRITE', pid, addr, pfn });
+  if (fl & Pte.SPECIAL) {
+    const zero = level === Level.PTE ? host.zeroPage : host.hugeZeroFolio;
+    if (zero === 0 || pfn !== ft.pfn[zero]) push(acc, { name: 'special-unknown', message: 'special entry that is not the zero page', pid, addr, pfn });
+    else if (fl & Pte.RW) push(acc, { name: 'zero-page-writable', message: 'the zero page is mapped writable', pid, addr, pfn });
+    return;
+  }
+  const f = host.pfnFolio(pfn);
+  if (f === 0) {
+    push(acc, { name: 'pte-maps-free-page', message: `entry maps pfn ${pfn}, which belongs to no folio${host.pa.isFree(pfn) ? ' (it is free)' : ''}`, pid, addr, pfn });
+    return;
+  }
+  if (ft.flags[f]! & PG.PGTABLE) {
+    push(acc, { name: 'pte-maps-pagetable', message: 'entry maps a page-table page', pid, addr, pfn });
+    return;
+  }
+  const page = pfn - ft.pfn[f]!;
+  const anon = (ft.flags[f]! & PG.ANON) !== 0;
+  if (level === Level.PTE) {
+    if (ft.order[f]! > 0) {
+      let pm = acc.pages.get(f);
+      if (pm === undefined) acc.pages.set(f, (pm = new Int32Array(folioNrPages(ft, f))));
+      pm[page]!++;
+    }
+  } else {
+    if (page !== 0 || folioNrPages(ft, f) !== nr) {
+      push(acc, { name: 'huge-entry-wrong-folio', message: `a ${nr * 4}kB entry maps a folio of ${folioNrPages(ft, f)} pages at page ${page}`, pid, addr, pfn });
+      return;
+    }
+    acc.entire[f]!++;
+    if (anon && (t.deposit === null || t.deposit[i] === 0)) push(acc, { name: 'missing-deposit', message: 'anonymous PMD mapping without a deposited page table', pid, addr, pfn });
+  }
+  acc.map[f]!++;
+  acc.refs[f]!++;
+  if (ft.order[f]! > 0) {
+    let m = acc.perMm.get(f);
+    if (m === undefined) acc.perMm.set(f, (m = new Map()));
+    m.set(mm.id, (m.get(mm.id) ?? 0) + 1);
+  }
+  const fileIdx = linearPageIndex(vma, addr);
+  if (anon) {
+    rss[MmCounter.ANONPAGES] += nr;
+    const av = ft.owner[f];
+    if (!(av instanceof AnonVma) || !av.vmas.has(vma)) {
+      push(acc, { name: 'rmap-unreachable', message: 'anonymous folio not reachable through its anon_vma from this VMA', pid, addr, pfn: ft.pfn[f] });
+    } else if (ft.index[f]! + page !== fileIdx) {
+      push(acc, { name: 'rmap-index-mismatch', message: `folio index ${ft.index[f]! + page} but the VMA puts it at ${fileIdx}`, pid, addr, pfn: ft.pfn[f] });
+    }
+    // I8: anon pages mapped writable are exclusive.
+    if (fl & Pte.RW && !pageAnonExclusive(ft, f, level === Level.PTE ? page : 0)) {
+      push(acc, { name: 'writable-anon-not-exclusive', message: 'anonymous page mapped writable without PageAnonExclusive', pid, addr, pfn: ft.pfn[f] });
+    }
+  } else {
+    rss[ft.flags[f]! & PG.SWAPBACKED ? MmCounter.SHMEMPAGES : MmCounter.FILEPAGES] += nr;
+    const mapping = ft.owner[f] as AddressSpace | null;
+    if (vmaIsAnonymous(vma)) {
+      push(acc, { name: 'anon-vma-maps-file-page', message: 'a private anonymous VMA maps a page-cache page', pid, addr, pfn: ft.pfn[f] });
+    } else if (mapping === null || mapping !== vma.mapping || ft.index[f]! + page !== fileIdx) {
+      push(acc, { name: 'file-page-misplaced', message: 'mapped page is not the page cache page of this file offset', pid, addr, pfn: ft.pfn[f] });
+    } else if (!(vma.flags & VM.SHARED) && fl & Pte.RW) {
+      // A private mapping never writes to the page cache: COW first.
+      push(acc, { name: 'writable-private-file-page', message: 'page-cache page mapped writable in a private mapping', pid, addr, pfn: ft.pfn[f] });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Page caches.
+
+interface CacheStats {
+  filePages: number;
+  shmem: number;
+  shmemThps: number;
+}
+
+function checkPageCaches(host: Host, acc: Acc, vfs: Vfs, liveMms: Set<MmStruct>): CacheStats {
+  const ft = host.ft;
+  const st: CacheStats = { filePages: 0, shmem: 0, shmemThps: 0 };
+  for (const inode of vfs.inodes) {
+    const mapping = inode.mapping;
+    let pages = 0;
+    mapping.pages.forEach(0, Number.MAX_SAFE_INTEGER, (index, _order, f) => {
+      if (!ft.isLive(f)) {
+        push(acc, { name: 'pagecache-stale', message: `inode ${inode.ino} index ${index} holds a freed folio`, pfn: ft.pfn[f] });
+        return;
+      }
+      const nr = folioNrPages(ft, f);
+      if (ft.owner[f] !== mapping || ft.index[f] !== index || ft.flags[f]! & PG.ANON) {
+        push(acc, { name: 'pagecache-owner-mismatch', message: `inode ${inode.ino} index ${index}: folio owner or index disagrees`, pfn: ft.pfn[f] });
+      }
+      acc.refs[f]! += nr;
+      pages += nr;
+      st.filePages += nr;
+      if (ft.flags[f]! & PG.SWAPBACKED) {
+        st.shmem += nr;
+        if (ft.order[f]! >= 9) st.shmemThps += nr;
+      }
+    });
+    if (pages !== mapping.nrpages) push(acc, { name: 'nrpages-mismatch', message: `inode ${inode.ino}: nrpages ${mapping.nrpages}, cache holds ${pages}`, expected: pages, actual: mapping.nrpages });
+    if (mapping.aops.swapbacked && inode.blocks !== pages * (PAGE_SIZE / 512)) {
+      push(acc, { name: 'i-blocks-mismatch', message: `inode ${inode.ino}: i_blocks ${inode.blocks}, pages ${pages}`, expected: pages * 8, actual: inode.blocks });
+    }
+    for (const v of mapping.iMmap) {
+      if (!liveMms.has(v.mm) || !v.mm.vmas.includes(v)) push(acc, { name: 'i-mmap-stale', message: `inode ${inode.ino}: i_mmap holds a VMA no live mm has`, addr: v.start });
+    }
+  }
+  return st;
+}
+
+// ---------------------------------------------------------------------------
+// Folios.
+
+function checkFolios(host: Host, acc: Acc): void {
+  const ft = host.ft;
+  for (let f = 1; f < ft.highWater; f++) {
+    if (!ft.isLive(f)) continue;
+    if (acc.out.length >= LIMIT) return;
+    const pfn = ft.pfn[f]!;
+    const fl = ft.flags[f]!;
+    const large = ft.order[f]! > 0;
+    const ref = ft.refcount[f]!;
+    const exp = acc.refs[f]!;
+    if (ref <= 0) push(acc, { name: 'refcount-zero-live', message: 'allocated folio with refcount <= 0', pfn, actual: ref });
+    else if (exp === 0) push(acc, { name: 'leaked-page', message: `folio of ${folioNrPages(ft, f)} pages is allocated but nothing refers to it`, pfn, actual: ref });
+    else if (ref < exp) push(acc, { name: 'refcount-below-expected', message: `refcount ${ref} below the ${exp} references found`, pfn, expected: exp, actual: ref });
+    else if (ref > exp) push(acc, { name: 'refcount-above-expected', message: `refcount ${ref} above the ${exp} references found (a leaked reference)`, pfn, expected: exp, actual: ref });
+    if (fl & PG.PGTABLE) continue;
+    // Mapcounts (folio_mapcount, _entire_mapcount, per-page, _nr_pages_mapped).
+    const mapcount = ft.mapcount[f]! + 1;
+    if (mapcount !== acc.map[f]) push(acc, { name: 'mapcount-mismatch', message: `folio_mapcount ${mapcount}, page tables map it ${acc.map[f]} times`, pfn, expected: acc.map[f], actual: mapcount });
+    if (large) {
+      const entire = ft.entire[f]! + 1;
+      if (entire !== acc.entire[f]) push(acc, { name: 'entire-mapcount-mismatch', message: `_entire_mapcount ${entire}, PMD/PUD mappings ${acc.entire[f]}`, pfn, expected: acc.entire[f], actual: entire });
+      const pm = acc.pages.get(f);
+      let mappedPages = 0;
+      const nr = folioNrPages(ft, f);
+      for (let i = 0; i < nr; i++) {
+        const want = pm === undefined ? 0 : pm[i]!;
+        const have = pageMapcountRaw(ft, f, i) + 1;
+        if (want !== have) {
+          push(acc, { name: 'page-mapcount-mismatch', message: `page ${i}: _mapcount+1 is ${have}, PTEs map it ${want} times`, pfn: pfn + i, expected: want, actual: have });
+          break;
+        }
+        if (want > 0) mappedPages++;
+      }
+      const wantMapped = mappedPages + (acc.entire[f]! > 0 ? ENTIRELY_MAPPED : 0);
+      if (!(fl & PG.HUGETLB) && ft.nrMapped[f] !== wantMapped) {
+        push(acc, { name: 'nr-pages-mapped-mismatch', message: `_nr_pages_mapped 0x${ft.nrMapped[f]!.toString(16)}, expected 0x${wantMapped.toString(16)}`, pfn, expected: wantMapped, actual: ft.nrMapped[f] });
+      }
+      checkMmIds(acc, f, pfn, mapcount);
+    } else if (ft.pincount[f] !== 0) {
+      push(acc, { name: 'pincount-on-small-folio', message: 'small folios have no _pincount', pfn });
+    }
+    // Ownership and exclusivity.
+    const owner = ft.owner[f];
+    if (fl & PG.ANON) {
+      if (!(owner instanceof AnonVma)) push(acc, { name: 'anon-without-anon-vma', message: 'anonymous folio without an anon_vma', pfn });
+    } else {
+      for (let i = 0; i < folioNrPages(ft, f) && i < 2; i++) {
+        if (pageAnonExclusive(ft, f, i)) {
+          push(acc, { name: 'exclusive-non-anon', message: 'PageAnonExclusive on a non-anonymous folio', pfn });
+          break;
+        }
+      }
+    }
+    if (fl & PG.ANON) checkExclusive(acc, f, pfn);
+  }
+}
+
+/** I11: an exclusive anonymous page is mapped at most once. */
+function checkExclusive(acc: Acc, f: number, pfn: number): void {
+  const ft = acc.ft;
+  if (ft.order[f] === 0) {
+    if (pageAnonExclusive(ft, f, 0) && acc.map[f]! > 1) push(acc, { name: 'exclusive-page-shared', message: `PageAnonExclusive page mapped ${acc.map[f]} times`, pfn });
+    return;
+  }
+  const pm = acc.pages.get(f);
+  const entire = acc.entire[f]!;
+  for (let i = 0; i < folioNrPages(ft, f); i++) {
+    const maps = entire + (pm === undefined ? 0 : pm[i]!);
+    if (maps > 1 && pageAnonExclusive(ft, f, i)) {
+      push(acc, { name: 'exclusive-page-shared', message: `PageAnonExclusive page ${i} mapped ${maps} times`, pfn: pfn + i });
+      return;
+    }
+  }
+}
+
+/** MM owner tracking: slot counts never exceed the mm's mappings; two mms imply the shared bit. */
+function checkMmIds(acc: Acc, f: number, pfn: number, mapcount: number): void {
+  const ft = acc.ft;
+  if (ft.flags[f]! & PG.HUGETLB) return;
+  const per = acc.perMm.get(f) ?? new Map<number, number>();
+  const slots: [number, number][] = [
+    [ft.mmId0[f]!, ft.mmCnt0[f]! + 1],
+    [ft.mmId1[f]!, ft.mmCnt1[f]! + 1],
+  ];
+  let sum = 0;
+  for (const [id, cnt] of slots) {
+    if (id === MM_ID_DUMMY) {
+      if (cnt !== 0) push(acc, { name: 'mm-id-mismatch', message: 'a free _mm_id slot has a mapcount', pfn });
+      continue;
+    }
+    sum += cnt;
+    const actual = per.get(id) ?? 0;
+    if (cnt > actual) push(acc, { name: 'mm-id-mismatch', message: `_mm_id slot for mm ${id} counts ${cnt}, the mm maps ${actual}`, pfn, expected: actual, actual: cnt });
+  }
+  if (sum > mapcount) push(acc, { name: 'mm-id-mismatch', message: `_mm_id_mapcount total ${sum} exceeds folio_mapcount ${mapcount}`, pfn });
+  if (per.size >= 2 && !(ft.flags[f]! & PG.MM_IDS_SHARED)) {
+    push(acc, { name: 'maybe-mapped-shared-false-negative', message: `mapped by ${per.size} mms but not marked shared`, pfn });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Physical memory.
+
+function checkPhysmem(host: Host, acc: Acc): void {
+  const ft = host.ft;
+  let allocated = 0;
+  for (let f = 1; f < ft.highWater; f++) {
+    if (!ft.isLive(f)) continue;
+    const pfn = ft.pfn[f]!;
+    const nr = folioNrPages(ft, f);
+    allocated += nr;
+    if (pfn % nr !== 0) push(acc, { name: 'folio-unaligned', message: `order-${ft.order[f]} folio at unaligned pfn`, pfn });
+    if (host.memmap.get(pfn) !== f) push(acc, { name: 'memmap-mismatch', message: 'pfn_folio() of the head page is another folio', pfn });
+    if (host.pa.zoneOf(pfn).free.overlaps(pfn, pfn + nr)) push(acc, { name: 'folio-on-free-list', message: 'allocated folio overlaps free memory', pfn });
+  }
+  if (host.memmap.size < 0) push(acc, { name: 'memmap-mismatch', message: 'negative memmap size' });
+  const total = host.pa.totalPages;
+  const free = host.pa.freePages();
+  if (free + allocated + host.reservedPages !== total) {
+    push(acc, { name: 'physmem-accounting', message: `free ${free} + allocated ${allocated} + reserved ${host.reservedPages} != ${total} pages`, expected: total, actual: free + allocated + host.reservedPages });
+  }
+  if (ft.live !== countLive(ft)) push(acc, { name: 'folio-table-count', message: 'live folio count differs from the table' });
+}
+
+function countLive(ft: FolioTable): number {
+  let n = 0;
+  for (let f = 1; f < ft.highWater; f++) if (ft.isLive(f)) n++;
+  return n;
+}
+
+// ---------------------------------------------------------------------------
+// Node statistics.
+
+function checkVmstat(host: Host, acc: Acc, cache: CacheStats): void {
+  const ft = host.ft;
+  const want = new Float64Array(NodeStat.NR_STATS);
+  for (let f = 1; f < ft.highWater; f++) {
+    if (!ft.isLive(f) || ft.flags[f]! & (PG.PGTABLE | PG.ZERO)) continue;
+    const anon = (ft.flags[f]! & PG.ANON) !== 0;
+    const nr = folioNrPages(ft, f);
+    let mapped: number;
+    if (acc.entire[f]! > 0) mapped = nr;
+    else if (ft.order[f]! > 0) {
+      const pm = acc.pages.get(f);
+      mapped = 0;
+      if (pm !== undefined) for (let i = 0; i < nr; i++) if (pm[i]! > 0) mapped++;
+    } else mapped = acc.map[f]! > 0 ? 1 : 0;
+    want[anon ? NodeStat.NR_ANON_MAPPED : NodeStat.NR_FILE_MAPPED] += mapped;
+    if (acc.entire[f]! > 0 && ft.order[f]! === 9) {
+      if (anon) want[NodeStat.NR_ANON_THPS] += nr;
+      else if (ft.flags[f]! & PG.SWAPBACKED) want[NodeStat.NR_SHMEM_PMDMAPPED] += nr;
+      else want[NodeStat.NR_FILE_PMDMAPPED] += nr;
+    }
+  }
+  want[NodeStat.NR_FILE_PAGES] = cache.filePages;
+  want[NodeStat.NR_SHMEM] = cache.shmem;
+  want[NodeStat.NR_SHMEM_THPS] = cache.shmemThps;
+  let pgtables = 0;
+  for (let f = 1; f < ft.highWater; f++) if (ft.isLive(f) && ft.flags[f]! & PG.PGTABLE) pgtables++;
+  want[NodeStat.NR_PAGETABLE] = pgtables;
+  if (pgtables !== acc.tables) push(acc, { name: 'pgtable-leaked', message: `${pgtables} page-table pages allocated, ${acc.tables} in use`, expected: acc.tables, actual: pgtables });
+  want[NodeStat.NR_FOLL_PIN_ACQUIRED] = host.stat[NodeStat.NR_FOLL_PIN_ACQUIRED]!;
+  want[NodeStat.NR_FOLL_PIN_RELEASED] = host.stat[NodeStat.NR_FOLL_PIN_RELEASED]!;
+  for (let i = 0; i < NodeStat.NR_STATS; i++) {
+    if (want[i] !== host.stat[i]) push(acc, { name: 'vmstat-mismatch', message: `${NODE_STAT_NAMES[i]} is ${host.stat[i]}, recomputed ${want[i]}`, expected: want[i], actual: host.stat[i] });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Contents.
+
+function checkContent(host: Host, acc: Acc): void {
+  if (!host.content.isZero(host.zeroPage, 0, PAGE_SIZE)) push(acc, { name: 'content-mismatch', message: 'the zero page is not zero', pfn: host.ft.pfn[host.zeroPage] });
+  if (host.hugeZeroFolio !== 0 && !host.content.isZero(host.hugeZeroFolio, 0, 512 * PAGE_SIZE)) {
+    push(acc, { name: 'content-mismatch', message: 'the huge zero page is not zero', pfn: host.ft.pfn[host.hugeZeroFolio] });
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Kernel construction options: every option has a default, and a bad option is
+ * reported by name (KernelConfigError) before anything boots.
+ */
+import { z } from 'zod';
+import { parseSize } from './lib/units.js';
+import { PAGE_SIZE } from './mm/page.js';
+import { type MmConfig, type ThpEnabled, defaultMmConfig } from './mm/host.js';
+
+export class KernelConfigError extends RangeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KernelConfigError';
+  }
+}
+
+const size = z.union([z.string(), z.number()]);
+const thpEnabled = z.enum(['always', 'madvise', 'never']);
+
+const schema = z
+  .object({
+    /** Host RAM, e.g. '64GiB' (default) or bytes. */
+    memory: size.optional(),
+    /** Size of ZONE_MOVABLE at the top of RAM (movablecore=), default 0. */
+    movable: size.optional(),
+    /** transparent_hugepage/enabled, or an object with use_zero_page too. */
+    thp: z.union([thpEnabled, z.object({ enabled: thpEnabled.optional(), useZeroPage: z.boolean().optional() }).strict()]).optional(),
+    /** fault_around_bytes (a power of two, 4096..65536·16). */
+    faultAroundBytes: z.number().int().optional(),
+    /** vm.max_map_count. */
+    maxMapCount: z.number().int().positive().optional(),
+    /** vm.mmap_min_addr. */
+    mmapMinAddr: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+
+export type KernelOptions = z.input<typeof schema>;
+
+export interface BootConfig {
+  totalPages: number;
+  movablePages: number;
+  mm: MmConfig;
+}
+
+/** Smallest and largest host the model accepts (pfns stay exact in doubles). */
+const MIN_MEMORY = 16 * 2 ** 20;
+const MAX_MEMORY = 2 ** 52;
+
+/** First 1 MiB of RAM, kept by the firmware and the kernel as on x86. */
+export const RESERVED_PAGES = 256;
+
+export function parseKernelOptions(opts: unknown): BootConfig {
+  const r = schema.safeParse(opts ?? {});
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new KernelConfigError(`Kernel option ${issue.path.join('.') || '(options)'}: ${issue.message}`);
+  }
+  const o = r.data;
+  const memory = parseSize(o.memory ?? '64GiB');
+  if (memory === undefined || memory % PAGE_SIZE !== 0 || memory < MIN_MEMORY || memory > MAX_MEMORY) {
+    throw new KernelConfigError(`Kernel option memory: expected a multiple of 4KiB between 16MiB and 4PiB, got ${JSON.stringify(o.memory)}`);
+  }
+  const movable = parseSize(o.movable ?? 0);
+  if (movable === undefined || movable % PAGE_SIZE !== 0 || movable > memory / 2) {
+    throw new KernelConfigError(`Kernel option movable: expected a multiple of 4KiB up to half of memory, got ${JSON.stringify(o.movable)}`);
+  }
+  const mm = defaultMmConfig();
+  if (typeof o.thp === 'string') mm.thp.enabled = o.thp as ThpEnabled;
+  else if (o.thp !== undefined) {
+    if (o.thp.enabled !== undefined) mm.thp.enabled = o.thp.enabled;
+    if (o.thp.useZeroPage !== undefined) mm.thp.useZeroPage = o.thp.useZeroPage;
+  }
+  if (o.faultAroundBytes !== undefined) {
+    const f = o.faultAroundBytes;
+    if (f < PAGE_SIZE || f > 2 ** 20 || (f & (f - 1)) !== 0) throw new KernelConfigError(`Kernel option faultAroundBytes: expected a power of two from 4096 to 1MiB, got ${f}`);
+    mm.faultAroundBytes = f;
+  }
+  if (o.maxMapCount !== undefined) mm.maxMapCount = o.maxMapCount;
+  if (o.mmapMinAddr !== undefined) {
+    if (o.mmapMinAddr % PAGE_SIZE !== 0) throw new KernelConfigError(`Kernel option mmapMinAddr: expected a multiple of 4096, got ${o.mmapMinAddr}`);
+    mm.mmapMinAddr = o.mmapMinAddr;
+  }
+  return { totalPages: memory / PAGE_SIZE, movablePages: movable / PAGE_SIZE, mm };
+}

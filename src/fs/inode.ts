@@ -1,0 +1,65 @@
+/**
+ * Inodes and their page caches for the in-memory file systems (mirrors the
+ * parts of fs/inode.c the model needs). Every inode lives in the Vfs registry
+ * until evicted, so the oracle can walk every page cache.
+ */
+import { SparseRadix } from '../lib/radix.js';
+import type { AddressSpace, AddressSpaceOps, Inode, SuperBlock } from '../mm/fs_types.js';
+import type { Host } from '../mm/host.js';
+import type { Vma } from '../mm/mm_types.js';
+
+export class FsMapping implements AddressSpace {
+  readonly kind = 'file' as const;
+  readonly pages = new SparseRadix();
+  nrpages = 0;
+  readonly iMmap = new Set<Vma>();
+
+  constructor(
+    readonly id: number,
+    readonly host: FsInode,
+    readonly aops: AddressSpaceOps,
+  ) {}
+}
+
+export class FsInode implements Inode {
+  size = 0;
+  nlink = 0;
+  blocks = 0;
+  seals = 0;
+  refs = 0;
+  readonly mapping: FsMapping;
+
+  constructor(
+    readonly ino: number,
+    readonly sb: SuperBlock,
+    public mode: number,
+    aops: AddressSpaceOps,
+    /** What the file system does when the last reference goes (evict_inode). */
+    readonly evict: (inode: FsInode) => void,
+  ) {
+    this.mapping = new FsMapping(ino, this, aops);
+  }
+}
+
+/** The kernel's VFS state: inode numbers and the set of live inodes. */
+export class Vfs {
+  readonly inodes = new Set<FsInode>();
+  private nextIno = 1;
+
+  constructor(readonly host: Host) {}
+
+  /** new_inode: allocate an inode number and register the inode. */
+  newInode(sb: SuperBlock, mode: number, aops: AddressSpaceOps, evict: (inode: FsInode) => void): FsInode {
+    const inode = new FsInode(this.nextIno++, sb, mode, aops, evict);
+    this.inodes.add(inode);
+    return inode;
+  }
+
+  /** iput: drop a reference; an unlinked inode with none left is evicted. */
+  // mirrors fs/inode.c:iput (-> evict)
+  iput(inode: FsInode): void {
+    if (--inode.refs > 0 || inode.nlink > 0) return;
+    inode.evict(inode);
+    this.inodes.delete(inode);
+  }
+}

@@ -1,0 +1,345 @@
+/**
+ * /proc/<pid>/smaps, /proc/<pid>/pagemap and the memory lines of
+ * /proc/<pid>/status (mirrors fs/proc/task_mmu.c and fs/proc/array.c).
+ */
+import {
+  PG,
+  folioPrecisePageMapcount,
+  folioTestAnon,
+  pageAnonExclusive,
+} from '../../mm/folio.js';
+import type { Host } from '../../mm/host.js';
+import { MmCounter, type MmStruct, VM, type Vma } from '../../mm/mm_types.js';
+import { LEVEL_SHIFT, Level, PAGE_SIZE, tableIndex } from '../../mm/page.js';
+import { type PageTable, Pte } from '../../mm/pgtable.js';
+import { vmaLookup } from '../../mm/vma.js';
+import { thpVmaAllowable } from '../../mm/huge_memory.js';
+
+/** Fixed-point shift for PSS (fs/proc/task_mmu.c: PSS_SHIFT). */
+const PSS_SHIFT = 12;
+
+/** One /proc/pid/smaps entry; sizes in kB as the file prints them. */
+export interface SmapsEntry {
+  start: number;
+  end: number;
+  /** 'rw-p' and the like. */
+  perms: string;
+  /** File offset in bytes. */
+  offset: number;
+  inode: number;
+  pathname: string;
+  Size: number;
+  KernelPageSize: number;
+  MMUPageSize: number;
+  Rss: number;
+  Pss: number;
+  Pss_Dirty: number;
+  Pss_Anon: number;
+  Pss_File: number;
+  Pss_Shmem: number;
+  Shared_Clean: number;
+  Shared_Dirty: number;
+  Private_Clean: number;
+  Private_Dirty: number;
+  Referenced: number;
+  Anonymous: number;
+  KSM: number;
+  LazyFree: number;
+  AnonHugePages: number;
+  ShmemPmdMapped: number;
+  FilePmdMapped: number;
+  Shared_Hugetlb: number;
+  Private_Hugetlb: number;
+  Swap: number;
+  SwapPss: number;
+  Locked: number;
+  THPeligible: number;
+  VmFlags: string;
+}
+
+/** struct mem_size_stats, in bytes (pss fields in bytes << PSS_SHIFT). */
+interface Mss {
+  resident: number;
+  pss: number;
+  pssDirty: number;
+  pssAnon: number;
+  pssFile: number;
+  pssShmem: number;
+  sharedClean: number;
+  sharedDirty: number;
+  privateClean: number;
+  privateDirty: number;
+  referenced: number;
+  anonymous: number;
+  lazyfree: number;
+  anonymousThp: number;
+  shmemThp: number;
+  fileThp: number;
+  pssLocked: number;
+}
+
+// mirrors fs/proc/task_mmu.c:smaps_page_accumulate
+function pageAccumulate(host: Host, m: Mss, f: number, size: number, pss: number, dirty: boolean, locked: boolean, priv: boolean): void {
+  const fl = host.ft.flags[f]!;
+  m.pss += pss;
+  if (fl & PG.ANON) m.pssAnon += pss;
+  else if (fl & PG.SWAPBACKED) m.pssShmem += pss;
+  else m.pssFile += pss;
+  if (locked) m.pssLocked += pss;
+  if (dirty || fl & PG.DIRTY) {
+    m.pssDirty += pss;
+    if (priv) m.privateDirty += size;
+    else m.sharedDirty += size;
+  } else if (priv) m.privateClean += size;
+  else m.sharedClean += size;
+}
+
+// mirrors fs/proc/task_mmu.c:smaps_account (CONFIG_PAGE_MAPCOUNT)
+function smapsAccount(host: Host, m: Mss, f: number, page: number, nr: number, young: boolean, dirty: boolean, locked: boolean): void {
+  const ft = host.ft;
+  const size = nr * PAGE_SIZE;
+  if (folioTestAnon(ft, f)) {
+    m.anonymous += size;
+    if (!(ft.flags[f]! & PG.SWAPBACKED) && !dirty && !(ft.flags[f]! & PG.DIRTY)) m.lazyfree += size;
+  }
+  m.resident += size;
+  if (young || ft.flags[f]! & PG.REFERENCED) m.referenced += size;
+  // refcount 1 means mapped exactly once.
+  if (ft.refcount[f] === 1) {
+    pageAccumulate(host, m, f, size, size * 2 ** PSS_SHIFT, dirty, locked, true);
+    return;
+  }
+  for (let i = page; i < page + nr; i++) {
+    const mapcount = folioPrecisePageMapcount(ft, f, i);
+    let pss = PAGE_SIZE * 2 ** PSS_SHIFT;
+    if (mapcount >= 2) pss = Math.floor(pss / mapcount);
+    pageAccumulate(host, m, f, PAGE_SIZE, pss, dirty, locked, mapcount < 2);
+  }
+}
+
+/** Visit every leaf entry mapping [start, end): (table, index, level, addr). */
+export function walkLeaves(root: PageTable, start: number, end: number, visit: (t: PageTable, i: number, level: Level, addr: number) => void): void {
+  const rec = (t: PageTable, a: number, e: number): void => {
+    const span = 2 ** LEVEL_SHIFT[t.level]!;
+    while (a < e) {
+      const i = tableIndex(a, t.level);
+      const base = Math.floor(a / span) * span;
+      const next = Math.min(base + span, e);
+      const fl = t.fl[i]!;
+      if (fl !== 0) {
+        if (t.level === Level.PTE || fl & Pte.PSE) visit(t, i, t.level, base);
+        else rec(t.kids![i]!, a, next);
+      }
+      a = next;
+    }
+  };
+  rec(root, start, end);
+}
+
+const VMFLAG_NAMES: [number, string][] = [
+  [VM.READ, 'rd'],
+  [VM.WRITE, 'wr'],
+  [VM.EXEC, 'ex'],
+  [VM.SHARED, 'sh'],
+  [VM.MAYREAD, 'mr'],
+  [VM.MAYWRITE, 'mw'],
+  [VM.MAYEXEC, 'me'],
+  [VM.MAYSHARE, 'ms'],
+  [VM.GROWSDOWN, 'gd'],
+  [VM.PFNMAP, 'pf'],
+  [VM.LOCKED, 'lo'],
+  [VM.IO, 'io'],
+  [VM.SEQ_READ, 'sr'],
+  [VM.RAND_READ, 'rr'],
+  [VM.DONTCOPY, 'dc'],
+  [VM.DONTEXPAND, 'de'],
+  [VM.LOCKONFAULT, 'lf'],
+  [VM.ACCOUNT, 'ac'],
+  [VM.NORESERVE, 'nr'],
+  [VM.HUGETLB, 'ht'],
+  [VM.SYNC, 'sf'],
+  [VM.WIPEONFORK, 'wf'],
+  [VM.DONTDUMP, 'dd'],
+  [VM.SOFTDIRTY, 'sd'],
+  [VM.MIXEDMAP, 'mm'],
+  [VM.HUGEPAGE, 'hg'],
+  [VM.NOHUGEPAGE, 'nh'],
+  [VM.UFFD_MISSING, 'um'],
+  [VM.UFFD_WP, 'uw'],
+];
+
+// mirrors fs/proc/task_mmu.c:show_smap_vma_flags
+function vmFlagsString(flags: number): string {
+  return VMFLAG_NAMES.filter(([b]) => flags & b)
+    .map(([, n]) => n)
+    .join(' ');
+}
+
+function vmaPerms(v: Vma): string {
+  return `${v.flags & VM.READ ? 'r' : '-'}${v.flags & VM.WRITE ? 'w' : '-'}${v.flags & VM.EXEC ? 'x' : '-'}${v.flags & VM.MAYSHARE ? 's' : 'p'}`;
+}
+
+/** /proc/pid/smaps */
+// mirrors fs/proc/task_mmu.c:show_smap (smap_gather_stats)
+export function smapsRead(host: Host, mm: MmStruct): SmapsEntry[] {
+  const out: SmapsEntry[] = [];
+  for (const vma of mm.vmas) {
+    const m: Mss = {
+      resident: 0, pss: 0, pssDirty: 0, pssAnon: 0, pssFile: 0, pssShmem: 0, sharedClean: 0, sharedDirty: 0,
+      privateClean: 0, privateDirty: 0, referenced: 0, anonymous: 0, lazyfree: 0, anonymousThp: 0, shmemThp: 0, fileThp: 0, pssLocked: 0,
+    };
+    const locked = (vma.flags & VM.LOCKED) !== 0;
+    walkLeaves(mm.pgd, vma.start, vma.end, (t, i, level) => {
+      const fl = t.fl[i]!;
+      if (!(fl & (Pte.PRESENT | Pte.PROTNONE)) || fl & Pte.SPECIAL) return;
+      const pfn = t.pfn[i]!;
+      const f = host.pfnFolio(pfn);
+      if (f === 0) return;
+      const nr = 2 ** (LEVEL_SHIFT[level]! - 12);
+      if (level === Level.PMD) {
+        if (host.ft.flags[f]! & PG.ANON) m.anonymousThp += nr * PAGE_SIZE;
+        else if (host.ft.flags[f]! & PG.SWAPBACKED) m.shmemThp += nr * PAGE_SIZE;
+        else m.fileThp += nr * PAGE_SIZE;
+      }
+      smapsAccount(host, m, f, pfn - host.ft.pfn[f]!, nr, (fl & Pte.ACCESSED) !== 0, (fl & Pte.DIRTY) !== 0, locked);
+    });
+    const kb = (b: number) => Math.floor(b / 1024);
+    const pkb = (p: number) => Math.floor(p / 2 ** PSS_SHIFT / 1024);
+    out.push({
+      start: vma.start,
+      end: vma.end,
+      perms: vmaPerms(vma),
+      offset: vma.file !== null ? vma.pgoff * PAGE_SIZE : 0,
+      inode: vma.file?.inode.ino ?? 0,
+      pathname: vma.file?.path ?? (vma.anonName !== null ? `[anon:${vma.anonName}]` : ''),
+      Size: kb(vma.end - vma.start),
+      KernelPageSize: kb(vma.file?.fOp.hugePageSize ?? PAGE_SIZE),
+      MMUPageSize: kb(vma.file?.fOp.hugePageSize ?? PAGE_SIZE),
+      Rss: kb(m.resident),
+      Pss: pkb(m.pss),
+      Pss_Dirty: pkb(m.pssDirty),
+      Pss_Anon: pkb(m.pssAnon),
+      Pss_File: pkb(m.pssFile),
+      Pss_Shmem: pkb(m.pssShmem),
+      Shared_Clean: kb(m.sharedClean),
+      Shared_Dirty: kb(m.sharedDirty),
+      Private_Clean: kb(m.privateClean),
+      Private_Dirty: kb(m.privateDirty),
+      Referenced: kb(m.referenced),
+      Anonymous: kb(m.anonymous),
+      KSM: 0,
+      LazyFree: kb(m.lazyfree),
+      AnonHugePages: kb(m.anonymousThp),
+      ShmemPmdMapped: kb(m.shmemThp),
+      FilePmdMapped: kb(m.fileThp),
+      Shared_Hugetlb: 0,
+      Private_Hugetlb: 0,
+      Swap: 0,
+      SwapPss: 0,
+      Locked: pkb(m.pssLocked),
+      THPeligible: thpEligible(host, vma) ? 1 : 0,
+      VmFlags: vmFlagsString(vma.flags),
+    });
+  }
+  return out;
+}
+
+/** THPeligible: the last PMD-aligned 2 MiB inside the VMA could get a THP (TVA_SMAPS). */
+function thpEligible(host: Host, vma: Vma): boolean {
+  const last = Math.floor((vma.end - 2 ** 21) / 2 ** 21) * 2 ** 21;
+  return last >= vma.start && thpVmaAllowable(host, vma, last);
+}
+
+/** Bits of a pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */
+export const PM_SOFT_DIRTY = 1n << 55n;
+export const PM_MMAP_EXCLUSIVE = 1n << 56n;
+export const PM_UFFD_WP = 1n << 57n;
+export const PM_FILE = 1n << 61n;
+export const PM_SWAP = 1n << 62n;
+export const PM_PRESENT = 1n << 63n;
+
+export interface PagemapEntry {
+  /** The 64-bit entry as /proc/pid/pagemap holds it. */
+  raw: bigint;
+  /** Page frame number (bits 0-54), when present. */
+  pfn: number;
+  present: boolean;
+  swapped: boolean;
+  /** PM_FILE: a file page or shared anonymous page (anything not PageAnon). */
+  file: boolean;
+  /** PM_MMAP_EXCLUSIVE: the page is mapped exactly once. */
+  exclusive: boolean;
+  softDirty: boolean;
+  uffdWp: boolean;
+  /** Size of the mapping leaf: 4096, or 2 MiB / 1 GiB for a THP or huge mapping (not in the raw entry). */
+  mappedBy: number;
+  /** PageAnonExclusive of the page (kernel state, shown for convenience; not in the raw entry). */
+  anonExclusive: boolean;
+}
+
+/** /proc/pid/pagemap for the page containing addr. */
+// mirrors fs/proc/task_mmu.c:pagemap_pmd_range / pte_to_pagemap_entry
+export function pagemapRead(host: Host, mm: MmStruct, addr: number): PagemapEntry {
+  const e: PagemapEntry = { raw: 0n, pfn: 0, present: false, swapped: false, file: false, exclusive: false, softDirty: false, uffdWp: false, mappedBy: 0, anonExclusive: false };
+  if (typeof addr !== 'number' || !Number.isSafeInteger(addr) || addr < 0) return e;
+  const vma = vmaLookup(mm, addr);
+  let flags = 0n;
+  let found = false;
+  walkLeaves(mm.pgd, addr, addr + 1, (t, i, level, base) => {
+    const fl = t.fl[i]!;
+    if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) return;
+    found = true;
+    const pfn = t.pfn[i]! + Math.floor((addr - base) / PAGE_SIZE);
+    e.pfn = pfn;
+    e.mappedBy = 2 ** LEVEL_SHIFT[level]!;
+    flags |= PM_PRESENT;
+    if (fl & Pte.SOFT_DIRTY) flags |= PM_SOFT_DIRTY;
+    if (fl & Pte.UFFD_WP) flags |= PM_UFFD_WP;
+    // PTEs use vm_normal_page (the zero page has none); PMDs use pmd_page.
+    const f = level === Level.PTE && fl & Pte.SPECIAL ? 0 : host.pfnFolio(pfn);
+    if (f !== 0) {
+      if (!folioTestAnon(host.ft, f)) flags |= PM_FILE;
+      const page = pfn - host.ft.pfn[f]!;
+      if (folioPrecisePageMapcount(host.ft, f, page) === 1) flags |= PM_MMAP_EXCLUSIVE;
+      e.anonExclusive = folioTestAnon(host.ft, f) && pageAnonExclusive(host.ft, f, level === Level.PTE ? page : 0);
+    }
+  });
+  if (vma !== null && vma.flags & VM.SOFTDIRTY) flags |= PM_SOFT_DIRTY;
+  e.raw = flags | (found ? BigInt(e.pfn) : 0n);
+  e.present = (flags & PM_PRESENT) !== 0n;
+  e.file = (flags & PM_FILE) !== 0n;
+  e.exclusive = (flags & PM_MMAP_EXCLUSIVE) !== 0n;
+  e.softDirty = (flags & PM_SOFT_DIRTY) !== 0n;
+  e.uffdWp = (flags & PM_UFFD_WP) !== 0n;
+  return e;
+}
+
+/** The memory lines of /proc/pid/status, in kB. */
+export interface ProcStatus {
+  VmSize: number;
+  VmLck: number;
+  VmHWM: number;
+  VmRSS: number;
+  RssAnon: number;
+  RssFile: number;
+  RssShmem: number;
+  VmPTE: number;
+  VmSwap: number;
+}
+
+// mirrors fs/proc/task_mmu.c:task_mem
+export function procStatus(mm: MmStruct): ProcStatus {
+  const k = PAGE_SIZE / 1024;
+  const rss = mm.rssPages();
+  return {
+    VmSize: mm.totalVm * k,
+    VmLck: mm.lockedVm * k,
+    VmHWM: Math.max(mm.hiwaterRss, rss) * k,
+    VmRSS: rss * k,
+    RssAnon: mm.rss[MmCounter.ANONPAGES]! * k,
+    RssFile: mm.rss[MmCounter.FILEPAGES]! * k,
+    RssShmem: mm.rss[MmCounter.SHMEMPAGES]! * k,
+    VmPTE: mm.pgtablesBytes / 1024,
+    VmSwap: 0,
+  };
+}

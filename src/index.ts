@@ -1,0 +1,19 @@
+/**
+ * foliosim: an executable model of Linux memory management.
+ *
+ *   import { Kernel, SyscallError, SignalError } from 'foliosim';
+ *   const kernel = new Kernel({ memory: '64GiB' });
+ *   const p = kernel.spawn();
+ */
+export { Kernel, type KernelOptions } from './kernel.js';
+export { KernelConfigError } from './config.js';
+export { Process } from './process.js';
+export { SyscallError, SignalError, type SignalName } from './uapi/errors.js';
+export type { ErrnoName } from './uapi/errno.js';
+export type { Violation } from './check/oracle.js';
+export type { Meminfo } from './fs/proc/meminfo.js';
+export { formatMeminfo } from './fs/proc/meminfo.js';
+export type { SmapsEntry, PagemapEntry, ProcStatus } from './fs/proc/task_mmu.js';
+export type { FolioInfo } from './fs/proc/page.js';
+export type { Stat } from './fs/vfs.js';
+export { MmuNotifyEvent, type MmuNotifierOps, type MmuNotifierRange } from './mm/mmu_notifier.js';

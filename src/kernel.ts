@@ -1,0 +1,143 @@
+/**
+ * The Kernel: boots physical memory, the file systems and processes, and
+ * exposes the views a kernel developer reads (/proc/meminfo, kpageflags,
+ * folios) and the invariant oracle.
+ */
+import { countersRecord } from './cost/counters.js';
+import { type KernelOptions, parseKernelOptions, RESERVED_PAGES } from './config.js';
+import { Host, type ThpEnabled } from './mm/host.js';
+import type { MmapHooks } from './mm/mmap.js';
+import { NODE_STAT_NAMES } from './mm/vmstat.js';
+import { Vfs } from './fs/inode.js';
+import { type HugetlbFs, hugetlbFs } from './fs/hugetlbfs.js';
+import { type ShmemFs, shmemFs } from './fs/shmem.js';
+import { type Meminfo, meminfoRead } from './fs/proc/meminfo.js';
+import { type FolioInfo, folioInfo, kpagecount, kpageflags } from './fs/proc/page.js';
+import { type Violation, checkKernel } from './check/oracle.js';
+import type { DeviceOpen, KernelCore } from './kernel_core.js';
+import { Process } from './process.js';
+import { SyscallError } from './uapi/errors.js';
+
+export type { KernelOptions } from './config.js';
+
+const THP_ENABLED = '/sys/kernel/mm/transparent_hugepage/enabled';
+const THP_USE_ZERO_PAGE = '/sys/kernel/mm/transparent_hugepage/use_zero_page';
+
+export class Kernel implements KernelCore {
+  /** @internal The host memory-management state. */
+  readonly host: Host;
+  /** @internal */
+  readonly vfs: Vfs;
+  /** @internal */
+  readonly shmem: ShmemFs;
+  /** @internal */
+  readonly hugetlbfs: HugetlbFs;
+  /** @internal */
+  readonly mmapHooks: MmapHooks;
+  /** @internal Device paths that open() knows. */
+  readonly devices = new Map<string, DeviceOpen>();
+  private readonly procs = new Map<number, Process>();
+  private nextPid = 1;
+
+  constructor(options: KernelOptions = {}) {
+    const cfg = parseKernelOptions(options);
+    this.host = new Host(cfg.totalPages, cfg.movablePages, RESERVED_PAGES, cfg.mm);
+    this.vfs = new Vfs(this.host);
+    this.shmem = shmemFs(this.vfs);
+    this.hugetlbfs = hugetlbFs(this.vfs);
+    this.mmapHooks = { shmemZeroSetup: (vma, size) => this.shmem.zeroSetup(vma, size) };
+  }
+
+  /** A new process with an empty address space. */
+  spawn(): Process {
+    return this.adopt((pid) => Process.create(this, pid));
+  }
+
+  /** @internal */
+  adopt(make: (pid: number) => Process): Process {
+    const p = make(this.nextPid++);
+    this.procs.set(p.pid, p);
+    return p;
+  }
+
+  /** @internal */
+  reap(p: Process): void {
+    this.procs.delete(p.pid);
+  }
+
+  /** Live processes. */
+  processes(): Process[] {
+    return [...this.procs.values()];
+  }
+
+  /** /proc/meminfo, in kB. */
+  meminfo(): Meminfo {
+    return meminfoRead(this.host);
+  }
+
+  /** /proc/vmstat: the node counters the model keeps, in pages. */
+  vmstat(): Record<string, number> {
+    const out: Record<string, number> = { nr_free_pages: this.host.pa.freePages() };
+    NODE_STAT_NAMES.forEach((n, i) => (out[n] = this.host.stat[i]!));
+    return out;
+  }
+
+  /** /proc/buddyinfo: free blocks per order, per zone. */
+  buddyinfo(): { zone: string; free: number[] }[] {
+    return this.host.pa.buddyinfo();
+  }
+
+  /** /proc/kpagecount: how many times the page at pfn is mapped. */
+  kpagecount(pfn: number): number {
+    return kpagecount(this.host, pfn);
+  }
+
+  /** /proc/kpageflags: KPF_* bits of the page at pfn. */
+  kpageflags(pfn: number): number {
+    return kpageflags(this.host, pfn);
+  }
+
+  /** The folio holding pfn (refcount, mapcounts, pincount, flags, order), or null. */
+  folio(pfn: number): FolioInfo | null {
+    return folioInfo(this.host, pfn);
+  }
+
+  /** Counts of the primitive operations performed so far (the cost model's input). */
+  events(): Record<string, number> {
+    return countersRecord(this.host.ev);
+  }
+
+  /**
+   * Recompute every counter from scratch (page tables, page caches, folios,
+   * physical memory) and compare with the incremental state. Returns the
+   * violations found; an empty array means consistent.
+   */
+  check(): Violation[] {
+    return checkKernel(this.host, this.vfs, this.processes());
+  }
+
+  /** Read a sysfs file the model implements (transparent_hugepage settings). */
+  readSysfs(path: string): string {
+    const thp = this.host.cfg.thp;
+    if (path === THP_ENABLED) return (['always', 'madvise', 'never'] as const).map((m) => (m === thp.enabled ? `[${m}]` : m)).join(' ');
+    if (path === THP_USE_ZERO_PAGE) return thp.useZeroPage ? '1' : '0';
+    throw new SyscallError('ENOENT', 'open');
+  }
+
+  /** Write a sysfs file the model implements; invalid values fail with EINVAL as the kernel's store does. */
+  writeSysfs(path: string, value: string): void {
+    const thp = this.host.cfg.thp;
+    const v = String(value).trim();
+    if (path === THP_ENABLED) {
+      if (v !== 'always' && v !== 'madvise' && v !== 'never') throw new SyscallError('EINVAL', 'write');
+      thp.enabled = v as ThpEnabled;
+      return;
+    }
+    if (path === THP_USE_ZERO_PAGE) {
+      if (v !== '0' && v !== '1') throw new SyscallError('EINVAL', 'write');
+      thp.useZeroPage = v === '1';
+      return;
+    }
+    throw new SyscallError('ENOENT', 'open');
+  }
+}

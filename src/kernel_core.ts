@@ -1,0 +1,26 @@
+/**
+ * What a Process needs from its Kernel, as an interface so that process.ts and
+ * kernel.ts do not import each other.
+ */
+import type { Host } from './mm/host.js';
+import type { MmapHooks } from './mm/mmap.js';
+import type { OpenFile } from './fs/file.js';
+import type { HugetlbFs } from './fs/hugetlbfs.js';
+import type { ShmemFs } from './fs/shmem.js';
+import type { Process } from './process.js';
+
+/** A character device: open() calls it to make the file for a new descriptor. */
+export type DeviceOpen = (p: Process, flags: number) => OpenFile;
+
+export interface KernelCore {
+  readonly host: Host;
+  readonly shmem: ShmemFs;
+  readonly hugetlbfs: HugetlbFs;
+  readonly mmapHooks: MmapHooks;
+  /** Device paths open() knows (the later devices register here). */
+  readonly devices: Map<string, DeviceOpen>;
+  /** Give a new process a pid and register it. */
+  adopt(make: (pid: number) => Process): Process;
+  /** Forget an exited process. */
+  reap(p: Process): void;
+}

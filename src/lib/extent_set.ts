@@ -1,0 +1,243 @@
+/**
+ * A set of disjoint half-open integer ranges [start, end), kept sorted and
+ * coalesced (adjacent ranges merge), with O(log n) search and aligned
+ * first-fit allocation.
+ *
+ * Storage is a two-level "sorted list of sorted chunks": a directory of chunks,
+ * each holding up to CHUNK_MAX ranges in two parallel number arrays. Inserting or
+ * removing a range moves at most CHUNK_MAX elements, so a set fragmented into a
+ * million ranges still updates in microseconds, and a set of one range (an
+ * untouched 64 TiB host) costs two numbers.
+ *
+ * Each chunk keeps `maxLen`, an upper bound on its longest range: it only grows
+ * on insert and is recomputed when a search finds it stale, so large aligned
+ * allocations skip chunks that cannot hold them.
+ */
+
+const CHUNK_MAX = 512;
+
+interface Chunk {
+  starts: number[];
+  ends: number[];
+  maxLen: number;
+}
+
+export class ExtentSet {
+  private chunks: Chunk[] = [];
+  private total = 0;
+  private count = 0;
+
+  /** Sum of range lengths. */
+  get length(): number {
+    return this.total;
+  }
+
+  /** Number of disjoint ranges. */
+  get ranges(): number {
+    return this.count;
+  }
+
+  /** Index of the last chunk whose first start is <= x, or 0. */
+  private chunkFor(x: number): number {
+    const cs = this.chunks;
+    let lo = 0;
+    let hi = cs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (cs[mid]!.starts[0]! <= x) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Within a chunk, index of the last range whose start is <= x, or -1. */
+  private static rangeFor(c: Chunk, x: number): number {
+    const s = c.starts;
+    let lo = 0;
+    let hi = s.length - 1;
+    if (hi < 0 || s[0]! > x) return -1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (s[mid]! <= x) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** True if x lies inside some range. */
+  has(x: number): boolean {
+    if (this.chunks.length === 0) return false;
+    const c = this.chunks[this.chunkFor(x)]!;
+    const r = ExtentSet.rangeFor(c, x);
+    return r >= 0 && x < c.ends[r]!;
+  }
+
+  /** True if [start, end) intersects any range. */
+  overlaps(start: number, end: number): boolean {
+    if (this.chunks.length === 0 || end <= start) return false;
+    const ci = this.chunkFor(start);
+    const c = this.chunks[ci]!;
+    const r = ExtentSet.rangeFor(c, start);
+    if (r >= 0 && c.ends[r]! > start) return true;
+    // The next range after `start` is either r+1 in this chunk or the first of the next chunk.
+    const next = r + 1 < c.starts.length ? c.starts[r + 1]! : this.chunks[ci + 1]?.starts[0];
+    return next !== undefined && next < end;
+  }
+
+  /** True if [start, end) lies entirely inside one range. */
+  covers(start: number, end: number): boolean {
+    if (this.chunks.length === 0) return false;
+    const c = this.chunks[this.chunkFor(start)]!;
+    const r = ExtentSet.rangeFor(c, start);
+    return r >= 0 && c.ends[r]! >= end;
+  }
+
+  /**
+   * Add [start, end). It must not overlap an existing range (a double free is a
+   * caller bug, reported by throwing). Coalesces with neighbours.
+   */
+  add(start: number, end: number): void {
+    if (end <= start) return;
+    if (this.overlaps(start, end)) throw new RangeError(`extent [${start}, ${end}) overlaps a free range`);
+    this.total += end - start;
+    if (this.chunks.length === 0) {
+      this.chunks.push({ starts: [start], ends: [end], maxLen: end - start });
+      this.count = 1;
+      return;
+    }
+    const ci = this.chunkFor(start);
+    const c = this.chunks[ci]!;
+    const r = ExtentSet.rangeFor(c, start);
+    // Candidates to merge: previous range (r in c) and next range (r+1 in c, or first of next chunk).
+    const prevTouches = r >= 0 && c.ends[r] === start;
+    let nextChunk = c;
+    let ni = r + 1;
+    if (ni >= c.starts.length) {
+      nextChunk = this.chunks[ci + 1] ?? c;
+      ni = nextChunk === c ? c.starts.length : 0;
+    }
+    const nextTouches = ni < nextChunk.starts.length && nextChunk.starts[ni] === end;
+    if (prevTouches && nextTouches) {
+      c.ends[r] = nextChunk.ends[ni]!;
+      c.maxLen = Math.max(c.maxLen, c.ends[r]! - c.starts[r]!);
+      this.removeAt(nextChunk, ni);
+    } else if (prevTouches) {
+      c.ends[r] = end;
+      c.maxLen = Math.max(c.maxLen, end - c.starts[r]!);
+    } else if (nextTouches) {
+      nextChunk.starts[ni] = start;
+      nextChunk.maxLen = Math.max(nextChunk.maxLen, nextChunk.ends[ni]! - start);
+    } else {
+      // Insert after r in chunk c (r may be -1 only when ci === 0).
+      c.starts.splice(r + 1, 0, start);
+      c.ends.splice(r + 1, 0, end);
+      c.maxLen = Math.max(c.maxLen, end - start);
+      this.count++;
+      if (c.starts.length > CHUNK_MAX) this.splitChunk(ci);
+    }
+  }
+
+  private removeAt(c: Chunk, i: number): void {
+    c.starts.splice(i, 1);
+    c.ends.splice(i, 1);
+    this.count--;
+    if (c.starts.length === 0) {
+      const idx = this.chunks.indexOf(c);
+      this.chunks.splice(idx, 1);
+    }
+  }
+
+  private splitChunk(ci: number): void {
+    const c = this.chunks[ci]!;
+    const half = c.starts.length >>> 1;
+    const d: Chunk = { starts: c.starts.splice(half), ends: c.ends.splice(half), maxLen: c.maxLen };
+    this.chunks.splice(ci + 1, 0, d);
+  }
+
+  /** Remove [start, end), which must lie inside a single range. */
+  remove(start: number, end: number): void {
+    if (end <= start) return;
+    if (this.chunks.length === 0) throw new RangeError(`extent [${start}, ${end}) is not free`);
+    const ci = this.chunkFor(start);
+    const c = this.chunks[ci]!;
+    const r = ExtentSet.rangeFor(c, start);
+    if (r < 0 || c.ends[r]! < end) throw new RangeError(`extent [${start}, ${end}) is not free`);
+    this.total -= end - start;
+    const s = c.starts[r]!;
+    const e = c.ends[r]!;
+    if (s === start && e === end) {
+      this.removeAt(c, r);
+    } else if (s === start) {
+      c.starts[r] = end;
+    } else if (e === end) {
+      c.ends[r] = start;
+    } else {
+      c.ends[r] = start;
+      c.starts.splice(r + 1, 0, end);
+      c.ends.splice(r + 1, 0, e);
+      this.count++;
+      if (c.starts.length > CHUNK_MAX) this.splitChunk(ci);
+    }
+  }
+
+  /**
+   * Find the lowest `size`-long block aligned to `align` (a power of two) inside
+   * one range and within [lo, hi); remove and return its start, or -1.
+   */
+  allocAligned(size: number, align: number, lo = 0, hi = Number.MAX_SAFE_INTEGER): number {
+    const cs = this.chunks;
+    for (let ci = lo === 0 ? 0 : this.chunkFor(lo); ci < cs.length; ci++) {
+      const c = cs[ci]!;
+      if (c.maxLen < size) continue;
+      if (c.starts[0]! >= hi) return -1;
+      let best = 0;
+      for (let r = 0; r < c.starts.length; r++) {
+        const s = Math.max(c.starts[r]!, lo);
+        const e = Math.min(c.ends[r]!, hi);
+        const len = c.ends[r]! - c.starts[r]!;
+        if (len > best) best = len;
+        if (e - s < size) continue;
+        const a = Math.ceil(s / align) * align;
+        if (a + size <= e) {
+          this.remove(a, a + size);
+          return a;
+        }
+      }
+      c.maxLen = best; // the hint was stale: tighten it
+    }
+    return -1;
+  }
+
+  /** Remove and return the lowest single unit within [lo, hi), or -1 (fast path for order-0). */
+  allocOne(lo: number, hi: number): number {
+    const cs = this.chunks;
+    if (cs.length === 0) return -1;
+    const ci = lo === 0 ? 0 : this.chunkFor(lo);
+    const c = cs[ci]!;
+    let r = ExtentSet.rangeFor(c, lo);
+    if (r < 0 || c.ends[r]! <= lo) r++;
+    if (r < c.starts.length) {
+      const s = Math.max(c.starts[r]!, lo);
+      if (s >= hi) return -1;
+      this.remove(s, s + 1);
+      return s;
+    }
+    return this.allocAligned(1, 1, lo, hi);
+  }
+
+  /** Visit ranges overlapping [lo, hi) in order, clipped to it. */
+  forEach(visit: (start: number, end: number) => void, lo = 0, hi = Number.MAX_SAFE_INTEGER): void {
+    for (const c of this.chunks) {
+      for (let r = 0; r < c.starts.length; r++) {
+        const s = Math.max(c.starts[r]!, lo);
+        const e = Math.min(c.ends[r]!, hi);
+        if (s < e) visit(s, e);
+      }
+    }
+  }
+
+  /** Model memory used, in bytes (two doubles per range plus chunk headers). */
+  approxBytes(): number {
+    return this.count * 16 + this.chunks.length * 64;
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * A sparse map from non-negative integer keys (< 2^53) to int32 values, with
+ * multi-order entries: one store covers an aligned run of 2^order keys.
+ *
+ * It plays the role of both the kernel's memmap (pfn -> struct page -> folio)
+ * and the page-cache xarray (index -> folio). Like the xarray it stores a large
+ * folio once at the level whose span matches its order, so a 1 GiB folio costs
+ * one slot and a 2 MiB folio costs one slot, whatever the key space.
+ *
+ * Layout (9 bits per level, like a 4-level page table):
+ *
+ *   top: Map<key >> 27, Upper>
+ *   Upper.vals[i]  covers 2^18 keys   (value stored here for order >= 18)
+ *   Upper.kids[i]  -> Middle
+ *   Middle.vals[j] covers 2^9 keys    (value stored here for 9 <= order < 18)
+ *   Middle.kids[j] -> Int32Array(512) leaf, one slot per key (order < 9)
+ *
+ * Values are stored +1 so that 0 means "empty"; callers store values >= 0.
+ * An entry of order o occupies every slot it spans at the level below 2^9 / 2^18
+ * granularity, so lookups never search: each is at most three array reads.
+ */
+
+const FANOUT = 512;
+const L0_SHIFT = 9;
+const L1_SHIFT = 18;
+const TOP_SPAN = 2 ** 27;
+
+interface Middle {
+  vals: Int32Array;
+  kids: (Int32Array | undefined)[];
+  used: number; // slots in use: vals set or kid present
+}
+
+interface Upper {
+  vals: Int32Array;
+  kids: (Middle | undefined)[];
+  used: number;
+}
+
+/** Callback for iteration: the first key of the entry, its order and value. */
+export type RadixVisitor = (key: number, order: number, value: number) => boolean | void;
+
+export class SparseRadix {
+  private readonly top = new Map<number, Upper>();
+  /** Number of stored entries (a multi-order entry counts once per slot it fills). */
+  private slots = 0;
+
+  get size(): number {
+    return this.slots;
+  }
+
+  /** Value stored at key, or -1 if none. */
+  get(key: number): number {
+    const hi = Math.floor(key / TOP_SPAN);
+    const up = this.top.get(hi);
+    if (up === undefined) return -1;
+    const lo = key - hi * TOP_SPAN;
+    const i = lo >>> L1_SHIFT;
+    const v1 = up.vals[i]!;
+    if (v1 !== 0) return v1 - 1;
+    const mid = up.kids[i];
+    if (mid === undefined) return -1;
+    const j = (lo >>> L0_SHIFT) & (FANOUT - 1);
+    const v2 = mid.vals[j]!;
+    if (v2 !== 0) return v2 - 1;
+    const leaf = mid.kids[j];
+    if (leaf === undefined) return -1;
+    return leaf[lo & (FANOUT - 1)]! - 1;
+  }
+
+  /**
+   * Store value for the aligned run [key, key + 2^order). The run must be empty;
+   * storing over an existing entry is a caller bug and throws.
+   */
+  set(key: number, order: number, value: number): void {
+    this.store(key, order, value + 1);
+  }
+
+  /** Remove the entry of the given order at key (the exact run that was set). */
+  delete(key: number, order: number): void {
+    this.store(key, order, 0);
+  }
+
+  private store(key: number, order: number, enc: number): void {
+    const n = 2 ** order;
+    if (key % n !== 0) throw new RangeError(`radix: key ${key} not aligned to order ${order}`);
+    if (order >= L1_SHIFT) {
+      const step = 2 ** L1_SHIFT;
+      for (let k = key; k < key + n; k += step) this.storeUpper(k, enc);
+    } else if (order >= L0_SHIFT) {
+      const step = 2 ** L0_SHIFT;
+      for (let k = key; k < key + n; k += step) this.storeMiddle(k, enc);
+    } else {
+      for (let k = key; k < key + n; k++) this.storeLeaf(k, enc);
+    }
+  }
+
+  private upper(hi: number, create: boolean): Upper | undefined {
+    let up = this.top.get(hi);
+    if (up === undefined && create) {
+      up = { vals: new Int32Array(FANOUT), kids: new Array(FANOUT), used: 0 };
+      this.top.set(hi, up);
+    }
+    return up;
+  }
+
+  private storeUpper(key: number, enc: number): void {
+    const hi = Math.floor(key / TOP_SPAN);
+    const up = this.upper(hi, enc !== 0);
+    if (up === undefined) throw new RangeError(`radix: delete of absent key ${key}`);
+    const i = (key - hi * TOP_SPAN) >>> L1_SHIFT;
+    this.checkTransition(up.vals[i]! !== 0 || up.kids[i] !== undefined, enc, key);
+    up.vals[i] = enc;
+    this.account(enc);
+    up.used += enc !== 0 ? 1 : -1;
+    if (up.used === 0) this.top.delete(hi);
+  }
+
+  private middle(key: number, create: boolean): { up: Upper; mid: Middle; hi: number; i: number } | undefined {
+    const hi = Math.floor(key / TOP_SPAN);
+    const up = this.upper(hi, create);
+    if (up === undefined) return undefined;
+    const i = (key - hi * TOP_SPAN) >>> L1_SHIFT;
+    let mid = up.kids[i];
+    if (mid === undefined) {
+      if (!create) return undefined;
+      if (up.vals[i] !== 0) throw new RangeError(`radix: key ${key} inside a larger entry`);
+      mid = { vals: new Int32Array(FANOUT), kids: new Array(FANOUT), used: 0 };
+      up.kids[i] = mid;
+      up.used++;
+    }
+    return { up, mid, hi, i };
+  }
+
+  private releaseMiddle(up: Upper, hi: number, i: number): void {
+    up.kids[i] = undefined;
+    up.used--;
+    if (up.used === 0) this.top.delete(hi);
+  }
+
+  private storeMiddle(key: number, enc: number): void {
+    const m = this.middle(key, enc !== 0);
+    if (m === undefined) throw new RangeError(`radix: delete of absent key ${key}`);
+    const j = (key >>> L0_SHIFT) & (FANOUT - 1);
+    this.checkTransition(m.mid.vals[j]! !== 0 || m.mid.kids[j] !== undefined, enc, key);
+    m.mid.vals[j] = enc;
+    this.account(enc);
+    m.mid.used += enc !== 0 ? 1 : -1;
+    if (m.mid.used === 0) this.releaseMiddle(m.up, m.hi, m.i);
+  }
+
+  private storeLeaf(key: number, enc: number): void {
+    const m = this.middle(key, enc !== 0);
+    if (m === undefined) throw new RangeError(`radix: delete of absent key ${key}`);
+    const j = (key >>> L0_SHIFT) & (FANOUT - 1);
+    let leaf = m.mid.kids[j];
+    if (leaf === undefined) {
+      if (enc === 0) throw new RangeError(`radix: delete of absent key ${key}`);
+      if (m.mid.vals[j] !== 0) throw new RangeError(`radix: key ${key} inside a larger entry`);
+      leaf = new Int32Array(FANOUT + 1); // last slot counts used entries
+      m.mid.kids[j] = leaf;
+      m.mid.used++;
+    }
+    const k = key & (FANOUT - 1);
+    this.checkTransition(leaf[k]! !== 0, enc, key);
+    leaf[k] = enc;
+    this.account(enc);
+    leaf[FANOUT] = leaf[FANOUT]! + (enc !== 0 ? 1 : -1);
+    if (leaf[FANOUT] === 0) {
+      m.mid.kids[j] = undefined;
+      m.mid.used--;
+      if (m.mid.used === 0) this.releaseMiddle(m.up, m.hi, m.i);
+    }
+  }
+
+  private checkTransition(occupied: boolean, enc: number, key: number): void {
+    if (enc !== 0 && occupied) throw new RangeError(`radix: key ${key} already occupied`);
+    if (enc === 0 && !occupied) throw new RangeError(`radix: delete of absent key ${key}`);
+  }
+
+  private account(enc: number): void {
+    this.slots += enc !== 0 ? 1 : -1;
+  }
+
+  /**
+   * Visit every entry overlapping [start, end) in key order, once per entry
+   * (a multi-order entry is reported with its first key and its order).
+   * Return true from the visitor to stop early.
+   */
+  forEach(start: number, end: number, visit: RadixVisitor): void {
+    if (end <= start) return;
+    const his = [...this.top.keys()].sort((a, b) => a - b);
+    for (const hi of his) {
+      const base = hi * TOP_SPAN;
+      if (base >= end || base + TOP_SPAN <= start) continue;
+      const up = this.top.get(hi)!;
+      for (let i = 0; i < FANOUT; i++) {
+        const b1 = base + i * 2 ** L1_SHIFT;
+        if (b1 >= end) return;
+        if (b1 + 2 ** L1_SHIFT <= start) continue;
+        if (up.vals[i] !== 0) {
+          if (visit(b1, L1_SHIFT, up.vals[i]! - 1) === true) return;
+          continue;
+        }
+        const mid = up.kids[i];
+        if (mid === undefined) continue;
+        for (let j = 0; j < FANOUT; j++) {
+          const b2 = b1 + j * 2 ** L0_SHIFT;
+          if (b2 >= end) return;
+          if (b2 + 2 ** L0_SHIFT <= start) continue;
+          if (mid.vals[j] !== 0) {
+            if (visit(b2, L0_SHIFT, mid.vals[j]! - 1) === true) return;
+            continue;
+          }
+          const leaf = mid.kids[j];
+          if (leaf === undefined) continue;
+          const k0 = Math.max(0, start - b2);
+          const k1 = Math.min(FANOUT, end - b2);
+          for (let k = k0; k < k1; k++) {
+            if (leaf[k] !== 0 && visit(b2 + k, 0, leaf[k]! - 1) === true) return;
+          }
+        }
+      }
+    }
+  }
+
+  /** First key >= start that holds an entry (the entry's first key if it started earlier), or -1. */
+  nextKey(start: number, end = Number.MAX_SAFE_INTEGER): number {
+    let found = -1;
+    this.forEach(start, end, (key) => {
+      found = key;
+      return true;
+    });
+    return found;
+  }
+
+  /** Bytes of model memory used by the structure (for PERFORMANCE.md honesty). */
+  approxBytes(): number {
+    let bytes = 0;
+    for (const up of this.top.values()) {
+      bytes += FANOUT * 4 + FANOUT * 8;
+      for (const mid of up.kids) {
+        if (mid === undefined) continue;
+        bytes += FANOUT * 4 + FANOUT * 8;
+        for (const leaf of mid.kids) if (leaf !== undefined) bytes += (FANOUT + 1) * 4;
+      }
+    }
+    return bytes;
+  }
+}

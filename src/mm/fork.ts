@@ -1,0 +1,175 @@
+/**
+ * Duplicating an address space at fork (mirrors kernel/fork.c:dup_mmap and
+ * mm/memory.c:copy_page_range).
+ *
+ * Private anonymous pages become shared between parent and child: exclusivity
+ * is cleared and both PTEs are write-protected, so the first write in either
+ * breaks COW. A page that may be DMA-pinned (in an mm that has pinned) is
+ * copied for the child at once instead, so the parent keeps its pinned page.
+ */
+import { Ev } from '../cost/counters.js';
+import { PG, folioTestAnon } from './folio.js';
+import type { Host } from './host.js';
+import { addMmCounter, copyHugePmd, maybeMkwrite, mmCounterFile } from './huge_memory.js';
+import { folioPageIdx, vmNormalPage } from './memory.js';
+import { exitMmap } from './mmap.js';
+import { MMF, MmCounter, MmStruct, VM, Vma, isCowMapping } from './mm_types.js';
+import { MmuNotifyEvent, withInvalidate } from './mmu_notifier.js';
+import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
+import { Level, PAGE_SIZE, PMD_SIZE, alignDown, tableIndex } from './page.js';
+import { type PageTable, Pte, allocChild, newTable, setEntry, tableAlloc } from './pgtable.js';
+import { RMAP_EXCLUSIVE, anonVmaFork, folioAddLru, folioAddNewAnonRmap, folioDupFileRmap, folioNeedsCowForDma, folioTryDupAnonRmap } from './rmap.js';
+import { vmaInsert, vmaLinkFile } from './vma.js';
+
+class ForkOom extends Error {}
+
+/**
+ * Create the child's mm as a copy of parent's. Returns the new mm, or null if
+ * memory ran out (fork fails with ENOMEM; the partial child is torn down).
+ */
+// mirrors kernel/fork.c:dup_mm (dup_mmap)
+export function dupMm(host: Host, parent: MmStruct): MmStruct | null {
+  const pgd = newTable(host, { pgtablesBytes: 0 }, Level.PGD);
+  if (pgd === null) return null;
+  const child = new MmStruct(host.newId(), pgd, parent.mmapBase);
+  child.pgtablesBytes = PAGE_SIZE;
+  // mmf_init_flags: only some mm flags are inherited; MMF_HAS_PINNED is not.
+  child.flags = parent.flags & MMF.DISABLE_THP;
+  child.defFlags = parent.defFlags & VM.NOHUGEPAGE;
+  try {
+    for (const vma of parent.vmas) {
+      if (vma.flags & VM.DONTCOPY) continue;
+      const tmp = new Vma(child, vma.start, vma.end, vma.flags & ~(VM.LOCKED | VM.LOCKONFAULT), vma.pgoff, vma.file, vma.ops);
+      tmp.pageProt = vma.pageProt;
+      tmp.anonName = vma.anonName;
+      // userfaultfd registrations do not survive fork (without UFFD_FEATURE_EVENT_FORK).
+      tmp.flags &= ~(VM.UFFD_MISSING | VM.UFFD_WP);
+      if (!(vma.flags & VM.WIPEONFORK)) anonVmaFork(host, tmp, vma);
+      vmaInsert(child, tmp);
+      vmaLinkFile(tmp);
+      child.totalVm += (tmp.end - tmp.start) / PAGE_SIZE;
+      if (!(vma.flags & VM.WIPEONFORK)) copyPageRange(host, tmp, vma);
+    }
+  } catch (e) {
+    if (!(e instanceof ForkOom)) throw e;
+    exitMmap(host, child);
+    return null;
+  }
+  host.ev[Ev.TLB_FLUSH_MM]++; // flush_tlb_mm(oldmm): parent PTEs were write-protected
+  return child;
+}
+
+/** Page tables are copied only where faults could not rebuild them. */
+// mirrors mm/memory.c:vma_needs_copy
+function vmaNeedsCopy(dst: Vma, src: Vma): boolean {
+  if (dst.flags & VM.UFFD_WP) return true;
+  if (src.flags & (VM.PFNMAP | VM.MIXEDMAP)) return true;
+  return src.anonVma !== null;
+}
+
+// mirrors mm/memory.c:copy_page_range
+function copyPageRange(host: Host, dst: Vma, src: Vma): void {
+  if (!vmaNeedsCopy(dst, src)) return;
+  const srcMm = src.mm;
+  const cow = isCowMapping(src.flags);
+  const body = (): void => {
+    if (cow) srcMm.writeProtectSeq++;
+    try {
+      for (let addr = src.start; addr < src.end; ) {
+        const next = Math.min(alignDown(addr, PMD_SIZE) + PMD_SIZE, src.end);
+        copyPmdEntry(host, dst, src, addr, next, cow);
+        addr = next;
+      }
+    } finally {
+      if (cow) srcMm.writeProtectSeq++;
+    }
+  };
+  if (cow) withInvalidate(host, srcMm, MmuNotifyEvent.PROTECTION_PAGE, src.start, src.end, body);
+  else body();
+}
+
+/** Copy what one PMD entry of src maps within [addr, end). */
+// mirrors mm/memory.c:copy_pmd_range (for one PMD)
+function copyPmdEntry(host: Host, dst: Vma, src: Vma, addr: number, end: number, cow: boolean): void {
+  const srcPmd = lookupPmdTable(src.mm.pgd, addr);
+  if (srcPmd === null) return;
+  const i = tableIndex(addr, Level.PMD);
+  const fl = srcPmd.fl[i]!;
+  if (fl === 0) return;
+  const dstPmd = tableAlloc(host, dst.mm, dst.mm.pgd, addr, Level.PMD);
+  if (dstPmd === null) throw new ForkOom();
+  if (fl & Pte.PSE) {
+    const r = copyHugePmd(host, dst, src, dstPmd, srcPmd, i, alignDown(addr, PMD_SIZE), (f) => folioNeedsCowForDma(host, src, f));
+    if (r === 'oom') throw new ForkOom();
+    if (r !== 'again') return;
+  }
+  // Split (or never huge): copy at PTE level.
+  copyPteRange(host, dst, src, dstPmd, srcPmd.kids![i]!, i, addr, end, cow);
+}
+
+function lookupPmdTable(pgd: PageTable, addr: number): PageTable | null {
+  let t = pgd;
+  while (t.level > Level.PMD) {
+    const j = tableIndex(addr, t.level);
+    const fl = t.fl[j]!;
+    if (fl === 0 || fl & Pte.PSE) return null;
+    t = t.kids![j]!;
+  }
+  return t;
+}
+
+// mirrors mm/memory.c:copy_pte_range (with copy_present_ptes)
+function copyPteRange(host: Host, dst: Vma, src: Vma, dstPmd: PageTable, srcPt: PageTable, i: number, addr: number, end: number, cow: boolean): void {
+  let dstPt: PageTable | null = null;
+  const ft = host.ft;
+  for (let a = addr; a < end; a += PAGE_SIZE) {
+    const j = tableIndex(a, Level.PTE);
+    let fl = srcPt.fl[j]!;
+    if (fl === 0) continue;
+    if (dstPt === null) {
+      dstPt = dstPmd.fl[i] === 0 ? allocChild(host, dst.mm, dstPmd, i) : dstPmd.kids![i]!;
+      if (dstPt === null) throw new ForkOom();
+    }
+    const pfn = srcPt.pfn[j]!;
+    const f = vmNormalPage(host, pfn, fl);
+    if (f !== 0 && folioTestAnon(ft, f)) {
+      host.folioGet(f);
+      const page = folioPageIdx(host, f, pfn);
+      if (!folioTryDupAnonRmap(host, f, page, 1, dst, Level.PTE, folioNeedsCowForDma(host, src, f))) {
+        // The page may be pinned: the child gets its own copy now.
+        host.folioPut(f);
+        copyPresentPage(host, dst, dstPt, j, a, f, page);
+        continue;
+      }
+      addMmCounter(dst.mm, MmCounter.ANONPAGES, 1);
+    } else if (f !== 0) {
+      host.folioGet(f);
+      folioDupFileRmap(host, f, folioPageIdx(host, f, pfn), 1, dst, Level.PTE);
+      addMmCounter(dst.mm, mmCounterFile(host, f), 1);
+    }
+    // A COW mapping is write-protected in both processes.
+    if (cow && fl & Pte.RW) {
+      setEntry(host, srcPt, j, pfn, fl & ~Pte.RW);
+      fl &= ~Pte.RW;
+    }
+    if (src.flags & VM.SHARED) fl &= ~Pte.DIRTY;
+    fl &= ~Pte.ACCESSED;
+    if (!(dst.flags & VM.UFFD_WP)) fl &= ~Pte.UFFD_WP;
+    setEntry(host, dstPt, j, pfn, fl);
+  }
+}
+
+/** Give the child its own copy of a possibly pinned page; the parent's PTE is unchanged. */
+// mirrors mm/memory.c:copy_present_page
+function copyPresentPage(host: Host, dst: Vma, dstPt: PageTable, j: number, addr: number, f: number, page: number): void {
+  const nf = host.folioAlloc(0, GFP_HIGHUSER_MOVABLE);
+  if (nf === 0) throw new ForkOom();
+  host.content.copyPage(nf, 1, 0, f, page);
+  host.ev[Ev.COPY_BYTES] += PAGE_SIZE;
+  host.ft.flags[nf]! |= PG.UPTODATE;
+  folioAddNewAnonRmap(host, nf, dst, addr, RMAP_EXCLUSIVE);
+  folioAddLru(host, nf);
+  addMmCounter(dst.mm, MmCounter.ANONPAGES, 1);
+  setEntry(host, dstPt, j, host.ft.pfn[nf]!, maybeMkwrite(dst.pageProt | Pte.DIRTY, dst));
+}
+

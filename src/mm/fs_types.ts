@@ -1,0 +1,172 @@
+/**
+ * The VFS shapes mm needs (include/linux/fs.h, include/linux/mm.h): struct file,
+ * struct inode, struct address_space and the ops tables through which mm calls
+ * into filesystems. mm defines them; src/fs implements them (shmem, hugetlbfs,
+ * the disk-like file system), so data flows mm -> fs without circular imports.
+ */
+import type { SparseRadix } from '../lib/radix.js';
+import type { ErrnoName } from '../uapi/errno.js';
+import type { FolioOwner } from './folio.js';
+import type { Vma } from './mm_types.js';
+
+/** file->f_mode bits (include/linux/fs.h). */
+export const enum FMode {
+  READ = 0x1,
+  WRITE = 0x2,
+  LSEEK = 0x4,
+  PREAD = 0x8,
+  PWRITE = 0x10,
+  CAN_READ = 0x20000,
+  CAN_WRITE = 0x40000,
+}
+
+/** What a file system is, for the rules that depend on it. */
+export interface SuperBlock {
+  /** The file system type, as /proc/mounts names it: 'tmpfs', 'hugetlbfs', 'ext4', ... */
+  readonly fsType: string;
+  /** s_blocksize: st_blksize (4096, or the huge page size on hugetlbfs). */
+  readonly blockSize: number;
+  /** s_maxbytes (MAX_LFS_FILESIZE = 2^63 - 1 for tmpfs and hugetlbfs). */
+  readonly maxBytes: bigint;
+}
+
+/** address_space_operations, reduced to the properties mm decides on. */
+export interface AddressSpaceOps {
+  /** Folios are swap-backed (shmem): counted as Shmem, rss MM_SHMEMPAGES. */
+  readonly swapbacked: boolean;
+  /**
+   * Shared writable mappings need write-notify and dirty tracking
+   * (mapping_can_writeback): true for disk file systems, false for tmpfs and hugetlbfs.
+   */
+  readonly writeback: boolean;
+}
+
+export interface AddressSpace extends FolioOwner {
+  readonly kind: 'file';
+  readonly host: Inode;
+  /** i_pages: page index -> folio slot; large folios are multi-order entries. */
+  readonly pages: SparseRadix;
+  /** Base pages in the cache. */
+  nrpages: number;
+  /** i_mmap: every VMA mapping this file, shared or private. */
+  readonly iMmap: Set<Vma>;
+  readonly aops: AddressSpaceOps;
+}
+
+export interface Inode {
+  readonly ino: number;
+  readonly sb: SuperBlock;
+  /** i_size in bytes. */
+  size: number;
+  /** st_mode. */
+  mode: number;
+  nlink: number;
+  /** i_blocks, in 512-byte units. */
+  blocks: number;
+  /** F_SEAL_* bits. */
+  seals: number;
+  readonly mapping: AddressSpace;
+  /** Open files plus mappings referring to the inode; evicted at zero. */
+  refs: number;
+}
+
+/** FAULT_FLAG_* (include/linux/mm_types.h). */
+export const enum FaultFlag {
+  WRITE = 1 << 0,
+  MKWRITE = 1 << 1,
+  ALLOW_RETRY = 1 << 2,
+  RETRY_NOWAIT = 1 << 3,
+  KILLABLE = 1 << 4,
+  TRIED = 1 << 5,
+  USER = 1 << 6,
+  REMOTE = 1 << 7,
+  INSTRUCTION = 1 << 8,
+  INTERRUPTIBLE = 1 << 9,
+  UNSHARE = 1 << 10,
+  ORIG_PTE_VALID = 1 << 11,
+  VMA_LOCK = 1 << 12,
+}
+
+/** VM_FAULT_* results (include/linux/mm_types.h). 0 means success. */
+export const enum VmFault {
+  OK = 0,
+  OOM = 0x000001,
+  SIGBUS = 0x000002,
+  MAJOR = 0x000004,
+  HWPOISON = 0x000010,
+  HWPOISON_LARGE = 0x000020,
+  SIGSEGV = 0x000040,
+  NOPAGE = 0x000100,
+  LOCKED = 0x000200,
+  RETRY = 0x000400,
+  FALLBACK = 0x000800,
+  DONE_COW = 0x001000,
+  NEEDDSYNC = 0x002000,
+  COMPLETED = 0x004000,
+  /** Any of the error bits (VM_FAULT_ERROR). */
+  ERROR = 0x000001 | 0x000002 | 0x000040 | 0x000010 | 0x000020 | 0x000800,
+}
+
+/** The fault being handled (struct vm_fault, the parts filesystems read). */
+export interface VmFaultArgs {
+  readonly vma: Vma;
+  /** Faulting address, page aligned. */
+  readonly address: number;
+  /** File page index of the faulting address. */
+  readonly pgoff: number;
+  readonly flags: number;
+}
+
+/** vm_operations_struct. */
+export interface VmOperations {
+  readonly name: string;
+  /**
+   * ->fault: find or create the page-cache folio for vmf.pgoff and return its slot
+   * holding one reference for the caller (which the mapping then keeps), or a
+   * negative VM_FAULT code (e.g. -VmFault.SIGBUS beyond EOF).
+   */
+  fault(vmf: VmFaultArgs): number;
+  /** ->map_pages exists (filemap_map_pages): the fault path may fault around. */
+  readonly mapPages: boolean;
+  /** ->page_mkwrite: a write to a clean shared page; 0 or a VM_FAULT code. */
+  pageMkwrite?(vmf: VmFaultArgs, folio: number): number;
+}
+
+/** file_operations, the parts mm's syscalls call. */
+export interface FileOperations {
+  /**
+   * ->mmap: set up vma (vma.ops, flags) or refuse with an errno name. Absent
+   * means the file cannot be mapped (ENODEV).
+   */
+  mmap?(file: File, vma: Vma): ErrnoName | null;
+  /** ->fallocate for MADV_REMOVE; returns an errno name or null on success. */
+  fallocate?(file: File, mode: number, offset: number, len: number): ErrnoName | null;
+  /** Huge page size the file needs for mmap alignment (hugetlbfs), else undefined. */
+  readonly hugePageSize?: number;
+}
+
+export interface File {
+  readonly inode: Inode;
+  /** FMode bits. */
+  readonly fMode: number;
+  /** f_flags (O_* bits). */
+  readonly flags: number;
+  readonly fOp: FileOperations;
+  /** Owners: fds plus VMAs (get_file / fput). */
+  refs: number;
+  /** d_path for /proc/pid/maps: '/memfd:name (deleted)' and the like. */
+  readonly path: string;
+  /** Called when the last reference goes (the final fput). */
+  release(): void;
+}
+
+// mirrors include/linux/fs.h:get_file
+export function getFile<T extends File>(file: T): T {
+  file.refs++;
+  return file;
+}
+
+// mirrors fs/file_table.c:fput
+export function fput(file: File): void {
+  if (--file.refs === 0) file.release();
+}

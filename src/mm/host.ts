@@ -1,0 +1,167 @@
+/**
+ * The host's global memory-management state: what Linux keeps in global
+ * variables and the per-node pglist_data. One Host per simulated Kernel.
+ *
+ *   pa       zones and the buddy allocator
+ *   ft       folio metadata (struct folio), one slot per allocated block
+ *   memmap   pfn -> folio slot (pfn_folio), multi-order entries
+ *   content  the bytes of every page
+ *   stat     node vmstat counters (NR_ANON_MAPPED, NR_SHMEM, ...)
+ *   ev       event counters for the cost model
+ */
+import { SparseRadix } from '../lib/radix.js';
+import { Ev, newCounters } from '../cost/counters.js';
+import { FolioTable, PG, folioNrPages } from './folio.js';
+import { Gfp, GFP_KERNEL, PageAlloc } from './page_alloc.js';
+import { PageContent } from './page_content.js';
+import { HPAGE_PMD_ORDER, MAX_PAGE_ORDER } from './page.js';
+import { NodeStat, newNodeStats } from './vmstat.js';
+
+/** /sys/kernel/mm/transparent_hugepage/enabled */
+export type ThpEnabled = 'always' | 'madvise' | 'never';
+
+export interface MmConfig {
+  thp: {
+    /** transparent_hugepage/enabled (default 'always', as most distros ship). */
+    enabled: ThpEnabled;
+    /** transparent_hugepage/use_zero_page (default true). */
+    useZeroPage: boolean;
+  };
+  /** debugfs fault_around_bytes (default 65536). */
+  faultAroundBytes: number;
+  /** vm.max_map_count (default 65530). */
+  maxMapCount: number;
+  /** vm.mmap_min_addr (default 65536, as distros set it). */
+  mmapMinAddr: number;
+}
+
+export function defaultMmConfig(): MmConfig {
+  return {
+    thp: { enabled: 'always', useZeroPage: true },
+    faultAroundBytes: 65536,
+    maxMapCount: 65530,
+    mmapMinAddr: 65536,
+  };
+}
+
+export class Host {
+  readonly pa: PageAlloc;
+  readonly ft = new FolioTable();
+  readonly memmap = new SparseRadix();
+  readonly content = new PageContent();
+  readonly stat = newNodeStats();
+  readonly ev = newCounters();
+  readonly cfg: MmConfig;
+  /** The shared zero page's folio slot (ZERO_PAGE(0)). */
+  readonly zeroPage: number;
+  /** The huge zero folio, allocated on first use (mm_get_huge_zero_folio). */
+  hugeZeroFolio = 0;
+  /** Pages kept by "firmware" below the first usable pfn. */
+  readonly reservedPages: number;
+
+  private nextId = 1;
+
+  constructor(totalPages: number, movablePages: number, reservedPages: number, cfg: MmConfig) {
+    this.pa = new PageAlloc(totalPages, movablePages, reservedPages);
+    this.reservedPages = reservedPages;
+    this.cfg = cfg;
+    const z = this.folioAlloc(0, GFP_KERNEL);
+    if (z === 0) throw new RangeError('no memory for the zero page');
+    this.ft.flags[z]! |= PG.ZERO | PG.RESERVED | PG.UPTODATE;
+    this.zeroPage = z;
+  }
+
+  /** A fresh id for mms, anon_vmas, inodes (never reused within a Host). */
+  newId(): number {
+    return this.nextId++;
+  }
+
+  /** Folio slot holding pfn, or 0 if the pfn is free or reserved (pfn_folio). */
+  pfnFolio(pfn: number): number {
+    const f = this.memmap.get(pfn);
+    return f < 0 ? 0 : f;
+  }
+
+  /**
+   * Allocate a folio of 2^order pages: refcount 1, unmapped, contents undefined
+   * (callers zero or fill them). Returns the slot, or 0 on failure.
+   */
+  // mirrors mm/page_alloc.c:folio_alloc (alloc_pages + page_rmappable_folio)
+  folioAlloc(order: number, gfp: number): number {
+    const pfn = order > MAX_PAGE_ORDER ? this.pa.allocContig(order, gfp) : this.pa.allocPages(order, gfp);
+    if (pfn < 0) return 0;
+    const f = this.ft.alloc(pfn, order);
+    this.memmap.set(pfn, order, f);
+    this.ev[Ev.PAGE_ALLOC] += 2 ** order;
+    return f;
+  }
+
+  /** Return a folio whose refcount reached zero to the buddy allocator. */
+  // mirrors mm/page_alloc.c:free_frozen_pages (after free_pages_prepare)
+  folioFree(f: number): void {
+    const ft = this.ft;
+    const pfn = ft.pfn[f]!;
+    const order = ft.order[f]!;
+    this.memmap.delete(pfn, order);
+    this.pa.freePagesAt(pfn, order);
+    this.content.drop(f);
+    ft.release(f);
+    this.ev[Ev.PAGE_FREE] += 2 ** order;
+  }
+
+  // mirrors include/linux/mm.h:folio_get / folio_ref_add
+  folioGet(f: number, n = 1): void {
+    this.ft.refcount[f] = this.ft.refcount[f]! + n;
+    this.ev[Ev.ATOMIC_REFCOUNT]++;
+  }
+
+  /** Drop n references; free the folio when the count reaches zero. */
+  // mirrors mm/swap.c:folio_put_refs (-> __folio_put)
+  folioPut(f: number, n = 1): void {
+    const ft = this.ft;
+    const r = (ft.refcount[f] = ft.refcount[f]! - n);
+    this.ev[Ev.ATOMIC_REFCOUNT]++;
+    if (r === 0) this.folioFree(f);
+  }
+
+  /** Allocate a page-table page (pagetable_alloc + pagetable_*_ctor). Returns the slot or 0. */
+  // mirrors include/linux/mm.h:pagetable_alloc and pagetable_pte_ctor (NR_PAGETABLE accounting)
+  ptAlloc(): number {
+    const f = this.folioAlloc(0, GFP_KERNEL);
+    if (f === 0) return 0;
+    this.ft.flags[f]! |= PG.PGTABLE;
+    this.stat[NodeStat.NR_PAGETABLE]++;
+    this.ev[Ev.PT_ALLOC]++;
+    return f;
+  }
+
+  // mirrors include/linux/mm.h:pagetable_free (after pagetable_dtor)
+  ptFree(f: number): void {
+    this.stat[NodeStat.NR_PAGETABLE]--;
+    this.ev[Ev.PT_FREE]++;
+    this.folioPut(f);
+  }
+
+  /**
+   * The huge zero folio, allocating it on first use. The model keeps it for the
+   * life of the host (as CONFIG_PERSISTENT_HUGE_ZERO_FOLIO does).
+   */
+  // mirrors mm/huge_memory.c:mm_get_huge_zero_folio
+  getHugeZeroFolio(): number {
+    if (this.hugeZeroFolio === 0) {
+      const f = this.folioAlloc(HPAGE_PMD_ORDER, GFP_KERNEL | Gfp.NOWARN);
+      if (f === 0) return 0;
+      this.ft.flags[f]! |= PG.ZERO | PG.UPTODATE;
+      this.content.setUniform(f, 0);
+      this.hugeZeroFolio = f;
+    }
+    return this.hugeZeroFolio;
+  }
+
+  /** Zero a whole new folio (clear_highpage / folio_zero_user), counting the bytes. */
+  // mirrors mm/memory.c:folio_zero_user
+  zeroFolio(f: number): void {
+    this.content.setUniform(f, 0);
+    this.ev[Ev.ZERO_BYTES] += folioNrPages(this.ft, f) * 4096;
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * Transparent huge pages mapped by PMDs (mirrors mm/huge_memory.c): the
+ * anonymous THP fault, the huge zero page, write faults on huge PMDs, PMD
+ * splitting and zapping. Only PMD-sized anonymous THPs are modelled (no mTHP
+ * orders, no shmem THP by default, as shmem_enabled=never).
+ *
+ * Every anonymous or huge-zero PMD leaf has a PTE table deposited with it
+ * (pgtable_trans_huge_deposit): it is allocated at fault time, counted in
+ * PageTables, and becomes the PTE table when the PMD is split.
+ */
+import { Ev } from '../cost/counters.js';
+import { PG, folioNrPages, folioTestAnon, isZeroFolio, pageAnonExclusive, setPageAnonExclusive } from './folio.js';
+import { VmFault } from './fs_types.js';
+import type { Host } from './host.js';
+import { MMF, MmCounter, type MmStruct, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
+import { MmuNotifyEvent, withInvalidate } from './mmu_notifier.js';
+import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
+import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, Level, PMD_SIZE, PTRS_PER_TABLE, alignDown } from './page.js';
+import { PageTable, Pte, clearEntry, linkChild, setEntry } from './pgtable.js';
+import {
+  RMAP_EXCLUSIVE,
+  RMAP_NONE,
+  folioAddAnonRmap,
+  folioAddLru,
+  folioAddNewAnonRmap,
+  folioMoveAnonRmap,
+  folioRemoveRmap,
+  folioTryDupAnonRmap,
+} from './rmap.js';
+
+/** add_mm_counter, keeping the RSS high-water mark. */
+export function addMmCounter(mm: MmStruct, type: MmCounter, n: number): void {
+  mm.rss[type] += n;
+  if (n > 0) {
+    const rss = mm.rssPages();
+    if (rss > mm.hiwaterRss) mm.hiwaterRss = rss;
+  }
+}
+
+/** MM_SHMEMPAGES for swap-backed (shmem) folios, MM_FILEPAGES otherwise (mm_counter_file). */
+export function mmCounterFile(host: Host, f: number): MmCounter {
+  return host.ft.flags[f]! & PG.SWAPBACKED ? MmCounter.SHMEMPAGES : MmCounter.FILEPAGES;
+}
+
+/** maybe_mkwrite: RW only if the VMA is writable. */
+export function maybeMkwrite(fl: number, vma: Vma): number {
+  return vma.flags & VM.WRITE ? fl | Pte.RW : fl;
+}
+
+/**
+ * Is a PMD-sized THP allowed for this fault (thp_vma_allowable_order with
+ * TVA_PAGEFAULT, for PMD order)? Anonymous private VMAs only in this model.
+ */
+// mirrors mm/huge_memory.c:__thp_vma_allowable_orders (PMD order, page-fault context)
+export function thpVmaAllowable(host: Host, vma: Vma, addr: number): boolean {
+  if (!vmaIsAnonymous(vma)) return false;
+  if (vma.flags & (VM.NOHUGEPAGE | VM.SPECIAL | VM.HUGETLB)) return false;
+  if (vma.mm.flags & MMF.DISABLE_THP) return false;
+  const mode = host.cfg.thp.enabled;
+  if (mode === 'never') return false;
+  if (mode === 'madvise' && !(vma.flags & VM.HUGEPAGE)) return false;
+  // thp_vma_suitable_order: the aligned 2 MiB must lie inside the VMA.
+  const haddr = alignDown(addr, PMD_SIZE);
+  return haddr >= vma.start && haddr + PMD_SIZE <= vma.end;
+}
+
+/** The PTE table deposited with PMD leaf i, as a folio slot. */
+function depositedSlot(pmdTable: PageTable, i: number): number {
+  return pmdTable.deposit === null ? 0 : pmdTable.deposit[i]!;
+}
+
+// mirrors mm/pgtable-generic.c:pgtable_trans_huge_deposit
+function deposit(pmdTable: PageTable, i: number, ptSlot: number, mm: MmStruct): void {
+  if (pmdTable.deposit === null) pmdTable.deposit = new Int32Array(PTRS_PER_TABLE);
+  pmdTable.deposit[i] = ptSlot;
+  mm.pgtablesBytes += 4096; // mm_inc_nr_ptes
+}
+
+// mirrors mm/pgtable-generic.c:pgtable_trans_huge_withdraw
+function withdraw(pmdTable: PageTable, i: number, mm: MmStruct): number {
+  const s = depositedSlot(pmdTable, i);
+  pmdTable.deposit![i] = 0;
+  mm.pgtablesBytes -= 4096;
+  return s;
+}
+
+// mirrors mm/huge_memory.c:zap_deposited_table
+export function zapDepositedTable(host: Host, pmdTable: PageTable, i: number, mm: MmStruct): void {
+  const s = withdraw(pmdTable, i, mm);
+  if (s !== 0) host.ptFree(s);
+}
+
+/** Map a new anon THP with a PMD (map_anon_folio_pmd). The deposited table must be in place. */
+function mapAnonFolioPmd(host: Host, f: number, pmdTable: PageTable, i: number, vma: Vma, haddr: number): void {
+  const fl = maybeMkwrite(vma.pageProt | Pte.PSE | Pte.DIRTY | Pte.ACCESSED, vma);
+  folioAddNewAnonRmap(host, f, vma, haddr, RMAP_EXCLUSIVE);
+  folioAddLru(host, f);
+  setEntry(host, pmdTable, i, host.ft.pfn[f]!, fl);
+  addMmCounter(vma.mm, MmCounter.ANONPAGES, HPAGE_PMD_NR);
+  host.ev[Ev.THP_FAULT_ALLOC]++;
+}
+
+/** Allocate and zero a PMD-sized anonymous folio (vma_alloc_anon_folio_pmd), or 0. */
+function allocAnonFolioPmd(host: Host): number {
+  const f = host.folioAlloc(HPAGE_PMD_ORDER, GFP_HIGHUSER_MOVABLE);
+  if (f === 0) {
+    host.ev[Ev.THP_FAULT_FALLBACK]++;
+    return 0;
+  }
+  host.zeroFolio(f);
+  host.ft.flags[f]! |= PG.UPTODATE;
+  return f;
+}
+
+/**
+ * Fault on a none PMD of an eligible anonymous VMA: map the huge zero page for
+ * a read (if use_zero_page), else a new zeroed THP. VM_FAULT_FALLBACK sends the
+ * caller to the PTE path.
+ */
+// mirrors mm/huge_memory.c:do_huge_pmd_anonymous_page
+export function doHugePmdAnonymousPage(host: Host, vma: Vma, pmdTable: PageTable, i: number, address: number, write: boolean, anonPrepare: () => void): number {
+  const haddr = alignDown(address, PMD_SIZE);
+  anonPrepare();
+  const mm = vma.mm;
+  if (!write && host.cfg.thp.useZeroPage) {
+    const pt = host.ptAlloc();
+    if (pt === 0) return VmFault.OOM;
+    const zf = host.getHugeZeroFolio();
+    if (zf === 0) {
+      host.ptFree(pt);
+      host.ev[Ev.THP_FAULT_FALLBACK]++;
+      return VmFault.FALLBACK;
+    }
+    mm.flags |= MMF.HUGE_ZERO_FOLIO;
+    // set_huge_zero_folio: read-only, special, with a deposited table.
+    deposit(pmdTable, i, pt, mm);
+    setEntry(host, pmdTable, i, host.ft.pfn[zf]!, (vma.pageProt & ~Pte.RW) | Pte.PSE | Pte.SPECIAL);
+    return VmFault.OK;
+  }
+  const f = allocAnonFolioPmd(host);
+  if (f === 0) return VmFault.FALLBACK;
+  const pt = host.ptAlloc();
+  if (pt === 0) {
+    host.folioPut(f);
+    return VmFault.OOM;
+  }
+  deposit(pmdTable, i, pt, mm);
+  mapAnonFolioPmd(host, f, pmdTable, i, vma, haddr);
+  return VmFault.OK;
+}
+
+/** Is the PMD leaf i the huge zero page? */
+export function isHugeZeroPmd(host: Host, pmdTable: PageTable, i: number): boolean {
+  return host.hugeZeroFolio !== 0 && pmdTable.pfn[i] === host.ft.pfn[host.hugeZeroFolio] && (pmdTable.fl[i]! & Pte.PSE) !== 0;
+}
+
+/**
+ * Write (or unshare) fault on a present huge PMD without write permission.
+ * Reuses the THP when it is exclusive to us, replaces the huge zero page with a
+ * new THP, and otherwise splits the PMD and falls back to PTE-level COW.
+ */
+// mirrors mm/huge_memory.c:do_huge_pmd_wp_page (with do_huge_zero_wp_pmd)
+export function doHugePmdWpPage(host: Host, vma: Vma, pmdTable: PageTable, i: number, address: number, unshare: boolean): number {
+  const haddr = alignDown(address, PMD_SIZE);
+  const ft = host.ft;
+  if (isHugeZeroPmd(host, pmdTable, i)) {
+    // do_huge_zero_wp_pmd: replace the huge zero page by a fresh THP.
+    const f = allocAnonFolioPmd(host);
+    if (f !== 0) {
+      withInvalidate(host, vma.mm, MmuNotifyEvent.CLEAR, haddr, haddr + PMD_SIZE, () => {
+        clearEntry(host, pmdTable, i);
+        host.ev[Ev.TLB_FLUSH_RANGE]++;
+        mapAnonFolioPmd(host, f, pmdTable, i, vma, haddr);
+      });
+      return VmFault.OK;
+    }
+    splitHugePmd(host, vma, pmdTable, i, haddr);
+    return VmFault.FALLBACK;
+  }
+  const f = host.pfnFolio(pmdTable.pfn[i]!);
+  let reuse = pageAnonExclusive(ft, f, 0);
+  if (!reuse && ft.refcount[f] === 1) {
+    folioMoveAnonRmap(host, f, vma);
+    setPageAnonExclusive(ft, f, 0);
+    reuse = true;
+  }
+  if (reuse) {
+    if (unshare) return VmFault.OK;
+    setEntry(host, pmdTable, i, pmdTable.pfn[i]!, maybeMkwrite(pmdTable.fl[i]! | Pte.DIRTY | Pte.ACCESSED, vma));
+    host.ev[Ev.COW_REUSE]++;
+    return VmFault.OK;
+  }
+  splitHugePmd(host, vma, pmdTable, i, haddr);
+  return VmFault.FALLBACK;
+}
+
+/**
+ * Replace the PMD leaf i (mapping [haddr, haddr + 2 MiB)) by a PTE table mapping
+ * the same pages. Anonymous THPs keep their folio (refcount and per-page
+ * mapcounts move to PTE granularity, exclusivity is propagated to every page);
+ * the huge zero page becomes 512 zero-page PTEs; file THP PMDs are zapped.
+ */
+// mirrors mm/huge_memory.c:__split_huge_pmd (and __split_huge_pmd_locked)
+export function splitHugePmd(host: Host, vma: Vma, pmdTable: PageTable, i: number, haddr: number): void {
+  withInvalidate(host, vma.mm, MmuNotifyEvent.CLEAR, haddr, haddr + PMD_SIZE, () => splitHugePmdLocked(host, vma, pmdTable, i));
+}
+
+function splitHugePmdLocked(host: Host, vma: Vma, pmdTable: PageTable, i: number): void {
+  const ft = host.ft;
+  const mm = vma.mm;
+  const old = pmdTable.fl[i]!;
+  const pfn = pmdTable.pfn[i]!;
+  host.ev[Ev.THP_SPLIT_PMD]++;
+  if (isHugeZeroPmd(host, pmdTable, i)) {
+    // __split_huge_zero_page_pmd
+    clearEntry(host, pmdTable, i);
+    host.ev[Ev.TLB_FLUSH_RANGE]++;
+    const pt = new PageTable(Level.PTE, withdraw(pmdTable, i, mm));
+    mm.pgtablesBytes += 4096;
+    const zpfn = host.ft.pfn[host.zeroPage]!;
+    const fl = (vma.pageProt & ~Pte.RW) | Pte.SPECIAL;
+    for (let k = 0; k < PTRS_PER_TABLE; k++) setEntry(host, pt, k, zpfn, fl);
+    linkChild(host, pmdTable, i, pt);
+    return;
+  }
+  const f = host.pfnFolio(pfn);
+  if (!vmaIsAnonymous(vma)) {
+    // File THP: just zap the PMD; later faults map PTEs.
+    clearEntry(host, pmdTable, i);
+    host.ev[Ev.TLB_FLUSH_RANGE]++;
+    if (old & Pte.DIRTY) ft.flags[f]! |= PG.DIRTY;
+    folioRemoveRmap(host, f, 0, HPAGE_PMD_NR, vma, Level.PMD);
+    addMmCounter(mm, mmCounterFile(host, f), -HPAGE_PMD_NR);
+    host.folioPut(f);
+    return;
+  }
+  // pmdp_invalidate, then hand the mapping to 512 PTEs.
+  clearEntry(host, pmdTable, i);
+  host.ev[Ev.TLB_FLUSH_RANGE]++;
+  if (old & Pte.DIRTY) ft.flags[f]! |= PG.DIRTY;
+  const anonExclusive = pageAnonExclusive(ft, f, 0);
+  host.folioGet(f, HPAGE_PMD_NR - 1);
+  folioAddAnonRmap(host, f, 0, HPAGE_PMD_NR, vma, anonExclusive ? RMAP_EXCLUSIVE : RMAP_NONE, Level.PTE);
+  const pt = new PageTable(Level.PTE, withdraw(pmdTable, i, mm));
+  mm.pgtablesBytes += 4096;
+  let fl = vma.pageProt;
+  if (old & Pte.RW) fl |= Pte.RW;
+  fl |= old & (Pte.ACCESSED | Pte.DIRTY | Pte.SOFT_DIRTY | Pte.UFFD_WP);
+  for (let k = 0; k < PTRS_PER_TABLE; k++) setEntry(host, pt, k, pfn + k, fl);
+  folioRemoveRmap(host, f, 0, HPAGE_PMD_NR, vma, Level.PMD);
+  linkChild(host, pmdTable, i, pt);
+}
+
+/**
+ * Zap a PMD leaf covering a whole 2 MiB of the range being unmapped.
+ * Returns the folio slot whose mapping reference the caller must drop, or 0.
+ */
+// mirrors mm/huge_memory.c:zap_huge_pmd
+export function zapHugePmd(host: Host, vma: Vma, pmdTable: PageTable, i: number): number {
+  const mm = vma.mm;
+  const fl = pmdTable.fl[i]!;
+  if (isHugeZeroPmd(host, pmdTable, i)) {
+    clearEntry(host, pmdTable, i);
+    zapDepositedTable(host, pmdTable, i, mm);
+    return 0;
+  }
+  const f = host.pfnFolio(pmdTable.pfn[i]!);
+  clearEntry(host, pmdTable, i);
+  folioRemoveRmap(host, f, 0, folioNrPages(host.ft, f), vma, Level.PMD);
+  if (folioTestAnon(host.ft, f)) {
+    zapDepositedTable(host, pmdTable, i, mm);
+    addMmCounter(mm, MmCounter.ANONPAGES, -HPAGE_PMD_NR);
+  } else {
+    if (fl & Pte.DIRTY) host.ft.flags[f]! |= PG.DIRTY;
+    addMmCounter(mm, mmCounterFile(host, f), -HPAGE_PMD_NR);
+  }
+  return f;
+}
+
+/**
+ * At fork, copy one anonymous (or huge zero) PMD leaf into the child: share the
+ * THP read-only in both, or split it and return -EAGAIN ("retry at PTE level")
+ * when the THP may be pinned.
+ */
+// mirrors mm/huge_memory.c:copy_huge_pmd
+export function copyHugePmd(
+  host: Host,
+  dst: Vma,
+  src: Vma,
+  dstPmd: PageTable,
+  srcPmd: PageTable,
+  i: number,
+  addr: number,
+  maybePinned: (f: number) => boolean,
+): 'ok' | 'again' | 'skip' | 'oom' {
+  if (!vmaIsAnonymous(dst)) return 'skip';
+  const pt = host.ptAlloc();
+  if (pt === 0) return 'oom';
+  const fl = srcPmd.fl[i]!;
+  const pfn = srcPmd.pfn[i]!;
+  if (isHugeZeroPmd(host, srcPmd, i)) {
+    dst.mm.flags |= MMF.HUGE_ZERO_FOLIO;
+    deposit(dstPmd, i, pt, dst.mm);
+    setEntry(host, dstPmd, i, pfn, fl & ~Pte.ACCESSED);
+    return 'ok';
+  }
+  const f = host.pfnFolio(pfn);
+  host.folioGet(f);
+  if (!folioTryDupAnonRmap(host, f, 0, HPAGE_PMD_NR, dst, Level.PMD, maybePinned(f))) {
+    host.folioPut(f);
+    host.ptFree(pt);
+    splitHugePmd(host, src, srcPmd, i, addr);
+    return 'again';
+  }
+  addMmCounter(dst.mm, MmCounter.ANONPAGES, HPAGE_PMD_NR);
+  deposit(dstPmd, i, pt, dst.mm);
+  // pmdp_set_wrprotect on the parent, and a write-protected, old copy for the child.
+  if (fl & Pte.RW) setEntry(host, srcPmd, i, pfn, fl & ~Pte.RW);
+  let cfl = fl & ~(Pte.RW | Pte.ACCESSED);
+  if (!(dst.flags & VM.UFFD_WP)) cfl &= ~Pte.UFFD_WP;
+  setEntry(host, dstPmd, i, pfn, cfl);
+  return 'ok';
+}
+
+/** True if folio f is the huge zero folio (is_huge_zero_folio). */
+export function isHugeZeroFolio(host: Host, f: number): boolean {
+  return f !== 0 && f === host.hugeZeroFolio && isZeroFolio(host.ft, f);
+}

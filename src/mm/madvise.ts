@@ -1,0 +1,232 @@
+/**
+ * madvise(2) (mirrors mm/madvise.c).
+ *
+ * Advice the model implements fully: DONTNEED, DONTNEED_LOCKED, REMOVE,
+ * HUGEPAGE, NOHUGEPAGE, DONTFORK, DOFORK, WIPEONFORK, KEEPONFORK, DONTDUMP,
+ * DODUMP, NORMAL, RANDOM, SEQUENTIAL, POPULATE_READ, POPULATE_WRITE.
+ * Advice that only steers reclaim (WILLNEED, COLD, PAGEOUT, FREE) is validated
+ * like Linux and then has no effect: the model has no reclaim or swap, so pages
+ * stay resident exactly as they would on a machine without memory pressure.
+ * Advice for features not built into the modelled kernel is invalid (EINVAL):
+ * MERGEABLE/UNMERGEABLE (CONFIG_KSM=n), HWPOISON/SOFT_OFFLINE
+ * (CONFIG_MEMORY_FAILURE=n), GUARD_INSTALL/REMOVE (pre-6.13), and COLLAPSE,
+ * which is accepted but always fails with EINVAL until collapse is modelled.
+ */
+import { SyscallError } from '../uapi/errors.js';
+import type { ErrnoName } from '../uapi/errno.js';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/falloc.js';
+import * as M from '../uapi/mman.js';
+import type { Host } from './host.js';
+import { faultinPageRange } from './gup.js';
+import { zapPageRangeSingle } from './memory.js';
+import { type MmStruct, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
+import { PAGE_SIZE } from './page.js';
+import { findVma, vmaModify } from './vma.js';
+
+const PAGE = BigInt(PAGE_SIZE);
+
+const VALID = new Set<number>([
+  M.MADV_NORMAL,
+  M.MADV_RANDOM,
+  M.MADV_SEQUENTIAL,
+  M.MADV_WILLNEED,
+  M.MADV_DONTNEED,
+  M.MADV_FREE,
+  M.MADV_REMOVE,
+  M.MADV_DONTFORK,
+  M.MADV_DOFORK,
+  M.MADV_HUGEPAGE,
+  M.MADV_NOHUGEPAGE,
+  M.MADV_DONTDUMP,
+  M.MADV_DODUMP,
+  M.MADV_WIPEONFORK,
+  M.MADV_KEEPONFORK,
+  M.MADV_COLD,
+  M.MADV_PAGEOUT,
+  M.MADV_POPULATE_READ,
+  M.MADV_POPULATE_WRITE,
+  M.MADV_DONTNEED_LOCKED,
+  M.MADV_COLLAPSE,
+]);
+
+// mirrors mm/madvise.c:madvise_behavior_valid
+export function madviseBehaviorValid(behavior: number): boolean {
+  return VALID.has(behavior);
+}
+
+/** MADV_DONTNEED / MADV_FREE on one VMA piece. */
+// mirrors mm/madvise.c:madvise_dontneed_free (and madvise_dontneed_free_valid_vma)
+function madviseDontneedFree(host: Host, vma: Vma, start: number, end: number, behavior: number): ErrnoName | null {
+  if (vma.flags & VM.HUGETLB) {
+    if (behavior !== M.MADV_DONTNEED && behavior !== M.MADV_DONTNEED_LOCKED) return 'EINVAL';
+    const h = vma.file?.fOp.hugePageSize ?? PAGE_SIZE;
+    if (start % h !== 0) return 'EINVAL';
+    // Callers may not know the VMA uses huge pages: round the end down, never up.
+    end = Math.floor(end / h) * h;
+    if (start >= end) return null;
+    zapPageRangeSingle(host, vma, start, end, { evenCows: true });
+    return null;
+  }
+  let forbidden = VM.PFNMAP;
+  if (behavior !== M.MADV_DONTNEED_LOCKED) forbidden |= VM.LOCKED;
+  if (vma.flags & forbidden) return 'EINVAL';
+  if (start === end) return null;
+  if (behavior === M.MADV_FREE) {
+    // madvise_free_single_vma: anonymous memory only; lazy freeing needs reclaim, which is not modelled.
+    return vmaIsAnonymous(vma) ? null : 'EINVAL';
+  }
+  zapPageRangeSingle(host, vma, start, end, { evenCows: true });
+  return null;
+}
+
+/** MADV_REMOVE: punch a hole in the backing file (shared writable mappings only). */
+// mirrors mm/madvise.c:madvise_remove
+function madviseRemove(vma: Vma, start: number, end: number): ErrnoName | null {
+  if (vma.flags & VM.LOCKED) return 'EINVAL';
+  const f = vma.file;
+  if (f === null) return 'EINVAL';
+  if ((vma.flags & (VM.SHARED | VM.MAYWRITE)) !== (VM.SHARED | VM.MAYWRITE)) return 'EACCES';
+  const offset = start - vma.start + vma.pgoff * PAGE_SIZE;
+  if (f.fOp.fallocate === undefined) return 'EOPNOTSUPP';
+  return f.fOp.fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, end - start);
+}
+
+/** Apply flag-changing advice to [start, end) of vma. */
+// mirrors mm/madvise.c:madvise_vma_behavior (the vm_flags cases)
+function madviseUpdateFlags(host: Host, vma: Vma, start: number, end: number, behavior: number): ErrnoName | null {
+  let f = vma.flags;
+  switch (behavior) {
+    case M.MADV_NORMAL:
+      f &= ~(VM.RAND_READ | VM.SEQ_READ);
+      break;
+    case M.MADV_SEQUENTIAL:
+      f = (f & ~VM.RAND_READ) | VM.SEQ_READ;
+      break;
+    case M.MADV_RANDOM:
+      f = (f & ~VM.SEQ_READ) | VM.RAND_READ;
+      break;
+    case M.MADV_DONTFORK:
+      f |= VM.DONTCOPY;
+      break;
+    case M.MADV_DOFORK:
+      if (f & VM.IO) return 'EINVAL';
+      f &= ~VM.DONTCOPY;
+      break;
+    case M.MADV_WIPEONFORK:
+      if (vma.file !== null || f & VM.SHARED) return 'EINVAL';
+      f |= VM.WIPEONFORK;
+      break;
+    case M.MADV_KEEPONFORK:
+      f &= ~VM.WIPEONFORK;
+      break;
+    case M.MADV_DONTDUMP:
+      f |= VM.DONTDUMP;
+      break;
+    case M.MADV_DODUMP:
+      if (!(f & VM.HUGETLB) && f & VM.SPECIAL) return 'EINVAL';
+      f &= ~VM.DONTDUMP;
+      break;
+    case M.MADV_HUGEPAGE:
+      // mm/khugepaged.c:hugepage_madvise (khugepaged registration is not modelled)
+      f = (f & ~VM.NOHUGEPAGE) | VM.HUGEPAGE;
+      break;
+    case M.MADV_NOHUGEPAGE:
+      f = (f & ~VM.HUGEPAGE) | VM.NOHUGEPAGE;
+      break;
+  }
+  // madvise_update_vma: a failed split is reported as EAGAIN.
+  const r = vmaModify(host, vma, start, end, f);
+  return typeof r === 'string' ? (r === 'ENOMEM' ? 'EAGAIN' : r) : null;
+}
+
+// mirrors mm/madvise.c:madvise_vma_behavior
+function madviseVmaBehavior(host: Host, vma: Vma, start: number, end: number, behavior: number): ErrnoName | null {
+  switch (behavior) {
+    case M.MADV_REMOVE:
+      return madviseRemove(vma, start, end);
+    case M.MADV_WILLNEED:
+      return null;
+    case M.MADV_COLD:
+    case M.MADV_PAGEOUT:
+      // can_madv_lru_vma; reclaim itself is not modelled.
+      return vma.flags & (VM.LOCKED | VM.PFNMAP | VM.HUGETLB) ? 'EINVAL' : null;
+    case M.MADV_FREE:
+    case M.MADV_DONTNEED:
+    case M.MADV_DONTNEED_LOCKED:
+      return madviseDontneedFree(host, vma, start, end, behavior);
+    case M.MADV_COLLAPSE:
+      return 'EINVAL';
+    default:
+      return madviseUpdateFlags(host, vma, start, end, behavior);
+  }
+}
+
+/**
+ * Apply advice to each VMA piece of [start, end). Holes are skipped but make
+ * the call fail with ENOMEM after the mapped parts are advised; a per-VMA error
+ * stops the walk at once.
+ */
+// mirrors mm/madvise.c:madvise_walk_vmas
+function madviseWalkVmas(host: Host, mm: MmStruct, start: number, end: number, behavior: number): ErrnoName | null {
+  let unmapped: ErrnoName | null = null;
+  let vma = findVma(mm, start);
+  for (;;) {
+    if (vma === null) return 'ENOMEM';
+    if (start < vma.start) {
+      unmapped = 'ENOMEM';
+      start = vma.start;
+      if (start >= end) break;
+    }
+    const tmp = Math.min(vma.end, end);
+    const e = madviseVmaBehavior(host, vma, start, tmp, behavior);
+    if (e !== null) return e;
+    start = tmp;
+    if (start >= end) break;
+    vma = findVma(mm, start);
+  }
+  return unmapped;
+}
+
+/** madvise(2) after argument conversion. */
+// mirrors mm/madvise.c:do_madvise
+export function doMadvise(host: Host, mm: MmStruct, startB: bigint, lenB: bigint, behavior: number): void {
+  const S = 'madvise';
+  if (!madviseBehaviorValid(behavior)) throw new SyscallError('EINVAL', S);
+  if (startB % PAGE !== 0n) throw new SyscallError('EINVAL', S);
+  const len = (lenB + PAGE - 1n) & ~(PAGE - 1n) & ((1n << 64n) - 1n);
+  if (lenB !== 0n && len === 0n) throw new SyscallError('EINVAL', S);
+  const endB = startB + len;
+  if (endB > (1n << 64n) - 1n) throw new SyscallError('EINVAL', S);
+  if (endB === startB) return;
+  // Beyond the user address space there is no VMA.
+  if (startB >= 1n << 53n) throw new SyscallError('ENOMEM', S);
+  const start = Number(startB);
+  const end = endB >= 1n << 53n ? Number.MAX_SAFE_INTEGER : Number(endB);
+  if (behavior === M.MADV_POPULATE_READ || behavior === M.MADV_POPULATE_WRITE) {
+    const e = madvisePopulate(host, mm, start, end, behavior === M.MADV_POPULATE_WRITE);
+    if (e !== null) throw new SyscallError(e, S);
+    return;
+  }
+  const e = madviseWalkVmas(host, mm, start, end, behavior);
+  if (e !== null) throw new SyscallError(e, S);
+}
+
+// mirrors mm/madvise.c:madvise_populate
+function madvisePopulate(host: Host, mm: MmStruct, start: number, end: number, write: boolean): ErrnoName | null {
+  while (start < end) {
+    const r = faultinPageRange(host, mm, start, end, write);
+    if (typeof r === 'string') {
+      switch (r) {
+        case 'EINTR':
+        case 'EINVAL':
+        case 'EHWPOISON':
+        case 'EFAULT':
+          return r;
+        default:
+          return 'ENOMEM';
+      }
+    }
+    start += r * PAGE_SIZE;
+  }
+  return null;
+}

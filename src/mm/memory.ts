@@ -1,0 +1,559 @@
+/**
+ * Page faults and unmapping (mirrors mm/memory.c): handle_mm_fault and its
+ * anonymous, COW and file paths; zapping page ranges; unmap_mapping_range.
+ *
+ * Reference rule (include/linux/mm.h): a present PTE or PMD mapping a folio
+ * holds one folio reference. A newly allocated folio's first reference becomes
+ * its first mapping's; a ->fault lookup reference becomes the new PTE's.
+ */
+import { Ev } from '../cost/counters.js';
+import {
+  PG,
+  folioLargeMapcount,
+  folioNrPages,
+  folioTestAnon,
+  pageAnonExclusive,
+  setPageAnonExclusive,
+} from './folio.js';
+import { FaultFlag, VmFault, type AddressSpace, type VmFaultArgs } from './fs_types.js';
+import type { Host } from './host.js';
+import {
+  addMmCounter,
+  doHugePmdAnonymousPage,
+  doHugePmdWpPage,
+  maybeMkwrite,
+  mmCounterFile,
+  splitHugePmd,
+  thpVmaAllowable,
+  zapHugePmd,
+} from './huge_memory.js';
+import { MmCounter, VM, type Vma, linearPageIndex, vmaIsAnonymous, vmaPages } from './mm_types.js';
+import { MmuNotifyEvent, withInvalidate } from './mmu_notifier.js';
+import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
+import { Level, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, alignDown, tableIndex } from './page.js';
+import type { PageTable} from './pgtable.js';
+import { Pte, allocChild, clearEntry, setEntry, tableAlloc } from './pgtable.js';
+import { RMAP_EXCLUSIVE, anonVmaPrepare, folioAddFileRmap, folioAddLru, folioAddNewAnonRmap, folioMoveAnonRmap, folioRemoveRmap } from './rmap.js';
+
+/**
+ * The folio a present entry maps, or 0 for special mappings (the zero page,
+ * PFN maps) that have no refcounted page. Sets $page to the page index in it.
+ */
+// mirrors mm/memory.c:vm_normal_page
+export function vmNormalPage(host: Host, pfn: number, fl: number): number {
+  if (fl & Pte.SPECIAL) return 0;
+  return host.pfnFolio(pfn);
+}
+
+/** Page index of pfn within folio f (folio_page_idx). */
+export function folioPageIdx(host: Host, f: number, pfn: number): number {
+  return pfn - host.ft.pfn[f]!;
+}
+
+// mirrors mm/memory.c:vmf_anon_prepare
+function anonPrepare(host: Host, vma: Vma): void {
+  anonVmaPrepare(host, vma);
+}
+
+/** The PTE table under PMD entry i, allocating it when the PMD is none (pte_alloc). */
+function pteAlloc(host: Host, vma: Vma, pmdT: PageTable, i: number): PageTable | null {
+  const fl = pmdT.fl[i]!;
+  if (fl === 0) return allocChild(host, vma.mm, pmdT, i);
+  if (fl & Pte.PSE) return null;
+  return pmdT.kids![i]!;
+}
+
+/**
+ * Handle a fault at address in vma: the access was not allowed by the page
+ * tables, and the VMA permits it (the arch fault handler has checked). Returns
+ * VM_FAULT bits; 0 means the access can be retried.
+ */
+// mirrors mm/memory.c:handle_mm_fault (and __handle_mm_fault)
+export function handleMmFault(host: Host, vma: Vma, address: number, flags: number): number {
+  host.ev[Ev.FAULT]++;
+  const mm = vma.mm;
+  const pmdT = tableAlloc(host, mm, mm.pgd, address, Level.PMD);
+  if (pmdT === null) return VmFault.OOM;
+  const i = tableIndex(address, Level.PMD);
+  const write = (flags & FaultFlag.WRITE) !== 0;
+  const fl = pmdT.fl[i]!;
+  if (fl === 0 && thpVmaAllowable(host, vma, address)) {
+    const ret = doHugePmdAnonymousPage(host, vma, pmdT, i, address, write, () => anonPrepare(host, vma));
+    if (!(ret & VmFault.FALLBACK)) return ret;
+  } else if (fl & Pte.PSE) {
+    if (flags & (FaultFlag.WRITE | FaultFlag.UNSHARE) && !(fl & Pte.RW)) {
+      const ret = wpHugePmd(host, vma, pmdT, i, address, flags);
+      if (!(ret & VmFault.FALLBACK)) return ret;
+    } else {
+      // huge_pmd_set_accessed
+      setEntry(host, pmdT, i, pmdT.pfn[i]!, fl | Pte.ACCESSED | (write ? Pte.DIRTY : 0));
+      return VmFault.OK;
+    }
+  }
+  return handlePteFault(host, vma, pmdT, i, address, flags);
+}
+
+// mirrors mm/memory.c:wp_huge_pmd
+function wpHugePmd(host: Host, vma: Vma, pmdT: PageTable, i: number, address: number, flags: number): number {
+  if (vmaIsAnonymous(vma)) return doHugePmdWpPage(host, vma, pmdT, i, address, (flags & FaultFlag.UNSHARE) !== 0);
+  // COW or write-notify of a file THP is handled at PTE level.
+  splitHugePmd(host, vma, pmdT, i, alignDown(address, PMD_SIZE));
+  return VmFault.FALLBACK;
+}
+
+// mirrors mm/memory.c:handle_pte_fault
+function handlePteFault(host: Host, vma: Vma, pmdT: PageTable, i: number, address: number, flags: number): number {
+  if (pmdT.fl[i] === 0) return doPteMissing(host, vma, pmdT, i, address, flags);
+  const pt = pmdT.kids![i]!;
+  const j = tableIndex(address, Level.PTE);
+  let fl = pt.fl[j]!;
+  if (fl === 0) return doPteMissing(host, vma, pmdT, i, address, flags);
+  if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) return VmFault.SIGBUS; // swap entries are not modelled
+  if (flags & (FaultFlag.WRITE | FaultFlag.UNSHARE)) {
+    if (!(fl & Pte.RW)) return doWpPage(host, vma, pt, j, address, flags);
+    if (flags & FaultFlag.WRITE) fl |= Pte.DIRTY;
+  }
+  setEntry(host, pt, j, pt.pfn[j]!, fl | Pte.ACCESSED);
+  return VmFault.OK;
+}
+
+// mirrors mm/memory.c:do_pte_missing
+function doPteMissing(host: Host, vma: Vma, pmdT: PageTable, i: number, address: number, flags: number): number {
+  return vmaIsAnonymous(vma) ? doAnonymousPage(host, vma, pmdT, i, address, flags) : doFault(host, vma, pmdT, i, address, flags);
+}
+
+/** Read faults map the shared zero page; write faults a new zeroed, exclusive page. */
+// mirrors mm/memory.c:do_anonymous_page (order-0 folios; mTHP orders are not modelled)
+function doAnonymousPage(host: Host, vma: Vma, pmdT: PageTable, i: number, address: number, flags: number): number {
+  if (vma.flags & VM.SHARED) return VmFault.SIGBUS;
+  const pt = pteAlloc(host, vma, pmdT, i);
+  if (pt === null) return VmFault.OOM;
+  const j = tableIndex(address, Level.PTE);
+  if (!(flags & FaultFlag.WRITE)) {
+    const zpfn = host.ft.pfn[host.zeroPage]!;
+    setEntry(host, pt, j, zpfn, (vma.pageProt & ~Pte.RW) | Pte.SPECIAL);
+    return VmFault.OK;
+  }
+  anonPrepare(host, vma);
+  const f = host.folioAlloc(0, GFP_HIGHUSER_MOVABLE);
+  if (f === 0) return VmFault.OOM;
+  host.zeroFolio(f);
+  host.ft.flags[f]! |= PG.UPTODATE;
+  let fl = vma.pageProt;
+  if (vma.flags & VM.WRITE) fl |= Pte.RW | Pte.DIRTY;
+  addMmCounter(vma.mm, MmCounter.ANONPAGES, 1);
+  folioAddNewAnonRmap(host, f, vma, address, RMAP_EXCLUSIVE);
+  folioAddLru(host, f);
+  setEntry(host, pt, j, host.ft.pfn[f]!, fl);
+  return VmFault.OK;
+}
+
+/** Can a private write fault reuse this non-exclusive anon folio? */
+// mirrors mm/memory.c:wp_can_reuse_anon_folio (and __wp_can_reuse_large_anon_folio)
+function wpCanReuseAnonFolio(host: Host, f: number, vma: Vma): boolean {
+  const ft = host.ft;
+  if (ft.order[f]! > 0) {
+    // Free up a large folio mapped by a single page rather than reuse it.
+    if (folioLargeMapcount(ft, f) <= 1) return false;
+    if (ft.flags[f]! & PG.MM_IDS_SHARED) return false;
+    // All references are mappings, and all mappings are in this mm.
+    if (folioLargeMapcount(ft, f) !== ft.refcount[f]) return false;
+    return true;
+  }
+  if (ft.refcount[f] !== 1) return false;
+  folioMoveAnonRmap(host, f, vma);
+  return true;
+}
+
+/** Write (or unshare) fault on a present, non-writable PTE. */
+// mirrors mm/memory.c:do_wp_page
+function doWpPage(host: Host, vma: Vma, pt: PageTable, j: number, address: number, flags: number): number {
+  const ft = host.ft;
+  const unshare = (flags & FaultFlag.UNSHARE) !== 0;
+  const pfn = pt.pfn[j]!;
+  const f = vmNormalPage(host, pfn, pt.fl[j]!);
+  if (vma.flags & (VM.SHARED | VM.MAYSHARE)) {
+    // Shared mappings never COW: make the page writable (after ->page_mkwrite).
+    if (f === 0) return wpPageReuse(host, vma, pt, j);
+    return wpPageShared(host, vma, pt, j, address, f, flags);
+  }
+  if (f !== 0 && folioTestAnon(ft, f)) {
+    const page = folioPageIdx(host, f, pfn);
+    if (pageAnonExclusive(ft, f, page) || wpCanReuseAnonFolio(host, f, vma)) {
+      if (!pageAnonExclusive(ft, f, page)) setPageAnonExclusive(ft, f, page);
+      if (unshare) return VmFault.OK;
+      return wpPageReuse(host, vma, pt, j);
+    }
+  }
+  if (f !== 0) host.folioGet(f);
+  return wpPageCopy(host, vma, pt, j, address, f, unshare);
+}
+
+// mirrors mm/memory.c:wp_page_reuse
+function wpPageReuse(host: Host, vma: Vma, pt: PageTable, j: number): number {
+  setEntry(host, pt, j, pt.pfn[j]!, maybeMkwrite(pt.fl[j]! | Pte.DIRTY | Pte.ACCESSED, vma));
+  host.ev[Ev.COW_REUSE]++;
+  return VmFault.OK;
+}
+
+// mirrors mm/memory.c:wp_page_shared
+function wpPageShared(host: Host, vma: Vma, pt: PageTable, j: number, address: number, f: number, flags: number): number {
+  host.folioGet(f);
+  if (vma.ops?.pageMkwrite) {
+    const ret = vma.ops.pageMkwrite({ vma, address, pgoff: linearPageIndex(vma, address), flags }, f);
+    if (ret & VmFault.ERROR) {
+      host.folioPut(f);
+      return ret;
+    }
+  }
+  wpPageReuse(host, vma, pt, j);
+  host.ft.flags[f]! |= PG.DIRTY; // fault_dirty_shared_page
+  host.folioPut(f);
+  return VmFault.OK;
+}
+
+/**
+ * Break COW: map a new exclusive copy of the page (or a zeroed page for the
+ * zero page). oldF carries a reference taken by the caller, or is 0.
+ */
+// mirrors mm/memory.c:wp_page_copy
+function wpPageCopy(host: Host, vma: Vma, pt: PageTable, j: number, address: number, oldF: number, unshare: boolean): number {
+  const ft = host.ft;
+  anonPrepare(host, vma);
+  const oldPfn = pt.pfn[j]!;
+  const oldFl = pt.fl[j]!;
+  const nf = host.folioAlloc(0, GFP_HIGHUSER_MOVABLE);
+  if (nf === 0) {
+    if (oldF !== 0) host.folioPut(oldF);
+    return VmFault.OOM;
+  }
+  if (oldF === 0) host.zeroFolio(nf);
+  else {
+    host.content.copyPage(nf, 1, 0, oldF, folioPageIdx(host, oldF, oldPfn));
+    host.ev[Ev.COPY_BYTES] += PAGE_SIZE;
+  }
+  ft.flags[nf]! |= PG.UPTODATE;
+  const addr = alignDown(address, PAGE_SIZE);
+  withInvalidate(host, vma.mm, MmuNotifyEvent.CLEAR, addr, addr + PAGE_SIZE, () => {
+    // Anon replaces anon: no change. A page-cache page or the zero page becomes anon.
+    if (oldF === 0 || !folioTestAnon(ft, oldF)) {
+      if (oldF !== 0) addMmCounter(vma.mm, mmCounterFile(host, oldF), -1);
+      addMmCounter(vma.mm, MmCounter.ANONPAGES, 1);
+    }
+    let fl = vma.pageProt;
+    if (unshare) fl |= oldFl & (Pte.SOFT_DIRTY | Pte.UFFD_WP);
+    else fl = maybeMkwrite(fl | Pte.DIRTY, vma);
+    // ptep_clear_flush, then the new entry.
+    clearEntry(host, pt, j);
+    host.ev[Ev.TLB_FLUSH_RANGE]++;
+    folioAddNewAnonRmap(host, nf, vma, addr, RMAP_EXCLUSIVE);
+    folioAddLru(host, nf);
+    setEntry(host, pt, j, ft.pfn[nf]!, fl);
+    if (oldF !== 0) folioRemoveRmap(host, oldF, folioPageIdx(host, oldF, oldPfn), 1, vma, Level.PTE);
+  });
+  if (oldF !== 0) {
+    host.folioPut(oldF); // the old mapping's reference
+    host.folioPut(oldF); // ours
+  }
+  host.ev[Ev.COW_COPY]++;
+  return VmFault.OK;
+}
+
+// ---------------------------------------------------------------------------
+// File-backed faults.
+
+// mirrors mm/memory.c:do_fault
+function doFault(host: Host, vma: Vma, pmdT: PageTable, i: number, address: number, flags: number): number {
+  const vmf: VmFaultArgs = { vma, address: alignDown(address, PAGE_SIZE), pgoff: linearPageIndex(vma, alignDown(address, PAGE_SIZE)), flags };
+  if (!(flags & FaultFlag.WRITE)) return doReadFault(host, vmf, pmdT, i);
+  if (!(vma.flags & VM.SHARED)) return doCowFault(host, vmf, pmdT, i);
+  return doSharedFault(host, vmf, pmdT, i);
+}
+
+/** Call ->fault: a referenced folio slot, or -VM_FAULT bits. */
+function doFaultOps(vmf: VmFaultArgs): number {
+  return vmf.vma.ops!.fault(vmf);
+}
+
+// mirrors mm/memory.c:should_fault_around
+function shouldFaultAround(host: Host, vma: Vma): boolean {
+  if (!vma.ops!.mapPages) return false;
+  if (vma.flags & VM.UFFD_MISSING) return false;
+  return host.cfg.faultAroundBytes >> 12 > 1;
+}
+
+// mirrors mm/memory.c:do_read_fault
+function doReadFault(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number): number {
+  if (shouldFaultAround(host, vmf.vma)) {
+    const ret = doFaultAround(host, vmf, pmdT, i);
+    if (ret !== VmFault.OK) return ret;
+  }
+  const f = doFaultOps(vmf);
+  if (f < 0) return -f;
+  const ret = finishFault(host, vmf, pmdT, i, f, vmf.pgoff - host.ft.index[f]!, false);
+  if (ret & (VmFault.ERROR | VmFault.NOPAGE)) host.folioPut(f);
+  return ret;
+}
+
+// mirrors mm/memory.c:do_cow_fault
+function doCowFault(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number): number {
+  anonPrepare(host, vmf.vma);
+  const nf = host.folioAlloc(0, GFP_HIGHUSER_MOVABLE);
+  if (nf === 0) return VmFault.OOM;
+  const f = doFaultOps(vmf);
+  if (f < 0) {
+    host.folioPut(nf);
+    return -f;
+  }
+  host.content.copyPage(nf, 1, 0, f, vmf.pgoff - host.ft.index[f]!);
+  host.ev[Ev.COPY_BYTES] += PAGE_SIZE;
+  host.ft.flags[nf]! |= PG.UPTODATE;
+  const ret = finishFault(host, vmf, pmdT, i, nf, 0, true);
+  host.folioPut(f);
+  if (ret & (VmFault.ERROR | VmFault.NOPAGE)) host.folioPut(nf);
+  return ret;
+}
+
+// mirrors mm/memory.c:do_shared_fault
+function doSharedFault(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number): number {
+  const f = doFaultOps(vmf);
+  if (f < 0) return -f;
+  if (vmf.vma.ops!.pageMkwrite) {
+    const tmp = vmf.vma.ops!.pageMkwrite(vmf, f);
+    if (tmp & VmFault.ERROR) {
+      host.folioPut(f);
+      return tmp;
+    }
+  }
+  const ret = finishFault(host, vmf, pmdT, i, f, vmf.pgoff - host.ft.index[f]!, false);
+  if (ret & (VmFault.ERROR | VmFault.NOPAGE)) {
+    host.folioPut(f);
+    return ret;
+  }
+  host.ft.flags[f]! |= PG.DIRTY; // fault_dirty_shared_page
+  return ret;
+}
+
+/**
+ * Map the faulting page: the page-cache page (read, shared write) or the new
+ * anonymous COW page (private write).
+ */
+// mirrors mm/memory.c:finish_fault
+function finishFault(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number, f: number, page: number, cow: boolean): number {
+  const pt = pteAlloc(host, vmf.vma, pmdT, i);
+  if (pt === null) return VmFault.OOM;
+  const j = tableIndex(vmf.address, Level.PTE);
+  if (pt.fl[j] !== 0) return VmFault.NOPAGE;
+  setPteRange(host, vmf.vma, pt, j, f, page, 1, vmf.address, (vmf.flags & FaultFlag.WRITE) !== 0);
+  addMmCounter(vmf.vma.mm, cow ? MmCounter.ANONPAGES : mmCounterFile(host, f), 1);
+  return VmFault.OK;
+}
+
+/** Install PTEs for nr pages of f starting at page (the caller holds their references). */
+// mirrors mm/memory.c:set_pte_range
+function setPteRange(host: Host, vma: Vma, pt: PageTable, j: number, f: number, page: number, nr: number, addr: number, write: boolean): void {
+  let fl = vma.pageProt;
+  if (write) fl = maybeMkwrite(fl | Pte.DIRTY, vma);
+  if (write && !(vma.flags & VM.SHARED)) {
+    folioAddNewAnonRmap(host, f, vma, addr, RMAP_EXCLUSIVE);
+    folioAddLru(host, f);
+  } else {
+    folioAddFileRmap(host, f, page, nr, vma, Level.PTE);
+  }
+  const pfn = host.ft.pfn[f]! + page;
+  for (let k = 0; k < nr; k++) setEntry(host, pt, j + k, pfn + k, fl);
+}
+
+/**
+ * Map the uptodate page-cache pages around the fault (up to fault_around_bytes,
+ * within the VMA, the PTE table and EOF). Returns NOPAGE if the faulting page
+ * itself was mapped.
+ */
+// mirrors mm/memory.c:do_fault_around and mm/filemap.c:filemap_map_pages
+function doFaultAround(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number): number {
+  const vma = vmf.vma;
+  const nrPages = host.cfg.faultAroundBytes >> 12;
+  const pteOff = tableIndex(vmf.address, Level.PTE);
+  const vmaOff = vmf.pgoff - vma.pgoff;
+  const fromPte = Math.max(Math.floor(pteOff / nrPages) * nrPages, pteOff - Math.min(pteOff, vmaOff));
+  const toPte = Math.min(fromPte + nrPages, PTRS_PER_TABLE, pteOff + vmaPages(vma) - vmaOff) - 1;
+  const mapping = vma.mapping!;
+  const fileEnd = Math.ceil(mapping.host.size / PAGE_SIZE) - 1;
+  const start = vmf.pgoff + fromPte - pteOff;
+  const end = Math.min(vmf.pgoff + toPte - pteOff, fileEnd);
+  if (end < start) return VmFault.OK;
+  const pt = pteAlloc(host, vma, pmdT, i);
+  if (pt === null) return VmFault.OOM;
+  const ft = host.ft;
+  let ret: number = VmFault.OK;
+  let rss = 0;
+  let type = MmCounter.FILEPAGES;
+  mapping.pages.forEach(start, end + 1, (index, order, f) => {
+    // next_uptodate_folio: skip !uptodate (e.g. fallocated) and poisoned folios.
+    if (!(ft.flags[f]! & PG.UPTODATE) || ft.flags[f]! & PG.HWPOISON) return;
+    type = mmCounterFile(host, f);
+    const first = Math.max(index, start);
+    const last = Math.min(index + 2 ** order - 1, end);
+    for (let pg = first; pg <= last; pg++) {
+      const addr = vma.start + (pg - vma.pgoff) * PAGE_SIZE;
+      const j = tableIndex(addr, Level.PTE);
+      if (pt.fl[j] !== 0) continue;
+      if (addr === vmf.address) ret = VmFault.NOPAGE;
+      host.folioGet(f);
+      setPteRange(host, vma, pt, j, f, pg - index, 1, addr, false);
+      rss++;
+    }
+  });
+  if (rss > 0) addMmCounter(vma.mm, type, rss);
+  return ret;
+}
+
+// ---------------------------------------------------------------------------
+// Zapping.
+
+/** struct zap_details: which pages to zap when unmapping a file range. */
+export interface ZapDetails {
+  /** Also zap private anonymous COW copies (truncate does, hole punch does not). */
+  evenCows: boolean;
+}
+
+// mirrors mm/memory.c:should_zap_folio
+function shouldZapFolio(host: Host, details: ZapDetails | null, f: number): boolean {
+  if (details === null || details.evenCows) return true;
+  return !folioTestAnon(host.ft, f);
+}
+
+/** Zap the PTEs of one PTE table for [addr, end). Returns entries cleared. */
+// mirrors mm/memory.c:zap_pte_range (with zap_present_ptes)
+function zapPteRange(host: Host, vma: Vma, pt: PageTable, addr: number, end: number, details: ZapDetails | null): number {
+  const ft = host.ft;
+  const mm = vma.mm;
+  let cleared = 0;
+  for (let a = addr; a < end; a += PAGE_SIZE) {
+    const j = tableIndex(a, Level.PTE);
+    const fl = pt.fl[j]!;
+    if (fl === 0) continue;
+    const pfn = pt.pfn[j]!;
+    const f = vmNormalPage(host, pfn, fl);
+    if (f === 0) {
+      clearEntry(host, pt, j);
+      cleared++;
+      continue;
+    }
+    if (!shouldZapFolio(host, details, f)) continue;
+    clearEntry(host, pt, j);
+    cleared++;
+    if (!folioTestAnon(ft, f)) {
+      if (fl & Pte.DIRTY) ft.flags[f]! |= PG.DIRTY;
+      addMmCounter(mm, mmCounterFile(host, f), -1);
+    } else {
+      addMmCounter(mm, MmCounter.ANONPAGES, -1);
+    }
+    folioRemoveRmap(host, f, folioPageIdx(host, f, pfn), 1, vma, Level.PTE);
+    host.folioPut(f);
+  }
+  return cleared;
+}
+
+/** Zap [addr, end) of vma below one PMD table. */
+// mirrors mm/memory.c:zap_pmd_range
+function zapPmdRange(host: Host, vma: Vma, pmdT: PageTable, addr: number, end: number, details: ZapDetails | null): number {
+  let cleared = 0;
+  while (addr < end) {
+    const i = tableIndex(addr, Level.PMD);
+    const next = Math.min(alignDown(addr, PMD_SIZE) + PMD_SIZE, end);
+    const fl = pmdT.fl[i]!;
+    if (fl & Pte.PSE) {
+      if (next - addr !== PMD_SIZE) {
+        splitHugePmd(host, vma, pmdT, i, alignDown(addr, PMD_SIZE));
+      } else {
+        const f = host.pfnFolio(pmdT.pfn[i]!);
+        if (f === 0 || shouldZapFolio(host, details, f) || f === host.hugeZeroFolio) {
+          const put = zapHugePmd(host, vma, pmdT, i);
+          if (put !== 0) host.folioPut(put);
+          cleared++;
+        }
+        addr = next;
+        continue;
+      }
+    }
+    if (pmdT.fl[i] !== 0) cleared += zapPteRange(host, vma, pmdT.kids![i]!, addr, next, details);
+    addr = next;
+  }
+  return cleared;
+}
+
+/** Zap [start, end) of vma without notifier or TLB accounting. */
+// mirrors mm/memory.c:unmap_page_range
+function unmapPageRange(host: Host, vma: Vma, start: number, end: number, details: ZapDetails | null): number {
+  let cleared = 0;
+  const visit = (t: PageTable, a: number, e: number): void => {
+    if (t.level === Level.PMD) {
+      cleared += zapPmdRange(host, vma, t, a, e, details);
+      return;
+    }
+    const span = 2 ** (t.level === Level.PGD ? 39 : 30);
+    while (a < e) {
+      const i = tableIndex(a, t.level);
+      const next = Math.min(alignDown(a, span) + span, e);
+      if (t.fl[i] !== 0 && !(t.fl[i]! & Pte.PSE)) visit(t.kids![i]!, a, next);
+      a = next;
+    }
+  };
+  visit(vma.mm.pgd, start, end);
+  return cleared;
+}
+
+/**
+ * Zap user mappings of [start, end) inside one VMA, bracketed by MMU notifiers
+ * (CLEAR), with one TLB flush if anything was unmapped.
+ */
+// mirrors mm/memory.c:zap_page_range_single
+export function zapPageRangeSingle(host: Host, vma: Vma, start: number, end: number, details: ZapDetails | null): void {
+  withInvalidate(host, vma.mm, MmuNotifyEvent.CLEAR, start, end, () => {
+    if (unmapPageRange(host, vma, start, end, details) > 0) host.ev[Ev.TLB_FLUSH_RANGE]++;
+  });
+}
+
+/** Zap whole VMAs being unmapped (munmap, exit), with an UNMAP notification. */
+// mirrors mm/memory.c:unmap_vmas
+export function unmapVmas(host: Host, vmas: readonly Vma[], start: number, end: number): void {
+  if (vmas.length === 0) return;
+  const mm = vmas[0]!.mm;
+  withInvalidate(host, mm, MmuNotifyEvent.UNMAP, start, end, () => {
+    let cleared = 0;
+    for (const v of vmas) cleared += unmapPageRange(host, v, Math.max(v.start, start), Math.min(v.end, end), null);
+    if (cleared > 0) host.ev[Ev.TLB_FLUSH_RANGE]++;
+  });
+}
+
+/**
+ * Unmap the pages of file range [holebegin, holebegin + holelen) from every VMA
+ * mapping the file (holelen 0 means to the end of the file). Private COW copies
+ * are zapped too only if evenCows (truncate) and left alone otherwise (hole punch).
+ */
+// mirrors mm/memory.c:unmap_mapping_range
+export function unmapMappingRange(host: Host, mapping: AddressSpace, holebegin: number, holelen: number, evenCows: boolean): void {
+  const first = Math.floor(holebegin / PAGE_SIZE);
+  const last = holelen === 0 ? Number.MAX_SAFE_INTEGER : first + Math.ceil(holelen / PAGE_SIZE) - 1;
+  unmapMappingPages(host, mapping, first, last, evenCows);
+}
+
+/** unmap_mapping_pages: as unmapMappingRange, in page indices [first, last]. */
+// mirrors mm/memory.c:unmap_mapping_pages
+export function unmapMappingPages(host: Host, mapping: AddressSpace, first: number, last: number, evenCows: boolean): void {
+  const details: ZapDetails = { evenCows };
+  for (const vma of [...mapping.iMmap]) {
+    const vba = vma.pgoff;
+    const vea = vba + vmaPages(vma) - 1;
+    if (last < vba || first > vea) continue;
+    const zba = Math.max(first, vba);
+    const zea = Math.min(last, vea);
+    zapPageRangeSingle(host, vma, vma.start + (zba - vba) * PAGE_SIZE, vma.start + (zea - vba + 1) * PAGE_SIZE, details);
+  }
+}
+
+/** Folio size in bytes. */
+export function folioSize(host: Host, f: number): number {
+  return folioNrPages(host.ft, f) * PAGE_SIZE;
+}

@@ -1,0 +1,133 @@
+/**
+ * MMU notifiers (mirrors mm/mmu_notifier.c, include/linux/mmu_notifier.h).
+ *
+ * Secondary MMUs (KVM, IOMMU SVA, HMM drivers) subscribe to an mm and are told
+ * before and after the primary page tables change. Every path in the model that
+ * changes user PTEs brackets the change with invalidateRangeStart/End and an
+ * event type, as Linux does.
+ */
+import { Ev } from '../cost/counters.js';
+import type { Host } from './host.js';
+import type { MmStruct } from './mm_types.js';
+
+/** enum mmu_notifier_event. */
+export const enum MmuNotifyEvent {
+  UNMAP = 0,
+  CLEAR = 1,
+  PROTECTION_VMA = 2,
+  PROTECTION_PAGE = 3,
+  SOFT_DIRTY = 4,
+  RELEASE = 5,
+  MIGRATE = 6,
+  EXCLUSIVE = 7,
+}
+
+export const MMU_NOTIFY_EVENT_NAMES = [
+  'UNMAP',
+  'CLEAR',
+  'PROTECTION_VMA',
+  'PROTECTION_PAGE',
+  'SOFT_DIRTY',
+  'RELEASE',
+  'MIGRATE',
+  'EXCLUSIVE',
+] as const;
+
+/** struct mmu_notifier_range. */
+export interface MmuNotifierRange {
+  readonly mm: MmStruct;
+  readonly start: number;
+  readonly end: number;
+  readonly event: MmuNotifyEvent;
+  /** MMU_NOTIFIER_RANGE_BLOCKABLE. */
+  readonly blockable: boolean;
+  /** For MIGRATE: the owner that started it (migrate_vma), so it can skip itself. */
+  readonly owner: unknown;
+}
+
+/** struct mmu_notifier_ops: a subscriber implements the callbacks it needs. */
+export interface MmuNotifierOps {
+  invalidateRangeStart?(range: MmuNotifierRange): void;
+  invalidateRangeEnd?(range: MmuNotifierRange): void;
+  /** Age the range without flushing; return true if any page was young. */
+  clearYoung?(mm: MmStruct, start: number, end: number): boolean;
+  clearFlushYoung?(mm: MmStruct, start: number, end: number): boolean;
+  testYoung?(mm: MmStruct, addr: number): boolean;
+  /** The mm is being torn down (exit_mmap). */
+  release?(mm: MmStruct): void;
+}
+
+/** struct mmu_notifier: one subscription. */
+export interface MmuNotifier {
+  readonly mm: MmStruct;
+  readonly ops: MmuNotifierOps;
+}
+
+// mirrors mm/mmu_notifier.c:mmu_notifier_register
+export function mmuNotifierRegister(mm: MmStruct, ops: MmuNotifierOps): MmuNotifier {
+  const sub: MmuNotifier = { mm, ops };
+  mm.notifiers.push(sub);
+  return sub;
+}
+
+// mirrors mm/mmu_notifier.c:mmu_notifier_unregister
+export function mmuNotifierUnregister(sub: MmuNotifier): void {
+  const i = sub.mm.notifiers.indexOf(sub);
+  if (i >= 0) sub.mm.notifiers.splice(i, 1);
+}
+
+// mirrors include/linux/mmu_notifier.h:mmu_notifier_range_init
+export function mmuNotifierRange(mm: MmStruct, event: MmuNotifyEvent, start: number, end: number, owner: unknown = null): MmuNotifierRange {
+  return { mm, start, end, event, blockable: true, owner };
+}
+
+// mirrors mm/mmu_notifier.c:__mmu_notifier_invalidate_range_start
+export function invalidateRangeStart(host: Host, range: MmuNotifierRange): void {
+  host.ev[Ev.NOTIFIER_INVALIDATE]++;
+  const subs = range.mm.notifiers;
+  for (let i = 0; i < subs.length; i++) subs[i]!.ops.invalidateRangeStart?.(range);
+}
+
+// mirrors mm/mmu_notifier.c:__mmu_notifier_invalidate_range_end
+export function invalidateRangeEnd(range: MmuNotifierRange): void {
+  const subs = range.mm.notifiers;
+  for (let i = 0; i < subs.length; i++) subs[i]!.ops.invalidateRangeEnd?.(range);
+}
+
+/** Run fn between invalidate_range_start and _end for [start, end) of mm. */
+export function withInvalidate<T>(host: Host, mm: MmStruct, event: MmuNotifyEvent, start: number, end: number, fn: () => T): T {
+  const range = mmuNotifierRange(mm, event, start, end);
+  invalidateRangeStart(host, range);
+  try {
+    return fn();
+  } finally {
+    invalidateRangeEnd(range);
+  }
+}
+
+// mirrors mm/mmu_notifier.c:__mmu_notifier_clear_young
+export function mmuNotifierClearYoung(host: Host, mm: MmStruct, start: number, end: number): boolean {
+  host.ev[Ev.NOTIFIER_CLEAR_YOUNG]++;
+  let young = false;
+  for (const s of mm.notifiers) if (s.ops.clearYoung?.(mm, start, end)) young = true;
+  return young;
+}
+
+// mirrors mm/mmu_notifier.c:__mmu_notifier_clear_flush_young
+export function mmuNotifierClearFlushYoung(host: Host, mm: MmStruct, start: number, end: number): boolean {
+  host.ev[Ev.NOTIFIER_CLEAR_YOUNG]++;
+  let young = false;
+  for (const s of mm.notifiers) if (s.ops.clearFlushYoung?.(mm, start, end)) young = true;
+  return young;
+}
+
+// mirrors mm/mmu_notifier.c:__mmu_notifier_test_young
+export function mmuNotifierTestYoung(mm: MmStruct, addr: number): boolean {
+  for (const s of mm.notifiers) if (s.ops.testYoung?.(mm, addr)) return true;
+  return false;
+}
+
+// mirrors mm/mmu_notifier.c:__mmu_notifier_release
+export function mmuNotifierRelease(mm: MmStruct): void {
+  for (const s of [...mm.notifiers]) s.ops.release?.(mm);
+}

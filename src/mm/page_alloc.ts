@@ -1,0 +1,159 @@
+/**
+ * Zones and the buddy allocator (mirrors mm/page_alloc.c).
+ *
+ * Free memory is an ExtentSet of free pfn ranges per zone. Because Linux's buddy
+ * allocator merges free buddies eagerly, its free lists always hold exactly the
+ * maximal naturally-aligned blocks (up to MAX_PAGE_ORDER) of the free set; an
+ * extent set is therefore an exact, compact representation of buddy state, and
+ * /proc/buddyinfo is derived from it. An untouched 64 TiB host is one extent.
+ *
+ * Simplification: within the free set we hand out the lowest-addressed aligned
+ * block (first fit) rather than the free-list head; Linux's choice depends on
+ * free order history. Watermarks, migratetypes, per-cpu lists and NUMA are not
+ * modelled.
+ */
+import { ExtentSet } from '../lib/extent_set.js';
+import { MAX_PAGE_ORDER } from './page.js';
+
+export const enum ZoneType {
+  NORMAL = 0,
+  MOVABLE = 1,
+}
+
+export const ZONE_NAMES = ['Normal', 'Movable'] as const;
+
+/** Allocation flags the model distinguishes (include/linux/gfp_types.h). */
+export const enum Gfp {
+  KERNEL = 0,
+  /** __GFP_MOVABLE: may be placed in ZONE_MOVABLE. */
+  MOVABLE = 1 << 0,
+  /** __GFP_NOWARN: do not count a failure as a warning. */
+  NOWARN = 1 << 1,
+}
+
+/** GFP_HIGHUSER_MOVABLE: user pages and page cache. */
+export const GFP_HIGHUSER_MOVABLE = Gfp.MOVABLE;
+/** GFP_PGTABLE_USER / GFP_KERNEL: unmovable kernel allocations. */
+export const GFP_KERNEL = Gfp.KERNEL;
+
+export interface Zone {
+  readonly type: ZoneType;
+  readonly name: string;
+  /** First pfn of the zone. */
+  readonly start: number;
+  /** One past the last pfn. */
+  readonly end: number;
+  /** Pages the zone manages (present minus reserved). */
+  managed: number;
+  readonly free: ExtentSet;
+}
+
+export class PageAlloc {
+  readonly zones: Zone[];
+  readonly totalPages: number;
+
+  /**
+   * @param totalPages  pages of RAM starting at pfn 0
+   * @param movablePages pages at the top of RAM given to ZONE_MOVABLE (movablecore=)
+   * @param reservedPages pages at the bottom kept by "firmware" (never free)
+   */
+  constructor(totalPages: number, movablePages: number, reservedPages: number) {
+    this.totalPages = totalPages;
+    const normalEnd = totalPages - movablePages;
+    const normal: Zone = { type: ZoneType.NORMAL, name: 'Normal', start: 0, end: normalEnd, managed: 0, free: new ExtentSet() };
+    const movable: Zone = { type: ZoneType.MOVABLE, name: 'Movable', start: normalEnd, end: totalPages, managed: 0, free: new ExtentSet() };
+    normal.free.add(Math.min(reservedPages, normalEnd), normalEnd);
+    normal.managed = normal.free.length;
+    movable.free.add(normalEnd, totalPages);
+    movable.managed = movable.free.length;
+    this.zones = [normal, movable];
+  }
+
+  /** The zone holding pfn (page_zone). */
+  zoneOf(pfn: number): Zone {
+    return pfn >= this.zones[ZoneType.MOVABLE]!.start ? this.zones[ZoneType.MOVABLE]! : this.zones[ZoneType.NORMAL]!;
+  }
+
+  /** Free base pages in all zones (NR_FREE_PAGES). */
+  freePages(): number {
+    return this.zones[0]!.free.length + this.zones[1]!.free.length;
+  }
+
+  /** Managed pages in all zones (MemTotal). */
+  managedPages(): number {
+    return this.zones[0]!.managed + this.zones[1]!.managed;
+  }
+
+  /**
+   * Allocate 2^order naturally aligned pages, trying the zonelist highest zone
+   * first as Linux does (MOVABLE, then NORMAL). Returns the first pfn or -1.
+   * Orders above MAX_PAGE_ORDER need allocContig (mirrors __alloc_pages: such
+   * requests fail there).
+   */
+  // mirrors mm/page_alloc.c:__alloc_pages (get_page_from_freelist over the zonelist)
+  allocPages(order: number, gfp: number): number {
+    if (order > MAX_PAGE_ORDER) return -1;
+    return this.allocIn(order, gfp);
+  }
+
+  /**
+   * Allocate a naturally aligned block of any order (gigantic pages, 1 GiB),
+   * as alloc_contig_pages does by isolating and migrating a range. The model
+   * takes only free ranges: it does not migrate to make room.
+   */
+  // mirrors mm/page_alloc.c:alloc_contig_pages (simplified: no migration to make room)
+  allocContig(order: number, gfp: number): number {
+    return this.allocIn(order, gfp);
+  }
+
+  private allocIn(order: number, gfp: number): number {
+    const n = 2 ** order;
+    const zones = gfp & Gfp.MOVABLE ? [this.zones[ZoneType.MOVABLE]!, this.zones[ZoneType.NORMAL]!] : [this.zones[ZoneType.NORMAL]!];
+    for (const z of zones) {
+      if (z.free.length < n) continue;
+      const pfn = n === 1 ? z.free.allocOne(z.start, z.end) : z.free.allocAligned(n, n, z.start, z.end);
+      if (pfn >= 0) return pfn;
+    }
+    return -1;
+  }
+
+  /** Return 2^order pages at pfn to their zone (mirrors __free_pages; merging is implicit). */
+  // mirrors mm/page_alloc.c:__free_pages
+  freePagesAt(pfn: number, order: number): void {
+    const n = 2 ** order;
+    this.zoneOf(pfn).free.add(pfn, pfn + n);
+  }
+
+  /** True if pfn is free in the buddy allocator (PageBuddy). */
+  isFree(pfn: number): boolean {
+    return this.zoneOf(pfn).free.has(pfn);
+  }
+
+  /**
+   * /proc/buddyinfo: per zone, the number of free blocks of each order 0..MAX_PAGE_ORDER,
+   * derived by decomposing each free extent into maximal aligned blocks.
+   */
+  // mirrors mm/vmstat.c:frag_show_print (derived from the extent set)
+  buddyinfo(): { zone: string; free: number[] }[] {
+    return this.zones.map((z) => {
+      const counts = new Array<number>(MAX_PAGE_ORDER + 1).fill(0);
+      z.free.forEach((s, e) => {
+        let p = s;
+        while (p < e) {
+          let o = MAX_PAGE_ORDER;
+          while (o > 0 && (p % 2 ** o !== 0 || p + 2 ** o > e)) o--;
+          // Whole runs of max-order blocks are counted in one step.
+          if (o === MAX_PAGE_ORDER) {
+            const k = Math.floor((e - p) / 2 ** o);
+            counts[o] += k;
+            p += k * 2 ** o;
+          } else {
+            counts[o]++;
+            p += 2 ** o;
+          }
+        }
+      });
+      return { zone: z.name, free: counts };
+    });
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * Multi-level page tables, x86-64 4-level layout (PGD -> PUD -> PMD -> PTE), with
+ * leaves at PUD (1 GiB), PMD (2 MiB) and PTE (4 KiB). The same code will serve
+ * KVM's stage-2 tables.
+ *
+ * A table is one 4 KiB page-table page (a folio slot with PG.PGTABLE, so it is
+ * charged to meminfo PageTables exactly as Linux charges it) plus its entries in
+ * typed arrays:
+ *
+ *   pfn[i]   F64  target pfn of a leaf entry (the child table's pfn for non-leaves)
+ *   fl[i]    U32  x86 entry bits below; 0 means pte_none
+ *   kids[i]       child table of a non-leaf entry (upper levels only)
+ *   deposit[i]    PMD level: the PTE table deposited for a THP leaf
+ *                 (pgtable_trans_huge_deposit), withdrawn on split
+ */
+import { Ev } from '../cost/counters.js';
+import type { Host } from './host.js';
+import { Level, PGDIR_SHIFT, PMD_SHIFT, PTRS_PER_TABLE, PUD_SHIFT, tableIndex } from './page.js';
+
+/** x86 page-table entry bits (arch/x86/include/asm/pgtable_types.h). NX is bit 63 there. */
+export const enum Pte {
+  PRESENT = 1 << 0,
+  RW = 1 << 1,
+  USER = 1 << 2,
+  ACCESSED = 1 << 5,
+  DIRTY = 1 << 6,
+  /** _PAGE_PSE: a huge leaf at PMD/PUD level. */
+  PSE = 1 << 7,
+  /** _PAGE_PROTNONE (shares bit 8 with GLOBAL): present for the kernel, inaccessible for the CPU. */
+  PROTNONE = 1 << 8,
+  /** _PAGE_SPECIAL: no struct page refcounting (zero page, PFN maps). */
+  SPECIAL = 1 << 9,
+  UFFD_WP = 1 << 10,
+  SOFT_DIRTY = 1 << 11,
+  NX = 1 << 15,
+}
+
+/** Bits of a non-leaf entry (_PAGE_TABLE). */
+export const TABLE_BITS = Pte.PRESENT | Pte.RW | Pte.USER | Pte.ACCESSED | Pte.DIRTY;
+
+// mirrors arch/x86/include/asm/pgtable.h:pte_present (PRESENT or PROTNONE)
+export function ptePresent(fl: number): boolean {
+  return (fl & (Pte.PRESENT | Pte.PROTNONE)) !== 0;
+}
+
+export function pteWrite(fl: number): boolean {
+  return (fl & Pte.RW) !== 0;
+}
+
+export function pteDirty(fl: number): boolean {
+  return (fl & Pte.DIRTY) !== 0;
+}
+
+export function pteSpecial(fl: number): boolean {
+  return (fl & Pte.SPECIAL) !== 0;
+}
+
+/** A huge leaf entry at PMD or PUD level (pmd_trans_huge / pud_leaf). */
+export function entryIsLeaf(level: number, fl: number): boolean {
+  return level === Level.PTE ? fl !== 0 : (fl & Pte.PSE) !== 0;
+}
+
+const WRITE_EV = [0, Ev.PTE_WRITE, Ev.PMD_WRITE, Ev.PUD_WRITE, Ev.PGD_WRITE];
+
+export class PageTable {
+  readonly pfn = new Float64Array(PTRS_PER_TABLE);
+  readonly fl = new Uint32Array(PTRS_PER_TABLE);
+  readonly kids: (PageTable | undefined)[] | null;
+  deposit: Int32Array | null = null;
+  /** Entries that are not none. */
+  used = 0;
+
+  constructor(
+    readonly level: Level,
+    /** Folio slot of the page backing this table. */
+    readonly folio: number,
+  ) {
+    this.kids = level > Level.PTE ? new Array<PageTable | undefined>(PTRS_PER_TABLE) : null;
+  }
+}
+
+/** Write entry i (set_pte_at / set_pmd_at / pmd_populate ...), keeping the used count. */
+export function setEntry(host: Host, t: PageTable, i: number, pfn: number, fl: number): void {
+  const old = t.fl[i]!;
+  if (old === 0 && fl !== 0) t.used++;
+  else if (old !== 0 && fl === 0) t.used--;
+  t.pfn[i] = pfn;
+  t.fl[i] = fl;
+  host.ev[WRITE_EV[t.level]!]++;
+}
+
+/** Clear entry i (pte_clear / pmd_clear). */
+export function clearEntry(host: Host, t: PageTable, i: number): void {
+  setEntry(host, t, i, 0, 0);
+}
+
+/** Mm-side accounting that page-table allocation needs (struct mm_struct). */
+export interface PgtableOwner {
+  /** mm->pgtables_bytes (VmPTE). */
+  pgtablesBytes: number;
+}
+
+/** Allocate a table page without linking it (pgd_alloc for the root). */
+export function newTable(host: Host, owner: PgtableOwner, level: Level): PageTable | null {
+  const f = host.ptAlloc();
+  if (f === 0) return null;
+  owner.pgtablesBytes += 4096;
+  return new PageTable(level, f);
+}
+
+/** Allocate a child table under entry i of t and link it (__pud_alloc / __pmd_alloc / __pte_alloc). */
+export function allocChild(host: Host, owner: PgtableOwner, t: PageTable, i: number): PageTable | null {
+  const child = newTable(host, owner, (t.level - 1) as Level);
+  if (child === null) return null;
+  t.kids![i] = child;
+  setEntry(host, t, i, host.ft.pfn[child.folio]!, TABLE_BITS);
+  return child;
+}
+
+/** Install an existing (withdrawn) table page under entry i (pmd_populate). */
+export function linkChild(host: Host, t: PageTable, i: number, child: PageTable): void {
+  t.kids![i] = child;
+  setEntry(host, t, i, host.ft.pfn[child.folio]!, TABLE_BITS);
+}
+
+/** Free a table page and unlink it from its parent entry (pmd_free_tlb / pte_free_tlb). */
+function freeChild(host: Host, owner: PgtableOwner, parent: PageTable, i: number): void {
+  const child = parent.kids![i]!;
+  parent.kids![i] = undefined;
+  clearEntry(host, parent, i);
+  owner.pgtablesBytes -= 4096;
+  host.ptFree(child.folio);
+}
+
+/** Reusable walk result, so hot paths allocate nothing (see xterm.js $workCell). */
+export interface Walk {
+  table: PageTable;
+  idx: number;
+  level: Level;
+}
+
+/**
+ * Walk from the root towards addr and stop at the first entry that is a leaf or
+ * none, or at the PTE level. On return w.table.fl[w.idx] is that entry.
+ */
+export function walk(root: PageTable, addr: number, w: Walk): void {
+  let t = root;
+  for (;;) {
+    const i = tableIndex(addr, t.level);
+    const fl = t.fl[i]!;
+    if (t.level === Level.PTE || fl === 0 || (fl & Pte.PSE) !== 0) {
+      w.table = t;
+      w.idx = i;
+      w.level = t.level;
+      return;
+    }
+    t = t.kids![i]!;
+  }
+}
+
+/**
+ * The table at `level` that covers addr, allocating missing upper tables.
+ * Returns null on allocation failure, or if a huge leaf above `level` covers addr.
+ */
+export function tableAlloc(host: Host, owner: PgtableOwner, root: PageTable, addr: number, level: Level): PageTable | null {
+  let t = root;
+  while (t.level > level) {
+    const i = tableIndex(addr, t.level);
+    const fl = t.fl[i]!;
+    if (fl === 0) {
+      const c = allocChild(host, owner, t, i);
+      if (c === null) return null;
+      t = c;
+    } else if (fl & Pte.PSE) {
+      return null;
+    } else {
+      t = t.kids![i]!;
+    }
+  }
+  return t;
+}
+
+/** The table at `level` covering addr if it exists (no allocation). */
+export function tableLookup(root: PageTable, addr: number, level: Level): PageTable | null {
+  let t = root;
+  while (t.level > level) {
+    const i = tableIndex(addr, t.level);
+    const fl = t.fl[i]!;
+    if (fl === 0 || fl & Pte.PSE) return null;
+    t = t.kids![i]!;
+  }
+  return t;
+}
+
+const SPAN = [0, 2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48];
+const LEVEL_SPAN_SHIFT = [0, PMD_SHIFT, PUD_SHIFT, PGDIR_SHIFT, 48];
+
+/**
+ * Free the page tables of [addr, end) that are not needed by anything in
+ * [floor, ceiling) (0 ceiling = top of the address space). The range must already
+ * be zapped. Follows the kernel's rounding: a table is freed only when its whole
+ * span lies within [floor, ceiling).
+ */
+// mirrors mm/memory.c:free_pgd_range (and free_pud_range / free_pmd_range / free_pte_range)
+export function freePgdRange(host: Host, owner: PgtableOwner, root: PageTable, addr: number, end: number, floor: number, ceiling: number): void {
+  // The PMD-granular pre-rounding of free_pgd_range.
+  addr = Math.floor(addr / SPAN[1]!) * SPAN[1]!;
+  if (addr < floor) addr += SPAN[1]!;
+  if (ceiling !== 0) {
+    ceiling = Math.floor(ceiling / SPAN[1]!) * SPAN[1]!;
+    if (ceiling === 0) return;
+  }
+  if (ceiling !== 0 && end - 1 > ceiling - 1) end -= SPAN[1]!;
+  if (addr > end - 1) return;
+  freeLevel(host, owner, root, addr, end, floor, ceiling);
+}
+
+/** Free child tables of t for [addr, end); a child is freed when its span is inside [floor, ceiling). */
+function freeLevel(host: Host, owner: PgtableOwner, t: PageTable, addr: number, end: number, floor: number, ceiling: number): void {
+  const childSpan = 2 ** LEVEL_SPAN_SHIFT[t.level - 1]!;
+  let a = addr;
+  while (a < end) {
+    const i = tableIndex(a, t.level);
+    const childStart = Math.floor(a / childSpan) * childSpan;
+    const next = Math.min(childStart + childSpan, end);
+    const fl = t.fl[i]!;
+    if (fl !== 0 && !(fl & Pte.PSE)) {
+      const child = t.kids![i]!;
+      if (child.level === Level.PTE) {
+        // free_pte_range: the PTE table goes with its PMD entry.
+        freeChild(host, owner, t, i);
+      } else {
+        freeLevel(host, owner, child, a, next, floor, ceiling);
+        // free_pmd_range / free_pud_range: drop this table if its span is free.
+        // (start & MASK) >= floor, and end - 1 <= (ceiling & MASK) - 1 unless ceiling is the top.
+        const inFloor = childStart >= floor;
+        const ceilR = Math.floor(ceiling / childSpan) * childSpan;
+        const inCeil = ceiling === 0 || (ceilR !== 0 && next - 1 <= ceilR - 1);
+        // Freed only if empty: by construction it is, and keeping a non-empty table is the safe side.
+        if (inFloor && inCeil && child.used === 0) freeChild(host, owner, t, i);
+      }
+    }
+    a = next;
+  }
+}
+
+/** Free every table under root, and root itself (exit: free_pgtables + pgd_free). */
+export function freeAllTables(host: Host, owner: PgtableOwner, root: PageTable): void {
+  const rec = (t: PageTable): void => {
+    if (t.kids) {
+      for (let i = 0; i < PTRS_PER_TABLE; i++) {
+        const c = t.kids[i];
+        if (c !== undefined) {
+          rec(c);
+          t.kids[i] = undefined;
+        }
+      }
+    }
+    owner.pgtablesBytes -= 4096;
+    host.ptFree(t.folio);
+  };
+  rec(root);
+}

@@ -1,0 +1,354 @@
+/**
+ * One process and its syscall surface.
+ *
+ * Each syscall converts its arguments to the C types of the kernel's prototype
+ * (uapi/ctypes), checks them in the kernel's order, and throws SyscallError
+ * with Linux's errno. CPU accesses (read, write, fill) go through the MMU and
+ * throw SignalError where Linux would deliver a signal.
+ */
+import { cInt, cLong, cUInt, cULong } from './uapi/ctypes.js';
+import { SignalError, SyscallError } from './uapi/errors.js';
+import type { ErrnoName } from './uapi/errno.js';
+import { MFD_CLOEXEC } from './uapi/memfd.js';
+import { MAP_ANONYMOUS, MAP_HUGETLB, MAP_HUGE_MASK, MAP_HUGE_SHIFT } from './uapi/mman.js';
+import { O_CLOEXEC } from './uapi/fcntl.js';
+import { OomKill, cpuAccess } from './mm/access.js';
+import { dupMm } from './mm/fork.js';
+import { fput, getFile } from './mm/fs_types.js';
+import { doMadvise } from './mm/madvise.js';
+import { doMmap, doMunmap, exitMmap, mmapBase } from './mm/mmap.js';
+import { doMprotect } from './mm/mprotect.js';
+import { MmStruct } from './mm/mm_types.js';
+import { Level, PAGE_SIZE } from './mm/page.js';
+import { newTable } from './mm/pgtable.js';
+import { FdTable, type OpenFile } from './fs/file.js';
+import { hstateSizelog } from './fs/hugetlbfs.js';
+import { memfdCreate } from './fs/memfd.js';
+import { type PagemapEntry, type SmapsEntry, type ProcStatus, pagemapRead, procStatus, smapsRead } from './fs/proc/task_mmu.js';
+import { type Stat, doFtruncate, vfsFallocate, vfsFstat, vfsPread, vfsPwrite } from './fs/vfs.js';
+import type { KernelCore } from './kernel_core.js';
+
+/** The largest access a single read/write/fill may span (the model's own bound). */
+const MAX_ACCESS = 2 ** 40;
+
+export class Process {
+  readonly pid: number;
+  /** The address space; null once the process has exited. */
+  mm: MmStruct | null;
+  readonly fds: FdTable;
+  readonly parent: Process | null;
+  exitCode: number | null = null;
+  /** Set when the OOM killer chose this process. */
+  killedBy: 'SIGKILL' | null = null;
+
+  /** @internal Processes are made by Kernel.spawn and Process.fork. */
+  constructor(
+    private readonly k: KernelCore,
+    pid: number,
+    parent: Process | null,
+    mm: MmStruct,
+    fds: FdTable,
+  ) {
+    this.pid = pid;
+    this.parent = parent;
+    this.mm = mm;
+    this.fds = fds;
+  }
+
+  /** @internal A new process with an empty address space. */
+  static create(k: KernelCore, pid: number): Process {
+    const pgd = newTable(k.host, { pgtablesBytes: 0 }, Level.PGD);
+    if (pgd === null) throw new SyscallError('ENOMEM', 'fork');
+    const mm = new MmStruct(k.host.newId(), pgd, mmapBase());
+    mm.pgtablesBytes = PAGE_SIZE;
+    return new Process(k, pid, null, mm, new FdTable());
+  }
+
+  /** The mm, or ESRCH once the process has exited. */
+  private live(syscall: string): MmStruct {
+    if (this.mm === null) throw new SyscallError('ESRCH', syscall);
+    return this.mm;
+  }
+
+  private fdget(fd: unknown, syscall: string): OpenFile {
+    const n = cInt(fd);
+    const f = n === null ? undefined : this.fds.get(n);
+    if (f === undefined) throw new SyscallError('EBADF', syscall);
+    return f;
+  }
+
+  // ------------------------------------------------------------------------
+  // Memory mapping.
+
+  /** mmap(2). Returns the address of the new mapping. */
+  // mirrors arch/x86/kernel/sys_x86_64.c:SYSCALL_DEFINE6(mmap) and mm/mmap.c:ksys_mmap_pgoff
+  mmap(addr: unknown, length: unknown, prot: unknown, flags: unknown, fd: unknown, offset: unknown): number {
+    const S = 'mmap';
+    const mm = this.live(S);
+    const off = cULong(offset);
+    if (off === null || off % BigInt(PAGE_SIZE) !== 0n) throw new SyscallError('EINVAL', S);
+    const a = cULong(addr);
+    let len = cULong(length);
+    const p = cULong(prot);
+    const fl = cULong(flags);
+    if (a === null || len === null || p === null || fl === null) throw new SyscallError('EINVAL', S);
+    const f = Number(fl & 0xffffffffn);
+    const highFlags = fl >> 32n !== 0n;
+    let file: OpenFile | null = null;
+    if (!(f & MAP_ANONYMOUS)) {
+      file = this.fdget(fd, S);
+      const hsize = file.fOp.hugePageSize;
+      if (hsize !== undefined) len = alignUp64(len, BigInt(hsize));
+      else if (f & MAP_HUGETLB) throw new SyscallError('EINVAL', S);
+    } else if (f & MAP_HUGETLB) {
+      const h = hstateSizelog((f >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK);
+      if (h === undefined) throw new SyscallError('EINVAL', S);
+      len = alignUp64(len, BigInt(h.size));
+      // hugetlb_file_setup: an anonymous hugetlbfs file backs the mapping.
+      file = this.k.hugetlbfs.fileSetup(h, len > BigInt(Number.MAX_SAFE_INTEGER) ? 0 : Number(len), 'anon_hugepage (deleted)');
+    }
+    if (file !== null) getFile(file);
+    try {
+      return doMmap(this.k.host, this.k.mmapHooks, mm, file, a, len, Number(p & 0xffffffffn), f, highFlags, off / BigInt(PAGE_SIZE));
+    } finally {
+      // ksys_mmap_pgoff's fput: the mapping holds its own reference.
+      if (file !== null) fput(file);
+    }
+  }
+
+  /** munmap(2). */
+  munmap(addr: unknown, length: unknown): 0 {
+    const mm = this.live('munmap');
+    const a = cULong(addr);
+    const l = cULong(length);
+    if (a === null || l === null) throw new SyscallError('EINVAL', 'munmap');
+    doMunmap(this.k.host, mm, a, l);
+    return 0;
+  }
+
+  /** mprotect(2). */
+  mprotect(addr: unknown, length: unknown, prot: unknown): 0 {
+    const mm = this.live('mprotect');
+    const a = cULong(addr);
+    const l = cULong(length);
+    const p = cULong(prot);
+    if (a === null || l === null || p === null) throw new SyscallError('EINVAL', 'mprotect');
+    doMprotect(this.k.host, mm, a, l, p);
+    return 0;
+  }
+
+  /** madvise(2). */
+  madvise(addr: unknown, length: unknown, advice: unknown): 0 {
+    const mm = this.live('madvise');
+    const a = cULong(addr);
+    const l = cULong(length);
+    const b = cInt(advice);
+    if (a === null || l === null || b === null) throw new SyscallError('EINVAL', 'madvise');
+    doMadvise(this.k.host, mm, a, l, b);
+    return 0;
+  }
+
+  // ------------------------------------------------------------------------
+  // Files.
+
+  /** memfd_create(2). Returns the new descriptor. */
+  memfd_create(name: unknown, flags: unknown): number {
+    this.live('memfd_create');
+    const { file, flags: f } = memfdCreate(this.k.shmem, this.k.hugetlbfs, name, flags);
+    const fd = this.fds.install(file, (f & MFD_CLOEXEC) !== 0);
+    if (fd < 0) {
+      // Linux reserves the descriptor first; the file never becomes visible.
+      file.refs++;
+      fput(file);
+      throw new SyscallError('EMFILE', 'memfd_create');
+    }
+    return fd;
+  }
+
+  /** ftruncate(2). */
+  // mirrors fs/open.c:do_sys_ftruncate
+  ftruncate(fd: unknown, length: unknown): 0 {
+    const S = 'ftruncate';
+    this.live(S);
+    const len = cLong(length);
+    if (len === null || len < 0n) throw new SyscallError('EINVAL', S);
+    const n = cUInt(fd);
+    const file = n === null ? undefined : this.fds.get(n);
+    if (file === undefined) throw new SyscallError('EBADF', S);
+    check(doFtruncate(file, len), S);
+    return 0;
+  }
+
+  /** fallocate(2). */
+  // mirrors fs/open.c:ksys_fallocate
+  fallocate(fd: unknown, mode: unknown, offset: unknown, len: unknown): 0 {
+    const S = 'fallocate';
+    this.live(S);
+    const file = this.fdget(fd, S);
+    const m = cInt(mode);
+    const o = cLong(offset);
+    const l = cLong(len);
+    if (m === null || o === null || l === null) throw new SyscallError('EINVAL', S);
+    check(vfsFallocate(file, m, o, l), S);
+    return 0;
+  }
+
+  /** pread(2): read count bytes at offset into buf; returns the bytes read. */
+  // mirrors fs/read_write.c:ksys_pread64
+  pread(fd: unknown, buf: unknown, count: unknown, offset: unknown): number {
+    const S = 'pread64';
+    this.live(S);
+    const pos = cLong(offset);
+    if (pos === null || pos < 0n) throw new SyscallError('EINVAL', S);
+    const file = this.fdgetU(fd, S);
+    const c = cULong(count);
+    if (c === null) throw new SyscallError('EINVAL', S);
+    return check(vfsPread(file, buf, c, pos), S);
+  }
+
+  /** pwrite(2): write count bytes of buf at offset; returns the bytes written. */
+  // mirrors fs/read_write.c:ksys_pwrite64
+  pwrite(fd: unknown, buf: unknown, count: unknown, offset: unknown): number {
+    const S = 'pwrite64';
+    this.live(S);
+    const pos = cLong(offset);
+    if (pos === null || pos < 0n) throw new SyscallError('EINVAL', S);
+    const file = this.fdgetU(fd, S);
+    const c = cULong(count);
+    if (c === null) throw new SyscallError('EINVAL', S);
+    return check(vfsPwrite(file, buf, c, pos), S);
+  }
+
+  private fdgetU(fd: unknown, syscall: string): OpenFile {
+    const n = cUInt(fd);
+    const f = n === null ? undefined : this.fds.get(n);
+    if (f === undefined) throw new SyscallError('EBADF', syscall);
+    return f;
+  }
+
+  /** fstat(2). */
+  fstat(fd: unknown): Stat {
+    this.live('fstat');
+    return vfsFstat(this.fdgetU(fd, 'fstat'));
+  }
+
+  /** open(2) of a device path. No devices are registered yet: every path is ENOENT. */
+  // mirrors fs/open.c:do_sys_open (path lookup only)
+  open(path: unknown, flags: unknown = 0): number {
+    const S = 'openat';
+    this.live(S);
+    if (typeof path !== 'string') throw new SyscallError('EFAULT', S);
+    const f = cInt(flags);
+    if (f === null) throw new SyscallError('EINVAL', S);
+    const dev = this.k.devices.get(path);
+    if (dev === undefined) throw new SyscallError('ENOENT', S);
+    const file = dev(this, f);
+    const fd = this.fds.install(file, (f & O_CLOEXEC) !== 0);
+    if (fd < 0) throw new SyscallError('EMFILE', S);
+    return fd;
+  }
+
+  /** close(2). */
+  close(fd: unknown): 0 {
+    this.live('close');
+    const n = cUInt(fd);
+    if (n === null || !this.fds.close(n)) throw new SyscallError('EBADF', 'close');
+    return 0;
+  }
+
+  // ------------------------------------------------------------------------
+  // Processes.
+
+  /** fork(2): a child with a copy-on-write copy of the address space and the descriptors. */
+  fork(): Process {
+    const mm = this.live('fork');
+    const child = dupMm(this.k.host, mm);
+    if (child === null) throw new SyscallError('ENOMEM', 'fork');
+    return this.k.adopt((pid) => new Process(this.k, pid, this, child, this.fds.dup()));
+  }
+
+  /** exit(2): release the address space and the descriptors. */
+  exit(status = 0): void {
+    if (this.mm === null) return;
+    const mm = this.mm;
+    this.mm = null;
+    this.fds.closeAll();
+    exitMmap(this.k.host, mm);
+    this.exitCode = status;
+    this.k.reap(this);
+  }
+
+  // ------------------------------------------------------------------------
+  // CPU accesses through the MMU.
+
+  private access(op: string, addr: unknown, len: unknown, write: boolean, visit: (f: number, off: number, n: number, at: number) => void): void {
+    const mm = this.live(op);
+    if (typeof len !== 'number' || !Number.isSafeInteger(len) || len < 0 || len > MAX_ACCESS) throw new SyscallError('EINVAL', op, 'length');
+    if (len === 0) return;
+    if (typeof addr !== 'number' || !Number.isSafeInteger(addr) || addr < 0) throw new SignalError('SIGSEGV', 0, 'not a user address');
+    try {
+      cpuAccess(this.k.host, mm, addr, len, write, visit);
+    } catch (e) {
+      if (e instanceof OomKill) {
+        // pagefault_out_of_memory: the OOM killer picks the faulting task.
+        this.killedBy = 'SIGKILL';
+        this.exit(137);
+        throw new SignalError('SIGKILL', e.addr, 'out of memory');
+      }
+      throw e;
+    }
+  }
+
+  /** Load len bytes from addr. */
+  read(addr: unknown, len: unknown): Uint8Array {
+    const n = typeof len === 'number' && Number.isSafeInteger(len) && len >= 0 && len <= 2 ** 30 ? len : -1;
+    if (n < 0) throw new SyscallError('EINVAL', 'read', 'length (at most 1GiB per read)');
+    const out = new Uint8Array(n);
+    const c = this.k.host.content;
+    this.access('read', addr, n, false, (f, off, k, at) => c.read(f, off, out, at, k));
+    return out;
+  }
+
+  /** Store bytes at addr. */
+  write(addr: unknown, bytes: unknown): void {
+    if (!(bytes instanceof Uint8Array)) throw new SyscallError('EFAULT', 'write', 'bytes must be a Uint8Array');
+    const host = this.k.host;
+    this.access('write', addr, bytes.length, true, (f, off, k, at) => host.content.write(f, 2 ** host.ft.order[f]!, off, bytes, at, k));
+  }
+
+  /** memset(addr, byte, len) through the MMU. */
+  fill(addr: unknown, len: unknown, byte: unknown): void {
+    if (typeof byte !== 'number' || !Number.isInteger(byte)) throw new SyscallError('EINVAL', 'fill', 'byte');
+    const b = byte & 0xff;
+    const host = this.k.host;
+    this.access('fill', addr, len, true, (f, off, k) => host.content.fill(f, 2 ** host.ft.order[f]!, off, k, b));
+  }
+
+  // ------------------------------------------------------------------------
+  // /proc/<pid>/...
+
+  /** /proc/pid/smaps: one entry per VMA. */
+  smaps(): SmapsEntry[] {
+    return smapsRead(this.k.host, this.live('smaps'));
+  }
+
+  /** /proc/pid/pagemap for the page containing addr. */
+  pagemap(addr: number): PagemapEntry {
+    return pagemapRead(this.k.host, this.live('pagemap'), addr);
+  }
+
+  /** /proc/pid/status memory lines (VmSize, VmRSS, RssAnon, ..., VmPTE). */
+  status(): ProcStatus {
+    return procStatus(this.live('status'));
+  }
+}
+
+function alignUp64(v: bigint, a: bigint): bigint {
+  return ((v + a - 1n) / a) * a & ((1n << 64n) - 1n);
+}
+
+/** Throw for an errno result; pass numbers through. */
+function check<T extends number | null>(r: T | ErrnoName, syscall: string): T {
+  if (typeof r === 'string') throw new SyscallError(r, syscall);
+  return r;
+}

@@ -1,0 +1,7 @@
+/** Linux uAPI constants, with Linux's names and values (x86-64). */
+export * from './mman.js';
+export * from './fcntl.js';
+export * from './falloc.js';
+export * from './memfd.js';
+export * from './kernel_page_flags.js';
+export { errno, errnoName, EWOULDBLOCK, EDEADLOCK, ENOTSUP, type ErrnoName } from './errno.js';
