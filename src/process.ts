@@ -313,7 +313,7 @@ export class Process {
   write(addr: unknown, bytes: unknown): void {
     if (!(bytes instanceof Uint8Array)) throw new SyscallError('EFAULT', 'write', 'bytes must be a Uint8Array');
     const host = this.k.host;
-    this.access('write', addr, bytes.length, true, (f, off, k, at) => host.content.write(f, 2 ** host.ft.order[f]!, off, bytes, at, k));
+    this.access('write', addr, bytes.length, true, (f, off, k, at) => host.content.write(f, 1 << host.ft.order[f]!, off, bytes, at, k));
   }
 
   /** memset(addr, byte, len) through the MMU. */
@@ -321,7 +321,7 @@ export class Process {
     if (typeof byte !== 'number' || !Number.isInteger(byte)) throw new SyscallError('EINVAL', 'fill', 'byte');
     const b = byte & 0xff;
     const host = this.k.host;
-    this.access('fill', addr, len, true, (f, off, k) => host.content.fill(f, 2 ** host.ft.order[f]!, off, k, b));
+    this.access('fill', addr, len, true, (f, off, k) => host.content.fill(f, 1 << host.ft.order[f]!, off, k, b));
   }
 
   // ------------------------------------------------------------------------

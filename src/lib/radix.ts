@@ -49,8 +49,17 @@ export class SparseRadix {
     return this.slots;
   }
 
+  /** One-leaf cache: the leaf array of the last 512-key block touched (a hot-path shortcut). */
+  private cacheBlock = -1;
+  private cacheLeaf: Int32Array | null = null;
+
   /** Value stored at key, or -1 if none. */
   get(key: number): number {
+    if (this.cacheLeaf !== null && Math.floor(key / FANOUT) === this.cacheBlock) return this.cacheLeaf[key % FANOUT]! - 1;
+    return this.lookup(key);
+  }
+
+  private lookup(key: number): number {
     const hi = Math.floor(key / TOP_SPAN);
     const up = this.top.get(hi);
     if (up === undefined) return -1;
@@ -150,6 +159,19 @@ export class SparseRadix {
   }
 
   private storeLeaf(key: number, enc: number): void {
+    const block = Math.floor(key / FANOUT);
+    const c = this.cacheLeaf;
+    if (c !== null && block === this.cacheBlock) {
+      const k = key % FANOUT;
+      const occupied = c[k]! !== 0;
+      // Fast path: the leaf stays alive (not the last entry going away).
+      if (enc !== 0 ? !occupied : occupied && c[FANOUT]! > 1) {
+        c[k] = enc;
+        this.account(enc);
+        c[FANOUT] = c[FANOUT]! + (enc !== 0 ? 1 : -1);
+        return;
+      }
+    }
     const m = this.middle(key, enc !== 0);
     if (m === undefined) throw new RangeError(`radix: delete of absent key ${key}`);
     const j = (key >>> L0_SHIFT) & (FANOUT - 1);
@@ -166,7 +188,11 @@ export class SparseRadix {
     leaf[k] = enc;
     this.account(enc);
     leaf[FANOUT] = leaf[FANOUT]! + (enc !== 0 ? 1 : -1);
+    this.cacheBlock = Math.floor(key / FANOUT);
+    this.cacheLeaf = leaf;
     if (leaf[FANOUT] === 0) {
+      this.cacheLeaf = null;
+      this.cacheBlock = -1;
       m.mid.kids[j] = undefined;
       m.mid.used--;
       if (m.mid.used === 0) this.releaseMiddle(m.up, m.hi, m.i);

@@ -13,8 +13,10 @@ import { FaultFlag, VmFault } from './fs_types.js';
 import type { Host } from './host.js';
 import { handleMmFault } from './memory.js';
 import { type MmStruct, VM } from './mm_types.js';
-import { LEVEL_SHIFT, Level, PAGE_SIZE, TASK_SIZE } from './page.js';
-import { Pte, type Walk, walk } from './pgtable.js';
+import { Level, PAGE_SIZE, PMD_SIZE, TASK_SIZE } from './page.js';
+
+const GIB = 2 ** 30;
+import { type PageTable, Pte, type Walk, walk } from './pgtable.js';
 import { vmaLookup } from './vma.js';
 
 /** Thrown when the OOM killer picks the faulting task (pagefault_out_of_memory). */
@@ -57,30 +59,59 @@ export function cpuAccess(
   const w: Walk = $walk;
   let done = 0;
   let retries = 0;
+  // The PTE table of the current 2 MiB: still valid while its PMD entry points
+  // to it (a fault can split a PMD, nothing frees tables during an access).
+  let pte: PageTable | null = null;
+  let pteBase = -1;
+  let pmdT: PageTable | null = null;
+  let pmdI = 0;
   while (done < len) {
     const a = addr + done;
     if (a >= TASK_SIZE) throw new SignalError('SIGSEGV', a, 'SEGV_MAPERR');
-    walk(mm.pgd, a, w);
-    const t = w.table;
-    const fl = t.fl[w.idx]!;
-    const leaf = w.level === Level.PTE ? fl !== 0 : (fl & Pte.PSE) !== 0;
+    // Split once: bits 30 and up (exact double) and the low 30 bits (int32).
+    const hi = Math.floor(a / GIB);
+    const lo = a - hi * GIB;
+    const base2m = a - (lo & (PMD_SIZE - 1));
+    let t: PageTable;
+    let idx: number;
+    let level: Level;
+    if (pte !== null && base2m === pteBase && pmdT!.kids![pmdI] === pte && pmdT!.fl[pmdI] !== 0 && !(pmdT!.fl[pmdI]! & Pte.PSE)) {
+      t = pte;
+      idx = (lo >>> 12) & 511;
+      level = Level.PTE;
+    } else {
+      walk(mm.pgd, a, w);
+      t = w.table;
+      idx = w.idx;
+      level = w.level;
+      if (level === Level.PTE) {
+        pte = t;
+        pteBase = base2m;
+        pmdT = w.parent;
+        pmdI = w.pidx;
+      } else pte = null;
+    }
+    const fl = t.fl[idx]!;
+    const leaf = level === Level.PTE ? fl !== 0 : (fl & Pte.PSE) !== 0;
     if (leaf && fl & Pte.PRESENT && (!write || fl & Pte.RW)) {
-      const size = 2 ** LEVEL_SHIFT[w.level]!;
-      const base = a - (a % size);
-      const pfn = t.pfn[w.idx]! + Math.floor((a - base) / PAGE_SIZE);
+      // Offset of a inside the leaf: 4 KiB, 2 MiB or 1 GiB.
+      const inLeaf = level === Level.PTE ? lo & (PAGE_SIZE - 1) : level === Level.PMD ? lo & (PMD_SIZE - 1) : lo;
+      const pfn = t.pfn[idx]! + (inLeaf >>> 12);
       const f = host.pfnFolio(pfn);
-      const n = Math.min(len - done, base + size - a);
+      const size = level === Level.PTE ? PAGE_SIZE : level === Level.PMD ? PMD_SIZE : GIB;
+      const n = Math.min(len - done, size - inLeaf);
       // The hardware sets the accessed and dirty bits; that is not a software PTE write.
-      t.fl[w.idx] = fl | Pte.ACCESSED | (write ? Pte.DIRTY : 0);
-      visit(f, (pfn - host.ft.pfn[f]!) * PAGE_SIZE + (a % PAGE_SIZE), n, done);
+      t.fl[idx] = fl | Pte.ACCESSED | (write ? Pte.DIRTY : 0);
+      visit(f, (pfn - host.ft.pfn[f]!) * PAGE_SIZE + (lo & (PAGE_SIZE - 1)), n, done);
       done += n;
       retries = 0;
       continue;
     }
     if (++retries > 3) throw new Error(`internal: fault at 0x${a.toString(16)} did not resolve`);
     doUserAddrFault(host, mm, a, write, leaf && (fl & Pte.PRESENT) !== 0);
+    if (level !== Level.PTE) pte = null;
   }
 }
 
 /** Scratch walk result shared by accesses (see xterm.js $workCell). */
-const $walk: Walk = { table: null as never, idx: 0, level: Level.PTE };
+const $walk: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null, pidx: 0 };

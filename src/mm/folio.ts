@@ -130,7 +130,7 @@ export class FolioTable {
     this.mmCnt1 = copy(this.mmCnt1, (n) => new Int32Array(n));
     this.index = copy(this.index, (n) => new Float64Array(n));
     this.freeSlots = copy(this.freeSlots, (n) => new Int32Array(n));
-    this.owner.length = cap;
+    // owner grows by appending in alloc (slots are handed out in order).
     this.capacity = cap;
   }
 
@@ -202,7 +202,7 @@ export function folioOrder(ft: FolioTable, f: number): number {
 }
 
 export function folioNrPages(ft: FolioTable, f: number): number {
-  return 2 ** ft.order[f]!;
+  return 1 << ft.order[f]!;
 }
 
 export function folioTestLarge(ft: FolioTable, f: number): boolean {

@@ -89,7 +89,7 @@ export function vmFaultToErrno(ret: number, gupFlags: number): ErrnoName | null 
 /** Result of a GUP walk: pages handled, or an errno if none were. */
 export type GupResult = number | ErrnoName;
 
-const $w: Walk = { table: null as never, idx: 0, level: Level.PTE };
+const $w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null, pidx: 0 };
 
 /**
  * Is addr mapped so that GUP with these flags can use it without a fault?

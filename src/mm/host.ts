@@ -92,7 +92,7 @@ export class Host {
     if (pfn < 0) return 0;
     const f = this.ft.alloc(pfn, order);
     this.memmap.set(pfn, order, f);
-    this.ev[Ev.PAGE_ALLOC] += 2 ** order;
+    this.ev[Ev.PAGE_ALLOC] += 1 << order;
     return f;
   }
 
@@ -106,7 +106,7 @@ export class Host {
     this.pa.freePagesAt(pfn, order);
     this.content.drop(f);
     ft.release(f);
-    this.ev[Ev.PAGE_FREE] += 2 ** order;
+    this.ev[Ev.PAGE_FREE] += 1 << order;
   }
 
   // mirrors include/linux/mm.h:folio_get / folio_ref_add

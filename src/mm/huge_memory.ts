@@ -13,7 +13,7 @@ import { PG, folioNrPages, folioTestAnon, isZeroFolio, pageAnonExclusive, setPag
 import { VmFault } from './fs_types.js';
 import type { Host } from './host.js';
 import { MMF, MmCounter, type MmStruct, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
-import { MmuNotifyEvent, withInvalidate } from './mmu_notifier.js';
+import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, Level, PMD_SIZE, PTRS_PER_TABLE, alignDown } from './page.js';
 import { PageTable, Pte, clearEntry, linkChild, setEntry } from './pgtable.js';
@@ -167,11 +167,11 @@ export function doHugePmdWpPage(host: Host, vma: Vma, pmdTable: PageTable, i: nu
     // do_huge_zero_wp_pmd: replace the huge zero page by a fresh THP.
     const f = allocAnonFolioPmd(host);
     if (f !== 0) {
-      withInvalidate(host, vma.mm, MmuNotifyEvent.CLEAR, haddr, haddr + PMD_SIZE, () => {
-        clearEntry(host, pmdTable, i);
-        host.ev[Ev.TLB_FLUSH_RANGE]++;
-        mapAnonFolioPmd(host, f, pmdTable, i, vma, haddr);
-      });
+      const range = invalidateStart(host, vma.mm, MmuNotifyEvent.CLEAR, haddr, haddr + PMD_SIZE);
+      clearEntry(host, pmdTable, i);
+      host.ev[Ev.TLB_FLUSH_RANGE]++;
+      mapAnonFolioPmd(host, f, pmdTable, i, vma, haddr);
+      invalidateEnd(range);
       return VmFault.OK;
     }
     splitHugePmd(host, vma, pmdTable, i, haddr);
@@ -202,7 +202,9 @@ export function doHugePmdWpPage(host: Host, vma: Vma, pmdTable: PageTable, i: nu
  */
 // mirrors mm/huge_memory.c:__split_huge_pmd (and __split_huge_pmd_locked)
 export function splitHugePmd(host: Host, vma: Vma, pmdTable: PageTable, i: number, haddr: number): void {
-  withInvalidate(host, vma.mm, MmuNotifyEvent.CLEAR, haddr, haddr + PMD_SIZE, () => splitHugePmdLocked(host, vma, pmdTable, i));
+  const range = invalidateStart(host, vma.mm, MmuNotifyEvent.CLEAR, haddr, haddr + PMD_SIZE);
+  splitHugePmdLocked(host, vma, pmdTable, i);
+  invalidateEnd(range);
 }
 
 function splitHugePmdLocked(host: Host, vma: Vma, pmdTable: PageTable, i: number): void {

@@ -28,7 +28,7 @@ import {
   zapHugePmd,
 } from './huge_memory.js';
 import { MmCounter, VM, type Vma, linearPageIndex, vmaIsAnonymous, vmaPages } from './mm_types.js';
-import { MmuNotifyEvent, withInvalidate } from './mmu_notifier.js';
+import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import { Level, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, alignDown, tableIndex } from './page.js';
 import type { PageTable} from './pgtable.js';
@@ -234,23 +234,23 @@ function wpPageCopy(host: Host, vma: Vma, pt: PageTable, j: number, address: num
   }
   ft.flags[nf]! |= PG.UPTODATE;
   const addr = alignDown(address, PAGE_SIZE);
-  withInvalidate(host, vma.mm, MmuNotifyEvent.CLEAR, addr, addr + PAGE_SIZE, () => {
-    // Anon replaces anon: no change. A page-cache page or the zero page becomes anon.
-    if (oldF === 0 || !folioTestAnon(ft, oldF)) {
-      if (oldF !== 0) addMmCounter(vma.mm, mmCounterFile(host, oldF), -1);
-      addMmCounter(vma.mm, MmCounter.ANONPAGES, 1);
-    }
-    let fl = vma.pageProt;
-    if (unshare) fl |= oldFl & (Pte.SOFT_DIRTY | Pte.UFFD_WP);
-    else fl = maybeMkwrite(fl | Pte.DIRTY, vma);
-    // ptep_clear_flush, then the new entry.
-    clearEntry(host, pt, j);
-    host.ev[Ev.TLB_FLUSH_RANGE]++;
-    folioAddNewAnonRmap(host, nf, vma, addr, RMAP_EXCLUSIVE);
-    folioAddLru(host, nf);
-    setEntry(host, pt, j, ft.pfn[nf]!, fl);
-    if (oldF !== 0) folioRemoveRmap(host, oldF, folioPageIdx(host, oldF, oldPfn), 1, vma, Level.PTE);
-  });
+  const range = invalidateStart(host, vma.mm, MmuNotifyEvent.CLEAR, addr, addr + PAGE_SIZE);
+  // Anon replaces anon: no change. A page-cache page or the zero page becomes anon.
+  if (oldF === 0 || !folioTestAnon(ft, oldF)) {
+    if (oldF !== 0) addMmCounter(vma.mm, mmCounterFile(host, oldF), -1);
+    addMmCounter(vma.mm, MmCounter.ANONPAGES, 1);
+  }
+  let fl = vma.pageProt;
+  if (unshare) fl |= oldFl & (Pte.SOFT_DIRTY | Pte.UFFD_WP);
+  else fl = maybeMkwrite(fl | Pte.DIRTY, vma);
+  // ptep_clear_flush, then the new entry.
+  clearEntry(host, pt, j);
+  host.ev[Ev.TLB_FLUSH_RANGE]++;
+  folioAddNewAnonRmap(host, nf, vma, addr, RMAP_EXCLUSIVE);
+  folioAddLru(host, nf);
+  setEntry(host, pt, j, ft.pfn[nf]!, fl);
+  if (oldF !== 0) folioRemoveRmap(host, oldF, folioPageIdx(host, oldF, oldPfn), 1, vma, Level.PTE);
+  invalidateEnd(range);
   if (oldF !== 0) {
     host.folioPut(oldF); // the old mapping's reference
     host.folioPut(oldF); // ours
@@ -393,7 +393,7 @@ function doFaultAround(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number)
     if (!(ft.flags[f]! & PG.UPTODATE) || ft.flags[f]! & PG.HWPOISON) return;
     type = mmCounterFile(host, f);
     const first = Math.max(index, start);
-    const last = Math.min(index + 2 ** order - 1, end);
+    const last = Math.min(index + (1 << order) - 1, end);
     for (let pg = first; pg <= last; pg++) {
       const addr = vma.start + (pg - vma.pgoff) * PAGE_SIZE;
       const j = tableIndex(addr, Level.PTE);
@@ -510,9 +510,9 @@ function unmapPageRange(host: Host, vma: Vma, start: number, end: number, detail
  */
 // mirrors mm/memory.c:zap_page_range_single
 export function zapPageRangeSingle(host: Host, vma: Vma, start: number, end: number, details: ZapDetails | null): void {
-  withInvalidate(host, vma.mm, MmuNotifyEvent.CLEAR, start, end, () => {
-    if (unmapPageRange(host, vma, start, end, details) > 0) host.ev[Ev.TLB_FLUSH_RANGE]++;
-  });
+  const range = invalidateStart(host, vma.mm, MmuNotifyEvent.CLEAR, start, end);
+  if (unmapPageRange(host, vma, start, end, details) > 0) host.ev[Ev.TLB_FLUSH_RANGE]++;
+  invalidateEnd(range);
 }
 
 /** Zap whole VMAs being unmapped (munmap, exit), with an UNMAP notification. */
@@ -520,11 +520,11 @@ export function zapPageRangeSingle(host: Host, vma: Vma, start: number, end: num
 export function unmapVmas(host: Host, vmas: readonly Vma[], start: number, end: number): void {
   if (vmas.length === 0) return;
   const mm = vmas[0]!.mm;
-  withInvalidate(host, mm, MmuNotifyEvent.UNMAP, start, end, () => {
-    let cleared = 0;
-    for (const v of vmas) cleared += unmapPageRange(host, v, Math.max(v.start, start), Math.min(v.end, end), null);
-    if (cleared > 0) host.ev[Ev.TLB_FLUSH_RANGE]++;
-  });
+  const range = invalidateStart(host, mm, MmuNotifyEvent.UNMAP, start, end);
+  let cleared = 0;
+  for (const v of vmas) cleared += unmapPageRange(host, v, Math.max(v.start, start), Math.min(v.end, end), null);
+  if (cleared > 0) host.ev[Ev.TLB_FLUSH_RANGE]++;
+  invalidateEnd(range);
 }
 
 /**

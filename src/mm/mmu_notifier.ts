@@ -94,14 +94,34 @@ export function invalidateRangeEnd(range: MmuNotifierRange): void {
   for (let i = 0; i < subs.length; i++) subs[i]!.ops.invalidateRangeEnd?.(range);
 }
 
-/** Run fn between invalidate_range_start and _end for [start, end) of mm. */
-export function withInvalidate<T>(host: Host, mm: MmStruct, event: MmuNotifyEvent, start: number, end: number, fn: () => T): T {
+/**
+ * Begin invalidating [start, end) of mm: counted always, and delivered to the
+ * subscribers if any. Returns the range to pass to invalidateEnd, or null when
+ * nobody subscribes (so hot paths allocate nothing).
+ */
+// mirrors include/linux/mmu_notifier.h:mmu_notifier_invalidate_range_start
+export function invalidateStart(host: Host, mm: MmStruct, event: MmuNotifyEvent, start: number, end: number): MmuNotifierRange | null {
+  if (mm.notifiers.length === 0) {
+    host.ev[Ev.NOTIFIER_INVALIDATE]++;
+    return null;
+  }
   const range = mmuNotifierRange(mm, event, start, end);
   invalidateRangeStart(host, range);
+  return range;
+}
+
+// mirrors include/linux/mmu_notifier.h:mmu_notifier_invalidate_range_end
+export function invalidateEnd(range: MmuNotifierRange | null): void {
+  if (range !== null) invalidateRangeEnd(range);
+}
+
+/** Run fn between invalidate_range_start and _end for [start, end) of mm. */
+export function withInvalidate<T>(host: Host, mm: MmStruct, event: MmuNotifyEvent, start: number, end: number, fn: () => T): T {
+  const range = invalidateStart(host, mm, event, start, end);
   try {
     return fn();
   } finally {
-    invalidateRangeEnd(range);
+    invalidateEnd(range);
   }
 }
 

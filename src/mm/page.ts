@@ -54,7 +54,23 @@ export function alignUp(x: number, a: number): number {
   return Math.ceil(x / a) * a;
 }
 
-/** Index of the entry for addr in a table at the given level. */
+const GIB = 2 ** 30;
+
+/**
+ * Index of the entry for addr in a table at the given level. The address is
+ * split once into bits 30 and up (a double, exact) and the low 30 bits (an
+ * int32), so every level is a shift and a mask.
+ */
 export function tableIndex(addr: number, level: number): number {
-  return Math.floor(addr / 2 ** LEVEL_SHIFT[level]!) % PTRS_PER_TABLE;
+  const hi = Math.floor(addr / GIB);
+  switch (level) {
+    case Level.PTE:
+      return ((addr - hi * GIB) >>> 12) & 511;
+    case Level.PMD:
+      return ((addr - hi * GIB) >>> 21) & 511;
+    case Level.PUD:
+      return hi & 511;
+    default:
+      return (hi >>> 9) & 511;
+  }
 }

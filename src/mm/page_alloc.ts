@@ -67,7 +67,13 @@ export class PageAlloc {
     movable.free.add(normalEnd, totalPages);
     movable.managed = movable.free.length;
     this.zones = [normal, movable];
+    this.movableZonelist = [movable, normal];
+    this.normalZonelist = [normal];
   }
+
+  /** Zonelists, highest zone first (as build_zonelists orders them). */
+  private readonly movableZonelist: Zone[];
+  private readonly normalZonelist: Zone[];
 
   /** The zone holding pfn (page_zone). */
   zoneOf(pfn: number): Zone {
@@ -107,9 +113,10 @@ export class PageAlloc {
   }
 
   private allocIn(order: number, gfp: number): number {
-    const n = 2 ** order;
-    const zones = gfp & Gfp.MOVABLE ? [this.zones[ZoneType.MOVABLE]!, this.zones[ZoneType.NORMAL]!] : [this.zones[ZoneType.NORMAL]!];
-    for (const z of zones) {
+    const n = 1 << order;
+    const zones = gfp & Gfp.MOVABLE ? this.movableZonelist : this.normalZonelist;
+    for (let i = 0; i < zones.length; i++) {
+      const z = zones[i]!;
       if (z.free.length < n) continue;
       const pfn = n === 1 ? z.free.allocOne(z.start, z.end) : z.free.allocAligned(n, n, z.start, z.end);
       if (pfn >= 0) return pfn;
@@ -120,7 +127,7 @@ export class PageAlloc {
   /** Return 2^order pages at pfn to their zone (mirrors __free_pages; merging is implicit). */
   // mirrors mm/page_alloc.c:__free_pages
   freePagesAt(pfn: number, order: number): void {
-    const n = 2 ** order;
+    const n = 1 << order;
     this.zoneOf(pfn).free.add(pfn, pfn + n);
   }
 

@@ -137,6 +137,9 @@ export interface Walk {
   table: PageTable;
   idx: number;
   level: Level;
+  /** The table above (and its entry index), or null at the root. */
+  parent: PageTable | null;
+  pidx: number;
 }
 
 /**
@@ -145,6 +148,8 @@ export interface Walk {
  */
 export function walk(root: PageTable, addr: number, w: Walk): void {
   let t = root;
+  let parent: PageTable | null = null;
+  let pidx = 0;
   for (;;) {
     const i = tableIndex(addr, t.level);
     const fl = t.fl[i]!;
@@ -152,8 +157,12 @@ export function walk(root: PageTable, addr: number, w: Walk): void {
       w.table = t;
       w.idx = i;
       w.level = t.level;
+      w.parent = parent;
+      w.pidx = pidx;
       return;
     }
+    parent = t;
+    pidx = i;
     t = t.kids![i]!;
   }
 }

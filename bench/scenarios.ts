@@ -1,0 +1,87 @@
+/**
+ * Benchmark scenarios. Each runs in its own Node process (see run.ts) so its
+ * peak RSS is its own. A scenario returns what it measured: the operations it
+ * timed and how long they took.
+ */
+import { Kernel } from '../src/index.js';
+import * as U from '../src/uapi/index.js';
+
+export interface Measurement {
+  /** What one operation is, e.g. "4 KiB write fault". */
+  op: string;
+  ops: number;
+  seconds: number;
+  /** The target, for the report. */
+  target: string;
+}
+
+const RW = U.PROT_READ | U.PROT_WRITE;
+const ANON = U.MAP_PRIVATE | U.MAP_ANONYMOUS;
+const GiB = 2 ** 30;
+
+function time(fn: () => void): number {
+  const s = performance.now();
+  fn();
+  return (performance.now() - s) / 1000;
+}
+
+export const scenarios: Record<string, () => Measurement> = {
+  /** 4 KiB anonymous write faults: memset 4 GiB of fresh memory with THP off. */
+  'fault-4k': () => {
+    const k = new Kernel({ memory: '64GiB', thp: 'never' });
+    const p = k.spawn();
+    const len = 4 * GiB;
+    const a = p.mmap(0, len, RW, ANON, -1, 0);
+    const seconds = time(() => p.fill(a, len, 1));
+    return { op: '4 KiB anonymous write fault', ops: len / 4096, seconds, target: '>= 1,000,000 ops/s' };
+  },
+  /** fork, then COW-break every page of a 1 GiB region mapped at 4 KiB. */
+  'fork-cow-1g': () => {
+    const k = new Kernel({ memory: '64GiB', thp: 'never' });
+    const p = k.spawn();
+    const len = GiB;
+    const a = p.mmap(0, len, RW, ANON, -1, 0);
+    p.fill(a, len, 1);
+    const seconds = time(() => {
+      p.fork();
+      p.fill(a, len, 2);
+    });
+    return { op: 'fork + COW break of 1 GiB at 4 KiB', ops: 1, seconds, target: '<= 0.5 s' };
+  },
+  /** mmap, memset and munmap a 1 TiB anonymous THP region on a 2 TiB host. */
+  'thp-1t': () => {
+    const k = new Kernel({ memory: '2TiB', thp: 'always' });
+    const p = k.spawn();
+    const len = 1024 * GiB;
+    const seconds = time(() => {
+      const a = p.mmap(0, len, RW, ANON, -1, 0);
+      p.fill(a, len, 3);
+      p.munmap(a, len);
+    });
+    return { op: 'mmap + memset + munmap of 1 TiB THP', ops: 1, seconds, target: '<= 2 s, peak RSS <= 512 MiB' };
+  },
+  /** kernel.check() over a process with 1 GiB mapped at 4 KiB. */
+  'check-1g': () => {
+    const k = new Kernel({ memory: '64GiB', thp: 'never' });
+    const p = k.spawn();
+    const len = GiB;
+    const a = p.mmap(0, len, RW, ANON, -1, 0);
+    p.fill(a, len, 1);
+    let v = 0;
+    const seconds = time(() => {
+      v = k.check().length;
+    });
+    if (v !== 0) throw new Error('check found violations');
+    return { op: 'kernel.check() over 1 GiB at 4 KiB', ops: 1, seconds, target: '<= 1 s' };
+  },
+  /** Small mmap/munmap pairs (placement, VMA tree, merging). */
+  'mmap-munmap': () => {
+    const k = new Kernel({ memory: '4GiB' });
+    const p = k.spawn();
+    const n = 200_000;
+    const seconds = time(() => {
+      for (let i = 0; i < n; i++) p.munmap(p.mmap(0, 65536, RW, ANON, -1, 0), 65536);
+    });
+    return { op: 'mmap + munmap of 64 KiB', ops: n, seconds, target: '(no target)' };
+  },
+};
