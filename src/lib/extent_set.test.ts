@@ -1,0 +1,75 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ExtentSet } from './extent_set.js';
+
+describe('ExtentSet', () => {
+  it('coalesces neighbours and splits on removal', () => {
+    const s = new ExtentSet();
+    s.add(0, 10);
+    s.add(20, 30);
+    s.add(10, 20);
+    expect(s.ranges).toBe(1);
+    expect(s.length).toBe(30);
+    s.remove(5, 6);
+    expect(s.ranges).toBe(2);
+    expect(s.has(5)).toBe(false);
+    expect(s.has(6)).toBe(true);
+    expect(s.covers(6, 30)).toBe(true);
+    expect(s.overlaps(4, 6)).toBe(true);
+    expect(() => s.add(1, 2)).toThrow(RangeError);
+    expect(() => s.remove(4, 7)).toThrow(RangeError);
+  });
+
+  it('allocates the lowest naturally aligned block', () => {
+    const s = new ExtentSet();
+    s.add(3, 2000);
+    expect(s.allocAligned(512, 512)).toBe(512);
+    expect(s.allocAligned(512, 512)).toBe(1024);
+    expect(s.allocAligned(1024, 1024)).toBe(-1);
+    expect(s.allocOne(0, 100)).toBe(3);
+    expect(s.allocOne(600, 700)).toBe(-1);
+  });
+
+  it('matches a bitmap over random adds, removes and allocations', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('add', 'remove', 'alloc'), fc.integer({ min: 0, max: 2999 }), fc.integer({ min: 1, max: 64 })), { maxLength: 400 }),
+        (ops) => {
+          const N = 3000;
+          const s = new ExtentSet();
+          const free = new Uint8Array(N);
+          for (const [op, at, len] of ops) {
+            const e = Math.min(N, at + len);
+            if (op === 'add') {
+              if (free.subarray(at, e).some((b) => b === 1)) continue;
+              s.add(at, e);
+              free.fill(1, at, e);
+            } else if (op === 'remove') {
+              if (!free.subarray(at, e).every((b) => b === 1)) continue;
+              s.remove(at, e);
+              free.fill(0, at, e);
+            } else {
+              const size = 2 ** (len % 7);
+              const got = s.allocAligned(size, size);
+              let want = -1;
+              for (let a = 0; a + size <= N; a += size) {
+                if (free.subarray(a, a + size).every((b) => b === 1)) {
+                  want = a;
+                  break;
+                }
+              }
+              expect(got).toBe(want);
+              if (got >= 0) free.fill(0, got, got + size);
+            }
+          }
+          const have = new Uint8Array(N);
+          s.forEach((a, b) => have.fill(1, a, b));
+          expect(have).toEqual(free);
+          expect(s.length).toBe(free.reduce((x, y) => x + y, 0));
+          for (let i = 0; i < N; i += 97) expect(s.has(i)).toBe(free[i] === 1);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});

@@ -1,0 +1,79 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SparseRadix } from './radix.js';
+
+describe('SparseRadix', () => {
+  it('stores and finds entries of every order, once per entry', () => {
+    const r = new SparseRadix();
+    r.set(0, 0, 7);
+    r.set(512, 9, 8);
+    r.set(2 ** 18, 18, 9);
+    r.set(2 ** 40 + 3, 0, 10);
+    expect(r.get(0)).toBe(7);
+    expect(r.get(1)).toBe(-1);
+    expect(r.get(512)).toBe(8);
+    expect(r.get(1023)).toBe(8);
+    expect(r.get(1024)).toBe(-1);
+    expect(r.get(2 ** 18 + 12345)).toBe(9);
+    expect(r.get(2 ** 40 + 3)).toBe(10);
+    const seen: [number, number, number][] = [];
+    r.forEach(0, Number.MAX_SAFE_INTEGER, (k, o, v) => {
+      seen.push([k, o, v]);
+    });
+    expect(seen).toEqual([
+      [0, 0, 7],
+      [512, 9, 8],
+      [2 ** 18, 18, 9],
+      [2 ** 40 + 3, 0, 10],
+    ]);
+    expect(r.nextKey(1)).toBe(512);
+  });
+
+  it('refuses overlapping stores and deletes of absent keys', () => {
+    const r = new SparseRadix();
+    r.set(512, 9, 1);
+    expect(() => r.set(600, 0, 2)).toThrow(RangeError);
+    expect(() => r.delete(0, 0)).toThrow(RangeError);
+    expect(() => r.set(3, 1, 1)).toThrow(/aligned/);
+  });
+
+  it('agrees with a Map over random order-0/9 stores and deletes', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 4095 }), fc.boolean()), { maxLength: 300 }), (ops) => {
+        const r = new SparseRadix();
+        const m = new Map<number, number>(); // block start (order 9) or key (order 0) -> value
+        const order = new Map<number, number>();
+        const covered = (k: number): number | undefined => {
+          if (m.has(k) && order.get(k) === 0) return k;
+          const b = k - (k % 512);
+          return m.has(b) && order.get(b) === 9 ? b : undefined;
+        };
+        ops.forEach(([isSet, key, big], i) => {
+          const o = big ? 9 : 0;
+          const k = big ? key - (key % 512) : key;
+          if (isSet) {
+            const free = big ? [...Array(512).keys()].every((j) => covered(k + j) === undefined) : covered(k) === undefined;
+            if (!free) return;
+            r.set(k, o, i);
+            m.set(k, i);
+            order.set(k, o);
+          } else if (m.has(k) && order.get(k) === o) {
+            r.delete(k, o);
+            m.delete(k);
+            order.delete(k);
+          }
+        });
+        const want = new Int32Array(4096);
+        const have = new Int32Array(4096);
+        for (let k = 0; k < 4096; k++) {
+          const c = covered(k);
+          want[k] = c === undefined ? -1 : m.get(c)!;
+          have[k] = r.get(k);
+        }
+        expect(have).toEqual(want);
+        expect(r.size).toBe(m.size);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});

@@ -1,0 +1,120 @@
+/** Page faults (mm/memory.c): zero page, COW, fault-around, signals. */
+import { describe, expect, it } from 'vitest';
+import { Kernel, SignalError } from '../index.js';
+import * as U from '../uapi/index.js';
+
+const RW = U.PROT_READ | U.PROT_WRITE;
+const ANON = U.MAP_PRIVATE | U.MAP_ANONYMOUS;
+
+describe('faults', () => {
+  it('a read fault maps the shared zero page; the write then copies into a fresh page', () => {
+    const k = new Kernel({ memory: '256MiB', thp: 'never' });
+    const p = k.spawn();
+    const a = p.mmap(0, 8192, RW, ANON, -1, 0);
+    expect(p.read(a, 4)).toEqual(new Uint8Array(4));
+    const zero = p.pagemap(a);
+    expect(zero.present).toBe(true);
+    expect(k.kpageflags(zero.pfn) & (1 << U.KPF_ZERO_PAGE)).not.toBe(0);
+    // The zero page is not counted in RSS.
+    expect(p.status().VmRSS).toBe(0);
+    p.write(a + 1, new Uint8Array([9]));
+    const e = p.pagemap(a);
+    expect(e.pfn).not.toBe(zero.pfn);
+    expect(e.exclusive).toBe(true);
+    expect(p.read(a, 2)).toEqual(new Uint8Array([0, 9]));
+    expect(p.status().RssAnon).toBe(4);
+    expect(k.check()).toEqual([]);
+  });
+
+  it('a read of an eligible 2 MiB range maps the huge zero page; a write replaces it with a THP', () => {
+    const k = new Kernel({ memory: '256MiB' });
+    const p = k.spawn();
+    const a = p.mmap(0, 2 << 20, RW, ANON, -1, 0);
+    p.read(a, 1);
+    const e = p.pagemap(a);
+    expect(e.mappedBy).toBe(2 << 20);
+    expect(k.kpageflags(e.pfn) & (1 << U.KPF_ZERO_PAGE)).not.toBe(0);
+    p.write(a, new Uint8Array([1]));
+    expect(p.pagemap(a).mappedBy).toBe(2 << 20);
+    expect(k.folio(p.pagemap(a).pfn)!.flags).toContain('anon');
+    expect(k.check()).toEqual([]);
+  });
+
+  it('no VMA, or a forbidden access, is SIGSEGV at the faulting address', () => {
+    const k = new Kernel({ memory: '256MiB' });
+    const p = k.spawn();
+    const a = p.mmap(0, 8192, U.PROT_READ, ANON, -1, 0);
+    expect(() => p.write(a, new Uint8Array([1]))).toThrow(SignalError);
+    try {
+      p.read(a + 4096, 8192);
+    } catch (e) {
+      expect((e as SignalError).signal).toBe('SIGSEGV');
+      expect((e as SignalError).addr).toBe(a + 8192);
+    }
+    p.mprotect(a, 4096, U.PROT_NONE);
+    expect(() => p.read(a, 1)).toThrow(/SIGSEGV/);
+    expect(k.check()).toEqual([]);
+  });
+
+  it('a file mapping faults SIGBUS beyond EOF but not in the partial last page', () => {
+    const k = new Kernel({ memory: '256MiB' });
+    const p = k.spawn();
+    const fd = p.memfd_create('f', 0);
+    p.ftruncate(fd, 5000);
+    const a = p.mmap(0, 16384, RW, U.MAP_SHARED, fd, 0);
+    p.write(a + 8000, new Uint8Array([1]));
+    let sig: SignalError | null = null;
+    try {
+      p.read(a + 8192, 1);
+    } catch (e) {
+      sig = e as SignalError;
+    }
+    expect(sig?.signal).toBe('SIGBUS');
+    expect(sig?.addr).toBe(a + 8192);
+    expect(k.check()).toEqual([]);
+  });
+
+  it('a read fault maps the uptodate page-cache pages around it (fault_around_bytes)', () => {
+    const k = new Kernel({ memory: '256MiB' });
+    const p = k.spawn();
+    const fd = p.memfd_create('f', 0);
+    p.ftruncate(fd, 64 * 4096);
+    p.pwrite(fd, new Uint8Array(64 * 4096).fill(1), 64 * 4096, 0);
+    // At a 2 MiB-aligned address the window is easy to name: pages [16, 32).
+    const a = p.mmap(0x200000000, 64 * 4096, U.PROT_READ, U.MAP_SHARED | U.MAP_FIXED, fd, 0);
+    p.read(a + 20 * 4096, 1);
+    // The 64 KiB-aligned window around the fault (by virtual address) is mapped at once.
+    expect(p.pagemap(a + 16 * 4096).present).toBe(true);
+    expect(p.pagemap(a + 31 * 4096).present).toBe(true);
+    expect(p.pagemap(a + 32 * 4096).present).toBe(false);
+    expect(p.pagemap(a + 15 * 4096).present).toBe(false);
+    expect(p.status().RssShmem).toBe(64);
+    expect(k.folio(p.pagemap(a + 16 * 4096).pfn)!.refcount).toBe(2);
+    expect(k.check()).toEqual([]);
+  });
+
+  it('a write to a private file mapping copies the page-cache page (do_cow_fault)', () => {
+    const k = new Kernel({ memory: '256MiB' });
+    const p = k.spawn();
+    const fd = p.memfd_create('f', 0);
+    p.pwrite(fd, new Uint8Array([1, 2, 3]), 3, 0);
+    const priv = p.mmap(0, 4096, RW, U.MAP_PRIVATE, fd, 0);
+    p.write(priv, new Uint8Array([9]));
+    expect(p.read(priv, 3)).toEqual(new Uint8Array([9, 2, 3]));
+    const buf = new Uint8Array(3);
+    p.pread(fd, buf, 3, 0);
+    expect(buf).toEqual(new Uint8Array([1, 2, 3]));
+    expect(p.pagemap(priv).file).toBe(false);
+    expect(p.status()).toMatchObject({ RssAnon: 4, RssShmem: 0 });
+    expect(k.check()).toEqual([]);
+  });
+
+  it('MAP_POPULATE write-faults private writable mappings up front', () => {
+    const k = new Kernel({ memory: '256MiB', thp: 'never' });
+    const p = k.spawn();
+    const a = p.mmap(0, 16 * 4096, RW, ANON | U.MAP_POPULATE, -1, 0);
+    expect(p.status().RssAnon).toBe(64);
+    expect(p.pagemap(a + 15 * 4096).exclusive).toBe(true);
+    expect(k.check()).toEqual([]);
+  });
+});
