@@ -19,6 +19,7 @@ import { doMadvise } from './mm/madvise.js';
 import { doMmap, doMunmap, exitMmap, mmapBase } from './mm/mmap.js';
 import { doMprotect } from './mm/mprotect.js';
 import { MmStruct } from './mm/mm_types.js';
+import { type MmuNotifierOps, mmuNotifierRegister, mmuNotifierUnregister } from './mm/mmu_notifier.js';
 import { Level, PAGE_SIZE } from './mm/page.js';
 import { newTable } from './mm/pgtable.js';
 import { FdTable, type OpenFile } from './fs/file.js';
@@ -322,6 +323,16 @@ export class Process {
     const b = byte & 0xff;
     const host = this.k.host;
     this.access('fill', addr, len, true, (f, off, k) => host.content.fill(f, 1 << host.ft.order[f]!, off, k, b));
+  }
+
+  /**
+   * Subscribe to this process's MMU notifiers (as a secondary MMU such as KVM
+   * does). Returns a handle whose unregister() stops delivery.
+   */
+  // mirrors mm/mmu_notifier.c:mmu_notifier_register
+  mmuNotifierRegister(ops: MmuNotifierOps): { unregister(): void } {
+    const sub = mmuNotifierRegister(this.live('mmu_notifier_register'), ops);
+    return { unregister: () => mmuNotifierUnregister(sub) };
   }
 
   // ------------------------------------------------------------------------

@@ -408,7 +408,6 @@ function checkPhysmem(host: Host, acc: Acc): void {
     if (host.memmap.get(pfn) !== f) push(acc, { name: 'memmap-mismatch', message: 'pfn_folio() of the head page is another folio', pfn });
     if (host.pa.zoneOf(pfn).free.overlaps(pfn, pfn + nr)) push(acc, { name: 'folio-on-free-list', message: 'allocated folio overlaps free memory', pfn });
   }
-  if (host.memmap.size < 0) push(acc, { name: 'memmap-mismatch', message: 'negative memmap size' });
   const total = host.pa.totalPages;
   const free = host.pa.freePages();
   if (free + allocated + host.reservedPages !== total) {

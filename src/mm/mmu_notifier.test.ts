@@ -1,16 +1,15 @@
 /** MMU notifiers: every path that changes user PTEs brackets it with an event. */
 import { describe, expect, it } from 'vitest';
-import { Kernel, MmuNotifyEvent, type MmuNotifierRange } from '../index.js';
-import { mmuNotifierRegister, mmuNotifierUnregister } from './mmu_notifier.js';
+import { Kernel, MmuNotifyEvent, type MmuNotifierRange, type Process } from '../index.js';
 import * as U from '../uapi/index.js';
 
 const RW = U.PROT_READ | U.PROT_WRITE;
 const ANON = U.MAP_PRIVATE | U.MAP_ANONYMOUS;
 
-function record(p: { mm: unknown }) {
+function record(p: Process) {
   const events: { ev: MmuNotifyEvent; start: number; end: number; phase: 'start' | 'end' }[] = [];
   let released = 0;
-  const sub = mmuNotifierRegister(p.mm as never, {
+  const sub = p.mmuNotifierRegister({
     invalidateRangeStart: (r: MmuNotifierRange) => events.push({ ev: r.event, start: r.start, end: r.end, phase: 'start' }),
     invalidateRangeEnd: (r: MmuNotifierRange) => events.push({ ev: r.event, start: r.start, end: r.end, phase: 'end' }),
     release: () => released++,
@@ -53,7 +52,7 @@ describe('mmu notifiers', () => {
     const r = record(c);
     p.ftruncate(fd, 4096);
     expect(r.events.some((e) => e.ev === MmuNotifyEvent.CLEAR && e.start === s + 4096)).toBe(true);
-    mmuNotifierUnregister(r.sub);
+    r.sub.unregister();
     const n = r.events.length;
     p.ftruncate(fd, 0);
     expect(r.events.length).toBe(n);

@@ -11,7 +11,7 @@ import type { Host } from './host.js';
 import type { MmStruct } from './mm_types.js';
 
 /** enum mmu_notifier_event. */
-export const enum MmuNotifyEvent {
+export enum MmuNotifyEvent {
   UNMAP = 0,
   CLEAR = 1,
   PROTECTION_VMA = 2,

@@ -1,0 +1,119 @@
+/**
+ * The oracle must catch what it claims to: corrupt one piece of state at a
+ * time and expect the named violation.
+ */
+import { describe, expect, it } from 'vitest';
+import { Kernel, type Process } from '../index.js';
+import * as U from '../uapi/index.js';
+import { PG } from '../mm/folio.js';
+import { NodeStat } from '../mm/vmstat.js';
+import { Pte, walk, type Walk } from '../mm/pgtable.js';
+import { Level } from '../mm/page.js';
+
+function setup(thp: 'always' | 'never' = 'never') {
+  const k = new Kernel({ memory: '256MiB', thp });
+  const p = k.spawn();
+  const a = p.mmap(0, 4 << 20, U.PROT_READ | U.PROT_WRITE, U.MAP_PRIVATE | U.MAP_ANONYMOUS, -1, 0);
+  p.fill(a, 4 << 20, 1);
+  expect(k.check()).toEqual([]);
+  const pfn = p.pagemap(a).pfn;
+  const f = k.host.pfnFolio(pfn);
+  return { k, p, a, f };
+}
+
+function names(k: Kernel): string[] {
+  return [...new Set(k.check().map((v) => v.name))];
+}
+
+function leaf(p: Process, addr: number): Walk {
+  const w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null, pidx: 0 };
+  walk(p.mm!.pgd, addr, w);
+  return w;
+}
+
+describe('oracle detects corruption', () => {
+  it('refcount too high or too low', () => {
+    const { k, f } = setup();
+    k.host.ft.refcount[f]!++;
+    expect(names(k)).toContain('refcount-above-expected');
+    k.host.ft.refcount[f]! -= 2;
+    expect(names(k)).toContain('refcount-zero-live');
+  });
+
+  it('mapcount drift, small and large', () => {
+    const s = setup();
+    s.k.host.ft.mapcount[s.f]!++;
+    expect(names(s.k)).toContain('mapcount-mismatch');
+    const t = setup('always');
+    t.k.host.ft.entire[t.f]!++;
+    expect(names(t.k)).toEqual(expect.arrayContaining(['entire-mapcount-mismatch']));
+    t.k.host.ft.entire[t.f]!--;
+    t.k.host.ft.nrMapped[t.f] = 3;
+    expect(names(t.k)).toContain('nr-pages-mapped-mismatch');
+  });
+
+  it('a writable PTE of a non-exclusive anonymous page', () => {
+    const { k, p, a, f } = setup();
+    k.host.ft.flags[f]! &= ~PG.ANON_EXCLUSIVE;
+    expect(names(k)).toEqual(['writable-anon-not-exclusive']);
+    void p;
+    void a;
+  });
+
+  it('an exclusive page mapped twice (fork that forgot to clear exclusivity)', () => {
+    const { k, p, a, f } = setup();
+    p.fork();
+    k.host.ft.flags[f]! |= PG.ANON_EXCLUSIVE;
+    expect(names(k)).toContain('exclusive-page-shared');
+    void a;
+  });
+
+  it('a PTE left behind outside any VMA, and a PTE mapping a freed page', () => {
+    const { k, p, a } = setup();
+    const w = leaf(p, a);
+    const pfn = w.table.pfn[w.idx]!;
+    p.mm!.vmas[0]!.start += 4096;
+    expect(names(k)).toEqual(expect.arrayContaining(['pte-outside-vma']));
+    p.mm!.vmas[0]!.start -= 4096;
+    w.table.pfn[w.idx] = 60000;
+    expect(names(k)).toEqual(expect.arrayContaining(['pte-maps-free-page', 'leaked-page']));
+    w.table.pfn[w.idx] = pfn;
+    w.table.fl[w.idx]! &= ~Pte.RW;
+    p.mm!.vmas[0]!.flags &= ~0x2;
+    w.table.fl[w.idx]! |= Pte.RW;
+    expect(names(k)).toContain('pte-writable-without-vm-write');
+  });
+
+  it('vmstat, rss, page tables and physical memory accounting', () => {
+    const { k, p } = setup();
+    k.host.stat[NodeStat.NR_ANON_MAPPED]!++;
+    expect(names(k)).toEqual(['vmstat-mismatch']);
+    k.host.stat[NodeStat.NR_ANON_MAPPED]!--;
+    p.mm!.rss[1]!++;
+    expect(names(k)).toEqual(['rss-mismatch']);
+    p.mm!.rss[1]!--;
+    p.mm!.pgtablesBytes += 4096;
+    expect(names(k)).toEqual(['pgtables-bytes-mismatch']);
+    p.mm!.pgtablesBytes -= 4096;
+    k.host.pa.zones[0]!.free.remove(60000, 60001);
+    expect(names(k)).toEqual(['physmem-accounting']);
+  });
+
+  it('the zero page written through', () => {
+    const { k } = setup();
+    k.host.content.fill(k.host.zeroPage, 1, 10, 1, 7);
+    expect(names(k)).toEqual(['content-mismatch']);
+  });
+
+  it('a private file mapping writing into the page cache', () => {
+    const k = new Kernel({ memory: '256MiB' });
+    const p = k.spawn();
+    const fd = p.memfd_create('f', 0);
+    p.ftruncate(fd, 4096);
+    const a = p.mmap(0, 4096, U.PROT_READ | U.PROT_WRITE, U.MAP_PRIVATE, fd, 0);
+    p.read(a, 1);
+    const w = leaf(p, a);
+    w.table.fl[w.idx]! |= Pte.RW;
+    expect(names(k)).toEqual(['writable-private-file-page']);
+  });
+});

@@ -1,0 +1,39 @@
+/** The README's five-minute tour, executed: every commented result is asserted. */
+import { expect, it } from 'vitest';
+import { Kernel, SignalError, SyscallError } from '../src/index.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../src/uapi/index.js';
+
+it('README tour', () => {
+  const kernel = new Kernel({ memory: '64GiB' });
+  const p = kernel.spawn();
+  const a = p.mmap(0, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  p.fill(a, 4 << 20, 0xaa);
+  expect(p.pagemap(a)).toMatchObject({ present: true, exclusive: true, mappedBy: 2097152 });
+  expect(kernel.folio(p.pagemap(a).pfn)).toMatchObject({ order: 9, refcount: 1, mapcount: 1, entireMapcount: 1 });
+  const child = p.fork();
+  p.write(a + 4096, new Uint8Array([1]));
+  expect(child.read(a + 4096, 1)).toEqual(new Uint8Array([0xaa]));
+  expect(kernel.events().thp_split_pmd).toBe(1);
+  let code = '';
+  try {
+    p.munmap(a + 1, 4096);
+  } catch (e) {
+    code = (e as SyscallError).code;
+  }
+  expect(code).toBe('EINVAL');
+  let sig = '';
+  try {
+    p.read(0x1000, 1);
+  } catch (e) {
+    sig = (e as SignalError).signal;
+  }
+  expect(sig).toBe('SIGSEGV');
+  const fd = p.memfd_create('guest', 0);
+  p.ftruncate(fd, 1 << 20);
+  const s = p.mmap(0, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  p.fill(s, 1 << 20, 7);
+  expect(kernel.meminfo().Shmem).toBe(1024);
+  expect(p.smaps().length).toBeGreaterThan(0);
+  expect(kernel.kpageflags(p.pagemap(a).pfn)).toBeGreaterThan(0);
+  expect(kernel.check()).toEqual([]);
+});
