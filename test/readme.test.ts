@@ -1,6 +1,7 @@
 /** The README's five-minute tour, executed: every commented result is asserted. */
 import { expect, it } from 'vitest';
-import { Kernel, SignalError, SyscallError } from '../src/index.js';
+import type { SignalError, SyscallError } from '../src/index.js';
+import { Kernel } from '../src/index.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../src/uapi/index.js';
 
 it('README tour', () => {
