@@ -17,7 +17,7 @@ import { MMF, MmCounter, MmStruct, VM, Vma, isCowMapping } from './mm_types.js';
 import { MmuNotifyEvent, withInvalidate } from './mmu_notifier.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import { Level, PAGE_SIZE, PMD_SIZE, alignDown, tableIndex } from './page.js';
-import { type PageTable, Pte, allocChild, newTable, setEntry, tableAlloc } from './pgtable.js';
+import { MKDIRTY, type PageTable, Pte, allocChild, newTable, setEntry, tableAlloc } from './pgtable.js';
 import { RMAP_EXCLUSIVE, anonVmaFork, folioAddLru, folioAddNewAnonRmap, folioDupFileRmap, folioNeedsCowForDma, folioTryDupAnonRmap } from './rmap.js';
 import { vmaInsert, vmaLinkFile } from './vma.js';
 
@@ -170,6 +170,6 @@ function copyPresentPage(host: Host, dst: Vma, dstPt: PageTable, j: number, addr
   folioAddNewAnonRmap(host, nf, dst, addr, RMAP_EXCLUSIVE);
   folioAddLru(host, nf);
   addMmCounter(dst.mm, MmCounter.ANONPAGES, 1);
-  setEntry(host, dstPt, j, host.ft.pfn[nf]!, maybeMkwrite(dst.pageProt | Pte.DIRTY, dst));
+  setEntry(host, dstPt, j, host.ft.pfn[nf]!, maybeMkwrite(dst.pageProt | MKDIRTY, dst));
 }
 

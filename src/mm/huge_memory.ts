@@ -16,7 +16,7 @@ import { MMF, MmCounter, type MmStruct, VM, type Vma, vmaIsAnonymous } from './m
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, Level, PMD_SIZE, PTRS_PER_TABLE, alignDown } from './page.js';
-import { PageTable, Pte, clearEntry, linkChild, setEntry } from './pgtable.js';
+import { MKDIRTY, PageTable, Pte, clearEntry, linkChild, setEntry } from './pgtable.js';
 import {
   RMAP_EXCLUSIVE,
   RMAP_NONE,
@@ -92,7 +92,7 @@ export function zapDepositedTable(host: Host, pmdTable: PageTable, i: number, mm
 
 /** Map a new anon THP with a PMD (map_anon_folio_pmd). The deposited table must be in place. */
 function mapAnonFolioPmd(host: Host, f: number, pmdTable: PageTable, i: number, vma: Vma, haddr: number): void {
-  const fl = maybeMkwrite(vma.pageProt | Pte.PSE | Pte.DIRTY | Pte.ACCESSED, vma);
+  const fl = maybeMkwrite(vma.pageProt | Pte.PSE | MKDIRTY | Pte.ACCESSED, vma);
   folioAddNewAnonRmap(host, f, vma, haddr, RMAP_EXCLUSIVE);
   folioAddLru(host, f);
   setEntry(host, pmdTable, i, host.ft.pfn[f]!, fl);
@@ -186,7 +186,7 @@ export function doHugePmdWpPage(host: Host, vma: Vma, pmdTable: PageTable, i: nu
   }
   if (reuse) {
     if (unshare) return VmFault.OK;
-    setEntry(host, pmdTable, i, pmdTable.pfn[i]!, maybeMkwrite(pmdTable.fl[i]! | Pte.DIRTY | Pte.ACCESSED, vma));
+    setEntry(host, pmdTable, i, pmdTable.pfn[i]!, maybeMkwrite(pmdTable.fl[i]! | MKDIRTY | Pte.ACCESSED, vma));
     host.ev[Ev.COW_REUSE]++;
     return VmFault.OK;
   }

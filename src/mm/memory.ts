@@ -31,8 +31,7 @@ import { MmCounter, VM, type Vma, linearPageIndex, vmaIsAnonymous, vmaPages } fr
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import { Level, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, alignDown, tableIndex } from './page.js';
-import type { PageTable} from './pgtable.js';
-import { Pte, allocChild, clearEntry, setEntry, tableAlloc } from './pgtable.js';
+import { MKDIRTY, type PageTable, Pte, allocChild, clearEntry, setEntry, tableAlloc } from './pgtable.js';
 import { RMAP_EXCLUSIVE, anonVmaPrepare, folioAddFileRmap, folioAddLru, folioAddNewAnonRmap, folioMoveAnonRmap, folioRemoveRmap } from './rmap.js';
 
 /**
@@ -86,7 +85,7 @@ export function handleMmFault(host: Host, vma: Vma, address: number, flags: numb
       if (!(ret & VmFault.FALLBACK)) return ret;
     } else {
       // huge_pmd_set_accessed
-      setEntry(host, pmdT, i, pmdT.pfn[i]!, fl | Pte.ACCESSED | (write ? Pte.DIRTY : 0));
+      setEntry(host, pmdT, i, pmdT.pfn[i]!, fl | Pte.ACCESSED | (write ? MKDIRTY : 0));
       return VmFault.OK;
     }
   }
@@ -111,7 +110,7 @@ function handlePteFault(host: Host, vma: Vma, pmdT: PageTable, i: number, addres
   if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) return VmFault.SIGBUS; // swap entries are not modelled
   if (flags & (FaultFlag.WRITE | FaultFlag.UNSHARE)) {
     if (!(fl & Pte.RW)) return doWpPage(host, vma, pt, j, address, flags);
-    if (flags & FaultFlag.WRITE) fl |= Pte.DIRTY;
+    if (flags & FaultFlag.WRITE) fl |= MKDIRTY;
   }
   setEntry(host, pt, j, pt.pfn[j]!, fl | Pte.ACCESSED);
   return VmFault.OK;
@@ -140,7 +139,7 @@ function doAnonymousPage(host: Host, vma: Vma, pmdT: PageTable, i: number, addre
   host.zeroFolio(f);
   host.ft.flags[f]! |= PG.UPTODATE;
   let fl = vma.pageProt;
-  if (vma.flags & VM.WRITE) fl |= Pte.RW | Pte.DIRTY;
+  if (vma.flags & VM.WRITE) fl |= Pte.RW | MKDIRTY;
   addMmCounter(vma.mm, MmCounter.ANONPAGES, 1);
   folioAddNewAnonRmap(host, f, vma, address, RMAP_EXCLUSIVE);
   folioAddLru(host, f);
@@ -191,7 +190,7 @@ function doWpPage(host: Host, vma: Vma, pt: PageTable, j: number, address: numbe
 
 // mirrors mm/memory.c:wp_page_reuse
 function wpPageReuse(host: Host, vma: Vma, pt: PageTable, j: number): number {
-  setEntry(host, pt, j, pt.pfn[j]!, maybeMkwrite(pt.fl[j]! | Pte.DIRTY | Pte.ACCESSED, vma));
+  setEntry(host, pt, j, pt.pfn[j]!, maybeMkwrite(pt.fl[j]! | MKDIRTY | Pte.ACCESSED, vma));
   host.ev[Ev.COW_REUSE]++;
   return VmFault.OK;
 }
@@ -242,7 +241,7 @@ function wpPageCopy(host: Host, vma: Vma, pt: PageTable, j: number, address: num
   }
   let fl = vma.pageProt;
   if (unshare) fl |= oldFl & (Pte.SOFT_DIRTY | Pte.UFFD_WP);
-  else fl = maybeMkwrite(fl | Pte.DIRTY, vma);
+  else fl = maybeMkwrite(fl | MKDIRTY, vma);
   // ptep_clear_flush, then the new entry.
   clearEntry(host, pt, j);
   host.ev[Ev.TLB_FLUSH_RANGE]++;
@@ -353,7 +352,7 @@ function finishFault(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number, f
 // mirrors mm/memory.c:set_pte_range
 function setPteRange(host: Host, vma: Vma, pt: PageTable, j: number, f: number, page: number, nr: number, addr: number, write: boolean): void {
   let fl = vma.pageProt;
-  if (write) fl = maybeMkwrite(fl | Pte.DIRTY, vma);
+  if (write) fl = maybeMkwrite(fl | MKDIRTY, vma);
   if (write && !(vma.flags & VM.SHARED)) {
     folioAddNewAnonRmap(host, f, vma, addr, RMAP_EXCLUSIVE);
     folioAddLru(host, f);

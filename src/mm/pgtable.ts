@@ -35,6 +35,9 @@ export const enum Pte {
   NX = 1 << 15,
 }
 
+/** What software pte_mkdirty sets on x86: the dirty bit and the soft-dirty bit (the CPU sets only DIRTY). */
+export const MKDIRTY = Pte.DIRTY | Pte.SOFT_DIRTY;
+
 /** Bits of a non-leaf entry (_PAGE_TABLE). */
 export const TABLE_BITS = Pte.PRESENT | Pte.RW | Pte.USER | Pte.ACCESSED | Pte.DIRTY;
 
