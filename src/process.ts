@@ -18,6 +18,7 @@ import { fput, getFile } from './mm/fs_types.js';
 import { doMadvise } from './mm/madvise.js';
 import { doMmap, doMunmap, exitMmap, mmapBase } from './mm/mmap.js';
 import { doMprotect } from './mm/mprotect.js';
+import { doMremap } from './mm/mremap.js';
 import { MmStruct } from './mm/mm_types.js';
 import { type MmuNotifierOps, mmuNotifierRegister, mmuNotifierUnregister } from './mm/mmu_notifier.js';
 import { Level, PAGE_SIZE } from './mm/page.js';
@@ -125,6 +126,18 @@ export class Process {
     if (a === null || l === null) throw new SyscallError('EINVAL', 'munmap');
     doMunmap(this.k.host, mm, a, l);
     return 0;
+  }
+
+  /** mremap(2). Returns the (possibly new) address of the mapping. */
+  mremap(oldAddress: unknown, oldSize: unknown, newSize: unknown, flags: unknown, newAddress: unknown = 0): number {
+    const mm = this.live('mremap');
+    const a = cULong(oldAddress);
+    const o = cULong(oldSize);
+    const n = cULong(newSize);
+    const f = cULong(flags);
+    const na = cULong(newAddress);
+    if (a === null || o === null || n === null || f === null || na === null) throw new SyscallError('EINVAL', 'mremap');
+    return doMremap(this.k.host, mm, a, o, n, f, na);
   }
 
   /** mprotect(2). */

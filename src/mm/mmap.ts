@@ -177,7 +177,7 @@ function thpGetUnmappedArea(mm: MmStruct, len: number, flags: number): number {
 
 /** Validated address for a new mapping, or an errno. */
 // mirrors mm/mmap.c:__get_unmapped_area
-function getUnmappedArea(host: Host, mm: MmStruct, file: File | null, addr: number, len: number, flags: number): number | ErrnoName {
+export function getUnmappedArea(host: Host, mm: MmStruct, file: File | null, addr: number, len: number, flags: number): number | ErrnoName {
   if (len > TASK_SIZE) return 'ENOMEM';
   const hsize = file?.fOp.hugePageSize;
   let a: number;

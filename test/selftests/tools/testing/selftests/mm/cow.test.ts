@@ -236,14 +236,14 @@ function folioOf(env: Env, addr: number) {
   return { entry: e, folio: f! };
 }
 
-/** [addr, addr+size) is backed by one folio of exactly that size, PTE-mapped page by page. */
-function expectPteMappedThp(env: Env, addr: number, size: number): void {
+/** [addr, addr+size) is backed by one folio of folioSize bytes (default: size), PTE-mapped page by page. */
+function expectPteMappedThp(env: Env, addr: number, size: number, folioSize = size): void {
   const head = folioOf(env, addr).folio.head;
   for (let a = addr; a < addr + size; a += env.pagesize) {
     const { entry, folio } = folioOf(env, a);
     expect(entry.mappedBy).toBe(env.pagesize);
     expect(folio.head).toBe(head);
-    expect(folio.nrPages * env.pagesize).toBe(size);
+    expect(folio.nrPages * env.pagesize).toBe(folioSize);
   }
 }
 
@@ -394,7 +394,8 @@ function runWithThp(env: Env, fn: AnonTestFn, run: ThpRun, thpsize: number): Out
         const moved = sys('mremap() failed', () => mremap(mem + mremapSize, mremapSize, mremapSize, U.MREMAP_MAYMOVE | U.MREMAP_FIXED, mremapMem));
         if (moved !== mremapMem) fail('mremap() failed');
         size = mremapSize;
-        expectPteMappedThp(env, mem, size);
+        // The lower half stays PTE-mapped; its folio is still the whole THP.
+        expectPteMappedThp(env, mem, size, thpsize);
         break;
       }
       case 'partial_shared':
