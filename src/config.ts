@@ -23,6 +23,8 @@ const schema = z
     memory: size.optional(),
     /** Size of ZONE_MOVABLE at the top of RAM (movablecore=), default 0. */
     movable: size.optional(),
+    /** Size of a CMA area at the top of ZONE_NORMAL (cma=), default 0. */
+    cma: size.optional(),
     /** transparent_hugepage/enabled, or an object with use_zero_page too. */
     thp: z.union([thpEnabled, z.object({ enabled: thpEnabled.optional(), useZeroPage: z.boolean().optional() }).strict()]).optional(),
     /** fault_around_bytes (a power of two, 4096..65536·16). */
@@ -39,6 +41,7 @@ export type KernelOptions = z.input<typeof schema>;
 export interface BootConfig {
   totalPages: number;
   movablePages: number;
+  cmaPages: number;
   mm: MmConfig;
 }
 
@@ -64,6 +67,10 @@ export function parseKernelOptions(opts: unknown): BootConfig {
   if (movable === undefined || movable % PAGE_SIZE !== 0 || movable > memory / 2) {
     throw new KernelConfigError(`Kernel option movable: expected a multiple of 4KiB up to half of memory, got ${JSON.stringify(o.movable)}`);
   }
+  const cma = parseSize(o.cma ?? 0);
+  if (cma === undefined || cma % PAGE_SIZE !== 0 || cma > (memory - movable) / 2) {
+    throw new KernelConfigError(`Kernel option cma: expected a multiple of 4KiB up to half of ZONE_NORMAL, got ${JSON.stringify(o.cma)}`);
+  }
   const mm = defaultMmConfig();
   if (typeof o.thp === 'string') mm.thp.enabled = o.thp as ThpEnabled;
   else if (o.thp !== undefined) {
@@ -80,5 +87,5 @@ export function parseKernelOptions(opts: unknown): BootConfig {
     if (o.mmapMinAddr % PAGE_SIZE !== 0) throw new KernelConfigError(`Kernel option mmapMinAddr: expected a multiple of 4096, got ${o.mmapMinAddr}`);
     mm.mmapMinAddr = o.mmapMinAddr;
   }
-  return { totalPages: memory / PAGE_SIZE, movablePages: movable / PAGE_SIZE, mm };
+  return { totalPages: memory / PAGE_SIZE, movablePages: movable / PAGE_SIZE, cmaPages: cma / PAGE_SIZE, mm };
 }

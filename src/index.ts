@@ -8,6 +8,7 @@
 export { Kernel, type KernelOptions } from './kernel.js';
 export { KernelConfigError } from './config.js';
 export { Process } from './process.js';
+export * from './kernel_gup.js';
 export { SyscallError, SignalError, type SignalName } from './uapi/errors.js';
 export type { ErrnoName } from './uapi/errno.js';
 export type { Violation } from './check/oracle.js';

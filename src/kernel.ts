@@ -16,6 +16,7 @@ import { type FolioInfo, folioInfo, kpagecount, kpageflags } from './fs/proc/pag
 import { type Violation, checkKernel } from './check/oracle.js';
 import type { DeviceOpen, KernelCore } from './kernel_core.js';
 import { Process } from './process.js';
+import { KernelGup } from './kernel_gup.js';
 import { SyscallError } from './uapi/errors.js';
 
 export type { KernelOptions } from './config.js';
@@ -36,16 +37,19 @@ export class Kernel implements KernelCore {
   readonly mmapHooks: MmapHooks;
   /** @internal Device paths that open() knows. */
   readonly devices = new Map<string, DeviceOpen>();
+  /** get_user_pages / pin_user_pages, as kernel callers use them. */
+  readonly gup: KernelGup;
   private readonly procs = new Map<number, Process>();
   private nextPid = 1;
 
   constructor(options: KernelOptions = {}) {
     const cfg = parseKernelOptions(options);
-    this.host = new Host(cfg.totalPages, cfg.movablePages, RESERVED_PAGES, cfg.mm);
+    this.host = new Host(cfg.totalPages, cfg.movablePages, RESERVED_PAGES, cfg.mm, cfg.cmaPages);
     this.vfs = new Vfs(this.host);
     this.shmem = shmemFs(this.vfs);
     this.hugetlbfs = hugetlbFs(this.vfs);
     this.mmapHooks = { shmemZeroSetup: (vma, size) => this.shmem.zeroSetup(vma, size) };
+    this.gup = new KernelGup(this.host);
   }
 
   /** A new process with an empty address space. */

@@ -81,7 +81,9 @@ export function checkKernel(host: Host, vfs: Vfs, procs: readonly CheckedProcess
 
   for (const p of procs) if (p.mm !== null) checkMm(host, acc, p.pid, p.mm);
   const cacheStats = checkPageCaches(host, acc, vfs, liveMms);
+  const pins = checkGupLedger(host, acc);
   checkFolios(host, acc);
+  checkPins(host, acc, pins);
   checkPhysmem(host, acc);
   checkVmstat(host, acc, cacheStats);
   checkContent(host, acc);
@@ -288,6 +290,77 @@ function checkPageCaches(host: Host, acc: Acc, vfs: Vfs, liveMms: Set<MmStruct>)
     }
   }
   return st;
+}
+
+// ---------------------------------------------------------------------------
+// GUP references (the ledger is ground truth; the folio counters are Linux's).
+
+/**
+ * Add the references GUP holds to the expected counts and return the pins per
+ * folio. Ledger entries must be positive and on allocated pages.
+ */
+function checkGupLedger(host: Host, acc: Acc): Map<number, number> {
+  const pins = new Map<number, number>();
+  let pinTotal = 0;
+  const visit = (ledger: ReadonlyMap<number, number>, pin: boolean): void => {
+    for (const [pfn, n] of ledger) {
+      const f = host.pfnFolio(pfn);
+      if (n <= 0) push(acc, { name: 'gup-ledger-negative', message: `page has ${n} ${pin ? 'pins' : 'gets'} outstanding`, pfn, actual: n });
+      if (f === 0) {
+        push(acc, { name: 'gup-ref-on-free-page', message: `free page has ${n} ${pin ? 'pins' : 'gets'} outstanding`, pfn, actual: n });
+        continue;
+      }
+      if (pin) {
+        pins.set(f, (pins.get(f) ?? 0) + n);
+        pinTotal += n;
+      } else acc.refs[f]! += n;
+    }
+  };
+  visit(host.pinLedger, true);
+  visit(host.getLedger, false);
+  for (const [f, n] of pins) acc.refs[f]! += host.pins.heldRefs(host, f, n);
+  // I7: every pin acquired is either released or outstanding.
+  const net = host.stat[NodeStat.NR_FOLL_PIN_ACQUIRED]! - host.stat[NodeStat.NR_FOLL_PIN_RELEASED]!;
+  if (net !== pinTotal) {
+    push(acc, { name: 'foll-pin-stat-mismatch', message: `nr_foll_pin_acquired - nr_foll_pin_released is ${net}, ${pinTotal} pins outstanding`, expected: pinTotal, actual: net });
+  }
+  return pins;
+}
+
+/** I2, I3, I9: the design's counters, maybe-pinned answers and exclusivity of pinned anonymous pages. */
+function checkPins(host: Host, acc: Acc, pins: ReadonlyMap<number, number>): void {
+  const ft = host.ft;
+  const p = host.pins;
+  for (const [f, n] of pins) {
+    const pfn = ft.pfn[f]!;
+    const bad = p.audit(host, f, n);
+    if (bad !== null) push(acc, { name: 'pin-counter-mismatch', message: `${p.name}: ${bad}`, pfn });
+    const nr = folioNrPages(ft, f);
+    const pm = acc.pages.get(f);
+    for (let i = 0; i < nr; i++) {
+      if (host.pinnedPages(f, i) === 0) continue;
+      if (!p.mayMissPins && !peekMaybePinned(host, f, i)) {
+        push(acc, { name: 'pinned-not-maybe-pinned', message: `${p.name}: page ${i} is pinned but folio_maybe_dma_pinned() says no`, pfn: pfn + i });
+      }
+      // A PMD/PUD mapping keeps PageAnonExclusive on the head page only (as rmap.c does).
+      const entire = acc.entire[f]! > 0;
+      const mapped = ft.order[f] === 0 ? acc.map[f]! > 0 : entire || (pm !== undefined && pm[i]! > 0);
+      if (ft.flags[f]! & PG.ANON && mapped && !pageAnonExclusive(ft, f, entire ? 0 : i)) {
+        push(acc, { name: 'pinned-anon-not-exclusive', message: `pinned anonymous page ${i} is mapped but not PageAnonExclusive`, pfn: pfn + i });
+      }
+    }
+  }
+}
+
+/** Ask the design without counting the answer in its metrics. */
+function peekMaybePinned(host: Host, f: number, page: number): boolean {
+  const m = host.pins.metrics;
+  const fp = m.falsePositives;
+  const fn = m.falseNegatives;
+  const r = host.pins.maybePinned(host, f, page, { mm: null, addr: -1 });
+  m.falsePositives = fp;
+  m.falseNegatives = fn;
+  return r;
 }
 
 // ---------------------------------------------------------------------------

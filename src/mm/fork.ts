@@ -99,7 +99,8 @@ function copyPmdEntry(host: Host, dst: Vma, src: Vma, addr: number, end: number,
   const dstPmd = tableAlloc(host, dst.mm, dst.mm.pgd, addr, Level.PMD);
   if (dstPmd === null) throw new ForkOom();
   if (fl & Pte.PSE) {
-    const r = copyHugePmd(host, dst, src, dstPmd, srcPmd, i, alignDown(addr, PMD_SIZE), (f) => folioNeedsCowForDma(host, src, f));
+    const haddr = alignDown(addr, PMD_SIZE);
+    const r = copyHugePmd(host, dst, src, dstPmd, srcPmd, i, haddr, (f) => folioNeedsCowForDma(host, src, f, 0, haddr));
     if (r === 'oom') throw new ForkOom();
     if (r !== 'again') return;
   }
@@ -135,10 +136,14 @@ function copyPteRange(host: Host, dst: Vma, src: Vma, dstPmd: PageTable, srcPt: 
     if (f !== 0 && folioTestAnon(ft, f)) {
       host.folioGet(f);
       const page = folioPageIdx(host, f, pfn);
-      if (!folioTryDupAnonRmap(host, f, page, 1, dst, Level.PTE, folioNeedsCowForDma(host, src, f))) {
+      if (!folioTryDupAnonRmap(host, f, page, 1, dst, Level.PTE, folioNeedsCowForDma(host, src, f, page, a))) {
         // The page may be pinned: the child gets its own copy now.
         host.folioPut(f);
         copyPresentPage(host, dst, dstPt, j, a, f, page);
+        if (host.pinnedPages(f, page) === 0) {
+          host.pins.metrics.unnecessaryForkCopies++;
+          host.pins.metrics.unnecessaryForkCopyBytes += PAGE_SIZE;
+        }
         continue;
       }
       addMmCounter(dst.mm, MmCounter.ANONPAGES, 1);

@@ -1,16 +1,27 @@
 /**
- * get_user_pages: walking user memory on behalf of the kernel (mirrors mm/gup.c).
+ * get_user_pages and pin_user_pages (mirrors mm/gup.c).
  *
- * This module holds the FOLL_* flags, the VMA checks and the core loop that
- * faults pages in. MAP_POPULATE, MADV_POPULATE_* and the GUP/pin API share it.
+ * GUP walks a process's page tables on behalf of the kernel and takes a
+ * reference on each page (FOLL_GET) or pins it for DMA (FOLL_PIN), faulting
+ * pages in as needed. "pages" arrays hold pfns, the model's struct page
+ * pointers. Kernel-style functions return a page count or a negative errno.
+ *
+ * Accounting (try_grab_folio / gup_put_folio) goes through the pin-accounting
+ * policy (src/mm/pin_policy.ts); upstream adds GUP_PIN_COUNTING_BIAS to the
+ * refcount of small folios and counts _pincount on large ones. Every grab and
+ * put is also recorded per page in the host's GUP ledger, the ground truth the
+ * oracle and the policy metrics compare against.
  */
-import type { ErrnoName } from '../uapi/errno.js';
+import { errno, type ErrnoName } from '../uapi/errno.js';
+import { Ev } from '../cost/counters.js';
+import { PG, folioTestAnon, isZeroFolio, pageAnonExclusive } from './folio.js';
 import { FaultFlag, VmFault } from './fs_types.js';
 import type { Host } from './host.js';
 import { handleMmFault } from './memory.js';
-import { type MmStruct, VM, type Vma, isCowMapping, vmaIsAnonymous } from './mm_types.js';
-import { LEVEL_SHIFT, Level, PAGE_SIZE } from './page.js';
-import { Pte, type Walk, walk } from './pgtable.js';
+import { MMF, type MmStruct, VM, type Vma, isCowMapping, vmaIsAnonymous } from './mm_types.js';
+import { LEVEL_SHIFT, Level, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, tableIndex } from './page.js';
+import { MKDIRTY, type PageTable, Pte, type Walk, walk } from './pgtable.js';
+import { migrateLongtermUnpinnable } from './migrate.js';
 import { vmaLookup } from './vma.js';
 
 /** FOLL_* flags: public ones (include/linux/mm_types.h) and internal ones (mm/internal.h). */
@@ -28,6 +39,8 @@ export const enum FOLL {
   PCI_P2PDMA = 1 << 10,
   INTERRUPTIBLE = 1 << 11,
   HONOR_NUMA_FAULT = 1 << 12,
+  /** The exclusive-pin RFC (not upstream): see pin_policy.ts. */
+  EXCLUSIVE = 1 << 13,
   TOUCH = 1 << 16,
   TRIED = 1 << 17,
   REMOTE = 1 << 18,
@@ -35,7 +48,125 @@ export const enum FOLL {
   FAST_ONLY = 1 << 20,
   UNLOCKABLE = 1 << 21,
   MADV_POPULATE = 1 << 22,
+  /** TOUCH | TRIED | REMOTE | PIN | FAST_ONLY | UNLOCKABLE | MADV_POPULATE */
+  INTERNAL = (1 << 16) | (1 << 17) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 22),
 }
+
+/** Flags the GUP-fast entry accepts (gup_fast_fallback). */
+const FAST_ALLOWED = FOLL.WRITE | FOLL.LONGTERM | FOLL.FORCE | FOLL.PIN | FOLL.GET | FOLL.FAST_ONLY | FOLL.NOFAULT | FOLL.PCI_P2PDMA | FOLL.HONOR_NUMA_FAULT | FOLL.EXCLUSIVE;
+
+/** A negative errno, as kernel functions return them. */
+function neg(e: ErrnoName): number {
+  return -errno[e];
+}
+
+// ---------------------------------------------------------------------------
+// Refcounting: grab and put.
+
+/**
+ * Add a flag-dependent reference to refs pages [page, page + refs) of folio f:
+ * FOLL_GET adds refs to the refcount, FOLL_PIN pins (through the policy), and
+ * neither does nothing. Returns 0 or a negative errno.
+ */
+// mirrors mm/gup.c:try_grab_folio
+export function tryGrabFolio(host: Host, f: number, page: number, refs: number, flags: number): number {
+  const ft = host.ft;
+  if (ft.refcount[f]! <= 0) return neg('ENOMEM');
+  if (flags & FOLL.GET) {
+    ft.refcount[f] = ft.refcount[f]! + refs;
+    host.ev[Ev.ATOMIC_REFCOUNT]++;
+    host.gupLedgerAdd(f, page, refs, false);
+  } else if (flags & FOLL.PIN) {
+    // The zero page is never pinned: it is not going anywhere.
+    if (isZeroFolio(ft, f)) return 0;
+    const r = host.pins.grab(host, f, page, refs, flags);
+    if (r !== 0) return r;
+  }
+  return 0;
+}
+
+/** Drop what tryGrabFolio took. */
+// mirrors mm/gup.c:gup_put_folio
+export function gupPutFolio(host: Host, f: number, page: number, refs: number, flags: number): void {
+  if (flags & FOLL.PIN) {
+    if (isZeroFolio(host.ft, f)) return;
+    host.pins.put(host, f, page, refs, flags);
+    return;
+  }
+  host.gupLedgerAdd(f, page, -refs, false);
+  host.folioPut(f, refs);
+}
+
+/** The folio and page index of a pfn from a pages array, or null. */
+function pfnPage(host: Host, pfn: unknown): { f: number; page: number } | null {
+  if (typeof pfn !== 'number') return null;
+  const f = host.pfnFolio(pfn);
+  return f === 0 ? null : { f, page: pfn - host.ft.pfn[f]! };
+}
+
+/** Group a run of pages of one folio starting at pages[i] (gup_folio_next). */
+function folioRun(host: Host, pages: readonly number[], i: number, n: number): { f: number; page: number; nr: number } | null {
+  const p = pfnPage(host, pages[i]);
+  if (p === null) return null;
+  let nr = 1;
+  while (i + nr < n && host.pfnFolio(pages[i + nr]!) === p.f) nr++;
+  return { f: p.f, page: p.page, nr };
+}
+
+// mirrors mm/gup.c:unpin_user_page
+export function unpinUserPage(host: Host, pfn: number): void {
+  const p = pfnPage(host, pfn);
+  if (p !== null) gupPutFolio(host, p.f, p.page, 1, FOLL.PIN);
+}
+
+/** Unpin npages pages; NULL (undefined) entries are skipped; an npages that looks like an errno is refused. */
+// mirrors mm/gup.c:unpin_user_pages
+export function unpinUserPages(host: Host, pages: readonly number[], npages: number): void {
+  if (npages < 0) return; // WARN: an -errno passed as a count
+  for (let i = 0; i < npages; ) {
+    const run = folioRun(host, pages, i, npages);
+    if (run === null) {
+      i++;
+      continue;
+    }
+    // gup_put_folio per page keeps the per-page ledger exact; the folio sees the same totals.
+    for (let k = 0; k < run.nr; k++) gupPutFolio(host, run.f, pages[i + k]! - host.ft.pfn[run.f]!, 1, FOLL.PIN);
+    i += run.nr;
+  }
+}
+
+/** Mark each folio dirty (if clean) and unpin. */
+// mirrors mm/gup.c:unpin_user_pages_dirty_lock
+export function unpinUserPagesDirtyLock(host: Host, pages: readonly number[], npages: number, makeDirty: boolean): void {
+  if (!makeDirty) {
+    unpinUserPages(host, pages, npages);
+    return;
+  }
+  for (let i = 0; i < npages; i++) {
+    const p = pfnPage(host, pages[i]);
+    if (p === null) continue;
+    host.ft.flags[p.f]! |= PG.DIRTY;
+  }
+  unpinUserPages(host, pages, npages);
+}
+
+/** Add one more pin to an already pinned folio; a no-op on the zero page. */
+// mirrors mm/gup.c:folio_add_pin
+export function folioAddPin(host: Host, pfn: number): void {
+  const p = pfnPage(host, pfn);
+  if (p === null || isZeroFolio(host.ft, p.f)) return;
+  host.pins.addPin(host, p.f, p.page);
+}
+
+/** Release a FOLL_GET reference (put_page). */
+// mirrors include/linux/mm.h:put_page
+export function putPage(host: Host, pfn: number): void {
+  const p = pfnPage(host, pfn);
+  if (p !== null) gupPutFolio(host, p.f, p.page, 1, FOLL.GET);
+}
+
+// ---------------------------------------------------------------------------
+// VMA and page checks.
 
 /**
  * Shared writable file mappings whose pages need write-notify for dirty
@@ -60,6 +191,7 @@ function writableFileMappingAllowed(vma: Vma, gupFlags: number): boolean {
 export function checkVmaFlags(vma: Vma, gupFlags: number): ErrnoName | null {
   const vmFlags = vma.flags;
   const write = (gupFlags & FOLL.WRITE) !== 0;
+  // vma_can_gup: no VM_IO / VM_PFNMAP.
   if (vmFlags & (VM.IO | VM.PFNMAP)) return 'EFAULT';
   if (gupFlags & FOLL.ANON && !vmaIsAnonymous(vma)) return 'EFAULT';
   if (gupFlags & FOLL.LONGTERM && vma.file?.inode.sb.fsType === 'dax') return 'EOPNOTSUPP';
@@ -86,76 +218,495 @@ export function vmFaultToErrno(ret: number, gupFlags: number): ErrnoName | null 
   return null;
 }
 
-/** Result of a GUP walk: pages handled, or an errno if none were. */
-export type GupResult = number | ErrnoName;
+/**
+ * Must a R/O pin of this page break COW first (FAULT_FLAG_UNSHARE)? True for a
+ * possibly shared anonymous page, and for any page of a private mapping under
+ * a long-term R/O pin (the zero page, page cache), so the pin keeps seeing what
+ * the process sees. vma may be null (GUP-fast), which counts as COW.
+ */
+// mirrors mm/internal.h:gup_must_unshare
+export function gupMustUnshare(host: Host, vma: Vma | null, flags: number, f: number, page: number): boolean {
+  if ((flags & (FOLL.WRITE | FOLL.PIN)) !== FOLL.PIN) return false;
+  if (!folioTestAnon(host.ft, f)) {
+    if (!(flags & FOLL.LONGTERM)) return false;
+    if (vma === null) return true;
+    return isCowMapping(vma.flags);
+  }
+  return !pageAnonExclusive(host.ft, f, page);
+}
+
+/** FOLL_FORCE may write through a read-only entry of a private mapping (can_follow_write_common). */
+// mirrors mm/gup.c:can_follow_write_common (with can_follow_write_pte / _pmd)
+function canFollowWrite(host: Host, fl: number, f: number, page: number, vma: Vma, flags: number): boolean {
+  if (fl & Pte.RW) return true;
+  if (!(flags & FOLL.FORCE)) return false;
+  if (vma.flags & (VM.MAYSHARE | VM.SHARED)) return false;
+  if (!(vma.flags & VM.MAYWRITE)) return false;
+  if (vma.flags & VM.WRITE) return false;
+  if (f === 0 || !folioTestAnon(host.ft, f) || !pageAnonExclusive(host.ft, f, page)) return false;
+  // ... and no write fault is needed for soft-dirty or uffd-wp tracking.
+  if (!(vma.flags & VM.SOFTDIRTY) && !(fl & Pte.SOFT_DIRTY)) return false;
+  return !(fl & Pte.UFFD_WP);
+}
+
+// ---------------------------------------------------------------------------
+// The slow path.
 
 const $w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null, pidx: 0 };
 
+/** EMLINK: follow_page_mask's "unshare first". */
+const EMLINK = -errno.EMLINK;
+const EEXIST = -errno.EEXIST;
+
 /**
- * Is addr mapped so that GUP with these flags can use it without a fault?
- * Returns the size of the mapping leaf (so huge mappings advance in one step), or 0.
+ * Look up (and grab, per flags) pages from addr until end within vma. Returns
+ * the number of pages handled (> 0), 0 if a fault is needed, EMLINK if an
+ * unshare fault is needed, or a negative errno.
  */
-function followPage(mm: MmStruct, addr: number, gupFlags: number): number {
-  walk(mm.pgd, addr, $w);
-  const fl = $w.table.fl[$w.idx]!;
-  const leaf = $w.level === Level.PTE ? fl !== 0 : (fl & Pte.PSE) !== 0;
-  if (!leaf || !(fl & Pte.PRESENT)) return 0;
-  if (gupFlags & FOLL.WRITE && !(fl & Pte.RW)) return 0;
-  return 2 ** LEVEL_SHIFT[$w.level]!;
+// mirrors mm/gup.c:follow_page_mask (follow_huge_pud / follow_huge_pmd / follow_page_pte)
+function followPageMask(host: Host, vma: Vma, addr: number, end: number, flags: number, pages: number[] | null, pi: number): number {
+  const ft = host.ft;
+  walk(vma.mm.pgd, addr, $w);
+  const t = $w.table;
+  const level = $w.level;
+  const fl = t.fl[$w.idx]!;
+  if (level !== Level.PTE) {
+    if (!(fl & Pte.PSE)) return noPageTable(vma, flags);
+    return followHugeLeaf(host, vma, t, $w.idx, level, addr, end, flags, pages, pi);
+  }
+  // follow_page_pte: walk this table to its end, the VMA end or the request end.
+  const tableEnd = Math.floor(addr / PMD_SIZE) * PMD_SIZE + PMD_SIZE;
+  const walkEnd = Math.min(tableEnd, vma.end, end);
+  let nr = 0;
+  let a = addr;
+  let ret = 0;
+  for (; a < walkEnd; a += PAGE_SIZE) {
+    const i = tableIndex(a, Level.PTE);
+    const pfl = t.fl[i]!;
+    if (pfl === 0) {
+      ret = 0;
+      break;
+    }
+    if (!(pfl & Pte.PRESENT) || pfl & Pte.PROTNONE) {
+      ret = 0;
+      break;
+    }
+    const pfn = t.pfn[i]!;
+    let f = pfl & Pte.SPECIAL ? 0 : host.pfnFolio(pfn);
+    let page = f === 0 ? 0 : pfn - ft.pfn[f]!;
+    if (flags & FOLL.WRITE && !canFollowWrite(host, pfl, f, page, vma, flags)) {
+      ret = 0;
+      break;
+    }
+    if (f === 0) {
+      if (flags & FOLL.DUMP) {
+        ret = neg('EFAULT');
+        break;
+      }
+      if (pfn !== ft.pfn[host.zeroPage]) {
+        ret = EEXIST; // a PFN mapping without a struct page
+        break;
+      }
+      f = host.zeroPage;
+      page = 0;
+    }
+    if (!(pfl & Pte.RW) && gupMustUnshare(host, vma, flags, f, page)) {
+      ret = EMLINK;
+      break;
+    }
+    const g = tryGrabFolio(host, f, page, 1, flags);
+    if (g !== 0) {
+      ret = g;
+      break;
+    }
+    if (flags & FOLL.TOUCH) {
+      if (flags & FOLL.WRITE && !(pfl & Pte.DIRTY)) ft.flags[f]! |= PG.DIRTY;
+      ft.flags[f]! |= PG.REFERENCED;
+    }
+    if (pages !== null) pages[pi + nr] = pfn;
+    nr++;
+  }
+  if (nr > 0) return nr;
+  if (ret === 0 && (a >= walkEnd || t.fl[tableIndex(a, Level.PTE)] === 0)) return noPageTable(vma, flags);
+  return ret;
+}
+
+// mirrors mm/gup.c:no_page_table
+function noPageTable(vma: Vma, flags: number): number {
+  if (!(flags & FOLL.DUMP)) return 0;
+  // Core dumps skip holes that a fault would fill with zeros.
+  if (vmaIsAnonymous(vma)) return neg('EFAULT');
+  return 0;
+}
+
+// mirrors mm/gup.c:follow_huge_pmd / follow_huge_pud
+function followHugeLeaf(host: Host, vma: Vma, t: PageTable, i: number, level: Level, addr: number, end: number, flags: number, pages: number[] | null, pi: number): number {
+  const ft = host.ft;
+  const fl = t.fl[i]!;
+  const head = t.pfn[i]!;
+  const f = host.pfnFolio(head);
+  if (f === 0) return 0;
+  if (flags & FOLL.WRITE && !canFollowWrite(host, fl, f, 0, vma, flags)) return 0;
+  if (flags & FOLL.DUMP && f === host.hugeZeroFolio) return neg('EFAULT');
+  if (fl & Pte.PROTNONE) return 0;
+  if (!(fl & Pte.RW) && gupMustUnshare(host, vma, flags, f, 0)) return EMLINK;
+  if (flags & FOLL.SPLIT_PMD) return 0;
+  const span = level === Level.PMD ? PMD_SIZE : PUD_SIZE;
+  const base = Math.floor(addr / span) * span;
+  const off = (addr - base) / PAGE_SIZE;
+  const nr = Math.min(span / PAGE_SIZE - off, Math.floor((end - addr) / PAGE_SIZE));
+  const g = tryGrabFolio(host, f, off, nr, flags);
+  if (g !== 0) return g;
+  if (flags & FOLL.TOUCH) {
+    // touch_pmd: young, and dirty for writes.
+    t.fl[i] = fl | Pte.ACCESSED | (flags & FOLL.WRITE ? MKDIRTY : 0);
+    ft.flags[f]! |= PG.REFERENCED;
+  }
+  if (pages !== null) for (let k = 0; k < nr; k++) pages[pi + k] = head + off + k;
+  return nr;
+}
+
+/** Fault in one page for GUP; 0 or a negative errno. */
+// mirrors mm/gup.c:faultin_page
+function faultinPage(host: Host, vma: Vma, addr: number, flags: number, unshare: boolean): number {
+  if (flags & FOLL.NOFAULT) return neg('EFAULT');
+  let ff = 0;
+  if (flags & FOLL.WRITE) ff |= FaultFlag.WRITE;
+  if (flags & FOLL.REMOTE) ff |= FaultFlag.REMOTE;
+  if (flags & FOLL.UNLOCKABLE) ff |= FaultFlag.ALLOW_RETRY | FaultFlag.KILLABLE;
+  if (flags & FOLL.TRIED) ff |= FaultFlag.TRIED;
+  if (unshare) ff |= FaultFlag.UNSHARE;
+  const ret = handleMmFault(host, vma, addr, ff);
+  if (ret & VmFault.ERROR) {
+    const e = vmFaultToErrno(ret, flags);
+    if (e !== null) return neg(e);
+  }
+  return 0;
 }
 
 /**
- * Fault in nrPages user pages from start without returning them (the pages ==
- * NULL form of __get_user_pages). Returns the number of pages handled, or an
- * errno if none were.
+ * The core loop: walk nrPages pages from start, faulting where needed, and
+ * grab each per flags into pages (or just fault them in when pages is null).
+ * Returns the pages handled, or a negative errno if none were.
  */
-// mirrors mm/gup.c:__get_user_pages (no pages array)
-export function getUserPagesNoPages(host: Host, mm: MmStruct, start: number, nrPages: number, gupFlags: number): GupResult {
-  let done = 0;
+// mirrors mm/gup.c:__get_user_pages
+export function getUserPagesCore(host: Host, mm: MmStruct, start: number, nrPages: number, flags: number, pages: number[] | null): number {
+  if (nrPages === 0) return 0;
+  let i = 0;
+  let ret = 0;
   let vma: Vma | null = null;
   let addr = start;
-  const end = start + nrPages * PAGE_SIZE;
-  while (addr < end) {
+  let left = nrPages;
+  while (left > 0) {
     if (vma === null || addr >= vma.end) {
-      vma = vmaLookup(mm, addr);
-      if (gupFlags & FOLL.MADV_POPULATE) {
-        if (vma === null) return done > 0 ? done : 'ENOMEM';
-        if (checkVmaFlags(vma, gupFlags) !== null) return done > 0 ? done : 'EINVAL';
+      vma = addr < TASK_SIZE ? vmaLookup(mm, addr) : null;
+      if (flags & FOLL.MADV_POPULATE) {
+        if (vma === null) {
+          ret = neg('ENOMEM');
+          break;
+        }
+        if (checkVmaFlags(vma, flags) !== null) {
+          ret = neg('EINVAL');
+          break;
+        }
       } else {
-        if (vma === null) return done > 0 ? done : 'EFAULT';
-        const err = checkVmaFlags(vma, gupFlags);
-        if (err !== null) return done > 0 ? done : err;
+        if (vma === null) {
+          ret = neg('EFAULT');
+          break;
+        }
+        const e = checkVmaFlags(vma, flags);
+        if (e !== null) {
+          ret = neg(e);
+          break;
+        }
       }
     }
-    let size = followPage(mm, addr, gupFlags);
-    if (size === 0) {
-      if (gupFlags & FOLL.NOFAULT) return done > 0 ? done : 'EFAULT';
-      let fflags = FaultFlag.ALLOW_RETRY | FaultFlag.KILLABLE;
-      if (gupFlags & FOLL.WRITE) fflags |= FaultFlag.WRITE;
-      if (gupFlags & FOLL.REMOTE) fflags |= FaultFlag.REMOTE;
-      const ret = handleMmFault(host, vma, addr, fflags);
-      const err = vmFaultToErrno(ret, gupFlags);
-      if (err !== null) return done > 0 ? done : err;
-      size = followPage(mm, addr, gupFlags);
-      // A FOLL_FORCE write to a read-only private mapping leaves the PTE read-only.
-      if (size === 0) size = PAGE_SIZE;
+    const end = addr + left * PAGE_SIZE;
+    let nr = followPageMask(host, vma, addr, end, flags, pages, i);
+    // retry: fault (or unshare) and look again, as often as it takes.
+    let tries = 0;
+    let failed = false;
+    while (nr === 0 || nr === EMLINK) {
+      if (++tries > 4) {
+        // A fault that succeeds but leaves nothing to follow is a model bug, not a user error.
+        throw new Error(`internal: GUP at 0x${addr.toString(16)} made no progress`);
+      }
+      const r = faultinPage(host, vma, addr, flags, nr === EMLINK);
+      if (r !== 0) {
+        ret = r;
+        failed = true;
+        break;
+      }
+      nr = followPageMask(host, vma, addr, end, flags, pages, i);
     }
-    const next = Math.min(Math.floor(addr / size) * size + size, end);
-    done += (next - addr) / PAGE_SIZE;
-    addr = next;
+    if (failed) break;
+    if (nr === EEXIST) {
+      if (pages !== null) {
+        ret = nr;
+        break;
+      }
+      nr = 1;
+    } else if (nr < 0) {
+      ret = nr;
+      break;
+    }
+    i += nr;
+    addr += nr * PAGE_SIZE;
+    left -= nr;
   }
-  return done;
+  return i > 0 ? i : ret;
 }
 
-/** Fault in [start, end) of one VMA for MAP_POPULATE / mlock, ignoring errors. */
+/** __get_user_pages with the FOLL_PIN bookkeeping and implied FOLL_GET. */
+// mirrors mm/gup.c:__get_user_pages_locked
+function getUserPagesLocked(host: Host, mm: MmStruct, start: number, nrPages: number, pages: number[] | null, flags: number): number {
+  if (nrPages === 0) return 0;
+  if (flags & FOLL.PIN) mm.flags |= MMF.HAS_PINNED;
+  if (pages !== null && !(flags & FOLL.PIN)) flags |= FOLL.GET;
+  const r = getUserPagesCore(host, mm, start, nrPages, flags, pages);
+  // Failing to pin anything implies something has gone wrong (except with FOLL_NOWAIT).
+  if (r === 0 && !(flags & FOLL.NOWAIT)) return neg('EFAULT');
+  return r;
+}
+
+/**
+ * FOLL_LONGTERM: pin, then migrate away any folio that may not stay pinned
+ * (ZONE_MOVABLE, CMA) and pin again, until everything pinned may stay.
+ */
+// mirrors mm/gup.c:__gup_longterm_locked (check_and_migrate_movable_pages)
+function gupLongtermLocked(host: Host, mm: MmStruct, start: number, nrPages: number, pages: number[] | null, flags: number): number {
+  if (!(flags & FOLL.LONGTERM)) return getUserPagesLocked(host, mm, start, nrPages, pages, flags);
+  for (let attempt = 0; ; attempt++) {
+    const n = getUserPagesLocked(host, mm, start, nrPages, pages, flags);
+    if (n <= 0) return n;
+    const rc = migrateLongtermUnpinnable(host, pages!, n);
+    if (rc === 0) return n;
+    if (rc !== -errno.EAGAIN) return rc;
+    // Migrated: pin the new pages. (Linux loops until nothing needs moving.)
+    if (attempt > 100) return neg('ENOMEM');
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The fast path.
+
+/** Can GUP-fast take this folio? Long-term writable pins of file pages need the slow path's VMA checks. */
+// mirrors mm/gup.c:gup_fast_folio_allowed
+function gupFastFolioAllowed(host: Host, f: number, flags: number): boolean {
+  if ((flags & (FOLL.PIN | FOLL.LONGTERM | FOLL.WRITE)) !== (FOLL.PIN | FOLL.LONGTERM | FOLL.WRITE)) return true;
+  const ft = host.ft;
+  if (ft.flags[f]! & PG.HUGETLB) return true;
+  const o = ft.owner[f];
+  if (o === null || o === undefined) return false;
+  if (o.kind === 'anon') return true;
+  // The only file system allowed is shmem.
+  return (ft.flags[f]! & PG.SWAPBACKED) !== 0;
+}
+
+/** GUP-fast's grab: a reference first, then the pin, failing (not erroring) where the slow path must decide. */
+// mirrors mm/gup.c:try_grab_folio_fast
+function tryGrabFolioFast(host: Host, f: number, page: number, refs: number, flags: number): boolean {
+  const ft = host.ft;
+  if (flags & FOLL.PIN && isZeroFolio(ft, f)) return true;
+  // try_get_folio: a negative (overflowed) or zero (frozen) refcount fails.
+  if (ft.refcount[f]! <= 0) return false;
+  if (flags & FOLL.GET) return tryGrabFolio(host, f, page, refs, flags) === 0;
+  if (flags & FOLL.LONGTERM && !folioIsLongtermPinnable(host, f)) return false;
+  return host.pins.grab(host, f, page, refs, flags) === 0;
+}
+
+/** May this folio stay pinned long-term (not ZONE_MOVABLE, not CMA)? The zero page may. */
+// mirrors include/linux/mm.h:folio_is_longterm_pinnable
+export function folioIsLongtermPinnable(host: Host, f: number): boolean {
+  const ft = host.ft;
+  if (isZeroFolio(ft, f)) return true;
+  return host.pa.longtermPinnable(ft.pfn[f]!);
+}
+
+/**
+ * Walk the page tables without faulting, taking what the entries permit; stop
+ * at the first page that needs the slow path. Returns pages taken.
+ */
+// mirrors mm/gup.c:gup_fast (gup_fast_pgd_range ... gup_fast_pte_range / gup_fast_pmd_leaf / gup_fast_pud_leaf)
+function gupFast(host: Host, mm: MmStruct, start: number, end: number, flags: number, pages: number[]): number {
+  // A fork is write-protecting this mm: GUP-fast with FOLL_PIN must not race it.
+  if (flags & FOLL.PIN && mm.writeProtectSeq & 1) return 0;
+  const seq = mm.writeProtectSeq;
+  const ft = host.ft;
+  let nr = 0;
+  let addr = start;
+  while (addr < end) {
+    walk(mm.pgd, addr, $w);
+    const t = $w.table;
+    const level = $w.level;
+    const fl = t.fl[$w.idx]!;
+    const leaf = level === Level.PTE ? fl !== 0 : (fl & Pte.PSE) !== 0;
+    // pte_protnone, !pte_access_permitted, pte_special all send us to the slow path.
+    if (!leaf || !(fl & Pte.PRESENT) || fl & Pte.PROTNONE || !(fl & Pte.USER)) break;
+    if (flags & FOLL.WRITE && !(fl & Pte.RW)) break;
+    if (fl & Pte.SPECIAL) break;
+    const span = 2 ** LEVEL_SHIFT[level]!;
+    const base = Math.floor(addr / span) * span;
+    const off = (addr - base) / PAGE_SIZE;
+    const n = Math.min(span / PAGE_SIZE - off, (end - addr) / PAGE_SIZE);
+    const pfn = t.pfn[$w.idx]! + off;
+    const f = host.pfnFolio(pfn);
+    if (f === 0) break;
+    const page = pfn - ft.pfn[f]!;
+    if (!tryGrabFolioFast(host, f, page, n, flags)) break;
+    if (!gupFastFolioAllowed(host, f, flags) || (!(fl & Pte.RW) && gupMustUnshare(host, null, flags, f, page))) {
+      gupPutFolio(host, f, page, n, flags);
+      break;
+    }
+    ft.flags[f]! |= PG.REFERENCED;
+    for (let k = 0; k < n; k++) pages[nr + k] = pfn + k;
+    nr += n;
+    addr += n * PAGE_SIZE;
+  }
+  if (flags & FOLL.PIN && mm.writeProtectSeq !== seq) {
+    for (let k = 0; k < nr; k++) unpinUserPage(host, pages[k]!);
+    return 0;
+  }
+  return nr;
+}
+
+/** GUP-fast, then the slow path for whatever it could not take. */
+// mirrors mm/gup.c:gup_fast_fallback
+function gupFastFallback(host: Host, mm: MmStruct, start: number, nrPages: number, flags: number, pages: number[]): number {
+  if (flags & ~FAST_ALLOWED) return neg('EINVAL');
+  if (flags & FOLL.PIN) mm.flags |= MMF.HAS_PINNED;
+  start = Math.floor(start / PAGE_SIZE) * PAGE_SIZE;
+  const len = nrPages * PAGE_SIZE;
+  const end = start + len;
+  if (end > 2 ** 64) return neg('EOVERFLOW');
+  if (end > TASK_SIZE + PAGE_SIZE) return neg('EFAULT');
+  const pinned = gupFast(host, mm, start, end, flags, pages);
+  if (pinned === nrPages || flags & FOLL.FAST_ONLY) return pinned;
+  const rest = pages.slice(pinned);
+  const ret = gupLongtermLocked(host, mm, start + pinned * PAGE_SIZE, nrPages - pinned, rest, flags | FOLL.TOUCH | FOLL.UNLOCKABLE);
+  for (let k = 0; k < Math.max(0, ret); k++) pages[pinned + k] = rest[k]!;
+  if (ret < 0) return pinned > 0 ? pinned : ret;
+  return ret + pinned;
+}
+
+// ---------------------------------------------------------------------------
+// The exported interface: argument rules, then the walk.
+
+/**
+ * Check caller flags and add the wrapper's. Returns the flags or null (the
+ * caller returns -EINVAL, or 0 for the pin_user_pages family).
+ */
+// mirrors mm/gup.c:is_valid_gup_args
+export function isValidGupArgs(host: Host, pages: unknown, locked: { value: number } | null, gupFlags: number, toSet: number): number | null {
+  // Internal flags may not come from outside (FOLL_TOUCH, FOLL_PIN, ...).
+  if (gupFlags & FOLL.INTERNAL) return null;
+  let flags = gupFlags | toSet;
+  if (locked !== null) {
+    if (locked.value !== 1) return null;
+    flags |= FOLL.UNLOCKABLE;
+  }
+  // FOLL_GET and FOLL_PIN are mutually exclusive.
+  if ((flags & (FOLL.PIN | FOLL.GET)) === (FOLL.PIN | FOLL.GET)) return null;
+  // LONGTERM only when pinning.
+  if (!(flags & FOLL.PIN) && flags & FOLL.LONGTERM) return null;
+  // GET and PIN need a pages array.
+  if (flags & (FOLL.GET | FOLL.PIN) && !Array.isArray(pages)) return null;
+  if (flags & FOLL.LONGTERM && flags & FOLL.PCI_P2PDMA) return null;
+  // FOLL_EXCLUSIVE (RFC): only with the policy on, and only for long-term pins.
+  if (flags & FOLL.EXCLUSIVE && (!host.pins.exclusiveSupported || (flags & (FOLL.PIN | FOLL.LONGTERM)) !== (FOLL.PIN | FOLL.LONGTERM))) return null;
+  return flags;
+}
+
+/** Checked integer arguments: start, nr_pages and flags as C would pass them. */
+function intArgs(start: unknown, nrPages: unknown, gupFlags: unknown): { start: number; nr: number; flags: number } | null {
+  if (typeof start !== 'number' || !Number.isSafeInteger(start) || start < 0) return null;
+  if (typeof nrPages !== 'number' || !Number.isSafeInteger(nrPages)) return null;
+  if (typeof gupFlags !== 'number' || !Number.isInteger(gupFlags)) return null;
+  return { start, nr: nrPages, flags: gupFlags >>> 0 };
+}
+
+export function getUserPages(host: Host, mm: MmStruct, start: unknown, nrPages: unknown, gupFlags: unknown, pages: number[] | null): number {
+  const a = intArgs(start, nrPages, gupFlags);
+  if (a === null || a.nr < 0) return neg('EINVAL');
+  const flags = isValidGupArgs(host, pages, null, a.flags, FOLL.TOUCH);
+  if (flags === null) return neg('EINVAL');
+  return getUserPagesLocked(host, mm, a.start, a.nr, pages, flags);
+}
+
+export function getUserPagesRemote(host: Host, mm: MmStruct, start: unknown, nrPages: unknown, gupFlags: unknown, pages: number[] | null): number {
+  const a = intArgs(start, nrPages, gupFlags);
+  if (a === null || a.nr < 0) return neg('EINVAL');
+  const flags = isValidGupArgs(host, pages, null, a.flags, FOLL.TOUCH | FOLL.REMOTE);
+  if (flags === null) return neg('EINVAL');
+  return getUserPagesLocked(host, mm, a.start, a.nr, pages, flags);
+}
+
+export function getUserPagesFast(host: Host, mm: MmStruct, start: unknown, nrPages: unknown, gupFlags: unknown, pages: number[]): number {
+  const a = intArgs(start, nrPages, gupFlags);
+  if (a === null) return neg('EINVAL');
+  const flags = isValidGupArgs(host, pages, null, a.flags, FOLL.GET);
+  if (flags === null) return neg('EINVAL');
+  if (a.nr <= 0) return 0;
+  return gupFastFallback(host, mm, a.start, a.nr, flags, pages);
+}
+
+export function getUserPagesFastOnly(host: Host, mm: MmStruct, start: unknown, nrPages: unknown, gupFlags: unknown, pages: number[]): number {
+  const a = intArgs(start, nrPages, gupFlags);
+  if (a === null) return neg('EINVAL');
+  const flags = isValidGupArgs(host, pages, null, a.flags, FOLL.GET | FOLL.FAST_ONLY);
+  if (flags === null) return neg('EINVAL');
+  if (a.nr <= 0) return 0;
+  return gupFastFallback(host, mm, a.start, a.nr, flags, pages);
+}
+
+export function pinUserPages(host: Host, mm: MmStruct, start: unknown, nrPages: unknown, gupFlags: unknown, pages: number[]): number {
+  const a = intArgs(start, nrPages, gupFlags);
+  if (a === null || a.nr < 0) return 0;
+  const flags = isValidGupArgs(host, pages, null, a.flags, FOLL.PIN);
+  if (flags === null) return 0;
+  return gupLongtermLocked(host, mm, a.start, a.nr, pages, flags);
+}
+
+export function pinUserPagesRemote(host: Host, mm: MmStruct, start: unknown, nrPages: unknown, gupFlags: unknown, pages: number[]): number {
+  const a = intArgs(start, nrPages, gupFlags);
+  if (a === null || a.nr < 0) return 0;
+  const flags = isValidGupArgs(host, pages, null, a.flags, FOLL.PIN | FOLL.TOUCH | FOLL.REMOTE);
+  if (flags === null) return 0;
+  return gupLongtermLocked(host, mm, a.start, a.nr, pages, flags);
+}
+
+export function pinUserPagesFast(host: Host, mm: MmStruct, start: unknown, nrPages: unknown, gupFlags: unknown, pages: number[]): number {
+  const a = intArgs(start, nrPages, gupFlags);
+  if (a === null) return neg('EINVAL');
+  const flags = isValidGupArgs(host, pages, null, a.flags, FOLL.PIN);
+  if (flags === null) return neg('EINVAL');
+  if (a.nr <= 0) return 0;
+  return gupFastFallback(host, mm, a.start, a.nr, flags, pages);
+}
+
+// ---------------------------------------------------------------------------
+// Populating: MAP_POPULATE, mlock, MADV_POPULATE_*.
+
+/** Result of a populate walk: pages handled, or an errno if none were. */
+export type GupResult = number | ErrnoName;
+
+function toResult(r: number): GupResult {
+  return r >= 0 ? r : (Object.keys(errno).find((k) => errno[k as ErrnoName] === -r) as ErrnoName);
+}
+
+/** Fault in [start, end) of one VMA for MAP_POPULATE / mlock. */
 // mirrors mm/gup.c:populate_vma_page_range
 export function populateVmaPageRange(host: Host, vma: Vma, start: number, end: number): GupResult {
-  let gupFlags = FOLL.TOUCH;
   if (vma.flags & VM.LOCKONFAULT) return (end - start) / PAGE_SIZE;
-  // Private writable mappings are touched with writes, to break COW now.
-  if ((vma.flags & (VM.WRITE | VM.SHARED)) === VM.WRITE) gupFlags |= FOLL.WRITE;
-  if (vma.flags & (VM.READ | VM.WRITE | VM.EXEC)) gupFlags |= FOLL.FORCE;
-  return getUserPagesNoPages(host, vma.mm, start, (end - start) / PAGE_SIZE, gupFlags);
+  // PROT_NONE pages were never faulted in.
+  if (!(vma.flags & (VM.READ | VM.WRITE | VM.EXEC))) return 'EFAULT';
+  if (!(vma.flags & VM.MAYREAD)) return 'EFAULT';
+  // Private writable mappings are touched with writes, to break COW now;
+  // others with a read, forced in case they are not readable.
+  let flags = FOLL.TOUCH;
+  if ((vma.flags & (VM.WRITE | VM.SHARED)) === VM.WRITE) flags |= FOLL.WRITE;
+  else flags |= FOLL.FORCE;
+  return toResult(getUserPagesCore(host, vma.mm, start, (end - start) / PAGE_SIZE, flags, null));
 }
 
 /** Populate [start, start + len) of mm, skipping VM_IO/VM_PFNMAP VMAs; errors are ignored. */
@@ -164,16 +715,11 @@ export function mmPopulate(host: Host, mm: MmStruct, start: number, len: number)
   const end = start + len;
   let addr = start;
   while (addr < end) {
-    const vma = vmaLookup(mm, addr) ?? null;
-    if (vma === null) {
-      // Skip to the next VMA, if any.
-      const next = mm.vmas.find((v) => v.start > addr);
-      if (next === undefined || next.start >= end) return;
-      addr = next.start;
-      continue;
-    }
+    const vma = mm.vmas.find((v) => v.end > addr && v.start < end);
+    if (vma === undefined) return;
+    const s = Math.max(addr, vma.start);
     const e = Math.min(end, vma.end);
-    if (!(vma.flags & (VM.IO | VM.PFNMAP))) populateVmaPageRange(host, vma, addr, e);
+    if (!(vma.flags & (VM.IO | VM.PFNMAP))) populateVmaPageRange(host, vma, s, e);
     addr = e;
   }
 }
@@ -181,7 +727,8 @@ export function mmPopulate(host: Host, mm: MmStruct, start: number, len: number)
 /** Fault in [start, end) for MADV_POPULATE_READ/WRITE. Returns pages or an errno. */
 // mirrors mm/gup.c:faultin_page_range
 export function faultinPageRange(host: Host, mm: MmStruct, start: number, end: number, write: boolean): GupResult {
-  let gupFlags = FOLL.TOUCH | FOLL.HWPOISON | FOLL.UNLOCKABLE | FOLL.MADV_POPULATE;
-  if (write) gupFlags |= FOLL.WRITE;
-  return getUserPagesNoPages(host, mm, start, (end - start) / PAGE_SIZE, gupFlags);
+  let flags = FOLL.TOUCH | FOLL.HWPOISON | FOLL.UNLOCKABLE | FOLL.MADV_POPULATE;
+  if (write) flags |= FOLL.WRITE;
+  const r = getUserPagesCore(host, mm, start, (end - start) / PAGE_SIZE, flags, null);
+  return toResult(r === 0 ? -errno.EFAULT : r);
 }

@@ -16,6 +16,7 @@ import { Gfp, GFP_KERNEL, PageAlloc } from './page_alloc.js';
 import { PageContent } from './page_content.js';
 import { HPAGE_PMD_ORDER, MAX_PAGE_ORDER } from './page.js';
 import { NodeStat, newNodeStats } from './vmstat.js';
+import { type PinAccounting, UpstreamPins } from './pin_policy.js';
 
 /** /sys/kernel/mm/transparent_hugepage/enabled */
 export type ThpEnabled = 'always' | 'madvise' | 'never';
@@ -61,8 +62,18 @@ export class Host {
 
   private nextId = 1;
 
-  constructor(totalPages: number, movablePages: number, reservedPages: number, cfg: MmConfig) {
-    this.pa = new PageAlloc(totalPages, movablePages, reservedPages);
+  /**
+   * The GUP ledger: outstanding FOLL_PIN pins and FOLL_GET references per page
+   * (pfn -> count). Ground truth for the oracle (I1, I2, I7) and for the pin
+   * policies' metrics; the folio counters are what Linux actually keeps.
+   */
+  readonly pinLedger = new Map<number, number>();
+  readonly getLedger = new Map<number, number>();
+  /** How pins are counted (see pin_policy.ts). */
+  pins: PinAccounting = new UpstreamPins();
+
+  constructor(totalPages: number, movablePages: number, reservedPages: number, cfg: MmConfig, cmaPages = 0) {
+    this.pa = new PageAlloc(totalPages, movablePages, reservedPages, cmaPages);
     this.reservedPages = reservedPages;
     this.cfg = cfg;
     const z = this.folioAlloc(0, GFP_KERNEL);
@@ -156,6 +167,25 @@ export class Host {
       this.hugeZeroFolio = f;
     }
     return this.hugeZeroFolio;
+  }
+
+  /** Record refs pins (or gets) of one each on pages [page, page + |refs|) of f; negative refs release. */
+  gupLedgerAdd(f: number, page: number, refs: number, pin: boolean): void {
+    const map = pin ? this.pinLedger : this.getLedger;
+    const base = this.ft.pfn[f]! + page;
+    const n = Math.abs(refs);
+    const d = refs > 0 ? 1 : -1;
+    for (let k = 0; k < n; k++) {
+      const pfn = base + k;
+      const v = (map.get(pfn) ?? 0) + d;
+      if (v === 0) map.delete(pfn);
+      else map.set(pfn, v);
+    }
+  }
+
+  /** Outstanding pins on page `page` of f, by the ledger. */
+  pinnedPages(f: number, page: number): number {
+    return this.pinLedger.get(this.ft.pfn[f]! + page) ?? 0;
   }
 
   /** Zero a whole new folio (clear_highpage / folio_zero_user), counting the bytes. */

@@ -228,6 +228,8 @@ function wpPageCopy(host: Host, vma: Vma, pt: PageTable, j: number, address: num
   }
   if (oldF === 0) host.zeroFolio(nf);
   else {
+    // The pinning process's view and the pin part ways: the pin keeps the old page.
+    if (host.pinnedPages(oldF, folioPageIdx(host, oldF, oldPfn)) > 0 && folioTestAnon(ft, oldF)) host.pins.metrics.pinnedPagesLostToCow++;
     host.content.copyPage(nf, 1, 0, oldF, folioPageIdx(host, oldF, oldPfn));
     host.ev[Ev.COPY_BYTES] += PAGE_SIZE;
   }

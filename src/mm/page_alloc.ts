@@ -39,6 +39,8 @@ export const GFP_KERNEL = Gfp.KERNEL;
 export interface Zone {
   readonly type: ZoneType;
   readonly name: string;
+  /** The CMA area: MIGRATE_CMA pageblocks that only movable allocations may use. */
+  readonly cma: boolean;
   /** First pfn of the zone. */
   readonly start: number;
   /** One past the last pfn. */
@@ -57,37 +59,60 @@ export class PageAlloc {
    * @param movablePages pages at the top of RAM given to ZONE_MOVABLE (movablecore=)
    * @param reservedPages pages at the bottom kept by "firmware" (never free)
    */
-  constructor(totalPages: number, movablePages: number, reservedPages: number) {
+  /**
+   * @param cmaPages pages at the top of ZONE_NORMAL reserved as a CMA area
+   *   (cma=): movable allocations may use it, long-term pins may not stay there
+   */
+  constructor(totalPages: number, movablePages: number, reservedPages: number, cmaPages = 0) {
     this.totalPages = totalPages;
     const normalEnd = totalPages - movablePages;
-    const normal: Zone = { type: ZoneType.NORMAL, name: 'Normal', start: 0, end: normalEnd, managed: 0, free: new ExtentSet() };
-    const movable: Zone = { type: ZoneType.MOVABLE, name: 'Movable', start: normalEnd, end: totalPages, managed: 0, free: new ExtentSet() };
-    normal.free.add(Math.min(reservedPages, normalEnd), normalEnd);
+    const cmaStart = normalEnd - cmaPages;
+    const normal: Zone = { type: ZoneType.NORMAL, name: 'Normal', cma: false, start: 0, end: cmaStart, managed: 0, free: new ExtentSet() };
+    const cma: Zone = { type: ZoneType.NORMAL, name: 'Normal (CMA)', cma: true, start: cmaStart, end: normalEnd, managed: 0, free: new ExtentSet() };
+    const movable: Zone = { type: ZoneType.MOVABLE, name: 'Movable', cma: false, start: normalEnd, end: totalPages, managed: 0, free: new ExtentSet() };
+    normal.free.add(Math.min(reservedPages, cmaStart), cmaStart);
     normal.managed = normal.free.length;
+    cma.free.add(cmaStart, normalEnd);
+    cma.managed = cma.free.length;
     movable.free.add(normalEnd, totalPages);
     movable.managed = movable.free.length;
-    this.zones = [normal, movable];
-    this.movableZonelist = [movable, normal];
+    this.zones = [normal, movable, cma];
+    this.cmaZone = cma;
+    this.movableZonelist = [movable, cma, normal];
     this.normalZonelist = [normal];
   }
+
+  private readonly cmaZone: Zone;
 
   /** Zonelists, highest zone first (as build_zonelists orders them). */
   private readonly movableZonelist: Zone[];
   private readonly normalZonelist: Zone[];
 
-  /** The zone holding pfn (page_zone). */
+  /** The zone (or the CMA area) holding pfn (page_zone, with the CMA pageblocks apart). */
   zoneOf(pfn: number): Zone {
-    return pfn >= this.zones[ZoneType.MOVABLE]!.start ? this.zones[ZoneType.MOVABLE]! : this.zones[ZoneType.NORMAL]!;
+    if (pfn >= this.zones[ZoneType.MOVABLE]!.start) return this.zones[ZoneType.MOVABLE]!;
+    return pfn >= this.cmaZone.start ? this.cmaZone : this.zones[ZoneType.NORMAL]!;
+  }
+
+  /** May a page stay pinned long-term: not ZONE_MOVABLE, not CMA (folio_is_longterm_pinnable's zone part). */
+  longtermPinnable(pfn: number): boolean {
+    const z = this.zoneOf(pfn);
+    return z.type !== ZoneType.MOVABLE && !z.cma;
   }
 
   /** Free base pages in all zones (NR_FREE_PAGES). */
   freePages(): number {
-    return this.zones[0]!.free.length + this.zones[1]!.free.length;
+    return this.zones[0]!.free.length + this.zones[1]!.free.length + this.zones[2]!.free.length;
   }
 
   /** Managed pages in all zones (MemTotal). */
   managedPages(): number {
-    return this.zones[0]!.managed + this.zones[1]!.managed;
+    return this.zones[0]!.managed + this.zones[1]!.managed + this.zones[2]!.managed;
+  }
+
+  /** CMA pages in total and free (CmaTotal / CmaFree). */
+  cmaPages(): { total: number; free: number } {
+    return { total: this.cmaZone.managed, free: this.cmaZone.free.length };
   }
 
   /**
@@ -142,7 +167,8 @@ export class PageAlloc {
    */
   // mirrors mm/vmstat.c:frag_show_print (derived from the extent set)
   buddyinfo(): { zone: string; free: number[] }[] {
-    return this.zones.map((z) => {
+    // Like /proc/buddyinfo, only populated zones.
+    return this.zones.filter((z) => z.managed > 0 || z.type === ZoneType.NORMAL).map((z) => {
       const counts = new Array<number>(MAX_PAGE_ORDER + 1).fill(0);
       z.free.forEach((s, e) => {
         let p = s;

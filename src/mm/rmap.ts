@@ -14,7 +14,6 @@ import {
   FOLIO_PAGES_MAPPED,
   MM_ID_DUMMY,
   PG,
-  folioMaybeDmaPinned,
   folioNrPages,
   folioTestAnon,
   pageAnonExclusive,
@@ -29,11 +28,12 @@ import { AnonVma, MMF, VM, type MmStruct, type Vma, linearPageIndex } from './mm
 import { Level } from './page.js';
 import { NodeStat } from './vmstat.js';
 import type { AddressSpace } from './fs_types.js';
+import { folioMaybeDmaPinnedP } from './pin_policy.js';
 
 /** Must fork copy this anon folio for the child rather than share it? */
 // mirrors include/linux/mm.h:folio_needs_cow_for_dma
-export function folioNeedsCowForDma(host: Host, vma: Vma, f: number): boolean {
-  return (vma.mm.flags & MMF.HAS_PINNED) !== 0 && folioMaybeDmaPinned(host.ft, f);
+export function folioNeedsCowForDma(host: Host, vma: Vma, f: number, page: number, addr: number): boolean {
+  return (vma.mm.flags & MMF.HAS_PINNED) !== 0 && folioMaybeDmaPinnedP(host, f, page, { mm: vma.mm, addr });
 }
 
 /** rmap_t flags. */

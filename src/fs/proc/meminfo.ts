@@ -31,6 +31,8 @@ export interface Meminfo {
   HugePages_Surp: number;
   Hugepagesize: number;
   Hugetlb: number;
+  CmaTotal: number;
+  CmaFree: number;
 }
 
 // mirrors fs/proc/meminfo.c:meminfo_proc_show
@@ -64,6 +66,8 @@ export function meminfoRead(host: Host): Meminfo {
     HugePages_Surp: 0,
     Hugepagesize: 2048,
     Hugetlb: 0,
+    CmaTotal: kb(host.pa.cmaPages().total),
+    CmaFree: kb(host.pa.cmaPages().free),
   };
 }
 
