@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { parseSize } from './lib/units.js';
 import { PAGE_SIZE } from './mm/page.js';
 import { type MmConfig, type ThpEnabled, defaultMmConfig } from './mm/host.js';
+import { DEFAULT_POLICY, type PolicyChoice, UnknownPolicyError, createPinAccounting } from './policy/registry.js';
 
 export class KernelConfigError extends RangeError {
   constructor(message: string) {
@@ -33,6 +34,16 @@ const schema = z
     maxMapCount: z.number().int().positive().optional(),
     /** vm.mmap_min_addr. */
     mmapMinAddr: z.number().int().nonnegative().optional(),
+    /** The designs under comparison, by name (src/policy/registry.ts); default upstream Linux. */
+    policy: z
+      .object({
+        /** 'upstream' (default), 'exact', 'pmd-aggregate', 'mm-sticky'. */
+        pinAccounting: z.string().optional(),
+        /** FOLL_EXCLUSIVE: 'off' (default), 'bias' (the RFC), 'field'. */
+        exclusivePin: z.string().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -43,6 +54,7 @@ export interface BootConfig {
   movablePages: number;
   cmaPages: number;
   mm: MmConfig;
+  policy: PolicyChoice;
 }
 
 /** Smallest and largest host the model accepts (pfns stay exact in doubles). */
@@ -87,5 +99,12 @@ export function parseKernelOptions(opts: unknown): BootConfig {
     if (o.mmapMinAddr % PAGE_SIZE !== 0) throw new KernelConfigError(`Kernel option mmapMinAddr: expected a multiple of 4096, got ${o.mmapMinAddr}`);
     mm.mmapMinAddr = o.mmapMinAddr;
   }
-  return { totalPages: memory / PAGE_SIZE, movablePages: movable / PAGE_SIZE, cmaPages: cma / PAGE_SIZE, mm };
+  const policy: PolicyChoice = { ...DEFAULT_POLICY, ...o.policy };
+  try {
+    createPinAccounting(policy);
+  } catch (e) {
+    if (e instanceof UnknownPolicyError) throw new KernelConfigError(`Kernel option policy: ${e.message}`);
+    throw e;
+  }
+  return { totalPages: memory / PAGE_SIZE, movablePages: movable / PAGE_SIZE, cmaPages: cma / PAGE_SIZE, mm, policy };
 }

@@ -8,6 +8,7 @@ import { type KernelOptions, parseKernelOptions, RESERVED_PAGES } from './config
 import { Host, type ThpEnabled } from './mm/host.js';
 import type { MmapHooks } from './mm/mmap.js';
 import { NODE_STAT_NAMES } from './mm/vmstat.js';
+import type { PinMetrics } from './mm/pin_policy.js';
 import { Vfs } from './fs/inode.js';
 import { type HugetlbFs, hugetlbFs } from './fs/hugetlbfs.js';
 import { type ShmemFs, shmemFs } from './fs/shmem.js';
@@ -18,8 +19,17 @@ import type { DeviceOpen, KernelCore } from './kernel_core.js';
 import { Process } from './process.js';
 import { KernelGup } from './kernel_gup.js';
 import { SyscallError } from './uapi/errors.js';
+import { type PolicyChoice, createPinAccounting } from './policy/registry.js';
 
 export type { KernelOptions } from './config.js';
+export type { PolicyChoice } from './policy/registry.js';
+
+/** Kernel.pinAccounting(): the design's metrics (src/mm/pin_policy.ts:PinMetrics) and costs. */
+export interface PinAccountingReport extends PinMetrics {
+  readonly name: string;
+  readonly metadataBytes: number;
+  readonly maxPinsPerPage: number;
+}
 
 const THP_ENABLED = '/sys/kernel/mm/transparent_hugepage/enabled';
 const THP_USE_ZERO_PAGE = '/sys/kernel/mm/transparent_hugepage/use_zero_page';
@@ -39,12 +49,16 @@ export class Kernel implements KernelCore {
   readonly devices = new Map<string, DeviceOpen>();
   /** get_user_pages / pin_user_pages, as kernel callers use them. */
   readonly gup: KernelGup;
+  /** The designs this kernel runs (Kernel option `policy`). */
+  readonly policy: Readonly<PolicyChoice>;
   private readonly procs = new Map<number, Process>();
   private nextPid = 1;
 
   constructor(options: KernelOptions = {}) {
     const cfg = parseKernelOptions(options);
     this.host = new Host(cfg.totalPages, cfg.movablePages, RESERVED_PAGES, cfg.mm, cfg.cmaPages);
+    this.host.pins = createPinAccounting(cfg.policy);
+    this.policy = Object.freeze({ ...cfg.policy });
     this.vfs = new Vfs(this.host);
     this.shmem = shmemFs(this.vfs);
     this.hugetlbfs = hugetlbFs(this.vfs);
@@ -104,6 +118,17 @@ export class Kernel implements KernelCore {
   /** The folio holding pfn (refcount, mapcounts, pincount, flags, order), or null. */
   folio(pfn: number): FolioInfo | null {
     return folioInfo(this.host, pfn);
+  }
+
+  /**
+   * What the pin-accounting design has cost and got wrong so far: maybe-pinned
+   * false positives and negatives (against the true pin counts), unnecessary
+   * fork copies, pinned pages lost to COW, overflows, exclusive-pin conflicts,
+   * and its metadata size and pin headroom.
+   */
+  pinAccounting(): PinAccountingReport {
+    const p = this.host.pins;
+    return { name: p.name, ...p.metrics, metadataBytes: p.metadataBytes(this.host), maxPinsPerPage: p.maxPinsPerPage };
   }
 
   /** Counts of the primitive operations performed so far (the cost model's input). */

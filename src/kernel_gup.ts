@@ -7,6 +7,7 @@
  */
 import * as G from './mm/gup.js';
 import type { Host } from './mm/host.js';
+import { NO_SITE } from './mm/pin_policy.js';
 import type { Process } from './process.js';
 
 /** FOLL_* values (include/linux/mm_types.h): the flags callers may pass. */
@@ -89,6 +90,32 @@ export class KernelGup {
     G.unpinUserPagesDirtyLock(this.host, pages, npages, make_dirty);
   }
 
+  /** unpin_exc_pages (exclusive-pin RFC): drop exclusive pins. */
+  unpin_exc_pages(pages: readonly number[], npages: number): void {
+    G.unpinUserPages(this.host, pages, npages, FOLL_PIN | FOLL_EXCLUSIVE);
+  }
+
+  /** unpin_exc_pages_dirty_lock (exclusive-pin RFC). */
+  unpin_exc_pages_dirty_lock(pages: readonly number[], npages: number, make_dirty: boolean): void {
+    G.unpinUserPagesDirtyLock(this.host, pages, npages, make_dirty, FOLL_PIN | FOLL_EXCLUSIVE);
+  }
+
+  /** unexc_user_page (exclusive-pin RFC): keep one normal pin. 0 or -EINVAL. */
+  unexc_user_page(pfn: number): number {
+    return G.unexcUserPage(this.host, pfn);
+  }
+
+  /** reexc_user_page (exclusive-pin RFC): 0, -EINVAL (off, or not PageAnonExclusive) or -EBUSY (not exactly one pin). */
+  reexc_user_page(pfn: number): number {
+    return G.reexcUserPage(this.host, pfn);
+  }
+
+  /** Is the folio holding pfn exclusively pinned? */
+  folio_exclusively_pinned(pfn: number): boolean {
+    const f = this.host.pfnFolio(pfn);
+    return f !== 0 && this.host.pins.exclusivelyPinned(this.host, f);
+  }
+
   folio_add_pin(pfn: number): void {
     G.folioAddPin(this.host, pfn);
   }
@@ -101,6 +128,6 @@ export class KernelGup {
   /** folio_maybe_dma_pinned(page_folio(pfn)) under the configured pin accounting. */
   folio_maybe_dma_pinned(pfn: number): boolean {
     const f = this.host.pfnFolio(pfn);
-    return f !== 0 && this.host.pins.maybePinned(this.host, f, pfn - this.host.ft.pfn[f]!, { mm: null, addr: 0 });
+    return f !== 0 && this.host.pins.maybePinned(this.host, f, pfn - this.host.ft.pfn[f]!, 1, NO_SITE);
   }
 }

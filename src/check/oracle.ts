@@ -14,6 +14,7 @@ import { AnonVma, MmCounter, type MmStruct, VM, type Vma, linearPageIndex, vmaIs
 import { LEVEL_SHIFT, Level, PAGE_SIZE, PTRS_PER_TABLE, TASK_SIZE } from '../mm/page.js';
 import { type PageTable, Pte } from '../mm/pgtable.js';
 import { NODE_STAT_NAMES, NodeStat } from '../mm/vmstat.js';
+import { NO_SITE } from '../mm/pin_policy.js';
 import type { Vfs } from '../fs/inode.js';
 
 export interface Violation {
@@ -357,7 +358,7 @@ function peekMaybePinned(host: Host, f: number, page: number): boolean {
   const m = host.pins.metrics;
   const fp = m.falsePositives;
   const fn = m.falseNegatives;
-  const r = host.pins.maybePinned(host, f, page, { mm: null, addr: -1 });
+  const r = host.pins.maybePinned(host, f, page, 1, NO_SITE);
   m.falsePositives = fp;
   m.falseNegatives = fn;
   return r;

@@ -16,7 +16,7 @@ import { exitMmap } from './mmap.js';
 import { MMF, MmCounter, MmStruct, VM, Vma, isCowMapping } from './mm_types.js';
 import { MmuNotifyEvent, withInvalidate } from './mmu_notifier.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
-import { Level, PAGE_SIZE, PMD_SIZE, alignDown, tableIndex } from './page.js';
+import { HPAGE_PMD_NR, Level, PAGE_SIZE, PMD_SIZE, alignDown, tableIndex } from './page.js';
 import { MKDIRTY, type PageTable, Pte, allocChild, newTable, setEntry, tableAlloc } from './pgtable.js';
 import { RMAP_EXCLUSIVE, anonVmaFork, folioAddLru, folioAddNewAnonRmap, folioDupFileRmap, folioNeedsCowForDma, folioTryDupAnonRmap } from './rmap.js';
 import { vmaInsert, vmaLinkFile } from './vma.js';
@@ -100,7 +100,7 @@ function copyPmdEntry(host: Host, dst: Vma, src: Vma, addr: number, end: number,
   if (dstPmd === null) throw new ForkOom();
   if (fl & Pte.PSE) {
     const haddr = alignDown(addr, PMD_SIZE);
-    const r = copyHugePmd(host, dst, src, dstPmd, srcPmd, i, haddr, (f) => folioNeedsCowForDma(host, src, f, 0, haddr));
+    const r = copyHugePmd(host, dst, src, dstPmd, srcPmd, i, haddr, (f) => folioNeedsCowForDma(host, src, f, 0, HPAGE_PMD_NR, haddr));
     if (r === 'oom') throw new ForkOom();
     if (r !== 'again') return;
   }
@@ -136,7 +136,7 @@ function copyPteRange(host: Host, dst: Vma, src: Vma, dstPmd: PageTable, srcPt: 
     if (f !== 0 && folioTestAnon(ft, f)) {
       host.folioGet(f);
       const page = folioPageIdx(host, f, pfn);
-      if (!folioTryDupAnonRmap(host, f, page, 1, dst, Level.PTE, folioNeedsCowForDma(host, src, f, page, a))) {
+      if (!folioTryDupAnonRmap(host, f, page, 1, dst, Level.PTE, folioNeedsCowForDma(host, src, f, page, 1, a))) {
         // The page may be pinned: the child gets its own copy now.
         host.folioPut(f);
         copyPresentPage(host, dst, dstPt, j, a, f, page);

@@ -23,6 +23,7 @@ import { LEVEL_SHIFT, Level, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, tableInde
 import { MKDIRTY, type PageTable, Pte, type Walk, walk } from './pgtable.js';
 import { migrateLongtermUnpinnable } from './migrate.js';
 import { vmaLookup } from './vma.js';
+import type { PinQuery } from './pin_policy.js';
 
 /** FOLL_* flags: public ones (include/linux/mm_types.h) and internal ones (mm/internal.h). */
 export const enum FOLL {
@@ -63,13 +64,22 @@ function neg(e: ErrnoName): number {
 // ---------------------------------------------------------------------------
 // Refcounting: grab and put.
 
+/** Where the current grab happens; one reused object, valid only during the call (no allocation per pin). */
+const $site: { mm: MmStruct | null; addr: number } = { mm: null, addr: -1 };
+
+function site(mm: MmStruct, addr: number): PinQuery {
+  $site.mm = mm;
+  $site.addr = addr;
+  return $site;
+}
+
 /**
  * Add a flag-dependent reference to refs pages [page, page + refs) of folio f:
  * FOLL_GET adds refs to the refcount, FOLL_PIN pins (through the policy), and
  * neither does nothing. Returns 0 or a negative errno.
  */
 // mirrors mm/gup.c:try_grab_folio
-export function tryGrabFolio(host: Host, f: number, page: number, refs: number, flags: number): number {
+export function tryGrabFolio(host: Host, f: number, page: number, refs: number, flags: number, at: PinQuery): number {
   const ft = host.ft;
   if (ft.refcount[f]! <= 0) return neg('ENOMEM');
   if (flags & FOLL.GET) {
@@ -79,7 +89,7 @@ export function tryGrabFolio(host: Host, f: number, page: number, refs: number, 
   } else if (flags & FOLL.PIN) {
     // The zero page is never pinned: it is not going anywhere.
     if (isZeroFolio(ft, f)) return 0;
-    const r = host.pins.grab(host, f, page, refs, flags);
+    const r = host.pins.grab(host, f, page, refs, flags, at);
     if (r !== 0) return r;
   }
   return 0;
@@ -120,8 +130,8 @@ export function unpinUserPage(host: Host, pfn: number): void {
 }
 
 /** Unpin npages pages; NULL (undefined) entries are skipped; an npages that looks like an errno is refused. */
-// mirrors mm/gup.c:unpin_user_pages
-export function unpinUserPages(host: Host, pages: readonly number[], npages: number): void {
+// mirrors mm/gup.c:unpin_user_pages (FOLL_EXCLUSIVE in pinFlags: the RFC's unpin_exc_pages)
+export function unpinUserPages(host: Host, pages: readonly number[], npages: number, pinFlags: number = FOLL.PIN): void {
   if (npages < 0) return; // WARN: an -errno passed as a count
   for (let i = 0; i < npages; ) {
     const run = folioRun(host, pages, i, npages);
@@ -130,16 +140,16 @@ export function unpinUserPages(host: Host, pages: readonly number[], npages: num
       continue;
     }
     // gup_put_folio per page keeps the per-page ledger exact; the folio sees the same totals.
-    for (let k = 0; k < run.nr; k++) gupPutFolio(host, run.f, pages[i + k]! - host.ft.pfn[run.f]!, 1, FOLL.PIN);
+    for (let k = 0; k < run.nr; k++) gupPutFolio(host, run.f, pages[i + k]! - host.ft.pfn[run.f]!, 1, pinFlags);
     i += run.nr;
   }
 }
 
 /** Mark each folio dirty (if clean) and unpin. */
 // mirrors mm/gup.c:unpin_user_pages_dirty_lock
-export function unpinUserPagesDirtyLock(host: Host, pages: readonly number[], npages: number, makeDirty: boolean): void {
+export function unpinUserPagesDirtyLock(host: Host, pages: readonly number[], npages: number, makeDirty: boolean, pinFlags: number = FOLL.PIN): void {
   if (!makeDirty) {
-    unpinUserPages(host, pages, npages);
+    unpinUserPages(host, pages, npages, pinFlags);
     return;
   }
   for (let i = 0; i < npages; i++) {
@@ -147,7 +157,23 @@ export function unpinUserPagesDirtyLock(host: Host, pages: readonly number[], np
     if (p === null) continue;
     host.ft.flags[p.f]! |= PG.DIRTY;
   }
-  unpinUserPages(host, pages, npages);
+  unpinUserPages(host, pages, npages, pinFlags);
+}
+
+/** Turn an exclusive pin into a normal one (the guest shares the page). 0 or -EINVAL. */
+// mirrors the exclusive-pin RFC's unexc_user_page (not upstream)
+export function unexcUserPage(host: Host, pfn: number): number {
+  const p = pfnPage(host, pfn);
+  if (p === null || !host.pins.exclusiveSupported) return neg('EINVAL');
+  return host.pins.unexc(host, p.f, p.page);
+}
+
+/** Turn the single normal pin of an exclusive anon page into an exclusive pin. 0, -EINVAL or -EBUSY. */
+// mirrors the exclusive-pin RFC's reexc_user_page (not upstream)
+export function reexcUserPage(host: Host, pfn: number): number {
+  const p = pfnPage(host, pfn);
+  if (p === null || !host.pins.exclusiveSupported) return neg('EINVAL');
+  return host.pins.reexc(host, p.f, p.page);
 }
 
 /** Add one more pin to an already pinned folio; a no-op on the zero page. */
@@ -314,7 +340,7 @@ function followPageMask(host: Host, vma: Vma, addr: number, end: number, flags: 
       ret = EMLINK;
       break;
     }
-    const g = tryGrabFolio(host, f, page, 1, flags);
+    const g = tryGrabFolio(host, f, page, 1, flags, site(vma.mm, a));
     if (g !== 0) {
       ret = g;
       break;
@@ -355,7 +381,7 @@ function followHugeLeaf(host: Host, vma: Vma, t: PageTable, i: number, level: Le
   const base = Math.floor(addr / span) * span;
   const off = (addr - base) / PAGE_SIZE;
   const nr = Math.min(span / PAGE_SIZE - off, Math.floor((end - addr) / PAGE_SIZE));
-  const g = tryGrabFolio(host, f, off, nr, flags);
+  const g = tryGrabFolio(host, f, off, nr, flags, site(vma.mm, addr));
   if (g !== 0) return g;
   if (flags & FOLL.TOUCH) {
     // touch_pmd: young, and dirty for writes.
@@ -479,7 +505,7 @@ function gupLongtermLocked(host: Host, mm: MmStruct, start: number, nrPages: num
   for (let attempt = 0; ; attempt++) {
     const n = getUserPagesLocked(host, mm, start, nrPages, pages, flags);
     if (n <= 0) return n;
-    const rc = migrateLongtermUnpinnable(host, pages!, n);
+    const rc = migrateLongtermUnpinnable(host, pages!, n, flags & FOLL.EXCLUSIVE);
     if (rc === 0) return n;
     if (rc !== -errno.EAGAIN) return rc;
     // Migrated: pin the new pages. (Linux loops until nothing needs moving.)
@@ -505,14 +531,14 @@ function gupFastFolioAllowed(host: Host, f: number, flags: number): boolean {
 
 /** GUP-fast's grab: a reference first, then the pin, failing (not erroring) where the slow path must decide. */
 // mirrors mm/gup.c:try_grab_folio_fast
-function tryGrabFolioFast(host: Host, f: number, page: number, refs: number, flags: number): boolean {
+function tryGrabFolioFast(host: Host, f: number, page: number, refs: number, flags: number, at: PinQuery): boolean {
   const ft = host.ft;
   if (flags & FOLL.PIN && isZeroFolio(ft, f)) return true;
   // try_get_folio: a negative (overflowed) or zero (frozen) refcount fails.
   if (ft.refcount[f]! <= 0) return false;
-  if (flags & FOLL.GET) return tryGrabFolio(host, f, page, refs, flags) === 0;
+  if (flags & FOLL.GET) return tryGrabFolio(host, f, page, refs, flags, at) === 0;
   if (flags & FOLL.LONGTERM && !folioIsLongtermPinnable(host, f)) return false;
-  return host.pins.grab(host, f, page, refs, flags) === 0;
+  return host.pins.grab(host, f, page, refs, flags, at) === 0;
 }
 
 /** May this folio stay pinned long-term (not ZONE_MOVABLE, not CMA)? The zero page may. */
@@ -553,7 +579,7 @@ function gupFast(host: Host, mm: MmStruct, start: number, end: number, flags: nu
     const f = host.pfnFolio(pfn);
     if (f === 0) break;
     const page = pfn - ft.pfn[f]!;
-    if (!tryGrabFolioFast(host, f, page, n, flags)) break;
+    if (!tryGrabFolioFast(host, f, page, n, flags, site(mm, addr))) break;
     if (!gupFastFolioAllowed(host, f, flags) || (!(fl & Pte.RW) && gupMustUnshare(host, null, flags, f, page))) {
       gupPutFolio(host, f, page, n, flags);
       break;
@@ -564,7 +590,7 @@ function gupFast(host: Host, mm: MmStruct, start: number, end: number, flags: nu
     addr += n * PAGE_SIZE;
   }
   if (flags & FOLL.PIN && mm.writeProtectSeq !== seq) {
-    for (let k = 0; k < nr; k++) unpinUserPage(host, pages[k]!);
+    unpinUserPages(host, pages, nr, flags & (FOLL.PIN | FOLL.EXCLUSIVE));
     return 0;
   }
   return nr;

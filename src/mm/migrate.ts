@@ -23,18 +23,18 @@ import { invalidateEnd, invalidateStart, MmuNotifyEvent } from './mmu_notifier.j
 import { GFP_KERNEL } from './page_alloc.js';
 import { LEVEL_SHIFT, Level, PAGE_SIZE } from './page.js';
 import { Pte, setEntry, type Walk, walk } from './pgtable.js';
-import { folioMaybeDmaPinnedP } from './pin_policy.js';
+import { NO_SITE, folioMaybeDmaPinnedP } from './pin_policy.js';
 import { rmapWalk } from './rmap.js';
 
 const $w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null, pidx: 0 };
 
 /**
  * For a long-term pin of n pages: if any pinned folio may not stay pinned,
- * unpin everything, migrate those folios, and return -EAGAIN (pin again), or
+ * unpin everything (with the pin's flags: an exclusive pin drops its bias), migrate those folios, and return -EAGAIN (pin again), or
  * -ENOMEM if a migration failed. 0 if every folio may stay pinned.
  */
 // mirrors mm/gup.c:check_and_migrate_movable_pages (collect_longterm_unpinnable_folios + migrate_longterm_unpinnable_folios)
-export function migrateLongtermUnpinnable(host: Host, pages: readonly number[], n: number): number {
+export function migrateLongtermUnpinnable(host: Host, pages: readonly number[], n: number, pinFlags: number): number {
   const ft = host.ft;
   const collect = new Set<number>();
   for (let i = 0; i < n; i++) {
@@ -47,7 +47,7 @@ export function migrateLongtermUnpinnable(host: Host, pages: readonly number[], 
   for (const f of collect) host.folioGet(f);
   for (let i = 0; i < n; i++) {
     const f = host.pfnFolio(pages[i]!);
-    if (f !== 0 && !isZeroFolio(ft, f)) host.pins.put(host, f, pages[i]! - ft.pfn[f]!, 1, 0);
+    if (f !== 0 && !isZeroFolio(ft, f)) host.pins.put(host, f, pages[i]! - ft.pfn[f]!, 1, pinFlags);
   }
   let failed = false;
   for (const f of collect) {
@@ -68,7 +68,7 @@ export function migrateFolio(host: Host, f: number): boolean {
   const nr = folioNrPages(ft, f);
   // folio_migrate_mapping: only the mappings, the page cache and our isolation reference.
   if (ft.refcount[f] !== folioExpectedRefCount(ft, f) + 1) return false;
-  if (folioTestAnon(ft, f) && folioMaybeDmaPinnedP(host, f, 0, { mm: null, addr: 0 })) return false;
+  if (folioTestAnon(ft, f) && folioMaybeDmaPinnedP(host, f, 0, folioNrPages(ft, f), NO_SITE)) return false;
   // Nothing but our reference: nothing to move (the folio goes when we drop it).
   if (ft.refcount[f] === 1) return true;
   const nf = host.folioAlloc(ft.order[f]!, GFP_KERNEL);

@@ -19,13 +19,16 @@ import type { Host } from './host.js';
 import type { MmStruct } from './mm_types.js';
 import { NodeStat } from './vmstat.js';
 
-/** Where a maybe-pinned question is asked from (fork knows the mm and address). */
+/** Where a pin is taken, or a maybe-pinned question asked (GUP and fork know the mm and address). */
 export interface PinQuery {
   /** The mm whose mapping is being looked at, if any. */
   readonly mm: MmStruct | null;
-  /** The user address of the page in that mm, if known. */
+  /** The user address of the first page in that mm, or -1 if unknown. */
   readonly addr: number;
 }
+
+/** A question asked without an address (gup_test's verify, migration). */
+export const NO_SITE: PinQuery = Object.freeze({ mm: null, addr: -1 });
 
 /** What each design reports (issue: pin accounting designs). */
 export interface PinMetrics {
@@ -38,9 +41,9 @@ export interface PinMetrics {
   unnecessaryForkCopyBytes: number;
   /** Pinned pages replaced by a COW in the pinning mm (the pin no longer sees the process's data). */
   pinnedPagesLostToCow: number;
-  /** Pin requests refused because a counter would overflow. */
+  /** Pin attempts refused because a counter would overflow. */
   overflows: number;
-  /** Pin requests refused because an exclusive pin is held (or would be violated). */
+  /** Pin attempts refused because an exclusive pin is held or would be violated (GUP-fast's try and the slow path's count separately). */
   exclusiveConflicts: number;
 }
 
@@ -58,26 +61,33 @@ export function newPinMetrics(): PinMetrics {
 
 export interface PinAccounting {
   readonly name: string;
-  /** FOLL_EXCLUSIVE is accepted (the exclusive-pin RFC is configured). */
+  /** FOLL_EXCLUSIVE is accepted (an exclusivePin design is configured). */
   readonly exclusiveSupported: boolean;
   readonly metrics: PinMetrics;
-  /**
-   * Pin refs pages [page, page + refs) of folio f. Returns 0 or a negative
-   * errno (-ENOMEM on overflow, -EBUSY on an exclusive-pin conflict).
-   */
-  grab(host: Host, f: number, page: number, refs: number, flags: number): number;
-  /** Undo grab for refs pages. */
-  put(host: Host, f: number, page: number, refs: number, flags: number): void;
-  /** folio_add_pin: one more pin on an already pinned page. */
-  addPin(host: Host, f: number, page: number): void;
-  /** folio_maybe_dma_pinned as this design can answer it for page `page` of f. */
-  maybePinned(host: Host, f: number, page: number, q: PinQuery): boolean;
-  /** Bytes of metadata the design needs on this host, beyond upstream's. */
-  metadataBytes(host: Host): number;
   /** How many pins one 4 KiB page can take before the counter overflows. */
   readonly maxPinsPerPage: number;
   /** The design may answer "not pinned" for a pinned page (the oracle then skips I3). */
   readonly mayMissPins: boolean;
+  /**
+   * Pin refs pages [page, page + refs) of folio f, mapped at `at` (the first
+   * page's address). Returns 0 or a negative errno (-ENOMEM on overflow,
+   * -EBUSY on an exclusive-pin conflict).
+   */
+  grab(host: Host, f: number, page: number, refs: number, flags: number, at: PinQuery): number;
+  /** Undo grab for refs pages (flags carry FOLL_EXCLUSIVE for unpin_exc_pages). */
+  put(host: Host, f: number, page: number, refs: number, flags: number): void;
+  /** folio_add_pin: one more pin on an already pinned page. */
+  addPin(host: Host, f: number, page: number): void;
+  /** folio_maybe_dma_pinned as this design can answer it for pages [page, page + nr) of f. */
+  maybePinned(host: Host, f: number, page: number, nr: number, q: PinQuery): boolean;
+  /** Is f held by an exclusive pin? (false where FOLL_EXCLUSIVE does not exist) */
+  exclusivelyPinned(host: Host, f: number): boolean;
+  /** unexc_user_page: turn the exclusive pin on page into a normal one. 0 or -EINVAL. */
+  unexc(host: Host, f: number, page: number): number;
+  /** reexc_user_page: turn the one normal pin on page into an exclusive one. 0, -EINVAL or -EBUSY. */
+  reexc(host: Host, f: number, page: number): number;
+  /** Bytes of metadata the design needs on this host, beyond upstream's. */
+  metadataBytes(host: Host): number;
   /** References this design holds on folio f for `pins` outstanding page pins (oracle I1). */
   heldRefs(host: Host, f: number, pins: number): number;
   /** The design's own counters on f checked against the ledger's pin total: a message, or null (oracle I2). */
@@ -87,25 +97,30 @@ export interface PinAccounting {
 /**
  * Account a maybe-pinned answer against the ledger (ground truth), and return it.
  */
-export function judged(host: Host, p: PinAccounting, f: number, page: number, answer: boolean): boolean {
-  const truth = host.pinnedPages(f, page) > 0;
+export function judged(host: Host, p: PinAccounting, f: number, page: number, nr: number, answer: boolean): boolean {
+  let truth = false;
+  for (let i = page; i < page + nr && !truth; i++) truth = host.pinnedPages(f, i) > 0;
   if (answer && !truth) p.metrics.falsePositives++;
   if (!answer && truth) p.metrics.falseNegatives++;
   return answer;
 }
 
-/** Upstream Linux: bias the refcount of small folios, count _pincount on large ones. */
+/**
+ * Upstream Linux: bias the refcount of small folios by 1024 per pin, count
+ * _pincount (and one reference per pin) on large folios.
+ */
 // mirrors mm/gup.c:try_grab_folio / gup_put_folio and include/linux/mm.h:folio_maybe_dma_pinned
 export class UpstreamPins implements PinAccounting {
   readonly name: string = 'upstream';
   readonly exclusiveSupported: boolean = false;
   readonly metrics = newPinMetrics();
-  /** 2^31 refcount / 2^10 bias. */
+  /** 2^31 refcount / 2^10 bias ("31-10 == 21 bits"). */
   readonly maxPinsPerPage: number = 2 ** 21;
   readonly mayMissPins: boolean = false;
 
-  grab(host: Host, f: number, page: number, refs: number, _flags: number): number {
+  grab(host: Host, f: number, page: number, refs: number, _flags: number, _at: PinQuery): number {
     const ft = host.ft;
+    // The overflow check runs before the add: one last pin may cross into the sign bit.
     if (ft.refcount[f]! <= 0) {
       this.metrics.overflows++;
       return -errno.ENOMEM;
@@ -119,15 +134,13 @@ export class UpstreamPins implements PinAccounting {
       ft.refcount[f] = ft.refcount[f]! + refs * GUP_PIN_COUNTING_BIAS;
     }
     host.ev[Ev.ATOMIC_REFCOUNT]++;
-    host.stat[NodeStat.NR_FOLL_PIN_ACQUIRED] += refs;
-    host.gupLedgerAdd(f, page, refs, true);
+    pinAcquired(host, f, page, refs);
     return 0;
   }
 
   put(host: Host, f: number, page: number, refs: number, _flags: number): void {
     const ft = host.ft;
-    host.stat[NodeStat.NR_FOLL_PIN_RELEASED] += refs;
-    host.gupLedgerAdd(f, page, -refs, true);
+    pinReleased(host, f, page, refs);
     if (ft.order[f]! > 0) {
       ft.pincount[f] = ft.pincount[f]! - refs;
       host.ev[Ev.ATOMIC_PINCOUNT]++;
@@ -141,17 +154,26 @@ export class UpstreamPins implements PinAccounting {
       ft.refcount[f] = ft.refcount[f]! + 1;
       ft.pincount[f] = ft.pincount[f]! + 1;
     } else ft.refcount[f] = ft.refcount[f]! + GUP_PIN_COUNTING_BIAS;
-    host.stat[NodeStat.NR_FOLL_PIN_ACQUIRED] += 1;
-    host.gupLedgerAdd(f, page, 1, true);
+    pinAcquired(host, f, page, 1);
   }
 
-  maybePinned(host: Host, f: number, page: number, _q: PinQuery): boolean {
-    const ft = host.ft;
-    const answer = ft.order[f]! > 0 ? ft.pincount[f]! > 0 : ft.refcount[f]! >>> 0 >= GUP_PIN_COUNTING_BIAS;
-    return judged(host, this, f, page, answer);
+  maybePinned(host: Host, f: number, page: number, nr: number, _q: PinQuery): boolean {
+    return judged(host, this, f, page, nr, upstreamMaybePinned(host, f));
   }
 
-  metadataBytes(): number {
+  exclusivelyPinned(_host: Host, _f: number): boolean {
+    return false;
+  }
+
+  unexc(_host: Host, _f: number, _page: number): number {
+    return -errno.EINVAL;
+  }
+
+  reexc(_host: Host, _f: number, _page: number): number {
+    return -errno.EINVAL;
+  }
+
+  metadataBytes(_host: Host): number {
     return 0;
   }
 
@@ -166,8 +188,27 @@ export class UpstreamPins implements PinAccounting {
   }
 }
 
+/** The upstream answer from the folio counters alone (unsigned: a wrapped refcount still looks pinned). */
+// mirrors include/linux/mm.h:folio_maybe_dma_pinned
+export function upstreamMaybePinned(host: Host, f: number): boolean {
+  const ft = host.ft;
+  return ft.order[f]! > 0 ? ft.pincount[f]! > 0 : ft.refcount[f]! >>> 0 >= GUP_PIN_COUNTING_BIAS;
+}
+
+/** Record refs new pins in vmstat and the ledger (every design does this). */
+export function pinAcquired(host: Host, f: number, page: number, refs: number): void {
+  host.stat[NodeStat.NR_FOLL_PIN_ACQUIRED] += refs;
+  host.gupLedgerAdd(f, page, refs, true);
+}
+
+/** Record refs released pins in vmstat and the ledger. */
+export function pinReleased(host: Host, f: number, page: number, refs: number): void {
+  host.stat[NodeStat.NR_FOLL_PIN_RELEASED] += refs;
+  host.gupLedgerAdd(f, page, -refs, true);
+}
+
 /** folio_maybe_dma_pinned through the host's policy. */
-export function folioMaybeDmaPinnedP(host: Host, f: number, page: number, q: PinQuery): boolean {
+export function folioMaybeDmaPinnedP(host: Host, f: number, page: number, nr: number, q: PinQuery): boolean {
   if (isZeroFolio(host.ft, f)) return false;
-  return host.pins.maybePinned(host, f, page, q);
+  return host.pins.maybePinned(host, f, page, nr, q);
 }

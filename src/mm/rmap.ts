@@ -32,8 +32,8 @@ import { folioMaybeDmaPinnedP } from './pin_policy.js';
 
 /** Must fork copy this anon folio for the child rather than share it? */
 // mirrors include/linux/mm.h:folio_needs_cow_for_dma
-export function folioNeedsCowForDma(host: Host, vma: Vma, f: number, page: number, addr: number): boolean {
-  return (vma.mm.flags & MMF.HAS_PINNED) !== 0 && folioMaybeDmaPinnedP(host, f, page, { mm: vma.mm, addr });
+export function folioNeedsCowForDma(host: Host, vma: Vma, f: number, page: number, nr: number, addr: number): boolean {
+  return (vma.mm.flags & MMF.HAS_PINNED) !== 0 && folioMaybeDmaPinnedP(host, f, page, nr, { mm: vma.mm, addr });
 }
 
 /** rmap_t flags. */

@@ -1,0 +1,279 @@
+/**
+ * The pin-accounting designs argued in seeds 002 and 003, beside upstream's
+ * (src/mm/pin_policy.ts:UpstreamPins). Each answers folio_maybe_dma_pinned its
+ * own way; all keep a pinned folio alive with one reference per pin, so the
+ * rest of mm (migration's reference freeze, split_folio) sees pins as Linux
+ * sees any extra reference.
+ *
+ *   exact          an exact 32-bit pin count per 4 KiB page, kept in a second
+ *                  struct page beside each page (seed 003 (b), "2 adjacent
+ *                  struct pages"): no false positives, no false negatives.
+ *   pmd-aggregate  one counter per PMD entry, kept in the page-table page's
+ *                  struct page (_pt_pad_1, seed 003 (a)): "is it pinned?" is
+ *                  answered per 2 MiB of the mm that pinned, and counts move
+ *                  in steps of 2 because bit 0 must stay clear.
+ *   mm-sticky      nothing per page: fork treats every anonymous page of an mm
+ *                  that ever pinned (MMF_HAS_PINNED) as pinned (the 2020
+ *                  has_pinned design taken alone). Questions without an mm are
+ *                  answered by "more references than mappings and page cache".
+ */
+import { errno } from '../uapi/errno.js';
+import { Ev } from '../cost/counters.js';
+import { folioExpectedRefCount } from '../mm/folio.js';
+import type { Host } from '../mm/host.js';
+import { MMF } from '../mm/mm_types.js';
+import { Level } from '../mm/page.js';
+import { type PageTable, type Walk, walk } from '../mm/pgtable.js';
+import { type PinAccounting, type PinQuery, judged, newPinMetrics, pinAcquired, pinReleased } from '../mm/pin_policy.js';
+
+/** sizeof(struct page) on x86-64: what the adjacent struct page costs per 4 KiB page. */
+const STRUCT_PAGE_BYTES = 64;
+/** The folio keeps one reference per pin; _refcount is a signed 32-bit atomic_t. */
+const REFCOUNT_PINS = 2 ** 31 - 1;
+
+/**
+ * The parts every one-reference-per-pin design shares: grab takes a folio
+ * reference (refusing on overflow, as try_grab_folio does), put drops it.
+ */
+abstract class RefPerPin implements PinAccounting {
+  abstract readonly name: string;
+  readonly exclusiveSupported: boolean = false;
+  readonly metrics = newPinMetrics();
+  abstract readonly maxPinsPerPage: number;
+  abstract readonly mayMissPins: boolean;
+
+  /** Count the pins in the design's own structure. */
+  protected abstract count(host: Host, f: number, page: number, refs: number, at: PinQuery): void;
+  protected abstract uncount(host: Host, f: number, page: number, refs: number): void;
+  abstract maybePinned(host: Host, f: number, page: number, nr: number, q: PinQuery): boolean;
+  abstract metadataBytes(host: Host): number;
+  abstract audit(host: Host, f: number, pins: number): string | null;
+
+  grab(host: Host, f: number, page: number, refs: number, _flags: number, at: PinQuery): number {
+    const ft = host.ft;
+    const r = ft.refcount[f]!;
+    if (r <= 0 || r + refs > REFCOUNT_PINS) {
+      this.metrics.overflows++;
+      return -errno.ENOMEM;
+    }
+    ft.refcount[f] = r + refs;
+    host.ev[Ev.ATOMIC_REFCOUNT]++;
+    this.count(host, f, page, refs, at);
+    pinAcquired(host, f, page, refs);
+    return 0;
+  }
+
+  put(host: Host, f: number, page: number, refs: number, _flags: number): void {
+    pinReleased(host, f, page, refs);
+    this.uncount(host, f, page, refs);
+    host.folioPut(f, refs);
+  }
+
+  addPin(host: Host, f: number, page: number): void {
+    host.ft.refcount[f] = host.ft.refcount[f]! + 1;
+    this.count(host, f, page, 1, { mm: null, addr: -1 });
+    pinAcquired(host, f, page, 1);
+  }
+
+  exclusivelyPinned(): boolean {
+    return false;
+  }
+
+  unexc(): number {
+    return -errno.EINVAL;
+  }
+
+  reexc(): number {
+    return -errno.EINVAL;
+  }
+
+  heldRefs(_host: Host, _f: number, pins: number): number {
+    return pins;
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+/** An exact pin count per page, in an adjacent struct page. */
+// mirrors seed 003 (b): page_really_is_dma_pinned() over a shadow struct page's pin count (never merged)
+export class ExactPins extends RefPerPin {
+  readonly name = 'exact';
+  readonly maxPinsPerPage = REFCOUNT_PINS;
+  readonly mayMissPins = false;
+  /** pfn -> pins of that page (the adjacent struct page's atomic_t); absent means 0. */
+  private readonly perPage = new Map<number, number>();
+
+  protected count(host: Host, f: number, page: number, refs: number): void {
+    const base = host.ft.pfn[f]! + page;
+    for (let k = 0; k < refs; k++) this.perPage.set(base + k, (this.perPage.get(base + k) ?? 0) + 1);
+  }
+
+  protected uncount(host: Host, f: number, page: number, refs: number): void {
+    const base = host.ft.pfn[f]! + page;
+    for (let k = 0; k < refs; k++) {
+      const v = (this.perPage.get(base + k) ?? 0) - 1;
+      if (v === 0) this.perPage.delete(base + k);
+      else this.perPage.set(base + k, v);
+    }
+  }
+
+  maybePinned(host: Host, f: number, page: number, nr: number): boolean {
+    const base = host.ft.pfn[f]! + page;
+    let answer = false;
+    for (let k = 0; k < nr && !answer; k++) answer = (this.perPage.get(base + k) ?? 0) > 0;
+    return judged(host, this, f, page, nr, answer);
+  }
+
+  /** A second struct page for every page of RAM. */
+  metadataBytes(host: Host): number {
+    return host.pa.totalPages * STRUCT_PAGE_BYTES;
+  }
+
+  audit(host: Host, f: number, pins: number): string | null {
+    const base = host.ft.pfn[f]!;
+    let sum = 0;
+    for (let k = 0; k < 1 << host.ft.order[f]!; k++) {
+      const have = this.perPage.get(base + k) ?? 0;
+      if (have !== host.pinnedPages(f, k)) return `page ${k}: pin count ${have}, ${host.pinnedPages(f, k)} pins outstanding`;
+      sum += have;
+    }
+    return sum === pins ? null : `pin counts total ${sum}, ${pins} pins outstanding`;
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+/** Where a PMD-aggregate count lives: the PMD entry (or the PUD leaf) covering an address. */
+interface RangeCounter {
+  readonly counts: Float64Array;
+  readonly i: number;
+}
+
+const $w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null, pidx: 0 };
+/** The site of a pin taken where no page table maps the page (never counted anywhere). */
+const NOWHERE: RangeCounter = { counts: new Float64Array(1), i: 0 };
+
+/**
+ * One counter per PMD entry, in the page-table page's struct page. The count
+ * is bumped by 2 per pin (bit 0 of _pt_pad_1 must stay clear, or the page
+ * would look compound), in a 64-bit word. unpin_user_page() is not told the
+ * address, so the design needs the pin's site remembered with the page: the
+ * "internal API changes for unpin_user_page() and friends" the thread
+ * mentions. Simplifications: the count stays with the PMD entry when mremap
+ * moves a whole PTE table, and survives a munmap of the range (a later mapping
+ * there looks pinned); it dies with the page-table page.
+ */
+// mirrors seed 003 (a): a pin count in the PMD-page struct (never merged)
+export class PmdAggregatePins extends RefPerPin {
+  readonly name = 'pmd-aggregate';
+  /** A 64-bit word counting in twos holds 2^63 pins; the folio reference per pin binds first. */
+  readonly maxPinsPerPage = REFCOUNT_PINS;
+  /** A pin recorded under one mm or range is invisible from another (mremap, remote pins seen from elsewhere). */
+  readonly mayMissPins = true;
+  /** Page-table page -> its per-entry counts (doubled). */
+  private readonly tables = new WeakMap<PageTable, Float64Array>();
+  /** pfn -> the counters credited for that page's outstanding pins, newest last. */
+  private readonly sites = new Map<number, RangeCounter[]>();
+
+  /** The counter covering addr in mm, created on first use; null where nothing maps addr. */
+  private counterAt(q: PinQuery, create: boolean): RangeCounter | null {
+    if (q.mm === null || q.addr < 0) return null;
+    walk(q.mm.pgd, q.addr, $w);
+    let t: PageTable;
+    let i: number;
+    if ($w.level === Level.PTE) {
+      if ($w.parent === null) return null;
+      t = $w.parent;
+      i = $w.pidx;
+    } else {
+      t = $w.table;
+      i = $w.idx;
+    }
+    let counts = this.tables.get(t);
+    if (counts === undefined) {
+      if (!create) return null;
+      counts = new Float64Array(512);
+      this.tables.set(t, counts);
+    }
+    return { counts, i };
+  }
+
+  protected count(host: Host, f: number, page: number, refs: number, at: PinQuery): void {
+    // folio_add_pin has no site: it credits the range of the pin it duplicates.
+    const base = host.ft.pfn[f]! + page;
+    let c = this.counterAt(at, true);
+    if (c === null) {
+      const prev = this.sites.get(base);
+      c = prev === undefined || prev.length === 0 ? NOWHERE : prev[prev.length - 1]!;
+    }
+    for (let k = 0; k < refs; k++) {
+      let list = this.sites.get(base + k);
+      if (list === undefined) this.sites.set(base + k, (list = []));
+      if (c !== NOWHERE) c.counts[c.i] = c.counts[c.i]! + 2;
+      list.push(c);
+    }
+  }
+
+  protected uncount(host: Host, f: number, page: number, refs: number): void {
+    const base = host.ft.pfn[f]! + page;
+    for (let k = 0; k < refs; k++) {
+      const list = this.sites.get(base + k);
+      const c = list?.pop();
+      if (c !== undefined && c !== NOWHERE) c.counts[c.i] = c.counts[c.i]! - 2;
+      if (list !== undefined && list.length === 0) this.sites.delete(base + k);
+    }
+  }
+
+  maybePinned(host: Host, f: number, page: number, nr: number, q: PinQuery): boolean {
+    let answer: boolean;
+    if (q.mm !== null) {
+      const c = this.counterAt(q, false);
+      answer = c !== null && c.counts[c.i]! > 0;
+    } else {
+      // No address (gup_test, migration): the page's own recorded sites are all the design has.
+      answer = false;
+      const base = host.ft.pfn[f]! + page;
+      for (let k = 0; k < nr && !answer; k++) answer = (this.sites.get(base + k)?.length ?? 0) > 0;
+    }
+    return judged(host, this, f, page, nr, answer);
+  }
+
+  /** _pt_pad_1 already exists in every page-table page. */
+  metadataBytes(): number {
+    return 0;
+  }
+
+  audit(host: Host, f: number, pins: number): string | null {
+    const base = host.ft.pfn[f]!;
+    let sum = 0;
+    for (let k = 0; k < 1 << host.ft.order[f]!; k++) sum += this.sites.get(base + k)?.length ?? 0;
+    return sum === pins ? null : `${sum} pin sites recorded, ${pins} pins outstanding`;
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+/** Only the per-mm sticky bit. */
+// mirrors the v5.10 mm->has_pinned design (commit "mm: track mm's that have ever used pin_user_pages") without folio_maybe_dma_pinned
+export class MmStickyPins extends RefPerPin {
+  readonly name = 'mm-sticky';
+  readonly maxPinsPerPage = REFCOUNT_PINS;
+  readonly mayMissPins = false;
+
+  protected count(): void {}
+  protected uncount(): void {}
+
+  maybePinned(host: Host, f: number, page: number, nr: number, q: PinQuery): boolean {
+    const answer = q.mm !== null ? (q.mm.flags & MMF.HAS_PINNED) !== 0 : host.ft.refcount[f]! > folioExpectedRefCount(host.ft, f);
+    return judged(host, this, f, page, nr, answer);
+  }
+
+  /** One bit per mm, which upstream already has. */
+  metadataBytes(): number {
+    return 0;
+  }
+
+  audit(): string | null {
+    return null;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Policies by name. Each decision point the threads argue about is an
+ * interface (src/mm/pin_policy.ts:PinAccounting, ...) with implementations
+ * registered here; an unknown name is an error listing the valid ones.
+ */
+import { type PinAccounting, UpstreamPins } from '../mm/pin_policy.js';
+import { type ExclusiveEncoding, ExclusivePins } from './exclusive_pin.js';
+import { ExactPins, MmStickyPins, PmdAggregatePins } from './pin_accounting.js';
+
+export class UnknownPolicyError extends RangeError {
+  constructor(kind: string, name: unknown, valid: readonly string[]) {
+    super(`unknown ${kind} policy ${JSON.stringify(name)}; valid: ${valid.join(', ')}`);
+    this.name = 'UnknownPolicyError';
+  }
+}
+
+/** How pins are counted and how folio_maybe_dma_pinned answers. */
+export const PIN_ACCOUNTING: Readonly<Record<string, () => PinAccounting>> = Object.freeze({
+  upstream: () => new UpstreamPins(),
+  exact: () => new ExactPins(),
+  'pmd-aggregate': () => new PmdAggregatePins(),
+  'mm-sticky': () => new MmStickyPins(),
+});
+
+/** FOLL_EXCLUSIVE: absent (upstream), the RFC's refcount bias, or a separate field. */
+export const EXCLUSIVE_PIN: readonly string[] = Object.freeze(['off', 'bias', 'field']);
+
+export interface PolicyChoice {
+  pinAccounting: string;
+  exclusivePin: string;
+}
+
+export const DEFAULT_POLICY: Readonly<PolicyChoice> = Object.freeze({ pinAccounting: 'upstream', exclusivePin: 'off' });
+
+/** Build the pin-accounting design; the exclusive-pin RFC is built on upstream's counting only. */
+export function createPinAccounting(choice: PolicyChoice): PinAccounting {
+  const make = Object.hasOwn(PIN_ACCOUNTING, choice.pinAccounting) ? PIN_ACCOUNTING[choice.pinAccounting] : undefined;
+  if (make === undefined) throw new UnknownPolicyError('pinAccounting', choice.pinAccounting, Object.keys(PIN_ACCOUNTING));
+  if (!EXCLUSIVE_PIN.includes(choice.exclusivePin)) throw new UnknownPolicyError('exclusivePin', choice.exclusivePin, EXCLUSIVE_PIN);
+  if (choice.exclusivePin === 'off') return make();
+  if (choice.pinAccounting !== 'upstream') {
+    throw new UnknownPolicyError(`exclusivePin '${choice.exclusivePin}' with pinAccounting`, choice.pinAccounting, ['upstream']);
+  }
+  return new ExclusivePins(choice.exclusivePin as ExclusiveEncoding);
+}
