@@ -15,6 +15,7 @@ import { LEVEL_SHIFT, Level, PAGE_SIZE, PTRS_PER_TABLE, TASK_SIZE } from '../mm/
 import { type PageTable, Pte } from '../mm/pgtable.js';
 import { NODE_STAT_NAMES, NodeStat } from '../mm/vmstat.js';
 import { NO_SITE } from '../mm/pin_policy.js';
+import type { PfnCounts } from '../lib/pfn_counts.js';
 import type { Vfs } from '../fs/inode.js';
 
 export interface Violation {
@@ -303,19 +304,19 @@ function checkPageCaches(host: Host, acc: Acc, vfs: Vfs, liveMms: Set<MmStruct>)
 function checkGupLedger(host: Host, acc: Acc): Map<number, number> {
   const pins = new Map<number, number>();
   let pinTotal = 0;
-  const visit = (ledger: ReadonlyMap<number, number>, pin: boolean): void => {
-    for (const [pfn, n] of ledger) {
+  const visit = (ledger: PfnCounts, pin: boolean): void => {
+    ledger.forEach((pfn, n) => {
       const f = host.pfnFolio(pfn);
       if (n <= 0) push(acc, { name: 'gup-ledger-negative', message: `page has ${n} ${pin ? 'pins' : 'gets'} outstanding`, pfn, actual: n });
       if (f === 0) {
         push(acc, { name: 'gup-ref-on-free-page', message: `free page has ${n} ${pin ? 'pins' : 'gets'} outstanding`, pfn, actual: n });
-        continue;
+        return;
       }
       if (pin) {
         pins.set(f, (pins.get(f) ?? 0) + n);
         pinTotal += n;
       } else acc.refs[f]! += n;
-    }
+    });
   };
   visit(host.pinLedger, true);
   visit(host.getLedger, false);

@@ -19,7 +19,7 @@ import { FaultFlag, VmFault } from './fs_types.js';
 import type { Host } from './host.js';
 import { handleMmFault } from './memory.js';
 import { MMF, type MmStruct, VM, type Vma, isCowMapping, vmaIsAnonymous } from './mm_types.js';
-import { LEVEL_SHIFT, Level, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, tableIndex } from './page.js';
+import { LEVEL_SPAN, Level, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, tableIndex } from './page.js';
 import { MKDIRTY, type PageTable, Pte, type Walk, walk } from './pgtable.js';
 import { migrateLongtermUnpinnable } from './migrate.js';
 import { vmaLookup } from './vma.js';
@@ -114,34 +114,24 @@ function pfnPage(host: Host, pfn: unknown): { f: number; page: number } | null {
   return f === 0 ? null : { f, page: pfn - host.ft.pfn[f]! };
 }
 
-/** Group a run of pages of one folio starting at pages[i] (gup_folio_next). */
-function folioRun(host: Host, pages: readonly number[], i: number, n: number): { f: number; page: number; nr: number } | null {
-  const p = pfnPage(host, pages[i]);
-  if (p === null) return null;
-  let nr = 1;
-  while (i + nr < n && host.pfnFolio(pages[i + nr]!) === p.f) nr++;
-  return { f: p.f, page: p.page, nr };
-}
-
 // mirrors mm/gup.c:unpin_user_page
 export function unpinUserPage(host: Host, pfn: number): void {
-  const p = pfnPage(host, pfn);
-  if (p !== null) gupPutFolio(host, p.f, p.page, 1, FOLL.PIN);
+  if (typeof pfn !== 'number') return;
+  const f = host.pfnFolio(pfn);
+  if (f !== 0) gupPutFolio(host, f, pfn - host.ft.pfn[f]!, 1, FOLL.PIN);
 }
 
 /** Unpin npages pages; NULL (undefined) entries are skipped; an npages that looks like an errno is refused. */
 // mirrors mm/gup.c:unpin_user_pages (FOLL_EXCLUSIVE in pinFlags: the RFC's unpin_exc_pages)
 export function unpinUserPages(host: Host, pages: readonly number[], npages: number, pinFlags: number = FOLL.PIN): void {
   if (npages < 0) return; // WARN: an -errno passed as a count
-  for (let i = 0; i < npages; ) {
-    const run = folioRun(host, pages, i, npages);
-    if (run === null) {
-      i++;
-      continue;
-    }
-    // gup_put_folio per page keeps the per-page ledger exact; the folio sees the same totals.
-    for (let k = 0; k < run.nr; k++) gupPutFolio(host, run.f, pages[i + k]! - host.ft.pfn[run.f]!, 1, pinFlags);
-    i += run.nr;
+  // Linux groups runs of one folio (gup_folio_next) and puts each run once; putting
+  // page by page reaches the same folio totals and keeps the per-page ledger exact.
+  for (let i = 0; i < npages; i++) {
+    const pfn = pages[i];
+    if (typeof pfn !== 'number') continue;
+    const f = host.pfnFolio(pfn);
+    if (f !== 0) gupPutFolio(host, f, pfn - host.ft.pfn[f]!, 1, pinFlags);
   }
 }
 
@@ -571,7 +561,7 @@ function gupFast(host: Host, mm: MmStruct, start: number, end: number, flags: nu
     if (!leaf || !(fl & Pte.PRESENT) || fl & Pte.PROTNONE || !(fl & Pte.USER)) break;
     if (flags & FOLL.WRITE && !(fl & Pte.RW)) break;
     if (fl & Pte.SPECIAL) break;
-    const span = 2 ** LEVEL_SHIFT[level]!;
+    const span = LEVEL_SPAN[level]!;
     const base = Math.floor(addr / span) * span;
     const off = (addr - base) / PAGE_SIZE;
     const n = Math.min(span / PAGE_SIZE - off, (end - addr) / PAGE_SIZE);
@@ -643,12 +633,18 @@ export function isValidGupArgs(host: Host, pages: unknown, locked: { value: numb
   return flags;
 }
 
-/** Checked integer arguments: start, nr_pages and flags as C would pass them. */
-function intArgs(start: unknown, nrPages: unknown, gupFlags: unknown): { start: number; nr: number; flags: number } | null {
+/** Checked integer arguments (one reused object: GUP is a hot path). */
+const $args = { start: 0, nr: 0, flags: 0 };
+
+/** start, nr_pages and flags as C would pass them, or null. */
+function intArgs(start: unknown, nrPages: unknown, gupFlags: unknown): typeof $args | null {
   if (typeof start !== 'number' || !Number.isSafeInteger(start) || start < 0) return null;
   if (typeof nrPages !== 'number' || !Number.isSafeInteger(nrPages)) return null;
   if (typeof gupFlags !== 'number' || !Number.isInteger(gupFlags)) return null;
-  return { start, nr: nrPages, flags: gupFlags >>> 0 };
+  $args.start = start;
+  $args.nr = nrPages;
+  $args.flags = gupFlags >>> 0;
+  return $args;
 }
 
 export function getUserPages(host: Host, mm: MmStruct, start: unknown, nrPages: unknown, gupFlags: unknown, pages: number[] | null): number {

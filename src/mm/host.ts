@@ -10,6 +10,7 @@
  *   ev       event counters for the cost model
  */
 import { SparseRadix } from '../lib/radix.js';
+import { PfnCounts } from '../lib/pfn_counts.js';
 import { Ev, newCounters } from '../cost/counters.js';
 import { FolioTable, PG, folioNrPages } from './folio.js';
 import { Gfp, GFP_KERNEL, PageAlloc } from './page_alloc.js';
@@ -67,8 +68,8 @@ export class Host {
    * (pfn -> count). Ground truth for the oracle (I1, I2, I7) and for the pin
    * policies' metrics; the folio counters are what Linux actually keeps.
    */
-  readonly pinLedger = new Map<number, number>();
-  readonly getLedger = new Map<number, number>();
+  readonly pinLedger = new PfnCounts();
+  readonly getLedger = new PfnCounts();
   /** How pins are counted (see pin_policy.ts). */
   pins: PinAccounting = new UpstreamPins();
 
@@ -171,21 +172,12 @@ export class Host {
 
   /** Record refs pins (or gets) of one each on pages [page, page + |refs|) of f; negative refs release. */
   gupLedgerAdd(f: number, page: number, refs: number, pin: boolean): void {
-    const map = pin ? this.pinLedger : this.getLedger;
-    const base = this.ft.pfn[f]! + page;
-    const n = Math.abs(refs);
-    const d = refs > 0 ? 1 : -1;
-    for (let k = 0; k < n; k++) {
-      const pfn = base + k;
-      const v = (map.get(pfn) ?? 0) + d;
-      if (v === 0) map.delete(pfn);
-      else map.set(pfn, v);
-    }
+    (pin ? this.pinLedger : this.getLedger).add(this.ft.pfn[f]! + page, Math.abs(refs), refs > 0 ? 1 : -1);
   }
 
   /** Outstanding pins on page `page` of f, by the ledger. */
   pinnedPages(f: number, page: number): number {
-    return this.pinLedger.get(this.ft.pfn[f]! + page) ?? 0;
+    return this.pinLedger.get(this.ft.pfn[f]! + page);
   }
 
   /** Zero a whole new folio (clear_highpage / folio_zero_user), counting the bytes. */

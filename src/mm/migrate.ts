@@ -21,7 +21,7 @@ import type { AddressSpace } from './fs_types.js';
 import type { Host } from './host.js';
 import { invalidateEnd, invalidateStart, MmuNotifyEvent } from './mmu_notifier.js';
 import { GFP_KERNEL } from './page_alloc.js';
-import { LEVEL_SHIFT, Level, PAGE_SIZE } from './page.js';
+import { LEVEL_SPAN, Level, PAGE_SIZE } from './page.js';
 import { Pte, setEntry, type Walk, walk } from './pgtable.js';
 import { NO_SITE, folioMaybeDmaPinnedP } from './pin_policy.js';
 import { rmapWalk } from './rmap.js';
@@ -105,7 +105,7 @@ export function migrateFolio(host: Host, f: number): boolean {
       walk(vma.mm.pgd, a, $w);
       const t = $w.table;
       const fl = t.fl[$w.idx]!;
-      const span = 2 ** LEVEL_SHIFT[$w.level]!;
+      const span = LEVEL_SPAN[$w.level]!;
       const base = Math.floor(a / span) * span;
       if (fl !== 0 && (fl & Pte.PSE || $w.level === Level.PTE)) {
         const pfn = t.pfn[$w.idx]!;

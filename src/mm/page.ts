@@ -36,6 +36,8 @@ export const enum Level {
 
 /** Shift of the span covered by one entry at each level. */
 export const LEVEL_SHIFT: readonly number[] = [0, PAGE_SHIFT, PMD_SHIFT, PUD_SHIFT, PGDIR_SHIFT];
+/** Bytes covered by one entry at each level (2 ** LEVEL_SHIFT, precomputed: Math.pow is slow on hot paths). */
+export const LEVEL_SPAN: readonly number[] = LEVEL_SHIFT.map((s, i) => (i === 0 ? 0 : 2 ** s));
 
 export function pageAligned(x: number): boolean {
   return x % PAGE_SIZE === 0;

@@ -153,8 +153,12 @@ export function walk(root: PageTable, addr: number, w: Walk): void {
   let t = root;
   let parent: PageTable | null = null;
   let pidx = 0;
+  // Split the address once: bits 30 and up (exact in a double) and the low 30 bits.
+  const hi = Math.floor(addr / 1073741824);
+  const lo = addr - hi * 1073741824;
   for (;;) {
-    const i = tableIndex(addr, t.level);
+    const level = t.level;
+    const i = level === Level.PTE ? (lo >>> 12) & 511 : level === Level.PMD ? (lo >>> 21) & 511 : level === Level.PUD ? hi & 511 : (hi >>> 9) & 511;
     const fl = t.fl[i]!;
     if (t.level === Level.PTE || fl === 0 || (fl & Pte.PSE) !== 0) {
       w.table = t;
