@@ -6,7 +6,7 @@
  * with Linux's errno. CPU accesses (read, write, fill) go through the MMU and
  * throw SignalError where Linux would deliver a signal.
  */
-import { cInt, cLong, cUInt, cULong } from './uapi/ctypes.js';
+import { cInt, cLong, cUInt, cULong, cUserBuffer } from './uapi/ctypes.js';
 import { SignalError, SyscallError } from './uapi/errors.js';
 import type { ErrnoName } from './uapi/errno.js';
 import { MFD_CLOEXEC } from './uapi/memfd.js';
@@ -25,6 +25,7 @@ import { Level, PAGE_SIZE } from './mm/page.js';
 import { newTable } from './mm/pgtable.js';
 import { FdTable, type OpenFile } from './fs/file.js';
 import { hstateSizelog } from './fs/hugetlbfs.js';
+import { MAX_LFS_FILESIZE } from './fs/shmem.js';
 import { memfdCreate } from './fs/memfd.js';
 import { type PagemapEntry, type SmapsEntry, type ProcStatus, pagemapRead, procStatus, smapsRead } from './fs/proc/task_mmu.js';
 import { type Stat, doFtruncate, vfsFallocate, vfsFstat, vfsPread, vfsPwrite } from './fs/vfs.js';
@@ -106,8 +107,9 @@ export class Process {
       const h = hstateSizelog((f >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK);
       if (h === undefined) throw new SyscallError('EINVAL', S);
       len = alignUp64(len, BigInt(h.size));
-      // hugetlb_file_setup: an anonymous hugetlbfs file backs the mapping.
-      file = this.k.hugetlbfs.fileSetup(h, len > BigInt(Number.MAX_SAFE_INTEGER) ? 0 : Number(len), 'anon_hugepage (deleted)');
+      // hugetlb_file_setup: an anonymous hugetlbfs file of len bytes backs the mapping
+      // (a len beyond MAX_LFS_FILESIZE fails in do_mmap with ENOMEM before the file is used).
+      file = this.k.hugetlbfs.fileSetup(h, len <= MAX_LFS_FILESIZE ? len : 0n, 'anon_hugepage (deleted)');
     }
     if (file !== null) getFile(file);
     try {
@@ -325,9 +327,11 @@ export class Process {
 
   /** Store bytes at addr. */
   write(addr: unknown, bytes: unknown): void {
-    if (!(bytes instanceof Uint8Array)) throw new SyscallError('EFAULT', 'write', 'bytes must be a Uint8Array');
+    // Probed without running the caller's code (a revoked Proxy is just not a Uint8Array).
+    const b = cUserBuffer(bytes);
+    if (b === null) throw new SyscallError('EFAULT', 'write', 'bytes must be a Uint8Array');
     const host = this.k.host;
-    this.access('write', addr, bytes.length, true, (f, off, k, at) => host.content.write(f, 1 << host.ft.order[f]!, off, bytes, at, k));
+    this.access('write', addr, b.length, true, (f, off, k, at) => host.content.write(f, 1 << host.ft.order[f]!, off, b, at, k));
   }
 
   /** memset(addr, byte, len) through the MMU. */
@@ -344,7 +348,10 @@ export class Process {
    */
   // mirrors mm/mmu_notifier.c:mmu_notifier_register
   mmuNotifierRegister(ops: MmuNotifierOps): { unregister(): void } {
-    const sub = mmuNotifierRegister(this.live('mmu_notifier_register'), ops);
+    const mm = this.live('mmu_notifier_register');
+    const table = mmuNotifierOpsTable(ops);
+    if (table === null) throw new SyscallError('EINVAL', 'mmu_notifier_register', 'ops must be an object of callbacks');
+    const sub = mmuNotifierRegister(mm, table);
     return { unregister: () => mmuNotifierUnregister(sub) };
   }
 
@@ -365,6 +372,32 @@ export class Process {
   status(): ProcStatus {
     return procStatus(this.live('status'));
   }
+}
+
+const MMU_NOTIFIER_CALLBACKS = ['invalidateRangeStart', 'invalidateRangeEnd', 'clearYoung', 'clearFlushYoung', 'testYoung', 'release'] as const;
+
+/**
+ * The caller's mmu_notifier_ops read once, at registration, into a table of
+ * its own (Linux's ops are a const struct). The property reads run the
+ * caller's code (getters, Proxy traps) and may throw: here, inside try/catch,
+ * that is an EINVAL for the caller instead of a TypeError in the middle of a
+ * later munmap or fault, with the model half-updated. Each callback still runs
+ * with the caller's object as this.
+ */
+function mmuNotifierOpsTable(ops: unknown): MmuNotifierOps | null {
+  if ((typeof ops !== 'object' && typeof ops !== 'function') || ops === null) return null;
+  const table: Record<string, (...args: unknown[]) => unknown> = {};
+  try {
+    for (const name of MMU_NOTIFIER_CALLBACKS) {
+      const fn: unknown = (ops as Record<string, unknown>)[name];
+      if (fn === undefined) continue;
+      if (typeof fn !== 'function') return null;
+      table[name] = (...args: unknown[]) => Reflect.apply(fn, ops, args) as unknown;
+    }
+  } catch {
+    return null;
+  }
+  return table as MmuNotifierOps;
 }
 
 function alignUp64(v: bigint, a: bigint): bigint {

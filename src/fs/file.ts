@@ -14,12 +14,16 @@ import type { FsInode, Vfs } from './inode.js';
 
 /** file_operations plus the inode operations the syscalls need, as each file system provides them. */
 export interface FsFileOps extends FileOperations {
-  /** ->read_iter: bytes read, or an errno if none. Absent: read fails with EINVAL. */
-  read?(file: File, buf: Uint8Array, count: number, pos: number): number | ErrnoName;
-  /** ->write_iter: bytes written, or an errno if none. Absent: write fails with EINVAL. */
-  write?(file: File, buf: Uint8Array, count: number, pos: number): number | ErrnoName;
-  /** ->setattr(ATTR_SIZE): truncate or extend. */
-  setattrSize?(file: File, size: number): ErrnoName | null;
+  /**
+   * ->read_iter: read count bytes (count <= buf.length, <= MAX_RW_COUNT) at the
+   * loff_t pos (exact) into buf from its start; bytes read, or an errno if none.
+   * Absent: read fails with EINVAL.
+   */
+  read?(file: File, buf: Uint8Array, count: number, pos: bigint): number | ErrnoName;
+  /** ->write_iter: as read, from buf; bytes written, or an errno if none. Absent: write fails with EINVAL. */
+  write?(file: File, buf: Uint8Array, count: number, pos: bigint): number | ErrnoName;
+  /** ->setattr(ATTR_SIZE): truncate or extend to size (a loff_t, 0 <= size <= s_maxbytes). */
+  setattrSize?(file: File, size: bigint): ErrnoName | null;
 }
 
 export class OpenFile implements File {

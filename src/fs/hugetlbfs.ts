@@ -10,7 +10,7 @@ import type { ErrnoName } from '../uapi/errno.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/falloc.js';
 import { F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE, S_IFREG } from '../uapi/fcntl.js';
 import { FMode, VmFault, type File, type VmOperations } from '../mm/fs_types.js';
-import { VM } from '../mm/mm_types.js';
+import { VM, type Vma } from '../mm/mm_types.js';
 import { PAGE_SIZE, PMD_SIZE, PUD_SIZE } from '../mm/page.js';
 import { type FsFileOps, OpenFile } from './file.js';
 import type { Vfs } from './inode.js';
@@ -35,8 +35,13 @@ export function hstateSizelog(log: number): Hstate | undefined {
 }
 
 export interface HugetlbFs {
-  /** Create an unlinked hugetlbfs file (hugetlb_file_setup). */
-  fileSetup(h: Hstate, size: number, path: string): OpenFile;
+  /** Create an unlinked hugetlbfs file of size bytes (hugetlb_file_setup). */
+  fileSetup(h: Hstate, size: bigint, path: string): OpenFile;
+}
+
+/** The huge page size of a hugetlb VMA (hstate_vma -> huge_page_size). */
+function vmaHugePageSize(vma: Vma): number {
+  return vma.file?.fOp.hugePageSize ?? PAGE_SIZE;
 }
 
 export function hugetlbFs(vfs: Vfs): HugetlbFs {
@@ -46,6 +51,8 @@ export function hugetlbFs(vfs: Vfs): HugetlbFs {
     mapPages: false,
     // hugetlb_no_page: beyond EOF, or no page to allocate: SIGBUS.
     fault: () => -VmFault.SIGBUS,
+    // mirrors mm/hugetlb.c:hugetlb_vm_op_split: a VMA splits only at a huge page boundary.
+    maySplit: (vma, addr) => (addr % vmaHugePageSize(vma) !== 0 ? 'EINVAL' : null),
   };
   const fileOps = (h: Hstate): FsFileOps => {
     let ops = opsFor.get(h);
@@ -56,7 +63,8 @@ export function hugetlbFs(vfs: Vfs): HugetlbFs {
       mmap: (file, vma) => {
         vma.flags |= VM.HUGETLB | VM.DONTEXPAND;
         if (vma.pgoff % (h.size / PAGE_SIZE) !== 0) return 'EINVAL';
-        const len = vma.end - vma.start + vma.pgoff * PAGE_SIZE;
+        // loff_t: vm_pgoff can put the end of the mapping beyond 2^53.
+        const len = BigInt(vma.end - vma.start) + BigInt(vma.pgoff) * BigInt(PAGE_SIZE);
         // hugetlb_reserve_pages: the pools are empty, so any reservation fails.
         if (!(vma.flags & VM.NORESERVE)) return 'ENOMEM';
         if (vma.flags & VM.WRITE && file.inode.size < len) file.inode.size = len;
@@ -67,7 +75,7 @@ export function hugetlbFs(vfs: Vfs): HugetlbFs {
       fallocate: (file, mode, offset, len) => {
         if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return 'EOPNOTSUPP';
         if (mode & FALLOC_FL_PUNCH_HOLE) return file.inode.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) ? 'EPERM' : null;
-        if (BigInt(offset) + BigInt(len) > MAX_LFS_FILESIZE) return 'EFBIG';
+        if (offset + len > MAX_LFS_FILESIZE) return 'EFBIG';
         if (file.inode.seals & F_SEAL_GROW && offset + len > file.inode.size) return 'EPERM';
         // alloc_hugetlb_folio finds no free huge page.
         return 'ENOSPC';
@@ -75,13 +83,14 @@ export function hugetlbFs(vfs: Vfs): HugetlbFs {
       // Reads see holes as zeros; there are never pages.
       read: (file, buf, count, pos) => {
         if (pos >= file.inode.size) return 0;
-        const n = Math.min(count, file.inode.size - pos);
+        const left = file.inode.size - pos;
+        const n = left < BigInt(count) ? Number(left) : count;
         buf.fill(0, 0, n);
         return n;
       },
       // mirrors fs/hugetlbfs/inode.c:hugetlbfs_setattr
-      setattrSize: (file: File, size: number): ErrnoName | null => {
-        if (size % h.size !== 0) return 'EINVAL';
+      setattrSize: (file: File, size: bigint): ErrnoName | null => {
+        if (size % BigInt(h.size) !== 0n) return 'EINVAL';
         const inode = file.inode;
         if (size < inode.size && inode.seals & F_SEAL_SHRINK) return 'EPERM';
         if (size > inode.size && inode.seals & F_SEAL_GROW) return 'EPERM';

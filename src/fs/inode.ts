@@ -7,6 +7,10 @@ import { SparseRadix } from '../lib/radix.js';
 import type { AddressSpace, AddressSpaceOps, Inode, SuperBlock } from '../mm/fs_types.js';
 import type { Host } from '../mm/host.js';
 import type { Vma } from '../mm/mm_types.js';
+import { PAGE_SHIFT, PAGE_SIZE } from '../mm/page.js';
+
+const PAGE_SHIFT_BIG = BigInt(PAGE_SHIFT);
+const PAGE_MASK_BIG = BigInt(PAGE_SIZE - 1);
 
 export class FsMapping implements AddressSpace {
   readonly kind = 'file' as const;
@@ -22,7 +26,10 @@ export class FsMapping implements AddressSpace {
 }
 
 export class FsInode implements Inode {
-  size = 0;
+  /** i_size (loff_t), exact. */
+  private iSize = 0n;
+  /** DIV_ROUND_UP(i_size, PAGE_SIZE), cached for the fault paths. */
+  private iSizePages = 0;
   nlink = 0;
   blocks = 0;
   seals = 0;
@@ -38,6 +45,21 @@ export class FsInode implements Inode {
     readonly evict: (inode: FsInode) => void,
   ) {
     this.mapping = new FsMapping(ino, this, aops);
+  }
+
+  /** i_size_read. */
+  get size(): bigint {
+    return this.iSize;
+  }
+
+  /** i_size_write: the callers have checked 0 <= size <= s_maxbytes. */
+  set size(size: bigint) {
+    this.iSize = size;
+    this.iSizePages = Number((size + PAGE_MASK_BIG) >> PAGE_SHIFT_BIG);
+  }
+
+  get sizePages(): number {
+    return this.iSizePages;
   }
 }
 

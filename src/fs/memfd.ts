@@ -39,9 +39,9 @@ export function memfdCreate(shmem: ShmemFs, hugetlbfs: HugetlbFs, uname: unknown
   if (flags & MFD_HUGETLB) {
     const h = hstateSizelog((flags >>> MFD_HUGE_SHIFT) & MFD_HUGE_MASK);
     if (h === undefined) throw new SyscallError('ENODEV', S);
-    file = hugetlbfs.fileSetup(h, 0, `/memfd:${name} (deleted)`);
+    file = hugetlbfs.fileSetup(h, 0n, `/memfd:${name} (deleted)`);
   } else {
-    file = shmem.fileSetup(name, 0, `/memfd:${name} (deleted)`);
+    file = shmem.fileSetup(name, 0n, `/memfd:${name} (deleted)`);
   }
   const inode = file.inode;
   inode.nlink = 0;

@@ -13,15 +13,22 @@ import { PG } from '../mm/folio.js';
 import { filemapAddFolio, filemapGetFolio, truncateInodeFolio } from '../mm/filemap.js';
 import { FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations } from '../mm/fs_types.js';
 import { unmapMappingRange } from '../mm/memory.js';
-import type { Vma } from '../mm/mm_types.js';
+import { securityVmEnoughMemory } from '../mm/mmap.js';
+import { VM, type Vma } from '../mm/mm_types.js';
 import { GFP_HIGHUSER_MOVABLE } from '../mm/page_alloc.js';
-import { PAGE_SIZE } from '../mm/page.js';
+import { PAGE_SHIFT, PAGE_SIZE } from '../mm/page.js';
 import { folioAddLru } from '../mm/rmap.js';
 import { type FsFileOps, OpenFile } from './file.js';
 import type { FsInode, Vfs } from './inode.js';
 
 /** MAX_LFS_FILESIZE on 64-bit. */
 export const MAX_LFS_FILESIZE = (1n << 63n) - 1n;
+
+const PAGE_SHIFT_BIG = BigInt(PAGE_SHIFT);
+const PAGE_MASK_BIG = BigInt(PAGE_SIZE) - 1n;
+
+/** MAX_LFS_FILESIZE >> PAGE_SHIFT: the last page index a tmpfs file can have (2^51 - 1). */
+const MAX_INDEX = Number(MAX_LFS_FILESIZE >> PAGE_SHIFT_BIG);
 
 export const shmemSb: SuperBlock = { fsType: 'tmpfs', blockSize: PAGE_SIZE, maxBytes: MAX_LFS_FILESIZE };
 
@@ -50,7 +57,9 @@ export type GetFolio = number | ErrnoName;
 export function shmemGetFolio(vfs: Vfs, inode: FsInode, index: number, sgp: Sgp): GetFolio {
   const host = vfs.host;
   const ft = host.ft;
-  if (sgp === Sgp.CACHE && index * PAGE_SIZE >= inode.size) return 'EINVAL';
+  if (index > MAX_INDEX) return 'EFBIG';
+  // (loff_t)index << PAGE_SHIFT >= i_size, in pages.
+  if (sgp === Sgp.CACHE && index >= inode.sizePages) return 'EINVAL';
   let f = filemapGetFolio(inode.mapping, index);
   if (f !== 0) {
     if (!(ft.flags[f]! & PG.UPTODATE)) {
@@ -93,16 +102,19 @@ function shmemFault(vfs: Vfs, vmf: VmFaultArgs): number {
 }
 
 /**
- * Remove [lstart, lend] (bytes, inclusive) from the file: whole pages leave the
- * page cache (and every page-cache mapping of them); the partial pages at the
- * edges are zeroed in place.
+ * Remove [lstart, lend] (bytes, inclusive; lend -1 means to the end of the
+ * file, as (loff_t)-1 does) from the file: whole pages leave the page cache
+ * (and every page-cache mapping of them); the partial pages at the edges are
+ * zeroed in place.
  */
 // mirrors mm/shmem.c:shmem_undo_range (shmem_truncate_range)
-export function shmemTruncateRange(vfs: Vfs, inode: FsInode, lstart: number, lend: number): void {
+export function shmemTruncateRange(vfs: Vfs, inode: FsInode, lstart: bigint, lend: bigint): void {
   const host = vfs.host;
   const ft = host.ft;
-  const start = Math.ceil(lstart / PAGE_SIZE);
-  const end = Math.floor((lend + 1) / PAGE_SIZE); // exclusive, whole pages
+  const toEnd = lend === -1n;
+  // Whole pages [start, end); to the end of the file: every index.
+  const start = Number((lstart + PAGE_MASK_BIG) >> PAGE_SHIFT_BIG);
+  const end = toEnd ? Number.MAX_SAFE_INTEGER : Number((lend + 1n) >> PAGE_SHIFT_BIG);
   const victims: number[] = [];
   inode.mapping.pages.forEach(start, end, (_i, _o, f) => {
     victims.push(f);
@@ -117,52 +129,55 @@ export function shmemTruncateRange(vfs: Vfs, inode: FsInode, lstart: number, len
     host.content.fill(f, 1, from, to - from, 0);
     host.ev[Ev.ZERO_BYTES] += to - from;
   };
-  const partialStart = lstart % PAGE_SIZE;
-  const firstIdx = Math.floor(lstart / PAGE_SIZE);
-  const lastIdx = Math.floor(lend / PAGE_SIZE);
-  if (partialStart !== 0) zeroPart(firstIdx, partialStart, firstIdx === lastIdx ? (lend % PAGE_SIZE) + 1 : PAGE_SIZE);
-  const partialEnd = (lend + 1) % PAGE_SIZE;
-  if (partialEnd !== 0 && (partialStart === 0 || lastIdx !== firstIdx)) zeroPart(lastIdx, 0, partialEnd);
+  const partialStart = Number(lstart & PAGE_MASK_BIG);
+  const partialEnd = toEnd ? 0 : Number((lend + 1n) & PAGE_MASK_BIG);
+  const firstIdx = Number(lstart >> PAGE_SHIFT_BIG);
+  const lastIdx = toEnd ? -1 : Number(lend >> PAGE_SHIFT_BIG);
+  const sameFolio = firstIdx === lastIdx;
+  if (partialStart !== 0) zeroPart(firstIdx, partialStart, sameFolio ? partialEnd || PAGE_SIZE : PAGE_SIZE);
+  if (partialEnd !== 0 && !(sameFolio && partialStart !== 0)) zeroPart(lastIdx, 0, partialEnd);
 }
 
 /** Change i_size; shrinking unmaps everything beyond, including private COW copies. */
 // mirrors mm/shmem.c:shmem_setattr (ATTR_SIZE)
-function shmemSetattrSize(vfs: Vfs, file: File, newsize: number): ErrnoName | null {
+function shmemSetattrSize(vfs: Vfs, file: File, newsize: bigint): ErrnoName | null {
   const inode = file.inode as FsInode;
   const oldsize = inode.size;
   if (newsize < oldsize && inode.seals & F_SEAL_SHRINK) return 'EPERM';
   if (newsize > oldsize && inode.seals & F_SEAL_GROW) return 'EPERM';
   inode.size = newsize;
   if (newsize <= oldsize) {
-    const holebegin = Math.ceil(newsize / PAGE_SIZE) * PAGE_SIZE;
-    if (oldsize > holebegin) unmapMappingRange(vfs.host, inode.mapping, holebegin, 0, true);
-    if (inode.mapping.nrpages > 0) shmemTruncateRange(vfs, inode, newsize, Number.MAX_SAFE_INTEGER - 1);
+    // round_up(newsize, PAGE_SIZE): a page multiple, so exact as a number.
+    const holebegin = ((newsize + PAGE_MASK_BIG) >> PAGE_SHIFT_BIG) << PAGE_SHIFT_BIG;
+    if (oldsize > holebegin) unmapMappingRange(vfs.host, inode.mapping, Number(holebegin), 0, true);
+    if (inode.mapping.nrpages > 0) shmemTruncateRange(vfs, inode, newsize, -1n);
     // Again, for private pages COWed meanwhile.
-    if (oldsize > holebegin) unmapMappingRange(vfs.host, inode.mapping, holebegin, 0, true);
+    if (oldsize > holebegin) unmapMappingRange(vfs.host, inode.mapping, Number(holebegin), 0, true);
   }
   return null;
 }
 
 /** The file-system part of fallocate(2) for tmpfs (the VFS checks have passed). */
 // mirrors mm/shmem.c:shmem_fallocate
-function shmemFallocate(vfs: Vfs, file: File, mode: number, offset: number, len: number): ErrnoName | null {
+function shmemFallocate(vfs: Vfs, file: File, mode: number, offset: bigint, len: bigint): ErrnoName | null {
   const inode = file.inode as FsInode;
   const host = vfs.host;
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return 'EOPNOTSUPP';
   if (mode & FALLOC_FL_PUNCH_HOLE) {
     if (inode.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return 'EPERM';
-    const unmapStart = Math.ceil(offset / PAGE_SIZE) * PAGE_SIZE;
-    const unmapEnd = Math.floor((offset + len) / PAGE_SIZE) * PAGE_SIZE - 1;
+    // Page multiples: exact as numbers.
+    const unmapStart = ((offset + PAGE_MASK_BIG) >> PAGE_SHIFT_BIG) << PAGE_SHIFT_BIG;
+    const unmapEnd = ((offset + len) >> PAGE_SHIFT_BIG) << PAGE_SHIFT_BIG; // round_down(offset + len) (exclusive)
     // Hole punching leaves private COW copies alone (even_cows = 0).
-    if (unmapEnd > unmapStart) unmapMappingRange(host, inode.mapping, unmapStart, 1 + unmapEnd - unmapStart, false);
-    shmemTruncateRange(vfs, inode, offset, offset + len - 1);
+    if (unmapEnd - 1n > unmapStart) unmapMappingRange(host, inode.mapping, Number(unmapStart), Number(unmapEnd - unmapStart), false);
+    shmemTruncateRange(vfs, inode, offset, offset + len - 1n);
     return null;
   }
   // inode_newsize_ok is checked even with KEEP_SIZE.
-  if (BigInt(offset) + BigInt(len) > shmemSb.maxBytes) return 'EFBIG';
+  if (offset + len > shmemSb.maxBytes) return 'EFBIG';
   if (inode.seals & F_SEAL_GROW && offset + len > inode.size) return 'EPERM';
-  const start = Math.floor(offset / PAGE_SIZE);
-  const end = Math.ceil((offset + len) / PAGE_SIZE);
+  const start = Number(offset >> PAGE_SHIFT_BIG);
+  const end = Number((offset + len + PAGE_MASK_BIG) >> PAGE_SHIFT_BIG);
   const added: number[] = [];
   for (let index = start; index < end; index++) {
     const existed = filemapGetFolio(inode.mapping, index) !== 0;
@@ -186,16 +201,17 @@ function shmemFallocate(vfs: Vfs, file: File, mode: number, offset: number, len:
 
 /** Read count bytes at pos into buf (pos < i_size already checked by the caller). */
 // mirrors mm/shmem.c:shmem_file_read_iter
-function shmemRead(vfs: Vfs, file: File, buf: Uint8Array, count: number, pos: number): number {
+function shmemRead(vfs: Vfs, file: File, buf: Uint8Array, count: number, pos: bigint): number {
   const inode = file.inode as FsInode;
   if (pos >= inode.size) return 0;
-  const n = Math.min(count, inode.size - pos);
+  const left = inode.size - pos;
+  const n = left < BigInt(count) ? Number(left) : count;
   const host = vfs.host;
+  // Page index and offset: exact numbers whatever the position.
+  let index = Number(pos >> PAGE_SHIFT_BIG);
+  let off = Number(pos & PAGE_MASK_BIG);
   let done = 0;
   while (done < n) {
-    const p = pos + done;
-    const index = Math.floor(p / PAGE_SIZE);
-    const off = p % PAGE_SIZE;
     const chunk = Math.min(n - done, PAGE_SIZE - off);
     const r = shmemGetFolio(vfs, inode, index, Sgp.READ);
     if (typeof r === 'number' && r !== 0) {
@@ -205,50 +221,60 @@ function shmemRead(vfs: Vfs, file: File, buf: Uint8Array, count: number, pos: nu
       buf.fill(0, done, done + chunk);
     }
     done += chunk;
+    index++;
+    off = 0;
   }
   return n;
 }
 
 /** Write count bytes from buf at pos; returns bytes written or an errno if none. */
 // mirrors mm/shmem.c:shmem_file_write_iter (generic_perform_write with shmem_write_begin/end)
-function shmemWrite(vfs: Vfs, file: File, buf: Uint8Array, count: number, pos: number): number | ErrnoName {
+function shmemWrite(vfs: Vfs, file: File, buf: Uint8Array, count: number, pos: bigint): number | ErrnoName {
   const inode = file.inode as FsInode;
   const host = vfs.host;
   if (count === 0) return 0;
-  if (BigInt(pos) >= shmemSb.maxBytes) return 'EFBIG';
+  if (pos >= shmemSb.maxBytes) return 'EFBIG';
   if (inode.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return 'EPERM';
-  if (inode.seals & F_SEAL_GROW && pos + count > inode.size) return 'EPERM';
+  if (inode.seals & F_SEAL_GROW && pos + BigInt(count) > inode.size) return 'EPERM';
+  let index = Number(pos >> PAGE_SHIFT_BIG);
+  let off = Number(pos & PAGE_MASK_BIG);
   let done = 0;
+  let err: ErrnoName | null = null;
   while (done < count) {
-    const p = pos + done;
-    const index = Math.floor(p / PAGE_SIZE);
-    const off = p % PAGE_SIZE;
     const chunk = Math.min(count - done, PAGE_SIZE - off);
     const r = shmemGetFolio(vfs, inode, index, Sgp.WRITE);
-    if (typeof r === 'string') return done > 0 ? done : r;
+    if (typeof r === 'string') {
+      err = r;
+      break;
+    }
     host.content.write(r, 1, off, buf, done, chunk);
     host.ft.flags[r]! |= PG.DIRTY | PG.UPTODATE;
     host.ft.flags[r]! &= ~PG.FALLOC;
     host.folioPut(r);
     done += chunk;
-    if (p + chunk > inode.size) inode.size = p + chunk;
+    index++;
+    off = 0;
   }
+  if (done === 0) return err ?? 0;
+  // shmem_write_end extends i_size over what was copied.
+  const end = pos + BigInt(done);
+  if (end > inode.size) inode.size = end;
   return done;
 }
 
 /** Drop every page when the last reference to an unlinked inode goes. */
 // mirrors mm/shmem.c:shmem_evict_inode
 function shmemEvict(vfs: Vfs, inode: FsInode): void {
-  shmemTruncateRange(vfs, inode, 0, Number.MAX_SAFE_INTEGER - 1);
+  shmemTruncateRange(vfs, inode, 0n, -1n);
 }
 
 /** The operations tables, bound to one Vfs. */
 export interface ShmemFs {
   readonly vmOps: VmOperations;
   readonly fileOps: FsFileOps;
-  /** Create an unlinked tmpfs file (shmem_file_setup). */
-  fileSetup(name: string, size: number, path: string, mode?: number): OpenFile;
-  /** Back a shared anonymous VMA with a new shmem file (shmem_zero_setup). */
+  /** Create an unlinked tmpfs file of size bytes (shmem_file_setup with VM_NORESERVE: nothing is charged). */
+  fileSetup(name: string, size: bigint, path: string, mode?: number): OpenFile;
+  /** Back a shared anonymous VMA with a new shmem file (shmem_zero_setup); ENOMEM if it cannot be charged. */
   zeroSetup(vma: Vma, size: number): ErrnoName | null;
 }
 
@@ -269,15 +295,19 @@ export function shmemFs(vfs: Vfs): ShmemFs {
     write: (file, buf, count, pos) => shmemWrite(vfs, file, buf, count, pos),
     setattrSize: (file, size) => shmemSetattrSize(vfs, file, size),
   };
-  // mirrors mm/shmem.c:__shmem_file_setup
-  const fileSetup = (_name: string, size: number, path: string, mode = S_IFREG | 0o777): OpenFile => {
+  // mirrors mm/shmem.c:__shmem_file_setup (after the size and accounting checks)
+  const fileSetup = (_name: string, size: bigint, path: string, mode = S_IFREG | 0o777): OpenFile => {
     const inode = vfs.newInode(shmemSb, mode, shmemAops, (i) => shmemEvict(vfs, i));
     inode.size = size;
     return new OpenFile(vfs, inode, FMode.READ | FMode.WRITE | FMode.LSEEK | FMode.PREAD | FMode.PWRITE | FMode.CAN_READ | FMode.CAN_WRITE, 0o2, fileOps, path);
   };
-  // mirrors mm/shmem.c:shmem_zero_setup
+  // mirrors mm/shmem.c:shmem_zero_setup (-> shmem_kernel_file_setup -> __shmem_file_setup)
   const zeroSetup = (vma: Vma, size: number): ErrnoName | null => {
-    const file = fileSetup('dev/zero', size, '/dev/zero (deleted)');
+    // shmem_acct_size: the whole object is committed up front unless VM_NORESERVE,
+    // by the same overcommit policy as private writable mappings. (The model keeps
+    // no committed total, so there is no shmem_unacct_size at eviction.)
+    if (!(vma.flags & VM.NORESERVE) && !securityVmEnoughMemory(vfs.host, Math.ceil(size / PAGE_SIZE))) return 'ENOMEM';
+    const file = fileSetup('dev/zero', BigInt(size), '/dev/zero (deleted)');
     vma.file = file;
     vma.ops = vmOps;
     return null;

@@ -15,7 +15,9 @@ import {
   FALLOC_FL_ZERO_RANGE,
 } from '../uapi/falloc.js';
 import { S_IFMT, S_IFREG } from '../uapi/fcntl.js';
+import { cUserBuffer } from '../uapi/ctypes.js';
 import { FMode } from '../mm/fs_types.js';
+import { TASK_SIZE } from '../mm/page.js';
 import type { OpenFile } from './file.js';
 
 /** FALLOC_FL_MODE_MASK (include/linux/falloc.h): the mutually exclusive operations. */
@@ -27,6 +29,23 @@ export const MAX_RW_COUNT = 0x7ffff000;
 
 const I64_MAX = (1n << 63n) - 1n;
 
+/**
+ * USER_PTR_MAX on x86-64 with 4-level paging and no LAM: TASK_SIZE_MAX. Since
+ * v6.12 access_ok(ptr, size) requires ptr + size <= USER_PTR_MAX (no wrap).
+ */
+const USER_PTR_MAX = BigInt(TASK_SIZE);
+
+/**
+ * access_ok(buf, count) for a user buffer. The model's buffers are Uint8Arrays
+ * without a user address; it takes the lowest one (0), so a count fails only
+ * when no buffer anywhere in user space could pass: count > USER_PTR_MAX.
+ * Counts below that pass, and the copy is short where the buffer ends.
+ */
+// mirrors arch/x86/include/asm/uaccess_64.h:__access_ok
+function accessOk(count: bigint): boolean {
+  return count <= USER_PTR_MAX;
+}
+
 /** ftruncate after the length (< 0: EINVAL) and descriptor (EBADF) checks. */
 // mirrors fs/open.c:do_ftruncate (-> do_truncate -> notify_change -> ->setattr)
 export function doFtruncate(file: OpenFile, length: bigint): ErrnoName | null {
@@ -35,7 +54,7 @@ export function doFtruncate(file: OpenFile, length: bigint): ErrnoName | null {
   // inode_newsize_ok
   if (length > inode.sb.maxBytes) return 'EFBIG';
   if (file.fOp.setattrSize === undefined) return 'EINVAL';
-  return file.fOp.setattrSize(file, Number(length));
+  return file.fOp.setattrSize(file, length);
 }
 
 /** fallocate after the descriptor lookup. */
@@ -64,13 +83,11 @@ export function vfsFallocate(file: OpenFile, mode: number, offset: bigint, len: 
   // Check for wraparound and the file system's size limit.
   if (offset + len > I64_MAX || offset + len > file.inode.sb.maxBytes) return 'EFBIG';
   if (file.fOp.fallocate === undefined) return 'EOPNOTSUPP';
-  return file.fOp.fallocate(file, mode, Number(offset), Number(len));
+  return file.fOp.fallocate(file, mode, offset, len);
 }
 
-/** What the user buffer can receive: at most buf.length bytes (beyond it is "unmapped"). */
-function userBuffer(buf: unknown): Uint8Array | null {
-  return buf instanceof Uint8Array ? buf : null;
-}
+/** Scratch for probing whether a read would return data (never exposed). */
+const $probe = new Uint8Array(1);
 
 /** pread after the position (< 0: EINVAL) and descriptor (EBADF) checks. */
 // mirrors fs/read_write.c:ksys_pread64 (-> vfs_read -> rw_verify_area)
@@ -78,21 +95,21 @@ export function vfsPread(file: OpenFile, bufIn: unknown, count: bigint, pos: big
   if (!(file.fMode & FMode.PREAD)) return 'ESPIPE';
   if (!(file.fMode & FMode.READ)) return 'EBADF';
   if (!(file.fMode & FMode.CAN_READ) || file.fOp.read === undefined) return 'EINVAL';
-  const buf = userBuffer(bufIn);
-  if (buf === null) return 'EFAULT';
-  if (count > I64_MAX || pos + count > I64_MAX) return 'EINVAL';
+  const buf = cUserBuffer(bufIn);
+  if (buf === null || !accessOk(count)) return 'EFAULT';
+  // rw_verify_area: (ssize_t)count < 0 cannot pass access_ok; pos + count must not overflow.
+  if (pos + count > I64_MAX) return 'EINVAL';
   const n = Number(count > BigInt(MAX_RW_COUNT) ? BigInt(MAX_RW_COUNT) : count);
   if (n === 0) return 0;
-  // Copy through a bounce buffer so a too-short user buffer takes what fits (a short copy).
-  const tmp = n <= buf.length ? buf : new Uint8Array(n);
-  const r = file.fOp.read(file, tmp, n, Number(pos));
-  if (typeof r === 'string') return r;
-  if (tmp !== buf) {
-    const fit = Math.min(r, buf.length);
-    buf.set(tmp.subarray(0, fit));
-    if (fit < r) return fit > 0 ? fit : 'EFAULT';
+  // The bytes beyond the user buffer are unmapped: the copy stops there. Read
+  // straight into the buffer what fits; only an empty buffer needs to know
+  // whether there was anything to copy (EFAULT) or not (EOF: 0).
+  if (buf.length === 0) {
+    const r = file.fOp.read(file, $probe, 1, pos);
+    if (typeof r === 'string') return r;
+    return r > 0 ? 'EFAULT' : 0;
   }
-  return r;
+  return file.fOp.read(file, buf, Math.min(n, buf.length), pos);
 }
 
 /** pwrite after the position (< 0: EINVAL) and descriptor (EBADF) checks. */
@@ -101,9 +118,9 @@ export function vfsPwrite(file: OpenFile, bufIn: unknown, count: bigint, pos: bi
   if (!(file.fMode & FMode.PWRITE)) return 'ESPIPE';
   if (!(file.fMode & FMode.WRITE)) return 'EBADF';
   if (!(file.fMode & FMode.CAN_WRITE) || file.fOp.write === undefined) return 'EINVAL';
-  const buf = userBuffer(bufIn);
-  if (buf === null) return 'EFAULT';
-  if (count > I64_MAX || pos + count > I64_MAX) return 'EINVAL';
+  const buf = cUserBuffer(bufIn);
+  if (buf === null || !accessOk(count)) return 'EFAULT';
+  if (pos + count > I64_MAX) return 'EINVAL';
   let n = Number(count > BigInt(MAX_RW_COUNT) ? BigInt(MAX_RW_COUNT) : count);
   // The bytes beyond the user buffer are unreadable: a short write, or EFAULT if none.
   let fault = false;
@@ -112,7 +129,7 @@ export function vfsPwrite(file: OpenFile, bufIn: unknown, count: bigint, pos: bi
     fault = true;
   }
   if (n === 0) return fault ? 'EFAULT' : 0;
-  return file.fOp.write(file, buf, n, Number(pos));
+  return file.fOp.write(file, buf, n, pos);
 }
 
 /** struct stat, the fields the model keeps. */
@@ -123,7 +140,8 @@ export interface Stat {
   st_nlink: number;
   st_uid: number;
   st_gid: number;
-  st_size: number;
+  /** off_t: exact up to 2^63 - 1, hence a bigint. */
+  st_size: bigint;
   st_blksize: number;
   st_blocks: number;
 }

@@ -56,8 +56,16 @@ export interface AddressSpace extends FolioOwner {
 export interface Inode {
   readonly ino: number;
   readonly sb: SuperBlock;
-  /** i_size in bytes. */
-  size: number;
+  /**
+   * i_size in bytes: a loff_t, exact up to MAX_LFS_FILESIZE (2^63 - 1), hence a
+   * bigint. Hot paths use sizePages instead.
+   */
+  size: bigint;
+  /**
+   * DIV_ROUND_UP(i_size, PAGE_SIZE): the number of pages i_size reaches into,
+   * exact as a number (at most 2^51). Kept in step with size by the inode.
+   */
+  readonly sizePages: number;
   /** st_mode. */
   mode: number;
   nlink: number;
@@ -130,6 +138,11 @@ export interface VmOperations {
   readonly mapPages: boolean;
   /** ->page_mkwrite: a write to a clean shared page; 0 or a VM_FAULT code. */
   pageMkwrite?(vmf: VmFaultArgs, folio: number): number;
+  /**
+   * ->may_split: may vma be split at addr? null, or the errno that __split_vma
+   * returns (hugetlb: EINVAL unless addr is huge-page aligned). Absent: always.
+   */
+  maySplit?(vma: Vma, addr: number): ErrnoName | null;
 }
 
 /** file_operations, the parts mm's syscalls call. */
@@ -139,8 +152,11 @@ export interface FileOperations {
    * means the file cannot be mapped (ENODEV).
    */
   mmap?(file: File, vma: Vma): ErrnoName | null;
-  /** ->fallocate for MADV_REMOVE; returns an errno name or null on success. */
-  fallocate?(file: File, mode: number, offset: number, len: number): ErrnoName | null;
+  /**
+   * ->fallocate (fallocate(2), MADV_REMOVE): offset and len are loff_t values
+   * (exact bigints, already checked by the VFS); an errno name or null on success.
+   */
+  fallocate?(file: File, mode: number, offset: bigint, len: bigint): ErrnoName | null;
   /** Huge page size the file needs for mmap alignment (hugetlbfs), else undefined. */
   readonly hugePageSize?: number;
 }

@@ -86,9 +86,10 @@ function madviseRemove(vma: Vma, start: number, end: number): ErrnoName | null {
   const f = vma.file;
   if (f === null) return 'EINVAL';
   if ((vma.flags & (VM.SHARED | VM.MAYWRITE)) !== (VM.SHARED | VM.MAYWRITE)) return 'EACCES';
-  const offset = start - vma.start + vma.pgoff * PAGE_SIZE;
+  // loff_t arithmetic: vm_pgoff can put the offset beyond 2^53.
+  const offset = BigInt(start - vma.start) + BigInt(vma.pgoff) * PAGE;
   if (f.fOp.fallocate === undefined) return 'EOPNOTSUPP';
-  return f.fOp.fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, end - start);
+  return f.fOp.fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, BigInt(end - start));
 }
 
 /** Apply flag-changing advice to [start, end) of vma. */
@@ -117,13 +118,16 @@ function madviseUpdateFlags(host: Host, vma: Vma, start: number, end: number, be
       f |= VM.WIPEONFORK;
       break;
     case M.MADV_KEEPONFORK:
+      // Droppable memory must not survive fork.
+      if (f & VM.DROPPABLE) return 'EINVAL';
       f &= ~VM.WIPEONFORK;
       break;
     case M.MADV_DONTDUMP:
       f |= VM.DONTDUMP;
       break;
     case M.MADV_DODUMP:
-      if (!(f & VM.HUGETLB) && f & VM.SPECIAL) return 'EINVAL';
+      // Special mappings (hugetlb aside) and droppable memory are never dumped.
+      if ((!(f & VM.HUGETLB) && f & VM.SPECIAL) || f & VM.DROPPABLE) return 'EINVAL';
       f &= ~VM.DONTDUMP;
       break;
     case M.MADV_HUGEPAGE:

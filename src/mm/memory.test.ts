@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { Kernel, SignalError } from '../index.js';
 import * as U from '../uapi/index.js';
+import type { VmFaultArgs } from './fs_types.js';
+import { vmaSetPageProt } from './vma.js';
 
 const RW = U.PROT_READ | U.PROT_WRITE;
 const ANON = U.MAP_PRIVATE | U.MAP_ANONYMOUS;
@@ -116,5 +118,72 @@ describe('faults', () => {
     expect(p.status().RssAnon).toBe(64);
     expect(p.pagemap(a + 15 * 4096).exclusive).toBe(true);
     expect(k.check()).toEqual([]);
+  });
+
+  describe('every fault path sees the page-aligned address (vmf->address), whatever byte faulted', () => {
+    /** The rmap index of the folio mapped at addr: its page offset in the VMA's linear space. */
+    const indexAt = (k: Kernel, p: ReturnType<Kernel['spawn']>, addr: number): number => k.folio(p.pagemap(addr).pfn)!.owner!.index;
+
+    it('do_anonymous_page: a first store at an unaligned address', () => {
+      const k = new Kernel({ memory: '256MiB', thp: 'never' });
+      const p = k.spawn();
+      const a = p.mmap(0, 4 * 4096, RW, ANON, -1, 0);
+      p.write(a + 4096 + 1, new Uint8Array([1]));
+      // A private anonymous VMA's vm_pgoff is its start page, so the index is the page number.
+      expect(indexAt(k, p, a + 4096)).toBe(a / 4096 + 1);
+      // A store straddling two untouched pages faults each at its own page.
+      p.fill(a + 3 * 4096 - 2, 4, 7);
+      expect(indexAt(k, p, a + 2 * 4096)).toBe(a / 4096 + 2);
+      expect(indexAt(k, p, a + 3 * 4096)).toBe(a / 4096 + 3);
+      expect(k.check()).toEqual([]);
+    });
+
+    it('do_huge_pmd_anonymous_page: an unaligned first store maps the THP at its 2 MiB boundary', () => {
+      const k = new Kernel({ memory: '256MiB' });
+      const p = k.spawn();
+      const a = p.mmap(0, 2 << 20, RW, ANON, -1, 0);
+      p.write(a + 5 * 4096 + 3, new Uint8Array([1]));
+      expect(p.pagemap(a).mappedBy).toBe(2 << 20);
+      expect(indexAt(k, p, a)).toBe(a / 4096);
+      expect(k.check()).toEqual([]);
+    });
+
+    it('wp_page_copy: an unaligned store breaking COW (zero page, and after fork)', () => {
+      const k = new Kernel({ memory: '256MiB', thp: 'never' });
+      const p = k.spawn();
+      const a = p.mmap(0, 2 * 4096, RW, ANON, -1, 0);
+      p.read(a, 1); // the zero page
+      p.write(a + 4095, new Uint8Array([1]));
+      expect(indexAt(k, p, a)).toBe(a / 4096);
+      p.write(a + 4096 + 9, new Uint8Array([2]));
+      const c = p.fork();
+      c.write(a + 4096 + 10, new Uint8Array([3]));
+      expect(indexAt(k, c, a + 4096)).toBe(a / 4096 + 1);
+      expect(c.read(a + 4096 + 9, 2)).toEqual(new Uint8Array([2, 3]));
+      expect(p.read(a + 4096 + 9, 2)).toEqual(new Uint8Array([2, 0]));
+      expect(k.check()).toEqual([]);
+    });
+
+    it('->page_mkwrite gets a page-aligned vmf from do_shared_fault and wp_page_shared', () => {
+      const k = new Kernel({ memory: '256MiB' });
+      const p = k.spawn();
+      const fd = p.memfd_create('f', 0);
+      p.ftruncate(fd, 32 * 4096);
+      const s = p.mmap(0, 32 * 4096, RW, U.MAP_SHARED, fd, 0);
+      // Give the VMA a ->page_mkwrite (tmpfs has none) that records what it is told.
+      const seen: VmFaultArgs[] = [];
+      const vma = p.mm!.vmas.find((v) => v.start === s)!;
+      vma.ops = { ...vma.ops!, pageMkwrite: (vmf) => (seen.push(vmf), 0) };
+      vmaSetPageProt(vma); // write-notify: shared pages now map read-only
+      p.read(s + 5, 1); // fault-around maps pages [0, 16) read-only
+      p.write(s + 3 * 4096 + 123, new Uint8Array([1])); // wp_page_shared
+      p.write(s + 20 * 4096 + 321, new Uint8Array([2])); // do_shared_fault
+      expect(seen.map((v) => [v.address, v.pgoff])).toEqual([
+        [s + 3 * 4096, 3],
+        [s + 20 * 4096, 20],
+      ]);
+      p.munmap(s, 32 * 4096);
+      expect(k.check()).toEqual([]);
+    });
   });
 });

@@ -65,10 +65,13 @@ function pteAlloc(host: Host, vma: Vma, pmdT: PageTable, i: number): PageTable |
 /**
  * Handle a fault at address in vma: the access was not allowed by the page
  * tables, and the VMA permits it (the arch fault handler has checked). Returns
- * VM_FAULT bits; 0 means the access can be retried.
+ * VM_FAULT bits; 0 means the access can be retried. address may be any byte of
+ * the page: like __handle_mm_fault's vmf->address, every path below sees it
+ * page aligned (rmap indices, ->fault and ->page_mkwrite arguments derive from it).
  */
 // mirrors mm/memory.c:handle_mm_fault (and __handle_mm_fault)
-export function handleMmFault(host: Host, vma: Vma, address: number, flags: number): number {
+export function handleMmFault(host: Host, vma: Vma, realAddress: number, flags: number): number {
+  const address = realAddress - (realAddress % PAGE_SIZE);
   host.ev[Ev.FAULT]++;
   const mm = vma.mm;
   const pmdT = tableAlloc(host, mm, mm.pgd, address, Level.PMD);
@@ -234,8 +237,7 @@ function wpPageCopy(host: Host, vma: Vma, pt: PageTable, j: number, address: num
     host.ev[Ev.COPY_BYTES] += PAGE_SIZE;
   }
   ft.flags[nf]! |= PG.UPTODATE;
-  const addr = alignDown(address, PAGE_SIZE);
-  const range = invalidateStart(host, vma.mm, MmuNotifyEvent.CLEAR, addr, addr + PAGE_SIZE);
+  const range = invalidateStart(host, vma.mm, MmuNotifyEvent.CLEAR, address, address + PAGE_SIZE);
   // Anon replaces anon: no change. A page-cache page or the zero page becomes anon.
   if (oldF === 0 || !folioTestAnon(ft, oldF)) {
     if (oldF !== 0) addMmCounter(vma.mm, mmCounterFile(host, oldF), -1);
@@ -247,7 +249,7 @@ function wpPageCopy(host: Host, vma: Vma, pt: PageTable, j: number, address: num
   // ptep_clear_flush, then the new entry.
   clearEntry(host, pt, j);
   host.ev[Ev.TLB_FLUSH_RANGE]++;
-  folioAddNewAnonRmap(host, nf, vma, addr, RMAP_EXCLUSIVE);
+  folioAddNewAnonRmap(host, nf, vma, address, RMAP_EXCLUSIVE);
   folioAddLru(host, nf);
   setEntry(host, pt, j, ft.pfn[nf]!, fl);
   if (oldF !== 0) folioRemoveRmap(host, oldF, folioPageIdx(host, oldF, oldPfn), 1, vma, Level.PTE);
@@ -265,7 +267,7 @@ function wpPageCopy(host: Host, vma: Vma, pt: PageTable, j: number, address: num
 
 // mirrors mm/memory.c:do_fault
 function doFault(host: Host, vma: Vma, pmdT: PageTable, i: number, address: number, flags: number): number {
-  const vmf: VmFaultArgs = { vma, address: alignDown(address, PAGE_SIZE), pgoff: linearPageIndex(vma, alignDown(address, PAGE_SIZE)), flags };
+  const vmf: VmFaultArgs = { vma, address, pgoff: linearPageIndex(vma, address), flags };
   if (!(flags & FaultFlag.WRITE)) return doReadFault(host, vmf, pmdT, i);
   if (!(vma.flags & VM.SHARED)) return doCowFault(host, vmf, pmdT, i);
   return doSharedFault(host, vmf, pmdT, i);
@@ -379,7 +381,8 @@ function doFaultAround(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number)
   const fromPte = Math.max(Math.floor(pteOff / nrPages) * nrPages, pteOff - Math.min(pteOff, vmaOff));
   const toPte = Math.min(fromPte + nrPages, PTRS_PER_TABLE, pteOff + vmaPages(vma) - vmaOff) - 1;
   const mapping = vma.mapping!;
-  const fileEnd = Math.ceil(mapping.host.size / PAGE_SIZE) - 1;
+  // DIV_ROUND_UP(i_size, PAGE_SIZE) - 1, without bigint arithmetic.
+  const fileEnd = mapping.host.sizePages - 1;
   const start = vmf.pgoff + fromPte - pteOff;
   const end = Math.min(vmf.pgoff + toPte - pteOff, fileEnd);
   if (end < start) return VmFault.OK;

@@ -11,7 +11,12 @@ import type { AddressSpace, File, VmOperations } from './fs_types.js';
 import type { MmuNotifier } from './mmu_notifier.js';
 import type { PageTable, PgtableOwner } from './pgtable.js';
 
-/** vm_flags bits 0..30, at Linux's positions (include/linux/mm.h). */
+/**
+ * vm_flags bits 0..30, at Linux's positions (include/linux/mm.h), except
+ * DROPPABLE: Linux keeps it at bit 40 (64-bit only), beyond the 31 bits a JS
+ * bitwise operation carries, so the model stores it at bit 11, which x86-64
+ * leaves unused (it was VM_DENYWRITE until v5.15).
+ */
 export const enum VM {
   NONE = 0,
   READ = 0x1,
@@ -25,6 +30,8 @@ export const enum VM {
   GROWSDOWN = 0x100,
   UFFD_MISSING = 0x200,
   PFNMAP = 0x400,
+  /** VM_DROPPABLE (Linux: bit 40; see above): MAP_DROPPABLE memory the kernel may free at any time. */
+  DROPPABLE = 0x800,
   UFFD_WP = 0x1000,
   LOCKED = 0x2000,
   IO = 0x4000,

@@ -218,6 +218,19 @@ function err(code: ErrnoName, syscall: string): never {
   throw new SyscallError(code, syscall);
 }
 
+/**
+ * May the mm commit `pages` more pages of memory (private writable mappings,
+ * shared anonymous memory)? Under the default heuristic overcommit
+ * (OVERCOMMIT_GUESS) only a single request larger than all of RAM plus swap
+ * fails; the model has no swap. The model keeps no vm_committed_as (it only
+ * feeds Committed_AS and the strict mode), so charging is this decision alone
+ * and vm_unacct_memory has nothing to undo.
+ */
+// mirrors mm/util.c:__vm_enough_memory (via security_vm_enough_memory_mm, OVERCOMMIT_GUESS)
+export function securityVmEnoughMemory(host: Host, pages: number): boolean {
+  return pages <= host.pa.managedPages();
+}
+
 /** Hooks that fs/ provides to mm (as Linux's mm calls into mm/shmem.c). */
 export interface MmapHooks {
   /** shmem_zero_setup: back a MAP_SHARED|MAP_ANONYMOUS VMA with a new shmem file. */
@@ -299,8 +312,10 @@ export function doMmap(
         vmFlags |= VM.SHARED | VM.MAYSHARE;
         break;
       case MAP_DROPPABLE:
+        // Neither locked nor stack memory can be dropped; no hugetlb for now.
         if (flags & (MAP_LOCKED | MAP_HUGETLB) || vmFlags & VM.GROWSDOWN) err('EINVAL', S);
-        vmFlags |= VM.WIPEONFORK | VM.DONTDUMP | VM.NORESERVE;
+        // Droppable pages are not reserved, and survive neither fork nor a core dump.
+        vmFlags |= VM.DROPPABLE | VM.NORESERVE | VM.WIPEONFORK | VM.DONTDUMP;
         pgoff = BigInt(addr / PAGE_SIZE);
         break;
       case MAP_PRIVATE:
@@ -330,10 +345,9 @@ function mmapRegion(host: Host, hooks: MmapHooks, mm: MmStruct, file: File | nul
     const r = doVmiMunmap(host, mm, addr, len);
     if (r !== null) return r;
   }
-  // accountable_mapping: private writable memory is charged; the GUESS
-  // heuristic refuses only a request larger than all of RAM.
+  // accountable_mapping: private writable memory is charged.
   if ((vmFlags & (VM.NORESERVE | VM.SHARED | VM.WRITE)) === VM.WRITE && !(vmFlags & VM.HUGETLB)) {
-    if (len / PAGE_SIZE > host.pa.managedPages()) return 'ENOMEM';
+    if (!securityVmEnoughMemory(host, len / PAGE_SIZE)) return 'ENOMEM';
     vmFlags |= VM.ACCOUNT;
   }
   const vma = new Vma(mm, addr, end, vmFlags, pgoff, null, null);
@@ -367,10 +381,16 @@ export function doVmiMunmap(host: Host, mm: MmStruct, start: number, len: number
   if (first.start < start) {
     // A hole punched in the middle of one VMA adds a VMA.
     if (end < first.end && mm.vmas.length >= host.cfg.maxMapCount) return 'ENOMEM';
-    vmas[0] = splitVmaAt(host, first, start);
+    const upper = splitVmaAt(host, first, start);
+    if (typeof upper === 'string') return upper;
+    vmas[0] = upper;
   }
+  // A failure here leaves the start split in place, as in Linux.
   const last = vmas[vmas.length - 1]!;
-  if (last.end > end) splitVmaAt(host, last, end);
+  if (last.end > end) {
+    const r = splitVmaAt(host, last, end);
+    if (typeof r === 'string') return r;
+  }
   const { prev, next } = neighbours(mm, start, end);
   for (const v of vmas) vmaErase(mm, v);
   unmapVmas(host, vmas, start, end);

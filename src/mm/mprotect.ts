@@ -18,6 +18,7 @@ import { folioPageIdx, vmNormalPage } from './memory.js';
 import { type MmStruct, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { MmuNotifyEvent, withInvalidate } from './mmu_notifier.js';
 import { populateVmaPageRange } from './gup.js';
+import { securityVmEnoughMemory } from './mmap.js';
 import { Level, PAGE_SIZE, PMD_SIZE, alignDown, tableIndex } from './page.js';
 import { type PageTable, Pte, setEntry } from './pgtable.js';
 import { vmaModify, vmaWantsWritenotify, vmasIn } from './vma.js';
@@ -133,14 +134,25 @@ export function changeProtection(host: Host, vma: Vma, start: number, end: numbe
 function mprotectFixup(host: Host, vma: Vma, start: number, end: number, newFlags: number): ErrnoName | null {
   const oldFlags = vma.flags;
   if (newFlags === oldFlags) return null;
+  const nrpages = (end - start) / PAGE_SIZE;
+  // A private mapping becoming writable for the first time commits memory
+  // (hugetlb was charged at mmap, read-only or not). RLIMIT_DATA
+  // (may_expand_vm) is unlimited in the model.
   if (newFlags & VM.WRITE) {
-    if (!(oldFlags & (VM.ACCOUNT | VM.WRITE | VM.HUGETLB | VM.SHARED | VM.NORESERVE))) newFlags |= VM.ACCOUNT;
+    if (!(oldFlags & (VM.ACCOUNT | VM.WRITE | VM.HUGETLB | VM.SHARED | VM.NORESERVE))) {
+      if (!securityVmEnoughMemory(host, nrpages)) return 'ENOMEM';
+      newFlags |= VM.ACCOUNT;
+    }
   } else if (oldFlags & VM.ACCOUNT && vmaIsAnonymous(vma) && vma.anonVma === null) {
+    // Nothing was ever faulted in: the commit can be given back.
     newFlags &= ~VM.ACCOUNT;
   }
+  // On failure vm_unacct_memory(charged) undoes the charge; the model keeps no
+  // committed total (see securityVmEnoughMemory), so there is nothing to undo.
   const v = vmaModify(host, vma, start, end, newFlags);
   if (typeof v === 'string') return v;
   changeProtection(host, v, start, end, wantsManualWriteUpgrade(v));
+  // (oldFlags & VM_ACCOUNT) && !(newFlags & VM_ACCOUNT): vm_unacct_memory(nrpages), likewise nothing to undo.
   // An mlocked private mapping becoming writable is pre-COWed.
   if ((oldFlags & (VM.WRITE | VM.SHARED | VM.LOCKED)) === VM.LOCKED && newFlags & VM.WRITE) populateVmaPageRange(host, v, start, end);
   return null;

@@ -168,9 +168,16 @@ export function removeVma(vma: Vma): void {
 /**
  * Split vma at addr into [start, addr) and [addr, end). The original object
  * keeps the lower part; the new upper part is returned (already in the tree).
+ * The VMA's ->may_split is asked first and its errno returned unchanged
+ * (hugetlb refuses an address that is not huge-page aligned: EINVAL); nothing
+ * has changed then.
  */
 // mirrors mm/vma.c:__split_vma
-export function splitVmaAt(host: Host, vma: Vma, addr: number): Vma {
+export function splitVmaAt(host: Host, vma: Vma, addr: number): Vma | ErrnoName {
+  if (vma.ops?.maySplit !== undefined) {
+    const err = vma.ops.maySplit(vma, addr);
+    if (err !== null) return err;
+  }
   splitHugePmdIfNeeded(host, vma, addr);
   const upper = new Vma(vma.mm, addr, vma.end, vma.flags, vma.pgoff + (addr - vma.start) / 4096, vma.file, vma.ops);
   upper.pageProt = vma.pageProt;
@@ -184,7 +191,8 @@ export function splitVmaAt(host: Host, vma: Vma, addr: number): Vma {
 
 /**
  * split_vma: as splitVmaAt, but refused with ENOMEM when the mm already has
- * max_map_count VMAs. Returns the upper part or an errno name.
+ * max_map_count VMAs (checked before ->may_split). Returns the upper part or
+ * an errno name.
  */
 // mirrors mm/vma.c:split_vma
 export function splitVma(host: Host, vma: Vma, addr: number): Vma | ErrnoName {

@@ -51,3 +51,42 @@ export function cUInt(v: unknown): number | null {
 export function num(b: bigint): number {
   return Number(b);
 }
+
+// ---------------------------------------------------------------------------
+// User buffers.
+//
+// A buffer argument (void __user *buf) is a Uint8Array: its bytes are the user
+// memory the kernel copies to or from. Probing an arbitrary JS value with
+// `instanceof` or property reads can run user code (Proxy traps, getters,
+// Symbol.hasInstance) and throw a TypeError, e.g. for a revoked Proxy. The
+// intrinsic %TypedArray%.prototype getters below never do: they read internal
+// slots and answer undefined (toStringTag) for anything that is not a typed
+// array, so the probe cannot throw and cannot be lied to (an own `length`
+// property or a swapped prototype does not change what they report).
+
+const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
+
+function intrinsicGetter(name: PropertyKey): (this: unknown) => unknown {
+  const get = Object.getOwnPropertyDescriptor(TypedArrayPrototype, name)?.get;
+  if (get === undefined) throw new Error(`internal: %TypedArray%.prototype has no ${String(name)} getter`);
+  return get as (this: unknown) => unknown;
+}
+
+const typedArrayName = intrinsicGetter(Symbol.toStringTag);
+const typedArrayBuffer = intrinsicGetter('buffer');
+const typedArrayByteOffset = intrinsicGetter('byteOffset');
+const typedArrayLength = intrinsicGetter('length');
+
+/**
+ * The user memory a buffer argument names: a fresh Uint8Array view of the
+ * same bytes as a Uint8Array argument (so the kernel never calls methods of
+ * the caller's object), or null for any other value (no C pointer: EFAULT
+ * where the kernel copies). A detached or out-of-bounds array is an empty
+ * buffer (every byte "unmapped").
+ */
+export function cUserBuffer(v: unknown): Uint8Array | null {
+  if (typedArrayName.call(v) !== 'Uint8Array') return null;
+  const length = typedArrayLength.call(v) as number;
+  if (length === 0) return new Uint8Array(0);
+  return new Uint8Array(typedArrayBuffer.call(v) as ArrayBufferLike, typedArrayByteOffset.call(v) as number, length);
+}

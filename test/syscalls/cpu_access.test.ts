@@ -42,8 +42,6 @@ describe('CPU accesses: faults', () => {
 
   it('an access running off the end of a mapping stores the first part, then SIGSEGV', () => {
     const e = env();
-    // Fault the pages in first with aligned stores (see the MODEL BUG below).
-    e.p.fill(A_ADDR, A_LEN, 0);
     const s = expectSignal(() => e.p.fill(A_ADDR + A_LEN - 2, 4, 0xee), 'SIGSEGV');
     expect(s.addr).toBe(A_ADDR + A_LEN);
     expect([...e.p.read(A_ADDR + A_LEN - 2, 2)]).toEqual([0xee, 0xee]);
@@ -97,15 +95,10 @@ describe('CPU accesses: faults', () => {
     expectErrno(() => e.p.fill(A_ADDR, 1, 0), 'ESRCH', 'fill');
   });
 
-  // MODEL BUG: the first store to an untouched private anonymous page at an address
-  // that is not page aligned gives the new folio a fractional index.
-  // src/mm/memory.ts:doAnonymousPage passes the raw fault address to
-  // folioAddNewAnonRmap (-> linearPageIndex), so e.g. index 65543.9995 instead of
-  // 65543, and kernel.check() reports rmap-index-mismatch. Linux's
-  // do_anonymous_page uses vmf->address, which __handle_mm_fault has already
-  // masked with PAGE_MASK. (Reads map the zero page and are unaffected; file
-  // faults align the address in __do_fault's caller.)
-  it.skip('a first store at an unaligned address in untouched anonymous memory keeps the kernel consistent', () => {
+  // do_anonymous_page gives the new folio the index of vmf->address, which
+  // __handle_mm_fault has masked with PAGE_MASK: a store at any byte of the page
+  // yields the page's own (integral) index.
+  it('a first store at an unaligned address in untouched anonymous memory keeps the kernel consistent', () => {
     const e = env();
     e.p.write(A_ADDR + 1, new Uint8Array([1]));
     expect(e.k.check()).toEqual([]);
@@ -114,14 +107,37 @@ describe('CPU accesses: faults', () => {
     expect([...e.p.read(A_ADDR + 2 * PAGE - 2, 4)]).toEqual([0xee, 0xee, 0xee, 0xee]);
   });
 
-  // MODEL BUG: `bytes instanceof Uint8Array` runs the revoked proxy's getPrototypeOf
-  // trap and throws a TypeError out of Process.write (src/process.ts). Any JS value
-  // should get an errno (EFAULT), never a TypeError.
-  it.skip('write with a revoked Proxy as bytes -> EFAULT, not a TypeError', () => {
+  // Any JS value gets an errno (EFAULT), never a TypeError: the probe must not
+  // run a revoked proxy's getPrototypeOf trap (as `instanceof` would).
+  it('write with a revoked Proxy as bytes -> EFAULT, not a TypeError', () => {
     const e = env();
     const { proxy, revoke } = Proxy.revocable({}, {});
     revoke();
     expectErrno(() => e.p.write(A_ADDR, proxy), 'EFAULT', 'write');
+  });
+
+  it('bytes are probed by their internal slots, never by running the caller\'s code', () => {
+    const e = env();
+    // A Uint8Array lying about its length, or with a throwing method, still stores its real bytes.
+    const liar = new Uint8Array([1, 2, 3]);
+    Object.defineProperty(liar, 'length', { get: () => 1000 });
+    Object.defineProperty(liar, 'subarray', { value: () => { throw new Error('caller code ran'); } });
+    e.p.write(A_ADDR, liar);
+    expect([...e.p.read(A_ADDR, 4)]).toEqual([1, 2, 3, 0]);
+    // A view into the middle of a larger buffer stores exactly its own bytes.
+    const big = new Uint8Array([9, 8, 7, 6, 5]);
+    e.p.write(A_ADDR + PAGE, big.subarray(1, 3));
+    expect([...e.p.read(A_ADDR + PAGE, 3)]).toEqual([8, 7, 0]);
+    // Objects dressed up as a Uint8Array are not one; neither are other typed arrays.
+    for (const fake of [Object.create(Uint8Array.prototype), new Uint8ClampedArray(4), new Int8Array(4), { length: 4 }]) {
+      expectErrno(() => e.p.write(A_ADDR, fake), 'EFAULT', 'write');
+    }
+    // A detached buffer has no bytes: nothing to store.
+    const gone = new Uint8Array(4).fill(1);
+    structuredClone(gone.buffer, { transfer: [gone.buffer] });
+    e.p.write(A_ADDR + 2 * PAGE, gone);
+    expect(e.p.read(A_ADDR + 2 * PAGE, 1)[0]).toBe(0);
+    expect(e.k.check()).toEqual([]);
   });
 });
 

@@ -261,28 +261,28 @@ describe('file syscalls: accepted inputs', () => {
   it('ftruncate: grow, shrink, length 0, 2^64 wraps to 0; fd 2^32 + fd names fd', () => {
     const e = env();
     expect(e.p.ftruncate(e.fd, 3 * PAGE + 5)).toBe(0);
-    expect(e.p.fstat(e.fd).st_size).toBe(3 * PAGE + 5);
+    expect(e.p.fstat(e.fd).st_size).toBe(BigInt(3 * PAGE + 5));
     expect(e.p.ftruncate(2 ** 32 + e.fd, 2 ** 64)).toBe(0);
-    expect(e.p.fstat(e.fd).st_size).toBe(0);
+    expect(e.p.fstat(e.fd).st_size).toBe(0n);
     expect(e.p.ftruncate(e.fd, 2 ** 53)).toBe(0);
-    expect(e.p.fstat(e.fd).st_size).toBe(2 ** 53);
+    expect(e.p.fstat(e.fd).st_size).toBe(2n ** 53n);
   });
 
   it('ftruncate of a hugetlb memfd to a multiple of 2 MiB works', () => {
     const e = env();
     expect(e.p.ftruncate(e.hfd, 2 * HPAGE)).toBe(0);
-    expect(e.p.fstat(e.hfd).st_size).toBe(2 * HPAGE);
+    expect(e.p.fstat(e.hfd).st_size).toBe(BigInt(2 * HPAGE));
     expect(e.p.ftruncate(e.hfd, 0)).toBe(0);
   });
 
   it('fallocate: allocate grows i_size byte-exactly; KEEP_SIZE does not; PUNCH keeps the size', () => {
     const e = env();
     expect(e.p.fallocate(e.fd, 0, MEMFD_SIZE, 100)).toBe(0);
-    expect(e.p.fstat(e.fd).st_size).toBe(MEMFD_SIZE + 100);
+    expect(e.p.fstat(e.fd).st_size).toBe(BigInt(MEMFD_SIZE + 100));
     expect(e.p.fallocate(e.fd, KEEP, MEMFD_SIZE + 100, PAGE)).toBe(0);
-    expect(e.p.fstat(e.fd).st_size).toBe(MEMFD_SIZE + 100);
+    expect(e.p.fstat(e.fd).st_size).toBe(BigInt(MEMFD_SIZE + 100));
     expect(e.p.fallocate(e.fd, PUNCH, 0, MEMFD_SIZE * 4)).toBe(0);
-    expect(e.p.fstat(e.fd).st_size).toBe(MEMFD_SIZE + 100);
+    expect(e.p.fstat(e.fd).st_size).toBe(BigInt(MEMFD_SIZE + 100));
     expect(e.p.fstat(e.fd).st_blocks).toBe(0);
   });
 
@@ -297,14 +297,17 @@ describe('file syscalls: accepted inputs', () => {
     expect(e.p.fallocate(e.fd, PUNCH, I64_MAX - 4096n, 4096)).toBe(0);
   });
 
-  // MODEL BUG (precision): vfsFallocate passes Number(offset) to shmemFallocate;
-  // 2^63 - 4097 rounds up to 2^63 - 4096, so inode_newsize_ok sees offset + len =
-  // 2^63 > MAX_LFS_FILESIZE and fails EFBIG. Linux (vfs_fallocate: sum = 2^63 - 1,
-  // not > s_maxbytes; shmem_fallocate: inode_newsize_ok passes) allocates one page.
-  it.skip('fallocate KEEP_SIZE of the last whole page below 2^63 - 1 succeeds', () => {
+  // Offsets are exact loff_t values: offset + len is exactly 2^63 - 1, which
+  // vfs_fallocate and inode_newsize_ok accept. The range [2^63 - 4097, 2^63 - 1)
+  // is the last byte of page 2^51 - 2 and the first 4095 bytes of page 2^51 - 1
+  // (shmem_fallocate: start = offset >> PAGE_SHIFT, end = DIV_ROUND_UP(offset +
+  // len, PAGE_SIZE)), and shmem_get_folio accepts indices up to
+  // MAX_LFS_FILESIZE >> PAGE_SHIFT = 2^51 - 1: two pages are allocated.
+  it('fallocate KEEP_SIZE of the last 4096 bytes below 2^63 - 1 succeeds', () => {
     const e = env();
     expect(e.p.fallocate(e.fd, KEEP, I64_MAX - 4096n, 4096)).toBe(0);
-    expect(e.p.fstat(e.fd).st_blocks).toBe(8);
+    expect(e.p.fstat(e.fd).st_blocks).toBe(16);
+    expect(e.p.fstat(e.fd).st_size).toBe(BigInt(MEMFD_SIZE));
   });
 
   it('fallocate on hugetlbfs: PUNCH_HOLE|KEEP_SIZE is supported (nothing to free)', () => {
@@ -337,12 +340,34 @@ describe('file syscalls: accepted inputs', () => {
     expect(e.p.pread(e.fd, buf(16), 16, I64_MAX - 16n)).toBe(0);
   });
 
+  it('pread: an empty buffer faults only if there is data to copy; a huge count reads what fits', () => {
+    const e = env();
+    e.p.pwrite(e.fd, new Uint8Array([1, 2, 3, 4]), 4, 0);
+    expectErrno(() => e.p.pread(e.fd, buf(0), 4, 0), 'EFAULT', 'pread64');
+    expect(e.p.pread(e.fd, buf(0), 4, MEMFD_SIZE)).toBe(0);
+    // A detached buffer is an empty one.
+    const gone = buf(4);
+    structuredClone(gone.buffer, { transfer: [gone.buffer] });
+    expectErrno(() => e.p.pread(e.fd, gone, 4, 0), 'EFAULT', 'pread64');
+    expectErrno(() => e.p.pwrite(e.fd, gone, 4, 0), 'EFAULT', 'pwrite64');
+    // Counts up to the top of user space pass access_ok; the copy stops at the buffer's end.
+    const b = buf(3);
+    expect(e.p.pread(e.fd, b, 2 ** 47 - 2 * PAGE, 1)).toBe(3);
+    expect([...b]).toEqual([2, 3, 4]);
+    expect(e.p.pwrite(e.fd, new Uint8Array([7]), 2 ** 40, 0)).toBe(1);
+    // The buffer is read through its internal slots, not its (own, lying) properties.
+    const liar = buf(2);
+    Object.defineProperty(liar, 'length', { get: () => 1000 });
+    expect(e.p.pread(e.fd, liar, 8, 0)).toBe(2);
+    expect([...liar.subarray(0, 2)]).toEqual([7, 2]);
+  });
+
   it('pwrite: count 0 -> 0; count > buffer -> a short write of the buffer; fd 2^32 + fd names fd', () => {
     const e = env();
     expect(e.p.pwrite(e.fd, buf(4), 0, 0)).toBe(0);
     expect(e.p.pwrite(e.fd, new Uint8Array([9, 9]), 100, 0)).toBe(2);
     expect(e.p.pwrite(2 ** 32 + e.fd, new Uint8Array([7]), 1, MEMFD_SIZE)).toBe(1);
-    expect(e.p.fstat(e.fd).st_size).toBe(MEMFD_SIZE + 1);
+    expect(e.p.fstat(e.fd).st_size).toBe(BigInt(MEMFD_SIZE + 1));
   });
 
   // hugetlbfs_read_iter (older kernels) zero-fills holes without allocating; the
@@ -365,11 +390,10 @@ describe('file syscalls: accepted inputs', () => {
     expect(e.p.memfd_create('reuse', 0)).toBe(e.fd);
   });
 
-  // MODEL BUG (MAX_RW_COUNT/access_ok): vfs_read and vfs_write call access_ok(buf, count)
-  // before rw_verify_area. A count >= 2^63 can never pass access_ok on x86-64 (the sum
-  // buf + count wraps or leaves user space), so Linux returns EFAULT; the model
-  // checks `count > I64_MAX` first and returns EINVAL.
-  it.skip('pread/pwrite with count >= 2^63 -> EFAULT (access_ok), not EINVAL', () => {
+  // vfs_read and vfs_write call access_ok(buf, count) before rw_verify_area. A
+  // count >= 2^63 can never pass access_ok on x86-64 (the sum buf + count wraps
+  // or leaves user space), so Linux returns EFAULT, not rw_verify_area's EINVAL.
+  it('pread/pwrite with count >= 2^63 -> EFAULT (access_ok), not EINVAL', () => {
     const e = env();
     for (const count of [-1, -(2 ** 63), -1n, 1n << 63n]) {
       expectErrno(() => e.p.pread(e.fd, buf(4), count, 0), 'EFAULT', 'pread64');
@@ -377,13 +401,12 @@ describe('file syscalls: accepted inputs', () => {
     }
   });
 
-  // MODEL BUG (version-dependent, v6.12+): since "x86: fix user address masking
-  // non-canonical speculation issue" (v6.12) valid_user_address() compares with
-  // USER_PTR_MAX (just below 2^47), so access_ok(buf, count) fails for any count
-  // >= 2^47 and pread/pwrite return EFAULT. (v6.5-v6.11 only required buf + count
-  // < 2^63, and the call then proceeds to a short read/write, which is what the
-  // model does.)
-  it.skip('pread/pwrite with 2^47 <= count < 2^63 -> EFAULT on v6.12+', () => {
+  // Version-dependent: since "x86: fix user address masking non-canonical
+  // speculation issue" (v6.12) valid_user_address() compares with USER_PTR_MAX
+  // (just below 2^47), so access_ok(buf, count) fails for any count >= 2^47 and
+  // pread/pwrite return EFAULT. (v6.5-v6.11 only required buf + count < 2^63,
+  // and the call then proceeded to a short read/write.) The model is v6.12+.
+  it('pread/pwrite with 2^47 <= count < 2^63 -> EFAULT on v6.12+', () => {
     const e = env();
     for (const count of [2 ** 47, 2 ** 53, 2 ** 62]) {
       expectErrno(() => e.p.pread(e.fd, buf(4), count, 0), 'EFAULT', 'pread64');
@@ -391,15 +414,11 @@ describe('file syscalls: accepted inputs', () => {
     }
   });
 
-  // MODEL BUG: tmpfs page-cache pages at file offsets >= 2^53 - 4096 (index >= 2^41 - 1)
-  // are never truncated. src/fs/shmem.ts truncates to `Number.MAX_SAFE_INTEGER - 1`
-  // (shmemSetattrSize and shmemEvict call shmemTruncateRange(.., MAX_SAFE_INTEGER - 1),
-  // whose exclusive end index is floor(2^53 / 4096) - 1). So ftruncate(fd, 0) keeps the
-  // page (st_blocks stays 8) and the last close leaks it: kernel.check() then reports
-  // leaked-page and nr_file_pages/nr_shmem mismatches. Linux truncates to (loff_t)-1
-  // (shmem_truncate_range(inode, newsize, (loff_t)-1), shmem_evict_inode), and
-  // shmem_get_folio accepts indices up to MAX_LFS_FILESIZE >> PAGE_SHIFT = 2^51 - 1.
-  it.skip('pages written at offsets >= 2^53 - 4096 are freed by ftruncate(0) and by the last close', () => {
+  // Truncation and eviction remove every page to the end of the file: Linux
+  // truncates to (loff_t)-1 (shmem_truncate_range(inode, newsize, (loff_t)-1),
+  // shmem_evict_inode), and shmem_get_folio accepts indices up to
+  // MAX_LFS_FILESIZE >> PAGE_SHIFT = 2^51 - 1, far beyond 2^53 bytes.
+  it('pages written at offsets >= 2^53 - 4096 are freed by ftruncate(0) and by the last close', () => {
     const e = env();
     const fd = e.p.memfd_create('far', 0);
     expect(e.p.pwrite(fd, new Uint8Array([1]), 1, 2 ** 53)).toBe(1);
@@ -412,20 +431,27 @@ describe('file syscalls: accepted inputs', () => {
     expect(e.k.check()).toEqual([]);
   });
 
-  // MODEL BUG (precision): file positions and sizes are JS numbers inside the model,
-  // so above 2^53 they round (to multiples of 1024 near 2^63). ftruncate(fd, 2^63 - 1)
-  // stores i_size 2^63, pwrite at 2^63 - 4097 writes at 2^63 - 4096, and a 1-byte
-  // pread at 2^63 - 2 of a 2^63 - 1 byte file returns 0 instead of 1.
-  it.skip('offsets near 2^63 are exact (pwrite/pread round trip; pread just below EOF)', () => {
+  // File positions and sizes are loff_t values, exact up to 2^63 - 1 (no rounding
+  // to a multiple of 1024 near 2^63 as JS numbers would).
+  it('offsets near 2^63 are exact (pwrite/pread round trip; pread just below EOF)', () => {
     const e = env();
     const pos = (1n << 63n) - 4097n;
     expect(e.p.pwrite(e.fd, new Uint8Array([1, 2, 3]), 3, pos)).toBe(3);
+    expect(e.p.fstat(e.fd).st_size).toBe(pos + 3n);
     const b = buf(1);
     expect(e.p.pread(e.fd, b, 1, pos + 1n)).toBe(1);
     expect(b[0]).toBe(2);
+    // The byte before and after the write read as zero (a hole, and EOF).
+    const two = buf(2).fill(9);
+    expect(e.p.pread(e.fd, two, 2, pos - 1n)).toBe(2);
+    expect([...two]).toEqual([0, 1]);
+    expect(e.p.pread(e.fd, b, 1, pos + 3n)).toBe(0);
     const fd = e.p.memfd_create('big', 0);
     e.p.ftruncate(fd, I64_MAX);
+    expect(e.p.fstat(fd).st_size).toBe(I64_MAX);
     expect(e.p.pread(fd, b, 1, I64_MAX - 1n)).toBe(1);
+    // rw_verify_area: pos + count would pass 2^63 - 1.
+    expectErrno(() => e.p.pread(fd, b, 1, I64_MAX), 'EINVAL', 'pread64');
   });
 });
 
@@ -447,8 +473,8 @@ const FD_INTS = {
   '-1n': 'EBADF',
 } as const;
 
-/** Counts for which access_ok fails on v6.12+ (>= 2^47), where v6.5-v6.11 succeed (short copy). */
-const HUGE_COUNT: readonly ('ok' | ErrnoName)[] = ['ok', 'EFAULT'];
+/** Counts for which access_ok fails on v6.12+ (>= 2^47; v6.5-v6.11 made a short copy). */
+const HUGE_COUNT = 'EFAULT';
 
 const openFlags = expectations('EINVAL', {
   '-1': 'ENOENT',
@@ -540,15 +566,15 @@ const positions: Position[] = [
     syscall: 'pread64',
     call: (e, v) => e.p.pread(e.fd, buf(8), v, 0),
     expect: expectations('EINVAL', {
-      // count >= 2^63: Linux EFAULT (access_ok). MODEL BUG: the model says EINVAL (see the skipped test).
-      '-1': ['EFAULT', 'EINVAL'],
+      // count >= 2^63: EFAULT (access_ok comes before rw_verify_area's EINVAL).
+      '-1': 'EFAULT',
       '-0': 'ok',
       '2**53': HUGE_COUNT,
       '2**53+2': HUGE_COUNT,
       '2**64': 'ok',
-      '-(2**63)': ['EFAULT', 'EINVAL'],
+      '-(2**63)': 'EFAULT',
       '1n<<64n': 'ok',
-      '-1n': ['EFAULT', 'EINVAL'],
+      '-1n': 'EFAULT',
     }),
   },
   {
@@ -573,14 +599,14 @@ const positions: Position[] = [
     syscall: 'pwrite64',
     call: (e, v) => e.p.pwrite(e.fd, buf(8), v, 0),
     expect: expectations('EINVAL', {
-      '-1': ['EFAULT', 'EINVAL'],
+      '-1': 'EFAULT',
       '-0': 'ok',
       '2**53': HUGE_COUNT,
       '2**53+2': HUGE_COUNT,
       '2**64': 'ok',
-      '-(2**63)': ['EFAULT', 'EINVAL'],
+      '-(2**63)': 'EFAULT',
       '1n<<64n': 'ok',
-      '-1n': ['EFAULT', 'EINVAL'],
+      '-1n': 'EFAULT',
     }),
   },
   {

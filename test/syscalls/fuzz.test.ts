@@ -61,40 +61,6 @@ import {
 } from '../../src/uapi/index.js';
 import { HPAGE, PAGE, TASK_SIZE, WEIRD } from './helpers.js';
 
-/**
- * MODEL BUG workaround (see cpu_access.test.ts): a first store at an unaligned
- * address into untouched private anonymous memory corrupts the folio index, so
- * CPU accesses use page-aligned numeric addresses. Set to true once fixed.
- */
-const UNALIGNED_CPU_ACCESS = false;
-
-/**
- * MODEL BUG workaround (see file.test.ts): tmpfs pages at file offsets >= 2^53 - 4096
- * are never truncated or evicted (ftruncate and the last close leak them), so
- * steps that would put a page-cache page there (pwrite, fallocate or a file mmap
- * at an offset >= 2^52) are not run. Set to true once fixed.
- */
-const HIGH_FILE_OFFSETS = false;
-
-/** The signed 64-bit C value of an integer argument, or null. */
-function c64(v: unknown): bigint | null {
-  if (typeof v === 'bigint') return BigInt.asIntN(64, v);
-  if (typeof v === 'number' && Number.isInteger(v)) return BigInt.asIntN(64, BigInt(v));
-  return null;
-}
-
-function hitsHighOffsetBug(kind: Kind, a: unknown[]): boolean {
-  if (HIGH_FILE_OFFSETS) return false;
-  const high = (v: unknown) => {
-    const c = c64(v);
-    return c !== null && c >= 1n << 52n;
-  };
-  if (kind === 'pwrite') return high(a[3]);
-  if (kind === 'fallocate') return high(a[2]);
-  if (kind === 'mmap') return high(a[5]);
-  return false;
-}
-
 // ---------------------------------------------------------------------------
 // Argument descriptions, resolved against the live state when the step runs.
 
@@ -303,11 +269,8 @@ interface World {
   procs: Process[];
 }
 
-function resolve(p: Process, a: Arg, cpu: boolean): unknown {
-  if (a.k === 'raw') {
-    if (cpu && !UNALIGNED_CPU_ACCESS && typeof a.v === 'number' && Number.isSafeInteger(a.v)) return a.v - (((a.v % PAGE) + PAGE) % PAGE);
-    return a.v;
-  }
+function resolve(p: Process, a: Arg): unknown {
+  if (a.k === 'raw') return a.v;
   if (a.k === 'fd') {
     const fds = p.fds.entries();
     return fds.length === 0 ? -1 : fds[a.i % fds.length]![0];
@@ -315,8 +278,7 @@ function resolve(p: Process, a: Arg, cpu: boolean): unknown {
   const vmas = p.mm?.vmas ?? [];
   if (vmas.length === 0) return 0x10000000 + a.page * PAGE;
   const v = vmas[a.i % vmas.length]!;
-  const off = cpu && !UNALIGNED_CPU_ACCESS ? 0 : a.off;
-  return v.start + a.page * PAGE + off;
+  return v.start + a.page * PAGE + a.off;
 }
 
 function run(w: World, s: Step): unknown {
@@ -325,9 +287,7 @@ function run(w: World, s: Step): unknown {
     return undefined;
   }
   const p = w.procs[s.proc % w.procs.length]!;
-  const cpu = s.kind === 'read' || s.kind === 'write' || s.kind === 'fill';
-  const a = s.args.map((x) => resolve(p, x, cpu));
-  if (hitsHighOffsetBug(s.kind, a)) return undefined;
+  const a = s.args.map((x) => resolve(p, x));
   switch (s.kind) {
     case 'mmap':
       return p.mmap(a[0], a[1], a[2], a[3], a[4], a[5]);
@@ -503,7 +463,6 @@ describe('syscall fuzz', () => {
     add('memfd_create', 2, (x) => p.memfd_create(x[0], x[1]), ['x', 0]);
     add('ftruncate', 2, (x) => p.ftruncate(x[0], x[1]), [fdn, 4 * PAGE]);
     add('fallocate', 4, (x) => p.fallocate(x[0], x[1], x[2], x[3]), [fdn, FALLOC_FL_KEEP_SIZE, 0, PAGE]);
-    // pread/pwrite buf (position 1) are skipped: MODEL BUG (see below).
     add('pread', 4, (x) => p.pread(x[0], x[1], x[2], x[3]), [fdn, new Uint8Array(4), 4, 0]);
     add('pwrite', 4, (x) => p.pwrite(x[0], x[1], x[2], x[3]), [fdn, new Uint8Array(4), 4, 0]);
     add('fstat', 1, (x) => p.fstat(x[0]), [fdn]);
@@ -511,13 +470,8 @@ describe('syscall fuzz', () => {
     add('read', 2, (x) => p.read(x[0], x[1]), [a, 4]);
     add('write', 2, (x) => p.write(x[0], x[1]), [a, new Uint8Array(4)]);
     add('fill', 3, (x) => p.fill(x[0], x[1], x[2]), [a, 4, 1]);
-    // MODEL BUG: `x instanceof Uint8Array` invokes a revoked proxy's getPrototypeOf
-    // trap, so pread/pwrite's buf and write's bytes throw a TypeError for it
-    // (src/fs/vfs.ts:userBuffer, src/process.ts:write).
-    const knownBad = new Set(['pread:1', 'pwrite:1', 'write:1']);
     for (const [n, i, f] of calls) {
       for (const v of [revoked, getterBomb, hostile]) {
-        if (v === revoked && knownBad.has(`${n}:${i}`)) continue;
         try {
           f(v);
         } catch (e) {
@@ -537,9 +491,10 @@ describe('syscall fuzz', () => {
     expect(k.check()).toEqual([]);
   });
 
-  // MODEL BUG: see the comment above; pread(fd, revokedProxy, ...) throws TypeError
-  // ("Cannot perform 'getPrototypeOf' on a proxy that has been revoked") instead of EFAULT.
-  it.skip('a revoked Proxy as the pread/pwrite buffer or the write bytes -> EFAULT', () => {
+  // `x instanceof Uint8Array` would run a revoked proxy's getPrototypeOf trap and
+  // throw a TypeError ("Cannot perform 'getPrototypeOf' on a proxy that has been
+  // revoked"); buffers are probed without running the caller's code.
+  it('a revoked Proxy as the pread/pwrite buffer or the write bytes -> EFAULT', () => {
     const k = new Kernel({ memory: '256MiB' });
     const p = k.spawn();
     const fdn = p.memfd_create('m', 0);

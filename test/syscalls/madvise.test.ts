@@ -220,29 +220,28 @@ describe('madvise: holes, partial application and per-VMA errors', () => {
     expect(k.check()).toEqual([]);
   });
 
-  // MODEL BUG: madvise_update_vma -> vma_modify_flags -> split_vma -> __split_vma ->
+  // madvise_update_vma -> vma_modify_flags -> split_vma -> __split_vma ->
   // hugetlb_vm_op_split returns -EINVAL for an address that is not huge-page
-  // aligned (only ENOMEM is turned into EAGAIN). The model splits the hugetlb VMA.
-  it.skip('a flag change on 4 KiB inside a hugetlb VMA -> EINVAL (hugetlb_vm_op_split)', () => {
+  // aligned (only ENOMEM is turned into EAGAIN).
+  it('a flag change on 4 KiB inside a hugetlb VMA -> EINVAL (hugetlb_vm_op_split)', () => {
     const e = env();
     const h = e.p.mmap(0, 2 * HPAGE, RW, PA | MAP_HUGETLB | MAP_NORESERVE, -1, 0);
     expectErrno(() => e.p.madvise(h + PAGE, PAGE, MADV_DONTFORK), 'EINVAL', S);
     expect(vmaAt(e, h)!.end).toBe(h + 2 * HPAGE);
   });
 
-  // MODEL BUG: MAP_DROPPABLE VMAs carry VM_DROPPABLE and madvise_vma_behavior
-  // refuses MADV_KEEPONFORK on them (`if (new_flags & VM_DROPPABLE) return -EINVAL`).
-  // The model sets only WIPEONFORK|DONTDUMP|NORESERVE for MAP_DROPPABLE and has
-  // no VM_DROPPABLE, so KEEPONFORK succeeds and clears wipe-on-fork.
-  it.skip('KEEPONFORK on a MAP_DROPPABLE mapping -> EINVAL', () => {
+  // MAP_DROPPABLE VMAs carry VM_DROPPABLE and madvise_vma_behavior refuses
+  // MADV_KEEPONFORK on them (`if (new_flags & VM_DROPPABLE) return -EINVAL`).
+  it('KEEPONFORK on a MAP_DROPPABLE mapping -> EINVAL', () => {
     const e = env();
     const d = e.p.mmap(0, PAGE, RW, MAP_DROPPABLE | MAP_ANONYMOUS, -1, 0);
+    expect(vmaAt(e, d)!.flags).toEqual(expect.arrayContaining(['dp', 'wf', 'dd', 'nr']));
     expectErrno(() => e.p.madvise(d, PAGE, MADV_KEEPONFORK), 'EINVAL', S);
     expect(vmaAt(e, d)!.flags).toContain('wf');
   });
 
-  // MODEL BUG: MADV_DODUMP refuses VM_DROPPABLE VMAs (madvise_vma_behavior); see above.
-  it.skip('DODUMP on a MAP_DROPPABLE mapping -> EINVAL', () => {
+  // MADV_DODUMP refuses VM_DROPPABLE VMAs too (madvise_vma_behavior).
+  it('DODUMP on a MAP_DROPPABLE mapping -> EINVAL', () => {
     const e = env();
     const d = e.p.mmap(0, PAGE, RW, MAP_DROPPABLE | MAP_ANONYMOUS, -1, 0);
     expectErrno(() => e.p.madvise(d, PAGE, MADV_DODUMP), 'EINVAL', S);

@@ -311,12 +311,11 @@ describe('mmap: accepted inputs', () => {
     expect(e.k.check()).toEqual([]);
   });
 
-  // MODEL BUG: a MAP_SHARED|MAP_ANONYMOUS mapping is backed by shmem_zero_setup ->
+  // A MAP_SHARED|MAP_ANONYMOUS mapping is backed by shmem_zero_setup ->
   // shmem_kernel_file_setup -> __shmem_file_setup, which charges the size with
   // shmem_acct_size (security_vm_enough_memory_mm unless VM_NORESERVE) and fails
-  // with ENOMEM when it exceeds RAM + swap under OVERCOMMIT_GUESS. The model's
-  // shmem zeroSetup never fails, so the mapping succeeds.
-  it.skip('overcommit (GUESS): shared anonymous memory larger than RAM is ENOMEM (shmem_acct_size)', () => {
+  // with ENOMEM when it exceeds RAM + swap under OVERCOMMIT_GUESS.
+  it('overcommit (GUESS): shared anonymous memory larger than RAM is ENOMEM (shmem_acct_size)', () => {
     const e = env();
     expectErrno(() => e.p.mmap(0, 512 * 2 ** 20, RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0), 'ENOMEM', S);
     expect(typeof e.p.mmap(0, 512 * 2 ** 20, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)).toBe('number');

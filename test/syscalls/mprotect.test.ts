@@ -125,11 +125,11 @@ describe('mprotect: partial application and per-VMA errors', () => {
     expect(k.check()).toEqual([]);
   });
 
-  // MODEL BUG: mprotect_fixup charges a private mapping that becomes writable for
-  // the first time (no VM_ACCOUNT|VM_WRITE|VM_HUGETLB|VM_SHARED|VM_NORESERVE) with
+  // mprotect_fixup charges a private mapping that becomes writable for the first
+  // time (no VM_ACCOUNT|VM_WRITE|VM_HUGETLB|VM_SHARED|VM_NORESERVE) with
   // security_vm_enough_memory_mm(nrpages) and fails ENOMEM when that exceeds
-  // RAM + swap (OVERCOMMIT_GUESS). The model sets VM_ACCOUNT without the check.
-  it.skip('making a private mapping larger than RAM writable -> ENOMEM (overcommit charge)', () => {
+  // RAM + swap (OVERCOMMIT_GUESS).
+  it('making a private mapping larger than RAM writable -> ENOMEM (overcommit charge)', () => {
     const e = env();
     const big = 512 * 2 ** 20;
     const a = e.p.mmap(0, big, PROT_READ, PA, -1, 0);
@@ -144,15 +144,25 @@ describe('mprotect: partial application and per-VMA errors', () => {
     expect(e.p.mprotect(a, big, RW)).toBe(0);
   });
 
-  // MODEL BUG: mprotect_fixup -> vma_modify -> split_vma -> __split_vma calls
+  // mprotect_fixup -> vma_modify -> split_vma -> __split_vma calls
   // vm_ops->may_split = hugetlb_vm_op_split, which refuses a split address that
-  // is not huge-page aligned with -EINVAL. The model splits the hugetlb VMA at 4 KiB.
-  it.skip('a 4 KiB mprotect inside a hugetlb VMA -> EINVAL (hugetlb_vm_op_split)', () => {
+  // is not huge-page aligned with -EINVAL.
+  it('a 4 KiB mprotect inside a hugetlb VMA -> EINVAL (hugetlb_vm_op_split)', () => {
     const e = env();
     const h = e.p.mmap(0, 2 * HPAGE, RW, PA | MAP_HUGETLB | MAP_NORESERVE, -1, 0);
     expectErrno(() => e.p.mprotect(h + PAGE, PAGE, PROT_READ), 'EINVAL', S);
     expect(vmaAt(e, h)!.perms).toBe('rw-p');
     expect(vmaAt(e, h)!.end).toBe(h + 2 * HPAGE);
+  });
+
+  // vma_modify splits at the start (aligned: allowed), then at the end (refused):
+  // the start split stays, the protection does not change.
+  it('an mprotect from a huge boundary to an unaligned end -> EINVAL, the start split stays', () => {
+    const e = env();
+    const h = e.p.mmap(0, 2 * HPAGE, RW, PA | MAP_HUGETLB | MAP_NORESERVE, -1, 0);
+    expectErrno(() => e.p.mprotect(h + HPAGE, PAGE, PROT_READ), 'EINVAL', S);
+    expect(vmaAt(e, h)).toMatchObject({ start: h, end: h + HPAGE, perms: 'rw-p' });
+    expect(vmaAt(e, h + HPAGE)).toMatchObject({ start: h + HPAGE, end: h + 2 * HPAGE, perms: 'rw-p' });
   });
 
   it('a huge-aligned mprotect of half a hugetlb VMA splits it', () => {

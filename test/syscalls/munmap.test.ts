@@ -119,19 +119,27 @@ describe('munmap of hugetlb mappings (hugetlb_vm_op_split refuses unaligned spli
     return { ...e, h };
   };
 
-  // MODEL BUG: __split_vma asks vm_ops->may_split; hugetlb_vm_op_split returns
-  // -EINVAL when the split address is not huge-page aligned. The model's
-  // splitVmaAt has no may_split hook and splits the hugetlb VMA at 4 KiB.
-  it.skip('munmap of a 4 KiB page inside a 2 MiB hugetlb VMA -> EINVAL', () => {
+  // __split_vma asks vm_ops->may_split; hugetlb_vm_op_split returns -EINVAL
+  // when the split address is not huge-page aligned.
+  it('munmap of a 4 KiB page inside a 2 MiB hugetlb VMA -> EINVAL', () => {
     const e = hugeEnv();
     expectErrno(() => e.p.munmap(e.h + PAGE, PAGE), 'EINVAL', S);
     expect(vmaAt(e, e.h)!.end - e.h).toBe(2 * HPAGE);
   });
 
-  // MODEL BUG: same as above: the split at h + 4096 (the end of the range) must be refused.
-  it.skip('munmap of the first 4 KiB of a hugetlb VMA -> EINVAL', () => {
+  // Likewise for the split at h + 4096, the end of the range.
+  it('munmap of the first 4 KiB of a hugetlb VMA -> EINVAL', () => {
     const e = hugeEnv();
     expectErrno(() => e.p.munmap(e.h, PAGE), 'EINVAL', S);
+  });
+
+  // vms_gather_munmap_vmas splits at the start (aligned: allowed), then at the end
+  // (refused); the start split is not undone, and nothing is unmapped.
+  it('munmap from a huge boundary to an unaligned end -> EINVAL, the start split stays', () => {
+    const e = hugeEnv();
+    expectErrno(() => e.p.munmap(e.h + HPAGE, PAGE), 'EINVAL', S);
+    expect(vmaAt(e, e.h)).toMatchObject({ start: e.h, end: e.h + HPAGE });
+    expect(vmaAt(e, e.h + HPAGE)).toMatchObject({ start: e.h + HPAGE, end: e.h + 2 * HPAGE });
   });
 
   it('munmap of a huge-aligned half of a hugetlb VMA works', () => {

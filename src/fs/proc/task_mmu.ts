@@ -136,6 +136,7 @@ export function walkLeaves(root: PageTable, start: number, end: number, visit: (
   rec(root, start, end);
 }
 
+/** The mnemonics in Linux's bit order (VM_DROPPABLE is bit 40 there, so last). */
 const VMFLAG_NAMES: [number, string][] = [
   [VM.READ, 'rd'],
   [VM.WRITE, 'wr'],
@@ -146,7 +147,9 @@ const VMFLAG_NAMES: [number, string][] = [
   [VM.MAYEXEC, 'me'],
   [VM.MAYSHARE, 'ms'],
   [VM.GROWSDOWN, 'gd'],
+  [VM.UFFD_MISSING, 'um'],
   [VM.PFNMAP, 'pf'],
+  [VM.UFFD_WP, 'uw'],
   [VM.LOCKED, 'lo'],
   [VM.IO, 'io'],
   [VM.SEQ_READ, 'sr'],
@@ -164,8 +167,7 @@ const VMFLAG_NAMES: [number, string][] = [
   [VM.MIXEDMAP, 'mm'],
   [VM.HUGEPAGE, 'hg'],
   [VM.NOHUGEPAGE, 'nh'],
-  [VM.UFFD_MISSING, 'um'],
-  [VM.UFFD_WP, 'uw'],
+  [VM.DROPPABLE, 'dp'],
 ];
 
 // mirrors fs/proc/task_mmu.c:show_smap_vma_flags
