@@ -18,6 +18,7 @@ import { type Violation, checkKernel } from './check/oracle.js';
 import type { DeviceOpen, KernelCore } from './kernel_core.js';
 import { Process } from './process.js';
 import { KernelGup } from './kernel_gup.js';
+import { registerDrivers } from './drivers/index.js';
 import { SyscallError } from './uapi/errors.js';
 import { type PolicyChoice, createPinAccounting } from './policy/registry.js';
 
@@ -64,6 +65,7 @@ export class Kernel implements KernelCore {
     this.hugetlbfs = hugetlbFs(this.vfs);
     this.mmapHooks = { shmemZeroSetup: (vma, size) => this.shmem.zeroSetup(vma, size) };
     this.gup = new KernelGup(this.host);
+    registerDrivers(this.devices, { host: this.host, vfs: this.vfs });
   }
 
   /** A new process with an empty address space. */

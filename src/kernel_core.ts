@@ -4,13 +4,12 @@
  */
 import type { Host } from './mm/host.js';
 import type { MmapHooks } from './mm/mmap.js';
-import type { OpenFile } from './fs/file.js';
+import type { DeviceOpen } from './drivers/index.js';
 import type { HugetlbFs } from './fs/hugetlbfs.js';
 import type { ShmemFs } from './fs/shmem.js';
 import type { Process } from './process.js';
 
-/** A character device: open() calls it to make the file for a new descriptor. */
-export type DeviceOpen = (p: Process, flags: number) => OpenFile;
+export type { DeviceOpen } from './drivers/index.js';
 
 export interface KernelCore {
   readonly host: Host;

@@ -28,7 +28,7 @@ import { hstateSizelog } from './fs/hugetlbfs.js';
 import { MAX_LFS_FILESIZE } from './fs/shmem.js';
 import { memfdCreate } from './fs/memfd.js';
 import { type PagemapEntry, type SmapsEntry, type ProcStatus, pagemapRead, procStatus, smapsRead } from './fs/proc/task_mmu.js';
-import { type Stat, doFtruncate, vfsFallocate, vfsFstat, vfsPread, vfsPwrite } from './fs/vfs.js';
+import { type Stat, doFtruncate, vfsFallocate, vfsFstat, vfsPread, vfsPwrite, vfsReadPos, vfsWritePos } from './fs/vfs.js';
 import type { KernelCore } from './kernel_core.js';
 
 /** The largest access a single read/write/fill may span (the model's own bound). */
@@ -235,6 +235,47 @@ export class Process {
     return check(vfsPwrite(file, buf, c, pos), S);
   }
 
+  /**
+   * read(2) on a descriptor: count bytes at the file position (none for pipes)
+   * into buf. Named sysread because read() is the CPU's load from memory.
+   */
+  // mirrors fs/read_write.c:ksys_read
+  sysread(fd: unknown, buf: unknown, count: unknown): number {
+    const S = 'read';
+    this.live(S);
+    const file = this.fdgetU(fd, S);
+    const c = cULong(count);
+    if (c === null) throw new SyscallError('EFAULT', S);
+    return check(vfsReadPos(file, buf, c), S);
+  }
+
+  /** write(2) on a descriptor (syswrite: write() is the CPU's store). */
+  // mirrors fs/read_write.c:ksys_write
+  syswrite(fd: unknown, buf: unknown, count: unknown): number {
+    const S = 'write';
+    this.live(S);
+    const file = this.fdgetU(fd, S);
+    const c = cULong(count);
+    if (c === null) throw new SyscallError('EFAULT', S);
+    return check(vfsWritePos(file, buf, c), S);
+  }
+
+  /**
+   * ioctl(2). arg is what a C caller would point to: an object with the
+   * struct's field names (out-fields are written back into it), a number, or
+   * a buffer, as each driver documents.
+   */
+  // mirrors fs/ioctl.c:SYSCALL_DEFINE3(ioctl) (-> vfs_ioctl; generic FIO* requests not modelled)
+  ioctl(fd: unknown, request: unknown, arg?: unknown): number {
+    const S = 'ioctl';
+    this.live(S);
+    const file = this.fdgetU(fd, S);
+    const cmd = cUInt(request);
+    if (cmd === null) throw new SyscallError('ENOTTY', S);
+    if (file.fOp.unlockedIoctl === undefined) throw new SyscallError('ENOTTY', S);
+    return check(file.fOp.unlockedIoctl(file, cmd, arg, this), S);
+  }
+
   private fdgetU(fd: unknown, syscall: string): OpenFile {
     const n = cUInt(fd);
     const f = n === null ? undefined : this.fds.get(n);
@@ -248,17 +289,20 @@ export class Process {
     return vfsFstat(this.fdgetU(fd, 'fstat'));
   }
 
-  /** open(2) of a device path. No devices are registered yet: every path is ENOENT. */
+  /** open(2) of a device path (src/drivers registers them); other paths are ENOENT. */
   // mirrors fs/open.c:do_sys_open (path lookup only)
   open(path: unknown, flags: unknown = 0): number {
     const S = 'openat';
     this.live(S);
-    if (typeof path !== 'string') throw new SyscallError('EFAULT', S);
+    // build_open_flags, then getname, then get_unused_fd_flags, then the lookup.
     const f = cInt(flags);
     if (f === null) throw new SyscallError('EINVAL', S);
+    if (typeof path !== 'string') throw new SyscallError('EFAULT', S);
+    if (!this.fds.hasFree()) throw new SyscallError('EMFILE', S);
     const dev = this.k.devices.get(path);
     if (dev === undefined) throw new SyscallError('ENOENT', S);
     const file = dev(this, f);
+    if (typeof file === 'string') throw new SyscallError(file, S);
     const fd = this.fds.install(file, (f & O_CLOEXEC) !== 0);
     if (fd < 0) throw new SyscallError('EMFILE', S);
     return fd;

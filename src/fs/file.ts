@@ -9,6 +9,7 @@
  */
 import type { ErrnoName } from '../uapi/errno.js';
 import type { File, FileOperations } from '../mm/fs_types.js';
+import type { MmStruct } from '../mm/mm_types.js';
 import { fput, getFile } from '../mm/fs_types.js';
 import type { FsInode, Vfs } from './inode.js';
 
@@ -24,10 +25,30 @@ export interface FsFileOps extends FileOperations {
   write?(file: File, buf: Uint8Array, count: number, pos: bigint): number | ErrnoName;
   /** ->setattr(ATTR_SIZE): truncate or extend to size (a loff_t, 0 <= size <= s_maxbytes). */
   setattrSize?(file: File, size: bigint): ErrnoName | null;
+  /**
+   * ->unlocked_ioctl: cmd is the unsigned int request, arg the caller's value
+   * as passed (a struct's fields, a number, a buffer). Drivers validate arg
+   * themselves, write out-fields back into it, and return a value >= 0 or an
+   * errno. Absent: ENOTTY.
+   */
+  unlockedIoctl?(file: OpenFile, cmd: number, arg: unknown, current: Task): number | ErrnoName;
+  /** ->release: the last reference to the file went (the final fput), before the inode is put. */
+  release?(file: OpenFile): void;
+}
+
+/** `current`: the task making the call, as drivers see it. */
+export interface Task {
+  readonly pid: number;
+  /** The address space; null once the task has exited. */
+  readonly mm: MmStruct | null;
 }
 
 export class OpenFile implements File {
   refs = 0;
+  /** f_pos, for read(2) and write(2). */
+  pos = 0n;
+  /** Driver state (file->private_data). */
+  privateData: unknown = null;
 
   constructor(
     private readonly vfs: Vfs,
@@ -41,6 +62,7 @@ export class OpenFile implements File {
   }
 
   release(): void {
+    this.fOp.release?.(this);
     this.vfs.iput(this.inode);
   }
 }
@@ -61,6 +83,12 @@ export class FdTable {
     this.fds[fd] = getFile(file);
     if (cloexec) this.cloexec.add(fd);
     return fd;
+  }
+
+  /** Is there a descriptor left below RLIMIT_NOFILE (get_unused_fd_flags would succeed)? */
+  hasFree(): boolean {
+    for (let fd = 0; fd < NR_OPEN_DEFAULT; fd++) if (this.fds[fd] === undefined) return true;
+    return false;
   }
 
   /** The file at fd, or undefined (fdget). fd may be any value. */

@@ -90,9 +90,32 @@ export function vfsFallocate(file: OpenFile, mode: number, offset: bigint, len: 
 const $probe = new Uint8Array(1);
 
 /** pread after the position (< 0: EINVAL) and descriptor (EBADF) checks. */
-// mirrors fs/read_write.c:ksys_pread64 (-> vfs_read -> rw_verify_area)
+// mirrors fs/read_write.c:ksys_pread64
 export function vfsPread(file: OpenFile, bufIn: unknown, count: bigint, pos: bigint): number | ErrnoName {
   if (!(file.fMode & FMode.PREAD)) return 'ESPIPE';
+  return vfsRead(file, bufIn, count, pos);
+}
+
+/** read(2) after the descriptor lookup: at f_pos (advanced), or none for a stream. */
+// mirrors fs/read_write.c:ksys_read
+export function vfsReadPos(file: OpenFile, bufIn: unknown, count: bigint): number | ErrnoName {
+  const stream = (file.fMode & FMode.STREAM) !== 0;
+  const r = vfsRead(file, bufIn, count, stream ? 0n : file.pos);
+  if (typeof r === 'number' && !stream) file.pos += BigInt(r);
+  return r;
+}
+
+/** write(2) after the descriptor lookup. */
+// mirrors fs/read_write.c:ksys_write
+export function vfsWritePos(file: OpenFile, bufIn: unknown, count: bigint): number | ErrnoName {
+  const stream = (file.fMode & FMode.STREAM) !== 0;
+  const r = vfsWrite(file, bufIn, count, stream ? 0n : file.pos);
+  if (typeof r === 'number' && !stream) file.pos += BigInt(r);
+  return r;
+}
+
+// mirrors fs/read_write.c:vfs_read (-> rw_verify_area)
+function vfsRead(file: OpenFile, bufIn: unknown, count: bigint, pos: bigint): number | ErrnoName {
   if (!(file.fMode & FMode.READ)) return 'EBADF';
   if (!(file.fMode & FMode.CAN_READ) || file.fOp.read === undefined) return 'EINVAL';
   const buf = cUserBuffer(bufIn);
@@ -113,9 +136,14 @@ export function vfsPread(file: OpenFile, bufIn: unknown, count: bigint, pos: big
 }
 
 /** pwrite after the position (< 0: EINVAL) and descriptor (EBADF) checks. */
-// mirrors fs/read_write.c:ksys_pwrite64 (-> vfs_write -> rw_verify_area)
+// mirrors fs/read_write.c:ksys_pwrite64
 export function vfsPwrite(file: OpenFile, bufIn: unknown, count: bigint, pos: bigint): number | ErrnoName {
   if (!(file.fMode & FMode.PWRITE)) return 'ESPIPE';
+  return vfsWrite(file, bufIn, count, pos);
+}
+
+// mirrors fs/read_write.c:vfs_write (-> rw_verify_area)
+function vfsWrite(file: OpenFile, bufIn: unknown, count: bigint, pos: bigint): number | ErrnoName {
   if (!(file.fMode & FMode.WRITE)) return 'EBADF';
   if (!(file.fMode & FMode.CAN_WRITE) || file.fOp.write === undefined) return 'EINVAL';
   const buf = cUserBuffer(bufIn);

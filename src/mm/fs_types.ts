@@ -16,6 +16,8 @@ export const enum FMode {
   LSEEK = 0x4,
   PREAD = 0x8,
   PWRITE = 0x10,
+  /** A stream (pipes, sockets): no file position (FMODE_STREAM). */
+  STREAM = 0x200000,
   CAN_READ = 0x20000,
   CAN_WRITE = 0x40000,
 }

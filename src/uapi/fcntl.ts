@@ -31,3 +31,4 @@ export const F_SEAL_EXEC = 0x0020;
 export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
 export const S_IFCHR = 0o020000;
+export const S_IFIFO = 0o010000;

@@ -45,7 +45,7 @@ const LAYERS: [RegExp, number][] = [
   [/^mm\//, 3],
   [/^policy\//, 4],
   [/^fs\//, 5],
-  [/^drivers\//, 6],
+  [/^(drivers|io_uring)\//, 6],
   [/^kvm\//, 7],
   [/^check\//, 8],
   [/^(config|kernel_core|process|kernel|kernel_gup|index)\.ts$/, 9],
