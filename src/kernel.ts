@@ -133,6 +133,11 @@ export class Kernel implements KernelCore {
     return { name: p.name, ...p.metrics, metadataBytes: p.metadataBytes(this.host), maxPinsPerPage: p.maxPinsPerPage };
   }
 
+  /** The kernel log (dmesg): WARNs, dump_page output, driver messages; oldest first. */
+  dmesg(): string[] {
+    return [...this.host.log];
+  }
+
   /** Counts of the primitive operations performed so far (the cost model's input). */
   events(): Record<string, number> {
     return countersRecord(this.host.ev);

@@ -7,6 +7,7 @@ import type { ErrnoName } from '../uapi/errno.js';
 import type { OpenFile, Task } from '../fs/file.js';
 import type { Vfs } from '../fs/inode.js';
 import type { Host } from '../mm/host.js';
+import { register as registerGupTest } from './gup_test.js';
 
 /** A character device: open() calls it to make the file for a new descriptor, or refuses with an errno. */
 export type DeviceOpen = (current: Task, flags: number) => OpenFile | ErrnoName;
@@ -18,7 +19,7 @@ export interface DriverContext {
 }
 
 /** Driver registrations, in boot order. */
-const DRIVERS: ((devices: Map<string, DeviceOpen>, ctx: DriverContext) => void)[] = [];
+const DRIVERS: ((devices: Map<string, DeviceOpen>, ctx: DriverContext) => void)[] = [registerGupTest];
 
 export function registerDrivers(devices: Map<string, DeviceOpen>, ctx: DriverContext): void {
   for (const register of DRIVERS) register(devices, ctx);

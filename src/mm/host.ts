@@ -70,6 +70,8 @@ export class Host {
    */
   readonly pinLedger = new PfnCounts();
   readonly getLedger = new PfnCounts();
+  /** The kernel log (printk ring), newest last; see debug.ts. */
+  readonly log: string[] = [];
   /** How pins are counted (see pin_policy.ts). */
   pins: PinAccounting = new UpstreamPins();
 

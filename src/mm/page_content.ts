@@ -132,13 +132,18 @@ export class PageContent {
 
   /** Copy len bytes from src[srcOff..] to folio offset off. */
   write(f: number, nrPages: number, off: number, src: Uint8Array, srcOff: number, len: number): void {
+    // Writing the bytes a uniform folio already holds changes nothing (a store of 0 to a zeroed page).
+    const u = this.uniformByte(f);
+    if (u >= 0 && allEqual(src, srcOff, len, u)) return;
     const pp = this.split(f, nrPages);
     while (len > 0) {
       const i = Math.floor(off / PAGE_SIZE);
       const po = off - i * PAGE_SIZE;
       const n = Math.min(len, PAGE_SIZE - po);
       const chunk = src.subarray(srcOff, srcOff + n);
-      if (n === PAGE_SIZE && isUniform(chunk)) {
+      if (!pp.data.has(i) && allEqual(src, srcOff, n, pp.fill[i]!)) {
+        // The page already holds these bytes.
+      } else if (n === PAGE_SIZE && isUniform(chunk)) {
         if (pp.data.delete(i)) this.materializedBytes -= PAGE_SIZE;
         pp.fill[i] = chunk[0]!;
       } else {
@@ -247,5 +252,11 @@ export class PageContent {
 function isUniform(a: Uint8Array): boolean {
   const b = a[0];
   for (let i = 1; i < a.length; i++) if (a[i] !== b) return false;
+  return true;
+}
+
+/** Are src[off, off + n) all equal to byte? */
+function allEqual(src: Uint8Array, off: number, n: number, byte: number): boolean {
+  for (let k = off; k < off + n; k++) if (src[k] !== byte) return false;
   return true;
 }

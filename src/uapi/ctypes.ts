@@ -90,3 +90,34 @@ export function cUserBuffer(v: unknown): Uint8Array | null {
   if (length === 0) return new Uint8Array(0);
   return new Uint8Array(typedArrayBuffer.call(v) as ArrayBufferLike, typedArrayByteOffset.call(v) as number, length);
 }
+
+// ---------------------------------------------------------------------------
+// Structs passed by pointer (ioctl arguments).
+//
+// The caller passes an object with the C struct's field names. copy_from_user
+// reads each field once (an absent field is 0, as in a zeroed struct); an
+// argument that is not an object, or whose reading throws (a getter, a revoked
+// Proxy), is a bad pointer: EFAULT. copy_to_user writes the out-fields back;
+// a write that throws (a frozen object) is EFAULT too.
+
+/** The fields of a struct argument, each read once; null means EFAULT. */
+export function copyStructFromUser(arg: unknown, fields: readonly string[]): Record<string, unknown> | null {
+  if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function')) return null;
+  const out: Record<string, unknown> = {};
+  try {
+    for (const k of fields) out[k] = (arg as Record<string, unknown>)[k] ?? 0;
+  } catch {
+    return null;
+  }
+  return out;
+}
+
+/** Write out-fields back into a struct argument; false means EFAULT. */
+export function copyStructToUser(arg: unknown, values: Readonly<Record<string, unknown>>): boolean {
+  try {
+    for (const k of Object.keys(values)) (arg as Record<string, unknown>)[k] = values[k];
+    return true;
+  } catch {
+    return false;
+  }
+}

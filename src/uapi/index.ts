@@ -5,3 +5,5 @@ export * from './falloc.js';
 export * from './memfd.js';
 export * from './kernel_page_flags.js';
 export { errno, errnoName, EWOULDBLOCK, EDEADLOCK, ENOTSUP, type ErrnoName } from './errno.js';
+export * from './ioctl.js';
+export * from './gup_test.js';
