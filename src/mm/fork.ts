@@ -12,7 +12,7 @@ import { PG, folioTestAnon } from './folio.js';
 import type { Host } from './host.js';
 import { addMmCounter, copyHugePmd, maybeMkwrite, mmCounterFile } from './huge_memory.js';
 import { folioPageIdx, vmNormalPage } from './memory.js';
-import { exitMmap } from './mmap.js';
+import { exitMmap, securityVmEnoughMemory } from './mmap.js';
 import { MMF, MmCounter, MmStruct, VM, Vma, isCowMapping } from './mm_types.js';
 import { MmuNotifyEvent, withInvalidate } from './mmu_notifier.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
@@ -39,6 +39,8 @@ export function dupMm(host: Host, parent: MmStruct): MmStruct | null {
   try {
     for (const vma of parent.vmas) {
       if (vma.flags & VM.DONTCOPY) continue;
+      // Accounted (private writable) memory is charged again for the child.
+      if (vma.flags & VM.ACCOUNT && !securityVmEnoughMemory(host, (vma.end - vma.start) / PAGE_SIZE)) throw new ForkOom();
       const tmp = new Vma(child, vma.start, vma.end, vma.flags & ~(VM.LOCKED | VM.LOCKONFAULT), vma.pgoff, vma.file, vma.ops);
       tmp.pageProt = vma.pageProt;
       tmp.anonName = vma.anonName;

@@ -68,3 +68,35 @@ describe('mremap', () => {
     expect(k.check()).toEqual([]);
   });
 });
+
+describe('mremap overcommit', () => {
+  it('growing an accounted mapping charges the growth: more than RAM at once is ENOMEM (OVERCOMMIT_GUESS); MAP_NORESERVE is not charged', () => {
+    const k = new Kernel({ memory: '256MiB' });
+    const p = k.spawn();
+    const MiB = 2 ** 20;
+    const a = p.mmap(0, 10 * MiB, RW, ANON, -1, 0);
+    expect(p.mremap(a, 10 * MiB, 200 * MiB, U.MREMAP_MAYMOVE)).toBeGreaterThan(0);
+    const c = p.mmap(0, 10 * MiB, RW, ANON, -1, 0);
+    expect(() => p.mremap(c, 10 * MiB, 300 * MiB, U.MREMAP_MAYMOVE)).toThrow(expect.objectContaining({ code: 'ENOMEM' }));
+    // MAP_NORESERVE mappings carry no VM_ACCOUNT.
+    const b = p.mmap(0, 10 * MiB, RW, ANON | U.MAP_NORESERVE, -1, 0);
+    expect(p.mremap(b, 10 * MiB, 300 * MiB, U.MREMAP_MAYMOVE)).toBeGreaterThan(0);
+    expect(k.check()).toEqual([]);
+  });
+});
+
+describe('droppable memory', () => {
+  it('MAP_DROPPABLE folios are anonymous but not swap-backed', () => {
+    const k = new Kernel({ memory: '256MiB', thp: 'never' });
+    const p = k.spawn();
+    const a = p.mmap(0, 4096, RW, U.MAP_DROPPABLE | U.MAP_ANONYMOUS, -1, 0);
+    const b = p.mmap(0, 4096, RW, ANON, -1, 0);
+    p.fill(a, 4096, 1);
+    p.fill(b, 4096, 1);
+    const flagsOf = (addr: number) => k.kpageflags(p.pagemap(addr).pfn);
+    expect(flagsOf(a) & (1 << U.KPF_ANON)).not.toBe(0);
+    expect(flagsOf(a) & (1 << U.KPF_SWAPBACKED)).toBe(0);
+    expect(flagsOf(b) & (1 << U.KPF_SWAPBACKED)).not.toBe(0);
+    expect(k.check()).toEqual([]);
+  });
+});

@@ -13,7 +13,7 @@ import { MAP_FIXED, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE }
 import { Ev } from '../cost/counters.js';
 import type { Host } from './host.js';
 import { splitHugePmd } from './huge_memory.js';
-import { doVmiMunmap, getUnmappedArea } from './mmap.js';
+import { doVmiMunmap, getUnmappedArea, securityVmEnoughMemory } from './mmap.js';
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
 import { type MmStruct, VM, Vma, vmaIsAnonymous } from './mm_types.js';
 import { Level, PAGE_SIZE, PMD_SIZE, TASK_SIZE, alignDown, tableIndex } from './page.js';
@@ -77,7 +77,7 @@ export function doMremap(host: Host, mm: MmStruct, addrB: bigint, oldLenB: bigin
     }
     vma = vmaLookup(mm, addr);
     if (vma === null) fail('EFAULT');
-    checkPrepVma(vma, addr, oldLen, newLen, true, flags);
+    checkPrepVma(host, vma, addr, oldLen, newLen, true, flags);
     if (!(flags & MREMAP_FIXED)) {
       const a = getUnmappedArea(host, mm, vma.file, 0, newLen, vma.flags & VM.MAYSHARE ? MAP_SHARED : 0);
       if (typeof a === 'string') fail(a);
@@ -97,7 +97,7 @@ export function doMremap(host: Host, mm: MmStruct, addrB: bigint, oldLenB: bigin
     }
     return addr;
   }
-  checkPrepVma(vma, addr, oldLen, newLen, true, flags);
+  checkPrepVma(host, vma, addr, oldLen, newLen, true, flags);
   // Grow in place when the VMA ends at the old end and the space after it is free.
   const end = addr + newLen;
   if (vma.end === addr + oldLen && end <= TASK_SIZE && vmasIn(mm, addr + oldLen, end).length === 0) {
@@ -114,7 +114,7 @@ export function doMremap(host: Host, mm: MmStruct, addrB: bigint, oldLenB: bigin
 
 /** Checks that apply when the mapping will grow or move. */
 // mirrors mm/mremap.c:check_prep_vma
-function checkPrepVma(vma: Vma, addr: number, oldLen: number, newLen: number, mapsNew: boolean, flags: number): void {
+function checkPrepVma(host: Host, vma: Vma, addr: number, oldLen: number, newLen: number, mapsNew: boolean, flags: number): void {
   if (!mapsNew) return;
   if (oldLen === 0 && !(vma.flags & (VM.SHARED | VM.MAYSHARE))) fail('EINVAL');
   if (flags & MREMAP_DONTUNMAP && vma.flags & (VM.DONTEXPAND | VM.PFNMAP)) fail('EINVAL');
@@ -122,6 +122,8 @@ function checkPrepVma(vma: Vma, addr: number, oldLen: number, newLen: number, ma
   if (oldLen > vma.end - addr) fail('EFAULT');
   if (newLen <= oldLen) return;
   if (vma.flags & (VM.DONTEXPAND | VM.PFNMAP)) fail('EFAULT');
+  // vrm_calc_charge: an accounted mapping is charged for the growth.
+  if (vma.flags & VM.ACCOUNT && !securityVmEnoughMemory(host, (newLen - oldLen) / PAGE_SIZE)) fail('ENOMEM');
 }
 
 /** Copy the VMA to newAddr, move its page tables, and unmap the old range. */

@@ -25,7 +25,9 @@ import {
 } from './folio.js';
 import type { Host } from './host.js';
 import { AnonVma, MMF, VM, type MmStruct, type Vma, linearPageIndex } from './mm_types.js';
-import { Level } from './page.js';
+import { Level, PAGE_SIZE, tableIndex } from './page.js';
+import { Pte, setEntry, tableLookup } from './pgtable.js';
+import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
 import { NodeStat } from './vmstat.js';
 import type { AddressSpace } from './fs_types.js';
 import { folioMaybeDmaPinnedP } from './pin_policy.js';
@@ -205,7 +207,8 @@ export function folioAddNewAnonRmap(host: Host, f: number, vma: Vma, address: nu
   const exclusive = (flags & RMAP_EXCLUSIVE) !== 0;
   let nr = 1;
   let nrPmdmapped = 0;
-  ft.flags[f]! |= PG.SWAPBACKED;
+  // Droppable memory is never swapped: it is dropped under pressure instead.
+  if (!(vma.flags & VM.DROPPABLE)) ft.flags[f]! |= PG.SWAPBACKED;
   folioSetAnon(host, f, vma, address, exclusive);
   if (ft.order[f] === 0) {
     ft.mapcount[f] = 0;
@@ -414,4 +417,41 @@ export function rmapWalk(host: Host, f: number, visit: (vma: Vma, address: numbe
     if (last < vfirst || first > vlast) continue;
     if (visit(vma, vma.start + (first - vfirst) * 4096) === true) return;
   }
+}
+
+/**
+ * Write-protect and clean every shared mapping of folio f, so that the next
+ * write through any of them faults (and calls ->page_mkwrite) again. Private
+ * mappings are skipped: their page-cache PTEs are never writable. Returns the
+ * number of entries that were dirty or writable.
+ */
+// mirrors mm/rmap.c:folio_mkclean (page_mkclean_one, page_vma_mkclean_one; PTE-mapped folios only)
+export function folioMkclean(host: Host, f: number): number {
+  const ft = host.ft;
+  if (ft.mapcount[f]! < 0 && ft.entire[f]! < 0) return 0; // !folio_mapped
+  const owner = ft.owner[f];
+  if (owner === null || owner === undefined || owner.kind !== 'file') return 0;
+  const nr = folioNrPages(ft, f);
+  const pfn0 = ft.pfn[f]!;
+  let cleaned = 0;
+  rmapWalk(host, f, (vma, address) => {
+    if (!(vma.flags & VM.SHARED)) return; // invalid_mkclean_vma
+    const start = Math.max(address, vma.start);
+    const end = Math.min(address + nr * PAGE_SIZE, vma.end);
+    const range = invalidateStart(host, vma.mm, MmuNotifyEvent.PROTECTION_PAGE, start, end);
+    for (let a = start; a < end; a += PAGE_SIZE) {
+      const pt = tableLookup(vma.mm.pgd, a, Level.PTE);
+      if (pt === null || pt.level !== Level.PTE) continue;
+      const j = tableIndex(a, Level.PTE);
+      const fl = pt.fl[j]!;
+      if (!(fl & (Pte.PRESENT | Pte.PROTNONE)) || pt.pfn[j] !== pfn0 + (a - address) / PAGE_SIZE) continue;
+      if (!(fl & (Pte.DIRTY | Pte.RW))) continue;
+      // ptep_clear_flush, pte_wrprotect, pte_mkclean, set_pte_at.
+      setEntry(host, pt, j, pt.pfn[j]!, fl & ~(Pte.RW | Pte.DIRTY));
+      host.ev[Ev.TLB_FLUSH_RANGE]++;
+      cleaned++;
+    }
+    invalidateEnd(range);
+  });
+  return cleaned;
 }
