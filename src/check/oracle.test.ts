@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Kernel, type Process } from '../index.js';
 import * as U from '../uapi/index.js';
+import { FOLL_WRITE } from '../kernel_gup.js';
 import { PG } from '../mm/folio.js';
 import { NodeStat } from '../mm/vmstat.js';
 import { Pte, walk, type Walk } from '../mm/pgtable.js';
@@ -115,5 +116,33 @@ describe('oracle detects corruption', () => {
     const w = leaf(p, a);
     w.table.fl[w.idx]! |= Pte.RW;
     expect(names(k)).toEqual(['writable-private-file-page']);
+  });
+
+  it('GUP references: a lost pin, a leaked pin reference, a _pincount drift, pin stats, MMF_HAS_PINNED, a pinned page made shared', () => {
+    const { k, p, a, f } = setup();
+    const pages: number[] = [];
+    expect(k.gup.pin_user_pages(p, a, 1, FOLL_WRITE, pages)).toBe(1);
+    expect(k.check()).toEqual([]);
+    // A pin dropped from the folio without the unpin (the bias is gone).
+    k.host.ft.refcount[f]! -= 1024;
+    expect(names(k)).toContain('refcount-below-expected');
+    expect(names(k)).toContain('pinned-not-maybe-pinned');
+    k.host.ft.refcount[f]! += 1024;
+    k.host.stat[NodeStat.NR_FOLL_PIN_RELEASED]! += 1;
+    expect(names(k)).toContain('foll-pin-stat-mismatch');
+    k.host.stat[NodeStat.NR_FOLL_PIN_RELEASED]! -= 1;
+    p.mm!.flags &= ~(1 << 27);
+    expect(names(k)).toContain('has-pinned-cleared');
+    p.mm!.flags |= 1 << 27;
+    k.host.ft.flags[f]! &= ~PG.ANON_EXCLUSIVE;
+    expect(names(k)).toContain('pinned-anon-not-exclusive');
+    k.host.ft.flags[f]! |= PG.ANON_EXCLUSIVE;
+    expect(k.check()).toEqual([]);
+    k.gup.unpin_user_pages(pages, 1);
+    // A large folio's _pincount out of step with the pins.
+    const t = setup('always');
+    expect(t.k.gup.pin_user_pages(t.p, t.a, 2, 0, pages)).toBe(2);
+    t.k.host.ft.pincount[t.f]! += 1;
+    expect(names(t.k)).toContain('pin-counter-mismatch');
   });
 });

@@ -10,7 +10,7 @@ import type { FolioTable} from '../mm/folio.js';
 import { ENTIRELY_MAPPED, MM_ID_DUMMY, PG, folioNrPages, pageAnonExclusive, pageMapcountRaw } from '../mm/folio.js';
 import type { AddressSpace } from '../mm/fs_types.js';
 import type { Host } from '../mm/host.js';
-import { AnonVma, MmCounter, type MmStruct, VM, type Vma, linearPageIndex, vmaIsAnonymous } from '../mm/mm_types.js';
+import { AnonVma, MMF, MmCounter, type MmStruct, VM, type Vma, linearPageIndex, vmaIsAnonymous } from '../mm/mm_types.js';
 import { LEVEL_SHIFT, Level, PAGE_SIZE, PTRS_PER_TABLE, TASK_SIZE } from '../mm/page.js';
 import { type PageTable, Pte } from '../mm/pgtable.js';
 import { NODE_STAT_NAMES, NodeStat } from '../mm/vmstat.js';
@@ -97,6 +97,8 @@ export function checkKernel(host: Host, vfs: Vfs, procs: readonly CheckedProcess
 
 function checkMm(host: Host, acc: Acc, pid: number, mm: MmStruct): void {
   const ft = host.ft;
+  // I10: MMF_HAS_PINNED is sticky: set by the first FOLL_PIN request, never cleared.
+  if (mm.pinRequests > 0 && !(mm.flags & MMF.HAS_PINNED)) push(acc, { name: 'has-pinned-cleared', message: `mm made ${mm.pinRequests} FOLL_PIN requests but MMF_HAS_PINNED is clear`, pid });
   // VMA tree shape.
   let prevEnd = 0;
   let totalVm = 0;

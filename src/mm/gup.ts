@@ -477,7 +477,10 @@ export function getUserPagesCore(host: Host, mm: MmStruct, start: number, nrPage
 // mirrors mm/gup.c:__get_user_pages_locked
 function getUserPagesLocked(host: Host, mm: MmStruct, start: number, nrPages: number, pages: number[] | null, flags: number): number {
   if (nrPages === 0) return 0;
-  if (flags & FOLL.PIN) mm.flags |= MMF.HAS_PINNED;
+  if (flags & FOLL.PIN) {
+    mm.flags |= MMF.HAS_PINNED;
+    mm.pinRequests++;
+  }
   if (pages !== null && !(flags & FOLL.PIN)) flags |= FOLL.GET;
   const r = getUserPagesCore(host, mm, start, nrPages, flags, pages);
   // Failing to pin anything implies something has gone wrong (except with FOLL_NOWAIT).
@@ -590,7 +593,10 @@ function gupFast(host: Host, mm: MmStruct, start: number, end: number, flags: nu
 // mirrors mm/gup.c:gup_fast_fallback
 function gupFastFallback(host: Host, mm: MmStruct, start: number, nrPages: number, flags: number, pages: number[]): number {
   if (flags & ~FAST_ALLOWED) return neg('EINVAL');
-  if (flags & FOLL.PIN) mm.flags |= MMF.HAS_PINNED;
+  if (flags & FOLL.PIN) {
+    mm.flags |= MMF.HAS_PINNED;
+    mm.pinRequests++;
+  }
   start = Math.floor(start / PAGE_SIZE) * PAGE_SIZE;
   const len = nrPages * PAGE_SIZE;
   const end = start + len;

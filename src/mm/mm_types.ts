@@ -136,6 +136,8 @@ export class MmStruct implements PgtableOwner {
   lastVma: Vma | null = null;
   /** mm_users: tasks using this mm. */
   users = 1;
+  /** FOLL_PIN requests made on this mm: the oracle's witness for I10 (not a Linux field). */
+  pinRequests = 0;
 
   constructor(
     /** mm->mm_id (CONFIG_MM_ID), > 0. */
