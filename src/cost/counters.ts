@@ -39,6 +39,8 @@ export const enum Ev {
   THP_FAULT_FALLBACK,
   THP_SPLIT_PMD,
   THP_SPLIT_PAGE,
+  /** Pages fork copied for the child because they may be pinned (copy_present_page). */
+  FORK_COPY,
   NR_EVENTS,
 }
 
@@ -67,6 +69,7 @@ export const EVENT_NAMES: readonly string[] = [
   'thp_fault_fallback',
   'thp_split_pmd',
   'thp_split_page',
+  'fork_copy',
 ];
 
 /** A fresh counter array. */

@@ -173,6 +173,7 @@ function copyPresentPage(host: Host, dst: Vma, dstPt: PageTable, j: number, addr
   if (nf === 0) throw new ForkOom();
   host.content.copyPage(nf, 1, 0, f, page);
   host.ev[Ev.COPY_BYTES] += PAGE_SIZE;
+  host.ev[Ev.FORK_COPY]++;
   host.ft.flags[nf]! |= PG.UPTODATE;
   folioAddNewAnonRmap(host, nf, dst, addr, RMAP_EXCLUSIVE);
   folioAddLru(host, nf);
