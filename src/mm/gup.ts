@@ -13,11 +13,13 @@
  * oracle and the policy metrics compare against.
  */
 import { errno, type ErrnoName } from '../uapi/errno.js';
+import { cInt, cUInt, cULong } from '../uapi/ctypes.js';
 import { Ev } from '../cost/counters.js';
 import { PG, folioTestAnon, isZeroFolio, pageAnonExclusive } from './folio.js';
 import { FaultFlag, VmFault } from './fs_types.js';
 import type { Host } from './host.js';
 import { handleMmFault } from './memory.js';
+import { splitHugePmd } from './huge_memory.js';
 import { MMF, type MmStruct, VM, type Vma, isCowMapping, vmaIsAnonymous } from './mm_types.js';
 import { LEVEL_SPAN, Level, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, tableIndex } from './page.js';
 import { MKDIRTY, type PageTable, Pte, type Walk, walk } from './pgtable.js';
@@ -288,7 +290,10 @@ function followPageMask(host: Host, vma: Vma, addr: number, end: number, flags: 
   const fl = t.fl[$w.idx]!;
   if (level !== Level.PTE) {
     if (!(fl & Pte.PSE)) return noPageTable(vma, flags);
-    return followHugeLeaf(host, vma, t, $w.idx, level, addr, end, flags, pages, pi);
+    if (!(flags & FOLL.SPLIT_PMD) || level !== Level.PMD) return followHugeLeaf(host, vma, t, $w.idx, level, addr, end, flags, pages, pi);
+    // FOLL_SPLIT_PMD: split the PMD and follow the PTE table that replaces it.
+    splitHugePmd(host, vma, t, $w.idx, Math.floor(addr / PMD_SIZE) * PMD_SIZE);
+    return followPageMask(host, vma, addr, end, flags, pages, pi);
   }
   // follow_page_pte: walk this table to its end, the VMA end or the request end.
   const tableEnd = Math.floor(addr / PMD_SIZE) * PMD_SIZE + PMD_SIZE;
@@ -303,7 +308,7 @@ function followPageMask(host: Host, vma: Vma, addr: number, end: number, flags: 
       ret = 0;
       break;
     }
-    if (!(pfl & Pte.PRESENT) || pfl & Pte.PROTNONE) {
+    if (!(pfl & (Pte.PRESENT | Pte.PROTNONE)) || (pfl & Pte.PROTNONE && !gupCanFollowProtnone(vma, flags))) {
       ret = 0;
       break;
     }
@@ -355,6 +360,17 @@ function noPageTable(vma: Vma, flags: number): number {
   return 0;
 }
 
+/**
+ * May GUP take a PROT_NONE (protnone) entry? Yes, unless the caller honours
+ * NUMA hinting faults in an accessible VMA, where protnone means "fault first".
+ * FOLL_FORCE reads of PROT_NONE mappings rely on this.
+ */
+// mirrors mm/internal.h:gup_can_follow_protnone
+function gupCanFollowProtnone(vma: Vma, flags: number): boolean {
+  if (!(flags & FOLL.HONOR_NUMA_FAULT)) return true;
+  return !(vma.flags & (VM.READ | VM.WRITE | VM.EXEC));
+}
+
 // mirrors mm/gup.c:follow_huge_pmd / follow_huge_pud
 function followHugeLeaf(host: Host, vma: Vma, t: PageTable, i: number, level: Level, addr: number, end: number, flags: number, pages: number[] | null, pi: number): number {
   const ft = host.ft;
@@ -364,9 +380,8 @@ function followHugeLeaf(host: Host, vma: Vma, t: PageTable, i: number, level: Le
   if (f === 0) return 0;
   if (flags & FOLL.WRITE && !canFollowWrite(host, fl, f, 0, vma, flags)) return 0;
   if (flags & FOLL.DUMP && f === host.hugeZeroFolio) return neg('EFAULT');
-  if (fl & Pte.PROTNONE) return 0;
+  if (fl & Pte.PROTNONE && !gupCanFollowProtnone(vma, flags)) return 0;
   if (!(fl & Pte.RW) && gupMustUnshare(host, vma, flags, f, 0)) return EMLINK;
-  if (flags & FOLL.SPLIT_PMD) return 0;
   const span = level === Level.PMD ? PMD_SIZE : PUD_SIZE;
   const base = Math.floor(addr / span) * span;
   const off = (addr - base) / PAGE_SIZE;
@@ -589,19 +604,25 @@ function gupFast(host: Host, mm: MmStruct, start: number, end: number, flags: nu
   return nr;
 }
 
+/** gup_fast_fallback's range checks for what does not fit in doubles: EOVERFLOW if start + len wraps, else EFAULT. */
+function fastRangeError(start: bigint, nrPages: number): number {
+  const len = BigInt.asUintN(64, BigInt.asUintN(64, BigInt(nrPages)) << 12n);
+  return start + len >= 1n << 64n ? neg('EOVERFLOW') : neg('EFAULT');
+}
+
 /** GUP-fast, then the slow path for whatever it could not take. */
 // mirrors mm/gup.c:gup_fast_fallback
-function gupFastFallback(host: Host, mm: MmStruct, start: number, nrPages: number, flags: number, pages: number[]): number {
+function gupFastFallback(host: Host, mm: MmStruct, start: number, nrPages: number, flags: number, pages: number[], bigStart = 0n): number {
   if (flags & ~FAST_ALLOWED) return neg('EINVAL');
   if (flags & FOLL.PIN) {
     mm.flags |= MMF.HAS_PINNED;
     mm.pinRequests++;
   }
   start = Math.floor(start / PAGE_SIZE) * PAGE_SIZE;
-  const len = nrPages * PAGE_SIZE;
-  const end = start + len;
-  if (end > 2 ** 64) return neg('EOVERFLOW');
-  if (end > TASK_SIZE + PAGE_SIZE) return neg('EFAULT');
+  // The int nr_pages widens to unsigned long: a negative count is a huge length.
+  if (nrPages < 0 || start >= FAR) return fastRangeError(start >= FAR ? bigStart & ~4095n : BigInt(start), nrPages);
+  const end = start + nrPages * PAGE_SIZE;
+  if (end > TASK_SIZE) return neg('EFAULT');
   const pinned = gupFast(host, mm, start, end, flags, pages);
   if (pinned === nrPages || flags & FOLL.FAST_ONLY) return pinned;
   const rest = pages.slice(pinned);
@@ -639,77 +660,93 @@ export function isValidGupArgs(host: Host, pages: unknown, locked: { value: numb
   return flags;
 }
 
-/** Checked integer arguments (one reused object: GUP is a hot path). */
-const $args = { start: 0, nr: 0, flags: 0 };
+/** Converted arguments (one reused object: GUP is a hot path). */
+const $args = { start: 0, nr: 0, flags: 0, bigStart: 0n };
+/** More pages than the user address space holds: a larger unsigned long nr_pages walks the same way. */
+const NR_CAP = 2 ** 36;
+/** Any start beyond 2^53 lies far outside user space; the walk treats it alike. */
+const FAR = 2 ** 53;
 
-/** start, nr_pages and flags as C would pass them, or null. */
-function intArgs(start: unknown, nrPages: unknown, gupFlags: unknown): typeof $args | null {
-  if (typeof start !== 'number' || !Number.isSafeInteger(start) || start < 0) return null;
-  if (typeof nrPages !== 'number' || !Number.isSafeInteger(nrPages)) return null;
-  if (typeof gupFlags !== 'number' || !Number.isInteger(gupFlags)) return null;
-  $args.start = start;
-  $args.nr = nrPages;
-  $args.flags = gupFlags >>> 0;
+/**
+ * start (unsigned long), nr_pages (unsigned long, or int for the fast
+ * variants) and gup_flags (unsigned int) as a C caller would pass them: JS
+ * numbers and bigints wrap to the C type; anything else no C caller could
+ * pass gives null (the wrapper's invalid-argument answer).
+ */
+function gupArgs(start: unknown, nrPages: unknown, gupFlags: unknown, intNr: boolean): typeof $args | null {
+  // The common case without bigints.
+  if (typeof start === 'number' && typeof nrPages === 'number' && typeof gupFlags === 'number' && Number.isSafeInteger(start) && start >= 0 && Number.isSafeInteger(nrPages) && nrPages >= 0 && nrPages < 2 ** 31 && Number.isInteger(gupFlags)) {
+    $args.start = start;
+    $args.nr = nrPages;
+    $args.flags = gupFlags >>> 0;
+    $args.bigStart = 0n;
+    return $args;
+  }
+  const s = cULong(start);
+  const n = intNr ? cInt(nrPages) : cULong(nrPages);
+  const f = cUInt(gupFlags);
+  if (s === null || n === null || f === null) return null;
+  $args.start = s >= BigInt(FAR) ? FAR : Number(s);
+  $args.bigStart = s;
+  $args.nr = typeof n === 'number' ? n : n > BigInt(NR_CAP) ? NR_CAP : Number(n);
+  $args.flags = f;
   return $args;
 }
 
 export function getUserPages(host: Host, mm: MmStruct, start: unknown, nrPages: unknown, gupFlags: unknown, pages: number[] | null): number {
-  const a = intArgs(start, nrPages, gupFlags);
-  if (a === null || a.nr < 0) return neg('EINVAL');
+  const a = gupArgs(start, nrPages, gupFlags, false);
+  if (a === null) return neg('EINVAL');
   const flags = isValidGupArgs(host, pages, null, a.flags, FOLL.TOUCH);
   if (flags === null) return neg('EINVAL');
   return getUserPagesLocked(host, mm, a.start, a.nr, pages, flags);
 }
 
 export function getUserPagesRemote(host: Host, mm: MmStruct, start: unknown, nrPages: unknown, gupFlags: unknown, pages: number[] | null): number {
-  const a = intArgs(start, nrPages, gupFlags);
-  if (a === null || a.nr < 0) return neg('EINVAL');
+  const a = gupArgs(start, nrPages, gupFlags, false);
+  if (a === null) return neg('EINVAL');
   const flags = isValidGupArgs(host, pages, null, a.flags, FOLL.TOUCH | FOLL.REMOTE);
   if (flags === null) return neg('EINVAL');
   return getUserPagesLocked(host, mm, a.start, a.nr, pages, flags);
 }
 
 export function getUserPagesFast(host: Host, mm: MmStruct, start: unknown, nrPages: unknown, gupFlags: unknown, pages: number[]): number {
-  const a = intArgs(start, nrPages, gupFlags);
+  const a = gupArgs(start, nrPages, gupFlags, true);
   if (a === null) return neg('EINVAL');
   const flags = isValidGupArgs(host, pages, null, a.flags, FOLL.GET);
   if (flags === null) return neg('EINVAL');
-  if (a.nr <= 0) return 0;
-  return gupFastFallback(host, mm, a.start, a.nr, flags, pages);
+  return gupFastFallback(host, mm, a.start, a.nr, flags, pages, a.bigStart);
 }
 
 export function getUserPagesFastOnly(host: Host, mm: MmStruct, start: unknown, nrPages: unknown, gupFlags: unknown, pages: number[]): number {
-  const a = intArgs(start, nrPages, gupFlags);
+  const a = gupArgs(start, nrPages, gupFlags, true);
   if (a === null) return neg('EINVAL');
   const flags = isValidGupArgs(host, pages, null, a.flags, FOLL.GET | FOLL.FAST_ONLY);
   if (flags === null) return neg('EINVAL');
-  if (a.nr <= 0) return 0;
-  return gupFastFallback(host, mm, a.start, a.nr, flags, pages);
+  return gupFastFallback(host, mm, a.start, a.nr, flags, pages, a.bigStart);
 }
 
 export function pinUserPages(host: Host, mm: MmStruct, start: unknown, nrPages: unknown, gupFlags: unknown, pages: number[]): number {
-  const a = intArgs(start, nrPages, gupFlags);
-  if (a === null || a.nr < 0) return 0;
+  const a = gupArgs(start, nrPages, gupFlags, false);
+  if (a === null) return 0;
   const flags = isValidGupArgs(host, pages, null, a.flags, FOLL.PIN);
   if (flags === null) return 0;
   return gupLongtermLocked(host, mm, a.start, a.nr, pages, flags);
 }
 
 export function pinUserPagesRemote(host: Host, mm: MmStruct, start: unknown, nrPages: unknown, gupFlags: unknown, pages: number[]): number {
-  const a = intArgs(start, nrPages, gupFlags);
-  if (a === null || a.nr < 0) return 0;
+  const a = gupArgs(start, nrPages, gupFlags, false);
+  if (a === null) return 0;
   const flags = isValidGupArgs(host, pages, null, a.flags, FOLL.PIN | FOLL.TOUCH | FOLL.REMOTE);
   if (flags === null) return 0;
   return gupLongtermLocked(host, mm, a.start, a.nr, pages, flags);
 }
 
 export function pinUserPagesFast(host: Host, mm: MmStruct, start: unknown, nrPages: unknown, gupFlags: unknown, pages: number[]): number {
-  const a = intArgs(start, nrPages, gupFlags);
+  const a = gupArgs(start, nrPages, gupFlags, true);
   if (a === null) return neg('EINVAL');
   const flags = isValidGupArgs(host, pages, null, a.flags, FOLL.PIN);
   if (flags === null) return neg('EINVAL');
-  if (a.nr <= 0) return 0;
-  return gupFastFallback(host, mm, a.start, a.nr, flags, pages);
+  return gupFastFallback(host, mm, a.start, a.nr, flags, pages, a.bigStart);
 }
 
 // ---------------------------------------------------------------------------
