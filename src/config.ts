@@ -7,6 +7,7 @@ import { parseSize } from './lib/units.js';
 import { PAGE_SIZE } from './mm/page.js';
 import { type MmConfig, type ThpEnabled, defaultMmConfig } from './mm/host.js';
 import { DEFAULT_POLICY, type PolicyChoice, UnknownPolicyError, createPinAccounting } from './policy/registry.js';
+import { DEFAULT_MOUNTS, MOUNT_TYPES, type MountSpec, type MountType, isNormalizedAbsolute } from './fs/namei.js';
 
 export class KernelConfigError extends RangeError {
   constructor(message: string) {
@@ -34,6 +35,11 @@ const schema = z
     maxMapCount: z.number().int().positive().optional(),
     /** vm.mmap_min_addr. */
     mmapMinAddr: z.number().int().nonnegative().optional(),
+    /**
+     * The mount table: mount point -> file system type, or { type, size }.
+     * Replaces the default ({ '/': 'ext4', '/tmp': 'tmpfs', '/dev/shm': 'tmpfs', '/mnt/pmem': 'ext4-dax' }) as a whole.
+     */
+    mounts: z.record(z.string(), z.union([z.string(), z.object({ type: z.string(), size: size.optional() }).strict()])).optional(),
     /** The designs under comparison, by name (src/policy/registry.ts); default upstream Linux. */
     policy: z
       .object({
@@ -55,6 +61,7 @@ export interface BootConfig {
   cmaPages: number;
   mm: MmConfig;
   policy: PolicyChoice;
+  mounts: MountSpec[];
 }
 
 /** Smallest and largest host the model accepts (pfns stay exact in doubles). */
@@ -106,5 +113,30 @@ export function parseKernelOptions(opts: unknown): BootConfig {
     if (e instanceof UnknownPolicyError) throw new KernelConfigError(`Kernel option policy: ${e.message}`);
     throw e;
   }
-  return { totalPages: memory / PAGE_SIZE, movablePages: movable / PAGE_SIZE, cmaPages: cma / PAGE_SIZE, mm, policy };
+  return { totalPages: memory / PAGE_SIZE, movablePages: movable / PAGE_SIZE, cmaPages: cma / PAGE_SIZE, mm, policy, mounts: parseMounts(o.mounts) };
+}
+
+/** The mount table: normalized absolute mount points, known types, '/' present. */
+function parseMounts(mounts: Record<string, string | { type: string; size?: string | number }> | undefined): MountSpec[] {
+  const out: MountSpec[] = [];
+  for (const [point, v] of Object.entries(mounts ?? DEFAULT_MOUNTS)) {
+    const type = typeof v === 'string' ? v : v.type;
+    if (!isNormalizedAbsolute(point)) {
+      throw new KernelConfigError(`Kernel option mounts: ${JSON.stringify(point)} is not a normalized absolute path (like '/mnt/data')`);
+    }
+    if (!(MOUNT_TYPES as readonly string[]).includes(type)) {
+      throw new KernelConfigError(`Kernel option mounts: unknown file system type ${JSON.stringify(type)} at ${point}; valid types: ${MOUNT_TYPES.join(', ')}`);
+    }
+    let size = 0;
+    if (typeof v !== 'string' && v.size !== undefined) {
+      const b = parseSize(v.size);
+      if (b === undefined || b <= 0 || b % PAGE_SIZE !== 0) {
+        throw new KernelConfigError(`Kernel option mounts: size of ${point} must be a positive multiple of 4KiB, got ${JSON.stringify(v.size)}`);
+      }
+      size = b;
+    }
+    out.push({ point, type: type as MountType, size });
+  }
+  if (!out.some((m) => m.point === '/')) throw new KernelConfigError("Kernel option mounts: nothing is mounted on '/'");
+  return out;
 }

@@ -17,4 +17,5 @@ export { formatMeminfo } from './fs/proc/meminfo.js';
 export type { SmapsEntry, PagemapEntry, ProcStatus } from './fs/proc/task_mmu.js';
 export type { FolioInfo } from './fs/proc/page.js';
 export type { Stat } from './fs/vfs.js';
+export type { DmaStats } from './drivers/dma.js';
 export { MmuNotifyEvent, type MmuNotifierOps, type MmuNotifierRange } from './mm/mmu_notifier.js';

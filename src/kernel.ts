@@ -12,6 +12,7 @@ import type { PinMetrics } from './mm/pin_policy.js';
 import { Vfs } from './fs/inode.js';
 import { type HugetlbFs, hugetlbFs } from './fs/hugetlbfs.js';
 import { type ShmemFs, shmemFs } from './fs/shmem.js';
+import { Namespace } from './fs/namei.js';
 import { type Meminfo, meminfoRead } from './fs/proc/meminfo.js';
 import { type FolioInfo, folioInfo, kpagecount, kpageflags } from './fs/proc/page.js';
 import { type Violation, checkKernel } from './check/oracle.js';
@@ -19,6 +20,7 @@ import type { DeviceOpen, KernelCore } from './kernel_core.js';
 import { Process } from './process.js';
 import { KernelGup } from './kernel_gup.js';
 import { registerDrivers } from './drivers/index.js';
+import { type DmaStats, dmaStats } from './drivers/dma.js';
 import { SyscallError } from './uapi/errors.js';
 import { type PolicyChoice, createPinAccounting } from './policy/registry.js';
 
@@ -44,6 +46,8 @@ export class Kernel implements KernelCore {
   readonly shmem: ShmemFs;
   /** @internal */
   readonly hugetlbfs: HugetlbFs;
+  /** @internal The mount table (Kernel option `mounts`). */
+  readonly ns: Namespace;
   /** @internal */
   readonly mmapHooks: MmapHooks;
   /** @internal Device paths that open() knows. */
@@ -63,6 +67,7 @@ export class Kernel implements KernelCore {
     this.vfs = new Vfs(this.host);
     this.shmem = shmemFs(this.vfs);
     this.hugetlbfs = hugetlbFs(this.vfs);
+    this.ns = new Namespace(this.vfs, this.shmem, cfg.mounts);
     this.mmapHooks = { shmemZeroSetup: (vma, size) => this.shmem.zeroSetup(vma, size) };
     this.gup = new KernelGup(this.host);
     registerDrivers(this.devices, { host: this.host, vfs: this.vfs });
@@ -136,6 +141,15 @@ export class Kernel implements KernelCore {
   /** The kernel log (dmesg): WARNs, dump_page output, driver messages; oldest first. */
   dmesg(): string[] {
     return [...this.host.log];
+  }
+
+  /**
+   * What the DMA engines behind VFIO containers (src/drivers/dma.ts) have done:
+   * live mappings and pinned pages, bytes moved, and device writes that landed
+   * in pinned pages the mapping process no longer maps (stale pins).
+   */
+  dmaStats(): DmaStats {
+    return { ...dmaStats(this.host) };
   }
 
   /** Counts of the primitive operations performed so far (the cost model's input). */

@@ -14,7 +14,7 @@ import { MAP_ANONYMOUS, MAP_HUGETLB, MAP_HUGE_MASK, MAP_HUGE_SHIFT } from './uap
 import { O_CLOEXEC } from './uapi/fcntl.js';
 import { OomKill, cpuAccess } from './mm/access.js';
 import { dupMm } from './mm/fork.js';
-import { fput, getFile } from './mm/fs_types.js';
+import { FMode, fput, getFile } from './mm/fs_types.js';
 import { doMadvise } from './mm/madvise.js';
 import { doMmap, doMunmap, exitMmap, mmapBase } from './mm/mmap.js';
 import { doMprotect } from './mm/mprotect.js';
@@ -27,8 +27,15 @@ import { FdTable, type OpenFile } from './fs/file.js';
 import { hstateSizelog } from './fs/hugetlbfs.js';
 import { MAX_LFS_FILESIZE } from './fs/shmem.js';
 import { memfdCreate } from './fs/memfd.js';
-import { type PagemapEntry, type SmapsEntry, type ProcStatus, pagemapRead, procStatus, smapsRead } from './fs/proc/task_mmu.js';
-import { type Stat, doFtruncate, vfsFallocate, vfsFstat, vfsPread, vfsPwrite, vfsReadPos, vfsWritePos } from './fs/vfs.js';
+import { type PagemapEntry, type SmapsEntry, type ProcStatus, clearRefsWrite, pagemapRead, procStatus, smapsRead } from './fs/proc/task_mmu.js';
+import { createPipeFiles, pipe2FlagsValid } from './fs/pipe.js';
+import { doVmsplice } from './fs/splice.js';
+import { isUringFile, ioUringSetup, ringCtx } from './io_uring/io_uring.js';
+import { doIoUringRegister } from './io_uring/register.js';
+import { ioRwFixed } from './io_uring/rw.js';
+import { type Stat, doFtruncate, vfsFallocate, vfsFstat, vfsFsync, vfsPread, vfsPwrite, vfsReadPos, vfsWritePos } from './fs/vfs.js';
+import { DEFAULT_CWD, buildOpenFlags, getname } from './fs/namei.js';
+import { type Statfs, vfsStatfs } from './fs/statfs.js';
 import type { KernelCore } from './kernel_core.js';
 
 /** The largest access a single read/write/fill may span (the model's own bound). */
@@ -43,6 +50,8 @@ export class Process {
   exitCode: number | null = null;
   /** Set when the OOM killer chose this process. */
   killedBy: 'SIGKILL' | null = null;
+  /** The working directory (fs->pwd), absolute and normalized; fork inherits it. */
+  private cwd = DEFAULT_CWD;
 
   /** @internal Processes are made by Kernel.spawn and Process.fork. */
   constructor(
@@ -73,10 +82,11 @@ export class Process {
     return this.mm;
   }
 
+  /** fdget: an O_PATH descriptor counts as not open. */
   private fdget(fd: unknown, syscall: string): OpenFile {
     const n = cInt(fd);
     const f = n === null ? undefined : this.fds.get(n);
-    if (f === undefined) throw new SyscallError('EBADF', syscall);
+    if (f === undefined || f.fMode & FMode.PATH) throw new SyscallError('EBADF', syscall);
     return f;
   }
 
@@ -188,10 +198,7 @@ export class Process {
     this.live(S);
     const len = cLong(length);
     if (len === null || len < 0n) throw new SyscallError('EINVAL', S);
-    const n = cUInt(fd);
-    const file = n === null ? undefined : this.fds.get(n);
-    if (file === undefined) throw new SyscallError('EBADF', S);
-    check(doFtruncate(file, len), S);
+    check(doFtruncate(this.fdgetU(fd, S), len), S);
     return 0;
   }
 
@@ -276,36 +283,103 @@ export class Process {
     return check(file.fOp.unlockedIoctl(file, cmd, arg, this), S);
   }
 
-  private fdgetU(fd: unknown, syscall: string): OpenFile {
+  /** fdget of an unsigned int descriptor; raw (fdget_raw) also returns O_PATH files. */
+  private fdgetU(fd: unknown, syscall: string, raw = false): OpenFile {
     const n = cUInt(fd);
     const f = n === null ? undefined : this.fds.get(n);
-    if (f === undefined) throw new SyscallError('EBADF', syscall);
+    if (f === undefined || (!raw && f.fMode & FMode.PATH)) throw new SyscallError('EBADF', syscall);
     return f;
   }
 
   /** fstat(2). */
   fstat(fd: unknown): Stat {
     this.live('fstat');
-    return vfsFstat(this.fdgetU(fd, 'fstat'));
+    return vfsFstat(this.fdgetU(fd, 'fstat', true));
   }
 
-  /** open(2) of a device path (src/drivers registers them); other paths are ENOENT. */
-  // mirrors fs/open.c:do_sys_open (path lookup only)
-  open(path: unknown, flags: unknown = 0): number {
+  /**
+   * open(2): a device path (src/drivers registers them), or a path in the
+   * mount table, relative to the working directory unless absolute. mode is
+   * used with O_CREAT and O_TMPFILE (after the umask, 022).
+   */
+  // mirrors fs/open.c:do_sys_openat2 (openat(AT_FDCWD, ...))
+  open(path: unknown, flags: unknown = 0, mode: unknown = 0o666): number {
     const S = 'openat';
     this.live(S);
     // build_open_flags, then getname, then get_unused_fd_flags, then the lookup.
     const f = cInt(flags);
     if (f === null) throw new SyscallError('EINVAL', S);
-    if (typeof path !== 'string') throw new SyscallError('EFAULT', S);
+    const how = buildOpenFlags(f, mode);
+    if (typeof how === 'string') throw new SyscallError(how, S);
+    const pn = getname(path);
+    if ('err' in pn) throw new SyscallError(pn.err, S);
+    const name = pn.name;
     if (!this.fds.hasFree()) throw new SyscallError('EMFILE', S);
-    const dev = this.k.devices.get(path);
-    if (dev === undefined) throw new SyscallError('ENOENT', S);
-    const file = dev(this, f);
+    const dev = this.k.devices.get(name);
+    const file = dev !== undefined ? dev(this, how.flags) : this.k.ns.open(this.cwd, name, how.flags, how.mode);
     if (typeof file === 'string') throw new SyscallError(file, S);
-    const fd = this.fds.install(file, (f & O_CLOEXEC) !== 0);
-    if (fd < 0) throw new SyscallError('EMFILE', S);
+    const fd = this.fds.install(file, (how.flags & O_CLOEXEC) !== 0);
+    if (fd < 0) {
+      fput(getFile(file));
+      throw new SyscallError('EMFILE', S);
+    }
     return fd;
+  }
+
+  /** unlink(2): remove a name; the file lives on while descriptors or mappings hold it (/proc shows it "(deleted)"). */
+  // mirrors fs/namei.c:do_unlinkat
+  unlink(path: unknown): 0 {
+    const S = 'unlink';
+    this.live(S);
+    const pn = getname(path);
+    if ('err' in pn) throw new SyscallError(pn.err, S);
+    const name = pn.name;
+    check(this.k.ns.unlink(this.cwd, name), S);
+    return 0;
+  }
+
+  /** chdir(2). */
+  // mirrors fs/open.c:SYSCALL_DEFINE1(chdir)
+  chdir(path: unknown): 0 {
+    const S = 'chdir';
+    this.live(S);
+    const pn = getname(path);
+    if ('err' in pn) throw new SyscallError(pn.err, S);
+    const name = pn.name;
+    const dir = this.k.ns.chdir(this.cwd, name);
+    if (!dir.startsWith('/')) throw new SyscallError(dir as ErrnoName, S);
+    this.cwd = dir;
+    return 0;
+  }
+
+  /** getcwd(2): the working directory. */
+  // mirrors fs/d_path.c:SYSCALL_DEFINE2(getcwd)
+  getcwd(): string {
+    this.live('getcwd');
+    return this.cwd;
+  }
+
+  /** fstatfs(2): the counts of the file system fd lives on (f_type is its magic number). */
+  // mirrors fs/statfs.c:SYSCALL_DEFINE2(fstatfs) (fd_statfs)
+  fstatfs(fd: unknown): Statfs {
+    this.live('fstatfs');
+    return vfsStatfs(this.fdgetU(fd, 'fstatfs', true));
+  }
+
+  /** fsync(2): write back the file's dirty pages; its shared mappings are write-protected again. */
+  // mirrors fs/sync.c:do_fsync
+  fsync(fd: unknown): 0 {
+    this.live('fsync');
+    check(vfsFsync(this.fdgetU(fd, 'fsync'), false), 'fsync');
+    return 0;
+  }
+
+  /** fdatasync(2): as fsync (the model keeps no metadata to spare). */
+  // mirrors fs/sync.c:do_fsync (datasync)
+  fdatasync(fd: unknown): 0 {
+    this.live('fdatasync');
+    check(vfsFsync(this.fdgetU(fd, 'fdatasync'), true), 'fdatasync');
+    return 0;
   }
 
   /** close(2). */
@@ -317,6 +391,111 @@ export class Process {
   }
 
   // ------------------------------------------------------------------------
+  // Pipes, vmsplice and io_uring fixed buffers (src/fs/pipe.ts, src/fs/splice.ts, src/io_uring/).
+
+  /** pipe(2): [read end, write end]. */
+  pipe(): [number, number] {
+    return this.doPipe2(0, 'pipe');
+  }
+
+  /** pipe2(2): flags O_CLOEXEC, O_NONBLOCK, O_DIRECT (packet mode). Returns [read end, write end]. */
+  pipe2(flags: unknown): [number, number] {
+    return this.doPipe2(flags, 'pipe2');
+  }
+
+  // mirrors fs/pipe.c:do_pipe2 (-> __do_pipe_flags)
+  private doPipe2(flags: unknown, S: string): [number, number] {
+    this.live(S);
+    const f = cInt(flags);
+    if (f === null || !pipe2FlagsValid(f)) throw new SyscallError('EINVAL', S);
+    const ends = createPipeFiles(this.k.vfs, f);
+    if (typeof ends === 'string') throw new SyscallError(ends, S);
+    const cloexec = (f & O_CLOEXEC) !== 0;
+    const rfd = this.fds.install(ends[0], cloexec);
+    const wfd = rfd < 0 ? -1 : this.fds.install(ends[1], cloexec);
+    if (wfd < 0) {
+      // Linux reserves both descriptors first; the files never become visible.
+      if (rfd >= 0) this.fds.close(rfd);
+      else fput(getFile(ends[0]));
+      fput(getFile(ends[1]));
+      throw new SyscallError('EMFILE', S);
+    }
+    return [rfd, wfd];
+  }
+
+  /**
+   * vmsplice(2). iov: an array of { iov_base, iov_len } (or one such object,
+   * as `&iov`). To a pipe's write end the pages are queued without a copy,
+   * each with a FOLL_GET reference; from a read end pipe data is copied out.
+   */
+  // mirrors fs/splice.c:SYSCALL_DEFINE4(vmsplice)
+  vmsplice(fd: unknown, iov: unknown, nr_segs: unknown, flags: unknown): number {
+    const S = 'vmsplice';
+    const mm = this.live(S);
+    const n = cInt(fd);
+    const nr = cULong(nr_segs);
+    // import_iovec takes nr_segs as an unsigned int.
+    const segs = nr === null ? null : Number(nr & 0xffffffffn);
+    return check(doVmsplice(this.k.host, mm, n === null ? undefined : this.fds.get(n), iov, segs, cUInt(flags)), S);
+  }
+
+  /** io_uring_setup(2): params is a struct io_uring_params (sq_entries, cq_entries, features are written back). Returns the ring's descriptor. */
+  // mirrors io_uring/io_uring.c:SYSCALL_DEFINE2(io_uring_setup)
+  io_uring_setup(entries: unknown, params: unknown): number {
+    const S = 'io_uring_setup';
+    this.live(S);
+    const file = ioUringSetup(this.k.vfs, cUInt(entries), params);
+    if (typeof file === 'string') throw new SyscallError(file, S);
+    const fd = this.fds.install(file, true);
+    if (fd < 0) {
+      fput(getFile(file));
+      throw new SyscallError('EMFILE', S);
+    }
+    return fd;
+  }
+
+  /** io_uring_register(2): IORING_REGISTER_BUFFERS (arg: an iovec array), IORING_UNREGISTER_BUFFERS. */
+  // mirrors io_uring/register.c:SYSCALL_DEFINE4(io_uring_register)
+  io_uring_register(fd: unknown, opcode: unknown, arg: unknown, nr_args: unknown): number {
+    const S = 'io_uring_register';
+    const mm = this.live(S);
+    return check(doIoUringRegister(mm, (n) => this.fds.get(n), cUInt(fd), cUInt(opcode), arg, cUInt(nr_args)), S);
+  }
+
+  /**
+   * Submit one IORING_OP_WRITE_FIXED (file fd at offset, from registered
+   * buffer buf_index at addr) and wait for it, as liburing's
+   * io_uring_prep_write_fixed + submit + wait_cqe do. Returns the CQE's res:
+   * bytes written, or -errno. Throws for what io_uring_enter itself refuses.
+   */
+  io_uring_write_fixed(ring_fd: unknown, fd: unknown, addr: unknown, len: unknown, offset: unknown, buf_index: unknown): number {
+    return this.ioUringRwFixed(true, ring_fd, fd, addr, len, offset, buf_index);
+  }
+
+  /** As io_uring_write_fixed, for IORING_OP_READ_FIXED: file data into the registered buffer's pinned pages. */
+  io_uring_read_fixed(ring_fd: unknown, fd: unknown, addr: unknown, len: unknown, offset: unknown, buf_index: unknown): number {
+    return this.ioUringRwFixed(false, ring_fd, fd, addr, len, offset, buf_index);
+  }
+
+  // mirrors io_uring/io_uring.c:SYSCALL_DEFINE6(io_uring_enter) (one SQE, min_complete 1)
+  private ioUringRwFixed(write: boolean, ringFd: unknown, fd: unknown, addr: unknown, len: unknown, offset: unknown, bufIndex: unknown): number {
+    const S = 'io_uring_enter';
+    this.live(S);
+    const rf = cUInt(ringFd);
+    const ring = rf === null ? undefined : this.fds.get(rf);
+    if (ring === undefined) throw new SyscallError('EBADF', S);
+    if (!isUringFile(ring)) throw new SyscallError('EOPNOTSUPP', S);
+    // The SQE's fields: fd (s32), addr and off (u64), len (u32), buf_index (u16).
+    const sqFd = cInt(fd);
+    const a = cULong(addr);
+    const l = cUInt(len);
+    const off = cULong(offset);
+    const bi = cUInt(bufIndex);
+    if (sqFd === null || a === null || l === null || off === null || bi === null) throw new SyscallError('EINVAL', S, 'an SQE field has no C value');
+    return ioRwFixed(ringCtx(ring), { write, file: this.fds.get(sqFd), addr: a, len: l, off, bufIndex: bi & 0xffff });
+  }
+
+  // ------------------------------------------------------------------------
   // Processes.
 
   /** fork(2): a child with a copy-on-write copy of the address space and the descriptors. */
@@ -324,7 +503,11 @@ export class Process {
     const mm = this.live('fork');
     const child = dupMm(this.k.host, mm);
     if (child === null) throw new SyscallError('ENOMEM', 'fork');
-    return this.k.adopt((pid) => new Process(this.k, pid, this, child, this.fds.dup()));
+    return this.k.adopt((pid) => {
+      const p = new Process(this.k, pid, this, child, this.fds.dup());
+      p.cwd = this.cwd;
+      return p;
+    });
   }
 
   /** exit(2): release the address space and the descriptors. */
@@ -410,6 +593,17 @@ export class Process {
   /** /proc/pid/pagemap for the page containing addr. */
   pagemap(addr: number): PagemapEntry {
     return pagemapRead(this.k.host, this.live('pagemap'), addr);
+  }
+
+  /**
+   * write(2) of value to /proc/pid/clear_refs: "1"-"3" age the pages of all /
+   * anonymous / file mappings, "4" clears soft-dirty (write-protects every
+   * entry so the next write faults), "5" resets VmHWM. Anything else is EINVAL.
+   */
+  // mirrors fs/proc/task_mmu.c:clear_refs_write
+  clear_refs(value: unknown): void {
+    const r = clearRefsWrite(this.k.host, this.live('write'), value);
+    if (r !== null) throw new SyscallError(r, 'write');
   }
 
   /** /proc/pid/status memory lines (VmSize, VmRSS, RssAnon, ..., VmPTE). */

@@ -8,6 +8,7 @@ import type { OpenFile, Task } from '../fs/file.js';
 import type { Vfs } from '../fs/inode.js';
 import type { Host } from '../mm/host.js';
 import { register as registerGupTest } from './gup_test.js';
+import { register as registerDma } from './dma.js';
 
 /** A character device: open() calls it to make the file for a new descriptor, or refuses with an errno. */
 export type DeviceOpen = (current: Task, flags: number) => OpenFile | ErrnoName;
@@ -19,7 +20,7 @@ export interface DriverContext {
 }
 
 /** Driver registrations, in boot order. */
-const DRIVERS: ((devices: Map<string, DeviceOpen>, ctx: DriverContext) => void)[] = [registerGupTest];
+const DRIVERS: ((devices: Map<string, DeviceOpen>, ctx: DriverContext) => void)[] = [registerGupTest, registerDma];
 
 export function registerDrivers(devices: Map<string, DeviceOpen>, ctx: DriverContext): void {
   for (const register of DRIVERS) register(devices, ctx);

@@ -6,13 +6,15 @@
  * cache.
  */
 import { S_IFCHR, S_IFIFO } from '../uapi/fcntl.js';
+import { ANON_INODE_FS_MAGIC, PIPEFS_MAGIC } from '../uapi/magic.js';
 import { FMode, type SuperBlock } from '../mm/fs_types.js';
 import { PAGE_SIZE } from '../mm/page.js';
 import { type FsFileOps, OpenFile } from './file.js';
 import type { FsInode, Vfs } from './inode.js';
 
-const anonSb: SuperBlock = { fsType: 'anon_inodefs', blockSize: PAGE_SIZE, maxBytes: 0n };
-const pipeSb: SuperBlock = { fsType: 'pipefs', blockSize: PAGE_SIZE, maxBytes: 0n };
+// Kernel-internal mounts: anonymous device numbers (0:N) of their own.
+const anonSb: SuperBlock = { fsType: 'anon_inodefs', blockSize: PAGE_SIZE, maxBytes: 0n, magic: ANON_INODE_FS_MAGIC, dev: 14 };
+const pipeSb: SuperBlock = { fsType: 'pipefs', blockSize: PAGE_SIZE, maxBytes: 0n, magic: PIPEFS_MAGIC, dev: 13 };
 const noAops = { swapbacked: false, writeback: false };
 
 const shared = new WeakMap<Vfs, { anon: FsInode; pipe: FsInode }>();

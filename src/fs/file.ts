@@ -32,8 +32,36 @@ export interface FsFileOps extends FileOperations {
    * errno. Absent: ENOTTY.
    */
   unlockedIoctl?(file: OpenFile, cmd: number, arg: unknown, current: Task): number | ErrnoName;
+  /**
+   * What read/write(2) return when count > 0 but no byte of the user buffer
+   * is accessible: the file's own errors up to its first copy, then EFAULT
+   * (or 0 for a read at EOF), consuming nothing. Absent: the VFS decides
+   * (a read probes one byte of data, a write is EFAULT). Streams need it
+   * (a pipe read cannot probe without consuming).
+   */
+  unmappedBuffer?(file: File, write: boolean, count: number, pos: bigint): number | ErrnoName;
   /** ->release: the last reference to the file went (the final fput), before the inode is put. */
   release?(file: OpenFile): void;
+  /**
+   * ->fsync: write back the file's dirty data (and metadata unless datasync).
+   * Absent: fsync(2) fails with EINVAL (pipes, most devices).
+   */
+  fsync?(file: OpenFile, datasync: boolean): ErrnoName | null;
+}
+
+/**
+ * The name an open file was reached by (its dentry): d_path shows it, with
+ * " (deleted)" once the name has been unlinked (or for an O_TMPFILE file,
+ * which never had one).
+ */
+export class Dentry {
+  deleted = false;
+  constructor(readonly name: string) {}
+
+  // mirrors fs/d_path.c:d_path (the " (deleted)" suffix of prepend_path)
+  get path(): string {
+    return this.deleted ? `${this.name} (deleted)` : this.name;
+  }
 }
 
 /** `current`: the task making the call, as drivers see it. */
@@ -56,9 +84,20 @@ export class OpenFile implements File {
     readonly fMode: number,
     readonly flags: number,
     readonly fOp: FsFileOps,
-    readonly path: string,
+    /** A fixed name ('/memfd:x (deleted)', 'anon_inode:[io_uring]'), or the dentry of a path name. */
+    private readonly name: string | Dentry,
   ) {
     inode.refs++;
+  }
+
+  /** d_path: what /proc/pid/maps and /proc/pid/fd show. */
+  get path(): string {
+    return typeof this.name === 'string' ? this.name : this.name.path;
+  }
+
+  /** The dentry, for files opened by path name; null for the others. */
+  get dentry(): Dentry | null {
+    return typeof this.name === 'string' ? null : this.name;
   }
 
   release(): void {

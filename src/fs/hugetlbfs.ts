@@ -9,7 +9,8 @@
 import type { ErrnoName } from '../uapi/errno.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/falloc.js';
 import { F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE, S_IFREG } from '../uapi/fcntl.js';
-import { FMode, VmFault, type File, type VmOperations } from '../mm/fs_types.js';
+import { HUGETLBFS_MAGIC } from '../uapi/magic.js';
+import { FMode, VmFault, type File, type SuperBlock, type VmOperations } from '../mm/fs_types.js';
 import { VM, type Vma } from '../mm/mm_types.js';
 import { PAGE_SIZE, PMD_SIZE, PUD_SIZE } from '../mm/page.js';
 import { type FsFileOps, OpenFile } from './file.js';
@@ -88,6 +89,8 @@ export function hugetlbFs(vfs: Vfs): HugetlbFs {
         buf.fill(0, 0, n);
         return n;
       },
+      // noop_fsync
+      fsync: () => null,
       // mirrors fs/hugetlbfs/inode.c:hugetlbfs_setattr
       setattrSize: (file: File, size: bigint): ErrnoName | null => {
         if (size % BigInt(h.size) !== 0n) return 'EINVAL';
@@ -101,12 +104,13 @@ export function hugetlbFs(vfs: Vfs): HugetlbFs {
     opsFor.set(h, ops);
     return ops;
   };
-  const sbFor = new Map<Hstate, { fsType: string; blockSize: number; maxBytes: bigint }>();
+  const sbFor = new Map<Hstate, SuperBlock>();
   return {
     fileSetup(h, size, path) {
       let sb = sbFor.get(h);
       if (sb === undefined) {
-        sb = { fsType: 'hugetlbfs', blockSize: h.size, maxBytes: MAX_LFS_FILESIZE };
+        // The internal mount of each huge page size (hugetlbfs_vfsmount[]), anonymous device 0:2.
+        sb = { fsType: 'hugetlbfs', blockSize: h.size, maxBytes: MAX_LFS_FILESIZE, magic: HUGETLBFS_MAGIC, dev: 2 };
         sbFor.set(h, sb);
       }
       const inode = vfs.newInode(sb, S_IFREG | 0o777, { swapbacked: false, writeback: false }, () => {});

@@ -33,7 +33,10 @@ export class FsInode implements Inode {
   nlink = 0;
   blocks = 0;
   seals = 0;
+  iFlags = 0;
   refs = 0;
+  /** The file system's own per-inode state (what container_of(inode, struct ext4_inode_info, ...) reaches). */
+  fsInfo: unknown = null;
   readonly mapping: FsMapping;
 
   constructor(
@@ -81,6 +84,22 @@ export class Vfs {
   // mirrors fs/inode.c:iput (-> evict)
   iput(inode: FsInode): void {
     if (--inode.refs > 0 || inode.nlink > 0) return;
+    this.evict(inode);
+  }
+
+  /**
+   * The last link went (unlink): evict now if nothing holds the inode, else
+   * the last iput will.
+   */
+  // mirrors fs/inode.c:drop_nlink (the iput_final that follows in do_unlinkat)
+  dropNlink(inode: FsInode): void {
+    if (inode.nlink > 0) inode.nlink--;
+    if (inode.nlink === 0 && inode.refs === 0) this.evict(inode);
+  }
+
+  // mirrors fs/inode.c:evict
+  private evict(inode: FsInode): void {
+    if (!this.inodes.has(inode)) return;
     inode.evict(inode);
     this.inodes.delete(inode);
   }

@@ -8,6 +8,7 @@
 import type { ErrnoName } from '../uapi/errno.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/falloc.js';
 import { F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE, S_IFREG } from '../uapi/fcntl.js';
+import { TMPFS_MAGIC } from '../uapi/magic.js';
 import { Ev } from '../cost/counters.js';
 import { PG } from '../mm/folio.js';
 import { filemapAddFolio, filemapGetFolio, truncateInodeFolio } from '../mm/filemap.js';
@@ -30,9 +31,39 @@ const PAGE_MASK_BIG = BigInt(PAGE_SIZE) - 1n;
 /** MAX_LFS_FILESIZE >> PAGE_SHIFT: the last page index a tmpfs file can have (2^51 - 1). */
 const MAX_INDEX = Number(MAX_LFS_FILESIZE >> PAGE_SHIFT_BIG);
 
-export const shmemSb: SuperBlock = { fsType: 'tmpfs', blockSize: PAGE_SIZE, maxBytes: MAX_LFS_FILESIZE };
+/**
+ * A tmpfs instance (struct shmem_sb_info): the kernel's internal mount
+ * (shm_mnt: memfd, shared anonymous memory, unlimited) or a mounted tmpfs
+ * with size= and nr_inodes= limits.
+ */
+export interface ShmemSb extends SuperBlock {
+  /** max_blocks, in pages; 0: unlimited. */
+  readonly maxBlocks: number;
+  /** max_inodes; 0: unlimited. */
+  readonly maxInodes: number;
+  /** used_blocks: pages charged to the instance. */
+  usedBlocks: number;
+  /** Inodes in use. */
+  usedInodes: number;
+}
 
 const shmemAops = { swapbacked: true, writeback: false };
+
+/** Charge pages to the instance: false (ENOSPC) when a size limit would be exceeded. */
+// mirrors mm/shmem.c:shmem_inode_acct_blocks
+function shmemAcctBlocks(inode: FsInode, pages: number): boolean {
+  const sb = inode.sb as ShmemSb;
+  if (sb.maxBlocks !== 0 && sb.usedBlocks + pages > sb.maxBlocks) return false;
+  sb.usedBlocks += pages;
+  inode.blocks += pages * (PAGE_SIZE / 512);
+  return true;
+}
+
+// mirrors mm/shmem.c:shmem_inode_unacct_blocks
+function shmemUnacctBlocks(inode: FsInode, pages: number): void {
+  (inode.sb as ShmemSb).usedBlocks -= pages;
+  inode.blocks -= pages * (PAGE_SIZE / 512);
+}
 
 /** enum sgp_type: what shmem_get_folio may do for a missing or !uptodate folio. */
 export const enum Sgp {
@@ -75,8 +106,12 @@ export function shmemGetFolio(vfs: Vfs, inode: FsInode, index: number, sgp: Sgp)
     return f;
   }
   if (sgp === Sgp.READ) return 0;
+  if (!shmemAcctBlocks(inode, 1)) return 'ENOSPC';
   f = host.folioAlloc(0, GFP_HIGHUSER_MOVABLE);
-  if (f === 0) return 'ENOMEM';
+  if (f === 0) {
+    shmemUnacctBlocks(inode, 1);
+    return 'ENOMEM';
+  }
   if (sgp === Sgp.FALLOC) {
     host.content.setUniform(f, 0);
     ft.flags[f]! |= PG.FALLOC | PG.DIRTY;
@@ -86,7 +121,6 @@ export function shmemGetFolio(vfs: Vfs, inode: FsInode, index: number, sgp: Sgp)
   }
   filemapAddFolio(host, inode.mapping, f, index);
   folioAddLru(host, f);
-  inode.blocks += PAGE_SIZE / 512;
   return f;
 }
 
@@ -121,7 +155,7 @@ export function shmemTruncateRange(vfs: Vfs, inode: FsInode, lstart: bigint, len
   });
   for (const f of victims) {
     truncateInodeFolio(host, inode.mapping, f);
-    inode.blocks -= PAGE_SIZE / 512;
+    shmemUnacctBlocks(inode, 1);
   }
   const zeroPart = (index: number, from: number, to: number): void => {
     const f = filemapGetFolio(inode.mapping, index);
@@ -174,7 +208,7 @@ function shmemFallocate(vfs: Vfs, file: File, mode: number, offset: bigint, len:
     return null;
   }
   // inode_newsize_ok is checked even with KEEP_SIZE.
-  if (offset + len > shmemSb.maxBytes) return 'EFBIG';
+  if (offset + len > inode.sb.maxBytes) return 'EFBIG';
   if (inode.seals & F_SEAL_GROW && offset + len > inode.size) return 'EPERM';
   const start = Number(offset >> PAGE_SHIFT_BIG);
   const end = Number((offset + len + PAGE_MASK_BIG) >> PAGE_SHIFT_BIG);
@@ -187,7 +221,7 @@ function shmemFallocate(vfs: Vfs, file: File, mode: number, offset: bigint, len:
       for (const f of added) {
         if (host.ft.owner[f] !== null && host.ft.flags[f]! & PG.FALLOC) {
           truncateInodeFolio(host, inode.mapping, f);
-          inode.blocks -= PAGE_SIZE / 512;
+          shmemUnacctBlocks(inode, 1);
         }
       }
       return r;
@@ -233,7 +267,7 @@ function shmemWrite(vfs: Vfs, file: File, buf: Uint8Array, count: number, pos: b
   const inode = file.inode as FsInode;
   const host = vfs.host;
   if (count === 0) return 0;
-  if (pos >= shmemSb.maxBytes) return 'EFBIG';
+  if (pos >= inode.sb.maxBytes) return 'EFBIG';
   if (inode.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return 'EPERM';
   if (inode.seals & F_SEAL_GROW && pos + BigInt(count) > inode.size) return 'EPERM';
   let index = Number(pos >> PAGE_SHIFT_BIG);
@@ -263,15 +297,30 @@ function shmemWrite(vfs: Vfs, file: File, buf: Uint8Array, count: number, pos: b
 }
 
 /** Drop every page when the last reference to an unlinked inode goes. */
-// mirrors mm/shmem.c:shmem_evict_inode
+// mirrors mm/shmem.c:shmem_evict_inode (and shmem_free_inode)
 function shmemEvict(vfs: Vfs, inode: FsInode): void {
   shmemTruncateRange(vfs, inode, 0n, -1n);
+  (inode.sb as ShmemSb).usedInodes--;
+}
+
+/** A new inode on sb (nlink 0; the caller links it), or ENOSPC past nr_inodes. */
+// mirrors mm/shmem.c:shmem_get_inode (with shmem_reserve_inode)
+function shmemGetInode(vfs: Vfs, sb: ShmemSb, mode: number): FsInode | 'ENOSPC' {
+  if (sb.maxInodes !== 0 && sb.usedInodes >= sb.maxInodes) return 'ENOSPC';
+  sb.usedInodes++;
+  return vfs.newInode(sb, mode, shmemAops, (i) => shmemEvict(vfs, i));
 }
 
 /** The operations tables, bound to one Vfs. */
 export interface ShmemFs {
   readonly vmOps: VmOperations;
   readonly fileOps: FsFileOps;
+  /** The internal mount (shm_mnt) that memfd and shared anonymous memory use. */
+  readonly sb: ShmemSb;
+  /** A new tmpfs instance (a mount): size and nr_inodes limits, 0 for none; dev is its st_dev. */
+  mount(maxBlocks: number, maxInodes: number, dev: number): ShmemSb;
+  /** A new inode on a tmpfs instance (regular file or directory), nlink 0; ENOSPC past nr_inodes. */
+  newInode(sb: ShmemSb, mode: number): FsInode | 'ENOSPC';
   /** Create an unlinked tmpfs file of size bytes (shmem_file_setup with VM_NORESERVE: nothing is charged). */
   fileSetup(name: string, size: bigint, path: string, mode?: number): OpenFile;
   /** Back a shared anonymous VMA with a new shmem file (shmem_zero_setup); ENOMEM if it cannot be charged. */
@@ -294,10 +343,25 @@ export function shmemFs(vfs: Vfs): ShmemFs {
     read: (file, buf, count, pos) => shmemRead(vfs, file, buf, count, pos),
     write: (file, buf, count, pos) => shmemWrite(vfs, file, buf, count, pos),
     setattrSize: (file, size) => shmemSetattrSize(vfs, file, size),
+    // noop_fsync: there is nothing to write back.
+    fsync: () => null,
   };
+  const newSb = (maxBlocks: number, maxInodes: number, dev: number): ShmemSb => ({
+    fsType: 'tmpfs',
+    blockSize: PAGE_SIZE,
+    maxBytes: MAX_LFS_FILESIZE,
+    magic: TMPFS_MAGIC,
+    dev,
+    maxBlocks,
+    maxInodes,
+    usedBlocks: 0,
+    usedInodes: 0,
+  });
+  // The internal mount is unlimited (SB_KERNMOUNT), anonymous device 0:1.
+  const sb = newSb(0, 0, 1);
   // mirrors mm/shmem.c:__shmem_file_setup (after the size and accounting checks)
   const fileSetup = (_name: string, size: bigint, path: string, mode = S_IFREG | 0o777): OpenFile => {
-    const inode = vfs.newInode(shmemSb, mode, shmemAops, (i) => shmemEvict(vfs, i));
+    const inode = shmemGetInode(vfs, sb, mode) as FsInode;
     inode.size = size;
     return new OpenFile(vfs, inode, FMode.READ | FMode.WRITE | FMode.LSEEK | FMode.PREAD | FMode.PWRITE | FMode.CAN_READ | FMode.CAN_WRITE, 0o2, fileOps, path);
   };
@@ -312,5 +376,5 @@ export function shmemFs(vfs: Vfs): ShmemFs {
     vma.ops = vmOps;
     return null;
   };
-  return { vmOps, fileOps, fileSetup, zeroSetup };
+  return { vmOps, fileOps, sb, mount: newSb, newInode: (s, mode) => shmemGetInode(vfs, s, mode), fileSetup, zeroSetup };
 }

@@ -14,7 +14,7 @@ import {
   FALLOC_FL_WRITE_ZEROES,
   FALLOC_FL_ZERO_RANGE,
 } from '../uapi/falloc.js';
-import { S_IFMT, S_IFREG } from '../uapi/fcntl.js';
+import { O_APPEND, S_IFMT, S_IFREG } from '../uapi/fcntl.js';
 import { cUserBuffer } from '../uapi/ctypes.js';
 import { FMode } from '../mm/fs_types.js';
 import { TASK_SIZE } from '../mm/page.js';
@@ -110,8 +110,17 @@ export function vfsReadPos(file: OpenFile, bufIn: unknown, count: bigint): numbe
 export function vfsWritePos(file: OpenFile, bufIn: unknown, count: bigint): number | ErrnoName {
   const stream = (file.fMode & FMode.STREAM) !== 0;
   const r = vfsWrite(file, bufIn, count, stream ? 0n : file.pos);
-  if (typeof r === 'number' && !stream) file.pos += BigInt(r);
+  if (typeof r === 'number' && !stream) {
+    // An O_APPEND write went to the end of the file: the position follows it.
+    if (appending(file) && r > 0) file.pos = file.inode.size;
+    else file.pos += BigInt(r);
+  }
   return r;
+}
+
+/** O_APPEND on a regular file: every write goes to i_size (IOCB_APPEND). */
+function appending(file: OpenFile): boolean {
+  return (file.flags & O_APPEND) !== 0 && (file.inode.mode & S_IFMT) === S_IFREG;
 }
 
 // mirrors fs/read_write.c:vfs_read (-> rw_verify_area)
@@ -128,6 +137,7 @@ function vfsRead(file: OpenFile, bufIn: unknown, count: bigint, pos: bigint): nu
   // straight into the buffer what fits; only an empty buffer needs to know
   // whether there was anything to copy (EFAULT) or not (EOF: 0).
   if (buf.length === 0) {
+    if (file.fOp.unmappedBuffer !== undefined) return file.fOp.unmappedBuffer(file, false, n, pos);
     const r = file.fOp.read(file, $probe, 1, pos);
     if (typeof r === 'string') return r;
     return r > 0 ? 'EFAULT' : 0;
@@ -156,8 +166,19 @@ function vfsWrite(file: OpenFile, bufIn: unknown, count: bigint, pos: bigint): n
     n = buf.length;
     fault = true;
   }
-  if (n === 0) return fault ? 'EFAULT' : 0;
-  return file.fOp.write(file, buf, n, pos);
+  if (n === 0) {
+    if (fault && file.fOp.unmappedBuffer !== undefined) return file.fOp.unmappedBuffer(file, true, Number(count > BigInt(MAX_RW_COUNT) ? BigInt(MAX_RW_COUNT) : count), pos);
+    return fault ? 'EFAULT' : 0;
+  }
+  // generic_write_checks_count: O_APPEND writes at the end whatever pos says (pwrite too).
+  return file.fOp.write(file, buf, n, appending(file) ? file.inode.size : pos);
+}
+
+/** fsync(2) / fdatasync(2) after the descriptor lookup. */
+// mirrors fs/sync.c:vfs_fsync_range
+export function vfsFsync(file: OpenFile, datasync: boolean): ErrnoName | null {
+  if (file.fOp.fsync === undefined) return 'EINVAL';
+  return file.fOp.fsync(file, datasync);
 }
 
 /** struct stat, the fields the model keeps. */
@@ -178,7 +199,7 @@ export interface Stat {
 export function vfsFstat(file: OpenFile): Stat {
   const i = file.inode;
   return {
-    st_dev: i.sb.fsType === 'tmpfs' ? 1 : 2,
+    st_dev: i.sb.dev,
     st_ino: i.ino,
     st_mode: i.mode,
     st_nlink: i.nlink,

@@ -7,9 +7,10 @@
  * NR_FILE_PAGES (and NR_SHMEM / NR_SHMEM_THPS for swap-backed folios).
  */
 import { PG, folioNrPages, folioTestPmdMappable } from './folio.js';
-import type { AddressSpace } from './fs_types.js';
+import { type AddressSpace, InodeFlag } from './fs_types.js';
 import type { Host } from './host.js';
 import { unmapMappingPages } from './memory.js';
+import { folioMkclean } from './rmap.js';
 import { NodeStat } from './vmstat.js';
 
 /** Insert folio f at index (aligned to its size) and take the cache's references. */
@@ -47,6 +48,17 @@ export function filemapRemoveFolio(host: Host, f: number): void {
   host.folioPut(f, nr);
 }
 
+/**
+ * A page of an fs-dax file (the model keeps DAX files' pmem pages as folios
+ * of their mapping; Linux's are ZONE_DEVICE pages of a MEMORY_DEVICE_FS_DAX
+ * pgmap). They may not be pinned long-term (folio_is_longterm_pinnable).
+ */
+// mirrors include/linux/memremap.h:folio_is_fsdax
+export function folioIsFsdax(host: Host, f: number): boolean {
+  const o = host.ft.owner[f];
+  return o !== null && o !== undefined && o.kind === 'file' && ((o as AddressSpace).host.iFlags & InodeFlag.DAX) !== 0;
+}
+
 /** Folio at index in the page cache, or 0 (filemap_get_entry, no reference taken). */
 export function filemapGetFolio(mapping: AddressSpace, index: number): number {
   const f = mapping.pages.get(index);
@@ -73,4 +85,61 @@ export function truncateInodePagesRange(host: Host, mapping: AddressSpace, start
     victims.push(f);
   });
   for (const f of victims) truncateInodeFolio(host, mapping, f);
+}
+
+/**
+ * Move an unmapped folio to another index of its mapping (the page-cache half
+ * of shifting a file's extents: collapse and insert range). The target slot
+ * must be empty.
+ */
+export function filemapMoveFolio(host: Host, f: number, index: number): void {
+  const ft = host.ft;
+  const mapping = ft.owner[f] as AddressSpace;
+  if (ft.mapcount[f]! >= 0 || ft.entire[f]! >= 0) throw new Error('internal: moving a mapped page-cache folio');
+  mapping.pages.delete(ft.index[f]!, ft.order[f]!);
+  ft.index[f] = index;
+  mapping.pages.set(index, ft.order[f]!, f);
+}
+
+/** Mark a page-cache folio dirty (its data differs from the file system's copy). */
+// mirrors mm/page-writeback.c:folio_mark_dirty (filemap_dirty_folio)
+export function folioMarkDirty(host: Host, f: number): void {
+  host.ft.flags[f]! |= PG.DIRTY;
+}
+
+/**
+ * Prepare a dirty folio for writeback: first write-protect and clean every
+ * shared mapping of it (so the next write through one faults and dirties it
+ * again), folding dirty PTEs into the folio; then clear its dirty flag.
+ * Returns whether the folio was dirty (and must be written).
+ */
+// mirrors mm/page-writeback.c:folio_clear_dirty_for_io
+export function folioClearDirtyForIo(host: Host, f: number): boolean {
+  const ft = host.ft;
+  const mapping = ft.owner[f] as AddressSpace | null;
+  if (mapping !== null && mapping.aops.writeback && folioMkclean(host, f) > 0) folioMarkDirty(host, f);
+  if (!(ft.flags[f]! & PG.DIRTY)) return false;
+  ft.flags[f]! &= ~PG.DIRTY;
+  return true;
+}
+
+/**
+ * Write back the dirty folios with index in [first, last] and wait for the
+ * I/O: when it returns, none of them is dirty and none is mapped writable in a
+ * shared mapping. The model has no disk, so the write itself completes at
+ * once and changes nothing else. Returns the folios written.
+ */
+// mirrors mm/filemap.c:filemap_write_and_wait_range (do_writepages -> writeback_iter -> folio_clear_dirty_for_io)
+export function filemapWriteAndWaitRange(host: Host, mapping: AddressSpace, first: number, last: number): number {
+  if (mapping.nrpages === 0) return 0;
+  const ft = host.ft;
+  const dirty: number[] = [];
+  mapping.pages.forEach(first, last + 1, (_index, _order, f) => {
+    // The folios tagged dirty (PAGECACHE_TAG_DIRTY). With write-notify, a clean
+    // folio has no writable shared PTE: the first write faults and dirties it.
+    if (ft.flags[f]! & PG.DIRTY) dirty.push(f);
+  });
+  let written = 0;
+  for (const f of dirty) if (folioClearDirtyForIo(host, f)) written++;
+  return written;
 }

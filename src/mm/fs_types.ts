@@ -16,6 +16,8 @@ export const enum FMode {
   LSEEK = 0x4,
   PREAD = 0x8,
   PWRITE = 0x10,
+  /** Opened with O_PATH: a location only; fdget() does not see it (FMODE_PATH). */
+  PATH = 0x4000,
   /** A stream (pipes, sockets): no file position (FMODE_STREAM). */
   STREAM = 0x200000,
   CAN_READ = 0x20000,
@@ -30,6 +32,16 @@ export interface SuperBlock {
   readonly blockSize: number;
   /** s_maxbytes (MAX_LFS_FILESIZE = 2^63 - 1 for tmpfs and hugetlbfs). */
   readonly maxBytes: bigint;
+  /** s_magic: statfs(2)'s f_type (include/uapi/linux/magic.h). */
+  readonly magic: number;
+  /** s_dev, as stat(2)'s st_dev encodes it (new_encode_dev). */
+  readonly dev: number;
+}
+
+/** inode->i_flags bits (include/linux/fs.h). */
+export const enum InodeFlag {
+  /** S_DAX: file data is mapped directly from persistent memory (IS_DAX). */
+  DAX = 1 << 13,
 }
 
 /** address_space_operations, reduced to the properties mm decides on. */
@@ -75,6 +87,8 @@ export interface Inode {
   blocks: number;
   /** F_SEAL_* bits. */
   seals: number;
+  /** i_flags: InodeFlag bits (S_DAX). */
+  iFlags: number;
   readonly mapping: AddressSpace;
   /** Open files plus mappings referring to the inode; evicted at zero. */
   refs: number;

@@ -24,7 +24,8 @@ import { MMF, type MmStruct, VM, type Vma, isCowMapping, vmaIsAnonymous } from '
 import { LEVEL_SPAN, Level, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, tableIndex } from './page.js';
 import { MKDIRTY, type PageTable, Pte, type Walk, walk } from './pgtable.js';
 import { migrateLongtermUnpinnable } from './migrate.js';
-import { vmaLookup } from './vma.js';
+import { vmaIsFsdax, vmaLookup } from './vma.js';
+import { folioIsFsdax } from './filemap.js';
 import type { PinQuery } from './pin_policy.js';
 
 /** FOLL_* flags: public ones (include/linux/mm_types.h) and internal ones (mm/internal.h). */
@@ -212,7 +213,7 @@ export function checkVmaFlags(vma: Vma, gupFlags: number): ErrnoName | null {
   // vma_can_gup: no VM_IO / VM_PFNMAP.
   if (vmFlags & (VM.IO | VM.PFNMAP)) return 'EFAULT';
   if (gupFlags & FOLL.ANON && !vmaIsAnonymous(vma)) return 'EFAULT';
-  if (gupFlags & FOLL.LONGTERM && vma.file?.inode.sb.fsType === 'dax') return 'EOPNOTSUPP';
+  if (gupFlags & FOLL.LONGTERM && vmaIsFsdax(vma)) return 'EOPNOTSUPP';
   if (gupFlags & FOLL.SPLIT_PMD && vmFlags & VM.HUGETLB) return 'EOPNOTSUPP';
   if (write) {
     if (!vmaIsAnonymous(vma) && !writableFileMappingAllowed(vma, gupFlags)) return 'EFAULT';
@@ -554,6 +555,8 @@ function tryGrabFolioFast(host: Host, f: number, page: number, refs: number, fla
 export function folioIsLongtermPinnable(host: Host, f: number): boolean {
   const ft = host.ft;
   if (isZeroFolio(ft, f)) return true;
+  // fs-dax pages belong to the file system's storage: never long-term pinnable.
+  if (folioIsFsdax(host, f)) return false;
   return host.pa.longtermPinnable(ft.pfn[f]!);
 }
 

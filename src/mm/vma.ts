@@ -7,7 +7,8 @@
  * sits in its mapping's i_mmap; a VMA with an anon_vma is linked into it.
  */
 import type { ErrnoName } from '../uapi/errno.js';
-import { fput, getFile } from './fs_types.js';
+import { S_IFCHR, S_IFMT } from '../uapi/fcntl.js';
+import { InodeFlag, fput, getFile } from './fs_types.js';
 import type { Host } from './host.js';
 import { splitHugePmd } from './huge_memory.js';
 import { type MmStruct, VM, Vma, vmaPages } from './mm_types.js';
@@ -47,6 +48,19 @@ export function vmaWantsWritenotify(vma: Vma): boolean {
   if (vma.flags & VM.UFFD_WP) return true;
   if (vma.flags & VM.PFNMAP) return false;
   return vma.file !== null && vma.file.inode.mapping.aops.writeback;
+}
+
+/** A file mapping whose data is mapped directly from persistent memory (IS_DAX of the file's inode). */
+// mirrors include/linux/fs.h:vma_is_dax
+export function vmaIsDax(vma: Vma): boolean {
+  return vma.file !== null && (vma.file.inode.iFlags & InodeFlag.DAX) !== 0;
+}
+
+/** A DAX mapping of a file-system file (fs-dax), not of a device-dax character device. */
+// mirrors include/linux/fs.h:vma_is_fsdax
+export function vmaIsFsdax(vma: Vma): boolean {
+  if (!vmaIsDax(vma)) return false;
+  return (vma.file!.inode.mode & S_IFMT) !== S_IFCHR;
 }
 
 // mirrors mm/mmap.c:vma_set_page_prot

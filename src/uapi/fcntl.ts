@@ -19,6 +19,13 @@ export const O_NOATIME = 0o1000000;
 export const O_CLOEXEC = 0o2000000;
 export const O_SYNC = 0o4010000;
 export const O_PATH = 0o10000000;
+/** __O_TMPFILE: never passed alone; O_TMPFILE adds O_DIRECTORY so that old kernels fail the open. */
+export const __O_TMPFILE = 0o20000000;
+export const O_TMPFILE = __O_TMPFILE | O_DIRECTORY;
+export const O_NDELAY = O_NONBLOCK;
+
+/** openat(2) and friends: the current working directory as dirfd. */
+export const AT_FDCWD = -100;
 
 export const F_SEAL_SEAL = 0x0001;
 export const F_SEAL_SHRINK = 0x0002;
@@ -29,6 +36,12 @@ export const F_SEAL_EXEC = 0x0020;
 
 /** st_mode file type bits (include/uapi/linux/stat.h). */
 export const S_IFMT = 0o170000;
+export const S_IFSOCK = 0o140000;
+export const S_IFLNK = 0o120000;
 export const S_IFREG = 0o100000;
+export const S_IFBLK = 0o060000;
+export const S_IFDIR = 0o040000;
 export const S_IFCHR = 0o020000;
 export const S_IFIFO = 0o010000;
+/** S_ISUID | S_ISGID | S_ISVTX | S_IRWXUGO: the mode bits open(2) and mkdir(2) keep. */
+export const S_IALLUGO = 0o7777;

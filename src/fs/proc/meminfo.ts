@@ -3,6 +3,8 @@
  * Lines for features the model does not have (swap, slab, vmalloc ...) are
  * reported as 0 so that tools reading the file find every field.
  */
+import { PG, folioNrPages } from '../../mm/folio.js';
+import type { AddressSpace } from '../../mm/fs_types.js';
 import type { Host } from '../../mm/host.js';
 import { PAGE_SIZE } from '../../mm/page.js';
 import { NodeStat } from '../../mm/vmstat.js';
@@ -14,6 +16,10 @@ export interface Meminfo {
   Buffers: number;
   Cached: number;
   SwapCached: number;
+  /** Page-cache pages waiting to be written back (NR_FILE_DIRTY): only mappings that can write back (disk file systems). */
+  Dirty: number;
+  /** Pages under writeback: always 0 (writeback completes at once). */
+  Writeback: number;
   AnonPages: number;
   Mapped: number;
   Shmem: number;
@@ -35,6 +41,21 @@ export interface Meminfo {
   CmaFree: number;
 }
 
+/**
+ * NR_FILE_DIRTY, recounted: dirty page-cache folios of mappings that can
+ * write back (folio_account_dirtied skips tmpfs, whose folios are always dirty).
+ */
+function fileDirtyPages(host: Host): number {
+  const ft = host.ft;
+  let n = 0;
+  for (let f = 1; f < ft.highWater; f++) {
+    if (!(ft.flags[f]! & PG.DIRTY) || ft.flags[f]! & (PG.ANON | PG.SWAPBACKED) || !ft.isLive(f)) continue;
+    const o = ft.owner[f];
+    if (o !== null && o !== undefined && o.kind === 'file' && (o as AddressSpace).aops.writeback) n += folioNrPages(ft, f);
+  }
+  return n;
+}
+
 // mirrors fs/proc/meminfo.c:meminfo_proc_show
 export function meminfoRead(host: Host): Meminfo {
   const kb = (pages: number) => (pages * PAGE_SIZE) / 1024;
@@ -49,6 +70,8 @@ export function meminfoRead(host: Host): Meminfo {
     Buffers: 0,
     Cached: kb(filePages),
     SwapCached: 0,
+    Dirty: kb(fileDirtyPages(host)),
+    Writeback: 0,
     AnonPages: kb(s[NodeStat.NR_ANON_MAPPED]!),
     Mapped: kb(s[NodeStat.NR_FILE_MAPPED]!),
     Shmem: kb(s[NodeStat.NR_SHMEM]!),

@@ -9,10 +9,14 @@ import {
   pageAnonExclusive,
 } from '../../mm/folio.js';
 import type { Host } from '../../mm/host.js';
-import { MmCounter, type MmStruct, VM, type Vma } from '../../mm/mm_types.js';
-import { LEVEL_SHIFT, Level, PAGE_SIZE, tableIndex } from '../../mm/page.js';
-import { type PageTable, Pte } from '../../mm/pgtable.js';
-import { vmaLookup } from '../../mm/vma.js';
+import { MMF, MmCounter, type MmStruct, VM, type Vma, isCowMapping } from '../../mm/mm_types.js';
+import { LEVEL_SHIFT, Level, PAGE_SIZE, TASK_SIZE, tableIndex } from '../../mm/page.js';
+import { type PageTable, Pte, setEntry } from '../../mm/pgtable.js';
+import { vmaLookup, vmaSetPageProt } from '../../mm/vma.js';
+import { vmNormalPage } from '../../mm/memory.js';
+import { MmuNotifyEvent, withInvalidate } from '../../mm/mmu_notifier.js';
+import { NO_SITE, folioMaybeDmaPinnedP } from '../../mm/pin_policy.js';
+import { Ev } from '../../cost/counters.js';
 import { thpVmaAllowable } from '../../mm/huge_memory.js';
 
 /** Fixed-point shift for PSS (fs/proc/task_mmu.c: PSS_SHIFT). */
@@ -344,4 +348,72 @@ export function procStatus(mm: MmStruct): ProcStatus {
     VmPTE: mm.pgtablesBytes / 1024,
     VmSwap: 0,
   };
+}
+
+/** clear_refs types (fs/proc/task_mmu.c: enum clear_refs_types). */
+export const enum ClearRefs {
+  ALL = 1,
+  ANON = 2,
+  MAPPED = 3,
+  SOFT_DIRTY = 4,
+  MM_HIWATER_RSS = 5,
+  LAST = 6,
+}
+
+/**
+ * A write to /proc/pid/clear_refs: value is the text written ("4\n", or a
+ * number). 1-3 age the pages of all / anonymous / file VMAs (clear the young
+ * bits and PG_referenced); 4 clears soft-dirty: VM_SOFTDIRTY off on every
+ * VMA and every present entry write-protected and clean of soft-dirty, except
+ * a PTE mapping a maybe-pinned page of a COW mapping (pte_is_pinned); 5 resets
+ * the RSS high-water mark. Returns null or EINVAL.
+ */
+// mirrors fs/proc/task_mmu.c:clear_refs_write
+export function clearRefsWrite(host: Host, mm: MmStruct, value: unknown): 'EINVAL' | null {
+  // kstrtoint(strstrip(buffer), 10, &itype)
+  const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : null;
+  if (text === null || !/^[+-]?\d+$/.test(text)) return 'EINVAL';
+  const type = Number(text);
+  if (type < ClearRefs.ALL || type >= ClearRefs.LAST) return 'EINVAL';
+  if (type === ClearRefs.MM_HIWATER_RSS) {
+    mm.hiwaterRss = mm.rssPages();
+    return null;
+  }
+  const run = (): void => {
+    for (const vma of mm.vmas) {
+      // clear_refs_test_walk
+      if (type === ClearRefs.ANON && vma.file !== null) continue;
+      if (type === ClearRefs.MAPPED && vma.file === null) continue;
+      if (type === ClearRefs.SOFT_DIRTY && vma.flags & VM.SOFTDIRTY) {
+        vma.flags &= ~VM.SOFTDIRTY;
+        vmaSetPageProt(vma);
+      }
+      walkLeaves(mm.pgd, vma.start, vma.end, (t, i, level) => clearRefsEntry(host, mm, vma, t, i, level, type));
+    }
+  };
+  if (type === ClearRefs.SOFT_DIRTY) withInvalidate(host, mm, MmuNotifyEvent.SOFT_DIRTY, 0, TASK_SIZE, run);
+  else run();
+  host.ev[Ev.TLB_FLUSH_MM]++;
+  return null;
+}
+
+/** One leaf entry of clear_refs_pte_range / clear_refs_pmd (or clear_soft_dirty / _pmd). */
+function clearRefsEntry(host: Host, mm: MmStruct, vma: Vma, t: PageTable, i: number, level: Level, type: number): void {
+  const fl = t.fl[i]!;
+  if (!(fl & Pte.PRESENT)) return;
+  const pfn = t.pfn[i]!;
+  if (type === ClearRefs.SOFT_DIRTY) {
+    // pte_is_pinned: keep a maybe-pinned page of a COW mapping writable (a PMD is not checked).
+    if (level === Level.PTE && mm.flags & MMF.HAS_PINNED && isCowMapping(vma.flags)) {
+      const f = vmNormalPage(host, pfn, fl);
+      if (f !== 0 && folioMaybeDmaPinnedP(host, f, pfn - host.ft.pfn[f]!, 1, NO_SITE)) return;
+    }
+    const nfl = fl & ~(Pte.RW | Pte.SOFT_DIRTY);
+    if (nfl !== fl) setEntry(host, t, i, pfn, nfl);
+    return;
+  }
+  // ptep_test_and_clear_young and folio_clear_referenced.
+  if (fl & Pte.ACCESSED) setEntry(host, t, i, pfn, fl & ~Pte.ACCESSED);
+  const f = level === Level.PTE ? vmNormalPage(host, pfn, fl) : host.pfnFolio(pfn);
+  if (f !== 0) host.ft.flags[f]! &= ~PG.REFERENCED;
 }

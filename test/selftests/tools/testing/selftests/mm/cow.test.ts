@@ -177,13 +177,18 @@ interface Env {
   k: Kernel;
   p: Process;
   pagesize: number;
+  /** main()'s gup_fd: /sys/kernel/debug/gup_test, or -1 if it did not open. */
+  gupFd: number;
 }
 
 function newEnv(): Env {
   // cow.c's main() pushes THP settings with the PMD order set to "inherit";
   // the global setting under test is "always".
   const k = new Kernel({ memory: '1GiB', thp: 'always' });
-  return { k, p: k.spawn(), pagesize: PAGESIZE };
+  const p = k.spawn();
+  // gup_fd = open("/sys/kernel/debug/gup_test", O_RDWR); a failure only makes the R/O pin tests skip.
+  const gupFd = attempt(() => p.open(U.GUP_TEST_PATH, U.O_RDWR));
+  return { k, p, pagesize: PAGESIZE, gupFd: gupFd instanceof SyscallError ? -1 : gupFd };
 }
 
 /** Every test name registered, to compare with cow.c's ksft_set_plan(). */
@@ -253,15 +258,18 @@ function expectPteMappedThp(env: Env, addr: number, size: number, folioSize = si
 type AnonTestFn = (env: Env, mem: number, size: number, isHugetlb: boolean) => Outcome;
 
 /**
- * The child's part of "Basic COW": snapshot [mem, mem+size) before the parent
- * runs, and after it ran compare the snapshot with what the child sees now.
- * Returns the child's exit status (0: no leak).
+ * A child function of do_test_cow_in_parent, split at the handshake: the part
+ * before child_ready (start: it snapshots [mem, mem+size)), and the part after
+ * parent_ready (finish: the child's exit status, 0 when no leak was seen).
  */
 interface MemcmpChild {
   snapshot: Uint8Array;
   finish(): number;
 }
 
+type ChildFn = (child: Process, mem: number, size: number) => MemcmpChild;
+
+/** child_memcmp_fn: compare the snapshot with what the child sees now. */
 function childMemcmpStart(child: Process, mem: number, size: number): MemcmpChild {
   const snapshot = child.read(mem, size);
   return {
@@ -270,13 +278,51 @@ function childMemcmpStart(child: Process, mem: number, size: number): MemcmpChil
   };
 }
 
-/** do_test_cow_in_parent with child_memcmp_fn. */
-function doTestCowInParent(env: Env, mem: number, size: number, doMprotect: boolean, xfail: boolean): Outcome {
+/** A child that returned -errno before the handshake: its exit status. */
+function childReturned(snapshot: Uint8Array, ret: number): MemcmpChild {
+  return { snapshot, finish: () => ret & 0xff };
+}
+
+/**
+ * child_vmsplice_memcmp_fn: vmsplice [mem, mem+size) into a pipe (a R/O GUP
+ * reference), unmap it, and after the parent's write compare what the pipe
+ * delivers with the snapshot.
+ */
+function childVmspliceMemcmpStart(child: Process, mem: number, size: number): MemcmpChild {
+  const old = child.read(mem, size);
+  const fds = attempt(() => child.pipe());
+  if (fds instanceof SyscallError) return childReturned(old, -fds.errno);
+  // Trigger a read-only pin.
+  const transferred = attempt(() => child.vmsplice(fds[1], { iov_base: mem, iov_len: size }, 1, 0));
+  if (transferred instanceof SyscallError) return childReturned(old, -transferred.errno);
+  if (transferred === 0) return childReturned(old, -U.errno.EINVAL);
+  // Extra: a pipe takes 16 pages (PIPE_DEF_BUFFERS) at most.
+  expect(transferred).toBe(Math.min(size, 16 * PAGESIZE));
+  // Unmap it from our page tables.
+  const r = attempt(() => child.munmap(mem, size));
+  if (r instanceof SyscallError) return childReturned(old, -r.errno);
+  return {
+    snapshot: old,
+    finish: () => {
+      // See if we still read the old values via the pipe.
+      const neu = new Uint8Array(size);
+      for (let total = 0; total < transferred; ) {
+        const cur = attempt(() => child.sysread(fds[0], neu.subarray(total), transferred - total));
+        if (cur instanceof SyscallError) return -cur.errno & 0xff;
+        total += cur;
+      }
+      return memcmp(old.subarray(0, transferred), neu.subarray(0, transferred)) & 0xff;
+    },
+  };
+}
+
+/** do_test_cow_in_parent. */
+function doTestCowInParent(env: Env, mem: number, size: number, doMprotect: boolean, fn: ChildFn, xfail: boolean): Outcome {
   const { p } = env;
   const child = sys('fork() failed', () => p.fork());
   let status = 0;
   try {
-    const c = childMemcmpStart(child, mem, size); // child_ready
+    const c = fn(child, mem, size); // child_ready
     // Extra: every runner fills the memory with 1 before the test.
     expect(allBytes(c.snapshot, 1)).toBe(true);
     if (doMprotect) {
@@ -299,8 +345,221 @@ function doTestCowInParent(env: Env, mem: number, size: number, doMprotect: bool
   return xfail ? { result: 'xfail', msg } : { result: 'fail', msg };
 }
 
-const testCow: AnonTestFn = (env, mem, size) => doTestCowInParent(env, mem, size, false, false);
-const testCowMprotect: AnonTestFn = (env, mem, size) => doTestCowInParent(env, mem, size, true, false);
+const testCow: AnonTestFn = (env, mem, size) => doTestCowInParent(env, mem, size, false, childMemcmpStart, false);
+const testCowMprotect: AnonTestFn = (env, mem, size) => doTestCowInParent(env, mem, size, true, childMemcmpStart, false);
+const testVmspliceInChild: AnonTestFn = (env, mem, size, isHugetlb) => doTestCowInParent(env, mem, size, false, childVmspliceMemcmpStart, isHugetlb);
+const testVmspliceInChildMprotect: AnonTestFn = (env, mem, size, isHugetlb) => doTestCowInParent(env, mem, size, true, childVmspliceMemcmpStart, isHugetlb);
+
+/** Read exactly n bytes from a pipe (cow.c's read loops); null if a read failed. */
+function readAll(p: Process, fd: number, n: number): Uint8Array | null {
+  const out = new Uint8Array(n);
+  for (let total = 0; total < n; ) {
+    const cur = attempt(() => p.sysread(fd, out.subarray(total), n - total));
+    if (cur instanceof SyscallError) return null;
+    total += cur;
+  }
+  return out;
+}
+
+/** do_test_vmsplice_in_parent: vmsplice in the parent, unmap there, the child writes. */
+function doTestVmspliceInParent(env: Env, mem: number, size: number, beforeFork: boolean, xfail: boolean): Outcome {
+  const { p } = env;
+  const iov = { iov_base: mem, iov_len: size };
+  const old = p.read(mem, size);
+  const fds = attempt(() => p.pipe());
+  if (fds instanceof SyscallError) fail('pipe() failed');
+  try {
+    let transferred = 0;
+    const splice = (): void => {
+      const t = attempt(() => p.vmsplice(fds[1], iov, 1, 0));
+      if (t instanceof SyscallError || t <= 0) fail('vmsplice() failed');
+      transferred = t;
+    };
+    if (beforeFork) splice();
+    const child = sys('fork() failed', () => p.fork());
+    try {
+      if (!beforeFork) splice();
+      // child_ready: the parent unmaps, then lets the child write.
+      if (attempt(() => p.munmap(mem, size)) instanceof SyscallError) fail('munmap() failed');
+      // Modify page content in the child.
+      child.fill(mem, size, 0xff);
+      // Extra: the child's write landed.
+      expect(allBytes(child.read(mem, size), 0xff)).toBe(true);
+    } finally {
+      child.exit(0);
+    }
+    // Extra: a pipe takes 16 pages (PIPE_DEF_BUFFERS) at most.
+    expect(transferred).toBe(Math.min(size, 16 * PAGESIZE));
+    // See if we still read the old values.
+    const neu = readAll(p, fds[0], transferred);
+    if (neu === null) fail('read() failed');
+    if (memcmp(old.subarray(0, transferred), neu) === 0) return PASS;
+    const msg = 'Leak from child into parent';
+    return xfail ? { result: 'xfail', msg } : { result: 'fail', msg };
+  } finally {
+    p.close(fds[0]);
+    p.close(fds[1]);
+  }
+}
+
+const testVmspliceBeforeFork: AnonTestFn = (env, mem, size, isHugetlb) => doTestVmspliceInParent(env, mem, size, true, isHugetlb);
+const testVmspliceAfterFork: AnonTestFn = (env, mem, size, isHugetlb) => doTestVmspliceInParent(env, mem, size, false, isHugetlb);
+
+/**
+ * libc tmpfile(): open(P_tmpdir, O_RDWR | O_TMPFILE | O_EXCL, 0600), an
+ * unnamed file on the file system of /tmp. Returns the descriptor or the
+ * error.
+ */
+function tmpfile(p: Process): number | SyscallError {
+  return attempt(() => p.open('/tmp', U.O_TMPFILE | U.O_RDWR | U.O_EXCL, 0o600));
+}
+
+/**
+ * tmpfile() for the io_uring cases, where the file only carries the bytes
+ * written from the pinned pages back to pread(): a model without a /tmp
+ * (ENOENT) gets a memfd instead. -1 if neither can be made.
+ */
+function tmpfileOrMemfd(p: Process): number {
+  const fd = tmpfile(p);
+  if (!(fd instanceof SyscallError)) return fd;
+  if (fd.code !== 'ENOENT') return -1;
+  const m = attempt(() => p.memfd_create('tmpfile', 0));
+  return m instanceof SyscallError ? -1 : m;
+}
+
+/**
+ * vm_util's clear_softdirty(): write "4" to /proc/self/clear_refs, so that
+ * mprotect(PROT_READ|PROT_WRITE) leaves the pages R/O and the next write
+ * faults (except pinned pages, which clear_refs leaves alone).
+ */
+function clearSoftdirty(p: Process): void {
+  p.clear_refs('4');
+}
+
+/** do_test_iouring: a R/W long-term pin through io_uring fixed buffers. */
+function doTestIouring(env: Env, mem: number, size: number, useFork: boolean): Outcome {
+  const { p } = env;
+  const fd = tmpfileOrMemfd(p);
+  if (fd < 0) fail('tmpfile() failed');
+  try {
+    const tmp = new Uint8Array(size);
+    // Skip on errors, as we might just lack kernel support.
+    const ring = attempt(() => p.io_uring_setup(1, {}));
+    if (ring instanceof SyscallError) skip('io_uring_queue_init() failed');
+    try {
+      // Register the range as a fixed buffer: FOLL_WRITE | FOLL_PIN | FOLL_LONGTERM.
+      const reg = attempt(() => p.io_uring_register(ring, U.IORING_REGISTER_BUFFERS, [{ iov_base: mem, iov_len: size }], 1));
+      if (reg instanceof SyscallError) skip('io_uring_register_buffers() failed');
+      let child: Process | null = null;
+      try {
+        if (useFork) {
+          // fork() and keep the child alive until we're done: the pinned pages must not be shared with it.
+          child = sys('fork() failed', () => p.fork());
+        } else {
+          // Map the page R/O into the page table, so the next write faults.
+          const r1 = attempt(() => p.mprotect(mem, size, U.PROT_READ));
+          clearSoftdirty(p);
+          const r2 = attempt(() => p.mprotect(mem, size, RW));
+          if (r1 instanceof SyscallError || r2 instanceof SyscallError) fail('mprotect() failed');
+        }
+        // Modify the page and write what the fixed buffer pin observes to the file.
+        p.fill(mem, size, 0xff);
+        const res = attempt(() => p.io_uring_write_fixed(ring, fd, mem, size, 0, 0));
+        if (res instanceof SyscallError) fail('io_uring_submit() failed');
+        if (res !== size) fail('write_fixed failed');
+        // Read back the file content to the temporary buffer.
+        for (let total = 0; total < size; ) {
+          const cur = attempt(() => p.pread(fd, tmp.subarray(total), size - total, total));
+          if (cur instanceof SyscallError) fail('pread() failed');
+          total += cur;
+        }
+        // Extra: the parent's write landed where it reads.
+        expect(allBytes(p.read(mem, size), 0xff)).toBe(true);
+        if (child !== null) {
+          // Extra: the child got its own copy, untouched by the parent's write.
+          expect(allBytes(child.read(mem, size), 1)).toBe(true);
+        }
+        // Finally, check if we read what we expected.
+        return memcmp(p.read(mem, size), tmp) === 0 ? PASS : { result: 'fail', msg: 'Longtom R/W pin is not reliable' };
+      } finally {
+        child?.exit(0);
+        attempt(() => p.io_uring_register(ring, U.IORING_UNREGISTER_BUFFERS, 0, 0));
+      }
+    } finally {
+      p.close(ring);
+    }
+  } finally {
+    p.close(fd);
+  }
+}
+
+const testIouringRo: AnonTestFn = (env, mem, size) => doTestIouring(env, mem, size, false);
+const testIouringFork: AnonTestFn = (env, mem, size) => doTestIouring(env, mem, size, true);
+
+type RoPinTest = 'ro' | 'shared' | 'previously_shared' | 'ro_exclusive';
+
+/** do_test_ro_pin: a R/O long-term pin through gup_test must see the process's later writes. */
+function doTestRoPin(env: Env, mem: number, size: number, test: RoPinTest, fast: boolean): Outcome {
+  const { p, gupFd } = env;
+  if (gupFd < 0) skip('gup_test not available');
+  // tmp = malloc(size): user memory PIN_LONGTERM_TEST_READ copies the pinned pages to.
+  const tmp = sys('malloc() failed', () => p.mmap(0, size, RW, PRIV_ANON, -1, 0));
+  let child: Process | null = null;
+  try {
+    switch (test) {
+      case 'ro':
+        break;
+      case 'shared':
+      case 'previously_shared':
+        // Share the pages with our child. As the pages are not pinned, this should just work.
+        child = sys('fork() failed', () => p.fork());
+        if (test === 'previously_shared') {
+          // The pages stay mapped R/O in our page tables, but are no longer shared.
+          child.exit(0);
+          child = null;
+        }
+        break;
+      case 'ro_exclusive': {
+        // Map the page R/O into the page table.
+        const r1 = attempt(() => p.mprotect(mem, size, U.PROT_READ));
+        clearSoftdirty(p);
+        const r2 = attempt(() => p.mprotect(mem, size, RW));
+        if (r1 instanceof SyscallError || r2 instanceof SyscallError) fail('mprotect() failed');
+        break;
+      }
+    }
+    // Take a R/O pin. This should trigger unsharing.
+    const args = { addr: mem, size, flags: fast ? U.PIN_LONGTERM_TEST_FLAG_USE_FAST : 0 };
+    const r = attempt(() => p.ioctl(gupFd, U.PIN_LONGTERM_TEST_START, args));
+    if (r instanceof SyscallError) {
+      if (r.code === 'EINVAL') skip('PIN_LONGTERM_TEST_START failed');
+      fail('PIN_LONGTERM_TEST_START failed');
+    }
+    try {
+      // Modify the page.
+      p.fill(mem, size, 0xff);
+      // Read back the content via the pin and test if we observed the modification.
+      if (attempt(() => p.ioctl(gupFd, U.PIN_LONGTERM_TEST_READ, tmp)) instanceof SyscallError) fail('PIN_LONGTERM_TEST_READ failed');
+      // Extra: the write landed, and a child that still shares the old pages does not see it.
+      expect(allBytes(p.read(mem, size), 0xff)).toBe(true);
+      if (child !== null) expect(allBytes(child.read(mem, size), 0xff)).toBe(false);
+      return memcmp(p.read(mem, size), p.read(tmp, size)) === 0 ? PASS : { result: 'fail', msg: 'Longterm R/O pin is not reliable' };
+    } finally {
+      // A failing STOP is only logged.
+      attempt(() => p.ioctl(gupFd, U.PIN_LONGTERM_TEST_STOP));
+    }
+  } finally {
+    child?.exit(0);
+    p.munmap(tmp, size);
+  }
+}
+
+const testRoPinOnShared: AnonTestFn = (env, mem, size) => doTestRoPin(env, mem, size, 'shared', false);
+const testRoFastPinOnShared: AnonTestFn = (env, mem, size) => doTestRoPin(env, mem, size, 'shared', true);
+const testRoPinOnRoPreviouslyShared: AnonTestFn = (env, mem, size) => doTestRoPin(env, mem, size, 'previously_shared', false);
+const testRoFastPinOnRoPreviouslyShared: AnonTestFn = (env, mem, size) => doTestRoPin(env, mem, size, 'previously_shared', true);
+const testRoPinOnRoExclusive: AnonTestFn = (env, mem, size) => doTestRoPin(env, mem, size, 'ro_exclusive', false);
+const testRoFastPinOnRoExclusive: AnonTestFn = (env, mem, size) => doTestRoPin(env, mem, size, 'ro_exclusive', true);
 
 // ---------------------------------------------------------------------------
 // Anonymous memory: the runners (memory types).
@@ -644,6 +903,39 @@ function runWithMemfd(env: Env, fn: NonAnonTestFn): Outcome {
   }
 }
 
+/** run_with_tmpfile: as run_with_memfd, on a file of the file system behind /tmp. */
+function runWithTmpfile(env: Env, fn: NonAnonTestFn): Outcome {
+  const { p, pagesize } = env;
+  const fd = tmpfile(p);
+  if (fd instanceof SyscallError) {
+    // A model without /tmp in its mount table is a gap of the model, not a kernel failure.
+    if (fd.code === 'ENOENT') skip('tmpfile() not modelled: no /tmp');
+    fail('tmpfile() failed');
+  }
+  try {
+    // File consists of a single page filled with zeroes.
+    sys('fallocate() failed', () => p.fallocate(fd, 0, 0, pagesize));
+    const mem = sys('mmap() failed', () => p.mmap(0, pagesize, RW, U.MAP_PRIVATE, fd, 0));
+    try {
+      const smem = sys('mmap() failed', () => p.mmap(0, pagesize, U.PROT_READ, U.MAP_SHARED, fd, 0));
+      try {
+        readFaultBoth(p, mem, smem);
+        // Extra: both map the same page-cache page.
+        const e = p.pagemap(mem);
+        expect(e.present && e.file).toBe(true);
+        expect(p.pagemap(smem).pfn).toBe(e.pfn);
+        return fn(env, mem, smem, pagesize);
+      } finally {
+        p.munmap(smem, pagesize);
+      }
+    } finally {
+      p.munmap(mem, pagesize);
+    }
+  } finally {
+    p.close(fd);
+  }
+}
+
 /** run_with_huge_zeropage */
 function runWithHugeZeropage(env: Env, fn: NonAnonTestFn): Outcome {
   const { k, p, pagesize } = env;
@@ -710,13 +1002,7 @@ function nonAnonRuns(): NonAnonRun[] {
   const runs: NonAnonRun[] = [
     { suffix: 'shared zeropage', run: runWithZeropage },
     { suffix: 'memfd', run: runWithMemfd },
-    {
-      suffix: 'tmpfile',
-      // libc tmpfile() needs a disk file system (/tmp); the model has only shmem
-      // and hugetlbfs. cow.c would report FAIL "tmpfile() failed"; this is a gap
-      // of the model, not a kernel failure, so the case is skipped with a reason.
-      run: () => skip('tmpfile() not modelled: no disk file system'),
-    },
+    { suffix: 'tmpfile', run: runWithTmpfile },
   ];
   if (pmdsize) runs.push({ suffix: 'huge zeropage', run: runWithHugeZeropage });
   for (const size of hugetlbSizes) {
@@ -728,32 +1014,27 @@ function nonAnonRuns(): NonAnonRun[] {
 // ---------------------------------------------------------------------------
 // The case tables.
 
-/** The pin-based cases are ported with the GUP work. */
-const NEEDS_GUP = 'needs GUP (issue 3)';
-
 const anonTestCases: { desc: string; fn?: AnonTestFn; skipReason?: string }[] = [
   { desc: 'Basic COW after fork()', fn: testCow },
   { desc: 'Basic COW after fork() with mprotect() optimization', fn: testCowMprotect },
-  // vmsplice(), io_uring fixed buffers and gup_test pins: NEEDS_GUP.
-  { desc: 'vmsplice() + unmap in child', skipReason: NEEDS_GUP },
-  { desc: 'vmsplice() + unmap in child with mprotect() optimization', skipReason: NEEDS_GUP },
-  { desc: 'vmsplice() before fork(), unmap in parent after fork()', skipReason: NEEDS_GUP },
-  { desc: 'vmsplice() + unmap in parent after fork()', skipReason: NEEDS_GUP },
-  { desc: 'R/O-mapping a page registered as iouring fixed buffer', skipReason: NEEDS_GUP },
-  { desc: 'fork() with an iouring fixed buffer', skipReason: NEEDS_GUP },
-  { desc: 'R/O GUP pin on R/O-mapped shared page', skipReason: NEEDS_GUP },
-  { desc: 'R/O GUP-fast pin on R/O-mapped shared page', skipReason: NEEDS_GUP },
-  { desc: 'R/O GUP pin on R/O-mapped previously-shared page', skipReason: NEEDS_GUP },
-  { desc: 'R/O GUP-fast pin on R/O-mapped previously-shared page', skipReason: NEEDS_GUP },
-  { desc: 'R/O GUP pin on R/O-mapped exclusive page', skipReason: NEEDS_GUP },
-  { desc: 'R/O GUP-fast pin on R/O-mapped exclusive page', skipReason: NEEDS_GUP },
+  { desc: 'vmsplice() + unmap in child', fn: testVmspliceInChild },
+  { desc: 'vmsplice() + unmap in child with mprotect() optimization', fn: testVmspliceInChildMprotect },
+  { desc: 'vmsplice() before fork(), unmap in parent after fork()', fn: testVmspliceBeforeFork },
+  { desc: 'vmsplice() + unmap in parent after fork()', fn: testVmspliceAfterFork },
+  { desc: 'R/O-mapping a page registered as iouring fixed buffer', fn: testIouringRo },
+  { desc: 'fork() with an iouring fixed buffer', fn: testIouringFork },
+  { desc: 'R/O GUP pin on R/O-mapped shared page', fn: testRoPinOnShared },
+  { desc: 'R/O GUP-fast pin on R/O-mapped shared page', fn: testRoFastPinOnShared },
+  { desc: 'R/O GUP pin on R/O-mapped previously-shared page', fn: testRoPinOnRoPreviouslyShared },
+  { desc: 'R/O GUP-fast pin on R/O-mapped previously-shared page', fn: testRoFastPinOnRoPreviouslyShared },
+  { desc: 'R/O GUP pin on R/O-mapped exclusive page', fn: testRoPinOnRoExclusive },
+  { desc: 'R/O GUP-fast pin on R/O-mapped exclusive page', fn: testRoFastPinOnRoExclusive },
 ];
 
 const nonAnonTestCases: { desc: string; fn?: NonAnonTestFn; skipReason?: string }[] = [
   { desc: 'Basic COW', fn: testCowNonAnonChecked },
-  // R/O longterm pins through gup_test: NEEDS_GUP.
-  { desc: 'R/O longterm GUP pin', skipReason: NEEDS_GUP },
-  { desc: 'R/O longterm GUP-fast pin', skipReason: NEEDS_GUP },
+  { desc: 'R/O longterm GUP pin', fn: (env, mem, _smem, size) => doTestRoPin(env, mem, size, 'ro', false) },
+  { desc: 'R/O longterm GUP-fast pin', fn: (env, mem, _smem, size) => doTestRoPin(env, mem, size, 'ro', true) },
 ];
 
 /** ksft_set_plan() of cow.c's main() (built with liburing, so 14 anon cases). */
@@ -833,7 +1114,7 @@ describe('cow', () => {
       p.fill(mem, 2 * env.pagesize, 1);
       expect(testCow(env, mem, 2 * env.pagesize, false)).toEqual({ result: 'fail', msg: 'Leak from parent into child' });
       p.fill(mem, 2 * env.pagesize, 1);
-      expect(doTestCowInParent(env, mem, 2 * env.pagesize, false, true)).toEqual({ result: 'xfail', msg: 'Leak from parent into child' });
+      expect(doTestCowInParent(env, mem, 2 * env.pagesize, false, childMemcmpStart, true)).toEqual({ result: 'xfail', msg: 'Leak from parent into child' });
       expect(env.k.check()).toEqual([]);
       p.exit();
       expect(env.k.check()).toEqual([]);
