@@ -322,6 +322,17 @@ function checkGupLedger(host: Host, acc: Acc): Map<number, number> {
   };
   visit(host.pinLedger, true);
   visit(host.getLedger, false);
+  // Whole-folio pins, keyed by the head pfn.
+  host.folioPinLedger.forEach((pfn, n) => {
+    const f = host.pfnFolio(pfn);
+    if (n <= 0) push(acc, { name: 'gup-ledger-negative', message: `folio has ${n} whole-folio pins outstanding`, pfn, actual: n });
+    if (f === 0 || host.ft.pfn[f] !== pfn) {
+      push(acc, { name: 'gup-ref-on-free-page', message: `${n} whole-folio pins on a pfn that is not a folio head`, pfn, actual: n });
+      return;
+    }
+    pins.set(f, (pins.get(f) ?? 0) + n);
+    pinTotal += n;
+  });
   for (const [f, n] of pins) acc.refs[f]! += host.pins.heldRefs(host, f, n);
   // I7: every pin acquired is either released or outstanding.
   const net = host.stat[NodeStat.NR_FOLL_PIN_ACQUIRED]! - host.stat[NodeStat.NR_FOLL_PIN_RELEASED]!;

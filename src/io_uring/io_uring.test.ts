@@ -127,6 +127,27 @@ describe('IORING_REGISTER_BUFFERS', () => {
     expect(k.folio(p.pagemap(a).pfn)!.pincount).toBe(0);
   });
 
+  it('a coalesced pin covers every page of the folio: fork copies them all for the child, under every design, and no copy is "unnecessary"', () => {
+    for (const pinAccounting of ['upstream', 'exact', 'mm-sticky']) {
+      const k = new Kernel({ memory: '256MiB', policy: { pinAccounting } });
+      kernels.push(k);
+      const p = k.spawn();
+      const a = anon(p, 512, 3, true);
+      const fd = ring(p);
+      register(p, fd, [{ iov_base: a, iov_len: HPAGE }]);
+      const child = p.fork();
+      p.fill(a, HPAGE, 9); // the parent keeps the pinned pages: no COW
+      const file = p.memfd_create('out', 0);
+      expect(p.io_uring_write_fixed(fd, file, a + 100 * PAGE, PAGE, 0, 0)).toBe(PAGE);
+      const back = new Uint8Array(PAGE);
+      p.pread(file, back, PAGE, 0);
+      expect([pinAccounting, back.every((b) => b === 9)]).toEqual([pinAccounting, true]);
+      expect(child.read(a + 100 * PAGE, 1)[0]).toBe(3);
+      expect([pinAccounting, k.pinAccounting().unnecessaryForkCopies, k.pinAccounting().pinnedPagesLostToCow]).toEqual([pinAccounting, 0, 0]);
+      p.close(fd);
+    }
+  });
+
   it('a buffer that cannot be pinned whole is EFAULT and leaves nothing pinned, earlier buffers included', () => {
     const { k, p } = boot();
     const a = anon(p, 2, 1);

@@ -16,7 +16,7 @@
 import { type ErrnoName, errnoName } from '../uapi/errno.js';
 import { IORING_MAX_REG_BUFFERS } from '../uapi/io_uring.js';
 import { type KIovec, copyIovecFromUser } from '../uapi/iovec.js';
-import { pinUserPagesFast, unpinUserPages } from '../mm/gup.js';
+import { coalescePinsToFolio, pinUserPagesFast, unpinUserPages } from '../mm/gup.js';
 import type { Host } from '../mm/host.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { PAGE_SIZE } from '../mm/page.js';
@@ -128,7 +128,7 @@ function coalesceBuffer(host: Host, pages: readonly number[], data: FolioData): 
   for (let i = 0; i < data.nrFolios; i++) {
     const nr = Math.min(i === 0 ? data.nrPagesHead : data.nrPagesMid, left);
     // Drop all but one pin: the entire folio stays pinned.
-    if (nr > 1) unpinUserPages(host, pages.slice(j + 1, j + nr), nr - 1);
+    if (nr > 1) coalescePinsToFolio(host, pages.slice(j, j + nr), nr);
     kept[i] = pages[j]!;
     j += nr;
     left -= nr;

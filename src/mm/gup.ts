@@ -103,7 +103,10 @@ export function tryGrabFolio(host: Host, f: number, page: number, refs: number, 
 export function gupPutFolio(host: Host, f: number, page: number, refs: number, flags: number): void {
   if (flags & FOLL.PIN) {
     if (isZeroFolio(host.ft, f)) return;
-    host.pins.put(host, f, page, refs, flags);
+    // A page without a pin of its own whose folio holds a whole-folio pin: release that.
+    const head = host.ft.pfn[f]!;
+    if (refs === 1 && host.pinLedger.get(head + page) === 0 && host.folioPinLedger.get(head) > 0) host.pins.putFolioPin(host, f, flags);
+    else host.pins.put(host, f, page, refs, flags);
     return;
   }
   host.gupLedgerAdd(f, page, -refs, false);
@@ -151,6 +154,20 @@ export function unpinUserPagesDirtyLock(host: Host, pages: readonly number[], np
     host.ft.flags[p.f]! |= PG.DIRTY;
   }
   unpinUserPages(host, pages, npages, pinFlags);
+}
+
+/**
+ * Of n pins on pages of one folio (pfns), keep the first as a pin of the
+ * whole folio and drop the others: a caller that holds one pin per folio and
+ * uses every page of it.
+ */
+// mirrors io_uring/rsrc.c:io_coalesce_buffer (unpin_user_folio(folio, nr - 1))
+export function coalescePinsToFolio(host: Host, pfns: readonly number[], n: number): void {
+  if (n <= 0) return;
+  const f = host.pfnFolio(pfns[0]!);
+  if (f === 0 || isZeroFolio(host.ft, f)) return;
+  host.pins.toFolioPin(host, f, pfns[0]! - host.ft.pfn[f]!);
+  for (let i = 1; i < n; i++) unpinUserPage(host, pfns[i]!);
 }
 
 /** Turn an exclusive pin into a normal one (the guest shares the page). 0 or -EINVAL. */

@@ -70,6 +70,11 @@ export class Host {
    */
   readonly pinLedger = new PfnCounts();
   readonly getLedger = new PfnCounts();
+  /**
+   * Pins that stand for a whole folio (head pfn -> count): what a caller keeps
+   * when it holds one pin per folio, as io_uring's buffer coalescing does.
+   */
+  readonly folioPinLedger = new PfnCounts();
   /** The kernel log (printk ring), newest last; see debug.ts. */
   readonly log: string[] = [];
   /** How pins are counted (see pin_policy.ts). */
@@ -177,9 +182,10 @@ export class Host {
     (pin ? this.pinLedger : this.getLedger).add(this.ft.pfn[f]! + page, Math.abs(refs), refs > 0 ? 1 : -1);
   }
 
-  /** Outstanding pins on page `page` of f, by the ledger. */
+  /** Outstanding pins covering page `page` of f, by the ledger: its own and its folio's. */
   pinnedPages(f: number, page: number): number {
-    return this.pinLedger.get(this.ft.pfn[f]! + page);
+    const head = this.ft.pfn[f]!;
+    return this.pinLedger.get(head + page) + this.folioPinLedger.get(head);
   }
 
   /** Zero a whole new folio (clear_highpage / folio_zero_user), counting the bytes. */

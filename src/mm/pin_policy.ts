@@ -78,6 +78,14 @@ export interface PinAccounting {
   put(host: Host, f: number, page: number, refs: number, flags: number): void;
   /** folio_add_pin: one more pin on an already pinned page. */
   addPin(host: Host, f: number, page: number): void;
+  /**
+   * The caller's pin on page `page` now stands for the whole folio (it keeps
+   * one pin per folio and will use every page, as io_uring's coalesced
+   * buffers do). The folio counters do not change.
+   */
+  toFolioPin(host: Host, f: number, page: number): void;
+  /** Drop one whole-folio pin. */
+  putFolioPin(host: Host, f: number, flags: number): void;
   /** folio_maybe_dma_pinned as this design can answer it for pages [page, page + nr) of f. */
   maybePinned(host: Host, f: number, page: number, nr: number, q: PinQuery): boolean;
   /** Is f held by an exclusive pin? (false where FOLL_EXCLUSIVE does not exist) */
@@ -139,8 +147,13 @@ export class UpstreamPins implements PinAccounting {
   }
 
   put(host: Host, f: number, page: number, refs: number, _flags: number): void {
-    const ft = host.ft;
     pinReleased(host, f, page, refs);
+    this.dropCounters(host, f, refs);
+  }
+
+  /** gup_put_folio's counter side: the folio may be freed here. */
+  protected dropCounters(host: Host, f: number, refs: number): void {
+    const ft = host.ft;
     if (ft.order[f]! > 0) {
       ft.pincount[f] = ft.pincount[f]! - refs;
       host.ev[Ev.ATOMIC_PINCOUNT]++;
@@ -155,6 +168,16 @@ export class UpstreamPins implements PinAccounting {
       ft.pincount[f] = ft.pincount[f]! + 1;
     } else ft.refcount[f] = ft.refcount[f]! + GUP_PIN_COUNTING_BIAS;
     pinAcquired(host, f, page, 1);
+  }
+
+  toFolioPin(host: Host, f: number, page: number): void {
+    pinBecomesFolioPin(host, f, page);
+  }
+
+  putFolioPin(host: Host, f: number, _flags: number): void {
+    // The folio counters do not know which page a pin was taken on.
+    folioPinReleased(host, f);
+    this.dropCounters(host, f, 1);
   }
 
   maybePinned(host: Host, f: number, page: number, nr: number, _q: PinQuery): boolean {
@@ -205,6 +228,18 @@ export function pinAcquired(host: Host, f: number, page: number, refs: number): 
 export function pinReleased(host: Host, f: number, page: number, refs: number): void {
   host.stat[NodeStat.NR_FOLL_PIN_RELEASED] += refs;
   host.gupLedgerAdd(f, page, -refs, true);
+}
+
+/** Move one pin of page `page` to the folio in the ledger (no vmstat change: the pin stays). */
+export function pinBecomesFolioPin(host: Host, f: number, page: number): void {
+  host.gupLedgerAdd(f, page, -1, true);
+  host.folioPinLedger.add(host.ft.pfn[f]!, 1, 1);
+}
+
+/** Record the release of one whole-folio pin in vmstat and the ledger. */
+export function folioPinReleased(host: Host, f: number): void {
+  host.stat[NodeStat.NR_FOLL_PIN_RELEASED] += 1;
+  host.folioPinLedger.add(host.ft.pfn[f]!, 1, -1);
 }
 
 /** folio_maybe_dma_pinned through the host's policy. */

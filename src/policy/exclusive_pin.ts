@@ -93,6 +93,11 @@ export class ExclusivePins extends UpstreamPins {
     super.put(host, f, page, refs, flags);
   }
 
+  override putFolioPin(host: Host, f: number, flags: number): void {
+    if (flags & FOLL_EXCLUSIVE) this.dropExclusive(host, f);
+    super.putFolioPin(host, f, flags);
+  }
+
   override addPin(host: Host, f: number, page: number): void {
     if (this.exclusivelyPinned(host, f)) return; // the RFC adds nothing, silently
     super.addPin(host, f, page);

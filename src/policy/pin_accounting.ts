@@ -24,7 +24,7 @@ import type { Host } from '../mm/host.js';
 import { MMF } from '../mm/mm_types.js';
 import { Level } from '../mm/page.js';
 import { type PageTable, type Walk, walk } from '../mm/pgtable.js';
-import { type PinAccounting, type PinQuery, judged, newPinMetrics, pinAcquired, pinReleased } from '../mm/pin_policy.js';
+import { type PinAccounting, type PinQuery, folioPinReleased, judged, newPinMetrics, pinAcquired, pinBecomesFolioPin, pinReleased } from '../mm/pin_policy.js';
 
 /** sizeof(struct page) on x86-64: what the adjacent struct page costs per 4 KiB page. */
 const STRUCT_PAGE_BYTES = 64;
@@ -45,6 +45,9 @@ abstract class RefPerPin implements PinAccounting {
   /** Count the pins in the design's own structure. */
   protected abstract count(host: Host, f: number, page: number, refs: number, at: PinQuery): void;
   protected abstract uncount(host: Host, f: number, page: number, refs: number): void;
+  /** A page pin becomes a pin of the whole folio, and one is dropped: the design's own structure. */
+  protected abstract countToFolio(host: Host, f: number, page: number): void;
+  protected abstract uncountFolio(host: Host, f: number): void;
   abstract maybePinned(host: Host, f: number, page: number, nr: number, q: PinQuery): boolean;
   abstract metadataBytes(host: Host): number;
   abstract audit(host: Host, f: number, pins: number): string | null;
@@ -73,6 +76,17 @@ abstract class RefPerPin implements PinAccounting {
     host.ft.refcount[f] = host.ft.refcount[f]! + 1;
     this.count(host, f, page, 1, { mm: null, addr: -1 });
     pinAcquired(host, f, page, 1);
+  }
+
+  toFolioPin(host: Host, f: number, page: number): void {
+    this.countToFolio(host, f, page);
+    pinBecomesFolioPin(host, f, page);
+  }
+
+  putFolioPin(host: Host, f: number, _flags: number): void {
+    folioPinReleased(host, f);
+    this.uncountFolio(host, f);
+    host.folioPut(f, 1);
   }
 
   exclusivelyPinned(): boolean {
@@ -117,6 +131,16 @@ export class ExactPins extends RefPerPin {
     }
   }
 
+  /** A whole-folio pin counts on every page of the folio. */
+  protected countToFolio(host: Host, f: number, page: number): void {
+    this.uncount(host, f, page, 1);
+    this.count(host, f, 0, 1 << host.ft.order[f]!);
+  }
+
+  protected uncountFolio(host: Host, f: number): void {
+    this.uncount(host, f, 0, 1 << host.ft.order[f]!);
+  }
+
   maybePinned(host: Host, f: number, page: number, nr: number): boolean {
     const base = host.ft.pfn[f]! + page;
     let answer = false;
@@ -129,15 +153,13 @@ export class ExactPins extends RefPerPin {
     return host.pa.totalPages * STRUCT_PAGE_BYTES;
   }
 
-  audit(host: Host, f: number, pins: number): string | null {
+  audit(host: Host, f: number, _pins: number): string | null {
     const base = host.ft.pfn[f]!;
-    let sum = 0;
     for (let k = 0; k < 1 << host.ft.order[f]!; k++) {
       const have = this.perPage.get(base + k) ?? 0;
       if (have !== host.pinnedPages(f, k)) return `page ${k}: pin count ${have}, ${host.pinnedPages(f, k)} pins outstanding`;
-      sum += have;
     }
-    return sum === pins ? null : `pin counts total ${sum}, ${pins} pins outstanding`;
+    return null;
   }
 }
 
@@ -174,6 +196,8 @@ export class PmdAggregatePins extends RefPerPin {
   private readonly tables = new WeakMap<PageTable, Float64Array>();
   /** pfn -> the counters credited for that page's outstanding pins, newest last. */
   private readonly sites = new Map<number, RangeCounter[]>();
+  /** head pfn -> the counters credited for whole-folio pins. */
+  private readonly folioSites = new Map<number, RangeCounter[]>();
 
   /** The counter covering addr in mm, created on first use; null where nothing maps addr. */
   private counterAt(q: PinQuery, create: boolean): RangeCounter | null {
@@ -224,16 +248,36 @@ export class PmdAggregatePins extends RefPerPin {
     }
   }
 
+  /** The site stays where it was credited; it now stands for the folio. */
+  protected countToFolio(host: Host, f: number, page: number): void {
+    const pfn = host.ft.pfn[f]! + page;
+    const list = this.sites.get(pfn);
+    const c = list?.pop() ?? NOWHERE;
+    if (list !== undefined && list.length === 0) this.sites.delete(pfn);
+    const head = host.ft.pfn[f]!;
+    let fl = this.folioSites.get(head);
+    if (fl === undefined) this.folioSites.set(head, (fl = []));
+    fl.push(c);
+  }
+
+  protected uncountFolio(host: Host, f: number): void {
+    const head = host.ft.pfn[f]!;
+    const fl = this.folioSites.get(head);
+    const c = fl?.pop();
+    if (c !== undefined && c !== NOWHERE) c.counts[c.i] = c.counts[c.i]! - 2;
+    if (fl !== undefined && fl.length === 0) this.folioSites.delete(head);
+  }
+
   maybePinned(host: Host, f: number, page: number, nr: number, q: PinQuery): boolean {
     let answer: boolean;
     if (q.mm !== null) {
       const c = this.counterAt(q, false);
       answer = c !== null && c.counts[c.i]! > 0;
     } else {
-      // No address (gup_test, migration): the page's own recorded sites are all the design has.
-      answer = false;
-      const base = host.ft.pfn[f]! + page;
-      for (let k = 0; k < nr && !answer; k++) answer = (this.sites.get(base + k)?.length ?? 0) > 0;
+      // No address (gup_test, migration): the recorded sites are all the design has.
+      const base = host.ft.pfn[f]!;
+      answer = (this.folioSites.get(base)?.length ?? 0) > 0;
+      for (let k = 0; k < nr && !answer; k++) answer = (this.sites.get(base + page + k)?.length ?? 0) > 0;
     }
     return judged(host, this, f, page, nr, answer);
   }
@@ -245,7 +289,7 @@ export class PmdAggregatePins extends RefPerPin {
 
   audit(host: Host, f: number, pins: number): string | null {
     const base = host.ft.pfn[f]!;
-    let sum = 0;
+    let sum = this.folioSites.get(base)?.length ?? 0;
     for (let k = 0; k < 1 << host.ft.order[f]!; k++) sum += this.sites.get(base + k)?.length ?? 0;
     return sum === pins ? null : `${sum} pin sites recorded, ${pins} pins outstanding`;
   }
@@ -262,6 +306,8 @@ export class MmStickyPins extends RefPerPin {
 
   protected count(): void {}
   protected uncount(): void {}
+  protected countToFolio(): void {}
+  protected uncountFolio(): void {}
 
   maybePinned(host: Host, f: number, page: number, nr: number, q: PinQuery): boolean {
     const answer = q.mm !== null ? (q.mm.flags & MMF.HAS_PINNED) !== 0 : host.ft.refcount[f]! > folioExpectedRefCount(host.ft, f);
