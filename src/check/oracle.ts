@@ -322,6 +322,24 @@ function checkGupLedger(host: Host, acc: Acc): Map<number, number> {
   };
   visit(host.pinLedger, true);
   visit(host.getLedger, false);
+  // Small folios keep theirs in the folio table.
+  const ft = host.ft;
+  for (let f = 1; f < ft.highWater; f++) {
+    const np = ft.ledgerPins[f]!;
+    const ng = ft.ledgerGets[f]!;
+    if (np === 0 && ng === 0) continue;
+    const pfn = ft.pfn[f]!;
+    if (!ft.isLive(f) || ft.order[f] !== 0) {
+      push(acc, { name: 'gup-ref-on-free-page', message: `free or large folio slot has ${np} pins and ${ng} gets in the small-folio ledger`, pfn });
+      continue;
+    }
+    if (np < 0 || ng < 0) push(acc, { name: 'gup-ledger-negative', message: `page has ${np} pins and ${ng} gets outstanding`, pfn });
+    if (np !== 0) {
+      pins.set(f, (pins.get(f) ?? 0) + np);
+      pinTotal += np;
+    }
+    acc.refs[f]! += ng;
+  }
   // Whole-folio pins, keyed by the head pfn.
   host.folioPinLedger.forEach((pfn, n) => {
     const f = host.pfnFolio(pfn);

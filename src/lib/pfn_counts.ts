@@ -42,6 +42,30 @@ export class PfnCounts {
 
   /** Add d to the counts of keys [key, key + n). */
   add(key: number, n: number, d: number): void {
+    // One key in the cached chunk: the hot case (pin and unpin of one page).
+    if (n === 1 && this.cacheArr !== null) {
+      const off = key - this.cacheId * CHUNK;
+      if (off >= 0 && off < CHUNK) {
+        const arr = this.cacheArr;
+        const before = arr[off]!;
+        const after = before + d;
+        arr[off] = after;
+        if (before === 0) {
+          if (after !== 0) {
+            if (arr[CHUNK]++ === 0) this.empty--;
+            this.nonZero++;
+          }
+        } else if (after === 0) {
+          this.nonZero--;
+          if (--arr[CHUNK]! === 0 && ++this.empty > MAX_EMPTY) this.sweep();
+        }
+        return;
+      }
+    }
+    this.addRange(key, n, d);
+  }
+
+  private addRange(key: number, n: number, d: number): void {
     let sweep = false;
     while (n > 0) {
       const id = Math.floor(key / CHUNK);

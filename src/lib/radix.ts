@@ -74,6 +74,9 @@ export class SparseRadix {
     if (v2 !== 0) return v2 - 1;
     const leaf = mid.kids[j];
     if (leaf === undefined) return -1;
+    // Remember the leaf: the next lookups are likely in the same 512 keys.
+    this.cacheBlock = Math.floor(key / FANOUT);
+    this.cacheLeaf = leaf;
     return leaf[lo & (FANOUT - 1)]! - 1;
   }
 

@@ -14,6 +14,7 @@
  *   entire    I32  _entire_mapcount (-1 based), large only
  *   nrMapped  I32  _nr_pages_mapped (count + ENTIRELY_MAPPED), large only
  *   pincount  I32  _pincount, large only
+ *   ledgerPins/Gets I32  the model's GUP ledger for small folios (large folios: Host's per-pfn counts)
  *   mmId0/1   I32  _mm_id[2] (0 = MM_ID_DUMMY), large only (CONFIG_MM_ID)
  *   mmCnt0/1  I32  _mm_id_mapcount[2] (-1 based)
  *   index     F64  page index in the owner (file pgoff, or linear page index for anon)
@@ -91,6 +92,9 @@ export class FolioTable {
   entire = new Int32Array(0);
   nrMapped = new Int32Array(0);
   pincount = new Int32Array(0);
+  /** The GUP ledger of a small folio (not Linux state; see Host): outstanding FOLL_PIN pins and FOLL_GET references. */
+  ledgerPins = new Int32Array(0);
+  ledgerGets = new Int32Array(0);
   mmId0 = new Int32Array(0);
   mmId1 = new Int32Array(0);
   mmCnt0 = new Int32Array(0);
@@ -124,6 +128,8 @@ export class FolioTable {
     this.entire = copy(this.entire, (n) => new Int32Array(n));
     this.nrMapped = copy(this.nrMapped, (n) => new Int32Array(n));
     this.pincount = copy(this.pincount, (n) => new Int32Array(n));
+    this.ledgerPins = copy(this.ledgerPins, (n) => new Int32Array(n));
+    this.ledgerGets = copy(this.ledgerGets, (n) => new Int32Array(n));
     this.mmId0 = copy(this.mmId0, (n) => new Int32Array(n));
     this.mmId1 = copy(this.mmId1, (n) => new Int32Array(n));
     this.mmCnt0 = copy(this.mmCnt0, (n) => new Int32Array(n));
@@ -153,6 +159,8 @@ export class FolioTable {
     this.entire[f] = -1;
     this.nrMapped[f] = 0;
     this.pincount[f] = 0;
+    this.ledgerPins[f] = 0;
+    this.ledgerGets[f] = 0;
     this.mmId0[f] = MM_ID_DUMMY;
     this.mmId1[f] = MM_ID_DUMMY;
     this.mmCnt0[f] = -1;

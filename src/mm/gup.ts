@@ -105,7 +105,7 @@ export function gupPutFolio(host: Host, f: number, page: number, refs: number, f
     if (isZeroFolio(host.ft, f)) return;
     // A page without a pin of its own whose folio holds a whole-folio pin: release that.
     const head = host.ft.pfn[f]!;
-    if (refs === 1 && host.pinLedger.get(head + page) === 0 && host.folioPinLedger.get(head) > 0) host.pins.putFolioPin(host, f, flags);
+    if (refs === 1 && host.folioPinLedger.size > 0 && host.pagePins(f, page) === 0 && host.folioPinLedger.get(head) > 0) host.pins.putFolioPin(host, f, flags);
     else host.pins.put(host, f, page, refs, flags);
     return;
   }
@@ -590,20 +590,43 @@ function gupFast(host: Host, mm: MmStruct, start: number, end: number, flags: nu
   let nr = 0;
   let addr = start;
   while (addr < end) {
-    walk(mm.pgd, addr, $w);
-    const t = $w.table;
-    const level = $w.level;
-    const fl = t.fl[$w.idx]!;
+    let t: PageTable;
+    let idx: number;
+    let level: Level;
+    const base2m = addr - (addr % PMD_SIZE);
+    const pmd = mm.gupPmd;
+    if (mm.gupPteBase === base2m && mm.gupGen === host.ptGen && pmd!.kids![mm.gupPmdI] === mm.gupPte && (pmd!.fl[mm.gupPmdI]! & (Pte.PRESENT | Pte.PSE)) === Pte.PRESENT) {
+      t = mm.gupPte!;
+      idx = (addr - base2m) / PAGE_SIZE;
+      level = Level.PTE;
+    } else {
+      walk(mm.pgd, addr, $w);
+      t = $w.table;
+      idx = $w.idx;
+      level = $w.level;
+      if (level === Level.PTE && $w.parent !== null) {
+        mm.gupPte = t;
+        mm.gupPteBase = base2m;
+        mm.gupPmd = $w.parent;
+        mm.gupPmdI = $w.pidx;
+        mm.gupGen = host.ptGen;
+      }
+    }
+    const fl = t.fl[idx]!;
     const leaf = level === Level.PTE ? fl !== 0 : (fl & Pte.PSE) !== 0;
     // pte_protnone, !pte_access_permitted, pte_special all send us to the slow path.
     if (!leaf || !(fl & Pte.PRESENT) || fl & Pte.PROTNONE || !(fl & Pte.USER)) break;
     if (flags & FOLL.WRITE && !(fl & Pte.RW)) break;
     if (fl & Pte.SPECIAL) break;
-    const span = LEVEL_SPAN[level]!;
-    const base = Math.floor(addr / span) * span;
-    const off = (addr - base) / PAGE_SIZE;
-    const n = Math.min(span / PAGE_SIZE - off, (end - addr) / PAGE_SIZE);
-    const pfn = t.pfn[$w.idx]! + off;
+    // One page for a PTE; the rest of the leaf (up to end) for a PMD/PUD.
+    let n = 1;
+    let pfn = t.pfn[idx]!;
+    if (level !== Level.PTE) {
+      const span = LEVEL_SPAN[level]!;
+      const off = (addr - Math.floor(addr / span) * span) / PAGE_SIZE;
+      n = Math.min(span / PAGE_SIZE - off, (end - addr) / PAGE_SIZE);
+      pfn += off;
+    }
     const f = host.pfnFolio(pfn);
     if (f === 0) break;
     const page = pfn - ft.pfn[f]!;

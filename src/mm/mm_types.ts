@@ -138,6 +138,16 @@ export class MmStruct implements PgtableOwner {
   users = 1;
   /** FOLL_PIN requests made on this mm: the oracle's witness for I10 (not a Linux field). */
   pinRequests = 0;
+  /**
+   * GUP-fast's last PTE table, with the PMD entry that held it (a model-only
+   * walk cache, like a TLB): valid while that entry still points to it and no
+   * page-table page was freed since (Host.ptGen).
+   */
+  gupPte: PageTable | null = null;
+  gupPteBase = -1;
+  gupPmd: PageTable | null = null;
+  gupPmdI = 0;
+  gupGen = -1;
 
   constructor(
     /** mm->mm_id (CONFIG_MM_ID), > 0. */

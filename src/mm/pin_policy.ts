@@ -221,13 +221,18 @@ export function upstreamMaybePinned(host: Host, f: number): boolean {
 /** Record refs new pins in vmstat and the ledger (every design does this). */
 export function pinAcquired(host: Host, f: number, page: number, refs: number): void {
   host.stat[NodeStat.NR_FOLL_PIN_ACQUIRED] += refs;
-  host.gupLedgerAdd(f, page, refs, true);
+  // Small folios: the ledger is a field of the folio table (the hot case, inlined).
+  const ft = host.ft;
+  if (ft.order[f] === 0) ft.ledgerPins[f] = ft.ledgerPins[f]! + refs;
+  else host.gupLedgerAdd(f, page, refs, true);
 }
 
 /** Record refs released pins in vmstat and the ledger. */
 export function pinReleased(host: Host, f: number, page: number, refs: number): void {
   host.stat[NodeStat.NR_FOLL_PIN_RELEASED] += refs;
-  host.gupLedgerAdd(f, page, -refs, true);
+  const ft = host.ft;
+  if (ft.order[f] === 0) ft.ledgerPins[f] = ft.ledgerPins[f]! - refs;
+  else host.gupLedgerAdd(f, page, -refs, true);
 }
 
 /** Move one pin of page `page` to the folio in the ledger (no vmstat change: the pin stays). */
