@@ -37,4 +37,13 @@ it('README tour', () => {
   expect(p.smaps().length).toBeGreaterThan(0);
   expect(kernel.kpageflags(p.pagemap(a).pfn)).toBeGreaterThan(0);
   expect(kernel.check()).toEqual([]);
+  const pages: number[] = [];
+  expect(kernel.gup.pin_user_pages(p, a + 8192, 1, 0, pages)).toBe(1);
+  p.fill(a + 8192, 4096, 0x55);
+  expect(kernel.folio(pages[0]!)?.maybeDmaPinned).toBe(true);
+  expect(p.pagemap(a + 8192).pfn === pages[0]).toBe(true);
+  kernel.gup.unpin_user_pages(pages, 1);
+  expect(kernel.check()).toEqual([]);
+  const exact = new Kernel({ memory: '1GiB', policy: { pinAccounting: 'exact' } });
+  expect(exact.pinAccounting().metadataBytes).toBe(16777216);
 });
