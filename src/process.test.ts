@@ -1,21 +1,13 @@
 /** Process: arguments that are not plain values never escape as TypeErrors. */
 import { describe, expect, it } from 'vitest';
-import { Kernel, SyscallError } from './index.js';
+import { Kernel } from './index.js';
 import type { MmuNotifierOps } from './mm/mmu_notifier.js';
 import * as U from './uapi/index.js';
+import { syscallCode as errnoOf } from '../test/support/errno.js';
 
 const RW = U.PROT_READ | U.PROT_WRITE;
 const ANON = U.MAP_PRIVATE | U.MAP_ANONYMOUS;
 
-function errnoOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SyscallError) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
 
 describe('mmuNotifierRegister reads the callbacks once, at registration', () => {
   it('refuses with EINVAL what cannot be a table of callbacks, and the mm keeps working', () => {

@@ -4,7 +4,7 @@
  * and writes into pages the process no longer maps are counted as stale.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Kernel, type KernelOptions, type Process, SyscallError } from '../index.js';
+import { Kernel, type KernelOptions, type Process } from '../index.js';
 import {
   MADV_DONTNEED,
   MADV_NOHUGEPAGE,
@@ -31,6 +31,7 @@ import {
   VFIO_TYPE1v2_IOMMU,
   VFIO_UNMAP_ALL,
 } from '../uapi/index.js';
+import { syscallCode as code } from '../../test/support/errno.js';
 
 const PAGE = 4096;
 const RW = PROT_READ | PROT_WRITE;
@@ -49,15 +50,6 @@ function boot(opts: KernelOptions = {}, checked = true): { k: Kernel; p: Process
   return { k, p: k.spawn() };
 }
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SyscallError) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
 
 function anon(p: Process, pages: number, b: number): number {
   const a = p.mmap(0, pages * PAGE, RW, PA, -1, 0);

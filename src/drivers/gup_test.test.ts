@@ -1,7 +1,8 @@
 /** The gup_test device (mm/gup_test.c): argument rules, out-fields, the long-term test, release. */
 import { describe, expect, it } from 'vitest';
-import { Kernel, SyscallError } from '../index.js';
+import { Kernel } from '../index.js';
 import * as U from '../uapi/index.js';
+import { syscallCode as errnoOf } from '../../test/support/errno.js';
 
 const RW = U.PROT_READ | U.PROT_WRITE;
 const ANON = U.MAP_PRIVATE | U.MAP_ANONYMOUS;
@@ -15,15 +16,6 @@ function setup() {
   return { k, p, fd, a };
 }
 
-function errnoOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SyscallError) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
 
 describe('gup_test ioctls 1-6', () => {
   it('walks the range nr_pages_per_call at a time, releases everything, and writes size back', () => {

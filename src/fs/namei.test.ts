@@ -4,8 +4,9 @@
  * O_TMPFILE, and the names /proc shows.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Kernel, KernelConfigError, SyscallError, type Process } from '../index.js';
+import { Kernel, KernelConfigError, type Process } from '../index.js';
 import * as U from '../uapi/index.js';
+import { syscallCode as errnoOf } from '../../test/support/errno.js';
 
 const PAGE = 4096;
 const CREATE = U.O_RDWR | U.O_CREAT;
@@ -21,15 +22,6 @@ function boot(opts: ConstructorParameters<typeof Kernel>[0] = {}): { k: Kernel; 
   return { k, p: k.spawn() };
 }
 
-function errnoOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SyscallError) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
 
 describe('mounts', () => {
   it('the default table: ext4 on /, tmpfs on /tmp and /dev/shm, fs-dax ext4 on /mnt/pmem', () => {

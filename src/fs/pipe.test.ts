@@ -4,8 +4,9 @@
  * seen through the pipe is the process's page until it is COWed away).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Kernel, type Process, SyscallError } from '../index.js';
+import { Kernel, type Process } from '../index.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MADV_NOHUGEPAGE, O_CLOEXEC, O_DIRECT, O_NONBLOCK, PROT_READ, PROT_WRITE, SPLICE_F_NONBLOCK } from '../uapi/index.js';
+import { syscallCode as code } from '../../test/support/errno.js';
 
 const PAGE = 4096;
 const RW = PROT_READ | PROT_WRITE;
@@ -23,15 +24,6 @@ function boot(): { k: Kernel; p: Process } {
   return { k, p: k.spawn() };
 }
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SyscallError) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
 
 function bytes(n: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);

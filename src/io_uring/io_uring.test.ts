@@ -4,7 +4,7 @@
  * unregistering or closing the ring unpins.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Kernel, type Process, SyscallError } from '../index.js';
+import { Kernel, type Process } from '../index.js';
 import {
   IORING_REGISTER_BUFFERS,
   IORING_SETUP_CLAMP,
@@ -18,6 +18,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from '../uapi/index.js';
+import { syscallCode as code } from '../../test/support/errno.js';
 
 const PAGE = 4096;
 const HPAGE = 2 * 1024 * 1024;
@@ -36,15 +37,6 @@ function boot(opts: { movable?: string } = {}): { k: Kernel; p: Process } {
   return { k, p: k.spawn() };
 }
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SyscallError) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
 
 function anon(p: Process, pages: number, b: number, thp = false): number {
   const len = pages * PAGE;

@@ -1,0 +1,13 @@
+/** Shared by the behaviour tests: what a syscall threw, by errno name. */
+import { SyscallError } from '../../src/uapi/errors.js';
+
+/** The SyscallError code fn threw ('EINVAL', ...), or 'ok' if it returned. Anything else is rethrown. */
+export function syscallCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof SyscallError) return e.code;
+    throw e;
+  }
+  return 'ok';
+}
