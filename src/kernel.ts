@@ -8,6 +8,8 @@ import { type KernelOptions, parseKernelOptions, RESERVED_PAGES } from './config
 import { Host, type ThpEnabled } from './mm/host.js';
 import type { MmapHooks } from './mm/mmap.js';
 import { NODE_STAT_NAMES } from './mm/vmstat.js';
+import { printk } from './mm/debug.js';
+import { splitHugePagesPid } from './mm/huge_memory.js';
 import type { PinMetrics } from './mm/pin_policy.js';
 import { Vfs } from './fs/inode.js';
 import { type HugetlbFs, hugetlbFs } from './fs/hugetlbfs.js';
@@ -36,6 +38,7 @@ export interface PinAccountingReport extends PinMetrics {
 
 const THP_ENABLED = '/sys/kernel/mm/transparent_hugepage/enabled';
 const THP_USE_ZERO_PAGE = '/sys/kernel/mm/transparent_hugepage/use_zero_page';
+const SPLIT_HUGE_PAGES = '/sys/kernel/debug/split_huge_pages';
 
 export class Kernel implements KernelCore {
   /** @internal The host memory-management state. */
@@ -188,6 +191,41 @@ export class Kernel implements KernelCore {
       thp.useZeroPage = v === '1';
       return;
     }
+    if (path === SPLIT_HUGE_PAGES) {
+      this.splitHugePagesWrite(v);
+      return;
+    }
     throw new SyscallError('ENOENT', 'open');
+  }
+
+  /** debugfs split_huge_pages: "pid,vaddr_start,vaddr_end[,new_order]", or "1" for every process. */
+  // mirrors mm/huge_memory.c:split_huge_pages_write (the <path> form needs large page-cache folios: EINVAL)
+  private splitHugePagesWrite(v: string): void {
+    const hex = '(?:0[xX])?([0-9a-fA-F]+)';
+    const m = new RegExp(`^(-?\\d+)(?:,${hex},${hex}(?:,(-?\\d+))?)?$`).exec(v);
+    if (m === null || v.startsWith('/')) throw new SyscallError('EINVAL', 'write');
+    const pid = Number(m[1]);
+    const report = (r: { split: number; total: number }) => printk(this.host, `${r.split} of ${r.total} THP split`);
+    if (m[2] === undefined) {
+      if (pid !== 1) throw new SyscallError('EINVAL', 'write');
+      // split_huge_pages_all
+      const all = { split: 0, total: 0 };
+      for (const p of this.procs.values()) {
+        if (p.mm === null) continue;
+        for (const vma of [...p.mm.vmas]) {
+          const r = splitHugePagesPid(this.host, p.mm, vma.start, vma.end, 0);
+          all.split += r.split;
+          all.total += r.total;
+        }
+      }
+      report(all);
+      return;
+    }
+    const proc = this.procs.get(pid);
+    if (proc === undefined || proc.mm === null) throw new SyscallError('ESRCH', 'write');
+    const start = Math.floor(Number.parseInt(m[2], 16) / 4096) * 4096;
+    const end = Math.floor(Number.parseInt(m[3]!, 16) / 4096) * 4096;
+    const order = m[4] === undefined ? 0 : Number(m[4]);
+    report(splitHugePagesPid(this.host, proc.mm, start, end, order));
   }
 }

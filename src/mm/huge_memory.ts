@@ -9,14 +9,14 @@
  * PageTables, and becomes the PTE table when the PMD is split.
  */
 import { Ev } from '../cost/counters.js';
-import { PG, folioNrPages, folioTestAnon, isZeroFolio, pageAnonExclusive, setPageAnonExclusive } from './folio.js';
+import { type FolioOwner, type FolioTable, MM_ID_DUMMY, PG, folioMapcount, folioNrPages, folioTestAnon, isZeroFolio, pageAnonExclusive, setPageAnonExclusive } from './folio.js';
 import { VmFault } from './fs_types.js';
 import type { Host } from './host.js';
 import { MMF, MmCounter, type MmStruct, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
-import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, Level, PMD_SIZE, PTRS_PER_TABLE, alignDown } from './page.js';
-import { MKDIRTY, PageTable, Pte, clearEntry, linkChild, setEntry } from './pgtable.js';
+import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, Level, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, alignDown } from './page.js';
+import { MKDIRTY, PageTable, Pte, type Walk, clearEntry, linkChild, setEntry, walk } from './pgtable.js';
 import {
   RMAP_EXCLUSIVE,
   RMAP_NONE,
@@ -26,6 +26,7 @@ import {
   folioMoveAnonRmap,
   folioRemoveRmap,
   folioTryDupAnonRmap,
+  rmapWalk,
 } from './rmap.js';
 
 /** add_mm_counter, keeping the RSS high-water mark. */
@@ -327,4 +328,166 @@ export function copyHugePmd(
 /** True if folio f is the huge zero folio (is_huge_zero_folio). */
 export function isHugeZeroFolio(host: Host, f: number): boolean {
   return f !== 0 && f === host.hugeZeroFolio && isZeroFolio(host.ft, f);
+}
+
+// ---------------------------------------------------------------------------
+// Splitting a large folio into smaller ones.
+
+/** One PTE mapping of a page of a folio being split. */
+interface SplitMapping {
+  vma: Vma;
+  page: number;
+}
+
+/**
+ * Split the large anonymous folio f into folios of order newOrder. The
+ * caller holds one reference on f, which stays with the new folio holding f's
+ * first page. Fails with -EINVAL (the huge zero folio is -EBUSY; bad orders),
+ * -EBUSY (no anon_vma), or -EAGAIN when references other than the mappings
+ * and the caller's exist (can_split_folio: the refcount cannot freeze):
+ * a GUP pin or reference, a pipe holding the page, ...
+ *
+ * Linux unmaps every mapping into migration entries, freezes the refcount,
+ * splits and maps the pieces back. The model splits PMD mappings into PTEs,
+ * then moves each page's PTE mappings from the old folio's counters to its
+ * new folio's (the PTEs themselves do not change: the pfns stay), which ends
+ * in the same state. New folios that nothing maps are freed, as
+ * free_folio_and_swap_cache does. Large page-cache folios do not exist in the
+ * model yet (no shmem THP); their split (with the page cache) arrives with them.
+ */
+// mirrors mm/huge_memory.c:split_huge_page_to_list_to_order (__folio_split, uniform split)
+export function splitFolio(host: Host, f: number, newOrder: number): number {
+  const ft = host.ft;
+  const order = ft.order[f]!;
+  if (isHugeZeroFolio(host, f)) return -EBUSY_;
+  if (ft.flags[f]! & PG.HUGETLB || order === 0) return -EINVAL_;
+  if (!Number.isInteger(newOrder) || newOrder < 0 || newOrder >= order) return -EINVAL_;
+  if (!folioTestAnon(ft, f)) throw new Error('internal: large page-cache folios are not modelled yet');
+  // Anonymous memory has no order-1 folios (no room for the deferred-split list).
+  if (newOrder === 1) return -EINVAL_;
+  if (ft.owner[f] === null) return -EBUSY_;
+  // can_split_folio: only the mappings and the caller may hold references.
+  if (ft.refcount[f] !== folioMapcount(ft, f) + 1) return -EAGAIN_;
+  const nr = folioNrPages(ft, f);
+  const head = ft.pfn[f]!;
+  // unmap_folio (TTU_SPLIT_HUGE_PMD): PMD mappings become PTE mappings first.
+  const mappings = collectSplitMappings(host, f, true);
+  const excl = new Uint8Array(nr);
+  for (let i = 0; i < nr; i++) excl[i] = pageAnonExclusive(ft, f, i) ? 1 : 0;
+  for (const m of mappings) folioRemoveRmap(host, f, m.page, 1, m.vma, Level.PTE);
+  // __split_unmapped_folio: the pieces, each unmapped and with no references yet.
+  const per = 1 << newOrder;
+  const flags = ft.flags[f]! & (PG.ANON | PG.SWAPBACKED | PG.UPTODATE | PG.DIRTY | PG.REFERENCED | PG.LRU | PG.UNEVICTABLE | PG.MLOCKED);
+  const owner = ft.owner[f]!;
+  const index = ft.index[f]!;
+  host.memmap.delete(head, order);
+  ft.pages.delete(f);
+  const slots: number[] = [f];
+  resetSplitSlot(ft, f, head, newOrder, flags, owner, index);
+  for (let k = 1; k < nr / per; k++) {
+    const g = ft.alloc(head + k * per, newOrder);
+    resetSplitSlot(ft, g, head + k * per, newOrder, flags, owner, index + k * per);
+    slots.push(g);
+  }
+  for (let k = 0; k < slots.length; k++) host.memmap.set(head + k * per, newOrder, slots[k]!);
+  host.content.splitInto(f, slots, per);
+  // remap_page: every mapping back, on its new folio; each holds one reference.
+  for (let k = 0; k < slots.length; k++) {
+    const g = slots[k]!;
+    ft.refcount[g] = k === 0 ? 1 : 0;
+    for (let i = 0; i < per; i++) if (excl[k * per + i]) setPageAnonExclusive(ft, g, i);
+  }
+  for (const m of mappings) {
+    const g = slots[Math.floor(m.page / per)]!;
+    const i = m.page % per;
+    folioAddAnonRmap(host, g, i, 1, m.vma, excl[m.page] ? RMAP_EXCLUSIVE : RMAP_NONE, Level.PTE);
+    ft.refcount[g] = ft.refcount[g]! + 1;
+  }
+  host.ev[Ev.THP_SPLIT_PAGE]++;
+  // free_folio_and_swap_cache: pieces nothing maps go back to the allocator.
+  for (let k = 1; k < slots.length; k++) {
+    const g = slots[k]!;
+    if (ft.refcount[g] === 0) {
+      ft.refcount[g] = 1;
+      host.folioPut(g);
+    }
+  }
+  return 0;
+}
+
+/** Every PTE mapping of a page of f (splitting PMD mappings into PTEs first if asked). */
+function collectSplitMappings(host: Host, f: number, splitPmds: boolean): SplitMapping[] {
+  const ft = host.ft;
+  const nr = folioNrPages(ft, f);
+  const head = ft.pfn[f]!;
+  const out: SplitMapping[] = [];
+  const w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null, pidx: 0 };
+  rmapWalk(host, f, (vma, address) => {
+    for (let k = 0; k < nr; k++) {
+      const a = address + k * PAGE_SIZE;
+      if (a < vma.start || a >= vma.end) continue;
+      walk(vma.mm.pgd, a, w);
+      if (w.level === Level.PMD && w.table.fl[w.idx]! & Pte.PSE && w.table.pfn[w.idx] === head) {
+        if (!splitPmds) continue;
+        splitHugePmd(host, vma, w.table, w.idx, alignDown(a, PMD_SIZE));
+        walk(vma.mm.pgd, a, w);
+      }
+      if (w.level === Level.PTE && w.table.fl[w.idx]! & (Pte.PRESENT | Pte.PROTNONE) && w.table.pfn[w.idx] === head + k) out.push({ vma, page: k });
+    }
+  });
+  return out;
+}
+
+/** A fresh, unmapped, unreferenced folio header for one piece of a split. */
+function resetSplitSlot(ft: FolioTable, g: number, pfn: number, order: number, flags: number, owner: FolioOwner, index: number): void {
+  ft.pfn[g] = pfn;
+  ft.order[g] = order;
+  ft.flags[g] = flags;
+  ft.refcount[g] = 0;
+  ft.mapcount[g] = -1;
+  ft.entire[g] = -1;
+  ft.nrMapped[g] = 0;
+  ft.pincount[g] = 0;
+  ft.mmId0[g] = MM_ID_DUMMY;
+  ft.mmId1[g] = MM_ID_DUMMY;
+  ft.mmCnt0[g] = -1;
+  ft.mmCnt1[g] = -1;
+  ft.owner[g] = owner;
+  ft.index[g] = index;
+}
+
+const EINVAL_ = 22;
+const EBUSY_ = 16;
+const EAGAIN_ = 11;
+
+/**
+ * debugfs split_huge_pages for one mm: split every large folio mapped in
+ * [start, end) to newOrder. Returns how many were split (the kernel logs
+ * "%lu of %lu THP split").
+ */
+// mirrors mm/huge_memory.c:split_huge_pages_pid
+export function splitHugePagesPid(host: Host, mm: MmStruct, start: number, end: number, newOrder: number): { split: number; total: number } {
+  let split = 0;
+  let total = 0;
+  const w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null, pidx: 0 };
+  for (let addr = start; addr < end; addr += PAGE_SIZE) {
+    const vma = vmaLookupForSplit(mm, addr);
+    if (vma === null) break;
+    walk(mm.pgd, addr, w);
+    const fl = w.table.fl[w.idx]!;
+    const leaf = w.level === Level.PTE ? fl !== 0 : (fl & Pte.PSE) !== 0;
+    if (!leaf || !(fl & (Pte.PRESENT | Pte.PROTNONE)) || fl & Pte.SPECIAL) continue;
+    const f = host.pfnFolio(w.table.pfn[w.idx]!);
+    if (f === 0 || host.ft.order[f] === 0 || isHugeZeroFolio(host, f) || !folioTestAnon(host.ft, f)) continue;
+    total++;
+    host.folioGet(f);
+    if (splitFolio(host, f, newOrder) === 0) split++;
+    host.folioPut(f);
+  }
+  return { split, total };
+}
+
+function vmaLookupForSplit(mm: MmStruct, addr: number): Vma | null {
+  for (const v of mm.vmas) if (addr >= v.start && addr < v.end) return v;
+  return null;
 }
