@@ -559,6 +559,29 @@ export class MadviseCmd extends Cmd {
 }
 
 // ---------------------------------------------------------------------------
+// debugfs split_huge_pages: no data effect; the oracle and the reads check the split.
+
+export class SplitHugePagesCmd extends Cmd {
+  constructor(readonly p: RangeParams & { order: number }) {
+    super();
+  }
+  check(m: Readonly<Model>): boolean {
+    return hasRegion(m);
+  }
+  protected sketch(): string {
+    return `split_huge_pages(${JSON.stringify(this.p)})`;
+  }
+  protected exec(m: Model, r: Real): void {
+    const { ref, real, name } = pickProc(m, r, this.p.proc);
+    const { addr, len } = rangeOf(m, ref, this.p);
+    const v = `${real.pid},0x${addr.toString(16)},0x${(addr + len).toString(16)},${this.p.order}`;
+    this.say(r, `kernel.writeSysfs('/sys/kernel/debug/split_huge_pages', '${v}'); // ${name}`);
+    const out = attempt(() => r.kernel.writeSysfs('/sys/kernel/debug/split_huge_pages', v));
+    if (!out.ok) fail(r, `split_huge_pages ${v}: ${describeError(out.error)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------
 // fork / exit
 
 export class ForkCmd extends Cmd {
@@ -1059,6 +1082,8 @@ export const madviseArb = (o: ArbOptions = {}): fc.Arbitrary<Cmd> =>
   fc.tuple(rangeArb(o), fc.constantFrom(...(o.advice ?? ALL_ADVICE))).map(([p, advice]) => new MadviseCmd({ ...p, advice }));
 
 export const forkArb = (): fc.Arbitrary<Cmd> => fc.record({ proc: procSel }).map((p) => new ForkCmd(p));
+export const splitArb = (o: ArbOptions = {}): fc.Arbitrary<Cmd> =>
+  fc.tuple(rangeArb(o), fc.constantFrom(0, 0, 2, 4, 8)).map(([p, order]) => new SplitHugePagesCmd({ ...p, order }));
 export const exitArb = (): fc.Arbitrary<Cmd> => fc.record({ proc: procSel }).map((p) => new ExitCmd(p));
 export const verifyArb = (): fc.Arbitrary<Cmd> => fc.record({ proc: procSel }).map((p) => new VerifyCmd(p));
 

@@ -22,6 +22,7 @@ import {
   type ThpMode,
   closeArb,
   exitArb,
+  splitArb,
   fallocateArb,
   fillArb,
   fillRegionArb,
@@ -110,6 +111,7 @@ describe('syscall sequences against the reference model', () => {
         [madviseArb(), 4],
         [forkArb(), 3],
         [exitArb(), 1],
+        [splitArb(), 1],
         [readArb(), 6],
         [writeArb(), 5],
         [fillArb(), 4],
@@ -144,6 +146,7 @@ describe('syscall sequences against the reference model', () => {
         [mmapThpArb(), 1],
         [forkArb(), 6],
         [exitArb(), 2],
+        [splitArb(), 1],
         [writeArb(), 8],
         [fillArb(), 6],
         [fillRegionArb(), 2],
@@ -199,6 +202,7 @@ describe('syscall sequences against the reference model', () => {
         [madviseArb({ ...o, advice: thpAdvice }), 4],
         [forkArb(), 3],
         [exitArb(), 1],
+        [splitArb(o), 2],
         [verifyArb(), 2],
       ],
       40,
@@ -210,7 +214,7 @@ describe('syscall sequences against the reference model', () => {
       }),
       params(150),
     );
-    expectCoverage(['thp_fault_alloc', 'thp_split_pmd', 'cow_copy']);
+    expectCoverage(['thp_fault_alloc', 'thp_split_pmd', 'thp_split_page', 'cow_copy']);
   });
 });
 
@@ -235,6 +239,7 @@ describe('memfd-focused sequences', () => {
         [munmapArb(), 1],
         [forkArb(), 3],
         [exitArb(), 1],
+        [splitArb(), 1],
         [closeArb(), 1],
         [verifyArb(), 2],
       ],
