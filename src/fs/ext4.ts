@@ -51,6 +51,7 @@ import {
   filemapAddFolio,
   filemapGetFolio,
   filemapMoveFolio,
+  filemapReadInto,
   filemapWriteAndWaitRange,
   folioMarkDirty,
   truncateInodeFolio,
@@ -319,23 +320,7 @@ function diskPageMkwrite(vfs: Vfs, vmf: VmFaultArgs, f: number): number {
 // mirrors mm/filemap.c:filemap_read
 function diskRead(vfs: Vfs, file: File, buf: Uint8Array, count: number, pos: bigint): number {
   const inode = file.inode as FsInode;
-  if (pos >= inode.size) return 0;
-  const left = inode.size - pos;
-  const n = left < BigInt(count) ? Number(left) : count;
-  const host = vfs.host;
-  let index = Number(pos >> PAGE_SHIFT_BIG);
-  let off = Number(pos & PAGE_MASK_BIG);
-  let done = 0;
-  while (done < n) {
-    const chunk = Math.min(n - done, PAGE_SIZE - off);
-    const f = filemapGetFolio(inode.mapping, index);
-    if (f !== 0) host.content.read(f, off, buf, done, chunk);
-    else buf.fill(0, done, done + chunk);
-    done += chunk;
-    index++;
-    off = 0;
-  }
-  return n;
+  return filemapReadInto(vfs.host, inode.size, buf, count, pos, (index) => filemapGetFolio(inode.mapping, index), false);
 }
 
 /**

@@ -11,7 +11,7 @@ import { F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE, S_IFREG 
 import { TMPFS_MAGIC } from '../uapi/magic.js';
 import { Ev } from '../cost/counters.js';
 import { PG } from '../mm/folio.js';
-import { filemapAddFolio, filemapGetFolio, truncateInodeFolio } from '../mm/filemap.js';
+import { filemapAddFolio, filemapGetFolio, filemapReadInto, truncateInodeFolio } from '../mm/filemap.js';
 import { FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations } from '../mm/fs_types.js';
 import { unmapMappingRange } from '../mm/memory.js';
 import { securityVmEnoughMemory } from '../mm/mmap.js';
@@ -237,28 +237,10 @@ function shmemFallocate(vfs: Vfs, file: File, mode: number, offset: bigint, len:
 // mirrors mm/shmem.c:shmem_file_read_iter
 function shmemRead(vfs: Vfs, file: File, buf: Uint8Array, count: number, pos: bigint): number {
   const inode = file.inode as FsInode;
-  if (pos >= inode.size) return 0;
-  const left = inode.size - pos;
-  const n = left < BigInt(count) ? Number(left) : count;
-  const host = vfs.host;
-  // Page index and offset: exact numbers whatever the position.
-  let index = Number(pos >> PAGE_SHIFT_BIG);
-  let off = Number(pos & PAGE_MASK_BIG);
-  let done = 0;
-  while (done < n) {
-    const chunk = Math.min(n - done, PAGE_SIZE - off);
+  return filemapReadInto(vfs.host, inode.size, buf, count, pos, (index) => {
     const r = shmemGetFolio(vfs, inode, index, Sgp.READ);
-    if (typeof r === 'number' && r !== 0) {
-      host.content.read(r, off, buf, done, chunk);
-      host.folioPut(r);
-    } else {
-      buf.fill(0, done, done + chunk);
-    }
-    done += chunk;
-    index++;
-    off = 0;
-  }
-  return n;
+    return typeof r === 'number' ? r : 0;
+  }, true);
 }
 
 /** Write count bytes from buf at pos; returns bytes written or an errno if none. */

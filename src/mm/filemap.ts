@@ -143,3 +143,32 @@ export function filemapWriteAndWaitRange(host: Host, mapping: AddressSpace, firs
   for (const f of dirty) if (folioClearDirtyForIo(host, f)) written++;
   return written;
 }
+
+/**
+ * Copy count bytes of a file of `size` bytes at pos into buf, page by page:
+ * getFolio(index) returns the cached folio (with a reference the copy drops if
+ * `put`), or 0 for a hole, which reads as zeros. Returns the bytes copied
+ * (0 at or past EOF).
+ */
+// mirrors mm/filemap.c:filemap_read (the copy loop, without readahead)
+export function filemapReadInto(host: Host, size: bigint, buf: Uint8Array, count: number, pos: bigint, getFolio: (index: number) => number, put: boolean): number {
+  if (pos >= size) return 0;
+  const left = size - pos;
+  const n = left < BigInt(count) ? Number(left) : count;
+  // Page index and offset: exact numbers whatever the position.
+  let index = Number(pos >> 12n);
+  let off = Number(pos & 4095n);
+  let done = 0;
+  while (done < n) {
+    const chunk = Math.min(n - done, 4096 - off);
+    const f = getFolio(index);
+    if (f !== 0) {
+      host.content.read(f, off, buf, done, chunk);
+      if (put) host.folioPut(f);
+    } else buf.fill(0, done, done + chunk);
+    done += chunk;
+    index++;
+    off = 0;
+  }
+  return n;
+}

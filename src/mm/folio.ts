@@ -151,6 +151,16 @@ export class FolioTable {
       if (this.next >= this.capacity) this.grow(this.capacity * 2);
       f = this.next++;
     }
+    this.init(f, pfn, order);
+    this.live++;
+    return f;
+  }
+
+  /**
+   * A folio header as prep_new_page leaves it: refcount 1, unmapped, no
+   * flags, no owner. Also used for the pieces of a split.
+   */
+  init(f: number, pfn: number, order: number): void {
     this.pfn[f] = pfn;
     this.order[f] = order;
     this.flags[f] = 0;
@@ -167,8 +177,6 @@ export class FolioTable {
     this.mmCnt1[f] = -1;
     this.index[f] = 0;
     this.owner[f] = null;
-    this.live++;
-    return f;
   }
 
   /** Return a slot to the free stack. */

@@ -9,7 +9,7 @@
  * PageTables, and becomes the PTE table when the PMD is split.
  */
 import { Ev } from '../cost/counters.js';
-import { type FolioOwner, type FolioTable, MM_ID_DUMMY, PG, folioMapcount, folioNrPages, folioTestAnon, isZeroFolio, pageAnonExclusive, setPageAnonExclusive } from './folio.js';
+import { type FolioOwner, type FolioTable, PG, folioMapcount, folioNrPages, folioTestAnon, isZeroFolio, pageAnonExclusive, setPageAnonExclusive } from './folio.js';
 import { VmFault } from './fs_types.js';
 import type { Host } from './host.js';
 import { MMF, MmCounter, type MmStruct, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
@@ -440,18 +440,9 @@ function collectSplitMappings(host: Host, f: number, splitPmds: boolean): SplitM
 
 /** A fresh, unmapped, unreferenced folio header for one piece of a split. */
 function resetSplitSlot(ft: FolioTable, g: number, pfn: number, order: number, flags: number, owner: FolioOwner, index: number): void {
-  ft.pfn[g] = pfn;
-  ft.order[g] = order;
-  ft.flags[g] = flags;
+  ft.init(g, pfn, order);
   ft.refcount[g] = 0;
-  ft.mapcount[g] = -1;
-  ft.entire[g] = -1;
-  ft.nrMapped[g] = 0;
-  ft.pincount[g] = 0;
-  ft.mmId0[g] = MM_ID_DUMMY;
-  ft.mmId1[g] = MM_ID_DUMMY;
-  ft.mmCnt0[g] = -1;
-  ft.mmCnt1[g] = -1;
+  ft.flags[g] = flags;
   ft.owner[g] = owner;
   ft.index[g] = index;
 }
