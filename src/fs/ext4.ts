@@ -45,7 +45,6 @@ import {
 import { S_IFDIR, S_IFMT, S_IFREG } from '../uapi/fcntl.js';
 import { BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, XFS_SUPER_MAGIC } from '../uapi/magic.js';
 import { ExtentSet } from '../lib/extent_set.js';
-import { Ev } from '../cost/counters.js';
 import { PG } from '../mm/folio.js';
 import {
   filemapAddFolio,
@@ -55,6 +54,7 @@ import {
   filemapWriteAndWaitRange,
   folioMarkDirty,
   truncateInodeFolio,
+  truncateInodePagesRange,
 } from '../mm/filemap.js';
 import { InodeFlag, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations } from '../mm/fs_types.js';
 import { unmapMappingRange } from '../mm/memory.js';
@@ -233,44 +233,13 @@ function diskGetFolio(vfs: Vfs, inode: FsInode, index: number, create: boolean):
   return f;
 }
 
-/**
- * Remove bytes [lstart, lend] (inclusive; lend -1: to the end) from the page
- * cache: whole folios leave it (and every page-cache mapping of them); the
- * partial folios at the edges are zeroed in place and stay.
- */
-// mirrors mm/truncate.c:truncate_inode_pages_range (with truncate_inode_partial_folio)
-function truncatePagesRange(vfs: Vfs, inode: FsInode, lstart: bigint, lend: bigint): void {
-  const host = vfs.host;
-  const toEnd = lend === -1n;
-  const start = Number((lstart + PAGE_MASK_BIG) >> PAGE_SHIFT_BIG);
-  const end = toEnd ? INDEX_END : Number((lend + 1n) >> PAGE_SHIFT_BIG);
-  const victims: number[] = [];
-  if (end > start) inode.mapping.pages.forEach(start, end, (_i, _o, f) => {
-    victims.push(f);
-  });
-  for (const f of victims) truncateInodeFolio(host, inode.mapping, f);
-  const zeroPart = (index: number, from: number, to: number): void => {
-    const f = filemapGetFolio(inode.mapping, index);
-    if (f === 0 || to <= from) return;
-    host.content.fill(f, 1, from, to - from, 0);
-    host.ev[Ev.ZERO_BYTES] += to - from;
-  };
-  const partialStart = Number(lstart & PAGE_MASK_BIG);
-  const partialEnd = toEnd ? 0 : Number((lend + 1n) & PAGE_MASK_BIG);
-  const firstIdx = Number(lstart >> PAGE_SHIFT_BIG);
-  const lastIdx = toEnd ? -1 : Number(lend >> PAGE_SHIFT_BIG);
-  const sameFolio = firstIdx === lastIdx;
-  if (partialStart !== 0) zeroPart(firstIdx, partialStart, sameFolio ? partialEnd || PAGE_SIZE : PAGE_SIZE);
-  if (partialEnd !== 0 && !(sameFolio && partialStart !== 0)) zeroPart(lastIdx, 0, partialEnd);
-}
-
 /** Unmap (sparing private COW copies) and drop bytes [lstart, lend] of the page cache. */
 // mirrors mm/truncate.c:truncate_pagecache_range
 function truncatePagecacheRange(vfs: Vfs, inode: FsInode, lstart: bigint, lend: bigint): void {
   const unmapStart = ((lstart + PAGE_MASK_BIG) >> PAGE_SHIFT_BIG) << PAGE_SHIFT_BIG;
   const unmapEnd = (((lend + 1n) >> PAGE_SHIFT_BIG) << PAGE_SHIFT_BIG) - 1n;
   if (unmapEnd > unmapStart) unmapMappingRange(vfs.host, inode.mapping, Number(unmapStart), Number(unmapEnd + 1n - unmapStart), false);
-  truncatePagesRange(vfs, inode, lstart, lend);
+  truncateInodePagesRange(vfs.host, inode.mapping, lstart, lend);
 }
 
 /** Unmap everything from newsize on, private COW copies included, and drop it from the page cache. */
@@ -278,7 +247,7 @@ function truncatePagecacheRange(vfs: Vfs, inode: FsInode, lstart: bigint, lend: 
 function truncatePagecache(vfs: Vfs, inode: FsInode, newsize: bigint): void {
   const holebegin = Number(((newsize + PAGE_MASK_BIG) >> PAGE_SHIFT_BIG) << PAGE_SHIFT_BIG);
   unmapMappingRange(vfs.host, inode.mapping, holebegin, 0, true);
-  truncatePagesRange(vfs, inode, newsize, -1n);
+  truncateInodePagesRange(vfs.host, inode.mapping, newsize, -1n);
   // Again, for private pages COWed meanwhile.
   unmapMappingRange(vfs.host, inode.mapping, holebegin, 0, true);
 }
@@ -493,7 +462,7 @@ function diskFallocate(vfs: Vfs, file: File, mode: number, offset: bigint, len: 
 // mirrors fs/ext4/inode.c:ext4_evict_inode (truncate_inode_pages_final, ext4_truncate, ext4_free_inode)
 function diskEvict(vfs: Vfs, inode: FsInode): void {
   const sb = inode.sb as DiskSb;
-  truncatePagesRange(vfs, inode, 0n, -1n);
+  truncateInodePagesRange(vfs.host, inode.mapping, 0n, -1n);
   if ((inode.mode & S_IFMT) === S_IFREG) freeBlocks(inode, 0, INDEX_END);
   sb.usedInodes--;
 }

@@ -9,9 +9,8 @@ import type { ErrnoName } from '../uapi/errno.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/falloc.js';
 import { F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE, S_IFREG } from '../uapi/fcntl.js';
 import { TMPFS_MAGIC } from '../uapi/magic.js';
-import { Ev } from '../cost/counters.js';
 import { PG } from '../mm/folio.js';
-import { filemapAddFolio, filemapGetFolio, filemapReadInto, truncateInodeFolio } from '../mm/filemap.js';
+import { filemapAddFolio, filemapGetFolio, filemapReadInto, truncateInodeFolio, truncateInodePagesRange } from '../mm/filemap.js';
 import { FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations } from '../mm/fs_types.js';
 import { unmapMappingRange } from '../mm/memory.js';
 import { securityVmEnoughMemory } from '../mm/mmap.js';
@@ -143,33 +142,8 @@ function shmemFault(vfs: Vfs, vmf: VmFaultArgs): number {
  */
 // mirrors mm/shmem.c:shmem_undo_range (shmem_truncate_range)
 export function shmemTruncateRange(vfs: Vfs, inode: FsInode, lstart: bigint, lend: bigint): void {
-  const host = vfs.host;
-  const ft = host.ft;
-  const toEnd = lend === -1n;
-  // Whole pages [start, end); to the end of the file: every index.
-  const start = Number((lstart + PAGE_MASK_BIG) >> PAGE_SHIFT_BIG);
-  const end = toEnd ? Number.MAX_SAFE_INTEGER : Number((lend + 1n) >> PAGE_SHIFT_BIG);
-  const victims: number[] = [];
-  inode.mapping.pages.forEach(start, end, (_i, _o, f) => {
-    victims.push(f);
-  });
-  for (const f of victims) {
-    truncateInodeFolio(host, inode.mapping, f);
-    shmemUnacctBlocks(inode, 1);
-  }
-  const zeroPart = (index: number, from: number, to: number): void => {
-    const f = filemapGetFolio(inode.mapping, index);
-    if (f === 0 || !(ft.flags[f]! & PG.UPTODATE) || to <= from) return;
-    host.content.fill(f, 1, from, to - from, 0);
-    host.ev[Ev.ZERO_BYTES] += to - from;
-  };
-  const partialStart = Number(lstart & PAGE_MASK_BIG);
-  const partialEnd = toEnd ? 0 : Number((lend + 1n) & PAGE_MASK_BIG);
-  const firstIdx = Number(lstart >> PAGE_SHIFT_BIG);
-  const lastIdx = toEnd ? -1 : Number(lend >> PAGE_SHIFT_BIG);
-  const sameFolio = firstIdx === lastIdx;
-  if (partialStart !== 0) zeroPart(firstIdx, partialStart, sameFolio ? partialEnd || PAGE_SIZE : PAGE_SIZE);
-  if (partialEnd !== 0 && !(sameFolio && partialStart !== 0)) zeroPart(lastIdx, 0, partialEnd);
+  const ft = vfs.host.ft;
+  truncateInodePagesRange(vfs.host, inode.mapping, lstart, lend, () => shmemUnacctBlocks(inode, 1), (f) => (ft.flags[f]! & PG.UPTODATE) !== 0);
 }
 
 /** Change i_size; shrinking unmaps everything beyond, including private COW copies. */

@@ -6,6 +6,7 @@
  * (folio_ref_add(folio, nr) in __filemap_add_folio), and counts the pages in
  * NR_FILE_PAGES (and NR_SHMEM / NR_SHMEM_THPS for swap-backed folios).
  */
+import { Ev } from '../cost/counters.js';
 import { PG, folioNrPages, folioTestPmdMappable } from './folio.js';
 import { type AddressSpace, InodeFlag } from './fs_types.js';
 import type { Host } from './host.js';
@@ -75,16 +76,6 @@ export function truncateInodeFolio(host: Host, mapping: AddressSpace, f: number)
   const first = ft.index[f]!;
   if (ft.mapcount[f]! >= 0 || ft.entire[f]! >= 0) unmapMappingPages(host, mapping, first, first + folioNrPages(ft, f) - 1, false);
   filemapRemoveFolio(host, f);
-}
-
-/** Remove every whole folio with index in [start, end] from the cache. */
-// mirrors mm/truncate.c:truncate_inode_pages_range (whole-folio part)
-export function truncateInodePagesRange(host: Host, mapping: AddressSpace, start: number, end: number): void {
-  const victims: number[] = [];
-  mapping.pages.forEach(start, end + 1, (_index, _order, f) => {
-    victims.push(f);
-  });
-  for (const f of victims) truncateInodeFolio(host, mapping, f);
 }
 
 /**
@@ -171,4 +162,47 @@ export function filemapReadInto(host: Host, size: bigint, buf: Uint8Array, count
     off = 0;
   }
   return n;
+}
+
+/**
+ * Remove bytes [lstart, lend] (inclusive; lend -1: to the end of the file)
+ * from the page cache: whole folios leave it (with every page-cache mapping
+ * of them; removed(f) runs after each), and the partial folios at the edges
+ * are zeroed in place where zeroable(f) allows (shmem skips fallocated,
+ * not-yet-written folios).
+ */
+// mirrors mm/truncate.c:truncate_inode_pages_range (with truncate_inode_partial_folio)
+export function truncateInodePagesRange(
+  host: Host,
+  mapping: AddressSpace,
+  lstart: bigint,
+  lend: bigint,
+  removed: (f: number) => void = () => {},
+  zeroable: (f: number) => boolean = () => true,
+): void {
+  const toEnd = lend === -1n;
+  // Whole pages [start, end); to the end of the file: every index.
+  const start = Number((lstart + 4095n) >> 12n);
+  const end = toEnd ? Number.MAX_SAFE_INTEGER : Number((lend + 1n) >> 12n);
+  const victims: number[] = [];
+  if (end > start) mapping.pages.forEach(start, end, (_i, _o, f) => {
+    victims.push(f);
+  });
+  for (const f of victims) {
+    truncateInodeFolio(host, mapping, f);
+    removed(f);
+  }
+  const zeroPart = (index: number, from: number, to: number): void => {
+    const f = filemapGetFolio(mapping, index);
+    if (f === 0 || to <= from || !zeroable(f)) return;
+    host.content.fill(f, 1, from, to - from, 0);
+    host.ev[Ev.ZERO_BYTES] += to - from;
+  };
+  const partialStart = Number(lstart & 4095n);
+  const partialEnd = toEnd ? 0 : Number((lend + 1n) & 4095n);
+  const firstIdx = Number(lstart >> 12n);
+  const lastIdx = toEnd ? -1 : Number(lend >> 12n);
+  const sameFolio = firstIdx === lastIdx;
+  if (partialStart !== 0) zeroPart(firstIdx, partialStart, sameFolio ? partialEnd || 4096 : 4096);
+  if (partialEnd !== 0 && !(sameFolio && partialStart !== 0)) zeroPart(lastIdx, 0, partialEnd);
 }
