@@ -296,9 +296,8 @@ export class Namespace {
     return { type: 'norm', dir, name: last, path: dir === '/' ? `/${last}` : `${dir}/${last}`, slash: lastIdx < comps.length - 1 };
   }
 
-  /** The absolute, normalized directory path names (it starts with '/'; an errno name does not), for chdir(2). */
-  // mirrors fs/open.c:SYSCALL_DEFINE1(chdir) (user_path_at with LOOKUP_DIRECTORY)
-  chdir(cwd: string, path: string): string | ErrnoName {
+  /** A lookup with LOOKUP_DIRECTORY: the absolute, normalized directory path names, or an errno name. */
+  private lookupDir(cwd: string, path: string): string | ErrnoName {
     const nd = this.walk(cwd, path);
     if (typeof nd === 'string') return nd;
     if (nd.type === 'norm') {
@@ -307,9 +306,15 @@ export class Namespace {
       if (k === 'none') return 'ENOENT';
       if (k === 'file') return 'ENOTDIR';
     }
-    // The working directory keeps its directory in existence.
-    this.dirs.add(nd.path);
     return nd.path;
+  }
+
+  /** The absolute, normalized directory path names (it starts with '/'; an errno name does not), for chdir(2). */
+  // mirrors fs/open.c:SYSCALL_DEFINE1(chdir) (user_path_at with LOOKUP_DIRECTORY)
+  chdir(cwd: string, path: string): string | ErrnoName {
+    const dir = this.lookupDir(cwd, path);
+    if (dir.startsWith('/')) this.dirs.add(dir); // the working directory keeps its directory in existence
+    return dir;
   }
 
   /**
@@ -371,20 +376,15 @@ export class Namespace {
   /** O_TMPFILE: an unnamed regular file in the directory path names. */
   // mirrors fs/namei.c:do_tmpfile (path_lookupat with LOOKUP_DIRECTORY, vfs_tmpfile)
   private tmpfile(cwd: string, path: string, flags: number, mode: number): OpenFile | ErrnoName {
-    const nd = this.walk(cwd, path);
-    if (typeof nd === 'string') return nd;
-    if (nd.type === 'norm') {
-      if (byteLength(nd.name) > NAME_MAX) return 'ENAMETOOLONG';
-      const k = this.kind(nd.path);
-      if (k === 'none') return 'ENOENT';
-      if (k === 'file') return 'ENOTDIR';
-    }
-    const inode = this.mountOf(nd.path).newInode(S_IFREG | (mode & ~UMASK));
+    const dir = this.lookupDir(cwd, path);
+    if (!dir.startsWith('/')) return dir as ErrnoName;
+    const mount = this.mountOf(dir);
+    const inode = mount.newInode(S_IFREG | (mode & ~UMASK));
     if (typeof inode === 'string') return inode;
     // d_tmpfile names it "#<ino>"; it has no link, so d_path says (deleted).
-    const dentry = new Dentry(`${nd.path === '/' ? '' : nd.path}/#${inode.ino}`);
+    const dentry = new Dentry(`${dir === '/' ? '' : dir}/#${inode.ino}`);
     dentry.deleted = true;
-    return this.openInode(inode, flags, this.mountOf(nd.path).fileOps, dentry);
+    return this.openInode(inode, flags, mount.fileOps, dentry);
   }
 
   /** unlink(2) of path (after getname). */
