@@ -14,7 +14,7 @@ import { AnonVma, MMF, MmCounter, type MmStruct, VM, type Vma, linearPageIndex, 
 import { LEVEL_SHIFT, Level, PAGE_SIZE, PTRS_PER_TABLE, TASK_SIZE } from '../mm/page.js';
 import { type PageTable, Pte } from '../mm/pgtable.js';
 import { NODE_STAT_NAMES, NodeStat } from '../mm/vmstat.js';
-import { NO_SITE } from '../mm/pin_policy.js';
+import { peekMaybePinned } from '../mm/pin_policy.js';
 import type { PfnCounts } from '../lib/pfn_counts.js';
 import type { Vfs } from '../fs/inode.js';
 
@@ -372,7 +372,7 @@ function checkPins(host: Host, acc: Acc, pins: ReadonlyMap<number, number>): voi
     const pm = acc.pages.get(f);
     for (let i = 0; i < nr; i++) {
       if (host.pinnedPages(f, i) === 0) continue;
-      if (!p.mayMissPins && !peekMaybePinned(host, f, i)) {
+      if (!p.mayMissPins && !peekMaybePinned(host, f, i, 1)) {
         push(acc, { name: 'pinned-not-maybe-pinned', message: `${p.name}: page ${i} is pinned but folio_maybe_dma_pinned() says no`, pfn: pfn + i });
       }
       // A PMD/PUD mapping keeps PageAnonExclusive on the head page only (as rmap.c does).
@@ -385,16 +385,6 @@ function checkPins(host: Host, acc: Acc, pins: ReadonlyMap<number, number>): voi
   }
 }
 
-/** Ask the design without counting the answer in its metrics. */
-function peekMaybePinned(host: Host, f: number, page: number): boolean {
-  const m = host.pins.metrics;
-  const fp = m.falsePositives;
-  const fn = m.falseNegatives;
-  const r = host.pins.maybePinned(host, f, page, 1, NO_SITE);
-  m.falsePositives = fp;
-  m.falseNegatives = fn;
-  return r;
-}
 
 // ---------------------------------------------------------------------------
 // Folios.

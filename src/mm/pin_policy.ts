@@ -14,7 +14,7 @@
  */
 import { errno } from '../uapi/errno.js';
 import { Ev } from '../cost/counters.js';
-import { GUP_PIN_COUNTING_BIAS, isZeroFolio } from './folio.js';
+import { GUP_PIN_COUNTING_BIAS, folioMaybeDmaPinned, isZeroFolio } from './folio.js';
 import type { Host } from './host.js';
 import type { MmStruct } from './mm_types.js';
 import { NodeStat } from './vmstat.js';
@@ -181,7 +181,7 @@ export class UpstreamPins implements PinAccounting {
   }
 
   maybePinned(host: Host, f: number, page: number, nr: number, _q: PinQuery): boolean {
-    return judged(host, this, f, page, nr, upstreamMaybePinned(host, f));
+    return judged(host, this, f, page, nr, folioMaybeDmaPinned(host.ft, f));
   }
 
   exclusivelyPinned(_host: Host, _f: number): boolean {
@@ -211,11 +211,19 @@ export class UpstreamPins implements PinAccounting {
   }
 }
 
-/** The upstream answer from the folio counters alone (unsigned: a wrapped refcount still looks pinned). */
-// mirrors include/linux/mm.h:folio_maybe_dma_pinned
-export function upstreamMaybePinned(host: Host, f: number): boolean {
-  const ft = host.ft;
-  return ft.order[f]! > 0 ? ft.pincount[f]! > 0 : ft.refcount[f]! >>> 0 >= GUP_PIN_COUNTING_BIAS;
+/**
+ * The design's answer for pages [page, page + nr) of f, for introspection and
+ * the oracle: asked without counting it in the design's metrics.
+ */
+export function peekMaybePinned(host: Host, f: number, page: number, nr: number): boolean {
+  if (isZeroFolio(host.ft, f)) return false;
+  const m = host.pins.metrics;
+  const fp = m.falsePositives;
+  const fn = m.falseNegatives;
+  const r = host.pins.maybePinned(host, f, page, nr, NO_SITE);
+  m.falsePositives = fp;
+  m.falseNegatives = fn;
+  return r;
 }
 
 /** Record refs new pins in vmstat and the ledger (every design does this). */

@@ -9,13 +9,13 @@ import {
   folioExpectedRefCount,
   folioFlagNames,
   folioMapcount,
-  folioMaybeDmaPinned,
   folioMaybeMappedShared,
   folioNrPages,
   folioPrecisePageMapcount,
   pageAnonExclusive,
   pageMapcountRaw,
 } from '../../mm/folio.js';
+import { peekMaybePinned } from '../../mm/pin_policy.js';
 import type { Host } from '../../mm/host.js';
 import { MAX_PAGE_ORDER } from '../../mm/page.js';
 
@@ -134,7 +134,8 @@ export function folioInfo(host: Host, pfn: number): FolioInfo | null {
     anonExclusive: pageAnonExclusive(ft, f, page),
     flags: folioFlagNames(ft, f),
     owner: o === null || o === undefined ? null : { kind: o.kind, id: o.id, index: ft.index[f]! },
-    maybeDmaPinned: folioMaybeDmaPinned(ft, f),
+    // What the configured pin-accounting design answers (upstream: folio_maybe_dma_pinned).
+    maybeDmaPinned: peekMaybePinned(host, f, 0, folioNrPages(ft, f)),
     maybeMappedShared: folioMaybeMappedShared(ft, f),
     expectedRefCount: folioExpectedRefCount(ft, f),
     mmIds: [ft.mmId0[f]!, ft.mmId1[f]!],
