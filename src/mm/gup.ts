@@ -113,17 +113,14 @@ export function gupPutFolio(host: Host, f: number, page: number, refs: number, f
   host.folioPut(f, refs);
 }
 
-/** The folio and page index of a pfn from a pages array, or null. */
-function pfnPage(host: Host, pfn: unknown): { f: number; page: number } | null {
-  if (typeof pfn !== 'number') return null;
-  const f = host.pfnFolio(pfn);
-  return f === 0 ? null : { f, page: pfn - host.ft.pfn[f]! };
+/** The folio of a pfn from a pages array (page_folio), or 0 for a hole or a value that is no pfn. */
+function pageFolio(host: Host, pfn: unknown): number {
+  return typeof pfn === 'number' ? host.pfnFolio(pfn) : 0;
 }
 
 // mirrors mm/gup.c:unpin_user_page
 export function unpinUserPage(host: Host, pfn: number): void {
-  if (typeof pfn !== 'number') return;
-  const f = host.pfnFolio(pfn);
+  const f = pageFolio(host, pfn);
   if (f !== 0) gupPutFolio(host, f, pfn - host.ft.pfn[f]!, 1, FOLL.PIN);
 }
 
@@ -134,10 +131,8 @@ export function unpinUserPages(host: Host, pages: readonly number[], npages: num
   // Linux groups runs of one folio (gup_folio_next) and puts each run once; putting
   // page by page reaches the same folio totals and keeps the per-page ledger exact.
   for (let i = 0; i < npages; i++) {
-    const pfn = pages[i];
-    if (typeof pfn !== 'number') continue;
-    const f = host.pfnFolio(pfn);
-    if (f !== 0) gupPutFolio(host, f, pfn - host.ft.pfn[f]!, 1, pinFlags);
+    const f = pageFolio(host, pages[i]);
+    if (f !== 0) gupPutFolio(host, f, pages[i]! - host.ft.pfn[f]!, 1, pinFlags);
   }
 }
 
@@ -149,9 +144,8 @@ export function unpinUserPagesDirtyLock(host: Host, pages: readonly number[], np
     return;
   }
   for (let i = 0; i < npages; i++) {
-    const p = pfnPage(host, pages[i]);
-    if (p === null) continue;
-    host.ft.flags[p.f]! |= PG.DIRTY;
+    const f = pageFolio(host, pages[i]);
+    if (f !== 0) host.ft.flags[f]! |= PG.DIRTY;
   }
   unpinUserPages(host, pages, npages, pinFlags);
 }
@@ -173,32 +167,32 @@ export function coalescePinsToFolio(host: Host, pfns: readonly number[], n: numb
 /** Turn an exclusive pin into a normal one (the guest shares the page). 0 or -EINVAL. */
 // mirrors the exclusive-pin RFC's unexc_user_page (not upstream)
 export function unexcUserPage(host: Host, pfn: number): number {
-  const p = pfnPage(host, pfn);
-  if (p === null || !host.pins.exclusiveSupported) return neg('EINVAL');
-  return host.pins.unexc(host, p.f, p.page);
+  const f = pageFolio(host, pfn);
+  if (f === 0 || !host.pins.exclusiveSupported) return neg('EINVAL');
+  return host.pins.unexc(host, f, pfn - host.ft.pfn[f]!);
 }
 
 /** Turn the single normal pin of an exclusive anon page into an exclusive pin. 0, -EINVAL or -EBUSY. */
 // mirrors the exclusive-pin RFC's reexc_user_page (not upstream)
 export function reexcUserPage(host: Host, pfn: number): number {
-  const p = pfnPage(host, pfn);
-  if (p === null || !host.pins.exclusiveSupported) return neg('EINVAL');
-  return host.pins.reexc(host, p.f, p.page);
+  const f = pageFolio(host, pfn);
+  if (f === 0 || !host.pins.exclusiveSupported) return neg('EINVAL');
+  return host.pins.reexc(host, f, pfn - host.ft.pfn[f]!);
 }
 
 /** Add one more pin to an already pinned folio; a no-op on the zero page. */
 // mirrors mm/gup.c:folio_add_pin
 export function folioAddPin(host: Host, pfn: number): void {
-  const p = pfnPage(host, pfn);
-  if (p === null || isZeroFolio(host.ft, p.f)) return;
-  host.pins.addPin(host, p.f, p.page);
+  const f = pageFolio(host, pfn);
+  if (f === 0 || isZeroFolio(host.ft, f)) return;
+  host.pins.addPin(host, f, pfn - host.ft.pfn[f]!);
 }
 
 /** Release a FOLL_GET reference (put_page). */
 // mirrors include/linux/mm.h:put_page
 export function putPage(host: Host, pfn: number): void {
-  const p = pfnPage(host, pfn);
-  if (p !== null) gupPutFolio(host, p.f, p.page, 1, FOLL.GET);
+  const f = pageFolio(host, pfn);
+  if (f !== 0) gupPutFolio(host, f, pfn - host.ft.pfn[f]!, 1, FOLL.GET);
 }
 
 // ---------------------------------------------------------------------------
