@@ -292,6 +292,7 @@ function stillMapped(dma: VfioDma, page: number): boolean {
  * (read), through the IOMMU. The whole range must be mapped with the needed
  * permission, else the request faults (EFAULT) and nothing moves.
  */
+// model-only: the device side of DMA through the IOMMU; Linux has no syscall for it
 function deviceDma(host: Host, c: Container, arg: unknown, write: boolean): number | ErrnoName {
   const a = copyStructFromUser(arg, ['iova', 'len', 'buf']);
   if (a === null) return 'EFAULT';

@@ -110,6 +110,7 @@ export class PipeInodeInfo {
   }
 
   /** Drop the oldest buffer. */
+  // mirrors fs/pipe.c:pipe_buf_release (via anon_pipe_buf_release / page_cache_pipe_buf_release)
   consume(): void {
     pipeBufRelease(this.host, this.bufs.shift()!);
   }
@@ -166,6 +167,7 @@ function pipeRead(file: File, out: Uint8Array, count: number): number | ErrnoNam
 }
 
 /** Allocate a page for write(2)'s data: its reference is the pipe buffer's. */
+// mirrors fs/pipe.c:anon_pipe_get_page (no spare-page cache)
 function pipeAllocPage(host: Host): number {
   const f = host.folioAlloc(0, GFP_KERNEL);
   if (f === 0) return -1;

@@ -46,6 +46,7 @@ function validateFixedRange(addr: bigint, len: number, imu: IoMappedUbuf): boole
 }
 
 /** Copy between the pinned pages of imu at buffer offset `at` and data[0, n). */
+// mirrors io_uring/rsrc.c:io_import_fixed (the bvec over the pinned pages) and the iov_iter copy
 function copyPinned(host: Host, imu: IoMappedUbuf, at: number, data: Uint8Array, n: number, toPages: boolean): void {
   // Byte offset of the buffer start within its first page.
   let pos = (imu.ubuf % PAGE_SIZE) + at;
