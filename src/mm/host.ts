@@ -196,7 +196,7 @@ export class Host {
   /** Outstanding pins covering page `page` of f, by the ledger: its own and its folio's. */
   pinnedPages(f: number, page: number): number {
     const head = this.ft.pfn[f]!;
-    return this.pagePins(f, page) + this.folioPinLedger.get(head);
+    return this.pagePins(f, page) + (this.folioPinLedger.size > 0 ? this.folioPinLedger.get(head) : 0);
   }
 
   /** Outstanding pins taken on page `page` of f itself (not whole-folio pins). */
