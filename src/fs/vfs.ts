@@ -15,7 +15,7 @@ import {
   FALLOC_FL_ZERO_RANGE,
 } from '../uapi/falloc.js';
 import { O_APPEND, S_IFMT, S_IFREG } from '../uapi/fcntl.js';
-import { cUserBuffer } from '../uapi/ctypes.js';
+import { cUserBuffer, resultSize } from '../uapi/ctypes.js';
 import { FMode } from '../mm/fs_types.js';
 import { TASK_SIZE } from '../mm/page.js';
 import type { OpenFile } from './file.js';
@@ -189,8 +189,12 @@ export interface Stat {
   st_nlink: number;
   st_uid: number;
   st_gid: number;
-  /** off_t: exact up to 2^63 - 1, hence a bigint. */
-  st_size: bigint;
+  /**
+   * off_t, exact: a number up to Number.MAX_SAFE_INTEGER (2^53 - 1), as Node's
+   * fs.fstatSync gives; a bigint only above that (a tmpfs file may be 2^63 - 1
+   * bytes long), where a number would be rounded.
+   */
+  st_size: number | bigint;
   st_blksize: number;
   st_blocks: number;
 }
@@ -205,7 +209,7 @@ export function vfsFstat(file: OpenFile): Stat {
     st_nlink: i.nlink,
     st_uid: 0,
     st_gid: 0,
-    st_size: i.size,
+    st_size: resultSize(i.size),
     st_blksize: i.sb.blockSize,
     st_blocks: i.blocks,
   };

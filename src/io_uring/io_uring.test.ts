@@ -232,7 +232,7 @@ describe('fixed reads and writes', () => {
     // The file position, with off = -1.
     expect(p.io_uring_write_fixed(fd, file, a, 10, -1, 0)).toBe(10);
     expect(p.io_uring_write_fixed(fd, file, a, 10, -1, 0)).toBe(10);
-    expect(p.fstat(file).st_size).toBe(20n);
+    expect(p.fstat(file).st_size).toBe(20);
     // A read-only descriptor cannot be written.
     const [r, w] = p.pipe();
     expect(p.io_uring_write_fixed(fd, r, a, 10, 0, 0)).toBe(-9);

@@ -52,6 +52,18 @@ export function num(b: bigint): number {
   return Number(b);
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * A 64-bit size, offset or address in a result (st_size, an smaps offset): a
+ * number, as Node's fs.fstatSync gives, while it is exact (at most
+ * Number.MAX_SAFE_INTEGER, 2^53 - 1); the exact bigint above that, where a
+ * number would be rounded (a tmpfs file can be 2^63 - 1 bytes long).
+ */
+export function resultSize(b: bigint): number | bigint {
+  return b <= MAX_SAFE && b >= -MAX_SAFE ? Number(b) : b;
+}
+
 // ---------------------------------------------------------------------------
 // User buffers.
 //

@@ -22,6 +22,7 @@ import {
   FALLOC_FL_ZERO_RANGE,
   MAP_SHARED,
   O_RDWR,
+  PROT_READ,
 } from '../../src/uapi/index.js';
 import { BAD_FD, type Env, MEMFD_SIZE, RW, env } from './env.js';
 import { HPAGE, PAGE, WEIRD, attempt, checkKernelsAfterEach, checkOutcome, type Expect, expectErrno, expectations } from './helpers.js';
@@ -261,28 +262,56 @@ describe('file syscalls: accepted inputs', () => {
   it('ftruncate: grow, shrink, length 0, 2^64 wraps to 0; fd 2^32 + fd names fd', () => {
     const e = env();
     expect(e.p.ftruncate(e.fd, 3 * PAGE + 5)).toBe(0);
-    expect(e.p.fstat(e.fd).st_size).toBe(BigInt(3 * PAGE + 5));
+    expect(e.p.fstat(e.fd).st_size).toBe(3 * PAGE + 5);
     expect(e.p.ftruncate(2 ** 32 + e.fd, 2 ** 64)).toBe(0);
-    expect(e.p.fstat(e.fd).st_size).toBe(0n);
+    expect(e.p.fstat(e.fd).st_size).toBe(0);
     expect(e.p.ftruncate(e.fd, 2 ** 53)).toBe(0);
     expect(e.p.fstat(e.fd).st_size).toBe(2n ** 53n);
+  });
+
+  // Sizes are numbers as in Node's fs.fstatSync while exact; a bigint only beyond 2^53 - 1.
+  it('fstat: st_size is a number up to Number.MAX_SAFE_INTEGER, the exact bigint above it', () => {
+    const e = env();
+    expect(e.p.ftruncate(e.fd, 4096)).toBe(0);
+    const st = e.p.fstat(e.fd);
+    expect(st.st_size === 4096).toBe(true);
+    expect(typeof st.st_size).toBe('number');
+    expect(e.p.ftruncate(e.fd, Number.MAX_SAFE_INTEGER)).toBe(0);
+    expect(e.p.fstat(e.fd).st_size).toBe(Number.MAX_SAFE_INTEGER);
+    expect(e.p.ftruncate(e.fd, 2n ** 53n + 1n)).toBe(0);
+    expect(e.p.fstat(e.fd).st_size).toBe(2n ** 53n + 1n);
+    expect(e.p.ftruncate(e.fd, I64_MAX)).toBe(0);
+    expect(e.p.fstat(e.fd).st_size).toBe(I64_MAX);
+    // Every other Stat field is a number.
+    for (const [k, v] of Object.entries(e.p.fstat(e.hfd))) expect([k, typeof v]).toEqual([k, 'number']);
+  });
+
+  it('smaps: a file offset is a number up to Number.MAX_SAFE_INTEGER, the exact bigint above it', () => {
+    const e = env();
+    const low = e.p.mmap(0, PAGE, PROT_READ, MAP_SHARED, e.fd, 3 * PAGE);
+    const highOff = 2n ** 60n;
+    const high = e.p.mmap(0, PAGE, PROT_READ, MAP_SHARED, e.fd, highOff);
+    const at = (a: number) => e.p.smaps().find((v) => v.start === a)!;
+    expect(at(low).offset).toBe(3 * PAGE);
+    expect(at(high).offset).toBe(highOff);
+    expect(at(e.A).offset).toBe(0);
   });
 
   it('ftruncate of a hugetlb memfd to a multiple of 2 MiB works', () => {
     const e = env();
     expect(e.p.ftruncate(e.hfd, 2 * HPAGE)).toBe(0);
-    expect(e.p.fstat(e.hfd).st_size).toBe(BigInt(2 * HPAGE));
+    expect(e.p.fstat(e.hfd).st_size).toBe(2 * HPAGE);
     expect(e.p.ftruncate(e.hfd, 0)).toBe(0);
   });
 
   it('fallocate: allocate grows i_size byte-exactly; KEEP_SIZE does not; PUNCH keeps the size', () => {
     const e = env();
     expect(e.p.fallocate(e.fd, 0, MEMFD_SIZE, 100)).toBe(0);
-    expect(e.p.fstat(e.fd).st_size).toBe(BigInt(MEMFD_SIZE + 100));
+    expect(e.p.fstat(e.fd).st_size).toBe(MEMFD_SIZE + 100);
     expect(e.p.fallocate(e.fd, KEEP, MEMFD_SIZE + 100, PAGE)).toBe(0);
-    expect(e.p.fstat(e.fd).st_size).toBe(BigInt(MEMFD_SIZE + 100));
+    expect(e.p.fstat(e.fd).st_size).toBe(MEMFD_SIZE + 100);
     expect(e.p.fallocate(e.fd, PUNCH, 0, MEMFD_SIZE * 4)).toBe(0);
-    expect(e.p.fstat(e.fd).st_size).toBe(BigInt(MEMFD_SIZE + 100));
+    expect(e.p.fstat(e.fd).st_size).toBe(MEMFD_SIZE + 100);
     expect(e.p.fstat(e.fd).st_blocks).toBe(0);
   });
 
@@ -307,7 +336,7 @@ describe('file syscalls: accepted inputs', () => {
     const e = env();
     expect(e.p.fallocate(e.fd, KEEP, I64_MAX - 4096n, 4096)).toBe(0);
     expect(e.p.fstat(e.fd).st_blocks).toBe(16);
-    expect(e.p.fstat(e.fd).st_size).toBe(BigInt(MEMFD_SIZE));
+    expect(e.p.fstat(e.fd).st_size).toBe(MEMFD_SIZE);
   });
 
   it('fallocate on hugetlbfs: PUNCH_HOLE|KEEP_SIZE is supported (nothing to free)', () => {
@@ -367,7 +396,7 @@ describe('file syscalls: accepted inputs', () => {
     expect(e.p.pwrite(e.fd, buf(4), 0, 0)).toBe(0);
     expect(e.p.pwrite(e.fd, new Uint8Array([9, 9]), 100, 0)).toBe(2);
     expect(e.p.pwrite(2 ** 32 + e.fd, new Uint8Array([7]), 1, MEMFD_SIZE)).toBe(1);
-    expect(e.p.fstat(e.fd).st_size).toBe(BigInt(MEMFD_SIZE + 1));
+    expect(e.p.fstat(e.fd).st_size).toBe(MEMFD_SIZE + 1);
   });
 
   // hugetlbfs_read_iter (older kernels) zero-fills holes without allocating; the

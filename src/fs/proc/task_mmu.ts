@@ -18,6 +18,7 @@ import { MmuNotifyEvent, withInvalidate } from '../../mm/mmu_notifier.js';
 import { NO_SITE, folioMaybeDmaPinnedP } from '../../mm/pin_policy.js';
 import { Ev } from '../../cost/counters.js';
 import { thpVmaAllowable } from '../../mm/huge_memory.js';
+import { resultSize } from '../../uapi/ctypes.js';
 
 /** Fixed-point shift for PSS (fs/proc/task_mmu.c: PSS_SHIFT). */
 const PSS_SHIFT = 12;
@@ -28,8 +29,8 @@ export interface SmapsEntry {
   end: number;
   /** 'rw-p' and the like. */
   perms: string;
-  /** File offset in bytes. */
-  offset: number;
+  /** File offset in bytes: a number, or a bigint above Number.MAX_SAFE_INTEGER (a tmpfs mapping may start near 2^63). */
+  offset: number | bigint;
   inode: number;
   pathname: string;
   Size: number;
@@ -215,7 +216,7 @@ export function smapsRead(host: Host, mm: MmStruct): SmapsEntry[] {
       start: vma.start,
       end: vma.end,
       perms: vmaPerms(vma),
-      offset: vma.file !== null ? vma.pgoff * PAGE_SIZE : 0,
+      offset: vma.file !== null ? resultSize(BigInt(vma.pgoff) * BigInt(PAGE_SIZE)) : 0,
       inode: vma.file?.inode.ino ?? 0,
       pathname: vma.file?.path ?? (vma.anonName !== null ? `[anon:${vma.anonName}]` : ''),
       Size: kb(vma.end - vma.start),
