@@ -14,7 +14,7 @@ import {
   FALLOC_FL_WRITE_ZEROES,
   FALLOC_FL_ZERO_RANGE,
 } from '../uapi/falloc.js';
-import { O_APPEND, S_IFMT, S_IFREG } from '../uapi/fcntl.js';
+import { O_APPEND, S_IFBLK, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG } from '../uapi/fcntl.js';
 import { cUserBuffer, resultSize } from '../uapi/ctypes.js';
 import { FMode } from '../mm/fs_types.js';
 import { TASK_SIZE } from '../mm/page.js';
@@ -57,7 +57,13 @@ export function doFtruncate(file: OpenFile, length: bigint): ErrnoName | null {
   return file.fOp.setattrSize(file, length);
 }
 
-/** fallocate after the descriptor lookup. */
+/**
+ * fallocate after the descriptor lookup, in vfs_fallocate's order: EINVAL
+ * (offset, len), EOPNOTSUPP (mode), EBADF (not open for writing), ESPIPE (a
+ * FIFO), EISDIR (a directory), ENODEV (neither a regular file nor a block
+ * device), EFBIG (wrap, s_maxbytes), EOPNOTSUPP (no ->fallocate), then the
+ * file system. FALLOC_FL_WRITE_ZEROES (v6.17) sits with COLLAPSE and INSERT.
+ */
 // mirrors fs/open.c:vfs_fallocate
 export function vfsFallocate(file: OpenFile, mode: number, offset: bigint, len: bigint): ErrnoName | null {
   if (offset < 0n || len <= 0n) return 'EINVAL';
@@ -79,7 +85,12 @@ export function vfsFallocate(file: OpenFile, mode: number, offset: bigint, len: 
       return 'EOPNOTSUPP';
   }
   if (!(file.fMode & FMode.WRITE)) return 'EBADF';
-  if ((file.inode.mode & S_IFMT) !== S_IFREG) return 'ENODEV';
+  // Not modelled, so never refused here: append-only and immutable inodes
+  // (EPERM), an active swapfile (ETXTBSY), the LSM and fanotify permission hooks.
+  const type = file.inode.mode & S_IFMT;
+  if (type === S_IFIFO) return 'ESPIPE';
+  if (type === S_IFDIR) return 'EISDIR';
+  if (type !== S_IFREG && type !== S_IFBLK) return 'ENODEV';
   // Check for wraparound and the file system's size limit.
   if (offset + len > I64_MAX || offset + len > file.inode.sb.maxBytes) return 'EFBIG';
   if (file.fOp.fallocate === undefined) return 'EOPNOTSUPP';

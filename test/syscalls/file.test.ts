@@ -4,7 +4,8 @@
  * notes: /work/notes/syscalls_file.md sections 2-6 and 10).
  *
  *   ftruncate: EINVAL(len<0) -> EBADF -> EINVAL(!reg/!write) -> EFBIG -> fs (hugetlb: EINVAL unaligned)
- *   fallocate: EBADF -> EINVAL(off<0, len<=0) -> EOPNOTSUPP(mode) -> EBADF(!write) -> EFBIG -> fs EOPNOTSUPP
+ *   fallocate: EBADF -> EINVAL(off<0, len<=0) -> EOPNOTSUPP(mode) -> EBADF(!write) -> ESPIPE(FIFO) -> EISDIR(dir)
+ *              -> ENODEV(!reg, !blk) -> EFBIG -> EOPNOTSUPP(no ->fallocate) -> fs EOPNOTSUPP
  *   pread/pwrite: EINVAL(pos<0) -> EBADF -> ESPIPE -> EBADF(mode) -> EINVAL(!CAN_RW) -> EFAULT(access_ok)
  *                 -> EINVAL(rw_verify_area)
  *   fstat/close: EBADF.  open: EFAULT (bad path pointer), ENOENT.
@@ -20,7 +21,10 @@ import {
   FALLOC_FL_UNSHARE_RANGE,
   FALLOC_FL_WRITE_ZEROES,
   FALLOC_FL_ZERO_RANGE,
+  GUP_TEST_PATH,
   MAP_SHARED,
+  O_DIRECTORY,
+  O_RDONLY,
   O_RDWR,
   PROT_READ,
 } from '../../src/uapi/index.js';
@@ -105,6 +109,15 @@ const fallocateRows: Row[] = withSyscall('fallocate', [
   { name: 'offset + len == 2^63', call: (e) => e.p.fallocate(e.fd, KEEP, (1n << 63n) - 4096n, PAGE), code: 'EFBIG' },
   { name: 'ORDER EFBIG (VFS) beats the fs refusing ZERO_RANGE (EOPNOTSUPP)', call: (e) => e.p.fallocate(e.fd, FALLOC_FL_ZERO_RANGE, I64_MAX, 1), code: 'EFBIG' },
   { name: 'ORDER EFBIG (VFS) beats PUNCH on hugetlbfs', call: (e) => e.p.fallocate(e.hfd, PUNCH, I64_MAX, 2), code: 'EFBIG' },
+  // The file type, after the write-mode check and before EFBIG (vfs_fallocate).
+  { name: 'pipe write end', call: (e) => e.p.fallocate(e.p.pipe()[1], 0, 0, PAGE), code: 'ESPIPE' },
+  { name: 'ORDER pipe read end: not open for writing (EBADF) beats ESPIPE', call: (e) => e.p.fallocate(e.p.pipe()[0], 0, 0, PAGE), code: 'EBADF' },
+  { name: 'ORDER pipe: a bad mode (EOPNOTSUPP) beats ESPIPE', call: (e) => e.p.fallocate(e.p.pipe()[1], FALLOC_FL_PUNCH_HOLE, 0, PAGE), code: 'EOPNOTSUPP' },
+  { name: 'ORDER pipe: len 0 (EINVAL) beats ESPIPE', call: (e) => e.p.fallocate(e.p.pipe()[1], 0, 0, 0), code: 'EINVAL' },
+  { name: 'ORDER pipe: ESPIPE beats offset + len overflow (EFBIG)', call: (e) => e.p.fallocate(e.p.pipe()[1], 0, I64_MAX, PAGE), code: 'ESPIPE' },
+  { name: 'directory (it only opens read-only): EBADF', call: (e) => e.p.fallocate(e.p.open('/tmp', O_RDONLY | O_DIRECTORY), 0, 0, PAGE), code: 'EBADF' },
+  { name: 'character device (gup_test, O_RDWR)', call: (e) => e.p.fallocate(e.p.open(GUP_TEST_PATH, O_RDWR), 0, 0, PAGE), code: 'ENODEV' },
+  { name: 'ORDER character device: ENODEV beats EFBIG', call: (e) => e.p.fallocate(e.p.open(GUP_TEST_PATH, O_RDWR), 0, I64_MAX, PAGE), code: 'ENODEV' },
   // Valid for the VFS, refused by shmem_fallocate.
   { name: 'tmpfs: ZERO_RANGE', call: (e) => e.p.fallocate(e.fd, FALLOC_FL_ZERO_RANGE, 0, PAGE), code: 'EOPNOTSUPP' },
   { name: 'tmpfs: ZERO_RANGE|KEEP_SIZE', call: (e) => e.p.fallocate(e.fd, FALLOC_FL_ZERO_RANGE | KEEP, 0, PAGE), code: 'EOPNOTSUPP' },
