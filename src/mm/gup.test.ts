@@ -188,4 +188,58 @@ describe('GUP-fast', () => {
     for (const pfn of pages) k.gup.put_page(pfn);
     expect(k.check()).toEqual([]);
   });
+
+  // gup_fast_pmd_leaf asks gup_must_unshare about the head page: a PMD-mapped
+  // exclusive THP has PageAnonExclusive there only, not on its tail pages.
+  it('a R/O pin at a tail page of a R/O PMD-mapped exclusive THP stays on the fast path: one refcount and one pincount update', () => {
+    const { k, p } = setup({ thp: 'always' });
+    const HP = 2 << 20;
+    const raw = p.mmap(0, 2 * HP, RW, ANON, -1, 0);
+    const thp = Math.ceil(raw / HP) * HP;
+    p.fill(thp, HP, 3);
+    p.mprotect(thp, HP, U.PROT_READ);
+    expect(p.pagemap(thp + 5 * 4096).mappedBy).toBe(HP);
+    const head = p.pagemap(thp).pfn;
+    expect(k.folio(head)).toMatchObject({ order: 9, refcount: 1, anonExclusive: true });
+    const before = k.events();
+    const pages: number[] = [];
+    expect(k.gup.pin_user_pages_fast(p, thp + 5 * 4096, 1, 0, pages)).toBe(1);
+    const after = k.events();
+    expect(pages[0]).toBe(head + 5);
+    expect(after.atomic_refcount! - before.atomic_refcount!).toBe(1);
+    expect(after.atomic_pincount! - before.atomic_pincount!).toBe(1);
+    // No fault, no split: the PMD still maps the folio, now pinned once.
+    expect(after.fault).toBe(before.fault);
+    expect(p.pagemap(thp + 5 * 4096).mappedBy).toBe(HP);
+    expect(k.folio(head)).toMatchObject({ refcount: 2, pincount: 1, maybeDmaPinned: true });
+    expect(k.check()).toEqual([]);
+    k.gup.unpin_user_page(pages[0]!);
+    expect(k.folio(head)).toMatchObject({ refcount: 1, pincount: 0 });
+    expect(k.check()).toEqual([]);
+  });
+
+  it('a R/O GUP-fast pin of a PMD-mapped THP shared with a child still falls back to the slow path, which unshares', () => {
+    const { k, p } = setup({ thp: 'always' });
+    const HP = 2 << 20;
+    const raw = p.mmap(0, 2 * HP, RW, ANON, -1, 0);
+    const thp = Math.ceil(raw / HP) * HP;
+    p.fill(thp, HP, 3);
+    const c = p.fork();
+    const shared = p.pagemap(thp).pfn;
+    expect(k.folio(shared)!.anonExclusive).toBe(false);
+    const before = k.events();
+    const pages: number[] = [];
+    expect(k.gup.pin_user_pages_fast(p, thp + 5 * 4096, 1, 0, pages)).toBe(1);
+    const after = k.events();
+    // The fast path grabbed and put back (2 updates) before the slow path unshared and pinned.
+    expect(after.atomic_refcount! - before.atomic_refcount!).toBeGreaterThan(1);
+    expect(pages[0]).not.toBe(shared + 5);
+    // The parent now maps the pinned page, exclusively; the child keeps the old one.
+    expect(p.pagemap(thp + 5 * 4096)).toMatchObject({ pfn: pages[0], anonExclusive: true });
+    expect(c.pagemap(thp + 5 * 4096).pfn).toBe(shared + 5);
+    expect(k.check()).toEqual([]);
+    k.gup.unpin_user_page(pages[0]!);
+    c.exit();
+    expect(k.check()).toEqual([]);
+  });
 });

@@ -625,7 +625,10 @@ function gupFast(host: Host, mm: MmStruct, start: number, end: number, flags: nu
     if (f === 0) break;
     const page = pfn - ft.pfn[f]!;
     if (!tryGrabFolioFast(host, f, page, n, flags, site(mm, addr))) break;
-    if (!gupFastFolioAllowed(host, f, flags) || (!(fl & Pte.RW) && gupMustUnshare(host, null, flags, f, page))) {
+    // gup_fast_pmd_leaf / gup_fast_pud_leaf ask about the folio's head page
+    // (&folio->page): a PMD-mapped THP keeps PageAnonExclusive there only.
+    const unsharePage = level === Level.PTE ? page : 0;
+    if (!gupFastFolioAllowed(host, f, flags) || (!(fl & Pte.RW) && gupMustUnshare(host, null, flags, f, unsharePage))) {
       gupPutFolio(host, f, page, n, flags);
       break;
     }
