@@ -40,12 +40,14 @@ export const MetricInfo = z.object({
 export type MetricInfo = z.infer<typeof MetricInfo>;
 
 /** A metric's value over the repeats (one value per seed, in seed order). */
-export const Stat = z.object({
-  median: z.number(),
-  min: z.number(),
-  max: z.number(),
-  values: z.array(z.number()),
-});
+export const Stat = z
+  .object({
+    median: z.number(),
+    min: z.number(),
+    max: z.number(),
+    values: z.array(z.number()),
+  })
+  .refine((s) => s.min <= s.median && s.median <= s.max, { message: 'expected min <= median <= max', path: ['median'] });
 export type Stat = z.infer<typeof Stat>;
 
 export const DesignInfo = z.object({
@@ -103,7 +105,7 @@ export const TimelineEvent = z.object({
   start: z.number(),
   end: z.number(),
   detail: z.string(),
-});
+}).refine((e) => e.start <= e.end, { message: 'expected start <= end', path: ['end'] });
 export type TimelineEvent = z.infer<typeof TimelineEvent>;
 
 /** States a subpage of a large folio can be drawn in. */
@@ -183,8 +185,43 @@ export const ScenarioReport = z.object({
   costs: z.array(CostSummary),
   findings: z.array(Finding),
   expectations: z.array(Expectation),
-});
+}).superRefine(checkReferences);
 export type ScenarioReport = z.infer<typeof ScenarioReport>;
+
+/**
+ * Every design and metric a scenario's parts name is one the scenario lists:
+ * a renderer looks them up, and a dangling id (a producer bug, or a hand-merged
+ * file) is reported at its JSON path rather than as a crash in a renderer.
+ */
+function checkReferences(
+  s: {
+    designs: { id: string }[];
+    metrics: { id: string }[];
+    rows: { metric: string; cells: { design: string }[] }[];
+    sweep?: { series: { design: string; metric: string }[] } | undefined;
+    timeline: { design: string }[];
+    folioMaps: { design: string }[];
+    costs: { design: string }[];
+    findings: { design: string }[];
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const designs = new Set(s.designs.map((d) => d.id));
+  const metrics = new Set(s.metrics.map((m) => m.id));
+  const need = (ok: boolean, what: string, id: string, path: (string | number)[]) => {
+    if (!ok) ctx.addIssue({ code: 'custom', message: `unknown ${what} '${id}'`, path });
+  };
+  s.rows.forEach((r, i) => {
+    need(metrics.has(r.metric), 'metric', r.metric, ['rows', i, 'metric']);
+    r.cells.forEach((c, j) => need(designs.has(c.design), 'design', c.design, ['rows', i, 'cells', j, 'design']));
+  });
+  s.sweep?.series.forEach((e, i) => {
+    need(designs.has(e.design), 'design', e.design, ['sweep', 'series', i, 'design']);
+    need(metrics.has(e.metric), 'metric', e.metric, ['sweep', 'series', i, 'metric']);
+  });
+  for (const key of ['timeline', 'folioMaps', 'costs', 'findings'] as const)
+    s[key].forEach((x, i) => need(designs.has(x.design), 'design', x.design, [key, i, 'design']));
+}
 
 export const Report = z.object({
   format: z.literal(REPORT_FORMAT),
