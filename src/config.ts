@@ -35,6 +35,8 @@ const schema = z
     maxMapCount: z.number().int().positive().optional(),
     /** vm.mmap_min_addr. */
     mmapMinAddr: z.number().int().nonnegative().optional(),
+    /** nr_cpu_ids: CPUs tasks may run on (Process.runOn) and TLB shootdowns may reach; 1..4096, default 8. */
+    cpus: z.number().optional(),
     /**
      * The mount table: mount point -> file system type, or { type, size }.
      * Replaces the default ({ '/': 'ext4', '/tmp': 'tmpfs', '/dev/shm': 'tmpfs', '/mnt/pmem': 'ext4-dax' }) as a whole.
@@ -67,6 +69,9 @@ export interface BootConfig {
 /** Smallest and largest host the model accepts (pfns stay exact in doubles). */
 const MIN_MEMORY = 16 * 2 ** 20;
 const MAX_MEMORY = 2 ** 52;
+
+/** Largest nr_cpu_ids the model accepts (x86-64 distro kernels build with NR_CPUS up to 8192; 4096 keeps masks small). */
+const MAX_CPUS = 4096;
 
 /** First 1 MiB of RAM, kept by the firmware and the kernel as on x86. */
 export const RESERVED_PAGES = 256;
@@ -105,6 +110,10 @@ export function parseKernelOptions(opts: unknown): BootConfig {
   if (o.mmapMinAddr !== undefined) {
     if (o.mmapMinAddr % PAGE_SIZE !== 0) throw new KernelConfigError(`Kernel option mmapMinAddr: expected a multiple of 4096, got ${o.mmapMinAddr}`);
     mm.mmapMinAddr = o.mmapMinAddr;
+  }
+  if (o.cpus !== undefined) {
+    if (!Number.isInteger(o.cpus) || o.cpus < 1 || o.cpus > MAX_CPUS) throw new KernelConfigError(`Kernel option cpus: expected an integer from 1 to ${MAX_CPUS}, got ${o.cpus}`);
+    mm.cpus = o.cpus;
   }
   const policy: PolicyChoice = { ...DEFAULT_POLICY, ...o.policy };
   try {

@@ -4,6 +4,7 @@
  * folios) and the invariant oracle.
  */
 import { countersRecord } from './cost/counters.js';
+import { type CostEstimate, CostModel } from './cost/model.js';
 import { type KernelOptions, parseKernelOptions, RESERVED_PAGES } from './config.js';
 import { Host, type ThpEnabled } from './mm/host.js';
 import type { MmapHooks } from './mm/mmap.js';
@@ -158,6 +159,17 @@ export class Kernel implements KernelCore {
   /** Counts of the primitive operations performed so far (the cost model's input). */
   events(): Record<string, number> {
     return countersRecord(this.host.ev);
+  }
+
+  /**
+   * What everything counted so far costs under the unit-cost table
+   * (src/cost/model.ts, docs/COSTS.md): total simulated ns, the share resting
+   * on low-confidence figures, and one line per primitive with a non-zero
+   * count. overrides: ns per event (per byte for *_bytes) by counter name;
+   * an unknown name throws UnknownCostError listing the valid ones.
+   */
+  costEstimate(overrides?: Readonly<Record<string, number>>): CostEstimate {
+    return new CostModel(overrides).estimate(this.host.ev);
   }
 
   /**

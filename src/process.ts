@@ -510,6 +510,18 @@ export class Process {
     });
   }
 
+  /**
+   * Move this process to CPU cpu (sched_setaffinity to that one CPU): its mm
+   * is switched in there, so cpu joins mm_cpumask and later TLB flushes of
+   * the mm reach it. EINVAL unless 0 <= cpu < the Kernel option `cpus`.
+   */
+  // mirrors kernel/sched/syscalls.c:sched_setaffinity (one CPU; the move's context switch runs switch_mm)
+  runOn(cpu: number): void {
+    const mm = this.live('sched_setaffinity');
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.k.host.cfg.cpus) throw new SyscallError('EINVAL', 'sched_setaffinity');
+    mm.switchTo(cpu);
+  }
+
   /** exit(2): release the address space and the descriptors. */
   exit(status = 0): void {
     if (this.mm === null) return;

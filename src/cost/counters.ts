@@ -15,9 +15,15 @@ export const enum Ev {
   /** Page-table pages allocated / freed (4 KiB each, as Linux spends them). */
   PT_ALLOC,
   PT_FREE,
-  /** TLB flushes: ranged (flush_tlb_range) and whole-mm (flush_tlb_mm). */
+  /** TLB flushes: ranged (flush_tlb_range) and whole-mm (flush_tlb_mm), one per flush operation. */
   TLB_FLUSH_RANGE,
   TLB_FLUSH_MM,
+  /** Flushes that had to reach other CPUs (mm_cpumask beyond the current CPU; src/mm/tlb.ts). */
+  TLB_SHOOTDOWN,
+  /** Remote CPUs flushed, summed over shootdowns. */
+  TLB_REMOTE_CPU,
+  /** IPIs sent: x86 sends one per remote CPU per shootdown and waits for them all. */
+  IPI,
   /** mmu_notifier_invalidate_range_start calls (with at least one subscriber or not). */
   NOTIFIER_INVALIDATE,
   NOTIFIER_CLEAR_YOUNG,
@@ -28,7 +34,13 @@ export const enum Ev {
   /** Base pages allocated from / returned to the buddy allocator. */
   PAGE_ALLOC,
   PAGE_FREE,
-  /** Bytes zeroed and copied on behalf of user pages. */
+  /** Allocator calls (a folio of any order, page-table pages included): the per-call part of the cost. */
+  FOLIO_ALLOC,
+  FOLIO_FREE,
+  /**
+   * Bytes zeroed and copied on behalf of user pages: new pages, COW, fork and
+   * migration copies, and data moved by read/write, pipes and io_uring.
+   */
   ZERO_BYTES,
   COPY_BYTES,
   /** Faults handled, and the COW copies they made. */
@@ -41,10 +53,25 @@ export const enum Ev {
   THP_SPLIT_PAGE,
   /** Pages fork copied for the child because they may be pinned (copy_present_page). */
   FORK_COPY,
+  /** Folios and base pages migrated (src/mm/migrate.ts). */
+  MIGRATE_FOLIO,
+  MIGRATE_PAGE,
+  /** Grace periods waited for (synchronize_rcu / synchronize_srcu). */
+  SYNCHRONIZE_RCU,
+  /** System calls issued; the simulator counts them (the model's entry points are its API calls). */
+  SYSCALL,
+  /** Guest exits to the host (KVM; none until KVM is modelled). */
+  VM_EXIT,
+  /** vmemmap pages restored / freed by HugeTLB vmemmap optimization (none until HugeTLB pools exist). */
+  VMEMMAP_RESTORE,
+  VMEMMAP_OPTIMIZE,
+  /** Stores into a memory-attribute tree (KVM/guest_memfd attributes; none yet). */
+  ATTR_STORE,
   NR_EVENTS,
 }
 
-export const EVENT_NAMES: readonly string[] = [
+/** Counter names in Ev order: snake_case and stable, as reports and scenario `costs:` maps spell them. */
+export const EVENT_NAMES = [
   'pte_write',
   'pmd_write',
   'pud_write',
@@ -53,6 +80,9 @@ export const EVENT_NAMES: readonly string[] = [
   'pt_free',
   'tlb_flush_range',
   'tlb_flush_mm',
+  'tlb_shootdown',
+  'tlb_remote_cpu',
+  'ipi',
   'notifier_invalidate',
   'notifier_clear_young',
   'atomic_refcount',
@@ -60,6 +90,8 @@ export const EVENT_NAMES: readonly string[] = [
   'atomic_pincount',
   'page_alloc',
   'page_free',
+  'folio_alloc',
+  'folio_free',
   'zero_bytes',
   'copy_bytes',
   'fault',
@@ -70,7 +102,17 @@ export const EVENT_NAMES: readonly string[] = [
   'thp_split_pmd',
   'thp_split_page',
   'fork_copy',
-];
+  'migrate_folio',
+  'migrate_page',
+  'synchronize_rcu',
+  'syscall',
+  'vm_exit',
+  'vmemmap_restore',
+  'vmemmap_optimize',
+  'attr_store',
+] as const;
+
+export type EventName = (typeof EVENT_NAMES)[number];
 
 /** A fresh counter array. */
 export function newCounters(): Float64Array {

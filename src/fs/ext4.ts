@@ -32,6 +32,7 @@
  * a zeroed pmem page rather than the shared zero page; write(2) on a DAX file
  * does not dirty anything (the data is persistent at once).
  */
+import { Ev } from '../cost/counters.js';
 import type { ErrnoName } from '../uapi/errno.js';
 import {
   FALLOC_FL_COLLAPSE_RANGE,
@@ -320,6 +321,7 @@ function diskWrite(vfs: Vfs, file: File, buf: Uint8Array, count: number, pos: bi
       break;
     }
     host.content.write(f, 1, off, buf, done, chunk);
+    host.ev[Ev.COPY_BYTES] += chunk; // copy_folio_from_iter_atomic (dax_iomap_rw's copy for DAX)
     if (!sb.dax) folioMarkDirty(host, f);
     host.folioPut(f);
     done += chunk;

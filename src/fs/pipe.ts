@@ -27,6 +27,7 @@
  * a write whose user buffer ends early writes up to its end (Linux drops the
  * partly copied page and returns the bytes before it).
  */
+import { Ev } from '../cost/counters.js';
 import type { ErrnoName } from '../uapi/errno.js';
 import { O_CLOEXEC, O_DIRECT, O_EXCL, O_NONBLOCK } from '../uapi/fcntl.js';
 import { PIPE_DEF_BUFFERS } from '../uapi/uio.js';
@@ -145,6 +146,7 @@ function pipeRead(file: File, out: Uint8Array, count: number): number | ErrnoNam
       const buf = pipe.bufs[0]!;
       const chars = Math.min(buf.len, total);
       pipe.copyOut(buf, out, ret, chars);
+      pipe.host.ev[Ev.COPY_BYTES] += chars; // copy_page_to_iter
       ret += chars;
       buf.offset += chars;
       buf.len -= chars;
@@ -179,6 +181,7 @@ function pipeAllocPage(host: Host): number {
 function copyIn(host: Host, buf: PipeBuffer, off: number, src: Uint8Array, at: number, n: number): void {
   const f = host.pfnFolio(buf.pfn);
   host.content.write(f, 1 << host.ft.order[f]!, (buf.pfn - host.ft.pfn[f]!) * PAGE_SIZE + off, src, at, n);
+  host.ev[Ev.COPY_BYTES] += n; // copy_page_from_iter
 }
 
 // mirrors fs/pipe.c:pipe_write

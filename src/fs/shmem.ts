@@ -5,6 +5,7 @@
  * allocated by fallocate is not uptodate: reads treat it as a hole and the
  * first fault or write clears it, as shmem does.
  */
+import { Ev } from '../cost/counters.js';
 import type { ErrnoName } from '../uapi/errno.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/falloc.js';
 import { F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE, S_IFREG } from '../uapi/fcntl.js';
@@ -238,6 +239,7 @@ function shmemWrite(vfs: Vfs, file: File, buf: Uint8Array, count: number, pos: b
       break;
     }
     host.content.write(r, 1, off, buf, done, chunk);
+    host.ev[Ev.COPY_BYTES] += chunk; // copy_page_from_iter_atomic
     host.ft.flags[r]! |= PG.DIRTY | PG.UPTODATE;
     host.ft.flags[r]! &= ~PG.FALLOC;
     host.folioPut(r);

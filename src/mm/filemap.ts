@@ -161,6 +161,8 @@ export function filemapReadInto(host: Host, size: bigint, buf: Uint8Array, count
     index++;
     off = 0;
   }
+  // copy_page_to_iter (iov_iter_zero for holes): every byte read is copied once.
+  host.ev[Ev.COPY_BYTES] += n;
   return n;
 }
 

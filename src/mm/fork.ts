@@ -20,6 +20,7 @@ import { HPAGE_PMD_NR, Level, PAGE_SIZE, PMD_SIZE, alignDown, tableIndex } from 
 import { MKDIRTY, type PageTable, Pte, allocChild, newTable, setEntry, tableAlloc } from './pgtable.js';
 import { RMAP_EXCLUSIVE, anonVmaFork, folioAddLru, folioAddNewAnonRmap, folioDupFileRmap, folioNeedsCowForDma, folioTryDupAnonRmap } from './rmap.js';
 import { vmaInsert, vmaLinkFile } from './vma.js';
+import { flushTlbMm } from './tlb.js';
 
 class ForkOom extends Error {}
 
@@ -57,7 +58,8 @@ export function dupMm(host: Host, parent: MmStruct): MmStruct | null {
     exitMmap(host, child);
     return null;
   }
-  host.ev[Ev.TLB_FLUSH_MM]++; // flush_tlb_mm(oldmm): parent PTEs were write-protected
+  flushTlbMm(host, parent); // flush_tlb_mm(oldmm): parent PTEs were write-protected
+  child.startOn(parent.cpu); // the child first runs where its parent runs
   return child;
 }
 

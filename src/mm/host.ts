@@ -35,6 +35,8 @@ export interface MmConfig {
   maxMapCount: number;
   /** vm.mmap_min_addr (default 65536, as distros set it). */
   mmapMinAddr: number;
+  /** nr_cpu_ids (Kernel option `cpus`, default 8): the CPUs a task may run on and a TLB shootdown may reach. */
+  cpus: number;
 }
 
 export function defaultMmConfig(): MmConfig {
@@ -43,6 +45,7 @@ export function defaultMmConfig(): MmConfig {
     faultAroundBytes: 65536,
     maxMapCount: 65530,
     mmapMinAddr: 65536,
+    cpus: 8,
   };
 }
 
@@ -115,6 +118,7 @@ export class Host {
     const f = this.ft.alloc(pfn, order);
     this.memmap.set(pfn, order, f);
     this.ev[Ev.PAGE_ALLOC] += 1 << order;
+    this.ev[Ev.FOLIO_ALLOC]++;
     return f;
   }
 
@@ -129,6 +133,7 @@ export class Host {
     this.content.drop(f);
     ft.release(f);
     this.ev[Ev.PAGE_FREE] += 1 << order;
+    this.ev[Ev.FOLIO_FREE]++;
   }
 
   // mirrors include/linux/mm.h:folio_get / folio_ref_add
@@ -175,7 +180,8 @@ export class Host {
       const f = this.folioAlloc(HPAGE_PMD_ORDER, GFP_KERNEL | Gfp.NOWARN);
       if (f === 0) return 0;
       this.ft.flags[f]! |= PG.ZERO | PG.UPTODATE;
-      this.content.setUniform(f, 0);
+      // Allocated with __GFP_ZERO: 2 MiB cleared once.
+      this.zeroFolio(f);
       this.hugeZeroFolio = f;
     }
     return this.hugeZeroFolio;

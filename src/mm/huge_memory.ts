@@ -28,6 +28,7 @@ import {
   folioTryDupAnonRmap,
   rmapWalk,
 } from './rmap.js';
+import { flushTlbRange } from './tlb.js';
 
 /** add_mm_counter, keeping the RSS high-water mark. */
 export function addMmCounter(mm: MmStruct, type: MmCounter, n: number): void {
@@ -170,7 +171,7 @@ export function doHugePmdWpPage(host: Host, vma: Vma, pmdTable: PageTable, i: nu
     if (f !== 0) {
       const range = invalidateStart(host, vma.mm, MmuNotifyEvent.CLEAR, haddr, haddr + PMD_SIZE);
       clearEntry(host, pmdTable, i);
-      host.ev[Ev.TLB_FLUSH_RANGE]++;
+      flushTlbRange(host, vma.mm);
       mapAnonFolioPmd(host, f, pmdTable, i, vma, haddr);
       invalidateEnd(range);
       return VmFault.OK;
@@ -217,7 +218,7 @@ function splitHugePmdLocked(host: Host, vma: Vma, pmdTable: PageTable, i: number
   if (isHugeZeroPmd(host, pmdTable, i)) {
     // __split_huge_zero_page_pmd
     clearEntry(host, pmdTable, i);
-    host.ev[Ev.TLB_FLUSH_RANGE]++;
+    flushTlbRange(host, mm);
     const pt = new PageTable(Level.PTE, withdraw(pmdTable, i, mm));
     mm.pgtablesBytes += 4096;
     const zpfn = host.ft.pfn[host.zeroPage]!;
@@ -230,7 +231,7 @@ function splitHugePmdLocked(host: Host, vma: Vma, pmdTable: PageTable, i: number
   if (!vmaIsAnonymous(vma)) {
     // File THP: just zap the PMD; later faults map PTEs.
     clearEntry(host, pmdTable, i);
-    host.ev[Ev.TLB_FLUSH_RANGE]++;
+    flushTlbRange(host, mm);
     if (old & Pte.DIRTY) ft.flags[f]! |= PG.DIRTY;
     folioRemoveRmap(host, f, 0, HPAGE_PMD_NR, vma, Level.PMD);
     addMmCounter(mm, mmCounterFile(host, f), -HPAGE_PMD_NR);
@@ -239,7 +240,7 @@ function splitHugePmdLocked(host: Host, vma: Vma, pmdTable: PageTable, i: number
   }
   // pmdp_invalidate, then hand the mapping to 512 PTEs.
   clearEntry(host, pmdTable, i);
-  host.ev[Ev.TLB_FLUSH_RANGE]++;
+  flushTlbRange(host, mm);
   if (old & Pte.DIRTY) ft.flags[f]! |= PG.DIRTY;
   const anonExclusive = pageAnonExclusive(ft, f, 0);
   host.folioGet(f, HPAGE_PMD_NR - 1);

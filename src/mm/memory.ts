@@ -33,6 +33,7 @@ import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import { Level, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, alignDown, tableIndex } from './page.js';
 import { MKDIRTY, type PageTable, Pte, allocChild, clearEntry, setEntry, tableAlloc } from './pgtable.js';
 import { RMAP_EXCLUSIVE, anonVmaPrepare, folioAddFileRmap, folioAddLru, folioAddNewAnonRmap, folioMoveAnonRmap, folioRemoveRmap } from './rmap.js';
+import { flushTlbRange } from './tlb.js';
 
 /**
  * The folio a present entry maps, or 0 for special mappings (the zero page,
@@ -248,7 +249,7 @@ function wpPageCopy(host: Host, vma: Vma, pt: PageTable, j: number, address: num
   else fl = maybeMkwrite(fl | MKDIRTY, vma);
   // ptep_clear_flush, then the new entry.
   clearEntry(host, pt, j);
-  host.ev[Ev.TLB_FLUSH_RANGE]++;
+  flushTlbRange(host, vma.mm);
   folioAddNewAnonRmap(host, nf, vma, address, RMAP_EXCLUSIVE);
   folioAddLru(host, nf);
   setEntry(host, pt, j, ft.pfn[nf]!, fl);
@@ -515,7 +516,7 @@ function unmapPageRange(host: Host, vma: Vma, start: number, end: number, detail
 // mirrors mm/memory.c:zap_page_range_single
 export function zapPageRangeSingle(host: Host, vma: Vma, start: number, end: number, details: ZapDetails | null): void {
   const range = invalidateStart(host, vma.mm, MmuNotifyEvent.CLEAR, start, end);
-  if (unmapPageRange(host, vma, start, end, details) > 0) host.ev[Ev.TLB_FLUSH_RANGE]++;
+  if (unmapPageRange(host, vma, start, end, details) > 0) flushTlbRange(host, vma.mm);
   invalidateEnd(range);
 }
 
@@ -527,7 +528,7 @@ export function unmapVmas(host: Host, vmas: readonly Vma[], start: number, end: 
   const range = invalidateStart(host, mm, MmuNotifyEvent.UNMAP, start, end);
   let cleared = 0;
   for (const v of vmas) cleared += unmapPageRange(host, v, Math.max(v.start, start), Math.min(v.end, end), null);
-  if (cleared > 0) host.ev[Ev.TLB_FLUSH_RANGE]++;
+  if (cleared > 0) flushTlbRange(host, mm);
   invalidateEnd(range);
 }
 

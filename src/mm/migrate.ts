@@ -25,6 +25,7 @@ import { LEVEL_SPAN, Level, PAGE_SIZE } from './page.js';
 import { Pte, setEntry, type Walk, walk } from './pgtable.js';
 import { NO_SITE, folioMaybeDmaPinnedP } from './pin_policy.js';
 import { rmapWalk } from './rmap.js';
+import { flushTlbRange } from './tlb.js';
 
 const $w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null, pidx: 0 };
 
@@ -109,11 +110,15 @@ export function migrateFolio(host: Host, f: number): boolean {
       const base = Math.floor(a / span) * span;
       if (fl !== 0 && (fl & Pte.PSE || $w.level === Level.PTE)) {
         const pfn = t.pfn[$w.idx]!;
-        if (pfn >= oldPfn && pfn < oldPfn + nr) setEntry(host, t, $w.idx, newPfn + (pfn - oldPfn), fl);
+        if (pfn >= oldPfn && pfn < oldPfn + nr) {
+          setEntry(host, t, $w.idx, newPfn + (pfn - oldPfn), fl);
+          // try_to_migrate removes the mapping's rmap, remove_migration_ptes adds it on the new folio.
+          host.ev[Ev.ATOMIC_MAPCOUNT] += 2;
+        }
       }
       a = base + span;
     }
-    host.ev[Ev.TLB_FLUSH_RANGE]++;
+    flushTlbRange(host, vma.mm);
     invalidateEnd(range);
   });
   // The page cache slot moves too (folio_migrate_mapping).
@@ -127,6 +132,10 @@ export function migrateFolio(host: Host, f: number): boolean {
   const moved = ft.refcount[f]! - 1;
   ft.refcount[nf] = moved;
   ft.refcount[f] = 1;
+  // folio_ref_freeze on the old folio, folio_ref_add on the new one.
+  host.ev[Ev.ATOMIC_REFCOUNT] += 2;
+  host.ev[Ev.MIGRATE_FOLIO]++;
+  host.ev[Ev.MIGRATE_PAGE] += nr;
   ft.flags[f]! &= ~(PG.ANON | PG.ANON_EXCLUSIVE | PG.LRU);
   ft.owner[f] = null;
   ft.mapcount[f] = -1;

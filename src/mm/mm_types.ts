@@ -148,6 +148,16 @@ export class MmStruct implements PgtableOwner {
   gupPmd: PageTable | null = null;
   gupPmdI = 0;
   gupGen = -1;
+  /** The CPU this mm's task runs on now (one task per mm): where its flushes are issued. */
+  cpu = 0;
+  /**
+   * mm_cpumask: the CPUs this mm has run on, 32 per word, grown on demand.
+   * Model: a bit stays set until the mm dies (x86 clears bits lazily, and
+   * skips lazy-TLB CPUs when flushing); see tlb.ts.
+   */
+  cpumask = new Uint32Array(1).fill(1);
+  /** Bits set in cpumask (cpumask_weight), kept so a flush needs no scan. */
+  cpumaskWeight = 1;
 
   constructor(
     /** mm->mm_id (CONFIG_MM_ID), > 0. */
@@ -156,6 +166,30 @@ export class MmStruct implements PgtableOwner {
     mmapBase: number,
   ) {
     this.mmapBase = mmapBase;
+  }
+
+  /** The task now runs on cpu (0 <= cpu < nr_cpu_ids, checked by the caller): its bit joins mm_cpumask. */
+  // mirrors arch/x86/mm/tlb.c:switch_mm_irqs_off (the mm_cpumask side: cpumask_set_cpu on the new CPU)
+  switchTo(cpu: number): void {
+    this.cpu = cpu;
+    const w = cpu >>> 5;
+    const bit = 1 << (cpu & 31);
+    if (w < this.cpumask.length && this.cpumask[w]! & bit) return;
+    if (w >= this.cpumask.length) {
+      const grown = new Uint32Array(w + 1);
+      grown.set(this.cpumask);
+      this.cpumask = grown;
+    }
+    this.cpumask[w]! |= bit;
+    this.cpumaskWeight++;
+  }
+
+  /** A new mm whose task first runs on cpu: mm_cpumask holds that CPU alone. */
+  // mirrors kernel/fork.c:mm_init (mm_init_cpumask), then the task's first switch_mm
+  startOn(cpu: number): void {
+    this.cpumask = new Uint32Array(1);
+    this.cpumaskWeight = 0;
+    this.switchTo(cpu);
   }
 
   /** get_mm_rss: resident pages. */

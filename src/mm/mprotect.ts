@@ -10,7 +10,6 @@
 import { SyscallError } from '../uapi/errors.js';
 import type { ErrnoName } from '../uapi/errno.js';
 import { PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE } from '../uapi/mman.js';
-import { Ev } from '../cost/counters.js';
 import { folioTestAnon, pageAnonExclusive } from './folio.js';
 import type { Host } from './host.js';
 import { splitHugePmd } from './huge_memory.js';
@@ -22,6 +21,7 @@ import { securityVmEnoughMemory } from './mmap.js';
 import { Level, PAGE_SIZE, PMD_SIZE, alignDown, tableIndex } from './page.js';
 import { type PageTable, Pte, setEntry } from './pgtable.js';
 import { vmaModify, vmaWantsWritenotify, vmasIn } from './vma.js';
+import { flushTlbRange } from './tlb.js';
 
 const PAGE = BigInt(PAGE_SIZE);
 
@@ -124,7 +124,7 @@ export function changeProtection(host: Host, vma: Vma, start: number, end: numbe
   };
   withInvalidate(host, vma.mm, MmuNotifyEvent.PROTECTION_VMA, start, end, () => {
     visit(vma.mm.pgd, start, end);
-    if (pages > 0) host.ev[Ev.TLB_FLUSH_RANGE]++;
+    if (pages > 0) flushTlbRange(host, vma.mm);
   });
   return pages;
 }

@@ -10,7 +10,6 @@
 import { SyscallError } from '../uapi/errors.js';
 import type { ErrnoName } from '../uapi/errno.js';
 import { MAP_FIXED, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../uapi/mman.js';
-import { Ev } from '../cost/counters.js';
 import type { Host } from './host.js';
 import { splitHugePmd } from './huge_memory.js';
 import { doVmiMunmap, getUnmappedArea, securityVmEnoughMemory } from './mmap.js';
@@ -20,6 +19,7 @@ import { Level, PAGE_SIZE, PMD_SIZE, TASK_SIZE, alignDown, tableIndex } from './
 import { type PageTable, Pte, linkChild, setEntry, tableAlloc, tableLookup } from './pgtable.js';
 import { anonVmaClone } from './rmap.js';
 import { vmaInsert, vmaLinkFile, vmaLookup, vmaMergeNeighbours, vmasIn } from './vma.js';
+import { flushTlbRange } from './tlb.js';
 
 const PAGE = BigInt(PAGE_SIZE);
 const U64 = (1n << 64n) - 1n;
@@ -202,7 +202,7 @@ function movePageTables(host: Host, oldVma: Vma, oldAddr: number, newAddr: numbe
     moved += movePtes(host, mm, opmd.kids![i]!, oa, na, extent);
     off += extent;
   }
-  if (moved > 0) host.ev[Ev.TLB_FLUSH_RANGE]++;
+  if (moved > 0) flushTlbRange(host, mm);
   invalidateEnd(range);
 }
 

@@ -31,6 +31,7 @@ import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.j
 import { NodeStat } from './vmstat.js';
 import type { AddressSpace } from './fs_types.js';
 import { folioMaybeDmaPinnedP } from './pin_policy.js';
+import { flushTlbRange } from './tlb.js';
 
 /** Must fork copy this anon folio for the child rather than share it? */
 // mirrors include/linux/mm.h:folio_needs_cow_for_dma
@@ -448,7 +449,7 @@ export function folioMkclean(host: Host, f: number): number {
       if (!(fl & (Pte.DIRTY | Pte.RW))) continue;
       // ptep_clear_flush, pte_wrprotect, pte_mkclean, set_pte_at.
       setEntry(host, pt, j, pt.pfn[j]!, fl & ~(Pte.RW | Pte.DIRTY));
-      host.ev[Ev.TLB_FLUSH_RANGE]++;
+      flushTlbRange(host, vma.mm);
       cleaned++;
     }
     invalidateEnd(range);

@@ -5,6 +5,7 @@
  * the exception-table fixup. The return value is Linux's: the bytes NOT
  * copied (0 on success).
  */
+import { Ev } from '../cost/counters.js';
 import { SignalError } from '../uapi/errors.js';
 import { OomKill, cpuAccess } from './access.js';
 import type { Host } from './host.js';
@@ -38,11 +39,16 @@ function uaccess(host: Host, mm: MmStruct, addr: number, len: number, write: boo
 /** Copy src into user memory at addr; returns the bytes not copied. */
 // mirrors include/linux/uaccess.h:copy_to_user
 export function copyToUser(host: Host, mm: MmStruct, addr: number, src: Uint8Array): number {
-  return uaccess(host, mm, addr, src.length, true, (f, off, n, at) => host.content.write(f, 1 << host.ft.order[f]!, off, src, at, n));
+  const left = uaccess(host, mm, addr, src.length, true, (f, off, n, at) => host.content.write(f, 1 << host.ft.order[f]!, off, src, at, n));
+  host.ev[Ev.COPY_BYTES] += src.length - left;
+  return left;
 }
 
 /** Copy len bytes of user memory at addr into dst; returns the bytes not copied. */
 // mirrors include/linux/uaccess.h:copy_from_user
 export function copyFromUser(host: Host, mm: MmStruct, dst: Uint8Array, addr: number, len: number): number {
-  return uaccess(host, mm, addr, Math.min(len, dst.length), false, (f, off, n, at) => host.content.read(f, off, dst, at, n));
+  const n = Math.min(len, dst.length);
+  const left = uaccess(host, mm, addr, n, false, (f, off, k, at) => host.content.read(f, off, dst, at, k));
+  host.ev[Ev.COPY_BYTES] += n - left;
+  return left;
 }

@@ -16,9 +16,9 @@ import { vmaLookup, vmaSetPageProt } from '../../mm/vma.js';
 import { vmNormalPage } from '../../mm/memory.js';
 import { MmuNotifyEvent, withInvalidate } from '../../mm/mmu_notifier.js';
 import { NO_SITE, folioMaybeDmaPinnedP } from '../../mm/pin_policy.js';
-import { Ev } from '../../cost/counters.js';
 import { thpVmaAllowable } from '../../mm/huge_memory.js';
 import { resultSize } from '../../uapi/ctypes.js';
+import { flushTlbMm } from '../../mm/tlb.js';
 
 /** Fixed-point shift for PSS (fs/proc/task_mmu.c: PSS_SHIFT). */
 const PSS_SHIFT = 12;
@@ -394,7 +394,7 @@ export function clearRefsWrite(host: Host, mm: MmStruct, value: unknown): 'EINVA
   };
   if (type === ClearRefs.SOFT_DIRTY) withInvalidate(host, mm, MmuNotifyEvent.SOFT_DIRTY, 0, TASK_SIZE, run);
   else run();
-  host.ev[Ev.TLB_FLUSH_MM]++;
+  flushTlbMm(host, mm);
   return null;
 }
 
