@@ -21,6 +21,7 @@ const cols: [string, (r: (typeof rows)[number]) => string][] = [
   ['fork copies', (r) => String(r.forkCopies)],
   ['unnecessary (MiB)', (r) => `${r.unnecessaryForkCopies} (${(r.unnecessaryForkCopyBytes / 2 ** 20).toFixed(1)})`],
   ['pins lost', (r) => String(r.pinsLostAfterWrites)],
+  ['pages out of play', (r) => String(r.stickyPages)],
   ['metadata (MiB / 2 GiB host)', (r) => (r.metadataBytes / 2 ** 20).toFixed(0)],
   ['max pins / page', (r) => r.maxPinsPerPage.toLocaleString('en-US')],
   ['oracle', (r) => (r.violations.length === 0 ? 'clean' : r.violations.join(','))],

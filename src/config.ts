@@ -45,7 +45,7 @@ const schema = z
     /** The designs under comparison, by name (src/policy/registry.ts); default upstream Linux. */
     policy: z
       .object({
-        /** 'upstream' (default), 'exact', 'pmd-aggregate', 'mm-sticky'. */
+        /** 'upstream' (default), 'exact', 'pmd-aggregate', 'mm-sticky', 'page-sticky', 'pte-bit'. */
         pinAccounting: z.string().optional(),
         /** FOLL_EXCLUSIVE: 'off' (default), 'bias' (the RFC), 'field'. */
         exclusivePin: z.string().optional(),

@@ -120,7 +120,7 @@ describe('IORING_REGISTER_BUFFERS', () => {
   });
 
   it('a coalesced pin covers every page of the folio: fork copies them all for the child, under every design, and no copy is "unnecessary"', () => {
-    for (const pinAccounting of ['upstream', 'exact', 'mm-sticky']) {
+    for (const pinAccounting of ['upstream', 'exact', 'mm-sticky', 'page-sticky', 'pte-bit']) {
       const k = new Kernel({ memory: '256MiB', policy: { pinAccounting } });
       kernels.push(k);
       const p = k.spawn();

@@ -162,7 +162,8 @@ function copyPteRange(host: Host, dst: Vma, src: Vma, dstPmd: PageTable, srcPt: 
       fl &= ~Pte.RW;
     }
     if (src.flags & VM.SHARED) fl &= ~Pte.DIRTY;
-    fl &= ~Pte.ACCESSED;
+    // The child did not pin through its copy: no PINNED (the pte-bit design).
+    fl &= ~(Pte.ACCESSED | Pte.PINNED);
     if (!(dst.flags & VM.UFFD_WP)) fl &= ~Pte.UFFD_WP;
     setEntry(host, dstPt, j, pfn, fl);
   }

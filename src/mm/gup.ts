@@ -401,8 +401,8 @@ function followHugeLeaf(host: Host, vma: Vma, t: PageTable, i: number, level: Le
   const g = tryGrabFolio(host, f, off, nr, flags, site(vma.mm, addr));
   if (g !== 0) return g;
   if (flags & FOLL.TOUCH) {
-    // touch_pmd: young, and dirty for writes.
-    t.fl[i] = fl | Pte.ACCESSED | (flags & FOLL.WRITE ? MKDIRTY : 0);
+    // touch_pmd: young, and dirty for writes (re-read: the grab may have set a software bit).
+    t.fl[i] = t.fl[i]! | Pte.ACCESSED | (flags & FOLL.WRITE ? MKDIRTY : 0);
     ft.flags[f]! |= PG.REFERENCED;
   }
   if (pages !== null) for (let k = 0; k < nr; k++) pages[pi + k] = head + off + k;

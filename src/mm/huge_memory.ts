@@ -249,7 +249,8 @@ function splitHugePmdLocked(host: Host, vma: Vma, pmdTable: PageTable, i: number
   mm.pgtablesBytes += 4096;
   let fl = vma.pageProt;
   if (old & Pte.RW) fl |= Pte.RW;
-  fl |= old & (Pte.ACCESSED | Pte.DIRTY | Pte.SOFT_DIRTY | Pte.UFFD_WP);
+  // The software bits go to every PTE (the pte-bit design's PINNED with soft-dirty and uffd-wp).
+  fl |= old & (Pte.ACCESSED | Pte.DIRTY | Pte.SOFT_DIRTY | Pte.UFFD_WP | Pte.PINNED);
   for (let k = 0; k < PTRS_PER_TABLE; k++) setEntry(host, pt, k, pfn + k, fl);
   folioRemoveRmap(host, f, 0, HPAGE_PMD_NR, vma, Level.PMD);
   linkChild(host, pmdTable, i, pt);
@@ -320,7 +321,8 @@ export function copyHugePmd(
   deposit(dstPmd, i, pt, dst.mm);
   // pmdp_set_wrprotect on the parent, and a write-protected, old copy for the child.
   if (fl & Pte.RW) setEntry(host, srcPmd, i, pfn, fl & ~Pte.RW);
-  let cfl = fl & ~(Pte.RW | Pte.ACCESSED);
+  // The child did not pin through its copy: no PINNED (the pte-bit design).
+  let cfl = fl & ~(Pte.RW | Pte.ACCESSED | Pte.PINNED);
   if (!(dst.flags & VM.UFFD_WP)) cfl &= ~Pte.UFFD_WP;
   setEntry(host, dstPmd, i, pfn, cfl);
   return 'ok';

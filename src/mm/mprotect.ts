@@ -25,8 +25,8 @@ import { flushTlbRange } from './tlb.js';
 
 const PAGE = BigInt(PAGE_SIZE);
 
-/** Bits pte_modify keeps from the old entry (_PAGE_CHG_MASK, plus PSE for huge leaves). */
-const CHG_MASK = Pte.SPECIAL | Pte.ACCESSED | Pte.DIRTY | Pte.SOFT_DIRTY | Pte.UFFD_WP | Pte.PSE;
+/** Bits pte_modify keeps from the old entry (_PAGE_CHG_MASK, plus PSE for huge leaves; PINNED as a software bit would be). */
+const CHG_MASK = Pte.SPECIAL | Pte.ACCESSED | Pte.DIRTY | Pte.SOFT_DIRTY | Pte.UFFD_WP | Pte.PINNED | Pte.PSE;
 
 // mirrors arch/x86/include/asm/pgtable.h:pte_modify
 function pteModify(old: number, prot: number): number {

@@ -8,7 +8,9 @@
  * typed arrays:
  *
  *   pfn[i]   F64  target pfn of a leaf entry (the child table's pfn for non-leaves)
- *   fl[i]    U32  x86 entry bits below; 0 means pte_none
+ *   fl[i]    U32  x86 entry bits below; 0 means pte_none. Bits 0-11 sit where x86
+ *                 has them; NX (bit 63 there) is bit 15, and PINNED, the
+ *                 pte-bit design's software bit, is bit 16 (bit 57 there)
  *   kids[i]       child table of a non-leaf entry (upper levels only)
  *   deposit[i]    PMD level: the PTE table deposited for a THP leaf
  *                 (pgtable_trans_huge_deposit), withdrawn on split
@@ -33,6 +35,17 @@ export const enum Pte {
   UFFD_WP = 1 << 10,
   SOFT_DIRTY = 1 << 11,
   NX = 1 << 15,
+  /**
+   * "This entry pinned a page": the pte-bit pin-accounting design's software
+   * bit (seed 003, never merged), set by GUP on the PTE or huge leaf it pinned
+   * through and read by fork. On x86-64 it would take _PAGE_BIT_SOFTW4 (bit
+   * 57; _PAGE_BIT_DEVMAP in 6.12, free once devmap is removed), the last
+   * software bit of a leaf entry: SOFTW1-3 are SPECIAL, UFFD_WP and
+   * SOFT_DIRTY, SOFTW5 is SAVED_DIRTY. Other designs never set it; pte_modify
+   * keeps it, fork's copies for the child drop it, a PMD split gives it to
+   * all 512 PTEs.
+   */
+  PINNED = 1 << 16,
 }
 
 /** What software pte_mkdirty sets on x86: the dirty bit and the soft-dirty bit (the CPU sets only DIRTY). */

@@ -45,6 +45,12 @@ export interface PinMetrics {
   overflows: number;
   /** Pin attempts refused because an exclusive pin is held or would be violated (GUP-fast's try and the slow path's count separately). */
   exclusiveConflicts: number;
+  /**
+   * Pages currently marked "was ever pinned" and so out of play: they answer
+   * "maybe pinned" for as long as the host runs, whoever they belong to next
+   * (page-sticky; 0 for every other design).
+   */
+  stickyPages: number;
 }
 
 export function newPinMetrics(): PinMetrics {
@@ -56,6 +62,7 @@ export function newPinMetrics(): PinMetrics {
     pinnedPagesLostToCow: 0,
     overflows: 0,
     exclusiveConflicts: 0,
+    stickyPages: 0,
   };
 }
 

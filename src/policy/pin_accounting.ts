@@ -16,14 +16,24 @@
  *                  that ever pinned (MMF_HAS_PINNED) as pinned (the 2020
  *                  has_pinned design taken alone). Questions without an mm are
  *                  answered by "more references than mappings and page cache".
+ *   page-sticky    a "was ever pinned" bit per struct page, set on the first
+ *                  pin and never cleared (seed 003 (c), John Hubbard's "once
+ *                  you mark one sticky like this, it's out of play"): the bit
+ *                  outlives the pin, the process and the page's next owners.
+ *   pte-bit        a software bit in the page-table entry GUP pinned through
+ *                  (Linus's shadow PTE bit, seed 003), read by fork; unpin
+ *                  cannot find the entry, so the bit lasts until the entry is
+ *                  zapped or replaced. Questions without an mm are answered as
+ *                  mm-sticky answers them.
  */
 import { errno } from '../uapi/errno.js';
 import { Ev } from '../cost/counters.js';
-import { folioExpectedRefCount } from '../mm/folio.js';
+import { PG, folioExpectedRefCount } from '../mm/folio.js';
 import type { Host } from '../mm/host.js';
 import { MMF } from '../mm/mm_types.js';
-import { Level } from '../mm/page.js';
-import { type PageTable, type Walk, walk } from '../mm/pgtable.js';
+import { LEVEL_SPAN, Level, PAGE_SIZE } from '../mm/page.js';
+import { type PageTable, Pte, type Walk, setEntry, walk } from '../mm/pgtable.js';
+import { rmapWalk } from '../mm/rmap.js';
 import { type PinAccounting, type PinQuery, folioPinReleased, judged, newPinMetrics, pinAcquired, pinBecomesFolioPin, pinReleased } from '../mm/pin_policy.js';
 
 /** sizeof(struct page) on x86-64: what the adjacent struct page costs per 4 KiB page. */
@@ -321,5 +331,202 @@ export class MmStickyPins extends RefPerPin {
 
   audit(): string | null {
     return null;
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+/** Bits per chunk of the sparse page bitmap: 4096 pfns (16 MiB of RAM) in 512 bytes. */
+const CHUNK_SHIFT = 12;
+const CHUNK_PFNS = 1 << CHUNK_SHIFT;
+
+/**
+ * One bit per pfn, kept only for the 16 MiB chunks that hold a set bit: the
+ * model's state grows with the marked pages, not with the host.
+ */
+class SparsePfnBits {
+  private readonly chunks = new Map<number, Uint32Array>();
+  /** Bits set. */
+  size = 0;
+
+  has(pfn: number): boolean {
+    const c = this.chunks.get(Math.floor(pfn / CHUNK_PFNS));
+    if (c === undefined) return false;
+    const b = pfn % CHUNK_PFNS;
+    return (c[b >>> 5]! & (1 << (b & 31))) !== 0;
+  }
+
+  /** Set the bit of pfn; true if it was clear. */
+  set(pfn: number): boolean {
+    const key = Math.floor(pfn / CHUNK_PFNS);
+    let c = this.chunks.get(key);
+    if (c === undefined) this.chunks.set(key, (c = new Uint32Array(CHUNK_PFNS / 32)));
+    const b = pfn % CHUNK_PFNS;
+    const m = 1 << (b & 31);
+    if (c[b >>> 5]! & m) return false;
+    c[b >>> 5] = c[b >>> 5]! | m;
+    this.size++;
+    return true;
+  }
+}
+
+/**
+ * A "was ever pinned" bit in each struct page's flags. The first pin of a page
+ * sets it; nothing clears it, since without a count nothing knows when the
+ * last pin went. struct pages outlive processes: a page pinned once by one
+ * process and freed stays marked when the buddy allocator hands it to the
+ * next, so that owner's fork copies it (if its mm has MMF_HAS_PINNED, as
+ * folio_needs_cow_for_dma asks first), and migration refuses it as "maybe
+ * pinned" for good (a FOLL_LONGTERM pin cannot move it out of ZONE_MOVABLE or
+ * CMA). While a page is pinned it answers exactly as `exact` does, per page.
+ */
+// mirrors seed 003 (c): a per-struct-page sticky "was ever pinned" flag (rejected in the thread, never merged)
+export class PageStickyPins extends RefPerPin {
+  readonly name = 'page-sticky';
+  readonly maxPinsPerPage = REFCOUNT_PINS;
+  readonly mayMissPins = false;
+  /** The marked pfns. */
+  private readonly marked = new SparsePfnBits();
+
+  private mark(base: number, n: number): void {
+    for (let k = 0; k < n; k++) if (this.marked.set(base + k)) this.metrics.stickyPages++;
+  }
+
+  protected count(host: Host, f: number, page: number, refs: number): void {
+    this.mark(host.ft.pfn[f]! + page, refs);
+  }
+
+  /** Never cleared: the bit cannot know whether other pins remain. */
+  protected uncount(): void {}
+
+  /** A whole-folio pin covers every page of the folio. */
+  protected countToFolio(host: Host, f: number): void {
+    this.mark(host.ft.pfn[f]!, 1 << host.ft.order[f]!);
+  }
+
+  protected uncountFolio(): void {}
+
+  maybePinned(host: Host, f: number, page: number, nr: number): boolean {
+    const base = host.ft.pfn[f]! + page;
+    let answer = false;
+    for (let k = 0; k < nr && !answer; k++) answer = this.marked.has(base + k);
+    return judged(host, this, f, page, nr, answer);
+  }
+
+  /** A page flag: no memory beyond page->flags (though it spends one of its bits). */
+  metadataBytes(): number {
+    return 0;
+  }
+
+  audit(host: Host, f: number): string | null {
+    const base = host.ft.pfn[f]!;
+    for (let k = 0; k < 1 << host.ft.order[f]!; k++) {
+      if (host.pinnedPages(f, k) > 0 && !this.marked.has(base + k)) return `page ${k} is pinned but not marked`;
+    }
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+/** The leaf entry walk() stopped at, if it maps something: a present PTE, or a PMD/PUD leaf. */
+function presentLeaf(w: Walk): boolean {
+  const fl = w.table.fl[w.idx]!;
+  return w.level === Level.PTE ? (fl & (Pte.PRESENT | Pte.PROTNONE)) !== 0 : (fl & Pte.PSE) !== 0;
+}
+
+/** Pages of the entry walk() stopped at, from addr to the entry's end. */
+function pagesToEntryEnd(w: Walk, addr: number): number {
+  if (w.level === Level.PTE) return 1;
+  const span = LEVEL_SPAN[w.level]!;
+  return (span - (addr % span)) / PAGE_SIZE;
+}
+
+/**
+ * A software bit in the page-table entry GUP pinned through (Pte.PINNED): the
+ * PTE, or the PMD/PUD leaf of a huge mapping, which marks all of its 2 MiB.
+ * Setting it is a page-table write (GUP-fast would OR it in atomically).
+ * copy_present_pte and copy_huge_pmd ask about the entry they copy
+ * (folio_needs_cow_for_dma passes the mm and address). Unpin is given a page,
+ * not the entry, so the bit stays until the entry is zapped or replaced: later
+ * forks keep copying what the mapping once pinned. The bit belongs to the
+ * mapping: mremap moves it with the entry, a PMD split gives it to all 512
+ * PTEs, mprotect keeps it, the child's copies of entries at fork do not get
+ * it, and unmapping drops it. A question with no mm or address (gup_test's
+ * verify, migration, clear_refs) has no entry to read and is answered as
+ * mm-sticky answers it: "more references than mappings and page cache".
+ */
+// mirrors seed 003 (Linus): a shadow software PTE bit, "this page table entry is pinned" (never merged)
+export class PteBitPins extends RefPerPin {
+  readonly name = 'pte-bit';
+  readonly maxPinsPerPage = REFCOUNT_PINS;
+  /** A pinned anonymous page is exclusive, so mapped only through the entry that pinned it, which is marked. */
+  readonly mayMissPins = false;
+
+  /** Mark the entries mapping [at.addr, at.addr + refs pages): one per PTE, one for a whole huge leaf. */
+  protected count(host: Host, _f: number, _page: number, refs: number, at: PinQuery): void {
+    // folio_add_pin has no site: the pin it duplicates marked its entry.
+    if (at.mm === null || at.addr < 0) return;
+    let addr = at.addr;
+    for (let left = refs; left > 0; ) {
+      walk(at.mm.pgd, addr, $w);
+      if (presentLeaf($w)) {
+        const t = $w.table;
+        const i = $w.idx;
+        if (!(t.fl[i]! & Pte.PINNED)) setEntry(host, t, i, t.pfn[i]!, t.fl[i]! | Pte.PINNED);
+      }
+      const n = Math.min(left, pagesToEntryEnd($w, addr));
+      addr += n * PAGE_SIZE;
+      left -= n;
+    }
+  }
+
+  /** Unpin does not know the entry: nothing to clear. */
+  protected uncount(): void {}
+  protected countToFolio(): void {}
+  protected uncountFolio(): void {}
+
+  maybePinned(host: Host, f: number, page: number, nr: number, q: PinQuery): boolean {
+    let answer = false;
+    if (q.mm !== null && q.addr >= 0) {
+      let addr = q.addr;
+      for (let left = nr; left > 0 && !answer; ) {
+        walk(q.mm.pgd, addr, $w);
+        answer = presentLeaf($w) && ($w.table.fl[$w.idx]! & Pte.PINNED) !== 0;
+        const n = Math.min(left, pagesToEntryEnd($w, addr));
+        addr += n * PAGE_SIZE;
+        left -= n;
+      }
+    } else answer = host.ft.refcount[f]! > folioExpectedRefCount(host.ft, f);
+    return judged(host, this, f, page, nr, answer);
+  }
+
+  /** A bit in entries that exist anyway (but one of x86's last software PTE bits). */
+  metadataBytes(): number {
+    return 0;
+  }
+
+  /** Every mapping of a pinned anonymous page (there is one: it is exclusive) is marked. */
+  audit(host: Host, f: number): string | null {
+    const ft = host.ft;
+    if (!(ft.flags[f]! & PG.ANON)) return null;
+    const base = ft.pfn[f]!;
+    let bad: string | null = null;
+    for (let k = 0; k < 1 << ft.order[f]! && bad === null; k++) {
+      if (host.pinnedPages(f, k) === 0) continue;
+      rmapWalk(host, f, (vma, address) => {
+        const addr = address + k * PAGE_SIZE;
+        if (addr < vma.start || addr >= vma.end) return false;
+        walk(vma.mm.pgd, addr, $w);
+        if (!presentLeaf($w)) return false;
+        const t = $w.table;
+        const span = LEVEL_SPAN[$w.level]!;
+        const pfn = t.pfn[$w.idx]! + ($w.level === Level.PTE ? 0 : (addr % span) / PAGE_SIZE);
+        if (pfn !== base + k || t.fl[$w.idx]! & Pte.PINNED) return false;
+        bad = `pinned page ${k} is mapped at 0x${addr.toString(16)} by an entry without the pinned bit`;
+        return true;
+      });
+    }
+    return bad;
   }
 }

@@ -5,7 +5,7 @@
  */
 import { type PinAccounting, UpstreamPins } from '../mm/pin_policy.js';
 import { type ExclusiveEncoding, ExclusivePins } from './exclusive_pin.js';
-import { ExactPins, MmStickyPins, PmdAggregatePins } from './pin_accounting.js';
+import { ExactPins, MmStickyPins, PageStickyPins, PmdAggregatePins, PteBitPins } from './pin_accounting.js';
 
 export class UnknownPolicyError extends RangeError {
   constructor(kind: string, name: unknown, valid: readonly string[]) {
@@ -20,6 +20,8 @@ export const PIN_ACCOUNTING: Readonly<Record<string, () => PinAccounting>> = Obj
   exact: () => new ExactPins(),
   'pmd-aggregate': () => new PmdAggregatePins(),
   'mm-sticky': () => new MmStickyPins(),
+  'page-sticky': () => new PageStickyPins(),
+  'pte-bit': () => new PteBitPins(),
 });
 
 /** FOLL_EXCLUSIVE: absent (upstream), the RFC's refcount bias, or a separate field. */

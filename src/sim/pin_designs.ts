@@ -10,7 +10,10 @@
  *  2. a virtio ring of 8 pages is PTE-mapped (an mprotect split) and pinned;
  *  3. a device long-term-pins one 4 KiB buffer in each 16 MiB, and one whole
  *     2 MiB region (FOLL_WRITE | FOLL_LONGTERM, as VFIO does);
- *  4. a pipe holds 2048 FOLL_GET references on one more small page (vmsplice);
+ *  4. a pipe holds 2048 FOLL_GET references on one more small page (vmsplice),
+ *     and an O_DIRECT read lands in 16 pages of one THP of guest RAM: a
+ *     short-term pin (pin_user_pages_fast, FOLL_WRITE), released when the I/O
+ *     completes, before the fork;
  *  5. the VMM moves one pinned buffer page with mremap (memory hot-plug moving
  *     a region), to a different 2 MiB range;
  *  6. the VMM forks a helper (snapshot/migration thread) that stays alive;
@@ -72,6 +75,10 @@ export function runPinDesign(pinAccounting: string, opts: DesignOptions = {}): D
   vmm.mprotect(spliced + PAGE, PAGE, RW);
   const gets: number[] = [];
   for (let i = 0; i < 2048; i++) k.gup.get_user_pages(vmm, spliced, 1, FOLL_GET, gets);
+  // ... and an O_DIRECT read into guest RAM: pinned for the I/O, unpinned when it completes.
+  const dio: number[] = [];
+  if (k.gup.pin_user_pages_fast(vmm, ram + 6 * MiB + 16 * PAGE, 16, FOLL_WRITE, dio) !== 16) throw new Error('O_DIRECT pin failed');
+  k.gup.unpin_user_pages(dio, 16);
   // 5. Move one pinned buffer page to another 2 MiB range.
   const moved = pinned.find((p) => p.addr === ram + 16 * MiB + 5 * PAGE)!;
   const target = ram + guest - 2 * MiB + 7 * PAGE;
