@@ -46,7 +46,7 @@ const STATE_COLOURS: Record<PageState, string> = {
   pinned: '#d55e00',
   copied: '#cc79a7',
   shared: '#009e73',
-  private: '#e69f00',
+  private: '#f0e442',
 };
 
 const DASHES = [[1, 0], [8, 4], [3, 3], [10, 3, 2, 3], [2, 5], [12, 6]];

@@ -158,7 +158,7 @@ function scenario(r: Report, s: ScenarioReport, opts: TableOptions): string {
     ...(s.findings.length + s.expectations.length > 0 ? [''] : []),
     ...sweepTables(s, opts),
     ...(s.sweep === undefined ? [] : ['']),
-    paint('dim', footerText(r, s)),
+    paint('dim', wrap(footerText(r, s), opts.width)),
   ].join('\n');
 }
 
