@@ -1,4 +1,5 @@
 /** The unit-cost table and CostModel (src/cost/model.ts). */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EVENT_NAMES, Ev, newCounters } from './counters.js';
 import { CostModel, LOW_CONFIDENCE_SHARE, UNIT_COSTS, UnknownCostError } from './model.js';
@@ -9,6 +10,14 @@ describe('the unit-cost table', () => {
     expect(EVENT_NAMES.length).toBe(Ev.NR_EVENTS);
     expect(UNIT_COSTS.map((u) => u.event)).toEqual([...EVENT_NAMES]);
     for (const n of EVENT_NAMES) expect(n).toMatch(/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/);
+  });
+
+  it('docs/COSTS.md lists every unit cost with its value and confidence', () => {
+    const doc = readFileSync(new URL('../../docs/COSTS.md', import.meta.url), 'utf8');
+    for (const u of UNIT_COSTS) {
+      const value = u.per === 'byte' ? `${u.ns.toFixed(4)} ns/B` : `${Number.isInteger(u.ns) ? u.ns.toLocaleString('en-US') : u.ns.toFixed(1)} ns`;
+      expect(doc, u.event).toContain(`| \`${u.event}\` | ${value} | ${u.confidence} |`);
+    }
   });
 
   it('every entry has a finite non-negative cost, a source, a confidence and a note', () => {
