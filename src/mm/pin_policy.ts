@@ -173,7 +173,9 @@ export class UpstreamPins implements PinAccounting {
     if (ft.order[f]! > 0) {
       ft.refcount[f] = ft.refcount[f]! + 1;
       ft.pincount[f] = ft.pincount[f]! + 1;
+      host.ev[Ev.ATOMIC_PINCOUNT]++;
     } else ft.refcount[f] = ft.refcount[f]! + GUP_PIN_COUNTING_BIAS;
+    host.ev[Ev.ATOMIC_REFCOUNT]++;
     pinAcquired(host, f, page, 1);
   }
 
