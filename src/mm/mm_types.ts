@@ -187,7 +187,7 @@ export class MmStruct implements PgtableOwner {
   /** A new mm whose task first runs on cpu: mm_cpumask holds that CPU alone. */
   // mirrors kernel/fork.c:mm_init (mm_init_cpumask), then the task's first switch_mm
   startOn(cpu: number): void {
-    this.cpumask = new Uint32Array(1);
+    this.cpumask.fill(0);
     this.cpumaskWeight = 0;
     this.switchTo(cpu);
   }
