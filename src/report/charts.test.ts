@@ -8,7 +8,7 @@ import { parse, View, type LoggerInterface } from 'vega';
 import { compile } from 'vega-lite';
 import { describe, expect, it } from 'vitest';
 import { expectedMarksFromData } from '../../test/support/expected_marks.js';
-import { sampleReport } from '../../test/support/sample_report.js';
+import { sampleReport, sampleScenario } from '../../test/support/sample_report.js';
 import { folioCells, MARK_ELEMENT, scaleType, scenarioCharts, totalMarks, type MarkType } from './charts.js';
 import type { FolioMap } from './model.js';
 
@@ -80,6 +80,23 @@ describe('scenarioCharts', () => {
     expect(scaleType([-5, 1, 1000])).toBe('linear');
     const sweep = charts.find((c) => c.id.startsWith('sweep:'))!;
     expect(JSON.stringify(sweep.spec)).toContain('"type":"log"');
+  });
+});
+
+describe('sweep axes', () => {
+  it('plot a swept time in a display unit, titled with it, ticked at the swept values', () => {
+    const sc = sampleScenario({ buffers: [1e6, 2e6, 4e6, 8e6], headline: 4e6 });
+    sc.sweep!.unit = 'ns';
+    sc.sweep!.label = 'run length';
+    const spec = JSON.stringify(scenarioCharts(sc).find((c) => c.id.startsWith('sweep:'))!.spec);
+    expect(spec).toContain('"title":"run length (ms)"');
+    expect(spec).toContain('"values":[1,2,4,8]');
+    expect(spec).toContain('"data":{"values":[{"x":4}]}');
+  });
+
+  it('title a swept count with its label alone', () => {
+    const spec = JSON.stringify(charts.find((c) => c.id.startsWith('sweep:'))!.spec);
+    expect(spec).toContain(`"title":"${s.sweep!.label}"`);
   });
 });
 

@@ -123,9 +123,10 @@ function barChart(s: ScenarioReport, group: 'memory' | 'copies'): ChartSpec | un
     expected.rect += values.length;
     expected.text += values.length;
     expected.rule += values.filter((v) => v.spread).length;
-    // Room right of the longest bar for its label.
+    // Room right of the longest bar for its label; negative values (a saving) extend the axis left of zero.
     const top = Math.max(...values.map((v) => v.max), 0) * 1.35 || 1;
-    const x = { field: 'value', type: 'quantitative' as const, title: axisTitle(row.metric.unit, max), scale: { domain: [0, top], nice: false } };
+    const bottom = Math.min(...values.map((v) => v.min), 0) * 1.1;
+    const x = { field: 'value', type: 'quantitative' as const, title: axisTitle(row.metric.unit, max), scale: { domain: [bottom, top], nice: false } };
     return {
       title: { text: row.label, subtitle: row.metric.description },
       width: 440,
@@ -181,10 +182,14 @@ function sweepCharts(s: ScenarioReport): ChartSpec[] {
       const all = series.flatMap((e) => e.points.flatMap((p) => [p.stat.min, p.stat.max]));
       const top = Math.max(0, ...all);
       const scale = pickScale(metric.unit, top);
+      // x in a display unit too (ms, MiB), titled with it; a count's label already says what is counted.
+      const xScale = pickScale(sw.unit, Math.max(0, ...sw.values.map(Math.abs)));
+      const xs = (v: number) => toScale(v, sw.unit, xScale);
+      const xTitle = sw.unit === 'count' ? sw.label : `${sw.label} (${xScale.suffix === '' ? unitName(sw.unit) : xScale.suffix})`;
       const values = series.flatMap((e) =>
         e.points.map((p) => ({
           design: designLabel(s, e.design),
-          x: p.x,
+          x: xs(p.x),
           xText: formatValue(p.x, sw.unit),
           y: toScale(p.stat.median, metric.unit, scale),
           lo: toScale(p.stat.min, metric.unit, scale),
@@ -193,15 +198,15 @@ function sweepCharts(s: ScenarioReport): ChartSpec[] {
         })),
       );
       const spread = series.some((e) => e.points.some((p) => p.stat.min !== p.stat.max));
-      const xType = scaleType(sw.values);
+      const xType = scaleType(sw.values.map(xs));
       const yType = scaleType(values.flatMap((v) => [v.lo, v.hi]));
       // Ticks at the swept values themselves, and at decades on a log y axis (not at every 2..9 in between).
       const x = {
         field: 'x',
         type: 'quantitative' as const,
-        title: `${sw.label} (${unitName(sw.unit)})`,
+        title: xTitle,
         scale: { type: xType, nice: false },
-        axis: { values: sw.values, grid: false },
+        axis: { values: sw.values.map(xs), grid: false },
       };
       const yAxis = yType === 'linear' ? {} : { axis: { values: decades(values.flatMap((v) => [v.lo, v.hi])) } };
       const y = { field: 'y', type: 'quantitative' as const, title: axisTitle(metric.unit, top), scale: { type: yType }, ...yAxis };
@@ -237,7 +242,7 @@ function sweepCharts(s: ScenarioReport): ChartSpec[] {
         },
       });
       layer.push({
-        data: { values: [{ x: sw.headline }] },
+        data: { values: [{ x: xs(sw.headline) }] },
         mark: { type: 'rule', strokeDash: [4, 4], color: '#888' },
         encoding: { x },
       });
@@ -257,7 +262,7 @@ function sweepCharts(s: ScenarioReport): ChartSpec[] {
 /** Gantt bars on the simulated clock: one panel per design, one lane per actor, colour by kind. */
 function timelineChart(s: ScenarioReport): ChartSpec | undefined {
   if (s.timeline.length === 0) return undefined;
-  const end = Math.max(s.durationNs, ...s.timeline.map((e) => e.end));
+  const end = Math.max(1, s.durationNs, ...s.timeline.map((e) => e.end));
   const scale = pickScale('ns', end);
   // An instant (start == end) still gets a sliver of width, or it would not be seen.
   const minWidth = end / 600;
