@@ -72,6 +72,8 @@ export interface PageState {
   mapcount: Int32Array | null;
   /** PageAnonExclusive for pages 1..nr-1 (index 0 unused: see PG.ANON_EXCLUSIVE); null while all clear. */
   excl: Uint8Array | null;
+  /** Pages set in excl, so trimming needs no scan. */
+  exclCount: number;
 }
 
 /** Anything that owns folios: an anon_vma or an address_space. */
@@ -327,7 +329,7 @@ export function folioMaybeDmaPinned(ft: FolioTable, f: number): boolean {
 function pageState(ft: FolioTable, f: number): PageState {
   let s = ft.pages.get(f);
   if (s === undefined) {
-    s = { mapcount: null, excl: null };
+    s = { mapcount: null, excl: null, exclCount: 0 };
     ft.pages.set(f, s);
   }
   return s;
@@ -340,12 +342,17 @@ export function pageMapcounts(ft: FolioTable, f: number): Int32Array {
   return s.mapcount;
 }
 
-/** Drop side state that has returned to the default (all -1 / all clear). */
+/**
+ * Drop side state that has returned to the default (all -1 / all clear).
+ * Called on every PTE rmap change of a large folio, so it must not scan: the
+ * page mapcounts can only all be -1 once _nr_pages_mapped counts no page
+ * (the scan then confirms it), and excl keeps its own count.
+ */
 export function pageStateTrim(ft: FolioTable, f: number): void {
   const s = ft.pages.get(f);
   if (s === undefined) return;
-  if (s.mapcount !== null && s.mapcount.every((v) => v === -1)) s.mapcount = null;
-  if (s.excl !== null && s.excl.every((v) => v === 0)) s.excl = null;
+  if (s.mapcount !== null && (ft.nrMapped[f]! & FOLIO_PAGES_MAPPED) === 0 && s.mapcount.every((v) => v === -1)) s.mapcount = null;
+  if (s.excl !== null && s.exclCount === 0) s.excl = null;
   if (s.mapcount === null && s.excl === null) ft.pages.delete(f);
 }
 
@@ -364,6 +371,7 @@ export function setPageAnonExclusive(ft: FolioTable, f: number, i: number): void
   }
   const s = pageState(ft, f);
   if (s.excl === null) s.excl = new Uint8Array(folioNrPages(ft, f));
+  if (s.excl[i] === 0) s.exclCount++;
   s.excl[i] = 1;
 }
 
@@ -374,7 +382,10 @@ export function clearPageAnonExclusive(ft: FolioTable, f: number, i: number): vo
     return;
   }
   const s = ft.pages.get(f);
-  if (s?.excl) s.excl[i] = 0;
+  if (s?.excl && s.excl[i] === 1) {
+    s.excl[i] = 0;
+    s.exclCount--;
+  }
 }
 
 /** Set or clear PageAnonExclusive on pages [i, i + n). */
