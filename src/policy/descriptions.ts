@@ -1,0 +1,29 @@
+/**
+ * One paragraph per policy option and design, for `foliosim explain` and the
+ * reports: what the design keeps, how it answers, and which thread argued it.
+ * docs/POLICIES.md has the full discussion.
+ */
+
+export interface PolicyDescription {
+  readonly option: string;
+  readonly name: string;
+  readonly debate: string;
+  readonly text: string;
+}
+
+export const POLICY_OPTION_TEXT: Readonly<Record<string, string>> = {
+  pinAccounting: 'How pins are counted and how folio_maybe_dma_pinned answers (seed 003). It decides what fork copies for the child and whether a pinned page can be COW-shared.',
+  exclusivePin: 'FOLL_EXCLUSIVE (seed 002, the June 2024 RFC): an exclusive long-term pin that refuses every other pin, and how it is encoded.',
+};
+
+export const POLICY_DESCRIPTIONS: readonly PolicyDescription[] = [
+  { option: 'pinAccounting', name: 'upstream', debate: 'seed 003', text: 'Linux today: small folios add GUP_PIN_COUNTING_BIAS (1024) to _refcount per pin, large folios count _pincount. Answers per folio, so one pinned 4 KiB page makes fork copy its whole THP; 1024 plain references look pinned too.' },
+  { option: 'pinAccounting', name: 'exact', debate: 'seed 003 (b)', text: 'An exact pin count per 4 KiB page in a second, adjacent struct page ("2 adjacent struct pages"). No wrong answers; costs 64 bytes per page of RAM (1.6%).' },
+  { option: 'pinAccounting', name: 'pmd-aggregate', debate: 'seed 003 (a)', text: "One counter per PMD entry in the page-table page's struct page (_pt_pad_1), counting in twos. Answers per 2 MiB of the pinning mm, needs the address at unpin, and misses a pin whose page mremap moved or that another mm took." },
+  { option: 'pinAccounting', name: 'mm-sticky', debate: 'seed 003 (2020 has_pinned)', text: 'Only MMF_HAS_PINNED: once an mm has pinned anything, fork copies every anonymous page of it. Never loses a pin; copies everything.' },
+  { option: 'pinAccounting', name: 'page-sticky', debate: 'seed 003 (c)', text: 'A per-struct-page "was ever pinned" bit, set on the first pin and never cleared: the page is out of play for good, copied at every fork in any process that later gets it.' },
+  { option: 'pinAccounting', name: 'pte-bit', debate: 'seed 003 (Linus)', text: 'A software PTE bit set by GUP on the entry it pinned through and read by copy_present_pte at fork. Sticky per mapping (unpin does not know the PTE); moves with mremap; a PMD leaf marks its 2 MiB.' },
+  { option: 'exclusivePin', name: 'off', debate: 'seed 002', text: 'Linux today: no FOLL_EXCLUSIVE (is_valid_gup_args refuses it). A hypervisor can only take plain long-term pins, which do not keep other pins away.' },
+  { option: 'exclusivePin', name: 'bias', debate: 'seed 002', text: 'The RFC as posted: GUP_PIN_EXCLUSIVE_BIAS (1 << 30) added to _refcount or _pincount. Normal pins on a small folio are left 2^20 - 1 before they would read as exclusive ("one more bit than is really available").' },
+  { option: 'exclusivePin', name: 'field', debate: 'seed 002', text: 'What the reviewers asked for: a separate per-folio field, so normal pins keep their 2^21 headroom; costs a word per 4 KiB page while small folios have no spare field.' },
+];

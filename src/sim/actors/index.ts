@@ -1,0 +1,14 @@
+/** Actor kinds by name (src/sim/actors/actor.ts). */
+import type { ActorCommon, ActorKind } from './actor.js';
+import { churnActor } from './churn.js';
+import { forkerActor } from './forker.js';
+import { guestActor } from './guest.js';
+import { pinActor } from './pin.js';
+import { scriptActor } from './script.js';
+import { vfioActor } from './vfio.js';
+
+export const ACTOR_KINDS: readonly ActorKind[] = [guestActor, pinActor, vfioActor, forkerActor, churnActor, scriptActor] as unknown as readonly ActorKind[];
+
+export function actorKind(kind: string): ActorKind<ActorCommon> {
+  return ACTOR_KINDS.find((a) => a.kind === kind)!;
+}

@@ -1,0 +1,106 @@
+/**
+ * script: one-off operations at given times, in order: the VMM changing its
+ * own mappings (mprotect to split a huge mapping, mremap to move memory as
+ * hot-plug does), a pipe or vhost holding many FOLL_GET references on a page,
+ * a long-term pin of one buffer.
+ */
+import { z } from 'zod';
+import { FOLL_LONGTERM, FOLL_WRITE } from '../../kernel_gup.js';
+import { MADV_DONTNEED, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_NONE, PROT_READ, PROT_WRITE } from '../../uapi/mman.js';
+import { count, duration, name, obj, oneOf, pageSize } from '../scenario/types.js';
+import type { Program } from '../engine.js';
+import type { ActorContext, ActorKind } from './actor.js';
+import { actorSchema } from './common.js';
+
+const at = duration('when it runs');
+const where = { region: name('the region'), offset: pageSize('the offset in the region') };
+const PROT = { none: PROT_NONE, r: PROT_READ, rw: PROT_READ | PROT_WRITE } as const;
+const ADVICE = { dontneed: MADV_DONTNEED, hugepage: MADV_HUGEPAGE, nohugepage: MADV_NOHUGEPAGE } as const;
+
+const Op = z.discriminatedUnion(
+  'op',
+  [
+    obj({ at, op: z.literal('mprotect'), ...where, size: pageSize('the size'), prot: oneOf(['none', 'r', 'rw'], 'the protection') }, 'mprotect(2)'),
+    obj({ at, op: z.literal('madvise'), ...where, size: pageSize('the size'), advice: oneOf(['dontneed', 'hugepage', 'nohugepage'], 'the advice') }, 'madvise(2)'),
+    obj({ at, op: z.literal('fill'), ...where, size: pageSize('the size'), byte: count('the byte') }, 'a memset'),
+    obj(
+      { at, op: z.literal('move'), ...where, size: pageSize('the size'), to: pageSize('the destination offset in the region') },
+      'mremap(MREMAP_FIXED) of a range to another offset, and a fresh anonymous mapping in the hole it leaves',
+    ),
+    obj({ at, op: z.literal('pin'), ...where, pages: count('pages', 1).optional() }, 'a long-term FOLL_WRITE pin, held to the end'),
+    obj({ at, op: z.literal('get'), ...where, refs: count('references', 1) }, 'FOLL_GET references on one page (a pipe, vhost), held to the end'),
+  ],
+  { error: 'expected an operation with op: mprotect, madvise, fill, move, pin or get' },
+);
+type Op = z.output<typeof Op>;
+
+const schema = actorSchema('script', 'operations at given times', { ops: z.array(Op).min(1) });
+type Spec = ReturnType<typeof schema.parse>;
+
+export const scriptActor: ActorKind<Spec> = {
+  kind: 'script',
+  description: 'one-off operations at given times: mprotect, madvise, fill, move (mremap), a long-term pin, FOLL_GET references',
+  schema,
+  regions: (s) => s.ops.map((o) => o.region),
+  *program(ctx: ActorContext, s: Spec): Program {
+    let now = s.start ?? 0;
+    const ops = [...s.ops].sort((a, b) => a.at - b.at);
+    for (const o of ops) {
+      if (o.at > now) now = yield { sleep: o.at - now };
+      now = yield { op: o.op, proc: ctx.world.region(o.region).proc, lock: lockOf(o), show: true, run: () => runOp(ctx, o) };
+    }
+  },
+};
+
+function lockOf(o: Op) {
+  switch (o.op) {
+    case 'fill':
+      return 'vma' as const;
+    case 'madvise':
+    case 'pin':
+    case 'get':
+      return 'read' as const;
+    default:
+      return 'write' as const;
+  }
+}
+
+function runOp(ctx: ActorContext, o: Op): string {
+  const w = ctx.world;
+  const r = w.region(o.region);
+  const p = r.proc;
+  const addr = r.addr + o.offset;
+  const hex = (n: number) => `0x${n.toString(16)}`;
+  switch (o.op) {
+    case 'mprotect':
+      p.mprotect(addr, o.size, PROT[o.prot]);
+      return `${o.region}+${hex(o.offset)} ${o.prot}`;
+    case 'madvise':
+      p.madvise(addr, o.size, ADVICE[o.advice]);
+      return `${o.region}+${hex(o.offset)} ${o.advice}`;
+    case 'fill':
+      p.fill(addr, o.size, o.byte);
+      return `${o.region}+${hex(o.offset)}`;
+    case 'move': {
+      const to = r.addr + o.to;
+      p.munmap(to, o.size);
+      p.mremap(addr, o.size, o.size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+      p.mmap(addr, o.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+      // Pins follow the pages they hold to their new address.
+      for (const h of w.held) if (h.proc === p && h.addr >= addr && h.addr < addr + o.size) h.addr += to - addr;
+      return `${o.region}+${hex(o.offset)} -> ${o.region}+${hex(o.to)}`;
+    }
+    case 'pin': {
+      const n = o.pages ?? 1;
+      const pages: number[] = [];
+      const got = w.k.gup.pin_user_pages(p, addr, n, FOLL_WRITE | FOLL_LONGTERM, pages);
+      for (let i = 0; i < Math.max(got, 0); i++) w.held.add({ proc: p, addr: addr + i * 4096, pfn: pages[i]! });
+      return `${Math.max(got, 0)} of ${n} pages pinned`;
+    }
+    case 'get': {
+      const pages: number[] = [];
+      for (let i = 0; i < o.refs; i++) w.k.gup.get_user_pages(p, addr, 1, 0, pages);
+      return `${pages.length} references`;
+    }
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * The engine: runs actors on the simulated clock against one Kernel.
+ *
+ * An actor is a generator that yields steps:
+ *   op     a kernel operation: it waits for mmap_lock in its mode if needed
+ *          (src/sim/mmap_lock.ts), then runs on the model at once, and takes
+ *          the time the cost model gives to the counters it moved (plus any
+ *          fixed time it declares); the lock is held for that time.
+ *   hold   the actor is busy for a while outside the kernel (a device doing
+ *          I/O, a child process running), drawn on the timeline.
+ *   sleep  the actor is idle until later.
+ * The generator is resumed with the current time after each step.
+ *
+ * Determinism: events at the same time run in the order they were scheduled,
+ * and each actor draws from its own random stream (src/sim/rng.ts).
+ */
+import type { Kernel } from '../kernel.js';
+import type { Process } from '../process.js';
+import type { TimelineEvent } from '../report/model.js';
+import type { CostModel } from '../cost/model.js';
+import { Ev } from '../cost/counters.js';
+import { SignalError, SyscallError } from '../uapi/errors.js';
+import { Clock } from './clock.js';
+import { type LockMode, SimMmapLock } from './mmap_lock.js';
+
+export interface OpStep {
+  readonly op: string;
+  /** The process whose mm the lock belongs to, and on whose behalf it runs. */
+  readonly proc: Process;
+  readonly lock: LockMode;
+  /** Run on the model; the returned string is the event's detail on the timeline. */
+  readonly run: () => string | void;
+  /** Time beyond what the counters give (e.g. a device's fixed latency), ns. */
+  readonly extraNs?: number;
+  /** A system call (counted as one `syscall` primitive). */
+  readonly syscall?: boolean;
+  /** Draw it on the timeline (forks, maps); waits are always drawn. */
+  readonly show?: boolean;
+}
+
+export interface HoldStep {
+  readonly hold: number;
+  readonly kind: string;
+  readonly detail?: string;
+  readonly show?: boolean;
+}
+
+export interface SleepStep {
+  readonly sleep: number;
+}
+
+export type Step = OpStep | HoldStep | SleepStep;
+export type Program = Generator<Step, void, number>;
+
+export interface ActorRun {
+  readonly name: string;
+  readonly kind: string;
+  readonly cpu: number;
+  readonly program: Program;
+  /** Start time, ns. */
+  readonly start: number;
+}
+
+/** What one operation kind did over the run. */
+export interface OpStats {
+  count: number;
+  /** Total time spent in the operation (cost model), ns. */
+  busyNs: number;
+  /** Total time spent waiting for mmap_lock before it, ns. */
+  waitNs: number;
+  maxWaitNs: number;
+  /** Latency (wait + run) of each operation, in order; kept for operations drawn on the timeline. */
+  latencies: number[];
+}
+
+export interface EngineResult {
+  /** Per "actor:op" statistics, in first-seen order. */
+  readonly ops: Map<string, OpStats>;
+  /** Per actor: its kind, time waiting for mmap_lock, time in kernel operations, time holding (device I/O, child alive). */
+  readonly actors: Map<string, ActorTime>;
+  readonly timeline: TimelineEvent[];
+  /** The simulated time the last event ran at. */
+  readonly endNs: number;
+  /** Operations the kernel refused with an errno or a signal, per "actor:op". */
+  readonly failures: Map<string, number>;
+}
+
+export interface ActorTime {
+  readonly kind: string;
+  waitNs: number;
+  kernelNs: number;
+  holdNs: number;
+}
+
+/** Most timeline intervals kept per actor (forks and waits are always kept). */
+const TIMELINE_PER_ACTOR = 60;
+
+type Event = { type: 'resume'; actor: number } | { type: 'release'; mm: object; mode: LockMode } | { type: 'granted'; actor: number; step: OpStep; since: number; mode: LockMode };
+
+/** A callback run every `every` ns of simulated time, between events (the oracle's periodic check). */
+export interface Probe {
+  readonly every: number;
+  readonly fn: (t: number) => void;
+}
+
+/** Called at each engine event, for `foliosim trace` (src/sim/trace.ts); nothing is traced without it. */
+export interface EngineTracer {
+  /** The actor about to run an operation on the model (so kernel tracepoints know the task and CPU). */
+  current(actor: ActorRun, t: number): void;
+  event(actor: ActorRun, t: number, event: string, fields: string): void;
+}
+
+export interface EngineOptions {
+  readonly probe?: Probe;
+  readonly tracer?: EngineTracer;
+}
+
+export function runActors(k: Kernel, model: CostModel, actors: readonly ActorRun[], durationNs: number, design: string, opts: EngineOptions = {}): EngineResult {
+  const { probe, tracer } = opts;
+  const clock = new Clock<Event>();
+  const locks = new WeakMap<object, SimMmapLock<{ actor: number; step: OpStep }>>();
+  const lockOf = (p: Process) => {
+    const mm = p.mm ?? p;
+    let l = locks.get(mm);
+    if (l === undefined) locks.set(mm, (l = new SimMmapLock()));
+    return l;
+  };
+  const ops = new Map<string, OpStats>();
+  const failures = new Map<string, number>();
+  const perActor = new Map<string, ActorTime>();
+  const timeline: TimelineEvent[] = [];
+  const shown = new Map<string, number>();
+  const ev = k.host.ev;
+  const before = new Float64Array(ev.length);
+  const delta = new Float64Array(ev.length);
+  const done: boolean[] = actors.map(() => false);
+
+  const record = (actor: string, kind: string, start: number, end: number, detail: string, always: boolean) => {
+    const n = shown.get(actor) ?? 0;
+    if (!always && n >= TIMELINE_PER_ACTOR) return;
+    shown.set(actor, n + 1);
+    timeline.push({ design, actor, kind, start, end, detail });
+  };
+
+  const stats = (key: string): OpStats => {
+    let s = ops.get(key);
+    if (s === undefined) ops.set(key, (s = { count: 0, busyNs: 0, waitNs: 0, maxWaitNs: 0, latencies: [] }));
+    return s;
+  };
+
+  const execute = (i: number, step: OpStep, since: number, mode: LockMode) => {
+    const a = actors[i]!;
+    const now = clock.now;
+    if (step.proc.mm !== null) step.proc.runOn(a.cpu);
+    if (tracer !== undefined) {
+      tracer.current(a, now);
+      if (mode === 'read' || mode === 'write') tracer.event(a, now, 'mmap_lock_acquire_returned', `mm=${mmTag(step.proc)} memcg_path= write=${mode === 'write'} success=true`);
+    }
+    before.set(ev);
+    if (step.syscall !== false) ev[Ev.SYSCALL]++;
+    let detail: string;
+    try {
+      detail = step.run() ?? '';
+    } catch (e) {
+      // The kernel said no (an errno or a signal): the actor carries on, the failure is counted.
+      if (!(e instanceof SyscallError || e instanceof SignalError)) throw e;
+      detail = `failed: ${e.message}`;
+      failures.set(`${a.name}:${step.op}`, (failures.get(`${a.name}:${step.op}`) ?? 0) + 1);
+    }
+    for (let j = 0; j < ev.length; j++) delta[j] = ev[j]! - before[j]!;
+    const d = model.time(delta) + (step.extraNs ?? 0);
+    const s = stats(`${a.name}:${step.op}`);
+    const wait = now - since;
+    s.count++;
+    s.busyNs += d;
+    s.waitNs += wait;
+    if (wait > s.maxWaitNs) s.maxWaitNs = wait;
+    const pa = perActor.get(a.name)!;
+    pa.waitNs += wait;
+    pa.kernelNs += d;
+    if (step.show === true) s.latencies.push(wait + d);
+    if (wait > 0) record(a.name, 'mmap_lock wait', since, now, `${step.op} waited ${Math.round(wait)} ns for mmap_lock`, true);
+    record(a.name, step.op, now, now + d, detail, step.show === true);
+    if (tracer !== undefined) tracer.event(a, now + d, 'foliosim_op', `op=${step.op} dur_ns=${Math.round(d)} wait_ns=${Math.round(wait)}${detail !== '' ? ` ${JSON.stringify(detail)}` : ''}`);
+    if (mode !== 'none' && mode !== 'vma' && mode !== 'gup-fast') {
+      if (tracer !== undefined) tracer.event(a, now + d, 'mmap_lock_released', `mm=${mmTag(step.proc)} memcg_path= write=${mode === 'write'}`);
+      clock.at(now + d, { type: 'release', mm: step.proc.mm ?? step.proc, mode });
+    }
+    clock.at(now + d, { type: 'resume', actor: i });
+  };
+
+  const step = (i: number) => {
+    const a = actors[i]!;
+    if (done[i]) return;
+    const r = a.program.next(clock.now);
+    if (r.done === true) {
+      done[i] = true;
+      return;
+    }
+    const s = r.value;
+    if ('sleep' in s) {
+      clock.at(clock.now + s.sleep, { type: 'resume', actor: i });
+      return;
+    }
+    if ('hold' in s) {
+      perActor.get(a.name)!.holdNs += s.hold;
+      record(a.name, s.kind, clock.now, clock.now + s.hold, s.detail ?? '', s.show === true);
+      clock.at(clock.now + s.hold, { type: 'resume', actor: i });
+      return;
+    }
+    const lock = lockOf(s.proc);
+    if (tracer !== undefined && (s.lock === 'read' || s.lock === 'write')) tracer.event(a, clock.now, 'mmap_lock_start_locking', `mm=${mmTag(s.proc)} memcg_path= write=${s.lock === 'write'}`);
+    if (lock.canTake(s.lock)) {
+      lock.take(s.lock);
+      execute(i, s, clock.now, s.lock);
+    } else lock.wait({ mode: s.lock, since: clock.now, item: { actor: i, step: s } });
+  };
+
+  for (let i = 0; i < actors.length; i++) {
+    perActor.set(actors[i]!.name, { kind: actors[i]!.kind, waitNs: 0, kernelNs: 0, holdNs: 0 });
+    clock.at(actors[i]!.start, { type: 'resume', actor: i });
+  }
+  let end = 0;
+  let nextProbe = probe !== undefined && probe.every > 0 ? probe.every : Infinity;
+  for (let e = clock.next(); e !== undefined; e = clock.next()) {
+    const ev0 = e.item;
+    while (e.t >= nextProbe && nextProbe <= durationNs) {
+      probe!.fn(nextProbe);
+      nextProbe += probe!.every;
+    }
+    if (ev0.type === 'release') {
+      const lock = locks.get(ev0.mm)!;
+      lock.release(ev0.mode);
+      for (const w of lock.grantable()) {
+        // GUP-fast that had to wait fell back to the slow path: it holds the lock for read.
+        const mode: LockMode = w.mode === 'gup-fast' ? 'read' : w.mode;
+        lock.take(mode);
+        clock.at(clock.now, { type: 'granted', actor: w.item.actor, step: w.item.step, since: w.since, mode });
+      }
+      continue;
+    }
+    if (e.t > durationNs) break;
+    end = e.t;
+    if (ev0.type === 'granted') execute(ev0.actor, ev0.step, ev0.since, ev0.mode);
+    else step(ev0.actor);
+  }
+  for (let i = 0; i < actors.length; i++) if (!done[i]) actors[i]!.program.return();
+  return { ops, actors: perActor, timeline, endNs: end, failures };
+}
+
+/** A stable stand-in for an mm pointer in trace lines. */
+function mmTag(p: Process): string {
+  return `0x${(0xffff888000000000n + BigInt(p.pid) * 0x1000n).toString(16)}`;
+}

@@ -1,0 +1,110 @@
+/**
+ * Metrics by name: what a scenario can put in its report, each with its unit,
+ * which direction is better and how it is computed from a finished run. An
+ * unknown name in a scenario is an error listing the valid ones; `foliosim
+ * explain <metric>` prints the description.
+ */
+import type { MetricInfo } from '../report/model.js';
+import type { PinAccountingReport } from '../kernel.js';
+import type { DmaStats } from '../drivers/dma.js';
+import type { EngineResult } from './engine.js';
+import type { World } from './world.js';
+
+/** Everything a metric may read once a run has ended. */
+export interface RunOutcome {
+  readonly world: World;
+  readonly engine: EngineResult;
+  readonly pins: PinAccountingReport;
+  readonly dma: DmaStats;
+  /** Counter deltas over the workload (setup excluded), by event name. */
+  readonly events: Readonly<Record<string, number>>;
+  /** The cost model's estimate of the workload's kernel time, ns. */
+  readonly kernelNs: number;
+  readonly meminfo: Readonly<Record<string, number>>;
+}
+
+export interface Metric extends Omit<MetricInfo, 'lowConfidence'> {
+  /** Its value rests on the cost model (times): flagged when low-confidence costs carry much of it. */
+  readonly costBased: boolean;
+  compute(o: RunOutcome): number;
+}
+
+/** Latencies of operations named `op` over every actor, in order. */
+function latencies(o: RunOutcome, op: string): number[] {
+  const out: number[] = [];
+  for (const [key, s] of o.engine.ops) if (key.endsWith(`:${op}`)) out.push(...s.latencies);
+  return out;
+}
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Pins still held whose page the pinning process no longer maps at the pinned address. */
+function pinsLost(o: RunOutcome): number {
+  let n = 0;
+  for (const h of o.world.held) {
+    if (h.proc.mm === null) continue;
+    const e = h.proc.pagemap(h.addr);
+    if (!e.present || e.pfn !== h.pfn) n++;
+  }
+  return n;
+}
+
+const m = (
+  id: string,
+  label: string,
+  unit: Metric['unit'],
+  better: Metric['better'],
+  chart: Metric['chart'],
+  description: string,
+  compute: (o: RunOutcome) => number,
+  costBased = false,
+): Metric => ({ id, label, unit, better, chart, description, compute, costBased });
+
+export const METRICS: readonly Metric[] = [
+  m('forkCopies', 'fork copies', 'pages', 'lower', 'copies', 'Pages fork copied for the child because the design called them maybe-pinned (copy_present_page, copy_huge_pmd).', (o) => o.events.fork_copy ?? 0),
+  m('unnecessaryForkCopies', 'unnecessary fork copies', 'pages', 'lower', 'copies', 'Fork copies of pages that had no pin: the design answered "maybe pinned" wrongly.', (o) => o.pins.unnecessaryForkCopies),
+  m('unnecessaryForkCopyBytes', 'unnecessary copy bytes', 'bytes', 'lower', 'copies', 'Bytes copied at fork for pages that had no pin.', (o) => o.pins.unnecessaryForkCopyBytes),
+  m('cowCopies', 'COW copies', 'pages', 'lower', 'copies', 'Pages copied by write faults (copy-on-write) during the run.', (o) => o.events.cow_copy ?? 0),
+  m('pinsLost', 'pins lost', 'pages', 'lower', 'none', 'Pinned pages the pinning process no longer maps where it pinned them at the end: the device reads and writes memory the process no longer sees.', pinsLost),
+  m('pinnedPagesLostToCow', 'pinned pages COWed', 'pages', 'lower', 'none', 'Pinned pages that a copy-on-write in the pinning mm replaced (the design let fork share a pinned page).', (o) => o.pins.pinnedPagesLostToCow),
+  m('staleDmaWrites', 'stale DMA writes', 'pages', 'lower', 'none', 'Device writes that landed in pinned pages the process no longer maps at that address (Kernel.dmaStats().staleWritePages).', (o) => o.dma.staleWritePages),
+  m('falsePositives', 'maybe-pinned false +', 'count', 'lower', 'none', 'folio_maybe_dma_pinned answers "yes" for pages with no pin.', (o) => o.pins.falsePositives),
+  m('falseNegatives', 'maybe-pinned false −', 'count', 'lower', 'none', 'folio_maybe_dma_pinned answers "no" for pinned pages (the dangerous kind).', (o) => o.pins.falseNegatives),
+  m('stickyPages', 'pages out of play', 'pages', 'lower', 'none', 'Pages marked pinned forever by a sticky design (they are copied at every fork, in any process, for good).', (o) => (o.pins as unknown as { stickyPages?: number }).stickyPages ?? 0),
+  m('metadataBytes', 'metadata', 'bytes', 'lower', 'memory', "Memory the design needs beyond upstream's on this host (struct page extensions, side tables).", (o) => o.pins.metadataBytes),
+  m('pageTableBytes', 'page tables', 'bytes', 'lower', 'memory', 'Page-table memory at the end of the run (PageTables in /proc/meminfo).', (o) => (o.meminfo.PageTables ?? 0) * 1024),
+  m('maxPinsPerPage', 'pins per page', 'pins', 'higher', 'none', 'How many pins one 4 KiB page can take before the counter overflows (from the encoding).', (o) => o.pins.maxPinsPerPage),
+  m('pinHeadroomBits', 'pin counter bits', 'bits', 'higher', 'none', 'Bits of counter left for normal pins: log2(pins per page + 1), to two decimals (upstream: 31 - 10 = 21).', (o) => Math.round(Math.log2(o.pins.maxPinsPerPage + 1) * 100) / 100),
+  m('overflows', 'pin overflows', 'count', 'lower', 'none', 'Pins refused because a counter would overflow.', (o) => o.pins.overflows),
+  m('exclusiveConflicts', 'exclusive refusals', 'count', 'none', 'none', 'Pins refused because a page is (or would be) exclusively pinned.', (o) => o.pins.exclusiveConflicts),
+  m('pinsRefused', 'pins refused', 'count', 'none', 'none', 'Pin and get calls by actors that failed or came back short.', (o) => o.world.count('pinsRefused')),
+  m('pinsOnGuestPages', 'host pins of guest pages', 'pages', 'lower', 'none', 'Pins by host users (I/O threads, devices) that succeeded on pages donated to the guest: isolation the design did not enforce.', (o) => o.world.count('pinsOnGuestPages')),
+  m('getsOnGuestPages', 'FOLL_GET on guest pages', 'pages', 'lower', 'none', 'FOLL_GET references taken on pages donated to the guest (no pin design refuses them).', (o) => o.world.count('getsOnGuestPages')),
+  m('forks', 'forks', 'count', 'none', 'none', 'Forks performed.', (o) => o.world.count('forks')),
+  m('forkLatencyMedian', 'fork latency (median)', 'ns', 'lower', 'none', 'Median time of a fork, waiting for mmap_lock included (cost model).', (o) => median(latencies(o, 'fork')), true),
+  m('forkLatencyMax', 'fork latency (max)', 'ns', 'lower', 'none', 'Longest fork, waiting for mmap_lock included (cost model).', (o) => Math.max(0, ...latencies(o, 'fork')), true),
+  m('mmapLockWait', 'mmap_lock wait', 'ns', 'lower', 'none', 'Total time all actors waited for mmap_lock.', (o) => [...o.engine.actors.values()].reduce((a, s) => a + s.waitNs, 0), true),
+  m('guestStall', 'guest stall', 'ns', 'lower', 'none', 'Time vCPU actors spent in the kernel (faults, COW) or waiting for it.', (o) => guestTime(o), true),
+  m('kernelTime', 'kernel time', 'ns', 'lower', 'none', "The cost model's estimate of all kernel work in the workload.", (o) => o.kernelNs, true),
+  m('tlbShootdowns', 'TLB shootdowns', 'count', 'lower', 'none', 'TLB flushes that had to interrupt other CPUs.', (o) => o.events.tlb_shootdown ?? 0),
+  m('ipis', 'IPIs', 'count', 'lower', 'none', 'Inter-processor interrupts sent (TLB shootdowns).', (o) => o.events.ipi ?? 0),
+  m('pinnedPages', 'pinned pages', 'pages', 'none', 'none', 'Pages pinned by actors and still held at the end.', (o) => o.world.held.size),
+  m('copyBytes', 'bytes copied', 'bytes', 'lower', 'copies', 'All bytes the kernel copied (fork, COW, migration).', (o) => o.events.copy_bytes ?? 0),
+];
+
+function guestTime(o: RunOutcome): number {
+  let t = 0;
+  for (const a of o.engine.actors.values()) if (a.kind === 'guest') t += a.waitNs + a.kernelNs;
+  return t;
+}
+
+export const METRIC_IDS: readonly string[] = METRICS.map((x) => x.id);
+
+export function metric(id: string): Metric | undefined {
+  return METRICS.find((x) => x.id === id);
+}

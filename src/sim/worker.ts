@@ -1,0 +1,23 @@
+/**
+ * A worker thread of the run pool (src/sim/runner.ts): loads each scenario it
+ * is sent once, then runs jobs and returns plain results.
+ */
+import { type ParamOverride, type Scenario, loadScenario } from './scenario/load.js';
+import { type RunResult, plain, runOne } from './run.js';
+
+export interface WorkerTask {
+  readonly text: string;
+  readonly file: string;
+  readonly overrides: readonly ParamOverride[];
+  readonly config: number;
+  readonly seed: number;
+}
+
+const cache = new Map<string, Scenario>();
+
+export default function work(t: WorkerTask): RunResult {
+  const key = `${t.file}\0${JSON.stringify(t.overrides)}\0${t.text}`;
+  let s = cache.get(key);
+  if (s === undefined) cache.set(key, (s = loadScenario(t.text, t.file, t.overrides)));
+  return plain(runOne(s.configs[t.config]!, t.seed));
+}
