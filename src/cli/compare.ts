@@ -1,0 +1,83 @@
+/** `foliosim compare`, `run` and `merge`: run scenarios (or merge shards) and render the report. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { type Report, reportOk } from '../report/model.js';
+import { renderHtml } from '../report/html.js';
+import { renderJson } from '../report/json.js';
+import { renderMarkdown } from '../report/markdown.js';
+import { renderTable } from '../report/table.js';
+import { defaultJobs, type LoadedScenario, type Shard } from '../sim/runner.js';
+import { compareScenarios, loadBuiltins, loadNamed, mergeShards, runShard } from '../report/compare.js';
+import type { ParamOverride } from '../sim/scenario/load.js';
+import { costTable } from './costs.js';
+import { type Progress, progress } from './progress.js';
+import { colorEnabled, terminalWidth } from './tty.js';
+
+type Format = 'table' | 'markdown' | 'json' | 'html';
+
+export interface ReportOpts {
+  format: Format;
+  out?: string;
+  seed?: number;
+  set?: ParamOverride[];
+  jobs?: number;
+  quiet?: boolean;
+  color: boolean;
+}
+
+export interface CompareOpts extends ReportOpts {
+  shard?: Shard;
+}
+
+export function render(report: Report, format: Format, opts: { color: boolean; toFile: boolean }): string {
+  switch (format) {
+    case 'json':
+      return renderJson(report);
+    case 'markdown':
+      return renderMarkdown(report);
+    case 'html':
+      return renderHtml(report);
+    case 'table':
+      return renderTable(report, { color: opts.color && !opts.toFile && colorEnabled(process.stdout), width: opts.toFile ? undefined : terminalWidth() });
+  }
+}
+
+export function emit(text: string, out: string | undefined): void {
+  if (out === undefined) process.stdout.write(text);
+  else writeFileSync(out, text);
+}
+
+async function runAndReport(list: LoadedScenario[], opts: CompareOpts, extra?: (r: Report) => string): Promise<void> {
+  const jobs = opts.jobs ?? defaultJobs();
+  const bar: Progress = progress(opts.quiet === true, list.map((l) => l.scenario.name).join(', '));
+  try {
+    if (opts.shard !== undefined) {
+      const shard = await runShard(list, opts.shard, { seed: opts.seed, jobs, onProgress: bar.update });
+      bar.stop();
+      emit(JSON.stringify(shard) + '\n', opts.out);
+      return;
+    }
+    const report = await compareScenarios(list, { seed: opts.seed, jobs, onProgress: bar.update });
+    bar.stop();
+    emit(render(report, opts.format, { color: opts.color, toFile: opts.out !== undefined }) + (extra !== undefined && opts.format === 'table' ? extra(report) : ''), opts.out);
+    if (!reportOk(report)) process.exitCode = 1;
+  } finally {
+    bar.stop();
+  }
+}
+
+export async function cmdCompare(names: string[], opts: CompareOpts): Promise<void> {
+  const set = opts.set ?? [];
+  const list = names.length === 0 ? loadBuiltins(set) : names.map((n) => loadNamed(n, set));
+  await runAndReport(list, opts);
+}
+
+export async function cmdRun(name: string, opts: ReportOpts): Promise<void> {
+  const list = [loadNamed(name, opts.set ?? [])];
+  await runAndReport(list, opts, (r) => costTable(r, opts.color && opts.out === undefined && colorEnabled(process.stdout)));
+}
+
+export function cmdMerge(files: string[], opts: { format: Format; out?: string; color: boolean }): void {
+  const report = mergeShards(files.map((f) => ({ name: f, text: readFileSync(f, 'utf8') })));
+  emit(render(report, opts.format, { color: opts.color, toFile: opts.out !== undefined }), opts.out);
+  if (!reportOk(report)) process.exitCode = 1;
+}

@@ -1,0 +1,185 @@
+/**
+ * The foliosim command as a user runs it (the built package, dist/): help,
+ * version, exit codes, one-line errors with suggestions, byte-identical
+ * reports for the same seed whatever the number of worker threads, and
+ * sharded runs that merge into the same report.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const BIN = resolve(__dirname, '../../dist/src/cli/bin.js');
+const tmp = mkdtempSync(join(tmpdir(), 'foliosim-cli-'));
+
+function foliosim(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 64 << 20 });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+/** A small scenario: quick to run, with a failing expectation when asked. */
+function scenario(name: string, extra = ''): string {
+  const file = join(tmp, `${name}.yaml`);
+  writeFileSync(
+    file,
+    `name: ${name}
+title: Small
+question: Does a fork of pinned THP memory copy less under exact counts?
+params: { guest: 8MiB }
+kernel: { memory: 256MiB, thp: always }
+setup:
+  processes:
+    - name: vmm
+      regions: [{ name: ram, size: "\${guest}", fill: 1 }]
+workload:
+  duration: 2ms
+  actors:
+    - { kind: vfio, process: vmm, region: ram, density: 512, offset: 20KiB }
+    - { kind: pin, name: io, process: vmm, region: ram, every: 100us, hold: 50us, flags: [write] }
+    - { kind: forker, process: vmm, start: 1ms, every: 10ms, childLife: 200us, limit: 1, folioMap: { region: ram, offset: 0 } }
+designs:
+  - { name: upstream, policy: { pinAccounting: upstream } }
+  - { name: exact, policy: { pinAccounting: exact } }
+repeats: 2
+metrics: [forkCopies, unnecessaryForkCopies, metadataBytes, forkLatencyMedian]
+verdict: { best: unnecessaryForkCopies }
+expect: ["exact.unnecessaryForkCopies == 0"${extra}]
+`,
+  );
+  return file;
+}
+
+describe.skipIf(!existsSync(BIN))('foliosim CLI', () => {
+  it('prints help and version, exit 0', () => {
+    const h = foliosim('--help');
+    expect(h.code).toBe(0);
+    for (const c of ['compare', 'run', 'list', 'validate', 'schema', 'explain', 'inspect', 'trace', 'merge']) expect(h.out).toContain(c);
+    const v = foliosim('--version');
+    expect(v.code).toBe(0);
+    expect(v.out.trim()).toBe(JSON.parse(readFileSync(resolve(__dirname, '../../package.json'), 'utf8')).version);
+  });
+
+  it('answers an unknown command, option or scenario with one line naming the nearest, exit 2', () => {
+    const c = foliosim('comapre');
+    expect(c.code).toBe(2);
+    expect(c.err.trim().split('\n')).toHaveLength(1);
+    expect(c.err).toContain("unknown command 'comapre'");
+    expect(c.err).toContain('compare');
+    const o = foliosim('compare', '--jbos', '2');
+    expect(o.code).toBe(2);
+    expect(o.err.trim().split('\n')).toHaveLength(1);
+    expect(o.err).toContain('--jobs');
+    const s = foliosim('compare', 'fork-with-pin');
+    expect(s.code).toBe(2);
+    expect(s.err.trim().split('\n')).toHaveLength(1);
+    expect(s.err).toContain("unknown scenario 'fork-with-pin' (did you mean 'fork-with-pins'?)");
+    const f = foliosim('compare', scenario('fmt'), '--format', 'pdf');
+    expect(f.code).toBe(2);
+    expect(f.err).toContain('table, markdown, json, html');
+  });
+
+  it('validates a file: errors with file:line:column, exit 2; a good file, exit 0', () => {
+    const good = scenario('good');
+    expect(foliosim('validate', good)).toMatchObject({ code: 0 });
+    const bad = join(tmp, 'bad.yaml');
+    writeFileSync(bad, readFileSync(good, 'utf8').replace('every: 100us', 'evry: 100us').replace('verdict: { best: unnecessaryForkCopies }', 'verdict: { best: unnecessaryCopies }'));
+    const r = foliosim('validate', bad);
+    expect(r.code).toBe(2);
+    const lines = r.err.trim().split('\n');
+    expect(lines.some((l) => l.startsWith(`${bad}:`) && /:\d+:\d+: unknown key 'evry' \(did you mean 'every'\?\)/.test(l))).toBe(true);
+    expect(lines.some((l) => l.endsWith("missing key 'every'"))).toBe(true);
+    expect(lines.some((l) => /:\d+:\d+: unknown metric 'unnecessaryCopies' \(did you mean 'unnecessaryForkCopies'\?\)/.test(l))).toBe(true);
+  });
+
+  it('gives byte-identical reports for the same seed, with one worker or two, and different ones for another seed', () => {
+    const f = scenario('det');
+    const a = foliosim('compare', f, '-f', 'json', '-j', '1');
+    const b = foliosim('compare', f, '-f', 'json', '-j', '2');
+    expect(a.code).toBe(0);
+    expect(b.out).toBe(a.out);
+    const c = foliosim('compare', f, '-f', 'json', '-j', '2', '--seed', '9');
+    expect(c.out).not.toBe(a.out);
+    const report = JSON.parse(a.out);
+    expect(report.format).toBe('foliosim-report');
+    expect(report.scenarios[0].seed).toBe(1);
+    expect(JSON.parse(c.out).scenarios[0].seed).toBe(9);
+  });
+
+  it('merges shards into the report one run would have printed', () => {
+    const f = scenario('shard');
+    const whole = foliosim('compare', f, '-f', 'json', '-j', '1');
+    const s1 = join(tmp, 's1.json');
+    const s2 = join(tmp, 's2.json');
+    expect(foliosim('compare', f, '--shard', '1/2', '-o', s1, '-j', '1').code).toBe(0);
+    expect(foliosim('compare', f, '--shard', '2/2', '-o', s2, '-j', '1').code).toBe(0);
+    const m = foliosim('merge', s2, s1, '-f', 'json');
+    expect(m.code).toBe(0);
+    expect(m.out).toBe(whole.out);
+    const missing = foliosim('merge', s1);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('missing shard 2/2');
+    expect(foliosim('compare', f, '--shard', '3/2').code).toBe(2);
+  });
+
+  it('exits 1 when an expectation fails, and says which', () => {
+    const r = foliosim('compare', scenario('failing', ', "upstream.forkCopies == 0"'), '-j', '1');
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('upstream.forkCopies == 0');
+  });
+
+  it('overrides a parameter with --set, and refuses an unknown one with a suggestion (exit 2)', () => {
+    const f = scenario('set');
+    const a = JSON.parse(foliosim('compare', f, '-f', 'json', '-j', '1', '--set', 'guest=16MiB').out);
+    expect(a.scenarios[0].params.guest).toBe('16MiB');
+    const bad = foliosim('compare', f, '--set', 'gust=16MiB');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("(did you mean 'guest'?)");
+  });
+
+  it('prints the scenario JSON Schema and the report schema', () => {
+    const s = JSON.parse(foliosim('schema').out);
+    expect(s.properties.workload).toBeDefined();
+    expect(s.properties.designs).toBeDefined();
+    const r = JSON.parse(foliosim('schema', '--report').out);
+    expect(r.properties.scenarios).toBeDefined();
+  });
+
+  it('explains metrics, designs and unit costs; an unknown name gets suggestions, exit 2', () => {
+    expect(foliosim('explain', 'unnecessaryForkCopies').out).toContain('metric (pages, lower is better)');
+    expect(foliosim('explain', 'page-sticky').out).toContain('seed 003 (c)');
+    expect(foliosim('explain', 'ipi').out).toContain('unit cost');
+    const u = foliosim('explain', 'pinslost');
+    expect(u.code).toBe(2);
+    expect(u.err).toContain("'pinsLost'");
+  });
+
+  it('lists the built-in scenarios', () => {
+    const r = foliosim('list');
+    for (const s of ['fork-with-pins', 'pin-density-sweep', 'exclusive-pin', 'sticky-pages']) expect(r.out).toContain(s);
+  });
+
+  it('inspects the final state in /proc shapes', () => {
+    const f = scenario('insp');
+    const m = foliosim('inspect', f, '--view', 'meminfo');
+    expect(m.code).toBe(0);
+    expect(m.out).toMatch(/^MemTotal:\s+\d+ kB$/m);
+    const s = foliosim('inspect', f, '--view', 'smaps', '-d', 'exact');
+    expect(s.out).toMatch(/^AnonHugePages:\s+\d+ kB$/m);
+    const k = foliosim('inspect', f, '--view', 'kpageflags', '--addr', 'ram+0');
+    expect(k.out).toMatch(/THP/);
+    const bad = foliosim('inspect', f, '--design', 'exakt');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("(did you mean 'exact'?)");
+  });
+
+  it('traces a run as ftrace lines, filtered by event', () => {
+    const f = scenario('tr');
+    const t = foliosim('trace', f, '--events', 'mmap_lock_*');
+    expect(t.code).toBe(0);
+    expect(t.out).toContain('# tracer: nop');
+    const events = t.out.split('\n').filter((l) => !l.startsWith('#') && l !== '');
+    expect(events.length).toBeGreaterThan(0);
+    for (const l of events) expect(l).toMatch(/^\s*\S+-\d+ +\[\d{3}\] \.\.\.\.\. +\d+\.\d{6}: mmap_lock_(start_locking|acquire_returned|released): mm=0x[0-9a-f]+/);
+  });
+});
