@@ -83,6 +83,8 @@ export class Host {
   ptGen = 0;
   /** The kernel log (printk ring), newest last; see debug.ts. */
   readonly log: string[] = [];
+  /** A tracepoint sink (`foliosim trace`); null, the usual case, costs one test per tracepoint. */
+  trace: ((event: string, fields: string) => void) | null = null;
   /** How pins are counted (see pin_policy.ts). */
   pins: PinAccounting = new UpstreamPins();
 
