@@ -35,7 +35,7 @@ export const COPY_GBPS = 13.0;
 export const IPI_NS = 2000;
 /** VM exit + entry round trip, cycles (../shared/reference/kvm_mmu.md §0: ~1,350-2,530). */
 export const VM_EXIT_CYCLES = 1940;
-/** A locked read-modify-write on a cache-resident line, cycles (Agner Fog's instruction tables: LOCK ADD/XADD ≈ 18-20 on Intel). */
+/** A locked read-modify-write on a cache-resident line, cycles (uops.info, LOCK INC m32: 18 on Alder Lake-P, 20 on Rocket Lake). */
 const ATOMIC_CYCLES = 20;
 
 /** A figure is flagged low-confidence when low-confidence unit costs carry at least this share of it. */
@@ -44,9 +44,9 @@ export const LOW_CONFIDENCE_SHARE = 0.1;
 const cycles = (n: number): number => n / CPU_GHZ;
 
 const KVM_MMU_0 = '../shared/reference/kvm_mmu.md §0';
-const ZERO_SRC = `Ankur Arora, "x86/clear_page: introduce clear_pages()" (commit cb431accb36e; ${ZERO_GBPS} GB/s at 4 KiB extents, AMD Milan) and "[PATCH v4 00/13] x86/mm: Add multi-page clearing" (LKML, 2025-06-16: 11.8 GB/s demand-faulting 2 MiB pages page by page)`;
+const ZERO_SRC = `Ankur Arora, "x86/clear_page: introduce clear_pages()" (commit cb431accb36e as quoted by lexplain.net; ${ZERO_GBPS} GB/s at 4 KiB extents, AMD Milan) and "[PATCH v4 00/13] x86/mm: Add multi-page clearing" (LKML, 2025-06-16: 11.8 GB/s demand-faulting 2 MiB pages page by page)`;
 const COPY_SRC = `Shivank Garg, "[RFC PATCH 1/1] mm: batch page copies in folio_copy() and folio_mc_copy()" (linux-mm, 2026-04-27): per-page copy_page baseline ${COPY_GBPS} GB/s (12.85-13.03), 2 MiB folios, source evicted, AMD EPYC 7713`;
-const AGNER = `Agner Fog, "Instruction tables" (LOCK ADD/XADD ≈ ${ATOMIC_CYCLES} cycles uncontended on Intel Skylake-family cores), at ${CPU_GHZ} GHz`;
+const LOCKED = `uops.info measurements of LOCK INC m32 (latency and throughput 18 cycles on Alder Lake-P, 20 on Rocket Lake), ${ATOMIC_CYCLES} cycles at ${CPU_GHZ} GHz`;
 const ESTIMATE = 'estimate (no measurement found); checked only in aggregate by src/cost/calibration.test.ts';
 const OUTCOME = 'outcome count: its work is counted by the primitives it is made of';
 const HVO_SRC = '../shared/reference/hugetlb_hgm.md §2 "Cost" (Yu Zhao\'s demote batching: 100 x 1 GiB -> 2 MiB in 0.90 s, 8 m 58 s unbatched with 513 synchronize_rcu per page)';
@@ -69,9 +69,9 @@ const TABLE: Record<EventName, Entry> = {
   ipi: ev(IPI_NS, 'low', `${KVM_MMU_0}: Linux TLB shootdown ~1-3 µs per IPI round trip, grows with target CPUs [unverified there]`, 'the sender waits for each remote CPU to flush; midpoint of the range'),
   notifier_invalidate: ev(5, 'low', ESTIMATE, 'mmu_notifier_invalidate_range_start/end with no subscriber: a test of mm->notifier_subscriptions (subscribers count their own work)'),
   notifier_clear_young: ev(5, 'low', ESTIMATE, 'as notifier_invalidate'),
-  atomic_refcount: ev(cycles(ATOMIC_CYCLES), 'medium', AGNER, 'uncontended, cache-resident; a cold struct page costs a cache miss more, not modelled'),
-  atomic_mapcount: ev(cycles(ATOMIC_CYCLES), 'medium', AGNER, 'as atomic_refcount'),
-  atomic_pincount: ev(cycles(ATOMIC_CYCLES), 'medium', AGNER, 'as atomic_refcount'),
+  atomic_refcount: ev(cycles(ATOMIC_CYCLES), 'medium', LOCKED, 'uncontended, cache-resident; a cold struct page costs a cache miss more, not modelled'),
+  atomic_mapcount: ev(cycles(ATOMIC_CYCLES), 'medium', LOCKED, 'as atomic_refcount'),
+  atomic_pincount: ev(cycles(ATOMIC_CYCLES), 'medium', LOCKED, 'as atomic_refcount'),
   page_alloc: ev(5, 'low', ESTIMATE, 'per base page: struct page init (prep_new_page, compound tails) and vmstat; the call is folio_alloc'),
   page_free: ev(5, 'low', ESTIMATE, 'per base page: free_pages_prepare checks; the call is folio_free'),
   folio_alloc: ev(200, 'low', ESTIMATE, 'per allocator call: pcp list or buddy, memcg charge, zone and vmstat accounting'),
