@@ -14,12 +14,13 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MARK_ELEMENT, type MarkType } from '../../src/report/charts.js';
+import { compareScenarios, loadBuiltins } from '../../src/report/compare.js';
 import { renderHtml } from '../../src/report/html.js';
 import type { Report } from '../../src/report/model.js';
 import { expectedMarksFromData } from '../support/expected_marks.js';
 
-// The one line that picks the report (the simulator's `compare` output will replace the sample).
-const loadReport = async (): Promise<Report> => (await import('../support/sample_report.js')).sampleReport();
+// The report under test: what `foliosim compare -f html` writes for every built-in scenario.
+const loadReport = (): Promise<Report> => compareScenarios(loadBuiltins(), { jobs: 1 });
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = [
@@ -53,7 +54,7 @@ describe.runIf(haveChromium || required)('HTML report in headless Chromium', () 
     writeFileSync(file, renderHtml(report));
     // launch() gives the browser a fresh temporary profile of its own (a --user-data-dir argument is refused).
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-  });
+  }, 180_000);
 
   afterAll(async () => {
     await browser?.close();
