@@ -16,18 +16,18 @@ import * as U from '../uapi/index.js';
 
 /**
  * hostbench on this machine: Linux 6.18.44-fc-v1272, nproc 2 (a KVM guest,
- * Intel Xeon family 6 model 207), 2026-12-07, 17 runs of each workload while
- * other jobs shared the two vCPUs (load average 2-5). Best and median.
+ * Intel Xeon family 6 model 207), 2026-12-07, 33 runs of each workload while
+ * other jobs shared the two vCPUs (load average 2-9). Best and median.
  */
 const HOST = {
   /** fault-4k: 4 KiB anonymous write faults over 1 GiB, THP off (faults/s). */
-  fault4k: { best: 618_623, median: 455_515 },
+  fault4k: { best: 618_623, median: 425_015 },
   /** fork-cow-1g: fork, the child writes every 4 KiB page of 1 GiB, exits (s). */
-  forkCow1g: { best: 1.045, median: 2.155 },
+  forkCow1g: { best: 0.825, median: 2.141 },
   /** thp-1g: THP mmap + memset + munmap of 1 GiB (s). */
-  thp1g: { best: 0.228, median: 0.994 },
+  thp1g: { best: 0.208, median: 0.447 },
   /** thp-touch-1g: THP faults only, one byte per 2 MiB, then munmap (s). */
-  thpTouch1g: { best: 0.163, median: 0.206 },
+  thpTouch1g: { best: 0.163, median: 1.235 },
 };
 
 /** How far the estimate may be from the host's best run, either way. */
