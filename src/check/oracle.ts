@@ -49,7 +49,8 @@ interface Acc {
   /** Per-page PTE mapcounts of large folios. */
   pages: Map<number, Int32Array>;
   /** Per-folio, per-mm mapping counts (large folios, for MM_ID). */
-  perMm: Map<number, Map<number, number>>;
+  /** Large folio -> mm id -> entries mapping it (the MM-ID check). */
+  perMm: Map<number, Map<number, { n: number }>>;
   /** Page-table pages seen. */
   tables: number;
   out: Violation[];
@@ -120,6 +121,7 @@ function checkMm(host: Host, acc: Acc, pid: number, mm: MmStruct): void {
 
   const rss = new Float64Array(4);
   let tableBytes = 0;
+  const cache: LeafCache = { vma: null, f: 0, pm: null, mmCount: null, av: null, avVma: null, avOk: false };
   const visit = (t: PageTable, base: number): void => {
     tableBytes += PAGE_SIZE;
     acc.tables++;
@@ -141,7 +143,7 @@ function checkMm(host: Host, acc: Acc, pid: number, mm: MmStruct): void {
         visit(kid, addr);
         continue;
       }
-      checkLeaf(host, acc, pid, mm, t, i, addr, rss);
+      checkLeaf(host, acc, pid, mm, t, i, addr, rss, cache);
       if (t.level === Level.PMD && t.deposit !== null && t.deposit[i] !== 0) {
         tableBytes += PAGE_SIZE;
         acc.tables++;
@@ -171,14 +173,31 @@ function findVma(mm: MmStruct, addr: number): Vma | null {
   return null;
 }
 
+/**
+ * What consecutive leaves of one walk share: the walk goes up the address
+ * space, so the VMA, the folio's per-page and per-mm tallies and the anon_vma
+ * answer found for one entry usually serve the next (a PTE-mapped THP is 512
+ * entries in a row). Only lookups are cached; every entry is still checked.
+ */
+interface LeafCache {
+  vma: Vma | null;
+  /** The large folio whose tallies pm and mmCount are. */
+  f: number;
+  pm: Int32Array | null;
+  mmCount: { n: number } | null;
+  av: unknown;
+  avVma: Vma | null;
+  avOk: boolean;
+}
+
 /** One present (or otherwise non-none) leaf entry. */
-function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable, i: number, addr: number, rss: Float64Array): void {
+function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable, i: number, addr: number, rss: Float64Array, c: LeafCache): void {
   const ft = host.ft;
   const fl = t.fl[i]!;
   const pfn = t.pfn[i]!;
   const level = t.level;
   const nr = 2 ** (LEVEL_SHIFT[level]! - 12);
-  const vma = findVma(mm, addr);
+  const vma = c.vma !== null && c.vma.start <= addr && addr < c.vma.end ? c.vma : (c.vma = findVma(mm, addr));
   if (vma === null || addr + nr * PAGE_SIZE > vma.end) {
     push(acc, { name: 'pte-outside-vma', message: `entry at 0x${addr.toString(16)} lies outside every VMA`, pid, addr, pfn });
     return;
@@ -205,10 +224,24 @@ function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable
   }
   const page = pfn - ft.pfn[f]!;
   const anon = (ft.flags[f]! & PG.ANON) !== 0;
+  if (ft.order[f]! > 0 && c.f !== f) {
+    // A new large folio: look up (or start) its tallies once.
+    c.f = f;
+    c.pm = null;
+    let m = acc.perMm.get(f);
+    if (m === undefined) acc.perMm.set(f, (m = new Map()));
+    let n = m.get(mm.id);
+    if (n === undefined) m.set(mm.id, (n = { n: 0 }));
+    c.mmCount = n;
+  }
   if (level === Level.PTE) {
     if (ft.order[f]! > 0) {
-      let pm = acc.pages.get(f);
-      if (pm === undefined) acc.pages.set(f, (pm = new Int32Array(folioNrPages(ft, f))));
+      let pm = c.pm;
+      if (pm === null) {
+        pm = acc.pages.get(f) ?? null;
+        if (pm === null) acc.pages.set(f, (pm = new Int32Array(folioNrPages(ft, f))));
+        c.pm = pm;
+      }
       pm[page]!++;
     }
   } else {
@@ -221,16 +254,17 @@ function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable
   }
   acc.map[f]!++;
   acc.refs[f]!++;
-  if (ft.order[f]! > 0) {
-    let m = acc.perMm.get(f);
-    if (m === undefined) acc.perMm.set(f, (m = new Map()));
-    m.set(mm.id, (m.get(mm.id) ?? 0) + 1);
-  }
+  if (ft.order[f]! > 0) c.mmCount!.n++;
   const fileIdx = linearPageIndex(vma, addr);
   if (anon) {
     rss[MmCounter.ANONPAGES] += nr;
     const av = ft.owner[f];
-    if (!(av instanceof AnonVma) || !av.vmas.has(vma)) {
+    if (c.av !== av || c.avVma !== vma) {
+      c.av = av;
+      c.avVma = vma;
+      c.avOk = av instanceof AnonVma && av.vmas.has(vma);
+    }
+    if (!c.avOk) {
       push(acc, { name: 'rmap-unreachable', message: 'anonymous folio not reachable through its anon_vma from this VMA', pid, addr, pfn: ft.pfn[f] });
     } else if (ft.index[f]! + page !== fileIdx) {
       push(acc, { name: 'rmap-index-mismatch', message: `folio index ${ft.index[f]! + page} but the VMA puts it at ${fileIdx}`, pid, addr, pfn: ft.pfn[f] });
@@ -468,7 +502,7 @@ function checkExclusive(acc: Acc, f: number, pfn: number): void {
 function checkMmIds(acc: Acc, f: number, pfn: number, mapcount: number): void {
   const ft = acc.ft;
   if (ft.flags[f]! & PG.HUGETLB) return;
-  const per = acc.perMm.get(f) ?? new Map<number, number>();
+  const per = acc.perMm.get(f) ?? new Map<number, { n: number }>();
   const slots: [number, number][] = [
     [ft.mmId0[f]!, ft.mmCnt0[f]! + 1],
     [ft.mmId1[f]!, ft.mmCnt1[f]! + 1],
@@ -480,7 +514,7 @@ function checkMmIds(acc: Acc, f: number, pfn: number, mapcount: number): void {
       continue;
     }
     sum += cnt;
-    const actual = per.get(id) ?? 0;
+    const actual = per.get(id)?.n ?? 0;
     if (cnt > actual) push(acc, { name: 'mm-id-mismatch', message: `_mm_id slot for mm ${id} counts ${cnt}, the mm maps ${actual}`, pfn, expected: actual, actual: cnt });
   }
   if (sum > mapcount) push(acc, { name: 'mm-id-mismatch', message: `_mm_id_mapcount total ${sum} exceeds folio_mapcount ${mapcount}`, pfn });
