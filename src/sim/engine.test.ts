@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { CostModel } from '../cost/model.js';
 import { Kernel } from '../kernel.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../uapi/mman.js';
-import { type ActorRun, type Program, runActors } from './engine.js';
+import { type ActorRun, type Program, op, runActors, sleep } from './engine.js';
 
 function setup() {
   const k = new Kernel({ memory: '256MiB', thp: 'never' });
@@ -23,8 +23,8 @@ describe('runActors', () => {
     const model = new CostModel();
     let t1 = 0;
     function* forker(): Program {
-      yield { op: 'fork', proc: p, lock: 'write', show: true, run: () => void p.fork() };
-      t1 = yield { sleep: 0 };
+      yield op({ name: 'fork', proc: p, lock: 'write', show: true, run: () => void p.fork() });
+      t1 = yield sleep(0);
     }
     const ev = k.host.ev;
     const before = ev.slice();
@@ -45,11 +45,11 @@ describe('runActors', () => {
     let forkEnd = 0;
     let faultAt = -1;
     function* forker(): Program {
-      yield { op: 'fork', proc: p, lock: 'write', run: () => void p.fork() };
-      forkEnd = yield { sleep: 0 };
+      yield op({ name: 'fork', proc: p, lock: 'write', run: () => void p.fork() });
+      forkEnd = yield sleep(0);
     }
     function* vcpu(): Program {
-      faultAt = yield { op: 'write', proc: p, lock: 'vma', syscall: false, run: () => p.fill(a, 1, 2) };
+      faultAt = yield op({ name: 'write', proc: p, lock: 'vma', syscall: false, run: () => p.fill(a, 1, 2) });
     }
     const actors: ActorRun[] = [
       { name: 'f', kind: 'forker', cpu: 0, start: 0, program: forker() },
@@ -70,10 +70,10 @@ describe('runActors', () => {
     const b = q.mmap(0, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     const model = new CostModel();
     function* forker(): Program {
-      yield { op: 'fork', proc: p, lock: 'write', run: () => void p.fork() };
+      yield op({ name: 'fork', proc: p, lock: 'write', run: () => void p.fork() });
     }
     function* other(): Program {
-      yield { op: 'mmap', proc: q, lock: 'write', run: () => q.fill(b, 4096, 1) };
+      yield op({ name: 'mmap', proc: q, lock: 'write', run: () => q.fill(b, 4096, 1) });
     }
     const r = runActors(k, model, [
       { name: 'f', kind: 'forker', cpu: 0, start: 0, program: forker() },
@@ -85,8 +85,8 @@ describe('runActors', () => {
   it('counts an operation the kernel refuses, and carries on', () => {
     const { k, p } = setup();
     function* bad(): Program {
-      yield { op: 'munmap', proc: p, lock: 'write', run: () => void p.munmap(1, 4096) };
-      yield { op: 'munmap', proc: p, lock: 'write', run: () => void p.munmap(1, 4096) };
+      yield op({ name: 'munmap', proc: p, lock: 'write', run: () => void p.munmap(1, 4096) });
+      yield op({ name: 'munmap', proc: p, lock: 'write', run: () => void p.munmap(1, 4096) });
     }
     const r = runActors(k, new CostModel(), [{ name: 'b', kind: 'script', cpu: 0, start: 0, program: bad() }], 1e9, 'd');
     expect(r.failures.get('b:munmap')).toBe(2);
@@ -98,8 +98,8 @@ describe('runActors', () => {
     let writes = 0;
     function* vcpu(): Program {
       for (;;) {
-        yield { sleep: 1000 };
-        yield { op: 'write', proc: p, lock: 'vma', syscall: false, run: () => void (writes++, p.fill(a, 1, 3)) };
+        yield sleep(1000);
+        yield op({ name: 'write', proc: p, lock: 'vma', syscall: false, run: () => void (writes++, p.fill(a, 1, 3)) });
       }
     }
     const ticks: number[] = [];

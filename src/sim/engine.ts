@@ -1,7 +1,7 @@
 /**
  * The engine: runs actors on the simulated clock against one Kernel.
  *
- * An actor is a generator that yields steps:
+ * An actor is a generator that yields steps (op(), hold(), sleep()):
  *   op     a kernel operation: it waits for mmap_lock in its mode if needed
  *          (src/sim/mmap_lock.ts), then runs on the model at once, and takes
  *          the time the cost model gives to the counters it moved (plus any
@@ -23,33 +23,70 @@ import { SignalError, SyscallError } from '../uapi/errors.js';
 import { Clock } from './clock.js';
 import { type LockMode, SimMmapLock } from './mmap_lock.js';
 
-export interface OpStep {
-  readonly op: string;
-  /** The process whose mm the lock belongs to, and on whose behalf it runs. */
+/** What a step asks of the engine. */
+export const enum StepKind {
+  /** A kernel operation on the model. */
+  Op,
+  /** Busy outside the kernel for `ns` (device I/O, a child running). */
+  Hold,
+  /** Idle for `ns`. */
+  Sleep,
+}
+
+/**
+ * One step of an actor. A single class (not object literals of several
+ * shapes) so the engine's loop sees one hidden class and stays optimized; make
+ * them with op(), hold() and sleep().
+ */
+export class Step {
+  constructor(
+    readonly kind: StepKind,
+    /** Hold or sleep time, ns. */
+    readonly ns: number,
+    /** The operation's name, or what a hold is ('pin held'). */
+    readonly op: string,
+    /** The process whose mm the lock belongs to, and on whose behalf it runs. */
+    readonly proc: Process | null,
+    readonly lock: LockMode,
+    /** Run on the model; the returned string is the event's detail on the timeline. */
+    readonly run: (() => string | void) | null,
+    /** Time beyond what the counters give (e.g. a device's transfer), ns. */
+    readonly extraNs: number,
+    /** A system call (counted as one `syscall` primitive). */
+    readonly syscall: boolean,
+    /** Draw it on the timeline even past the per-actor limit (forks, maps); waits are always drawn. */
+    readonly show: boolean,
+    /** A hold's detail on the timeline. */
+    readonly detail: string,
+  ) {}
+}
+
+export interface OpSpec {
+  readonly name: string;
   readonly proc: Process;
   readonly lock: LockMode;
-  /** Run on the model; the returned string is the event's detail on the timeline. */
   readonly run: () => string | void;
-  /** Time beyond what the counters give (e.g. a device's fixed latency), ns. */
-  readonly extraNs?: number;
-  /** A system call (counted as one `syscall` primitive). */
+  readonly show?: boolean;
+  /** Default true. */
   readonly syscall?: boolean;
-  /** Draw it on the timeline (forks, maps); waits are always drawn. */
-  readonly show?: boolean;
+  readonly extraNs?: number;
 }
 
-export interface HoldStep {
-  readonly hold: number;
-  readonly kind: string;
-  readonly detail?: string;
-  readonly show?: boolean;
+/** A kernel operation: waits for mmap_lock in `lock` mode, runs, and takes the time its counters cost. */
+export function op(o: OpSpec): Step {
+  return new Step(StepKind.Op, 0, o.name, o.proc, o.lock, o.run, o.extraNs ?? 0, o.syscall ?? true, o.show ?? false, '');
 }
 
-export interface SleepStep {
-  readonly sleep: number;
+/** Busy for ns outside the kernel, drawn on the timeline as `kind`. */
+export function hold(ns: number, kind: string, detail = '', show = false): Step {
+  return new Step(StepKind.Hold, ns, kind, null, 'none', null, 0, false, show, detail);
 }
 
-export type Step = OpStep | HoldStep | SleepStep;
+/** Idle for ns. */
+export function sleep(ns: number): Step {
+  return new Step(StepKind.Sleep, ns, '', null, 'none', null, 0, false, false, '');
+}
+
 export type Program = Generator<Step, void, number>;
 
 export interface ActorRun {
@@ -95,7 +132,26 @@ export interface ActorTime {
 /** Most timeline intervals kept per actor (forks and waits are always kept). */
 const TIMELINE_PER_ACTOR = 60;
 
-type Event = { type: 'resume'; actor: number } | { type: 'release'; mm: object; mode: LockMode } | { type: 'granted'; actor: number; step: OpStep; since: number; mode: LockMode };
+const enum EventType {
+  /** Resume an actor's program. */
+  Resume,
+  /** Release mmap_lock of `mm` held in `mode`. */
+  Release,
+  /** A waiter was granted the lock: run its step. */
+  Granted,
+}
+
+/** A clock event; one class, every field always present (one hidden class for the loop). */
+class SimEvent {
+  constructor(
+    readonly type: EventType,
+    readonly actor: number,
+    readonly mm: object | null,
+    readonly mode: LockMode,
+    readonly step: Step | null,
+    readonly since: number,
+  ) {}
+}
 
 /** A callback run every `every` ns of simulated time, between events (the oracle's periodic check). */
 export interface Probe {
@@ -117,8 +173,8 @@ export interface EngineOptions {
 
 export function runActors(k: Kernel, model: CostModel, actors: readonly ActorRun[], durationNs: number, design: string, opts: EngineOptions = {}): EngineResult {
   const { probe, tracer } = opts;
-  const clock = new Clock<Event>();
-  const locks = new WeakMap<object, SimMmapLock<{ actor: number; step: OpStep }>>();
+  const clock = new Clock<SimEvent>();
+  const locks = new WeakMap<object, SimMmapLock<{ actor: number; step: Step }>>();
   const lockOf = (p: Process) => {
     const mm = p.mm ?? p;
     let l = locks.get(mm);
@@ -148,19 +204,20 @@ export function runActors(k: Kernel, model: CostModel, actors: readonly ActorRun
     return s;
   };
 
-  const execute = (i: number, step: OpStep, since: number, mode: LockMode) => {
+  const execute = (i: number, step: Step, since: number, mode: LockMode) => {
     const a = actors[i]!;
     const now = clock.now;
-    if (step.proc.mm !== null) step.proc.runOn(a.cpu);
+    const proc = step.proc!;
+    if (proc.mm !== null) proc.runOn(a.cpu);
     if (tracer !== undefined) {
       tracer.current(a, now);
-      if (mode === 'read' || mode === 'write') tracer.event(a, now, 'mmap_lock_acquire_returned', `mm=${mmTag(step.proc)} memcg_path= write=${mode === 'write'} success=true`);
+      if (mode === 'read' || mode === 'write') tracer.event(a, now, 'mmap_lock_acquire_returned', `mm=${mmTag(proc)} memcg_path= write=${mode === 'write'} success=true`);
     }
     before.set(ev);
-    if (step.syscall !== false) ev[Ev.SYSCALL]++;
+    if (step.syscall) ev[Ev.SYSCALL]++;
     let detail: string;
     try {
-      detail = step.run() ?? '';
+      detail = step.run!() ?? '';
     } catch (e) {
       // The kernel said no (an errno or a signal): the actor carries on, the failure is counted.
       if (!(e instanceof SyscallError || e instanceof SignalError)) throw e;
@@ -168,7 +225,7 @@ export function runActors(k: Kernel, model: CostModel, actors: readonly ActorRun
       failures.set(`${a.name}:${step.op}`, (failures.get(`${a.name}:${step.op}`) ?? 0) + 1);
     }
     for (let j = 0; j < ev.length; j++) delta[j] = ev[j]! - before[j]!;
-    const d = model.time(delta) + (step.extraNs ?? 0);
+    const d = model.time(delta) + step.extraNs;
     const s = stats(`${a.name}:${step.op}`);
     const wait = now - since;
     s.count++;
@@ -178,15 +235,15 @@ export function runActors(k: Kernel, model: CostModel, actors: readonly ActorRun
     const pa = perActor.get(a.name)!;
     pa.waitNs += wait;
     pa.kernelNs += d;
-    if (step.show === true) s.latencies.push(wait + d);
+    if (step.show) s.latencies.push(wait + d);
     if (wait > 0) record(a.name, 'mmap_lock wait', since, now, `${step.op} waited ${Math.round(wait)} ns for mmap_lock`, true);
-    record(a.name, step.op, now, now + d, detail, step.show === true);
+    record(a.name, step.op, now, now + d, detail, step.show);
     if (tracer !== undefined) tracer.event(a, now + d, 'foliosim_op', `op=${step.op} dur_ns=${Math.round(d)} wait_ns=${Math.round(wait)}${detail !== '' ? ` ${JSON.stringify(detail)}` : ''}`);
     if (mode !== 'none' && mode !== 'vma' && mode !== 'gup-fast') {
-      if (tracer !== undefined) tracer.event(a, now + d, 'mmap_lock_released', `mm=${mmTag(step.proc)} memcg_path= write=${mode === 'write'}`);
-      clock.at(now + d, { type: 'release', mm: step.proc.mm ?? step.proc, mode });
+      if (tracer !== undefined) tracer.event(a, now + d, 'mmap_lock_released', `mm=${mmTag(proc)} memcg_path= write=${mode === 'write'}`);
+      clock.at(now + d, new SimEvent(EventType.Release, -1, proc.mm ?? proc, mode, null, 0));
     }
-    clock.at(now + d, { type: 'resume', actor: i });
+    clock.at(now + d, new SimEvent(EventType.Resume, i, null, 'none', null, 0));
   };
 
   const step = (i: number) => {
@@ -198,18 +255,19 @@ export function runActors(k: Kernel, model: CostModel, actors: readonly ActorRun
       return;
     }
     const s = r.value;
-    if ('sleep' in s) {
-      clock.at(clock.now + s.sleep, { type: 'resume', actor: i });
+    if (s.kind === StepKind.Sleep) {
+      clock.at(clock.now + s.ns, new SimEvent(EventType.Resume, i, null, 'none', null, 0));
       return;
     }
-    if ('hold' in s) {
-      perActor.get(a.name)!.holdNs += s.hold;
-      record(a.name, s.kind, clock.now, clock.now + s.hold, s.detail ?? '', s.show === true);
-      clock.at(clock.now + s.hold, { type: 'resume', actor: i });
+    if (s.kind === StepKind.Hold) {
+      perActor.get(a.name)!.holdNs += s.ns;
+      record(a.name, s.op, clock.now, clock.now + s.ns, s.detail, s.show);
+      clock.at(clock.now + s.ns, new SimEvent(EventType.Resume, i, null, 'none', null, 0));
       return;
     }
-    const lock = lockOf(s.proc);
-    if (tracer !== undefined && (s.lock === 'read' || s.lock === 'write')) tracer.event(a, clock.now, 'mmap_lock_start_locking', `mm=${mmTag(s.proc)} memcg_path= write=${s.lock === 'write'}`);
+    const proc = s.proc!;
+    const lock = lockOf(proc);
+    if (tracer !== undefined && (s.lock === 'read' || s.lock === 'write')) tracer.event(a, clock.now, 'mmap_lock_start_locking', `mm=${mmTag(proc)} memcg_path= write=${s.lock === 'write'}`);
     if (lock.canTake(s.lock)) {
       lock.take(s.lock);
       execute(i, s, clock.now, s.lock);
@@ -218,7 +276,7 @@ export function runActors(k: Kernel, model: CostModel, actors: readonly ActorRun
 
   for (let i = 0; i < actors.length; i++) {
     perActor.set(actors[i]!.name, { kind: actors[i]!.kind, waitNs: 0, kernelNs: 0, holdNs: 0 });
-    clock.at(actors[i]!.start, { type: 'resume', actor: i });
+    clock.at(actors[i]!.start, new SimEvent(EventType.Resume, i, null, 'none', null, 0));
   }
   let end = 0;
   let nextProbe = probe !== undefined && probe.every > 0 ? probe.every : Infinity;
@@ -228,20 +286,20 @@ export function runActors(k: Kernel, model: CostModel, actors: readonly ActorRun
       probe!.fn(nextProbe);
       nextProbe += probe!.every;
     }
-    if (ev0.type === 'release') {
-      const lock = locks.get(ev0.mm)!;
+    if (ev0.type === EventType.Release) {
+      const lock = locks.get(ev0.mm!)!;
       lock.release(ev0.mode);
       for (const w of lock.grantable()) {
         // GUP-fast that had to wait fell back to the slow path: it holds the lock for read.
         const mode: LockMode = w.mode === 'gup-fast' ? 'read' : w.mode;
         lock.take(mode);
-        clock.at(clock.now, { type: 'granted', actor: w.item.actor, step: w.item.step, since: w.since, mode });
+        clock.at(clock.now, new SimEvent(EventType.Granted, w.item.actor, null, mode, w.item.step, w.since));
       }
       continue;
     }
     if (e.t > durationNs) break;
     end = e.t;
-    if (ev0.type === 'granted') execute(ev0.actor, ev0.step, ev0.since, ev0.mode);
+    if (ev0.type === EventType.Granted) execute(ev0.actor, ev0.step!, ev0.since, ev0.mode);
     else step(ev0.actor);
   }
   for (let i = 0; i < actors.length; i++) if (!done[i]) actors[i]!.program.return();

@@ -52,34 +52,55 @@ export function defaultJobs(): number {
   return Math.max(1, availableParallelism());
 }
 
-/** Run the planned jobs; results come back in plan order. */
+/**
+ * Run the planned jobs; results come back in plan order.
+ *
+ * With N jobs, this thread is one of the N workers and N - 1 worker threads
+ * (tinypool) are the rest: this thread has its modules loaded and its code
+ * already optimized, while a new worker pays both, so one fewer of them is
+ * the better deal. Each worker thread keeps two runs queued so it never waits
+ * for this thread, which only hands out work between its own runs.
+ */
 export async function runPlan(list: readonly LoadedScenario[], jobs: readonly PlannedJob[], opts: RunPlanOptions = {}): Promise<RunResult[]> {
   const n = Math.max(1, Math.min(opts.jobs ?? 1, jobs.length));
   const out: RunResult[] = new Array(jobs.length);
   let done = 0;
   const tick = () => opts.onProgress?.(++done, jobs.length);
   const workerFile = fileURLToPath(new URL('./worker.js', import.meta.url));
-  if (n === 1 || !existsSync(workerFile)) {
-    // In this thread (also when running from TypeScript sources, which a worker cannot load).
-    for (let i = 0; i < jobs.length; i++) {
+  // Workers cannot load TypeScript sources: from src/ everything runs here.
+  const threads = existsSync(workerFile) ? n - 1 : 0;
+  // This thread takes jobs from the front, the workers from the back, so each
+  // isolate warms up on fewer scenarios and designs (the JIT's work is most of a
+  // cold run's cost, and each isolate pays its own).
+  let front = 0;
+  let back = jobs.length;
+  const take = () => (front < back ? front++ : -1);
+  const takeBack = () => (front < back ? --back : -1);
+  const here = async () => {
+    for (let i = take(); i >= 0; i = take()) {
       const j = jobs[i]!;
       out[i] = plain(runOne(list[j.scenario]!.scenario.configs[j.config]!, j.seed));
       tick();
-      // Let a progress bar redraw between runs.
-      if (opts.onProgress !== undefined) await new Promise((r) => setImmediate(r));
+      // Let worker results and a progress bar through between runs.
+      if (threads > 0 || opts.onProgress !== undefined) await new Promise((r) => setImmediate(r));
     }
+  };
+  if (threads === 0) {
+    await here();
     return out;
   }
-  const pool = new Tinypool({ filename: workerFile, minThreads: n, maxThreads: n, isolateWorkers: false });
+  const pool = new Tinypool({ filename: workerFile, minThreads: threads, maxThreads: threads, isolateWorkers: false });
+  const remote = async () => {
+    for (let i = takeBack(); i >= 0; i = takeBack()) {
+      const j = jobs[i]!;
+      const l = list[j.scenario]!;
+      const task: WorkerTask = { text: l.text, file: l.scenario.file, overrides: l.overrides, config: j.config, seed: j.seed };
+      out[i] = (await pool.run(task)) as RunResult;
+      tick();
+    }
+  };
   try {
-    await Promise.all(
-      jobs.map(async (j, i) => {
-        const l = list[j.scenario]!;
-        const task: WorkerTask = { text: l.text, file: l.scenario.file, overrides: l.overrides, config: j.config, seed: j.seed };
-        out[i] = (await pool.run(task)) as RunResult;
-        tick();
-      }),
-    );
+    await Promise.all([here(), ...Array.from({ length: threads * 2 }, remote)]);
   } finally {
     await pool.destroy();
   }

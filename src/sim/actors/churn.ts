@@ -10,7 +10,7 @@
 import { FOLL_WRITE } from '../../kernel_gup.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../uapi/mman.js';
 import { duration, obj, oneOf, pageSize } from '../scenario/types.js';
-import type { Program } from '../engine.js';
+import { type Program, hold, op, sleep } from '../engine.js';
 import type { ActorContext, ActorKind } from './actor.js';
 import { interval } from './actor.js';
 import { actorSchema } from './common.js';
@@ -38,41 +38,41 @@ export const churnActor: ActorKind<Spec> = {
     const p = w.proc(s.process);
     const n = s.size / 4096;
     for (let i = 0; ; i++) {
-      yield { sleep: interval(ctx, s.every, s.arrival) };
+      yield sleep(interval(ctx, s.every, s.arrival));
       let addr = 0;
-      yield {
-        op: 'mmap',
+      yield op({
+        name: 'mmap',
         proc: p,
         lock: 'write',
         run: () => {
           addr = p.mmap(0, s.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
           p.fill(addr, s.size, i & 0xff);
         },
-      };
+      });
       if (s.fork !== undefined) {
         let child: ReturnType<typeof p.fork> | null = null;
-        yield {
-          op: 'fork',
+        yield op({
+          name: 'fork',
           proc: p,
           lock: 'write',
           run: () => {
             child = p.fork();
             w.add('forks');
           },
-        };
+        });
         const c = child as ReturnType<typeof p.fork> | null;
         if (c !== null) {
-          yield { hold: s.fork.childLife, kind: 'child alive', detail: `pid ${c.pid}` };
-          yield { op: 'child exit', proc: c, lock: 'none', run: () => c.exit() };
+          yield hold(s.fork.childLife, 'child alive', `pid ${c.pid}`);
+          yield op({ name: 'child exit', proc: c, lock: 'none', run: () => c.exit() });
         }
       }
       if (s.pin !== undefined) {
         const pages: number[] = [];
-        yield { op: 'pin', proc: p, lock: 'gup-fast', syscall: false, run: () => void w.k.gup.pin_user_pages_fast(p, addr, n, FOLL_WRITE, pages) };
-        yield { hold: s.pin.hold, kind: 'pin held', detail: `${n} pages` };
-        yield { op: 'unpin', proc: p, lock: 'none', syscall: false, run: () => w.k.gup.unpin_user_pages_dirty_lock(pages, pages.length, true) };
+        yield op({ name: 'pin', proc: p, lock: 'gup-fast', syscall: false, run: () => void w.k.gup.pin_user_pages_fast(p, addr, n, FOLL_WRITE, pages) });
+        yield hold(s.pin.hold, 'pin held', `${n} pages`);
+        yield op({ name: 'unpin', proc: p, lock: 'none', syscall: false, run: () => w.k.gup.unpin_user_pages_dirty_lock(pages, pages.length, true) });
       }
-      yield { op: 'munmap', proc: p, lock: 'write', run: () => void p.munmap(addr, s.size) };
+      yield op({ name: 'munmap', proc: p, lock: 'write', run: () => void p.munmap(addr, s.size) });
     }
   },
 };

@@ -9,7 +9,7 @@
 import { Ev } from '../../cost/counters.js';
 import type { Process } from '../../process.js';
 import { count, duration, flag, obj, pageSize, name } from '../scenario/types.js';
-import type { Program } from '../engine.js';
+import { type Program, hold, op, sleep } from '../engine.js';
 import type { ActorContext, ActorKind } from './actor.js';
 import { actorSchema } from './common.js';
 import { captureFolioMap } from '../folio_map.js';
@@ -42,10 +42,10 @@ export const forkerActor: ActorKind<Spec> = {
     for (let n = 0; s.limit === undefined || n < s.limit; n++) {
       // Fork n is due at start + n·every, or when child n-1 has exited if that is later.
       const due = (s.start ?? 0) + n * s.every;
-      if (due > now) now = yield { sleep: due - now };
+      if (due > now) now = yield sleep(due - now);
       let child: Process | null = null;
-      now = yield {
-        op: 'fork',
+      now = yield op({
+        name: 'fork',
         proc: parent,
         lock: 'write',
         show: true,
@@ -62,32 +62,32 @@ export const forkerActor: ActorKind<Spec> = {
           }
           return `child pid ${child.pid}; ${copies} pages copied for it`;
         },
-      };
+      });
       const c = child as Process | null;
       if (c === null) continue;
       if (s.childWrites !== undefined) {
         const r = w.region(s.childWrites);
-        now = yield {
-          op: 'child writes',
+        now = yield op({
+          name: 'child writes',
           proc: c,
           lock: 'vma',
           syscall: false,
           run: () => {
             for (let a = r.addr; a < r.addr + r.size; a += 4096) c.fill(a, 1, 0xcc);
           },
-        };
+        });
       }
       if (s.keep === true) continue;
-      now = yield { hold: s.childLife, kind: 'child alive', detail: `pid ${c.pid}` };
-      now = yield {
-        op: 'child exit',
+      now = yield hold(s.childLife, 'child alive', `pid ${c.pid}`);
+      now = yield op({
+        name: 'child exit',
         proc: c,
         lock: 'none',
         run: () => {
           w.children.delete(c);
           c.exit();
         },
-      };
+      });
     }
   },
 };

@@ -5,7 +5,7 @@
  * fork) where Linux would, under the per-VMA lock.
  */
 import { amount, count, duration, name, oneOf } from '../scenario/types.js';
-import type { Program } from '../engine.js';
+import { type Program, op, sleep } from '../engine.js';
 import type { ActorContext, ActorKind } from './actor.js';
 import { interval } from './actor.js';
 import { actorSchema, pickAddress } from './common.js';
@@ -34,13 +34,13 @@ export const guestActor: ActorKind<Spec> = {
     const seq = { next: 0 };
     let byte = 1;
     for (;;) {
-      yield { sleep: interval(ctx, s.every, s.arrival) };
+      yield sleep(interval(ctx, s.every, s.arrival));
       const addr = pickAddress(ctx, r, pages, s.pattern, seq);
       const read = s.reads !== undefined && ctx.rng.float() < s.reads;
       byte = (byte + 1) & 0xff;
       const b = byte;
-      yield {
-        op: read ? 'read' : 'write',
+      yield op({
+        name: read ? 'read' : 'write',
         proc: r.proc,
         lock: 'vma',
         syscall: false,
@@ -48,7 +48,7 @@ export const guestActor: ActorKind<Spec> = {
           if (read) r.proc.read(addr, pages * 4096);
           else r.proc.fill(addr, pages * 4096, b);
         },
-      };
+      });
     }
   },
 };

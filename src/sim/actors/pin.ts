@@ -16,7 +16,7 @@
 import { FOLL_EXCLUSIVE, FOLL_LONGTERM, FOLL_WRITE } from '../../kernel_gup.js';
 import { count, duration, name, oneOf } from '../scenario/types.js';
 import { z } from 'zod';
-import type { Program } from '../engine.js';
+import { type Program, hold, op, sleep } from '../engine.js';
 import type { HeldPin } from '../world.js';
 import type { ActorContext, ActorKind } from './actor.js';
 import { interval } from './actor.js';
@@ -62,13 +62,13 @@ export const pinActor: ActorKind<Spec> = {
     const flags = (s.flags ?? []).reduce((a, f) => a | (f === 'write' ? FOLL_WRITE : f === 'longterm' ? FOLL_LONGTERM : FOLL_EXCLUSIVE), 0);
     const seq = { next: 0 };
     for (let calls = 0; s.limit === undefined || calls < s.limit; calls++) {
-      yield { sleep: interval(ctx, s.every, s.arrival) };
+      yield sleep(interval(ctx, s.every, s.arrival));
       const addr = pickAddress(ctx, r, n, s.pattern, seq);
       const pages: number[] = [];
       let got = 0;
       let fellBack = false;
-      yield {
-        op: get ? 'get' : 'pin',
+      yield op({
+        name: get ? 'get' : 'pin',
         proc: r.proc,
         lock: fast ? 'gup-fast' : 'read',
         syscall: false,
@@ -93,15 +93,15 @@ export const pinActor: ActorKind<Spec> = {
           w.add(get ? 'gets' : 'pins', n);
           return `${n} page${n > 1 ? 's' : ''} at 0x${addr.toString(16)}${fellBack ? ' (no FOLL_EXCLUSIVE: plain long-term pin)' : ''}`;
         },
-      };
+      });
       if (got === 0) continue;
       const held: HeldPin[] = pages.map((pfn, i) => ({ proc: r.proc, addr: addr + i * 4096, pfn }));
       for (const h of held) w.held.add(h);
       // Held for good: keep it, and go on to the next pin.
       if (s.hold === 'forever') continue;
-      yield { hold: s.hold, kind: get ? 'get held' : 'pin held', detail: `${n} page${n > 1 ? 's' : ''}` };
-      yield {
-        op: get ? 'put' : 'unpin',
+      yield hold(s.hold, get ? 'get held' : 'pin held', `${n} page${n > 1 ? 's' : ''}`);
+      yield op({
+        name: get ? 'put' : 'unpin',
         proc: r.proc,
         lock: 'none',
         syscall: false,
@@ -109,7 +109,7 @@ export const pinActor: ActorKind<Spec> = {
           for (const h of held) w.held.delete(h);
           release(k, get, flags, pages);
         },
-      };
+      });
     }
   },
 };

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { FOLL_LONGTERM, FOLL_WRITE } from '../../kernel_gup.js';
 import { MADV_DONTNEED, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_NONE, PROT_READ, PROT_WRITE } from '../../uapi/mman.js';
 import { count, duration, name, obj, oneOf, pageSize } from '../scenario/types.js';
-import type { Program } from '../engine.js';
+import { type Program, op, sleep } from '../engine.js';
 import type { ActorContext, ActorKind } from './actor.js';
 import { actorSchema } from './common.js';
 
@@ -46,8 +46,8 @@ export const scriptActor: ActorKind<Spec> = {
     let now = s.start ?? 0;
     const ops = [...s.ops].sort((a, b) => a.at - b.at);
     for (const o of ops) {
-      if (o.at > now) now = yield { sleep: o.at - now };
-      now = yield { op: o.op, proc: ctx.world.region(o.region).proc, lock: lockOf(o), show: true, run: () => runOp(ctx, o) };
+      if (o.at > now) now = yield sleep(o.at - now);
+      now = yield op({ name: o.op, proc: ctx.world.region(o.region).proc, lock: lockOf(o), show: true, run: () => runOp(ctx, o) });
     }
   },
 };

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { O_RDWR } from '../../uapi/fcntl.js';
 import { VFIO_CONTAINER_PATH, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_IOMMU_MAP_DMA, VFIO_MODEL_DMA_WRITE, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU } from '../../uapi/vfio.js';
 import { amount, count, duration, name, obj, pageSize } from '../scenario/types.js';
-import type { Program } from '../engine.js';
+import { type Program, op, sleep } from '../engine.js';
 import type { ActorContext, ActorKind } from './actor.js';
 import { actorSchema } from './common.js';
 
@@ -51,22 +51,22 @@ export const vfioActor: ActorKind<Spec> = {
     for (let i = 0; i < nbuf; i++) ranges.push({ offset: i * slot + Math.min(s.offset ?? 0, Math.max(0, slot - size)), size });
     for (const e of s.extra ?? []) ranges.push(e);
     let fd = -1;
-    yield {
-      op: 'open',
+    yield op({
+      name: 'open',
       proc: p,
       lock: 'none',
       run: () => {
         fd = p.open(VFIO_CONTAINER_PATH, O_RDWR);
         p.ioctl(fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU);
       },
-    };
+    });
     const mapped: { iova: number; size: number }[] = [];
     let iova = 0;
     for (const rg of ranges) {
       if (rg.offset + rg.size > r.size) continue;
       const at = iova;
-      yield {
-        op: 'map_dma',
+      yield op({
+        name: 'map_dma',
         proc: p,
         lock: 'read',
         show: mapped.length < 4,
@@ -79,7 +79,7 @@ export const vfioActor: ActorKind<Spec> = {
           w.add('vfioPinnedPages', rg.size / PAGE);
           return `${rg.size / PAGE} pages at ${s.region}+0x${rg.offset.toString(16)}`;
         },
-      };
+      });
       mapped.push({ iova: at, size: rg.size });
       iova += rg.size;
     }
@@ -87,11 +87,11 @@ export const vfioActor: ActorKind<Spec> = {
     const bytes = s.dmaBytes ?? 64;
     const buf = new Uint8Array(bytes);
     for (let i = 0; ; i++) {
-      yield { sleep: s.dmaEvery };
+      yield sleep(s.dmaEvery);
       const m = mapped[i % mapped.length]!;
       buf.fill(i & 0xff);
-      yield {
-        op: 'dma_write',
+      yield op({
+        name: 'dma_write',
         proc: p,
         lock: 'none',
         syscall: false,
@@ -99,7 +99,7 @@ export const vfioActor: ActorKind<Spec> = {
         run: () => {
           p.ioctl(fd, VFIO_MODEL_DMA_WRITE, { iova: m.iova, len: Math.min(bytes, m.size), buf });
         },
-      };
+      });
     }
   },
 };
