@@ -43,6 +43,14 @@ const MAX_ACCESS = 2 ** 40;
 
 export class Process {
   readonly pid: number;
+  /** task->comm: the name tracepoints and /proc show (TASK_COMM_LEN: at most 15 characters kept); fork copies it. */
+  get comm(): string {
+    return this.name;
+  }
+  set comm(v: string) {
+    this.name = String(v).slice(0, 15);
+  }
+  private name = 'foliosim';
   /** The address space; null once the process has exited. */
   mm: MmStruct | null;
   readonly fds: FdTable;
@@ -503,11 +511,15 @@ export class Process {
     const mm = this.live('fork');
     const child = dupMm(this.k.host, mm);
     if (child === null) throw new SyscallError('ENOMEM', 'fork');
-    return this.k.adopt((pid) => {
-      const p = new Process(this.k, pid, this, child, this.fds.dup());
-      p.cwd = this.cwd;
-      return p;
+    const p = this.k.adopt((pid) => {
+      const c = new Process(this.k, pid, this, child, this.fds.dup());
+      c.cwd = this.cwd;
+      c.name = this.name;
+      return c;
     });
+    const host = this.k.host;
+    if (host.trace !== null) host.trace('sched_process_fork', `comm=${this.name} pid=${this.pid} child_comm=${p.name} child_pid=${p.pid}`);
+    return p;
   }
 
   /**
@@ -525,6 +537,8 @@ export class Process {
   /** exit(2): release the address space and the descriptors. */
   exit(status = 0): void {
     if (this.mm === null) return;
+    const host = this.k.host;
+    if (host.trace !== null) host.trace('sched_process_exit', `comm=${this.name} pid=${this.pid} prio=120`);
     const mm = this.mm;
     this.mm = null;
     this.fds.closeAll();

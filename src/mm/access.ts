@@ -32,6 +32,8 @@ export class OomKill extends Error {
  */
 // mirrors arch/x86/mm/fault.c:do_user_addr_fault (no stack expansion, no pkeys)
 export function doUserAddrFault(host: Host, mm: MmStruct, addr: number, write: boolean, present: boolean): void {
+  // arch/x86/mm/fault.c:trace_page_fault_entries; error_code: X86_PF_PROT 1, X86_PF_WRITE 2, X86_PF_USER 4. The model has no ip.
+  if (host.trace !== null) host.trace('page_fault_user', `address=0x${addr.toString(16)} ip=0x0 error_code=0x${((present ? 1 : 0) | (write ? 2 : 0) | 4).toString(16)}`);
   const vma = addr < TASK_SIZE ? vmaLookup(mm, addr) : null;
   if (vma === null) throw new SignalError('SIGSEGV', addr, 'SEGV_MAPERR');
   // access_error: writes need VM_WRITE; reads of present pages are protection

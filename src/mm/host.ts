@@ -121,6 +121,7 @@ export class Host {
     this.memmap.set(pfn, order, f);
     this.ev[Ev.PAGE_ALLOC] += 1 << order;
     this.ev[Ev.FOLIO_ALLOC]++;
+    if (this.trace !== null) this.trace('mm_page_alloc', `page=${vmemmapAddr(pfn)} pfn=0x${pfn.toString(16)} order=${order} migratetype=${gfp & Gfp.MOVABLE ? 1 : 0} gfp_flags=${gfpNames(gfp)}`);
     return f;
   }
 
@@ -136,6 +137,7 @@ export class Host {
     ft.release(f);
     this.ev[Ev.PAGE_FREE] += 1 << order;
     this.ev[Ev.FOLIO_FREE]++;
+    if (this.trace !== null) this.trace('mm_page_free', `page=${vmemmapAddr(pfn)} pfn=0x${pfn.toString(16)} order=${order}`);
   }
 
   // mirrors include/linux/mm.h:folio_get / folio_ref_add
@@ -218,4 +220,15 @@ export class Host {
     this.content.setUniform(f, 0);
     this.ev[Ev.ZERO_BYTES] += folioNrPages(this.ft, f) * 4096;
   }
+}
+
+/** The struct page address of pfn in x86-64's vmemmap (what tracepoints print for page=). */
+function vmemmapAddr(pfn: number): string {
+  return `0x${(0xffffea0000000000n + BigInt(pfn) * 64n).toString(16)}`;
+}
+
+/** gfp_flags as the tracepoint prints them (the flags the model distinguishes). */
+function gfpNames(gfp: number): string {
+  const base = gfp & Gfp.MOVABLE ? 'GFP_HIGHUSER_MOVABLE' : 'GFP_KERNEL';
+  return gfp & Gfp.NOWARN ? `${base}|__GFP_NOWARN` : base;
 }

@@ -18,9 +18,14 @@ import type { MmStruct } from './mm_types.js';
 
 /** Count the remote part of a flush of mm: everything in mm_cpumask but the current CPU. */
 // mirrors arch/x86/mm/tlb.c:native_flush_tlb_multi (simplified: no lazy-TLB skipping, every CPU in the mask is sent an IPI)
-function shootdown(host: Host, mm: MmStruct): void {
+function shootdown(host: Host, mm: MmStruct, pages: number): void {
   // The current CPU's bit is always set (MmStruct.switchTo), so the others are weight - 1.
   const remote = mm.cpumaskWeight - 1;
+  if (host.trace !== null) {
+    // include/trace/events/tlb.h: pages -1 is TLB_FLUSH_ALL; reasons TLB_LOCAL_MM_SHOOTDOWN (3), TLB_REMOTE_SEND_IPI (4).
+    host.trace('tlb_flush', `pages:${pages} reason:local mm shootdown (3)`);
+    if (remote > 0) host.trace('tlb_flush', `pages:${pages} reason:remote ipi send (4)`);
+  }
   if (remote === 0) return;
   const ev = host.ev;
   ev[Ev.TLB_SHOOTDOWN]++;
@@ -32,12 +37,13 @@ function shootdown(host: Host, mm: MmStruct): void {
 // mirrors arch/x86/mm/tlb.c:flush_tlb_mm_range (simplified: the size of the range, and with it the full-flush ceiling, is not modelled)
 export function flushTlbRange(host: Host, mm: MmStruct): void {
   host.ev[Ev.TLB_FLUSH_RANGE]++;
-  shootdown(host, mm);
+  // The range's size is not modelled; the tracepoint prints 1 page.
+  shootdown(host, mm, 1);
 }
 
 /** A flush of all of mm's entries (flush_tlb_mm). */
 // mirrors arch/x86/include/asm/tlbflush.h:flush_tlb_mm (flush_tlb_mm_range over the whole address space)
 export function flushTlbMm(host: Host, mm: MmStruct): void {
   host.ev[Ev.TLB_FLUSH_MM]++;
-  shootdown(host, mm);
+  shootdown(host, mm, -1);
 }

@@ -37,7 +37,8 @@ export function ftraceLine(task: string, tid: number, cpu: number, ns: number, e
 
 export function traceRun(cfg: RunConfig, seed: number, filter?: string): string {
   const keep = eventFilter(filter);
-  const lines: string[] = [];
+  // (timestamp, line): an operation's end events are emitted when it starts, so lines are sorted by time at the end, as the trace file merges its per-CPU buffers.
+  const lines: { t: number; line: string }[] = [];
   let current: { actor: ActorRun | null; t: number; tid: number } = { actor: null, t: 0, tid: 0 };
   const tids = new Map<ActorRun, number>();
   const tidOf = (a: ActorRun) => {
@@ -50,7 +51,7 @@ export function traceRun(cfg: RunConfig, seed: number, filter?: string): string 
       current = { actor: a, t, tid: tidOf(a) };
     },
     event: (a, t, event, fields) => {
-      if (keep(event)) lines.push(ftraceLine(a.name, tidOf(a), a.cpu, t, event, fields));
+      if (keep(event)) lines.push({ t, line: ftraceLine(a.name, tidOf(a), a.cpu, t, event, fields) });
     },
   };
   runOne(cfg, seed, {
@@ -58,7 +59,7 @@ export function traceRun(cfg: RunConfig, seed: number, filter?: string): string 
       // Kernel tracepoints land on the actor whose operation is running (setup is not traced).
       w.k.host.trace = (event, fields) => {
         const a = current.actor;
-        if (a !== null && keep(event)) lines.push(ftraceLine(a.name, current.tid, a.cpu, current.t, event, fields));
+        if (a !== null && keep(event)) lines.push({ t: current.t, line: ftraceLine(a.name, current.tid, a.cpu, current.t, event, fields) });
       };
       return tracer;
     },
@@ -78,5 +79,7 @@ export function traceRun(cfg: RunConfig, seed: number, filter?: string): string 
     '#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION',
     '#              | |         |   |||||     |         |',
   ];
-  return head.join('\n') + '\n' + lines.join('\n') + (lines.length > 0 ? '\n' : '');
+  // Array.prototype.sort is stable: events at one time keep their order.
+  lines.sort((a, b) => a.t - b.t);
+  return head.join('\n') + '\n' + lines.map((l) => l.line).join('\n') + (lines.length > 0 ? '\n' : '');
 }

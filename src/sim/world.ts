@@ -104,6 +104,7 @@ export function buildWorld(kernel: KernelOptions, setup: SetupSpec, design: stri
   const w = new World(new Kernel(kernel), design);
   for (const ps of setup.processes) {
     const p = w.k.spawn();
+    p.comm = ps.name;
     w.procs.set(ps.name, p);
     for (const r of ps.regions ?? []) w.regions.set(r.name, mapRegion(p, r));
   }

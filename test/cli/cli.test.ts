@@ -33,7 +33,7 @@ setup:
     - name: vmm
       regions: [{ name: ram, size: "\${guest}", fill: 1 }]
 workload:
-  duration: 2ms
+  duration: 4ms
   actors:
     - { kind: vfio, process: vmm, region: ram, density: 512, offset: 20KiB }
     - { kind: pin, name: io, process: vmm, region: ram, every: 100us, hold: 50us, flags: [write] }
@@ -181,5 +181,15 @@ describe.skipIf(!existsSync(BIN))('foliosim CLI', () => {
     const events = t.out.split('\n').filter((l) => !l.startsWith('#') && l !== '');
     expect(events.length).toBeGreaterThan(0);
     for (const l of events) expect(l).toMatch(/^\s*\S+-\d+ +\[\d{3}\] \.\.\.\.\. +\d+\.\d{6}: mmap_lock_(start_locking|acquire_returned|released): mm=0x[0-9a-f]+/);
+    // Kernel tracepoints, in their kernel formats, and the whole trace in time order.
+    const k = foliosim('trace', f, '-e', 'sched_*,page_fault_user,mm_page_alloc,tlb_flush');
+    const lines = k.out.split('\n').filter((l) => !l.startsWith('#') && l !== '');
+    expect(lines.some((l) => /: sched_process_fork: comm=vmm pid=\d+ child_comm=vmm child_pid=\d+$/.test(l))).toBe(true);
+    expect(lines.some((l) => /: sched_process_exit: comm=vmm pid=\d+ prio=120$/.test(l))).toBe(true);
+    expect(lines.some((l) => /: mm_page_alloc: page=0xffffea[0-9a-f]+ pfn=0x[0-9a-f]+ order=\d+ migratetype=[01] gfp_flags=GFP_/.test(l))).toBe(true);
+    expect(lines.some((l) => /: tlb_flush: pages:-?\d+ reason:(local mm shootdown \(3\)|remote ipi send \(4\))$/.test(l))).toBe(true);
+    const times = lines.map((l) => Number(/ (\d+\.\d{6}): /.exec(l)![1]));
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(foliosim('trace', f, '-e', 'no_such_event').out.split('\n').filter((l) => !l.startsWith('#') && l !== '')).toEqual([]);
   });
 });
