@@ -281,7 +281,7 @@ function timelineChart(s: ScenarioReport): ChartSpec | undefined {
   return {
     id: `timeline:${s.name}`,
     heading: 'Timeline',
-    legend: `What each actor did on the simulated clock, in the first seed's run of each design; colour is the kind of work. Hover a bar for its detail.`,
+    legend: `What each actor did on the simulated clock, in the first seed's run of each design; colour is the kind of work. Forks, script operations and waits for mmap_lock are all drawn; of the rest, each actor's first 60 operations. Hover a bar for its detail.`,
     spec: {
       data: { values },
       facet: { row: { field: 'design', type: 'nominal', sort: order, title: null, header: { labelAngle: 0, labelAlign: 'left', labelFontWeight: 'bold' } } },

@@ -55,7 +55,8 @@ function tableHtml(cls: string, head: string[], rows: { th: string; title?: stri
   const tbody = rows
     .map((r) => `<tr><th class="label"${r.title === undefined ? '' : ` title="${escapeHtml(r.title)}"`}>${r.th}</th>${r.cells.map(cellHtml).join('')}</tr>`)
     .join('\n');
-  return `<table class="${cls}">${thead}<tbody>\n${tbody}\n</tbody></table>`;
+  // A wide matrix (six designs with ranges) scrolls inside its box instead of widening the page.
+  return `<div class="scroll"><table class="${cls}">${thead}<tbody>\n${tbody}\n</tbody></table></div>`;
 }
 
 function matrixHtml(s: ScenarioReport): string {

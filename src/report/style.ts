@@ -17,6 +17,7 @@ nav ul { list-style: none; padding: 0; margin: 0; display: flex; flex-wrap: wrap
 .tag { display: inline-block; min-width: 5.5em; color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
 .note { color: var(--muted); font-size: 12.5px; margin: 4px 0 8px; max-width: 90em; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 6px 0; }
+.scroll { max-width: 100%; overflow-x: auto; }
 th, td { padding: 4px 12px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
 thead th { border-bottom: 2px solid #bbb; font-weight: 600; }
 th.label { text-align: left; font-weight: normal; }
