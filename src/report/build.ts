@@ -51,7 +51,7 @@ export function reportScenario(s: Scenario, runs: readonly RunResult[], seed?: n
       : {
           param: spec.sweep.param,
           label: spec.sweep.label ?? spec.sweep.param,
-          unit: 'count' as const,
+          unit: spec.sweep.unit ?? 'count',
           values: [...s.xs],
           headline: headline!,
           series: (spec.sweep.metrics ?? spec.metrics).flatMap((m) => designs.map((d) => ({ design: d, metric: m, points: s.xs.map((x) => ({ x, stat: statAt(d, x, m) })) }))),

@@ -95,6 +95,8 @@ export const ScenarioSpec = obj(
         /** Metrics drawn as lines (default: every metric of the scenario). */
         metrics: z.array(metricName).optional(),
         label: z.string().optional(),
+        /** What the values are, for axes and tables: sizes in bytes, durations in ns, or plain counts (default). */
+        unit: oneOf(['count', 'bytes', 'ns'], 'the unit of the swept values').optional(),
       },
       'a parameter sweep',
     ).optional(),
