@@ -47,3 +47,17 @@ it('README tour', () => {
   const exact = new Kernel({ memory: '1GiB', policy: { pinAccounting: 'exact' } });
   expect(exact.pinAccounting().metadataBytes).toBe(16777216);
 });
+
+it('README: the first screen is real `foliosim compare` output, and the code example runs', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { compareScenarios, loadNamed, renderMarkdown, renderTable } = await import('../src/report/index.js');
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const block = /```console\n\$ npx foliosim compare exclusive-pin\n([\s\S]*?)\n```/.exec(readme);
+  expect(block).not.toBeNull();
+  const report = await compareScenarios([loadNamed('exclusive-pin')]);
+  // What the command prints on a 124-column terminal without colour.
+  expect(renderTable(report, { color: false, width: 124 }).trimEnd()).toBe(block![1]);
+  expect(report.scenarios[0]!.verdict.startsWith('field (separate word) is best on host pins of guest pages')).toBe(true);
+  expect(renderMarkdown(report)).toContain('| Metric | off (plain long-term pin) | bias (the RFC) | field (separate word) |');
+  expect(new Kernel({ memory: '1GiB' }).costEstimate().totalNs).toBeGreaterThanOrEqual(0);
+}, 60_000);

@@ -177,5 +177,15 @@ describe('renderTable: width', () => {
     const fit = fitColumns([40, 12, 12], 50)!;
     expect(fit.reduce((a, b) => a + b, 0) + 4).toBeLessThanOrEqual(50);
     expect(fit.slice(1)).toEqual([12, 12]);
+    // Never narrower than a column's longest word: the numbers wrap, they are not cut.
+    const tight = fitColumns([40, 30, 30], 50, [10, 17, 17])!;
+    expect(tight[1]).toBeGreaterThanOrEqual(17);
+    expect(tight[2]).toBeGreaterThanOrEqual(17);
+    expect(tight[0]).toBeGreaterThanOrEqual(10);
+  });
+
+  it('wraps a wide matrix between words and never cuts a number', () => {
+    const narrow = renderTable(sampleReport(), { color: false, width: 70 });
+    expect(narrow).not.toContain('…');
   });
 });

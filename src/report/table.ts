@@ -50,22 +50,33 @@ export function wrap(text: string, width: number | undefined, indent = ''): stri
   return lines.join('\n');
 }
 
-/** Column widths (with padding) that fit `width`, shrinking the widest first; undefined when the natural widths fit. */
-export function fitColumns(natural: number[], width: number | undefined): number[] | undefined {
+/**
+ * Column widths (with padding) that fit `width`, shrinking the widest first;
+ * undefined when the natural widths fit. A column never gets narrower than
+ * its longest word (`minimum`), so cells wrap between words and nothing is cut
+ * off: a table that cannot fit even so is left wider than the terminal.
+ */
+export function fitColumns(natural: number[], width: number | undefined, minimum: number[] = natural.map(() => 8)): number[] | undefined {
   const borders = natural.length + 1;
   const total = natural.reduce((a, b) => a + b, 0) + borders;
   if (width === undefined || total <= width) return undefined;
-  const MIN = 8;
-  const budget = Math.max(width - borders, MIN * natural.length);
-  let lo = MIN;
+  const floor = natural.map((w, i) => Math.min(w, Math.max(minimum[i]!, 4)));
+  const budget = width - borders;
+  let lo = 0;
   let hi = Math.max(...natural);
-  // The largest cap c with sum(min(w, c)) <= budget.
+  // The largest cap c with sum(max(floor, min(w, c))) <= budget.
+  const used = (c: number) => natural.reduce((a, w, i) => a + Math.max(floor[i]!, Math.min(w, c)), 0);
   while (lo < hi) {
     const c = Math.ceil((lo + hi) / 2);
-    if (natural.reduce((a, w) => a + Math.min(w, c), 0) <= budget) lo = c;
+    if (used(c) <= budget) lo = c;
     else hi = c - 1;
   }
-  return natural.map((w) => Math.min(w, lo));
+  return natural.map((w, i) => Math.max(floor[i]!, Math.min(w, lo)));
+}
+
+/** The longest space-free run in a cell, plus padding: the narrowest the column may be without cutting a word. */
+function longestWord(text: string): number {
+  return Math.max(0, ...text.split(/\s+/).map((w) => w.length)) + 2;
 }
 
 const MARK_BEST_COLOR = ' ✓';
@@ -80,7 +91,8 @@ function cellText(c: CellView, paint: ReturnType<typeof painter>, color: boolean
 /** A cli-table3 grid; widths come from the uncoloured text (ANSI codes take no columns). */
 function grid(head: string[], plainHead: string[], body: string[][], plainBody: string[][], opts: TableOptions): string {
   const natural = plainHead.map((h, i) => Math.max(h.length, ...plainBody.map((r) => r[i]!.length)) + 2);
-  const colWidths = fitColumns(natural, opts.width);
+  const minimum = plainHead.map((h, i) => Math.max(longestWord(h), ...plainBody.map((r) => longestWord(r[i]!))));
+  const colWidths = fitColumns(natural, opts.width, minimum);
   const table = new Table({
     head,
     colAligns: head.map((_, i) => (i === 0 ? 'left' : 'right')),
