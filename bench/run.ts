@@ -20,7 +20,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 
 if (process.argv[2] === '--child') {
   const name = process.argv[3]!;
-  const m = scenarios[name]!();
+  const m = await scenarios[name]!();
   const peakRssMiB = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(JSON.stringify({ ...m, peakRssMiB }));
 } else {

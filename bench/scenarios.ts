@@ -25,7 +25,7 @@ function time(fn: () => void): number {
   return (performance.now() - s) / 1000;
 }
 
-export const scenarios: Record<string, () => Measurement> = {
+export const scenarios: Record<string, () => Measurement | Promise<Measurement>> = {
   /** 4 KiB anonymous write faults: memset 4 GiB of fresh memory with THP off. */
   'fault-4k': () => {
     const k = new Kernel({ memory: '64GiB', thp: 'never' });
@@ -125,4 +125,23 @@ export const scenarios: Record<string, () => Measurement> = {
     if (k.check().length !== 0) throw new Error('check found violations');
     return { op: 'pin_user_pages of 1 GiB at 4 KiB (warm)', ops: 1, seconds, target: '<= 100 ms' };
   },
+  /** `foliosim compare` over every built-in scenario, one thread: the CLI loaded, run and rendered, from a cold process. */
+  'compare-j1': () => compareAll(1),
+  /** The same with --jobs 2: this thread and one worker thread. */
+  'compare-j2': () => compareAll(2),
+  /** A long plan: every built-in scenario with 10 seeds per point (550 runs), one thread and two workers. */
+  'compare-r10-j1': () => compareAll(1, 10),
+  'compare-r10-j2': () => compareAll(2, 10),
 };
+
+/** Run the CLI's compare in this (fresh) process, loading it inside the timed region as `npx foliosim compare` would. */
+async function compareAll(jobs: number, repeats?: number): Promise<Measurement> {
+  const s = performance.now();
+  const { main } = await import('../src/cli/main.js');
+  const extra = repeats === undefined ? [] : ['--repeats', String(repeats)];
+  const code = await main(['compare', '--jobs', String(jobs), ...extra, '--quiet', '--format', 'json', '--out', '/dev/null']);
+  const seconds = (performance.now() - s) / 1000;
+  if (code !== 0) throw new Error(`foliosim compare exited ${code}`);
+  const what = repeats === undefined ? 'every built-in scenario' : `every built-in scenario, --repeats ${repeats}`;
+  return { op: `foliosim compare, ${what}, --jobs ${jobs}`, ops: 1, seconds, target: repeats === undefined ? '<= 5 s on 2 cores' : '--jobs 2 faster than --jobs 1' };
+}

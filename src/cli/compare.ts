@@ -5,7 +5,7 @@ import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderTable } from '../report/table.js';
-import { defaultJobs, type LoadedScenario, type Shard } from '../sim/runner.js';
+import { defaultJobs, type LoadedScenario, type Shard, plan } from '../sim/runner.js';
 import { compareScenarios, loadBuiltins, loadNamed, mergeShards, runShard } from '../report/compare.js';
 import type { ParamOverride } from '../sim/scenario/load.js';
 import { costTable } from './costs.js';
@@ -19,6 +19,7 @@ export interface ReportOpts {
   out?: string;
   seed?: number;
   set?: ParamOverride[];
+  repeats?: number;
   jobs?: number;
   quiet?: boolean;
   color: boolean;
@@ -47,7 +48,7 @@ export function emit(text: string, out: string | undefined): void {
 }
 
 async function runAndReport(list: LoadedScenario[], opts: CompareOpts, extra?: (r: Report) => string): Promise<void> {
-  const jobs = opts.jobs ?? defaultJobs();
+  const jobs = opts.jobs ?? defaultJobs(plan(list, opts.seed, opts.shard).length);
   const bar: Progress = progress(opts.quiet === true, list.map((l) => l.scenario.name).join(', '));
   try {
     if (opts.shard !== undefined) {
@@ -67,12 +68,13 @@ async function runAndReport(list: LoadedScenario[], opts: CompareOpts, extra?: (
 
 export async function cmdCompare(names: string[], opts: CompareOpts): Promise<void> {
   const set = opts.set ?? [];
-  const list = names.length === 0 ? loadBuiltins(set) : names.map((n) => loadNamed(n, set));
+  const lo = opts.repeats !== undefined ? { repeats: opts.repeats } : {};
+  const list = names.length === 0 ? loadBuiltins(set, lo) : names.map((n) => loadNamed(n, set, lo));
   await runAndReport(list, opts);
 }
 
 export async function cmdRun(name: string, opts: ReportOpts): Promise<void> {
-  const list = [loadNamed(name, opts.set ?? [])];
+  const list = [loadNamed(name, opts.set ?? [], opts.repeats !== undefined ? { repeats: opts.repeats } : {})];
   await runAndReport(list, opts, (r) => costTable(r, opts.color && opts.out === undefined && colorEnabled(process.stdout)));
 }
 

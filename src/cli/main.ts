@@ -48,7 +48,8 @@ function reportOptions(c: Command): Command {
     .option('-o, --out <file>', 'write the report to a file instead of stdout')
     .option('--seed <n>', 'first seed (repeat i uses seed + i)', seedArg)
     .option('--set <key=value>', 'override a scenario parameter (repeatable)', setArg)
-    .option('-j, --jobs <n>', 'worker threads (default: every core)', positiveInt('a number of threads'))
+    .option('--repeats <n>', "runs per design with seeds seed, seed+1, ... (default: the scenario's repeats)", positiveInt('a number of repeats'))
+    .option('-j, --jobs <n>', 'worker threads; 1 runs in this thread (default: 1 below 200 runs, else every core)', positiveInt('a number of threads'))
     .option('-q, --quiet', 'no progress bar')
     .option('--no-color', 'no colour in tables');
 }

@@ -11,7 +11,7 @@ import { builtinText, builtins } from '../sim/builtin.js';
 import { reportScenario } from './build.js';
 import type { RunResult } from '../sim/run.js';
 import { type LoadedScenario, type PlannedJob, type RunPlanOptions, type Shard, plan, runPlan } from '../sim/runner.js';
-import { type ParamOverride, loadScenario } from '../sim/scenario/load.js';
+import { type LoadOptions, type ParamOverride, loadScenario } from '../sim/scenario/load.js';
 import { foliosimVersion } from '../sim/version.js';
 
 export class UnknownScenarioError extends Error {
@@ -22,20 +22,17 @@ export class UnknownScenarioError extends Error {
 }
 
 /** A built-in scenario by name, or a YAML file by path (a name wins over a file of that name only if no such file exists). */
-export function loadNamed(input: string, overrides: readonly ParamOverride[] = []): LoadedScenario {
+export function loadNamed(input: string, overrides: readonly ParamOverride[] = [], opts: LoadOptions = {}): LoadedScenario {
   const b = builtins().find((x) => x.name === input);
-  if (b !== undefined && !existsSync(input)) {
-    const text = builtinText(b);
-    return { scenario: loadScenario(text, `${b.name}.yaml`, overrides), text, overrides };
-  }
+  const loaded = (text: string, file: string): LoadedScenario => ({ scenario: loadScenario(text, file, overrides, opts), text, overrides, ...(opts.repeats !== undefined ? { repeats: opts.repeats } : {}) });
+  if (b !== undefined && !existsSync(input)) return loaded(builtinText(b), `${b.name}.yaml`);
   if (!existsSync(input)) throw new UnknownScenarioError(input, closest(input, builtins().map((x) => x.name)));
-  const text = readFileSync(input, 'utf8');
-  return { scenario: loadScenario(text, input, overrides), text, overrides };
+  return loaded(readFileSync(input, 'utf8'), input);
 }
 
 /** Every built-in scenario. */
-export function loadBuiltins(overrides: readonly ParamOverride[] = []): LoadedScenario[] {
-  return builtins().map((b) => loadNamed(b.name, overrides));
+export function loadBuiltins(overrides: readonly ParamOverride[] = [], opts: LoadOptions = {}): LoadedScenario[] {
+  return builtins().map((b) => loadNamed(b.name, overrides, opts));
 }
 
 /** Run every job of the scenarios and build the report. */
@@ -66,7 +63,7 @@ const ShardFile = z.object({
   foliosim: z.string(),
   shard: z.object({ index: z.number().int().nonnegative(), count: z.number().int().positive() }),
   seed: z.number().nullable(),
-  scenarios: z.array(z.object({ file: z.string(), text: z.string(), hash: z.string(), overrides: z.array(z.object({ key: z.string(), value: z.string() })) })),
+  scenarios: z.array(z.object({ file: z.string(), text: z.string(), hash: z.string(), overrides: z.array(z.object({ key: z.string(), value: z.string() })), repeats: z.number().int().positive().optional() })),
   /** Results, each with its job's global index. */
   runs: z.array(z.object({ index: z.number().int().nonnegative(), result: z.unknown() })),
 });
@@ -81,7 +78,7 @@ export async function runShard(list: readonly LoadedScenario[], shard: Shard, op
     foliosim: foliosimVersion(),
     shard: { index: shard.index, count: shard.count },
     seed: opts.seed ?? null,
-    scenarios: list.map((l) => ({ file: l.scenario.file, text: l.text, hash: l.scenario.hash, overrides: [...l.overrides] })),
+    scenarios: list.map((l) => ({ file: l.scenario.file, text: l.text, hash: l.scenario.hash, overrides: [...l.overrides], ...(l.repeats !== undefined ? { repeats: l.repeats } : {}) })),
     runs: jobs.map((j, i) => ({ index: j.index, result: runs[i] })),
   };
 }
@@ -121,7 +118,10 @@ export function mergeShards(texts: readonly { name: string; text: string }[]): R
   const missing = [...Array(first.shard.count).keys()].filter((i) => !have.has(i));
   if (missing.length > 0) throw new MergeError(`missing shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i + 1}/${first.shard.count}`).join(', ')}`);
   if (have.size !== shards.length) throw new MergeError('a shard was given twice');
-  const list: LoadedScenario[] = first.scenarios.map((s) => ({ scenario: loadScenario(s.text, s.file, s.overrides), text: s.text, overrides: s.overrides }));
+  const list: LoadedScenario[] = first.scenarios.map((s) => {
+    const opts = s.repeats !== undefined ? { repeats: s.repeats } : {};
+    return { scenario: loadScenario(s.text, s.file, s.overrides, opts), text: s.text, overrides: s.overrides, ...opts };
+  });
   const seed = first.seed ?? undefined;
   const jobs = plan(list, seed);
   const byIndex = new Map<number, RunResult>();

@@ -18,6 +18,8 @@ export interface LoadedScenario {
   /** The file's text (workers and shard files carry it, so they need no file system). */
   readonly text: string;
   readonly overrides: readonly ParamOverride[];
+  /** --repeats, if given. */
+  readonly repeats?: number;
 }
 
 export interface Shard {
@@ -47,19 +49,22 @@ export function plan(list: readonly LoadedScenario[], seed?: number, shard?: Sha
   return shard === undefined ? numbered : numbered.filter((j) => j.index % shard.count === shard.index);
 }
 
-/** Default worker count: every core this process may use. */
-export function defaultJobs(): number {
-  return Math.max(1, availableParallelism());
+/** Plans shorter than this many runs finish sooner in one thread than on cold workers (docs/PERFORMANCE.md). */
+export const PARALLEL_MIN_RUNS = 200;
+
+/** The default --jobs: one thread for a short plan, every core this process may use for a long one. */
+export function defaultJobs(runs: number): number {
+  return runs < PARALLEL_MIN_RUNS ? 1 : Math.max(1, availableParallelism());
 }
 
 /**
  * Run the planned jobs; results come back in plan order.
  *
- * With N jobs, this thread is one of the N workers and N - 1 worker threads
- * (tinypool) are the rest: this thread has its modules loaded and its code
- * already optimized, while a new worker pays both, so one fewer of them is
- * the better deal. Each worker thread keeps two runs queued so it never waits
- * for this thread, which only hands out work between its own runs.
+ * With jobs = 1 everything runs in this thread. With jobs = N > 1, N worker
+ * threads (tinypool) run them and this thread only hands them out. A worker
+ * thread starts cold: its first second or so goes to loading and to V8's
+ * optimizing compiler, so parallel runs pay off only for plans much longer
+ * than that (docs/PERFORMANCE.md); `defaultJobs` decides accordingly.
  */
 export async function runPlan(list: readonly LoadedScenario[], jobs: readonly PlannedJob[], opts: RunPlanOptions = {}): Promise<RunResult[]> {
   const n = Math.max(1, Math.min(opts.jobs ?? 1, jobs.length));
@@ -68,39 +73,26 @@ export async function runPlan(list: readonly LoadedScenario[], jobs: readonly Pl
   const tick = () => opts.onProgress?.(++done, jobs.length);
   const workerFile = fileURLToPath(new URL('./worker.js', import.meta.url));
   // Workers cannot load TypeScript sources: from src/ everything runs here.
-  const threads = existsSync(workerFile) ? n - 1 : 0;
-  // This thread takes jobs from the front, the workers from the back, so each
-  // isolate warms up on fewer scenarios and designs (the JIT's work is most of a
-  // cold run's cost, and each isolate pays its own).
-  let front = 0;
-  let back = jobs.length;
-  const take = () => (front < back ? front++ : -1);
-  const takeBack = () => (front < back ? --back : -1);
-  const here = async () => {
-    for (let i = take(); i >= 0; i = take()) {
+  if (n === 1 || !existsSync(workerFile)) {
+    for (let i = 0; i < jobs.length; i++) {
       const j = jobs[i]!;
       out[i] = plain(runOne(list[j.scenario]!.scenario.configs[j.config]!, j.seed));
       tick();
-      // Let worker results and a progress bar through between runs.
-      if (threads > 0 || opts.onProgress !== undefined) await new Promise((r) => setImmediate(r));
+      // Let a progress bar redraw between runs.
+      if (opts.onProgress !== undefined) await new Promise((r) => setImmediate(r));
     }
-  };
-  if (threads === 0) {
-    await here();
     return out;
   }
-  const pool = new Tinypool({ filename: workerFile, minThreads: threads, maxThreads: threads, isolateWorkers: false });
-  const remote = async () => {
-    for (let i = takeBack(); i >= 0; i = takeBack()) {
-      const j = jobs[i]!;
-      const l = list[j.scenario]!;
-      const task: WorkerTask = { text: l.text, file: l.scenario.file, overrides: l.overrides, config: j.config, seed: j.seed };
-      out[i] = (await pool.run(task)) as RunResult;
-      tick();
-    }
-  };
+  const pool = new Tinypool({ filename: workerFile, minThreads: n, maxThreads: n, isolateWorkers: false });
   try {
-    await Promise.all([here(), ...Array.from({ length: threads * 2 }, remote)]);
+    await Promise.all(
+      jobs.map(async (j, i) => {
+        const l = list[j.scenario]!;
+        const task: WorkerTask = { text: l.text, file: l.scenario.file, overrides: l.overrides, ...(l.repeats !== undefined ? { repeats: l.repeats } : {}), config: j.config, seed: j.seed };
+        out[i] = (await pool.run(task)) as RunResult;
+        tick();
+      }),
+    );
   } finally {
     await pool.destroy();
   }

@@ -9,6 +9,7 @@ export interface WorkerTask {
   readonly text: string;
   readonly file: string;
   readonly overrides: readonly ParamOverride[];
+  readonly repeats?: number;
   readonly config: number;
   readonly seed: number;
 }
@@ -16,8 +17,8 @@ export interface WorkerTask {
 const cache = new Map<string, Scenario>();
 
 export default function work(t: WorkerTask): RunResult {
-  const key = `${t.file}\0${JSON.stringify(t.overrides)}\0${t.text}`;
+  const key = `${t.file}\0${JSON.stringify(t.overrides)}\0${t.repeats}\0${t.text}`;
   let s = cache.get(key);
-  if (s === undefined) cache.set(key, (s = loadScenario(t.text, t.file, t.overrides)));
+  if (s === undefined) cache.set(key, (s = loadScenario(t.text, t.file, t.overrides, { ...(t.repeats !== undefined ? { repeats: t.repeats } : {}) })));
   return plain(runOne(s.configs[t.config]!, t.seed));
 }

@@ -86,7 +86,12 @@ export class ParamOverrideError extends Error {
 }
 
 /** Parse and resolve a scenario; throws ScenarioErrors (file positions) or ParamOverrideError (a bad --set). */
-export function loadScenario(text: string, file: string, overrides: readonly ParamOverride[] = []): Scenario {
+/** Overrides of the scenario's own settings (the CLI's --repeats). */
+export interface LoadOptions {
+  readonly repeats?: number;
+}
+
+export function loadScenario(text: string, file: string, overrides: readonly ParamOverride[] = [], opts: LoadOptions = {}): Scenario {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const issues: ScenarioIssue[] = [];
@@ -164,8 +169,12 @@ export function loadScenario(text: string, file: string, overrides: readonly Par
     }
   }
   if (issues.length > 0) throw new ScenarioErrors(issues);
+  if (opts.repeats !== undefined) {
+    if (!Number.isSafeInteger(opts.repeats) || opts.repeats < 1) throw new ParamOverrideError(`--repeats: expected a whole number ≥ 1, got ${opts.repeats}`);
+    spec.repeats = opts.repeats;
+  }
   const hash = createHash('sha256')
-    .update(canonical({ scenario: rawObj, params, sweep: xs }))
+    .update(canonical({ scenario: rawObj, params, sweep: xs, repeats: spec.repeats ?? null }))
     .digest('hex')
     .slice(0, 16);
   return { file, name: spec.name, spec, params, designs, xs, configs, checks, among, hash };
