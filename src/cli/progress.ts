@@ -10,17 +10,18 @@ export interface Progress {
   readonly stop: () => void;
 }
 
-const DELAY_MS = 1000;
+/** How long the work must have run before a bar appears, ms. */
+export const PROGRESS_DELAY_MS = 1000;
 
-export function progress(quiet: boolean, what: string): Progress {
-  if (quiet || process.stderr.isTTY !== true) return { update: () => {}, stop: () => {} };
-  const t0 = Date.now();
+export function progress(quiet: boolean, what: string, stream: NodeJS.WriteStream = process.stderr, now: () => number = Date.now): Progress {
+  if (quiet || stream.isTTY !== true) return { update: () => {}, stop: () => {} };
+  const t0 = now();
   let bar: SingleBar | null = null;
   return {
     update: (done, total) => {
       if (bar === null) {
-        if (Date.now() - t0 < DELAY_MS || done >= total) return;
-        bar = new SingleBar({ stream: process.stderr, format: `{bar} {value}/{total} runs | ${what} | {duration_formatted}`, hideCursor: true, clearOnComplete: true });
+        if (now() - t0 < PROGRESS_DELAY_MS || done >= total) return;
+        bar = new SingleBar({ stream, format: `{bar} {value}/{total} runs | ${what} | {duration_formatted}`, hideCursor: true, clearOnComplete: true });
         bar.start(total, done);
         return;
       }
