@@ -134,6 +134,20 @@ export function buildProgram(): Command {
     .option('-o, --out <file>', 'write the trace to a file')
     .action(cmdTrace);
 
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  foliosim compare                                  every built-in debate, as tables
+  foliosim compare fork-with-pins -f html -o r.html one debate, with charts
+  foliosim compare my.yaml --set guest=1GiB         your scenario, a parameter changed
+  foliosim explain unnecessaryForkCopies            what a metric, design or unit cost means
+  foliosim trace fork-with-pins -e 'sched_*'        the run as ftrace lines
+
+Exit codes: 0 success, 1 an unexpected oracle finding or a failed expectation, 2 a usage error.
+Docs: docs/CLI.md, docs/SCENARIOS.md`,
+  );
+
   program
     .command('demo')
     .description('the fork/copy-on-write walk-through with /proc views')
