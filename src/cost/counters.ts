@@ -53,6 +53,9 @@ export const enum Ev {
   THP_SPLIT_PAGE,
   /** Pages fork copied for the child because they may be pinned (copy_present_page). */
   FORK_COPY,
+  /** Page-table entries GUP looked up (a PTE, or a PMD/PUD leaf for all its pages): GUP-fast's lockless walk, the slow path's follow_page_mask (faulting in is counted as faults). */
+  GUP_FAST_ENTRY,
+  GUP_SLOW_ENTRY,
   /** Folios and base pages migrated (src/mm/migrate.ts). */
   MIGRATE_FOLIO,
   MIGRATE_PAGE,
@@ -102,6 +105,8 @@ export const EVENT_NAMES = [
   'thp_split_pmd',
   'thp_split_page',
   'fork_copy',
+  'gup_fast_entry',
+  'gup_slow_entry',
   'migrate_folio',
   'migrate_page',
   'synchronize_rcu',

@@ -86,6 +86,8 @@ const TABLE: Record<EventName, Entry> = {
   thp_split_pmd: ev(100, 'low', ESTIMATE, 'fixed part of __split_huge_pmd (PMD lock, deposit withdrawal); its 512 PTE writes and atomics are counted'),
   thp_split_page: ev(2000, 'low', ESTIMATE, '__folio_split: refcount freeze, struct page and refcount setup of every piece, LRU and memcg moves'),
   fork_copy: ev(0, 'medium', 'structural', `${OUTCOME} (folio_alloc, copy_bytes)`),
+  gup_fast_entry: ev(15, 'low', ESTIMATE, "per entry GUP-fast reads (a PTE, or a PMD/PUD leaf for all its pages): the lockless walk, mostly cache hits for consecutive pages, and the checks; the grab's atomics are counted"),
+  gup_slow_entry: ev(50, 'low', ESTIMATE, "per entry the slow path follows (a PTE, or a leaf): follow_page_mask's walk under the page-table lock and can_follow_write_pte's checks; faulting in and the grab's atomics are counted"),
   migrate_folio: ev(1500, 'low', ESTIMATE, 'per folio: isolation, try_to_migrate rmap walk and migration entries, remove_migration_ptes, putback; the copy and allocation are counted'),
   migrate_page: ev(0, 'medium', 'structural', 'per base page the work is the copy, counted by copy_bytes'),
   synchronize_rcu: ev(10_500_000, 'medium', `derived from ${HVO_SRC}: (538 s - 0.9 s) / 51,300 grace periods`, 'a normal (not expedited) grace period, as the waiting caller sees it; depends on HZ and load'),

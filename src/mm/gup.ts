@@ -359,6 +359,7 @@ function followPageMask(host: Host, vma: Vma, addr: number, end: number, flags: 
     if (pages !== null) pages[pi + nr] = pfn;
     nr++;
   }
+  host.ev[Ev.GUP_SLOW_ENTRY] += nr;
   if (nr > 0) return nr;
   if (ret === 0 && (a >= walkEnd || t.fl[tableIndex(a, Level.PTE)] === 0)) return noPageTable(vma, flags);
   return ret;
@@ -406,6 +407,7 @@ function followHugeLeaf(host: Host, vma: Vma, t: PageTable, i: number, level: Le
     ft.flags[f]! |= PG.REFERENCED;
   }
   if (pages !== null) for (let k = 0; k < nr; k++) pages[pi + k] = head + off + k;
+  host.ev[Ev.GUP_SLOW_ENTRY]++;
   return nr;
 }
 
@@ -633,6 +635,7 @@ function gupFast(host: Host, mm: MmStruct, start: number, end: number, flags: nu
       break;
     }
     ft.flags[f]! |= PG.REFERENCED;
+    host.ev[Ev.GUP_FAST_ENTRY]++;
     for (let k = 0; k < n; k++) pages[nr + k] = pfn + k;
     nr += n;
     addr += n * PAGE_SIZE;
