@@ -11,6 +11,7 @@ import type { MmapHooks } from './mm/mmap.js';
 import { NODE_STAT_NAMES } from './mm/vmstat.js';
 import { printk } from './mm/debug.js';
 import { splitHugePagesPid } from './mm/huge_memory.js';
+import { type KhugepagedScanReport, isKhugepagedSysfs, khugepagedDoScan, khugepagedSysfsRead, khugepagedSysfsWrite } from './mm/khugepaged.js';
 import type { PinMetrics } from './mm/pin_policy.js';
 import { Vfs } from './fs/inode.js';
 import { type HugetlbFs, hugetlbFs } from './fs/hugetlbfs.js';
@@ -181,9 +182,20 @@ export class Kernel implements KernelCore {
     return checkKernel(this.host, this.vfs, this.processes());
   }
 
-  /** Read a sysfs file the model implements (transparent_hugepage settings). */
+  /**
+   * Run khugepaged once (one wake-up: khugepaged_do_scan over the registered
+   * mms, up to khugepaged/pages_to_scan). The model has no kernel thread:
+   * tests and simulated-time scenarios call this where khugepaged would wake
+   * (every scan_sleep_millisecs).
+   */
+  khugepagedScan(): KhugepagedScanReport {
+    return khugepagedDoScan(this.host);
+  }
+
+  /** Read a sysfs file the model implements (transparent_hugepage settings, khugepaged's). */
   readSysfs(path: string): string {
     const thp = this.host.cfg.thp;
+    if (isKhugepagedSysfs(path)) return khugepagedSysfsRead(this.host, path);
     if (path === THP_ENABLED) return (['always', 'madvise', 'never'] as const).map((m) => (m === thp.enabled ? `[${m}]` : m)).join(' ');
     if (path === THP_USE_ZERO_PAGE) return thp.useZeroPage ? '1' : '0';
     throw new SyscallError('ENOENT', 'open');
@@ -193,6 +205,11 @@ export class Kernel implements KernelCore {
   writeSysfs(path: string, value: string): void {
     const thp = this.host.cfg.thp;
     const v = String(value).trim();
+    if (isKhugepagedSysfs(path)) {
+      const e = khugepagedSysfsWrite(this.host, path, v);
+      if (e !== null) throw new SyscallError(e, e === 'EACCES' ? 'open' : 'write');
+      return;
+    }
     if (path === THP_ENABLED) {
       if (v !== 'always' && v !== 'madvise' && v !== 'never') throw new SyscallError('EINVAL', 'write');
       thp.enabled = v as ThpEnabled;

@@ -51,6 +51,9 @@ export const enum Ev {
   THP_FAULT_FALLBACK,
   THP_SPLIT_PMD,
   THP_SPLIT_PAGE,
+  /** PMD-order folios allocated for a collapse (MADV_COLLAPSE, khugepaged), and allocations that failed (vm events thp_collapse_alloc, thp_collapse_alloc_failed). */
+  THP_COLLAPSE_ALLOC,
+  THP_COLLAPSE_ALLOC_FAILED,
   /** Pages fork copied for the child because they may be pinned (copy_present_page). */
   FORK_COPY,
   /** Page-table entries GUP looked up (a PTE, or a PMD/PUD leaf for all its pages): GUP-fast's lockless walk, the slow path's follow_page_mask (faulting in is counted as faults). */
@@ -104,6 +107,8 @@ export const EVENT_NAMES = [
   'thp_fault_fallback',
   'thp_split_pmd',
   'thp_split_page',
+  'thp_collapse_alloc',
+  'thp_collapse_alloc_failed',
   'fork_copy',
   'gup_fast_entry',
   'gup_slow_entry',

@@ -85,6 +85,8 @@ const TABLE: Record<EventName, Entry> = {
   thp_fault_fallback: ev(0, 'medium', 'structural', `${OUTCOME}: the fallback's 4 KiB faults are counted as such`),
   thp_split_pmd: ev(100, 'low', ESTIMATE, 'fixed part of __split_huge_pmd (PMD lock, deposit withdrawal); its 512 PTE writes and atomics are counted'),
   thp_split_page: ev(2000, 'low', ESTIMATE, '__folio_split: refcount freeze, struct page and refcount setup of every piece, LRU and memcg moves'),
+  thp_collapse_alloc: ev(2000, 'low', ESTIMATE, 'fixed part of a collapse (collapse_huge_page): mmap_lock dropped and retaken for write, VMA revalidation, anon_vma lock, LRU isolation and putback; the allocation, copies, zeroing, PTE/PMD writes, flush and atomics are counted'),
+  thp_collapse_alloc_failed: ev(0, 'medium', 'structural', `${OUTCOME}: a failed allocation costs what the allocator did`),
   fork_copy: ev(0, 'medium', 'structural', `${OUTCOME} (folio_alloc, copy_bytes)`),
   gup_fast_entry: ev(15, 'low', ESTIMATE, "per entry GUP-fast reads (a PTE, or a PMD/PUD leaf for all its pages): the lockless walk, mostly cache hits for consecutive pages, and the checks; the grab's atomics are counted"),
   gup_slow_entry: ev(50, 'low', ESTIMATE, "per entry the slow path follows (a PTE, or a leaf): follow_page_mask's walk under the page-table lock and can_follow_write_pte's checks; faulting in and the grab's atomics are counted"),

@@ -11,6 +11,7 @@ import { Ev } from '../cost/counters.js';
 import { PG, folioTestAnon } from './folio.js';
 import type { Host } from './host.js';
 import { addMmCounter, copyHugePmd, maybeMkwrite, mmCounterFile } from './huge_memory.js';
+import { khugepagedFork } from './khugepaged.js';
 import { folioPageIdx, vmNormalPage } from './memory.js';
 import { exitMmap, securityVmEnoughMemory } from './mmap.js';
 import { MMF, MmCounter, MmStruct, VM, Vma, isCowMapping } from './mm_types.js';
@@ -37,6 +38,7 @@ export function dupMm(host: Host, parent: MmStruct): MmStruct | null {
   // mmf_init_flags: only some mm flags are inherited; MMF_HAS_PINNED is not.
   child.flags = parent.flags & MMF.DISABLE_THP;
   child.defFlags = parent.defFlags & VM.NOHUGEPAGE;
+  khugepagedFork(host, child, parent);
   try {
     for (const vma of parent.vmas) {
       if (vma.flags & VM.DONTCOPY) continue;

@@ -72,7 +72,7 @@ function depositedSlot(pmdTable: PageTable, i: number): number {
 }
 
 // mirrors mm/pgtable-generic.c:pgtable_trans_huge_deposit
-function deposit(pmdTable: PageTable, i: number, ptSlot: number, mm: MmStruct): void {
+export function pgtableTransHugeDeposit(pmdTable: PageTable, i: number, ptSlot: number, mm: MmStruct): void {
   if (pmdTable.deposit === null) pmdTable.deposit = new Int32Array(PTRS_PER_TABLE);
   pmdTable.deposit[i] = ptSlot;
   mm.pgtablesBytes += 4096; // mm_inc_nr_ptes
@@ -135,7 +135,7 @@ export function doHugePmdAnonymousPage(host: Host, vma: Vma, pmdTable: PageTable
     }
     mm.flags |= MMF.HUGE_ZERO_FOLIO;
     // set_huge_zero_folio: read-only, special, with a deposited table.
-    deposit(pmdTable, i, pt, mm);
+    pgtableTransHugeDeposit(pmdTable, i, pt, mm);
     setEntry(host, pmdTable, i, host.ft.pfn[zf]!, (vma.pageProt & ~Pte.RW) | Pte.PSE | Pte.SPECIAL);
     return VmFault.OK;
   }
@@ -146,7 +146,7 @@ export function doHugePmdAnonymousPage(host: Host, vma: Vma, pmdTable: PageTable
     host.folioPut(f);
     return VmFault.OOM;
   }
-  deposit(pmdTable, i, pt, mm);
+  pgtableTransHugeDeposit(pmdTable, i, pt, mm);
   mapAnonFolioPmd(host, f, pmdTable, i, vma, haddr);
   return VmFault.OK;
 }
@@ -305,7 +305,7 @@ export function copyHugePmd(
   const pfn = srcPmd.pfn[i]!;
   if (isHugeZeroPmd(host, srcPmd, i)) {
     dst.mm.flags |= MMF.HUGE_ZERO_FOLIO;
-    deposit(dstPmd, i, pt, dst.mm);
+    pgtableTransHugeDeposit(dstPmd, i, pt, dst.mm);
     setEntry(host, dstPmd, i, pfn, fl & ~Pte.ACCESSED);
     return 'ok';
   }
@@ -318,7 +318,7 @@ export function copyHugePmd(
     return 'again';
   }
   addMmCounter(dst.mm, MmCounter.ANONPAGES, HPAGE_PMD_NR);
-  deposit(dstPmd, i, pt, dst.mm);
+  pgtableTransHugeDeposit(dstPmd, i, pt, dst.mm);
   // pmdp_set_wrprotect on the parent, and a write-protected, old copy for the child.
   if (fl & Pte.RW) setEntry(host, srcPmd, i, pfn, fl & ~Pte.RW);
   // The child did not pin through its copy: no PINNED (the pte-bit design).

@@ -9,8 +9,8 @@
  * stay resident exactly as they would on a machine without memory pressure.
  * Advice for features not built into the modelled kernel is invalid (EINVAL):
  * MERGEABLE/UNMERGEABLE (CONFIG_KSM=n), HWPOISON/SOFT_OFFLINE
- * (CONFIG_MEMORY_FAILURE=n), GUARD_INSTALL/REMOVE (pre-6.13), and COLLAPSE,
- * which is accepted but always fails with EINVAL until collapse is modelled.
+ * (CONFIG_MEMORY_FAILURE=n) and GUARD_INSTALL/REMOVE (pre-6.13). COLLAPSE
+ * collapses anonymous memory (src/mm/khugepaged.ts).
  */
 import { SyscallError } from '../uapi/errors.js';
 import type { ErrnoName } from '../uapi/errno.js';
@@ -18,6 +18,7 @@ import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/falloc.js';
 import * as M from '../uapi/mman.js';
 import type { Host } from './host.js';
 import { faultinPageRange } from './gup.js';
+import { khugepagedEnterVma, madviseCollapse } from './khugepaged.js';
 import { zapPageRangeSingle } from './memory.js';
 import { type MmStruct, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { PAGE_SIZE } from './page.js';
@@ -131,16 +132,20 @@ function madviseUpdateFlags(host: Host, vma: Vma, start: number, end: number, be
       f &= ~VM.DONTDUMP;
       break;
     case M.MADV_HUGEPAGE:
-      // mm/khugepaged.c:hugepage_madvise (khugepaged registration is not modelled)
+      // mm/khugepaged.c:hugepage_madvise
       f = (f & ~VM.NOHUGEPAGE) | VM.HUGEPAGE;
       break;
     case M.MADV_NOHUGEPAGE:
       f = (f & ~VM.HUGEPAGE) | VM.NOHUGEPAGE;
       break;
   }
-  // madvise_update_vma: a failed split is reported as EAGAIN.
+  // madvise_update_vma: nothing to do if nothing changes; a failed split is reported as EAGAIN.
+  if (f === vma.flags) return null;
   const r = vmaModify(host, vma, start, end, f);
-  return typeof r === 'string' ? (r === 'ENOMEM' ? 'EAGAIN' : r) : null;
+  if (typeof r === 'string') return r === 'ENOMEM' ? 'EAGAIN' : r;
+  // A VMA now good for khugepaged to scan registers its mm without waiting for a fault.
+  if (f & VM.HUGEPAGE) khugepagedEnterVma(host, r, f);
+  return null;
 }
 
 // mirrors mm/madvise.c:madvise_vma_behavior
@@ -159,7 +164,7 @@ function madviseVmaBehavior(host: Host, vma: Vma, start: number, end: number, be
     case M.MADV_DONTNEED_LOCKED:
       return madviseDontneedFree(host, vma, start, end, behavior);
     case M.MADV_COLLAPSE:
-      return 'EINVAL';
+      return madviseCollapse(host, vma, start, end);
     default:
       return madviseUpdateFlags(host, vma, start, end, behavior);
   }

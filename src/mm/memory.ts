@@ -28,6 +28,7 @@ import {
   zapHugePmd,
 } from './huge_memory.js';
 import { MmCounter, VM, type Vma, linearPageIndex, vmaIsAnonymous, vmaPages } from './mm_types.js';
+import { khugepagedEnterVma } from './khugepaged.js';
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import { Level, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, alignDown, tableIndex } from './page.js';
@@ -81,7 +82,10 @@ export function handleMmFault(host: Host, vma: Vma, realAddress: number, flags: 
   const write = (flags & FaultFlag.WRITE) !== 0;
   const fl = pmdT.fl[i]!;
   if (fl === 0 && thpVmaAllowable(host, vma, address)) {
-    const ret = doHugePmdAnonymousPage(host, vma, pmdT, i, address, write, () => anonPrepare(host, vma));
+    const ret = doHugePmdAnonymousPage(host, vma, pmdT, i, address, write, () => {
+      anonPrepare(host, vma);
+      khugepagedEnterVma(host, vma, vma.flags);
+    });
     if (!(ret & VmFault.FALLBACK)) return ret;
   } else if (fl & Pte.PSE) {
     if (flags & (FaultFlag.WRITE | FaultFlag.UNSHARE) && !(fl & Pte.RW)) {

@@ -39,6 +39,7 @@ import {
 import { FMode, type File } from './fs_types.js';
 import type { Host } from './host.js';
 import { mmPopulate } from './gup.js';
+import { khugepagedExit } from './khugepaged.js';
 import { unmapVmas } from './memory.js';
 import { mmuNotifierRelease } from './mmu_notifier.js';
 import { type MmStruct, VM, Vma } from './mm_types.js';
@@ -416,6 +417,9 @@ export function doMunmap(host: Host, mm: MmStruct, startB: bigint, lenB: bigint)
 /** Tear down an address space at exit: notify, zap everything, free tables and VMAs. */
 // mirrors mm/mmap.c:exit_mmap (and __mmdrop's pgd_free)
 export function exitMmap(host: Host, mm: MmStruct): void {
+  // __mmput: the last user is gone; khugepaged lets go of the mm before the teardown.
+  mm.users = 0;
+  khugepagedExit(host, mm);
   mmuNotifierRelease(mm);
   const vmas = [...mm.vmas];
   unmapVmas(host, vmas, 0, TASK_SIZE);
