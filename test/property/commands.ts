@@ -35,6 +35,7 @@ import {
   MADV_WIPEONFORK,
   MADV_WILLNEED,
   MADV_COLD,
+  MADV_COLLAPSE,
   MADV_PAGEOUT,
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -136,7 +137,7 @@ const UAPI_NAMES = [
   'PROT_NONE', 'PROT_READ', 'PROT_WRITE', 'PROT_EXEC', 'MAP_SHARED', 'MAP_PRIVATE', 'MAP_FIXED', 'MAP_ANONYMOUS',
   'MADV_DONTNEED', 'MADV_REMOVE', 'MADV_DONTFORK', 'MADV_DOFORK', 'MADV_WIPEONFORK', 'MADV_KEEPONFORK',
   'MADV_HUGEPAGE', 'MADV_NOHUGEPAGE', 'MADV_POPULATE_READ', 'MADV_POPULATE_WRITE', 'MADV_NORMAL', 'MADV_RANDOM',
-  'MADV_SEQUENTIAL', 'MADV_DONTDUMP', 'MADV_DODUMP', 'MADV_WILLNEED', 'MADV_COLD', 'MADV_PAGEOUT', 'FALLOC_FL_KEEP_SIZE', 'FALLOC_FL_PUNCH_HOLE', 'FALLOC_FL_ZERO_RANGE', 'MFD_CLOEXEC',
+  'MADV_SEQUENTIAL', 'MADV_DONTDUMP', 'MADV_DODUMP', 'MADV_WILLNEED', 'MADV_COLD', 'MADV_PAGEOUT', 'MADV_COLLAPSE', 'FALLOC_FL_KEEP_SIZE', 'FALLOC_FL_PUNCH_HOLE', 'FALLOC_FL_ZERO_RANGE', 'MFD_CLOEXEC',
 ];
 
 export const hex = (n: number): string => (n < 0 ? `-0x${(-n).toString(16)}` : `0x${n.toString(16)}`);
@@ -582,6 +583,70 @@ export class SplitHugePagesCmd extends Cmd {
 }
 
 // ---------------------------------------------------------------------------
+// MADV_COLLAPSE and khugepaged: no data effect (the reads check that); the
+// outcome depends on page-table state the reference does not keep, so only
+// what must hold whatever the state is asserted.
+
+const COLLAPSE_ERRNOS = new Set(['EINVAL', 'EAGAIN', 'EBUSY', 'ENOMEM']);
+
+export class CollapseCmd extends Cmd {
+  constructor(readonly p: RangeParams) {
+    super();
+  }
+  check(m: Readonly<Model>): boolean {
+    return hasRegion(m);
+  }
+  protected sketch(): string {
+    return `collapse(${JSON.stringify(this.p)})`;
+  }
+  protected exec(m: Model, r: Real): void {
+    const { ref, real, name } = pickProc(m, r, this.p.proc);
+    const { addr, len } = rangeOf(m, ref, this.p);
+    const call = `${name}.madvise(${hex(addr)}, ${len}, MADV_COLLAPSE)`;
+    // The syscall's own checks are the reference's (MADV_NORMAL takes the same path).
+    const args = m.sys.madvise(ref, addr, len, MADV_NORMAL);
+    const out = attempt(() => real.madvise(addr, len, MADV_COLLAPSE));
+    const got = out.ok ? 'ok' : out.error instanceof SyscallError ? out.error.code : describeError(out.error);
+    this.say(r, out.ok ? `${call};` : `t(() => ${call}); // ${got}`);
+    if (args === 'EINVAL' || len === 0) return expectErrno(r, call, out, args === 'EINVAL' ? 'EINVAL' : null);
+    if (!out.ok && !COLLAPSE_ERRNOS.has(got)) fail(r, `${call}: expected success or EINVAL/EAGAIN/EBUSY/ENOMEM, got ${got}`);
+    // A hole in the range is ENOMEM at the end, if nothing failed before.
+    if (out.ok && args === 'ENOMEM') fail(r, `${call}: succeeded over an unmapped range`);
+    if (!out.ok) return;
+    // Success: every 2 MiB inside the range and inside one VMA is PMD-mapped now.
+    const end = addr + Math.ceil(len / PAGE) * PAGE;
+    for (const v of real.smaps()) {
+      for (let h = Math.ceil(Math.max(addr, v.start) / PMD) * PMD; h + PMD <= Math.min(end, v.end); h += PMD) {
+        if (real.pagemap(h).mappedBy !== PMD) fail(r, `${call}: succeeded but ${hex(h)} is not mapped by a PMD`);
+      }
+    }
+  }
+}
+
+/** One khugepaged wake-up, sometimes after changing max_ptes_none. */
+export class KhugepagedCmd extends Cmd {
+  constructor(readonly p: { maxPtesNone: number | null }) {
+    super();
+  }
+  check(m: Readonly<Model>): boolean {
+    return hasProc(m);
+  }
+  protected sketch(): string {
+    return `khugepaged(${JSON.stringify(this.p)})`;
+  }
+  protected exec(_m: Model, r: Real): void {
+    const knob = '/sys/kernel/mm/transparent_hugepage/khugepaged/max_ptes_none';
+    if (this.p.maxPtesNone !== null) {
+      this.say(r, `kernel.writeSysfs('${knob}', '${this.p.maxPtesNone}');`);
+      r.kernel.writeSysfs(knob, String(this.p.maxPtesNone));
+    }
+    this.say(r, 'kernel.khugepagedScan();');
+    const out = attempt(() => r.kernel.khugepagedScan());
+    if (!out.ok) fail(r, `khugepagedScan: ${describeError(out.error)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------
 // fork / exit
 
 export class ForkCmd extends Cmd {
@@ -786,7 +851,7 @@ function verifyProcess(m: Model, r: Real, ref: RefProc, real: Process, name: str
 
 /** Kernel events summed over the runs since the last takeEvents() (coverage sanity checks). */
 const events = new Map<string, number>();
-const COVERAGE_EVENTS = ['thp_fault_alloc', 'thp_fault_fallback', 'thp_split_pmd', 'thp_split_page', 'cow_copy', 'cow_reuse'];
+const COVERAGE_EVENTS = ['thp_fault_alloc', 'thp_fault_fallback', 'thp_split_pmd', 'thp_split_page', 'cow_copy', 'cow_reuse', 'thp_collapse_alloc'];
 
 export function takeEvents(): Map<string, number> {
   const out = new Map(events);
@@ -1084,6 +1149,9 @@ export const madviseArb = (o: ArbOptions = {}): fc.Arbitrary<Cmd> =>
 export const forkArb = (): fc.Arbitrary<Cmd> => fc.record({ proc: procSel }).map((p) => new ForkCmd(p));
 export const splitArb = (o: ArbOptions = {}): fc.Arbitrary<Cmd> =>
   fc.tuple(rangeArb(o), fc.constantFrom(0, 0, 2, 4, 8)).map(([p, order]) => new SplitHugePagesCmd({ ...p, order }));
+export const collapseArb = (o: ArbOptions = {}): fc.Arbitrary<Cmd> => rangeArb(o).map((p) => new CollapseCmd(p));
+export const khugepagedArb = (): fc.Arbitrary<Cmd> =>
+  fc.record({ maxPtesNone: fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, { arbitrary: fc.constantFrom(0, 256, 511), weight: 1 }) }).map((p) => new KhugepagedCmd(p));
 export const exitArb = (): fc.Arbitrary<Cmd> => fc.record({ proc: procSel }).map((p) => new ExitCmd(p));
 export const verifyArb = (): fc.Arbitrary<Cmd> => fc.record({ proc: procSel }).map((p) => new VerifyCmd(p));
 

@@ -21,6 +21,7 @@ import {
   MemfdCreateCmd,
   type ThpMode,
   closeArb,
+  collapseArb,
   exitArb,
   splitArb,
   fallocateArb,
@@ -28,6 +29,7 @@ import {
   fillRegionArb,
   forkArb,
   ftruncateArb,
+  khugepagedArb,
   madviseArb,
   makeSetup,
   memfdArb,
@@ -123,6 +125,8 @@ describe('syscall sequences against the reference model', () => {
         [pwriteArb(), 4],
         [closeArb(), 1],
         [verifyArb(), 1],
+        [collapseArb(), 1],
+        [khugepagedArb(), 1],
       ],
       50,
     );
@@ -159,6 +163,8 @@ describe('syscall sequences against the reference model', () => {
         [ftruncateArb(), 2],
         [pwriteArb(), 3],
         [preadArb(), 2],
+        [collapseArb(valid), 2],
+        [khugepagedArb(), 1],
       ],
       50,
     );
@@ -172,7 +178,7 @@ describe('syscall sequences against the reference model', () => {
     expectCoverage(['cow_copy', 'cow_reuse']);
   });
 
-  it('THP: 4 MiB regions, partial mprotect/munmap/madvise and fork split PMDs (thp always)', { timeout: T }, async () => {
+  it('THP: 4 MiB regions, partial mprotect/munmap/madvise and fork split PMDs, MADV_COLLAPSE and khugepaged rebuild them (thp always)', { timeout: T }, async () => {
     const thpAdvice = [
       MADV_DONTNEED,
       MADV_DONTFORK,
@@ -204,6 +210,8 @@ describe('syscall sequences against the reference model', () => {
         [exitArb(), 1],
         [splitArb(o), 2],
         [verifyArb(), 2],
+        [collapseArb(o), 3],
+        [khugepagedArb(), 2],
       ],
       40,
     );
@@ -214,7 +222,7 @@ describe('syscall sequences against the reference model', () => {
       }),
       params(150),
     );
-    expectCoverage(['thp_fault_alloc', 'thp_split_pmd', 'thp_split_page', 'cow_copy']);
+    expectCoverage(['thp_fault_alloc', 'thp_split_pmd', 'thp_split_page', 'cow_copy', 'thp_collapse_alloc']);
   });
 });
 
