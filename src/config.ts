@@ -42,6 +42,14 @@ const schema = z
      * Replaces the default ({ '/': 'ext4', '/tmp': 'tmpfs', '/dev/shm': 'tmpfs', '/mnt/pmem': 'ext4-dax' }) as a whole.
      */
     mounts: z.record(z.string(), z.union([z.string(), z.object({ type: z.string(), size: size.optional() }).strict()])).optional(),
+    /**
+     * Boot-time HugeTLB pools (hugepagesz=/hugepages=): huge page size -> pages,
+     * e.g. { '2MiB': 512, '1GiB': 16 }. 1 GiB pages come from contiguous memory
+     * at boot; what does not fit is not allocated (a warning in dmesg), as in Linux.
+     */
+    hugetlb: z.record(z.string(), z.number()).optional(),
+    /** vm.hugetlb_optimize_vmemmap (hugetlb_free_vmemmap=): HugeTLB Vmemmap Optimization; default off, as Debian ships it. */
+    hugetlbOptimizeVmemmap: z.boolean().optional(),
     /** The designs under comparison, by name (src/policy/registry.ts); default upstream Linux. */
     policy: z
       .object({
@@ -64,6 +72,9 @@ export interface BootConfig {
   mm: MmConfig;
   policy: PolicyChoice;
   mounts: MountSpec[];
+  /** Boot-time HugeTLB pages by size in bytes (2 MiB, 1 GiB). */
+  hugetlbPools: Map<number, number>;
+  hugetlbOptimizeVmemmap: boolean;
 }
 
 /** Smallest and largest host the model accepts (pfns stay exact in doubles). */
@@ -122,7 +133,34 @@ export function parseKernelOptions(opts: unknown): BootConfig {
     if (e instanceof UnknownPolicyError) throw new KernelConfigError(`Kernel option policy: ${e.message}`);
     throw e;
   }
-  return { totalPages: memory / PAGE_SIZE, movablePages: movable / PAGE_SIZE, cmaPages: cma / PAGE_SIZE, mm, policy, mounts: parseMounts(o.mounts) };
+  return {
+    totalPages: memory / PAGE_SIZE,
+    movablePages: movable / PAGE_SIZE,
+    cmaPages: cma / PAGE_SIZE,
+    mm,
+    policy,
+    mounts: parseMounts(o.mounts),
+    hugetlbPools: parseHugetlb(o.hugetlb),
+    hugetlbOptimizeVmemmap: o.hugetlbOptimizeVmemmap ?? false,
+  };
+}
+
+/** The huge page sizes x86-64 has (arch_hugetlb_valid_size). */
+const HUGETLB_SIZES = [2 ** 21, 2 ** 30];
+
+/** hugepagesz=/hugepages= pairs: each size must be one x86-64 has, each count a non-negative integer. */
+function parseHugetlb(pools: Record<string, number> | undefined): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const [key, count] of Object.entries(pools ?? {})) {
+    const size = parseSize(key);
+    if (size === undefined || !HUGETLB_SIZES.includes(size)) {
+      throw new KernelConfigError(`Kernel option hugetlb: unsupported huge page size ${JSON.stringify(key)}; x86-64 has '2MiB' and '1GiB'`);
+    }
+    if (!Number.isSafeInteger(count) || count < 0) throw new KernelConfigError(`Kernel option hugetlb: the number of ${key} pages must be a non-negative integer, got ${count}`);
+    if (out.has(size)) throw new KernelConfigError(`Kernel option hugetlb: ${key} is given twice`);
+    out.set(size, count);
+  }
+  return out;
 }
 
 /** The mount table: normalized absolute mount points, known types, '/' present. */

@@ -15,6 +15,8 @@ import { type KhugepagedScanReport, isKhugepagedSysfs, khugepagedDoScan, khugepa
 import type { PinMetrics } from './mm/pin_policy.js';
 import { Vfs } from './fs/inode.js';
 import { type HugetlbFs, hugetlbFs } from './fs/hugetlbfs.js';
+import { hugetlbInit } from './mm/hugetlb.js';
+import { type SysFile, hugetlbSysFiles, sysfsOpen } from './fs/sysfs.js';
 import { type ShmemFs, shmemFs } from './fs/shmem.js';
 import { Namespace } from './fs/namei.js';
 import { type Meminfo, meminfoRead } from './fs/proc/meminfo.js';
@@ -62,6 +64,8 @@ export class Kernel implements KernelCore {
   /** The designs this kernel runs (Kernel option `policy`). */
   readonly policy: Readonly<PolicyChoice>;
   private readonly procs = new Map<number, Process>();
+  /** sysfs and sysctl files by path (src/fs/sysfs.ts). */
+  private readonly sysFiles: Map<string, SysFile>;
   private nextPid = 1;
 
   constructor(options: KernelOptions = {}) {
@@ -71,11 +75,15 @@ export class Kernel implements KernelCore {
     this.policy = Object.freeze({ ...cfg.policy });
     this.vfs = new Vfs(this.host);
     this.shmem = shmemFs(this.vfs);
+    hugetlbInit(this.host, cfg.hugetlbPools, cfg.hugetlbOptimizeVmemmap);
     this.hugetlbfs = hugetlbFs(this.vfs);
     this.ns = new Namespace(this.vfs, this.shmem, cfg.mounts);
     this.mmapHooks = { shmemZeroSetup: (vma, size) => this.shmem.zeroSetup(vma, size) };
     this.gup = new KernelGup(this.host);
     registerDrivers(this.devices, { host: this.host, vfs: this.vfs });
+    // The HugeTLB pool files (sysfs and /proc/sys/vm), also reachable with open(2).
+    this.sysFiles = hugetlbSysFiles(this.host);
+    for (const [path, f] of this.sysFiles) this.devices.set(path, (_task, flags) => sysfsOpen(this.vfs, f.attr, path, flags, f.sysctl));
   }
 
   /** A new process with an empty address space. */
@@ -109,6 +117,9 @@ export class Kernel implements KernelCore {
   vmstat(): Record<string, number> {
     const out: Record<string, number> = { nr_free_pages: this.host.pa.freePages() };
     NODE_STAT_NAMES.forEach((n, i) => (out[n] = this.host.stat[i]!));
+    // The memmap's pages, from the boot allocator and from the buddy allocator (HugeTLB vmemmap optimization moves them).
+    out.nr_memmap_pages = this.host.vmemmap.buddyPages;
+    out.nr_memmap_boot_pages = this.host.vmemmap.bootPages;
     return out;
   }
 
@@ -194,6 +205,12 @@ export class Kernel implements KernelCore {
 
   /** Read a sysfs file the model implements (transparent_hugepage settings, khugepaged's). */
   readSysfs(path: string): string {
+    const sf = this.sysFiles.get(path);
+    if (sf !== undefined) {
+      // The file's text without its newline; a write-only file cannot be opened for reading.
+      if (sf.attr.show === undefined || !(sf.attr.mode & 0o444)) throw new SyscallError('EACCES', 'open');
+      return sf.attr.show().replace(/\n$/, '');
+    }
     const thp = this.host.cfg.thp;
     if (isKhugepagedSysfs(path)) return khugepagedSysfsRead(this.host, path);
     if (path === THP_ENABLED) return (['always', 'madvise', 'never'] as const).map((m) => (m === thp.enabled ? `[${m}]` : m)).join(' ');
@@ -203,6 +220,14 @@ export class Kernel implements KernelCore {
 
   /** Write a sysfs file the model implements; invalid values fail with EINVAL as the kernel's store does. */
   writeSysfs(path: string, value: string): void {
+    const sf = this.sysFiles.get(path);
+    if (sf !== undefined) {
+      // One write(2) of value, as given: "16\n" and "16" are both 16 (kstrtoul), " 16" is not.
+      if (sf.attr.store === undefined || !(sf.attr.mode & 0o222)) throw new SyscallError('EACCES', 'open');
+      const r = sf.attr.store(String(value));
+      if (typeof r === 'string') throw new SyscallError(r, 'write');
+      return;
+    }
     const thp = this.host.cfg.thp;
     const v = String(value).trim();
     if (isKhugepagedSysfs(path)) {

@@ -122,7 +122,7 @@ export class Process {
       if (hsize !== undefined) len = alignUp64(len, BigInt(hsize));
       else if (f & MAP_HUGETLB) throw new SyscallError('EINVAL', S);
     } else if (f & MAP_HUGETLB) {
-      const h = hstateSizelog((f >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK);
+      const h = hstateSizelog(this.k.hugetlbfs.hstates, (f >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK);
       if (h === undefined) throw new SyscallError('EINVAL', S);
       len = alignUp64(len, BigInt(h.size));
       // hugetlb_file_setup: an anonymous hugetlbfs file of len bytes backs the mapping

@@ -15,6 +15,7 @@ import { LEVEL_SHIFT, Level, PAGE_SIZE, PTRS_PER_TABLE, TASK_SIZE } from '../mm/
 import { type PageTable, Pte } from '../mm/pgtable.js';
 import { NODE_STAT_NAMES, NodeStat } from '../mm/vmstat.js';
 import { peekMaybePinned } from '../mm/pin_policy.js';
+import { hstateVma, hugetlbVmaUnusedReserves } from '../mm/hugetlb.js';
 import type { PfnCounts } from '../lib/pfn_counts.js';
 import type { Vfs } from '../fs/inode.js';
 
@@ -90,6 +91,7 @@ export function checkKernel(host: Host, vfs: Vfs, procs: readonly CheckedProcess
   checkPhysmem(host, acc);
   checkVmstat(host, acc, cacheStats);
   checkContent(host, acc);
+  checkHugetlb(host, acc, vfs, procs);
   return acc.out;
 }
 
@@ -121,7 +123,7 @@ function checkMm(host: Host, acc: Acc, pid: number, mm: MmStruct): void {
 
   const rss = new Float64Array(4);
   let tableBytes = 0;
-  const cache: LeafCache = { vma: null, f: 0, pm: null, mmCount: null, av: null, avVma: null, avOk: false };
+  const cache: LeafCache = { vma: null, f: 0, pm: null, mmCount: null, av: null, avVma: null, avOk: false, hugetlb: 0 };
   const visit = (t: PageTable, base: number): void => {
     tableBytes += PAGE_SIZE;
     acc.tables++;
@@ -154,6 +156,7 @@ function checkMm(host: Host, acc: Acc, pid: number, mm: MmStruct): void {
   };
   visit(mm.pgd, 0);
   if (tableBytes !== mm.pgtablesBytes) push(acc, { name: 'pgtables-bytes-mismatch', message: 'mm pgtables_bytes differs from the tables found', pid, expected: tableBytes, actual: mm.pgtablesBytes });
+  if (cache.hugetlb !== mm.hugetlbUsage) push(acc, { name: 'hugetlb-usage-mismatch', message: `hugetlb_usage is ${mm.hugetlbUsage} pages, HugeTLB leaves map ${cache.hugetlb}`, pid, expected: cache.hugetlb, actual: mm.hugetlbUsage });
   const names = ['MM_FILEPAGES', 'MM_ANONPAGES', 'MM_SWAPENTS', 'MM_SHMEMPAGES'];
   for (let c = 0; c < 4; c++) {
     if (rss[c] !== mm.rss[c]) push(acc, { name: 'rss-mismatch', message: `${names[c]} is ${mm.rss[c]}, page tables say ${rss[c]}`, pid, expected: rss[c], actual: mm.rss[c] });
@@ -188,6 +191,8 @@ interface LeafCache {
   av: unknown;
   avVma: Vma | null;
   avOk: boolean;
+  /** HugeTLB base pages mapped (the mm's hugetlb_usage, recounted). */
+  hugetlb: number;
 }
 
 /** One present (or otherwise non-none) leaf entry. */
@@ -250,14 +255,16 @@ function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable
       return;
     }
     acc.entire[f]!++;
-    if (anon && (t.deposit === null || t.deposit[i] === 0)) push(acc, { name: 'missing-deposit', message: 'anonymous PMD mapping without a deposited page table', pid, addr, pfn });
+    if (anon && !(ft.flags[f]! & PG.HUGETLB) && (t.deposit === null || t.deposit[i] === 0)) push(acc, { name: 'missing-deposit', message: 'anonymous PMD mapping without a deposited page table', pid, addr, pfn });
   }
   acc.map[f]!++;
   acc.refs[f]!++;
   if (ft.order[f]! > 0) c.mmCount!.n++;
   const fileIdx = linearPageIndex(vma, addr);
+  // HugeTLB pages count in mm->hugetlb_usage, not in RSS (slot 2, MM_SWAPENTS, is never used here).
+  if (ft.flags[f]! & PG.HUGETLB) c.hugetlb += nr;
+  else if (anon) rss[MmCounter.ANONPAGES] += nr;
   if (anon) {
-    rss[MmCounter.ANONPAGES] += nr;
     const av = ft.owner[f];
     if (c.av !== av || c.avVma !== vma) {
       c.av = av;
@@ -274,7 +281,7 @@ function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable
       push(acc, { name: 'writable-anon-not-exclusive', message: 'anonymous page mapped writable without PageAnonExclusive', pid, addr, pfn: ft.pfn[f] });
     }
   } else {
-    rss[ft.flags[f]! & PG.SWAPBACKED ? MmCounter.SHMEMPAGES : MmCounter.FILEPAGES] += nr;
+    if (!(ft.flags[f]! & PG.HUGETLB)) rss[ft.flags[f]! & PG.SWAPBACKED ? MmCounter.SHMEMPAGES : MmCounter.FILEPAGES] += nr;
     const mapping = ft.owner[f] as AddressSpace | null;
     if (vmaIsAnonymous(vma)) {
       push(acc, { name: 'anon-vma-maps-file-page', message: 'a private anonymous VMA maps a page-cache page', pid, addr, pfn: ft.pfn[f] });
@@ -313,14 +320,15 @@ function checkPageCaches(host: Host, acc: Acc, vfs: Vfs, liveMms: Set<MmStruct>)
       }
       acc.refs[f]! += nr;
       pages += nr;
-      st.filePages += nr;
+      // HugeTLB folios are not counted in NR_FILE_PAGES (__filemap_add_folio skips them).
+      if (!(ft.flags[f]! & PG.HUGETLB)) st.filePages += nr;
       if (ft.flags[f]! & PG.SWAPBACKED) {
         st.shmem += nr;
         if (ft.order[f]! >= 9) st.shmemThps += nr;
       }
     });
     if (pages !== mapping.nrpages) push(acc, { name: 'nrpages-mismatch', message: `inode ${inode.ino}: nrpages ${mapping.nrpages}, cache holds ${pages}`, expected: pages, actual: mapping.nrpages });
-    if (mapping.aops.swapbacked && inode.blocks !== pages * (PAGE_SIZE / 512)) {
+    if ((mapping.aops.swapbacked || inode.sb.fsType === 'hugetlbfs') && inode.blocks !== pages * (PAGE_SIZE / 512)) {
       push(acc, { name: 'i-blocks-mismatch', message: `inode ${inode.ino}: i_blocks ${inode.blocks}, pages ${pages}`, expected: pages * 8, actual: inode.blocks });
     }
     for (const v of mapping.iMmap) {
@@ -433,6 +441,10 @@ function checkFolios(host: Host, acc: Acc): void {
     const large = ft.order[f]! > 0;
     const ref = ft.refcount[f]!;
     const exp = acc.refs[f]!;
+    if (fl & PG.HUGETLB_FREED) {
+      checkFreeHugetlbFolio(acc, f, pfn, exp);
+      continue;
+    }
     if (ref <= 0) push(acc, { name: 'refcount-zero-live', message: 'allocated folio with refcount <= 0', pfn, actual: ref });
     else if (exp === 0) push(acc, { name: 'leaked-page', message: `folio of ${folioNrPages(ft, f)} pages is allocated but nothing refers to it`, pfn, actual: ref });
     else if (ref < exp) push(acc, { name: 'refcount-below-expected', message: `refcount ${ref} below the ${exp} references found`, pfn, expected: exp, actual: ref });
@@ -446,7 +458,9 @@ function checkFolios(host: Host, acc: Acc): void {
       if (entire !== acc.entire[f]) push(acc, { name: 'entire-mapcount-mismatch', message: `_entire_mapcount ${entire}, PMD/PUD mappings ${acc.entire[f]}`, pfn, expected: acc.entire[f], actual: entire });
       const pm = acc.pages.get(f);
       let mappedPages = 0;
-      const nr = folioNrPages(ft, f);
+      // HugeTLB folios have no per-page mapcounts (and an optimized vmemmap could not hold them).
+      const nr = fl & PG.HUGETLB ? 0 : folioNrPages(ft, f);
+      if (fl & PG.HUGETLB && (ft.pages.has(f) || pm !== undefined)) push(acc, { name: 'hugetlb-page-state', message: 'a HugeTLB folio has per-page mapcount or exclusivity state, or is PTE-mapped', pfn });
       for (let i = 0; i < nr; i++) {
         const want = pm === undefined ? 0 : pm[i]!;
         const have = pageMapcountRaw(ft, f, i) + 1;
@@ -489,7 +503,9 @@ function checkExclusive(acc: Acc, f: number, pfn: number): void {
   }
   const pm = acc.pages.get(f);
   const entire = acc.entire[f]!;
-  for (let i = 0; i < folioNrPages(ft, f); i++) {
+  // HugeTLB: PageAnonExclusive lives on the head page only.
+  const n = ft.flags[f]! & PG.HUGETLB ? 1 : folioNrPages(ft, f);
+  for (let i = 0; i < n; i++) {
     const maps = entire + (pm === undefined ? 0 : pm[i]!);
     if (maps > 1 && pageAnonExclusive(ft, f, i)) {
       push(acc, { name: 'exclusive-page-shared', message: `PageAnonExclusive page ${i} mapped ${maps} times`, pfn: pfn + i });
@@ -538,8 +554,11 @@ function checkPhysmem(host: Host, acc: Acc): void {
     if (host.memmap.get(pfn) !== f) push(acc, { name: 'memmap-mismatch', message: 'pfn_folio() of the head page is another folio', pfn });
     if (host.pa.zoneOf(pfn).free.overlaps(pfn, pfn + nr)) push(acc, { name: 'folio-on-free-list', message: 'allocated folio overlaps free memory', pfn });
   }
-  const total = host.pa.totalPages;
+  // RAM, plus the boot-memmap pages HugeTLB vmemmap optimization gave to the buddy allocator.
+  const total = host.pa.totalPages + host.pa.memmapZone.managed;
   const free = host.pa.freePages();
+  // Vmemmap pages the buddy allocator gave out are allocated, but not folios.
+  allocated += host.vmemmap.buddyPages;
   if (free + allocated + host.reservedPages !== total) {
     push(acc, { name: 'physmem-accounting', message: `free ${free} + allocated ${allocated} + reserved ${host.reservedPages} != ${total} pages`, expected: total, actual: free + allocated + host.reservedPages });
   }
@@ -559,7 +578,8 @@ function checkVmstat(host: Host, acc: Acc, cache: CacheStats): void {
   const ft = host.ft;
   const want = new Float64Array(NodeStat.NR_STATS);
   for (let f = 1; f < ft.highWater; f++) {
-    if (!ft.isLive(f) || ft.flags[f]! & (PG.PGTABLE | PG.ZERO)) continue;
+    // HugeTLB folios are not in the mapped-page statistics (hugetlb rmap skips __folio_mod_stat).
+    if (!ft.isLive(f) || ft.flags[f]! & (PG.PGTABLE | PG.ZERO | PG.HUGETLB)) continue;
     const anon = (ft.flags[f]! & PG.ANON) !== 0;
     const nr = folioNrPages(ft, f);
     let mapped: number;
@@ -588,6 +608,96 @@ function checkVmstat(host: Host, acc: Acc, cache: CacheStats): void {
   for (let i = 0; i < NodeStat.NR_STATS; i++) {
     if (want[i] !== host.stat[i]) push(acc, { name: 'vmstat-mismatch', message: `${NODE_STAT_NAMES[i]} is ${host.stat[i]}, recomputed ${want[i]}`, expected: want[i], actual: host.stat[i] });
   }
+}
+
+// ---------------------------------------------------------------------------
+// HugeTLB pools.
+
+/** A free pool page: frozen (refcount 0), unmapped, unowned, referenced by nothing. */
+function checkFreeHugetlbFolio(acc: Acc, f: number, pfn: number, refsFound: number): void {
+  const ft = acc.ft;
+  const fl = ft.flags[f]!;
+  if (!(fl & PG.HUGETLB) || ft.refcount[f] !== 0 || ft.mapcount[f] !== -1 || ft.entire[f] !== -1 || ft.owner[f] !== null || refsFound !== 0 || ft.pincount[f] !== 0) {
+    push(acc, {
+      name: 'hugetlb-free-folio-busy',
+      message: `free HugeTLB folio: refcount ${ft.refcount[f]}, mapcount ${ft.mapcount[f]! + 1}, ${refsFound} references found, owner ${ft.owner[f] === null ? 'none' : 'set'}`,
+      pfn,
+    });
+  }
+}
+
+/**
+ * Each hstate's counters against its folios and free list; the global
+ * reservation count against the reservation maps; the vmemmap bookkeeping
+ * against the optimized folios.
+ */
+function checkHugetlb(host: Host, acc: Acc, vfs: Vfs, procs: readonly CheckedProcess[]): void {
+  const ft = host.ft;
+  const hs = host.hugetlb;
+  const nr = new Map<number, number>();
+  const freed = new Map<number, number>();
+  const restore = new Map<number, number>();
+  let optimizedSaving = 0;
+  for (let f = 1; f < ft.highWater; f++) {
+    if (!ft.isLive(f)) continue;
+    const fl = ft.flags[f]!;
+    if (fl & PG.VMEMMAP_OPTIMIZED) {
+      if (!(fl & PG.HUGETLB)) push(acc, { name: 'hugetlb-vmemmap', message: 'vmemmap-optimized folio that is not HugeTLB', pfn: ft.pfn[f] });
+      optimizedSaving += 2 ** ft.order[f]! / 64 - 1;
+    }
+    if (!(fl & PG.HUGETLB)) continue;
+    const o = ft.order[f]!;
+    nr.set(o, (nr.get(o) ?? 0) + 1);
+    if (fl & PG.HUGETLB_FREED) freed.set(o, (freed.get(o) ?? 0) + 1);
+    else if (fl & PG.HUGETLB_RESTORE_RESERVE) restore.set(o, (restore.get(o) ?? 0) + 1);
+  }
+  // Reservations the maps promise: shared ones without a page yet, private ones unused, subpool minimums.
+  const promised = new Map<number, number>();
+  const add = (order: number, n: number) => promised.set(order, (promised.get(order) ?? 0) + n);
+  for (const inode of vfs.inodes) {
+    const info = hs.inodes.get(inode.mapping);
+    if (info === undefined) continue;
+    const h = info.hstate;
+    let unconsumed = info.resvMap.regions.length;
+    inode.mapping.pages.forEach(0, Number.MAX_SAFE_INTEGER, (index) => {
+      if (info.resvMap.regions.has(index / h.nrPages)) unconsumed--;
+    });
+    add(h.order, unconsumed);
+  }
+  for (const p of procs) if (p.mm !== null) for (const v of p.mm.vmas) if (v.flags & VM.HUGETLB && v.file !== null) add(hstateVma(host, v).order, hugetlbVmaUnusedReserves(host, v));
+  for (const sp of hs.subpools) add(sp.hstate.order, sp.rsvHpages);
+  for (const h of hs.hstates) {
+    const name = h.name;
+    const count = nr.get(h.order) ?? 0;
+    const nfree = freed.get(h.order) ?? 0;
+    const bad = (what: string, expected: number, actual: number) =>
+      push(acc, { name: 'hugetlb-pool-mismatch', message: `${name}: ${what} is ${actual}, expected ${expected}`, expected, actual });
+    if (h.nr !== count) bad('nr_hugepages', count, h.nr);
+    if (h.free !== nfree) bad('free_hugepages', nfree, h.free);
+    if (h.freeList.length !== h.free || new Set(h.freeList).size !== h.freeList.length) bad('the free list length', h.free, h.freeList.length);
+    for (const f of h.freeList) {
+      if (!ft.isLive(f) || !(ft.flags[f]! & PG.HUGETLB_FREED) || ft.order[f] !== h.order) {
+        push(acc, { name: 'hugetlb-pool-mismatch', message: `${name}: the free list holds a folio that is not a free page of this size`, pfn: ft.pfn[f] });
+        break;
+      }
+    }
+    if (h.resv > h.free || h.resv < 0) push(acc, { name: 'hugetlb-pool-invariant', message: `${name}: resv_hugepages ${h.resv} exceeds free_hugepages ${h.free}`, expected: h.free, actual: h.resv });
+    if (h.surplus > h.nr || h.surplus < 0) push(acc, { name: 'hugetlb-pool-invariant', message: `${name}: surplus_hugepages ${h.surplus} exceeds nr_hugepages ${h.nr}`, expected: h.nr, actual: h.surplus });
+    if (h.max !== h.nr - h.surplus) push(acc, { name: 'hugetlb-pool-invariant', message: `${name}: max_huge_pages ${h.max} is not nr - surplus (${h.nr - h.surplus})`, expected: h.nr - h.surplus, actual: h.max });
+    const want = promised.get(h.order) ?? 0;
+    const have = h.resv + (restore.get(h.order) ?? 0);
+    if (have !== want) {
+      push(acc, { name: 'hugetlb-resv-mismatch', message: `${name}: resv_hugepages ${h.resv} (+${restore.get(h.order) ?? 0} to be restored) but the reservation maps and subpools promise ${want}`, expected: want, actual: have });
+    }
+  }
+  // Vmemmap: every boot page freed is backed by one buddy page, except an optimized folio's, backed by one in all.
+  const v = host.vmemmap;
+  const zone = host.pa.memmapZone;
+  if (v.bootPages !== zone.end - zone.start - v.bootGone.length) push(acc, { name: 'hugetlb-vmemmap', message: `nr_memmap_boot_pages ${v.bootPages}, boot pages never freed ${zone.end - zone.start - v.bootGone.length}` });
+  if (v.buddyPages !== v.buddy.length || v.buddyPages !== v.bootGone.length - optimizedSaving) {
+    push(acc, { name: 'hugetlb-vmemmap', message: `nr_memmap_pages ${v.buddyPages}, buddy vmemmap pages ${v.buddy.length}, expected ${v.bootGone.length - optimizedSaving}`, expected: v.bootGone.length - optimizedSaving, actual: v.buddyPages });
+  }
+  if (zone.managed !== v.bootGone.length) push(acc, { name: 'hugetlb-vmemmap', message: `${zone.managed} memmap pages managed, ${v.bootGone.length} freed` });
 }
 
 // ---------------------------------------------------------------------------

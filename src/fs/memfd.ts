@@ -37,7 +37,7 @@ export function memfdCreate(shmem: ShmemFs, hugetlbfs: HugetlbFs, uname: unknown
   if (new TextEncoder().encode(name).length > MFD_NAME_MAX_LEN) throw new SyscallError('EINVAL', S);
   let file: OpenFile;
   if (flags & MFD_HUGETLB) {
-    const h = hstateSizelog((flags >>> MFD_HUGE_SHIFT) & MFD_HUGE_MASK);
+    const h = hstateSizelog(hugetlbfs.hstates, (flags >>> MFD_HUGE_SHIFT) & MFD_HUGE_MASK);
     if (h === undefined) throw new SyscallError('ENODEV', S);
     file = hugetlbfs.fileSetup(h, 0n, `/memfd:${name} (deleted)`);
   } else {

@@ -56,6 +56,12 @@ export const enum PG {
   HWPOISON = 1 << 16,
   /** Page cache folio allocated by fallocate and not yet written (shmem !uptodate). */
   FALLOC = 1 << 17,
+  /** HugeTLB: on its hstate's free list (folio_test_hugetlb_freed). */
+  HUGETLB_FREED = 1 << 18,
+  /** HugeTLB: its allocation consumed a reservation, restored if freed unmapped (HPG_restore_reserve). */
+  HUGETLB_RESTORE_RESERVE = 1 << 19,
+  /** HugeTLB: tail struct pages shared read-only by HVO (HPG_vmemmap_optimized). */
+  VMEMMAP_OPTIMIZED = 1 << 20,
 }
 
 /** _nr_pages_mapped flag while an entire (PMD/PUD) mapping exists. */
@@ -416,6 +422,9 @@ export function folioFlagNames(ft: FolioTable, f: number): string[] {
     [PG.MLOCKED, 'mlocked'],
     [PG.PRIVATE, 'private'],
     [PG.HWPOISON, 'hwpoison'],
+    [PG.HUGETLB_FREED, 'hugetlb_freed'],
+    [PG.HUGETLB_RESTORE_RESERVE, 'hugetlb_restore_reserve'],
+    [PG.VMEMMAP_OPTIMIZED, 'vmemmap_optimized'],
   ];
   const fl = ft.flags[f]!;
   const out: string[] = [];

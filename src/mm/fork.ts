@@ -14,6 +14,7 @@ import { addMmCounter, copyHugePmd, maybeMkwrite, mmCounterFile } from './huge_m
 import { khugepagedFork } from './khugepaged.js';
 import { folioPageIdx, vmNormalPage } from './memory.js';
 import { exitMmap, securityVmEnoughMemory } from './mmap.js';
+import { copyHugetlbPageRange } from './hugetlb.js';
 import { MMF, MmCounter, MmStruct, VM, Vma, isCowMapping } from './mm_types.js';
 import { MmuNotifyEvent, withInvalidate } from './mmu_notifier.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
@@ -76,6 +77,10 @@ function vmaNeedsCopy(dst: Vma, src: Vma): boolean {
 // mirrors mm/memory.c:copy_page_range
 function copyPageRange(host: Host, dst: Vma, src: Vma): void {
   if (!vmaNeedsCopy(dst, src)) return;
+  if (src.flags & VM.HUGETLB) {
+    if (copyHugetlbPageRange(host, dst, src) < 0) throw new ForkOom();
+    return;
+  }
   const srcMm = src.mm;
   const cow = isCowMapping(src.flags);
   const body = (): void => {

@@ -159,6 +159,10 @@ export interface VmOperations {
    * returns (hugetlb: EINVAL unless addr is huge-page aligned). Absent: always.
    */
   maySplit?(vma: Vma, addr: number): ErrnoName | null;
+  /** ->open: a new VMA copies vma_from (a split, mremap's copy): take what it shares (hugetlb: its reservation map). */
+  open?(vma: Vma, from: Vma): void;
+  /** ->close: the VMA is going away (remove_vma); hugetlb returns the reservations it did not use. */
+  close?(vma: Vma): void;
 }
 
 /** file_operations, the parts mm's syscalls call. */

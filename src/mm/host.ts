@@ -18,6 +18,8 @@ import { PageContent } from './page_content.js';
 import { HPAGE_PMD_ORDER, MAX_PAGE_ORDER } from './page.js';
 import { NodeStat, newNodeStats } from './vmstat.js';
 import { type PinAccounting, UpstreamPins } from './pin_policy.js';
+import type { HugetlbState } from './hugetlb.js';
+import { VmemmapState } from './hugetlb_vmemmap.js';
 
 /** /sys/kernel/mm/transparent_hugepage/enabled */
 export type ThpEnabled = 'always' | 'madvise' | 'never';
@@ -87,9 +89,14 @@ export class Host {
   trace: ((event: string, fields: string) => void) | null = null;
   /** How pins are counted (see pin_policy.ts). */
   pins: PinAccounting = new UpstreamPins();
+  /** The HugeTLB hstates and pools (src/mm/hugetlb.ts), set up at boot by hugetlbInit. */
+  hugetlb: HugetlbState = null as never;
+  /** Where the vmemmap lives, for HugeTLB vmemmap optimization (src/mm/hugetlb_vmemmap.ts). */
+  readonly vmemmap: VmemmapState;
 
   constructor(totalPages: number, movablePages: number, reservedPages: number, cfg: MmConfig, cmaPages = 0) {
     this.pa = new PageAlloc(totalPages, movablePages, reservedPages, cmaPages);
+    this.vmemmap = new VmemmapState(this.pa.memmapZone.end - this.pa.memmapZone.start);
     this.reservedPages = reservedPages;
     this.cfg = cfg;
     const z = this.folioAlloc(0, GFP_KERNEL);
@@ -146,13 +153,16 @@ export class Host {
     this.ev[Ev.ATOMIC_REFCOUNT]++;
   }
 
-  /** Drop n references; free the folio when the count reaches zero. */
-  // mirrors mm/swap.c:folio_put_refs (-> __folio_put)
+  /** Drop n references; free the folio when the count reaches zero (a HugeTLB folio goes back to its pool). */
+  // mirrors mm/swap.c:folio_put_refs (-> __folio_put, free_huge_folio for HugeTLB)
   folioPut(f: number, n = 1): void {
     const ft = this.ft;
     const r = (ft.refcount[f] = ft.refcount[f]! - n);
     this.ev[Ev.ATOMIC_REFCOUNT]++;
-    if (r === 0) this.folioFree(f);
+    if (r === 0) {
+      if (ft.flags[f]! & PG.HUGETLB) this.hugetlb.freeHugeFolio(f);
+      else this.folioFree(f);
+    }
   }
 
   /** Allocate a page-table page (pagetable_alloc + pagetable_*_ctor). Returns the slot or 0. */

@@ -30,6 +30,7 @@ import {
 import { MmCounter, VM, type Vma, linearPageIndex, vmaIsAnonymous, vmaPages } from './mm_types.js';
 import { khugepagedEnterVma } from './khugepaged.js';
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
+import { hugetlbFault, unmapHugepageRangeLocked } from './hugetlb.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import { Level, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, alignDown, tableIndex } from './page.js';
 import { MKDIRTY, type PageTable, Pte, allocChild, clearEntry, setEntry, tableAlloc } from './pgtable.js';
@@ -75,6 +76,7 @@ function pteAlloc(host: Host, vma: Vma, pmdT: PageTable, i: number): PageTable |
 export function handleMmFault(host: Host, vma: Vma, realAddress: number, flags: number): number {
   const address = realAddress - (realAddress % PAGE_SIZE);
   host.ev[Ev.FAULT]++;
+  if (vma.flags & VM.HUGETLB) return hugetlbFault(host, vma, realAddress, flags);
   const mm = vma.mm;
   const pmdT = tableAlloc(host, mm, mm.pgd, address, Level.PMD);
   if (pmdT === null) return VmFault.OOM;
@@ -495,6 +497,8 @@ function zapPmdRange(host: Host, vma: Vma, pmdT: PageTable, addr: number, end: n
 /** Zap [start, end) of vma without notifier or TLB accounting. */
 // mirrors mm/memory.c:unmap_page_range
 function unmapPageRange(host: Host, vma: Vma, start: number, end: number, details: ZapDetails | null): number {
+  // unmap_single_vma: HugeTLB VMAs have their own walk (private COW pages go too).
+  if (vma.flags & VM.HUGETLB) return unmapHugepageRangeLocked(host, vma, start, end, 0);
   let cleared = 0;
   const visit = (t: PageTable, a: number, e: number): void => {
     if (t.level === Level.PMD) {

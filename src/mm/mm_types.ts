@@ -97,6 +97,8 @@ export class Vma {
   pageProt = 0;
   /** PR_SET_VMA_ANON_NAME, shown in smaps. */
   anonName: string | null = null;
+  /** vm_private_data: what the VMA's ops keep (hugetlb: the reservation map and HPAGE_RESV_* flags). */
+  privateData: unknown = null;
 
   constructor(
     public mm: MmStruct,
@@ -129,6 +131,8 @@ export class MmStruct implements PgtableOwner {
   mmapBase: number;
   /** Peak RSS in pages (hiwater_rss). */
   hiwaterRss = 0;
+  /** HugeTLB pages mapped, in base pages (mm->hugetlb_usage: HugetlbPages in /proc/pid/status; not RSS). */
+  hugetlbUsage = 0;
   /** total_vm, locked_vm ... in pages (VmSize, VmLck in /proc/pid/status). */
   totalVm = 0;
   lockedVm = 0;

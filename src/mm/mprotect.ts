@@ -13,6 +13,7 @@ import { PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRIT
 import { folioTestAnon, pageAnonExclusive } from './folio.js';
 import type { Host } from './host.js';
 import { splitHugePmd } from './huge_memory.js';
+import { hugetlbChangeProtection } from './hugetlb.js';
 import { folioPageIdx, vmNormalPage } from './memory.js';
 import { type MmStruct, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { MmuNotifyEvent, withInvalidate } from './mmu_notifier.js';
@@ -77,6 +78,7 @@ function canChangePmdWritable(host: Host, vma: Vma, pfn: number, fl: number): bo
  */
 // mirrors mm/mprotect.c:change_protection (change_pmd_range / change_pte_range / change_huge_pmd)
 export function changeProtection(host: Host, vma: Vma, start: number, end: number, tryWritable: boolean): number {
+  if (vma.flags & VM.HUGETLB) return hugetlbChangeProtection(host, vma, start, end);
   const prot = vma.pageProt;
   let pages = 0;
   const changePtes = (pt: PageTable, a: number, e: number): void => {

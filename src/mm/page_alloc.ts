@@ -11,6 +11,13 @@
  * block (first fit) rather than the free-list head; Linux's choice depends on
  * free order history. Watermarks, migratetypes, per-cpu lists and NUMA are not
  * modelled.
+ *
+ * The boot memmap (struct pages, 64 bytes per 4 KiB page, allocated from
+ * memblock before the buddy allocator runs) lies outside the model's RAM: it
+ * is the pfn range [totalPages, totalPages + totalPages / 64), reserved and
+ * unmanaged. HugeTLB vmemmap optimization frees pages of it into the buddy
+ * allocator (free_bootmem_page: MemTotal and MemFree grow), which the model
+ * keeps as the `memmap` zone, a part of ZONE_NORMAL allocated from last.
  */
 import { ExtentSet } from '../lib/extent_set.js';
 import { MAX_PAGE_ORDER } from './page.js';
@@ -36,11 +43,16 @@ export const GFP_HIGHUSER_MOVABLE = Gfp.MOVABLE;
 /** GFP_PGTABLE_USER / GFP_KERNEL: unmovable kernel allocations. */
 export const GFP_KERNEL = Gfp.KERNEL;
 
+/** struct pages per 4 KiB vmemmap page (sizeof(struct page) is 64 bytes on x86-64). */
+export const MEMMAP_PAGES_PER_PAGE = 64;
+
 export interface Zone {
   readonly type: ZoneType;
   readonly name: string;
   /** The CMA area: MIGRATE_CMA pageblocks that only movable allocations may use. */
   readonly cma: boolean;
+  /** The boot memmap's pfns: pages only HugeTLB vmemmap optimization frees (see above). */
+  readonly memmap: boolean;
   /** First pfn of the zone. */
   readonly start: number;
   /** One past the last pfn. */
@@ -67,22 +79,26 @@ export class PageAlloc {
     this.totalPages = totalPages;
     const normalEnd = totalPages - movablePages;
     const cmaStart = normalEnd - cmaPages;
-    const normal: Zone = { type: ZoneType.NORMAL, name: 'Normal', cma: false, start: 0, end: cmaStart, managed: 0, free: new ExtentSet() };
-    const cma: Zone = { type: ZoneType.NORMAL, name: 'Normal (CMA)', cma: true, start: cmaStart, end: normalEnd, managed: 0, free: new ExtentSet() };
-    const movable: Zone = { type: ZoneType.MOVABLE, name: 'Movable', cma: false, start: normalEnd, end: totalPages, managed: 0, free: new ExtentSet() };
+    const normal: Zone = { type: ZoneType.NORMAL, name: 'Normal', cma: false, memmap: false, start: 0, end: cmaStart, managed: 0, free: new ExtentSet() };
+    const cma: Zone = { type: ZoneType.NORMAL, name: 'Normal (CMA)', cma: true, memmap: false, start: cmaStart, end: normalEnd, managed: 0, free: new ExtentSet() };
+    const movable: Zone = { type: ZoneType.MOVABLE, name: 'Movable', cma: false, memmap: false, start: normalEnd, end: totalPages, managed: 0, free: new ExtentSet() };
+    const memmap: Zone = { type: ZoneType.NORMAL, name: 'Normal (memmap)', cma: false, memmap: true, start: totalPages, end: totalPages + Math.ceil(totalPages / MEMMAP_PAGES_PER_PAGE), managed: 0, free: new ExtentSet() };
     normal.free.add(Math.min(reservedPages, cmaStart), cmaStart);
     normal.managed = normal.free.length;
     cma.free.add(cmaStart, normalEnd);
     cma.managed = cma.free.length;
     movable.free.add(normalEnd, totalPages);
     movable.managed = movable.free.length;
-    this.zones = [normal, movable, cma];
+    this.zones = [normal, movable, cma, memmap];
     this.cmaZone = cma;
-    this.movableZonelist = [movable, cma, normal];
-    this.normalZonelist = [normal];
+    this.memmapZone = memmap;
+    this.movableZonelist = [movable, cma, normal, memmap];
+    this.normalZonelist = [normal, memmap];
   }
 
   private readonly cmaZone: Zone;
+  /** The boot memmap's pfns (see the file comment). */
+  readonly memmapZone: Zone;
 
   /** Zonelists, highest zone first (as build_zonelists orders them). */
   private readonly movableZonelist: Zone[];
@@ -90,6 +106,7 @@ export class PageAlloc {
 
   /** The zone (or the CMA area) holding pfn (page_zone, with the CMA pageblocks apart). */
   zoneOf(pfn: number): Zone {
+    if (pfn >= this.totalPages) return this.memmapZone;
     if (pfn >= this.zones[ZoneType.MOVABLE]!.start) return this.zones[ZoneType.MOVABLE]!;
     return pfn >= this.cmaZone.start ? this.cmaZone : this.zones[ZoneType.NORMAL]!;
   }
@@ -102,12 +119,32 @@ export class PageAlloc {
 
   /** Free base pages in all zones (NR_FREE_PAGES). */
   freePages(): number {
-    return this.zones[0]!.free.length + this.zones[1]!.free.length + this.zones[2]!.free.length;
+    return this.zones[0]!.free.length + this.zones[1]!.free.length + this.zones[2]!.free.length + this.memmapZone.free.length;
   }
 
   /** Managed pages in all zones (MemTotal). */
   managedPages(): number {
-    return this.zones[0]!.managed + this.zones[1]!.managed + this.zones[2]!.managed;
+    return this.zones[0]!.managed + this.zones[1]!.managed + this.zones[2]!.managed + this.memmapZone.managed;
+  }
+
+  /**
+   * Hand pages [start, end) of the boot memmap to the buddy allocator: they
+   * become free and managed (MemTotal grows), as free_reserved_page does.
+   */
+  // mirrors mm/page_alloc.c:free_reserved_page (adjust_managed_page_count + __free_page)
+  freeReservedPages(start: number, end: number): void {
+    this.memmapZone.managed += end - start;
+    this.memmapZone.free.add(start, end);
+  }
+
+  /** Free the order-0 pages [start, end), which may lie in several zones (a batch of __free_page). */
+  freePagesRange(start: number, end: number): void {
+    while (start < end) {
+      const z = this.zoneOf(start);
+      const e = Math.min(end, z.end);
+      z.free.add(start, e);
+      start = e;
+    }
   }
 
   /** CMA pages in total and free (CmaTotal / CmaFree). */
@@ -168,9 +205,11 @@ export class PageAlloc {
   // mirrors mm/vmstat.c:frag_show_print (derived from the extent set)
   buddyinfo(): { zone: string; free: number[] }[] {
     // Like /proc/buddyinfo, only populated zones.
-    return this.zones.filter((z) => z.managed > 0 || z.type === ZoneType.NORMAL).map((z) => {
+    // The memmap pages that vmemmap optimization freed are ZONE_NORMAL's (shown with it).
+    return this.zones.filter((z) => !z.memmap && (z.managed > 0 || z.type === ZoneType.NORMAL)).map((z) => {
       const counts = new Array<number>(MAX_PAGE_ORDER + 1).fill(0);
-      z.free.forEach((s, e) => {
+      const sets = z === this.zones[ZoneType.NORMAL] ? [z.free, this.memmapZone.free] : [z.free];
+      for (const free of sets) free.forEach((s, e) => {
         let p = s;
         while (p < e) {
           let o = MAX_PAGE_ORDER;

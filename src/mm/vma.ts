@@ -175,6 +175,7 @@ export function vmaErase(mm: MmStruct, vma: Vma): void {
 /** Tear down a VMA that has left the tree: anon_vma links and file reference (remove_vma). */
 // mirrors mm/vma.c:remove_vma
 export function removeVma(vma: Vma): void {
+  vma.ops?.close?.(vma);
   unlinkAnonVmas(vma);
   vmaUnlinkFile(vma);
 }
@@ -198,6 +199,7 @@ export function splitVmaAt(host: Host, vma: Vma, addr: number): Vma | ErrnoName 
   upper.anonName = vma.anonName;
   anonVmaClone(upper, vma);
   vmaLinkFile(upper);
+  vma.ops?.open?.(upper, vma);
   vma.end = addr;
   vmaInsert(vma.mm, upper);
   return upper;

@@ -8,6 +8,7 @@ import type { AddressSpace } from '../../mm/fs_types.js';
 import type { Host } from '../../mm/host.js';
 import { PAGE_SIZE } from '../../mm/page.js';
 import { NodeStat } from '../../mm/vmstat.js';
+import { hugetlbReportMeminfo } from '../../mm/hugetlb.js';
 
 export interface Meminfo {
   MemTotal: number;
@@ -62,6 +63,7 @@ export function meminfoRead(host: Host): Meminfo {
   const s = host.stat;
   const free = host.pa.freePages();
   const filePages = s[NodeStat.NR_FILE_PAGES]!;
+  const h = hugetlbReportMeminfo(host);
   return {
     MemTotal: kb(host.pa.managedPages()),
     MemFree: kb(free),
@@ -83,12 +85,12 @@ export function meminfoRead(host: Host): Meminfo {
     ShmemPmdMapped: kb(s[NodeStat.NR_SHMEM_PMDMAPPED]!),
     FileHugePages: 0,
     FilePmdMapped: kb(s[NodeStat.NR_FILE_PMDMAPPED]!),
-    HugePages_Total: 0,
-    HugePages_Free: 0,
-    HugePages_Rsvd: 0,
-    HugePages_Surp: 0,
-    Hugepagesize: 2048,
-    Hugetlb: 0,
+    HugePages_Total: h.total,
+    HugePages_Free: h.free,
+    HugePages_Rsvd: h.rsvd,
+    HugePages_Surp: h.surp,
+    Hugepagesize: h.size,
+    Hugetlb: h.hugetlbKb,
     CmaTotal: kb(host.pa.cmaPages().total),
     CmaFree: kb(host.pa.cmaPages().free),
   };

@@ -4,6 +4,7 @@
  */
 import {
   PG,
+  folioMaybeMappedShared,
   folioPrecisePageMapcount,
   folioTestAnon,
   pageAnonExclusive,
@@ -196,9 +197,19 @@ export function smapsRead(host: Host, mm: MmStruct): SmapsEntry[] {
       privateClean: 0, privateDirty: 0, referenced: 0, anonymous: 0, lazyfree: 0, anonymousThp: 0, shmemThp: 0, fileThp: 0, pssLocked: 0,
     };
     const locked = (vma.flags & VM.LOCKED) !== 0;
+    let sharedHugetlb = 0;
+    let privateHugetlb = 0;
     walkLeaves(mm.pgd, vma.start, vma.end, (t, i, level) => {
       const fl = t.fl[i]!;
       if (!(fl & (Pte.PRESENT | Pte.PROTNONE)) || fl & Pte.SPECIAL) return;
+      // smaps_hugetlb_range: HugeTLB pages count only as Shared_/Private_Hugetlb.
+      if (vma.flags & VM.HUGETLB) {
+        const hf = host.pfnFolio(t.pfn[i]!);
+        const size = 2 ** LEVEL_SHIFT[level]!;
+        if (hf !== 0 && folioMaybeMappedShared(host.ft, hf)) sharedHugetlb += size;
+        else privateHugetlb += size;
+        return;
+      }
       const pfn = t.pfn[i]!;
       const f = host.pfnFolio(pfn);
       if (f === 0) return;
@@ -239,8 +250,8 @@ export function smapsRead(host: Host, mm: MmStruct): SmapsEntry[] {
       AnonHugePages: kb(m.anonymousThp),
       ShmemPmdMapped: kb(m.shmemThp),
       FilePmdMapped: kb(m.fileThp),
-      Shared_Hugetlb: 0,
-      Private_Hugetlb: 0,
+      Shared_Hugetlb: kb(sharedHugetlb),
+      Private_Hugetlb: kb(privateHugetlb),
       Swap: 0,
       SwapPss: 0,
       Locked: pkb(m.pssLocked),
@@ -332,6 +343,8 @@ export interface ProcStatus {
   RssShmem: number;
   VmPTE: number;
   VmSwap: number;
+  /** HugeTLB pages mapped (mm->hugetlb_usage). */
+  HugetlbPages: number;
 }
 
 // mirrors fs/proc/task_mmu.c:task_mem
@@ -348,6 +361,7 @@ export function procStatus(mm: MmStruct): ProcStatus {
     RssShmem: mm.rss[MmCounter.SHMEMPAGES]! * k,
     VmPTE: mm.pgtablesBytes / 1024,
     VmSwap: 0,
+    HugetlbPages: mm.hugetlbUsage * k,
   };
 }
 
