@@ -2,11 +2,11 @@
  * script: one-off operations at given times, in order: the VMM changing its
  * own mappings (mprotect to split a huge mapping, mremap to move memory as
  * hot-plug does), a pipe or vhost holding many FOLL_GET references on a page,
- * a long-term pin of one buffer.
+ * a long-term pin of one buffer, MADV_COLLAPSE, a khugepaged wake-up.
  */
 import { z } from 'zod';
 import { FOLL_LONGTERM, FOLL_WRITE } from '../../kernel_gup.js';
-import { MADV_DONTNEED, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_NONE, PROT_READ, PROT_WRITE } from '../../uapi/mman.js';
+import { MADV_COLLAPSE, MADV_DONTNEED, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_NONE, PROT_READ, PROT_WRITE } from '../../uapi/mman.js';
 import { count, duration, name, obj, oneOf, pageSize } from '../scenario/types.js';
 import { type Program, op, sleep } from '../engine.js';
 import type { ActorContext, ActorKind } from './actor.js';
@@ -15,13 +15,13 @@ import { actorSchema } from './common.js';
 const at = duration('when it runs');
 const where = { region: name('the region'), offset: pageSize('the offset in the region') };
 const PROT = { none: PROT_NONE, r: PROT_READ, rw: PROT_READ | PROT_WRITE } as const;
-const ADVICE = { dontneed: MADV_DONTNEED, hugepage: MADV_HUGEPAGE, nohugepage: MADV_NOHUGEPAGE } as const;
+const ADVICE = { dontneed: MADV_DONTNEED, hugepage: MADV_HUGEPAGE, nohugepage: MADV_NOHUGEPAGE, collapse: MADV_COLLAPSE } as const;
 
 const Op = z.discriminatedUnion(
   'op',
   [
     obj({ at, op: z.literal('mprotect'), ...where, size: pageSize('the size'), prot: oneOf(['none', 'r', 'rw'], 'the protection') }, 'mprotect(2)'),
-    obj({ at, op: z.literal('madvise'), ...where, size: pageSize('the size'), advice: oneOf(['dontneed', 'hugepage', 'nohugepage'], 'the advice') }, 'madvise(2)'),
+    obj({ at, op: z.literal('madvise'), ...where, size: pageSize('the size'), advice: oneOf(['dontneed', 'hugepage', 'nohugepage', 'collapse'], 'the advice') }, 'madvise(2)'),
     obj({ at, op: z.literal('fill'), ...where, size: pageSize('the size'), byte: count('the byte') }, 'a memset'),
     obj(
       { at, op: z.literal('move'), ...where, size: pageSize('the size'), to: pageSize('the destination offset in the region') },
@@ -29,8 +29,12 @@ const Op = z.discriminatedUnion(
     ),
     obj({ at, op: z.literal('pin'), ...where, pages: count('pages', 1).optional() }, 'a long-term FOLL_WRITE pin, held to the end'),
     obj({ at, op: z.literal('get'), ...where, refs: count('references', 1) }, 'FOLL_GET references on one page (a pipe, vhost), held to the end'),
+    obj(
+      { at, op: z.literal('khugepaged'), region: name("the region whose process's mmap_lock it takes") },
+      'one khugepaged wake-up (Kernel.khugepagedScan): collapses in every registered mm, holding this mm_lock for write',
+    ),
   ],
-  { error: 'expected an operation with op: mprotect, madvise, fill, move, pin or get' },
+  { error: 'expected an operation with op: mprotect, madvise, fill, move, pin, get or khugepaged' },
 );
 type Op = z.output<typeof Op>;
 
@@ -39,7 +43,7 @@ type Spec = ReturnType<typeof schema.parse>;
 
 export const scriptActor: ActorKind<Spec> = {
   kind: 'script',
-  description: 'one-off operations at given times: mprotect, madvise, fill, move (mremap), a long-term pin, FOLL_GET references',
+  description: 'one-off operations at given times: mprotect, madvise (collapse too), fill, move (mremap), a long-term pin, FOLL_GET references, a khugepaged wake-up',
   schema,
   regions: (s) => s.ops.map((o) => o.region),
   *program(ctx: ActorContext, s: Spec): Program {
@@ -69,8 +73,12 @@ function runOp(ctx: ActorContext, o: Op): string {
   const w = ctx.world;
   const r = w.region(o.region);
   const p = r.proc;
-  const addr = r.addr + o.offset;
   const hex = (n: number) => `0x${n.toString(16)}`;
+  if (o.op === 'khugepaged') {
+    const s = w.k.khugepagedScan();
+    return `${s.collapsed} collapsed`;
+  }
+  const addr = r.addr + o.offset;
   switch (o.op) {
     case 'mprotect':
       p.mprotect(addr, o.size, PROT[o.prot]);
