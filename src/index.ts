@@ -10,6 +10,8 @@ export { KernelConfigError } from './config.js';
 export { Process } from './process.js';
 export * from './kernel_gup.js';
 export { SyscallError, SignalError, type SignalName } from './uapi/errors.js';
+export { UffdFault } from './mm/userfaultfd_k.js';
+export type { UffdMsg } from './uapi/userfaultfd.js';
 export type { ErrnoName } from './uapi/errno.js';
 export type { Violation } from './check/oracle.js';
 export type { Meminfo } from './fs/proc/meminfo.js';

@@ -35,6 +35,9 @@ import { doIoUringRegister } from './io_uring/register.js';
 import { ioRwFixed } from './io_uring/rw.js';
 import { type Stat, doFtruncate, vfsFallocate, vfsFstat, vfsFsync, vfsPread, vfsPwrite, vfsReadPos, vfsWritePos } from './fs/vfs.js';
 import { DEFAULT_CWD, buildOpenFlags, getname } from './fs/namei.js';
+import { isUserfaultfdFile, newUserfaultfd, userfaultfdSetMonitor } from './fs/userfaultfd.js';
+import { userfaultfdCompleteEvents, userfaultfdTaskExit } from './mm/userfaultfd_k.js';
+import { UFFD_MSG_SIZE, type UffdMsg, decodeUffdMsg } from './uapi/userfaultfd.js';
 import { type Statfs, vfsStatfs } from './fs/statfs.js';
 import type { KernelCore } from './kernel_core.js';
 
@@ -73,6 +76,7 @@ export class Process {
     this.parent = parent;
     this.mm = mm;
     this.fds = fds;
+    mm.ownerPid = pid;
   }
 
   /** @internal A new process with an empty address space. */
@@ -135,6 +139,8 @@ export class Process {
     } finally {
       // ksys_mmap_pgoff's fput: the mapping holds its own reference.
       if (file !== null) fput(file);
+      // vm_mmap_pgoff's userfaultfd_unmap_complete: MAP_FIXED may have replaced a registered range.
+      userfaultfdCompleteEvents(this.k.host);
     }
   }
 
@@ -144,7 +150,12 @@ export class Process {
     const a = cULong(addr);
     const l = cULong(length);
     if (a === null || l === null) throw new SyscallError('EINVAL', 'munmap');
-    doMunmap(this.k.host, mm, a, l);
+    try {
+      doMunmap(this.k.host, mm, a, l);
+    } finally {
+      // __vm_munmap's userfaultfd_unmap_complete, once mmap_lock is dropped.
+      userfaultfdCompleteEvents(this.k.host);
+    }
     return 0;
   }
 
@@ -157,7 +168,12 @@ export class Process {
     const f = cULong(flags);
     const na = cULong(newAddress);
     if (a === null || o === null || n === null || f === null || na === null) throw new SyscallError('EINVAL', 'mremap');
-    return doMremap(this.k.host, mm, a, o, n, f, na);
+    try {
+      return doMremap(this.k.host, mm, a, o, n, f, na);
+    } finally {
+      // The UNMAP and REMAP events, once mmap_lock is dropped.
+      userfaultfdCompleteEvents(this.k.host);
+    }
   }
 
   /** mprotect(2). */
@@ -261,7 +277,7 @@ export class Process {
     const file = this.fdgetU(fd, S);
     const c = cULong(count);
     if (c === null) throw new SyscallError('EFAULT', S);
-    return check(vfsReadPos(file, buf, c), S);
+    return check(vfsReadPos(file, buf, c, this), S);
   }
 
   /** write(2) on a descriptor (syswrite: write() is the CPU's store). */
@@ -504,12 +520,59 @@ export class Process {
   }
 
   // ------------------------------------------------------------------------
+  // userfaultfd (src/fs/userfaultfd.ts, src/mm/userfaultfd*.ts).
+
+  /**
+   * userfaultfd(2): flags O_CLOEXEC, O_NONBLOCK, UFFD_USER_MODE_ONLY (EINVAL
+   * otherwise). Linux refuses (EPERM) a descriptor that also handles
+   * kernel-mode faults (no UFFD_USER_MODE_ONLY) to a caller without
+   * CAP_SYS_PTRACE unless vm.unprivileged_userfaultfd is 1; the model's tasks
+   * are privileged, so that check always passes.
+   */
+  // mirrors fs/userfaultfd.c:SYSCALL_DEFINE1(userfaultfd)
+  userfaultfd(flags: unknown): number {
+    const S = 'userfaultfd';
+    this.live(S);
+    const f = cInt(flags);
+    if (f === null) throw new SyscallError('EINVAL', S);
+    return check(newUserfaultfd(this.k.vfs, this, f), S);
+  }
+
+  /**
+   * read(2) of one struct uffd_msg from a userfaultfd, decoded (the model's
+   * convenience: `sysread(fd, buf, 32)` gives the same 32 bytes). Throws
+   * SyscallError as read(2) would: EAGAIN when nothing is queued.
+   */
+  userfaultfd_read(fd: unknown): UffdMsg {
+    const buf = new Uint8Array(UFFD_MSG_SIZE);
+    this.sysread(fd, buf, UFFD_MSG_SIZE);
+    return decodeUffdMsg(buf);
+  }
+
+  /**
+   * Model only: attach a monitor to the userfaultfd fd (null detaches it). It
+   * plays the fault-handling thread: whenever a task would wait on this
+   * userfaultfd (a fault, or an event such as fork or MADV_DONTNEED), the
+   * model calls monitor() synchronously, and it reads the messages and
+   * answers them with ioctls. See docs/API.md (userfaultfd).
+   */
+  userfaultfd_monitor(fd: unknown, monitor: (() => void) | null): void {
+    const S = 'userfaultfd_monitor';
+    this.live(S);
+    const file = this.fdgetU(fd, S);
+    if (!isUserfaultfdFile(file)) throw new SyscallError('EINVAL', S, 'not a userfaultfd');
+    const e = userfaultfdSetMonitor(file, monitor);
+    if (e !== null) throw new SyscallError(e, S, 'monitor must be a function or null');
+  }
+
+  // ------------------------------------------------------------------------
   // Processes.
 
   /** fork(2): a child with a copy-on-write copy of the address space and the descriptors. */
   fork(): Process {
     const mm = this.live('fork');
-    const child = dupMm(this.k.host, mm);
+    const host = this.k.host;
+    const child = dupMm(host, mm);
     if (child === null) throw new SyscallError('ENOMEM', 'fork');
     const p = this.k.adopt((pid) => {
       const c = new Process(this.k, pid, this, child, this.fds.dup());
@@ -517,8 +580,9 @@ export class Process {
       c.name = this.name;
       return c;
     });
-    const host = this.k.host;
     if (host.trace !== null) host.trace('sched_process_fork', `comm=${this.name} pid=${this.pid} child_comm=${p.name} child_pid=${p.pid}`);
+    // dup_userfaultfd_complete: UFFD_EVENT_FORK for each registered userfaultfd that asked for it.
+    userfaultfdCompleteEvents(host);
     return p;
   }
 
@@ -541,6 +605,8 @@ export class Process {
     if (host.trace !== null) host.trace('sched_process_exit', `comm=${this.name} pid=${this.pid} prio=120`);
     const mm = this.mm;
     this.mm = null;
+    // A thread blocked in a userfault leaves the wait.
+    userfaultfdTaskExit(mm);
     this.fds.closeAll();
     exitMmap(this.k.host, mm);
     this.exitCode = status;

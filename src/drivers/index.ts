@@ -9,6 +9,7 @@ import type { Vfs } from '../fs/inode.js';
 import type { Host } from '../mm/host.js';
 import { register as registerGupTest } from './gup_test.js';
 import { register as registerDma } from './dma.js';
+import { register as registerUserfaultfd } from './userfaultfd.js';
 
 /** A character device: open() calls it to make the file for a new descriptor, or refuses with an errno. */
 export type DeviceOpen = (current: Task, flags: number) => OpenFile | ErrnoName;
@@ -20,7 +21,7 @@ export interface DriverContext {
 }
 
 /** Driver registrations, in boot order. */
-const DRIVERS: ((devices: Map<string, DeviceOpen>, ctx: DriverContext) => void)[] = [registerGupTest, registerDma];
+const DRIVERS: ((devices: Map<string, DeviceOpen>, ctx: DriverContext) => void)[] = [registerGupTest, registerDma, registerUserfaultfd];
 
 export function registerDrivers(devices: Map<string, DeviceOpen>, ctx: DriverContext): void {
   for (const register of DRIVERS) register(devices, ctx);

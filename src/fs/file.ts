@@ -18,9 +18,11 @@ export interface FsFileOps extends FileOperations {
   /**
    * ->read_iter: read count bytes (count <= buf.length, <= MAX_RW_COUNT) at the
    * loff_t pos (exact) into buf from its start; bytes read, or an errno if none.
-   * Absent: read fails with EINVAL.
+   * current is the reading task (read(2) passes it); requested is the count
+   * read(2) asked for, before it was cut to the buffer's end (the bytes past
+   * it are unmapped user memory). Absent: read fails with EINVAL.
    */
-  read?(file: File, buf: Uint8Array, count: number, pos: bigint): number | ErrnoName;
+  read?(file: File, buf: Uint8Array, count: number, pos: bigint, current?: Task, requested?: number): number | ErrnoName;
   /** ->write_iter: as read, from buf; bytes written, or an errno if none. Absent: write fails with EINVAL. */
   write?(file: File, buf: Uint8Array, count: number, pos: bigint): number | ErrnoName;
   /** ->setattr(ATTR_SIZE): truncate or extend to size (a loff_t, 0 <= size <= s_maxbytes). */
@@ -69,6 +71,8 @@ export interface Task {
   readonly pid: number;
   /** The address space; null once the task has exited. */
   readonly mm: MmStruct | null;
+  /** The descriptor table (files->fdt), where a driver installs new descriptors. */
+  readonly fds?: FdTable;
 }
 
 export class OpenFile implements File {

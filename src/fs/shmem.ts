@@ -6,19 +6,20 @@
  * first fault or write clears it, as shmem does.
  */
 import { Ev } from '../cost/counters.js';
-import type { ErrnoName } from '../uapi/errno.js';
+import { type ErrnoName, errno } from '../uapi/errno.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/falloc.js';
 import { F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE, S_IFREG } from '../uapi/fcntl.js';
 import { TMPFS_MAGIC } from '../uapi/magic.js';
 import { PG } from '../mm/folio.js';
-import { filemapAddFolio, filemapGetFolio, filemapReadInto, truncateInodeFolio, truncateInodePagesRange } from '../mm/filemap.js';
-import { FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations } from '../mm/fs_types.js';
+import { filemapAddFolio, filemapGetFolio, filemapReadInto, filemapRemoveFolio, truncateInodeFolio, truncateInodePagesRange } from '../mm/filemap.js';
+import { FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations, type VmUffdOps } from '../mm/fs_types.js';
 import { unmapMappingRange } from '../mm/memory.js';
 import { securityVmEnoughMemory } from '../mm/mmap.js';
 import { VM, type Vma } from '../mm/mm_types.js';
 import { GFP_HIGHUSER_MOVABLE } from '../mm/page_alloc.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../mm/page.js';
 import { folioAddLru } from '../mm/rmap.js';
+import { handleUserfault, userfaultfdMinor, userfaultfdMissing } from '../mm/userfaultfd_k.js';
 import { type FsFileOps, OpenFile } from './file.js';
 import type { FsInode, Vfs } from './inode.js';
 
@@ -128,11 +129,63 @@ export function shmemGetFolio(vfs: Vfs, inode: FsInode, index: number, sgp: Sgp)
 // mirrors mm/shmem.c:shmem_fault
 function shmemFault(vfs: Vfs, vmf: VmFaultArgs): number {
   const inode = vmf.vma.file!.inode as FsInode;
+  // shmem_get_folio_gfp's userfaultfd cases, inside EOF: a page in the cache is
+  // a minor fault, a hole (before anything is allocated) a missing one.
+  const vma = vmf.vma;
+  if (vma.flags & (VM.UFFD_MINOR | VM.UFFD_MISSING) && vmf.pgoff < inode.sizePages) {
+    const cached = filemapGetFolio(inode.mapping, vmf.pgoff) !== 0;
+    const reason = cached ? (userfaultfdMinor(vma) ? VM.UFFD_MINOR : 0) : userfaultfdMissing(vma) ? VM.UFFD_MISSING : 0;
+    if (reason !== 0) return -handleUserfault(vma, vmf.address, vmf.realAddress ?? vmf.address, vmf.flags, reason);
+  }
   const r = shmemGetFolio(vfs, inode, vmf.pgoff, Sgp.CACHE);
   if (r === 'EINVAL') return -VmFault.SIGBUS;
   if (r === 'ENOMEM') return -VmFault.OOM;
   if (typeof r === 'string') return -VmFault.SIGBUS;
   return r;
+}
+
+/**
+ * UFFDIO_COPY / _ZEROPAGE into a shared shmem mapping: charge, allocate and
+ * fill a page, add it to the page cache at pgoff and map it (see VmUffdOps).
+ */
+// mirrors mm/shmem.c:shmem_mfill_atomic_pte
+function shmemMfillAtomicPte(vfs: Vfs, vma: Vma, pgoff: number, fill: ((f: number) => number) | null, install: (f: number) => number): number {
+  const host = vfs.host;
+  const inode = vma.file!.inode as FsInode;
+  if (!shmemAcctBlocks(inode, 1)) return -errno.ENOMEM;
+  const f = host.folioAlloc(0, GFP_HIGHUSER_MOVABLE);
+  let ret = -errno.ENOMEM;
+  if (f !== 0) {
+    ret = 0;
+    if (fill !== null) ret = fill(f);
+    else host.zeroFolio(f);
+    if (ret === 0) {
+      host.ft.flags[f]! |= PG.UPTODATE;
+      if (pgoff >= inode.sizePages) ret = -errno.EFAULT;
+      else if (filemapGetFolio(inode.mapping, pgoff) !== 0) ret = -errno.EEXIST;
+      else {
+        filemapAddFolio(host, inode.mapping, f, pgoff);
+        ret = install(f);
+        // Mapped: the allocation's reference is the PTE's now.
+        if (ret === 0) return 0;
+        filemapRemoveFolio(host, f);
+      }
+    }
+    host.folioPut(f);
+  }
+  shmemUnacctBlocks(inode, 1);
+  return ret;
+}
+
+/** UFFDIO_CONTINUE's lookup: shmem_get_folio with SGP_NOALLOC. */
+// mirrors mm/shmem.c:shmem_get_folio (SGP_NOALLOC)
+function shmemGetFolioNoalloc(vfs: Vfs, vma: Vma, pgoff: number): number {
+  const inode = vma.file!.inode as FsInode;
+  if (pgoff > MAX_INDEX) return -errno.EFBIG;
+  if (pgoff >= inode.sizePages) return -errno.EINVAL;
+  if (filemapGetFolio(inode.mapping, pgoff) === 0) return -errno.ENOENT;
+  const r = shmemGetFolio(vfs, inode, pgoff, Sgp.CACHE);
+  return typeof r === 'string' ? -errno[r] : r;
 }
 
 /**
@@ -286,10 +339,15 @@ export interface ShmemFs {
 }
 
 export function shmemFs(vfs: Vfs): ShmemFs {
+  const uffd: VmUffdOps = {
+    mfillAtomicPte: (vma, pgoff, fill, install) => shmemMfillAtomicPte(vfs, vma, pgoff, fill, install),
+    getFolioNoalloc: (vma, pgoff) => shmemGetFolioNoalloc(vfs, vma, pgoff),
+  };
   const vmOps: VmOperations = {
     name: 'shmem',
     mapPages: true,
     fault: (vmf) => shmemFault(vfs, vmf),
+    uffd,
   };
   const fileOps: FsFileOps = {
     // mirrors mm/shmem.c:shmem_mmap

@@ -18,7 +18,7 @@ import { O_APPEND, S_IFBLK, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG } from '../uapi/fc
 import { cUserBuffer, resultSize } from '../uapi/ctypes.js';
 import { FMode } from '../mm/fs_types.js';
 import { TASK_SIZE } from '../mm/page.js';
-import type { OpenFile } from './file.js';
+import type { OpenFile, Task } from './file.js';
 
 /** FALLOC_FL_MODE_MASK (include/linux/falloc.h): the mutually exclusive operations. */
 const FALLOC_FL_MODE_MASK =
@@ -109,9 +109,9 @@ export function vfsPread(file: OpenFile, bufIn: unknown, count: bigint, pos: big
 
 /** read(2) after the descriptor lookup: at f_pos (advanced), or none for a stream. */
 // mirrors fs/read_write.c:ksys_read
-export function vfsReadPos(file: OpenFile, bufIn: unknown, count: bigint): number | ErrnoName {
+export function vfsReadPos(file: OpenFile, bufIn: unknown, count: bigint, current?: Task): number | ErrnoName {
   const stream = (file.fMode & FMode.STREAM) !== 0;
-  const r = vfsRead(file, bufIn, count, stream ? 0n : file.pos);
+  const r = vfsRead(file, bufIn, count, stream ? 0n : file.pos, current);
   if (typeof r === 'number' && !stream) file.pos += BigInt(r);
   return r;
 }
@@ -135,7 +135,7 @@ function appending(file: OpenFile): boolean {
 }
 
 // mirrors fs/read_write.c:vfs_read (-> rw_verify_area)
-function vfsRead(file: OpenFile, bufIn: unknown, count: bigint, pos: bigint): number | ErrnoName {
+function vfsRead(file: OpenFile, bufIn: unknown, count: bigint, pos: bigint, current?: Task): number | ErrnoName {
   if (!(file.fMode & FMode.READ)) return 'EBADF';
   if (!(file.fMode & FMode.CAN_READ) || file.fOp.read === undefined) return 'EINVAL';
   const buf = cUserBuffer(bufIn);
@@ -153,7 +153,7 @@ function vfsRead(file: OpenFile, bufIn: unknown, count: bigint, pos: bigint): nu
     if (typeof r === 'string') return r;
     return r > 0 ? 'EFAULT' : 0;
   }
-  return file.fOp.read(file, buf, Math.min(n, buf.length), pos);
+  return file.fOp.read(file, buf, Math.min(n, buf.length), pos, current, n);
 }
 
 /** pwrite after the position (< 0: EINVAL) and descriptor (EBADF) checks. */

@@ -9,6 +9,7 @@
  * memset that runs off the end of a mapping does.
  */
 import { SignalError } from '../uapi/errors.js';
+import { decodeUffdMsg } from '../uapi/userfaultfd.js';
 import { FaultFlag, VmFault } from './fs_types.js';
 import type { Host } from './host.js';
 import { handleMmFault } from './memory.js';
@@ -18,6 +19,12 @@ import { Level, PAGE_SIZE, PMD_SIZE, TASK_SIZE } from './page.js';
 const GIB = 2 ** 30;
 import { type PageTable, Pte, type Walk, walk } from './pgtable.js';
 import { vmaLookup } from './vma.js';
+import { UffdFault, UffdWait, userfaultfdWait } from './userfaultfd_k.js';
+
+/** FAULT_FLAG_DEFAULT: what the arch handler always passes (a fault may wait and be retried). */
+const FAULT_FLAG_DEFAULT = FaultFlag.ALLOW_RETRY | FaultFlag.KILLABLE | FaultFlag.INTERRUPTIBLE;
+/** Wake-ups without a resolution after which an access gives up (Linux would retry for ever). */
+const MAX_UFFD_RETRIES = 1000;
 
 /** Thrown when the OOM killer picks the faulting task (pagefault_out_of_memory). */
 export class OomKill extends Error {
@@ -28,10 +35,13 @@ export class OomKill extends Error {
 
 /**
  * The x86 user page-fault handler: find the VMA, check the access against it,
- * handle the fault, and turn failures into signals.
+ * handle the fault, and turn failures into signals. user is false for the
+ * kernel's own accesses to user memory (copy_from_user): no FAULT_FLAG_USER.
+ * Returns true when the fault waited for userfaultfd and was woken (retry
+ * the access); throws UffdFault when it is still waiting.
  */
 // mirrors arch/x86/mm/fault.c:do_user_addr_fault (no stack expansion, no pkeys)
-export function doUserAddrFault(host: Host, mm: MmStruct, addr: number, write: boolean, present: boolean): void {
+export function doUserAddrFault(host: Host, mm: MmStruct, addr: number, write: boolean, present: boolean, user = true): boolean {
   // arch/x86/mm/fault.c:trace_page_fault_entries; error_code: X86_PF_PROT 1, X86_PF_WRITE 2, X86_PF_USER 4. The model has no ip.
   if (host.trace !== null) host.trace('page_fault_user', `address=0x${addr.toString(16)} ip=0x0 error_code=0x${((present ? 1 : 0) | (write ? 2 : 0) | 4).toString(16)}`);
   const vma = addr < TASK_SIZE ? vmaLookup(mm, addr) : null;
@@ -40,10 +50,25 @@ export function doUserAddrFault(host: Host, mm: MmStruct, addr: number, write: b
   // faults; reads of absent pages need VM_READ|VM_WRITE|VM_EXEC.
   const denied = write ? !(vma.flags & VM.WRITE) : present || !(vma.flags & (VM.READ | VM.WRITE | VM.EXEC));
   if (denied) throw new SignalError('SIGSEGV', addr, 'SEGV_ACCERR');
-  const ret = handleMmFault(host, vma, addr, FaultFlag.USER | (write ? FaultFlag.WRITE : 0));
+  const ret = handleMmFault(host, vma, addr, FAULT_FLAG_DEFAULT | (user ? FaultFlag.USER : 0) | (write ? FaultFlag.WRITE : 0));
+  if (ret & VmFault.RETRY) return userfaultWait(addr, user);
   if (ret & VmFault.OOM) throw new OomKill(addr);
   if (ret & (VmFault.SIGBUS | VmFault.HWPOISON | VmFault.HWPOISON_LARGE)) throw new SignalError('SIGBUS', addr, ret & VmFault.SIGBUS ? 'BUS_ADRERR' : 'BUS_MCEERR_AR');
   if (ret & VmFault.SIGSEGV) throw new SignalError('SIGSEGV', addr, 'SEGV_ACCERR');
+  return false;
+}
+
+/**
+ * The fault went to userfaultfd (VM_FAULT_RETRY): wait, in the model's way
+ * (src/mm/userfaultfd_k.ts). Woken: retry. Still waiting: a user access
+ * throws UffdFault; a kernel access ends as an interrupted one would (the
+ * copy stops short).
+ */
+function userfaultWait(addr: number, user: boolean): boolean {
+  const { result, waiter } = userfaultfdWait(!user);
+  if (result === UffdWait.BLOCKED) throw new UffdFault(addr, decodeUffdMsg(waiter!.msg));
+  if (result === UffdWait.INTERRUPTED) throw new SignalError('SIGBUS', addr, 'userfault wait interrupted');
+  return true;
 }
 
 /**
@@ -57,10 +82,12 @@ export function cpuAccess(
   len: number,
   write: boolean,
   visit: (f: number, folioOff: number, n: number, rangeOff: number) => void,
+  user = true,
 ): void {
   const w: Walk = $walk;
   let done = 0;
   let retries = 0;
+  let uffdRetries = 0;
   // The PTE table of the current 2 MiB: still valid while its PMD entry points
   // to it (a fault can split a PMD, nothing frees tables during an access).
   let pte: PageTable | null = null;
@@ -110,7 +137,11 @@ export function cpuAccess(
       continue;
     }
     if (++retries > 3) throw new Error(`internal: fault at 0x${a.toString(16)} did not resolve`);
-    doUserAddrFault(host, mm, a, write, leaf && (fl & Pte.PRESENT) !== 0);
+    if (doUserAddrFault(host, mm, a, write, leaf && (fl & Pte.PRESENT) !== 0, user)) {
+      // Woken by the userfaultfd monitor: retry, however often it takes, up to a bound.
+      if (++uffdRetries > MAX_UFFD_RETRIES) throw new Error(`userfaultfd: the fault at 0x${a.toString(16)} was woken ${MAX_UFFD_RETRIES} times without being resolved`);
+      retries = 0;
+    }
     if (level !== Level.PTE) pte = null;
   }
 }

@@ -19,10 +19,11 @@ import { MMF, MmCounter, MmStruct, VM, Vma, isCowMapping } from './mm_types.js';
 import { MmuNotifyEvent, withInvalidate } from './mmu_notifier.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import { HPAGE_PMD_NR, Level, PAGE_SIZE, PMD_SIZE, alignDown, tableIndex } from './page.js';
-import { MKDIRTY, type PageTable, Pte, allocChild, newTable, setEntry, tableAlloc } from './pgtable.js';
+import { MKDIRTY, type PageTable, Pte, allocChild, isPteMarker, newTable, setEntry, tableAlloc } from './pgtable.js';
 import { RMAP_EXCLUSIVE, anonVmaFork, folioAddLru, folioAddNewAnonRmap, folioDupFileRmap, folioNeedsCowForDma, folioTryDupAnonRmap } from './rmap.js';
 import { vmaInsert, vmaLinkFile } from './vma.js';
 import { flushTlbMm } from './tlb.js';
+import { type UserfaultfdCtx, dupUserfaultfd, dupUserfaultfdComplete, dupUserfaultfdFail, userfaultfdPteWp, userfaultfdWp } from './userfaultfd_k.js';
 
 class ForkOom extends Error {}
 
@@ -40,6 +41,7 @@ export function dupMm(host: Host, parent: MmStruct): MmStruct | null {
   child.flags = parent.flags & MMF.DISABLE_THP;
   child.defFlags = parent.defFlags & VM.NOHUGEPAGE;
   khugepagedFork(host, child, parent);
+  const fcs = new Map<UserfaultfdCtx, UserfaultfdCtx>();
   try {
     for (const vma of parent.vmas) {
       if (vma.flags & VM.DONTCOPY) continue;
@@ -48,8 +50,9 @@ export function dupMm(host: Host, parent: MmStruct): MmStruct | null {
       const tmp = new Vma(child, vma.start, vma.end, vma.flags & ~(VM.LOCKED | VM.LOCKONFAULT), vma.pgoff, vma.file, vma.ops);
       tmp.pageProt = vma.pageProt;
       tmp.anonName = vma.anonName;
-      // userfaultfd registrations do not survive fork (without UFFD_FEATURE_EVENT_FORK).
-      tmp.flags &= ~(VM.UFFD_MISSING | VM.UFFD_WP);
+      // A userfaultfd registration survives only with UFFD_FEATURE_EVENT_FORK, on a new context.
+      tmp.uffdCtx = vma.uffdCtx;
+      dupUserfaultfd(host, tmp, fcs);
       if (!(vma.flags & VM.WIPEONFORK)) anonVmaFork(host, tmp, vma);
       vmaInsert(child, tmp);
       vmaLinkFile(tmp);
@@ -58,9 +61,12 @@ export function dupMm(host: Host, parent: MmStruct): MmStruct | null {
     }
   } catch (e) {
     if (!(e instanceof ForkOom)) throw e;
+    dupUserfaultfdFail(fcs);
     exitMmap(host, child);
     return null;
   }
+  // The UFFD_EVENT_FORKs go out once fork is done (the caller delivers them).
+  dupUserfaultfdComplete(host, fcs);
   flushTlbMm(host, parent); // flush_tlb_mm(oldmm): parent PTEs were write-protected
   child.startOn(parent.cpu); // the child first runs where its parent runs
   return child;
@@ -142,6 +148,12 @@ function copyPteRange(host: Host, dst: Vma, src: Vma, dstPmd: PageTable, srcPt: 
       dstPt = dstPmd.fl[i] === 0 ? allocChild(host, dst.mm, dstPmd, i) : dstPmd.kids![i]!;
       if (dstPt === null) throw new ForkOom();
     }
+    if (isPteMarker(fl)) {
+      // copy_nonpresent_pte (copy_pte_marker): poison always goes; uffd-wp only to a WP-registered child.
+      const m = fl & ~(userfaultfdWp(dst) ? 0 : Pte.UFFD_WP);
+      if ((m & ~Pte.SOFT_DIRTY) !== Pte.MARKER) setEntry(host, dstPt, j, 0, m);
+      continue;
+    }
     const pfn = srcPt.pfn[j]!;
     const f = vmNormalPage(host, pfn, fl);
     if (f !== 0 && folioTestAnon(ft, f)) {
@@ -150,7 +162,7 @@ function copyPteRange(host: Host, dst: Vma, src: Vma, dstPmd: PageTable, srcPt: 
       if (!folioTryDupAnonRmap(host, f, page, 1, dst, Level.PTE, folioNeedsCowForDma(host, src, f, page, 1, a))) {
         // The page may be pinned: the child gets its own copy now.
         host.folioPut(f);
-        copyPresentPage(host, dst, dstPt, j, a, f, page);
+        copyPresentPage(host, dst, dstPt, j, a, f, page, userfaultfdPteWp(dst, fl));
         if (host.pinnedPages(f, page) === 0) {
           host.pins.metrics.unnecessaryForkCopies++;
           host.pins.metrics.unnecessaryForkCopyBytes += PAGE_SIZE;
@@ -178,7 +190,7 @@ function copyPteRange(host: Host, dst: Vma, src: Vma, dstPmd: PageTable, srcPt: 
 
 /** Give the child its own copy of a possibly pinned page; the parent's PTE is unchanged. */
 // mirrors mm/memory.c:copy_present_page
-function copyPresentPage(host: Host, dst: Vma, dstPt: PageTable, j: number, addr: number, f: number, page: number): void {
+function copyPresentPage(host: Host, dst: Vma, dstPt: PageTable, j: number, addr: number, f: number, page: number, uffdWp: boolean): void {
   const nf = host.folioAlloc(0, GFP_HIGHUSER_MOVABLE);
   if (nf === 0) throw new ForkOom();
   host.content.copyPage(nf, 1, 0, f, page);
@@ -188,6 +200,9 @@ function copyPresentPage(host: Host, dst: Vma, dstPt: PageTable, j: number, addr
   folioAddNewAnonRmap(host, nf, dst, addr, RMAP_EXCLUSIVE);
   folioAddLru(host, nf);
   addMmCounter(dst.mm, MmCounter.ANONPAGES, 1);
-  setEntry(host, dstPt, j, host.ft.pfn[nf]!, maybeMkwrite(dst.pageProt | MKDIRTY, dst));
+  let fl = maybeMkwrite(dst.pageProt | MKDIRTY, dst);
+  // The child's copy keeps the parent's uffd-wp protection.
+  if (uffdWp) fl = (fl | Pte.UFFD_WP) & ~Pte.RW;
+  setEntry(host, dstPt, j, host.ft.pfn[nf]!, fl);
 }
 

@@ -139,6 +139,32 @@ export interface VmFaultArgs {
   /** File page index of the faulting address. */
   readonly pgoff: number;
   readonly flags: number;
+  /** vmf->real_address: the faulting byte (address is its page); absent means address. */
+  readonly realAddress?: number;
+  /** vmf->orig_pte when it was a PTE marker (a uffd-wp marker makes the new PTE uffd-wp); absent or 0: none. */
+  readonly origPte?: number;
+}
+
+/**
+ * How userfaultfd fills a file mapping's holes (shmem; Linux 6.12 calls
+ * shmem_mfill_atomic_pte and shmem_get_folio directly, later kernels through
+ * vm_uffd_ops).
+ */
+export interface VmUffdOps {
+  /**
+   * UFFDIO_COPY / _ZEROPAGE on a shared mapping: a new page for pgoff, filled
+   * by fill (0, or a negative errno to give up) or zeroed when fill is null,
+   * added to the page cache and mapped by install (0 or a negative errno, after
+   * which the page leaves the cache again). -EEXIST when the cache already
+   * has a page there, -EFAULT beyond EOF, -ENOMEM (or -ENOSPC: a full tmpfs).
+   */
+  mfillAtomicPte(vma: Vma, pgoff: number, fill: ((f: number) => number) | null, install: (f: number) => number): number;
+  /**
+   * UFFDIO_CONTINUE: the page-cache folio holding pgoff, with a reference for
+   * the caller (a fallocated page is cleared first), or a negative errno:
+   * -ENOENT for a hole, -EINVAL beyond EOF (shmem_get_folio with SGP_NOALLOC).
+   */
+  getFolioNoalloc(vma: Vma, pgoff: number): number;
 }
 
 /** vm_operations_struct. */
@@ -152,6 +178,8 @@ export interface VmOperations {
   fault(vmf: VmFaultArgs): number;
   /** ->map_pages exists (filemap_map_pages): the fault path may fault around. */
   readonly mapPages: boolean;
+  /** userfaultfd's fill operations (shmem); absent: holes cannot be filled with UFFDIO_COPY/_CONTINUE. */
+  readonly uffd?: VmUffdOps;
   /** ->page_mkwrite: a write to a clean shared page; 0 or a VM_FAULT code. */
   pageMkwrite?(vmf: VmFaultArgs, folio: number): number;
   /**

@@ -19,6 +19,7 @@ import { PG, folioTestAnon, isZeroFolio, pageAnonExclusive } from './folio.js';
 import { FaultFlag, VmFault } from './fs_types.js';
 import type { Host } from './host.js';
 import { handleMmFault } from './memory.js';
+import { UffdWait, userfaultfdWait } from './userfaultfd_k.js';
 import { splitHugePmd } from './huge_memory.js';
 import { MMF, type MmStruct, VM, type Vma, isCowMapping, vmaIsAnonymous } from './mm_types.js';
 import { LEVEL_SPAN, Level, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, tableIndex } from './page.js';
@@ -411,7 +412,15 @@ function followHugeLeaf(host: Host, vma: Vma, t: PageTable, i: number, level: Le
   return nr;
 }
 
-/** Fault in one page for GUP; 0 or a negative errno. */
+/** faultin_page's answer after waiting for userfaultfd: look the VMA up again and retry (Linux: -EBUSY, then FOLL_TRIED). */
+const FAULTIN_RETRY = 1;
+
+/**
+ * Fault in one page for GUP; 0, FAULTIN_RETRY, or a negative errno. A fault
+ * that goes to userfaultfd waits (the monitor runs, src/mm/userfaultfd_k.ts);
+ * woken, GUP retries; not woken, it ends as if a fatal signal interrupted
+ * the wait (-EINTR).
+ */
 // mirrors mm/gup.c:faultin_page
 function faultinPage(host: Host, vma: Vma, addr: number, flags: number, unshare: boolean): number {
   if (flags & FOLL.NOFAULT) return neg('EFAULT');
@@ -422,6 +431,7 @@ function faultinPage(host: Host, vma: Vma, addr: number, flags: number, unshare:
   if (flags & FOLL.TRIED) ff |= FaultFlag.TRIED;
   if (unshare) ff |= FaultFlag.UNSHARE;
   const ret = handleMmFault(host, vma, addr, ff);
+  if (ret & VmFault.RETRY) return userfaultfdWait(true).result === UffdWait.INTERRUPTED ? neg('EINTR') : FAULTIN_RETRY;
   if (ret & VmFault.ERROR) {
     const e = vmFaultToErrno(ret, flags);
     if (e !== null) return neg(e);
@@ -442,6 +452,7 @@ export function getUserPagesCore(host: Host, mm: MmStruct, start: number, nrPage
   let vma: Vma | null = null;
   let addr = start;
   let left = nrPages;
+  let uffdRetries = 0;
   while (left > 0) {
     if (vma === null || addr >= vma.end) {
       vma = addr < TASK_SIZE ? vmaLookup(mm, addr) : null;
@@ -471,12 +482,18 @@ export function getUserPagesCore(host: Host, mm: MmStruct, start: number, nrPage
     // retry: fault (or unshare) and look again, as often as it takes.
     let tries = 0;
     let failed = false;
+    let relookup = false;
     while (nr === 0 || nr === EMLINK) {
       if (++tries > 4) {
         // A fault that succeeds but leaves nothing to follow is a model bug, not a user error.
         throw new Error(`internal: GUP at 0x${addr.toString(16)} made no progress`);
       }
       const r = faultinPage(host, vma, addr, flags, nr === EMLINK);
+      if (r === FAULTIN_RETRY) {
+        // The monitor ran while mmap_lock was dropped: the VMA may have changed.
+        relookup = true;
+        break;
+      }
       if (r !== 0) {
         ret = r;
         failed = true;
@@ -485,6 +502,15 @@ export function getUserPagesCore(host: Host, mm: MmStruct, start: number, nrPage
       nr = followPageMask(host, vma, addr, end, flags, pages, i);
     }
     if (failed) break;
+    if (relookup) {
+      // A monitor that keeps waking the fault without resolving it would hang Linux; give up as a signal would.
+      if (++uffdRetries > 1000) {
+        ret = neg('EINTR');
+        break;
+      }
+      vma = null;
+      continue;
+    }
     if (nr === EEXIST) {
       if (pages !== null) {
         ret = nr;

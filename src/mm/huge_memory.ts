@@ -29,6 +29,7 @@ import {
   rmapWalk,
 } from './rmap.js';
 import { flushTlbRange } from './tlb.js';
+import { handleUserfault, userfaultfdMissing } from './userfaultfd_k.js';
 
 /** add_mm_counter, keeping the RSS high-water mark. */
 export function addMmCounter(mm: MmStruct, type: MmCounter, n: number): void {
@@ -120,7 +121,17 @@ function allocAnonFolioPmd(host: Host): number {
  * caller to the PTE path.
  */
 // mirrors mm/huge_memory.c:do_huge_pmd_anonymous_page
-export function doHugePmdAnonymousPage(host: Host, vma: Vma, pmdTable: PageTable, i: number, address: number, write: boolean, anonPrepare: () => void): number {
+export function doHugePmdAnonymousPage(
+  host: Host,
+  vma: Vma,
+  pmdTable: PageTable,
+  i: number,
+  address: number,
+  write: boolean,
+  anonPrepare: () => void,
+  realAddress: number,
+  flags: number,
+): number {
   const haddr = alignDown(address, PMD_SIZE);
   anonPrepare();
   const mm = vma.mm;
@@ -134,6 +145,11 @@ export function doHugePmdAnonymousPage(host: Host, vma: Vma, pmdTable: PageTable
       return VmFault.FALLBACK;
     }
     mm.flags |= MMF.HUGE_ZERO_FOLIO;
+    // A MISSING-registered range gets nothing mapped: userfaultfd resolves the fault.
+    if (userfaultfdMissing(vma)) {
+      host.ptFree(pt);
+      return handleUserfault(vma, address, realAddress, flags, VM.UFFD_MISSING);
+    }
     // set_huge_zero_folio: read-only, special, with a deposited table.
     pgtableTransHugeDeposit(pmdTable, i, pt, mm);
     setEntry(host, pmdTable, i, host.ft.pfn[zf]!, (vma.pageProt & ~Pte.RW) | Pte.PSE | Pte.SPECIAL);
@@ -145,6 +161,11 @@ export function doHugePmdAnonymousPage(host: Host, vma: Vma, pmdTable: PageTable
   if (pt === 0) {
     host.folioPut(f);
     return VmFault.OOM;
+  }
+  if (userfaultfdMissing(vma)) {
+    host.folioPut(f);
+    host.ptFree(pt);
+    return handleUserfault(vma, address, realAddress, flags, VM.UFFD_MISSING);
   }
   pgtableTransHugeDeposit(pmdTable, i, pt, mm);
   mapAnonFolioPmd(host, f, pmdTable, i, vma, haddr);

@@ -16,13 +16,15 @@ import { SyscallError } from '../uapi/errors.js';
 import type { ErrnoName } from '../uapi/errno.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/falloc.js';
 import * as M from '../uapi/mman.js';
+import { fput, getFile } from './fs_types.js';
 import type { Host } from './host.js';
 import { faultinPageRange } from './gup.js';
 import { khugepagedEnterVma, madviseCollapse } from './khugepaged.js';
 import { zapPageRangeSingle } from './memory.js';
 import { type MmStruct, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { PAGE_SIZE } from './page.js';
-import { findVma, vmaModify } from './vma.js';
+import { userfaultfdRemove } from './userfaultfd_k.js';
+import { findVma, vmaLookup, vmaModify } from './vma.js';
 
 const PAGE = BigInt(PAGE_SIZE);
 
@@ -55,23 +57,43 @@ export function madviseBehaviorValid(behavior: number): boolean {
   return VALID.has(behavior);
 }
 
-/** MADV_DONTNEED / MADV_FREE on one VMA piece. */
-// mirrors mm/madvise.c:madvise_dontneed_free (and madvise_dontneed_free_valid_vma)
-function madviseDontneedFree(host: Host, vma: Vma, start: number, end: number, behavior: number): ErrnoName | null {
+/** May DONTNEED/FREE apply to vma? The (hugetlb: rounded-down) end, or EINVAL. */
+// mirrors mm/madvise.c:madvise_dontneed_free_valid_vma
+function madviseDontneedFreeValidVma(vma: Vma, start: number, end: number, behavior: number): number | 'EINVAL' {
   if (vma.flags & VM.HUGETLB) {
     if (behavior !== M.MADV_DONTNEED && behavior !== M.MADV_DONTNEED_LOCKED) return 'EINVAL';
     const h = vma.file?.fOp.hugePageSize ?? PAGE_SIZE;
     if (start % h !== 0) return 'EINVAL';
     // Callers may not know the VMA uses huge pages: round the end down, never up.
-    end = Math.floor(end / h) * h;
-    if (start >= end) return null;
-    zapPageRangeSingle(host, vma, start, end, { evenCows: true });
-    return null;
+    return Math.max(start, Math.floor(end / h) * h);
   }
   let forbidden = VM.PFNMAP;
   if (behavior !== M.MADV_DONTNEED_LOCKED) forbidden |= VM.LOCKED;
-  if (vma.flags & forbidden) return 'EINVAL';
+  return vma.flags & forbidden ? 'EINVAL' : end;
+}
+
+/** MADV_DONTNEED / MADV_FREE on one VMA piece. */
+// mirrors mm/madvise.c:madvise_dontneed_free
+function madviseDontneedFree(host: Host, vma: Vma, start: number, end: number, behavior: number): ErrnoName | null {
+  const e = madviseDontneedFreeValidVma(vma, start, end, behavior);
+  if (e === 'EINVAL') return e;
+  end = e;
   if (start === end) return null;
+  // UFFD_EVENT_REMOVE: the monitor ran with mmap_lock dropped; look again.
+  if (!userfaultfdRemove(vma, start, end)) {
+    const v = vmaLookup(vma.mm, start);
+    if (v === null) return 'ENOMEM';
+    const e2 = madviseDontneedFreeValidVma(v, start, end, behavior);
+    if (e2 === 'EINVAL') return e2;
+    // The VMA may have been split meanwhile: the next one is walked next.
+    end = Math.min(e2, v.end);
+    if (start === end) return null;
+    vma = v;
+  }
+  if (vma.flags & VM.HUGETLB) {
+    zapPageRangeSingle(host, vma, start, end, { evenCows: true });
+    return null;
+  }
   if (behavior === M.MADV_FREE) {
     // madvise_free_single_vma: anonymous memory only; lazy freeing needs reclaim, which is not modelled.
     return vmaIsAnonymous(vma) ? null : 'EINVAL';
@@ -89,8 +111,15 @@ function madviseRemove(vma: Vma, start: number, end: number): ErrnoName | null {
   if ((vma.flags & (VM.SHARED | VM.MAYWRITE)) !== (VM.SHARED | VM.MAYWRITE)) return 'EACCES';
   // loff_t arithmetic: vm_pgoff can put the offset beyond 2^53.
   const offset = BigInt(start - vma.start) + BigInt(vma.pgoff) * PAGE;
-  if (f.fOp.fallocate === undefined) return 'EOPNOTSUPP';
-  return f.fOp.fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, BigInt(end - start));
+  // UFFD_EVENT_REMOVE before the hole is punched; the file is held, as the VMA may go meanwhile.
+  getFile(f);
+  try {
+    userfaultfdRemove(vma, start, end);
+    if (f.fOp.fallocate === undefined) return 'EOPNOTSUPP';
+    return f.fOp.fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, BigInt(end - start));
+  } finally {
+    fput(f);
+  }
 }
 
 /** Apply flag-changing advice to [start, end) of vma. */

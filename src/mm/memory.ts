@@ -33,9 +33,13 @@ import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.j
 import { hugetlbFault, unmapHugepageRangeLocked } from './hugetlb.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import { Level, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, alignDown, tableIndex } from './page.js';
-import { MKDIRTY, type PageTable, Pte, allocChild, clearEntry, setEntry, tableAlloc } from './pgtable.js';
+import { MARKER_UFFD_WP, MKDIRTY, type PageTable, Pte, allocChild, clearEntry, isPteMarker, pteMarkerUffdWp, setEntry, tableAlloc } from './pgtable.js';
 import { RMAP_EXCLUSIVE, anonVmaPrepare, folioAddFileRmap, folioAddLru, folioAddNewAnonRmap, folioMoveAnonRmap, folioRemoveRmap } from './rmap.js';
 import { flushTlbRange } from './tlb.js';
+import { handleUserfault, uffdDisableFaultAround, userfaultfdMissing, userfaultfdPteWp, userfaultfdWp } from './userfaultfd_k.js';
+
+/** vmf->real_address of the fault being handled: the faulting byte, for UFFD_FEATURE_EXACT_ADDRESS. */
+let $realAddress = 0;
 
 /**
  * The folio a present entry maps, or 0 for special mappings (the zero page,
@@ -75,6 +79,7 @@ function pteAlloc(host: Host, vma: Vma, pmdT: PageTable, i: number): PageTable |
 // mirrors mm/memory.c:handle_mm_fault (and __handle_mm_fault)
 export function handleMmFault(host: Host, vma: Vma, realAddress: number, flags: number): number {
   const address = realAddress - (realAddress % PAGE_SIZE);
+  $realAddress = realAddress;
   host.ev[Ev.FAULT]++;
   if (vma.flags & VM.HUGETLB) return hugetlbFault(host, vma, realAddress, flags);
   const mm = vma.mm;
@@ -87,7 +92,7 @@ export function handleMmFault(host: Host, vma: Vma, realAddress: number, flags: 
     const ret = doHugePmdAnonymousPage(host, vma, pmdT, i, address, write, () => {
       anonPrepare(host, vma);
       khugepagedEnterVma(host, vma, vma.flags);
-    });
+    }, realAddress, flags);
     if (!(ret & VmFault.FALLBACK)) return ret;
   } else if (fl & Pte.PSE) {
     if (flags & (FaultFlag.WRITE | FaultFlag.UNSHARE) && !(fl & Pte.RW)) {
@@ -104,7 +109,11 @@ export function handleMmFault(host: Host, vma: Vma, realAddress: number, flags: 
 
 // mirrors mm/memory.c:wp_huge_pmd
 function wpHugePmd(host: Host, vma: Vma, pmdT: PageTable, i: number, address: number, flags: number): number {
-  if (vmaIsAnonymous(vma)) return doHugePmdWpPage(host, vma, pmdT, i, address, (flags & FaultFlag.UNSHARE) !== 0);
+  if (vmaIsAnonymous(vma)) {
+    const unshare = (flags & FaultFlag.UNSHARE) !== 0;
+    if (!unshare && userfaultfdWp(vma) && pmdT.fl[i]! & Pte.UFFD_WP) return handleUserfault(vma, address, $realAddress, flags, VM.UFFD_WP);
+    return doHugePmdWpPage(host, vma, pmdT, i, address, unshare);
+  }
   // COW or write-notify of a file THP is handled at PTE level.
   splitHugePmd(host, vma, pmdT, i, alignDown(address, PMD_SIZE));
   return VmFault.FALLBACK;
@@ -112,12 +121,15 @@ function wpHugePmd(host: Host, vma: Vma, pmdT: PageTable, i: number, address: nu
 
 // mirrors mm/memory.c:handle_pte_fault
 function handlePteFault(host: Host, vma: Vma, pmdT: PageTable, i: number, address: number, flags: number): number {
-  if (pmdT.fl[i] === 0) return doPteMissing(host, vma, pmdT, i, address, flags);
+  if (pmdT.fl[i] === 0) return doPteMissing(host, vma, pmdT, i, address, flags, 0);
   const pt = pmdT.kids![i]!;
   const j = tableIndex(address, Level.PTE);
   let fl = pt.fl[j]!;
-  if (fl === 0) return doPteMissing(host, vma, pmdT, i, address, flags);
-  if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) return VmFault.SIGBUS; // swap entries are not modelled
+  if (fl === 0) return doPteMissing(host, vma, pmdT, i, address, flags, 0);
+  if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) {
+    if (isPteMarker(fl)) return handlePteMarker(host, vma, pmdT, i, pt, j, address, flags, fl);
+    return VmFault.SIGBUS; // swap entries are not modelled
+  }
   if (flags & (FaultFlag.WRITE | FaultFlag.UNSHARE)) {
     if (!(fl & Pte.RW)) return doWpPage(host, vma, pt, j, address, flags);
     if (flags & FaultFlag.WRITE) fl |= MKDIRTY;
@@ -126,21 +138,49 @@ function handlePteFault(host: Host, vma: Vma, pmdT: PageTable, i: number, addres
   return VmFault.OK;
 }
 
-// mirrors mm/memory.c:do_pte_missing
-function doPteMissing(host: Host, vma: Vma, pmdT: PageTable, i: number, address: number, flags: number): number {
-  return vmaIsAnonymous(vma) ? doAnonymousPage(host, vma, pmdT, i, address, flags) : doFault(host, vma, pmdT, i, address, flags);
+/**
+ * A fault on a PTE marker: a poisoned one is SIGBUS (VM_FAULT_HWPOISON); a
+ * uffd-wp one is a missing page that was write-protected, faulted in as such
+ * (or just cleared if the VMA is no longer registered WP).
+ */
+// mirrors mm/memory.c:handle_pte_marker (with pte_marker_handle_uffd_wp and pte_marker_clear)
+function handlePteMarker(host: Host, vma: Vma, pmdT: PageTable, i: number, pt: PageTable, j: number, address: number, flags: number, orig: number): number {
+  if (orig & Pte.MARKER_POISONED) return VmFault.HWPOISON;
+  if (!pteMarkerUffdWp(orig)) return VmFault.SIGBUS;
+  if (!userfaultfdWp(vma)) {
+    clearEntry(host, pt, j);
+    return VmFault.OK;
+  }
+  return doPteMissing(host, vma, pmdT, i, address, flags, orig);
 }
 
-/** Read faults map the shared zero page; write faults a new zeroed, exclusive page. */
+/** Was the faulting PTE a uffd-wp marker of a WP-registered VMA (the new PTE stays write-protected)? */
+// mirrors mm/memory.c:vmf_orig_pte_uffd_wp
+function vmfOrigPteUffdWp(vma: Vma, orig: number): boolean {
+  return userfaultfdWp(vma) && pteMarkerUffdWp(orig);
+}
+
+/** orig: the PTE as the fault found it (0: none; else a uffd-wp marker). */
+// mirrors mm/memory.c:do_pte_missing
+function doPteMissing(host: Host, vma: Vma, pmdT: PageTable, i: number, address: number, flags: number, orig: number): number {
+  return vmaIsAnonymous(vma) ? doAnonymousPage(host, vma, pmdT, i, address, flags, orig) : doFault(host, vma, pmdT, i, address, flags, orig);
+}
+
+/**
+ * Read faults map the shared zero page; write faults a new zeroed, exclusive
+ * page. In a MISSING-registered VMA the fault goes to userfaultfd instead.
+ */
 // mirrors mm/memory.c:do_anonymous_page (order-0 folios; mTHP orders are not modelled)
-function doAnonymousPage(host: Host, vma: Vma, pmdT: PageTable, i: number, address: number, flags: number): number {
+function doAnonymousPage(host: Host, vma: Vma, pmdT: PageTable, i: number, address: number, flags: number, orig: number): number {
   if (vma.flags & VM.SHARED) return VmFault.SIGBUS;
   const pt = pteAlloc(host, vma, pmdT, i);
   if (pt === null) return VmFault.OOM;
   const j = tableIndex(address, Level.PTE);
   if (!(flags & FaultFlag.WRITE)) {
+    if (userfaultfdMissing(vma)) return handleUserfault(vma, address, $realAddress, flags, VM.UFFD_MISSING);
     const zpfn = host.ft.pfn[host.zeroPage]!;
-    setEntry(host, pt, j, zpfn, (vma.pageProt & ~Pte.RW) | Pte.SPECIAL);
+    // pte_mkuffd_wp keeps it write-protected (the zero page is anyway).
+    setEntry(host, pt, j, zpfn, (vma.pageProt & ~Pte.RW) | Pte.SPECIAL | (vmfOrigPteUffdWp(vma, orig) ? Pte.UFFD_WP : 0));
     return VmFault.OK;
   }
   anonPrepare(host, vma);
@@ -148,8 +188,13 @@ function doAnonymousPage(host: Host, vma: Vma, pmdT: PageTable, i: number, addre
   if (f === 0) return VmFault.OOM;
   host.zeroFolio(f);
   host.ft.flags[f]! |= PG.UPTODATE;
+  if (userfaultfdMissing(vma)) {
+    host.folioPut(f);
+    return handleUserfault(vma, address, $realAddress, flags, VM.UFFD_MISSING);
+  }
   let fl = vma.pageProt;
   if (vma.flags & VM.WRITE) fl |= Pte.RW | MKDIRTY;
+  if (vmfOrigPteUffdWp(vma, orig)) fl = (fl | Pte.UFFD_WP) & ~Pte.RW;
   addMmCounter(vma.mm, MmCounter.ANONPAGES, 1);
   folioAddNewAnonRmap(host, f, vma, address, RMAP_EXCLUSIVE);
   folioAddLru(host, f);
@@ -179,6 +224,8 @@ function wpCanReuseAnonFolio(host: Host, f: number, vma: Vma): boolean {
 function doWpPage(host: Host, vma: Vma, pt: PageTable, j: number, address: number, flags: number): number {
   const ft = host.ft;
   const unshare = (flags & FaultFlag.UNSHARE) !== 0;
+  // A write to a page userfaultfd write-protected goes to the monitor (WP_ASYNC is not offered).
+  if (!unshare && userfaultfdPteWp(vma, pt.fl[j]!)) return handleUserfault(vma, address, $realAddress, flags, VM.UFFD_WP);
   const pfn = pt.pfn[j]!;
   const f = vmNormalPage(host, pfn, pt.fl[j]!);
   if (vma.flags & (VM.SHARED | VM.MAYSHARE)) {
@@ -273,8 +320,8 @@ function wpPageCopy(host: Host, vma: Vma, pt: PageTable, j: number, address: num
 // File-backed faults.
 
 // mirrors mm/memory.c:do_fault
-function doFault(host: Host, vma: Vma, pmdT: PageTable, i: number, address: number, flags: number): number {
-  const vmf: VmFaultArgs = { vma, address, pgoff: linearPageIndex(vma, address), flags };
+function doFault(host: Host, vma: Vma, pmdT: PageTable, i: number, address: number, flags: number, orig: number): number {
+  const vmf: VmFaultArgs = { vma, address, pgoff: linearPageIndex(vma, address), flags, realAddress: $realAddress, origPte: orig };
   if (!(flags & FaultFlag.WRITE)) return doReadFault(host, vmf, pmdT, i);
   if (!(vma.flags & VM.SHARED)) return doCowFault(host, vmf, pmdT, i);
   return doSharedFault(host, vmf, pmdT, i);
@@ -288,7 +335,7 @@ function doFaultOps(vmf: VmFaultArgs): number {
 // mirrors mm/memory.c:should_fault_around
 function shouldFaultAround(host: Host, vma: Vma): boolean {
   if (!vma.ops!.mapPages) return false;
-  if (vma.flags & VM.UFFD_MISSING) return false;
+  if (uffdDisableFaultAround(vma)) return false;
   return host.cfg.faultAroundBytes >> 12 > 1;
 }
 
@@ -353,17 +400,20 @@ function finishFault(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number, f
   const pt = pteAlloc(host, vmf.vma, pmdT, i);
   if (pt === null) return VmFault.OOM;
   const j = tableIndex(vmf.address, Level.PTE);
-  if (pt.fl[j] !== 0) return VmFault.NOPAGE;
-  setPteRange(host, vmf.vma, pt, j, f, page, 1, vmf.address, (vmf.flags & FaultFlag.WRITE) !== 0);
+  // vmf_pte_changed: still none (or still the marker the fault found)?
+  const orig = vmf.origPte ?? 0;
+  if (pt.fl[j] !== orig) return VmFault.NOPAGE;
+  setPteRange(host, vmf.vma, pt, j, f, page, 1, vmf.address, (vmf.flags & FaultFlag.WRITE) !== 0, vmfOrigPteUffdWp(vmf.vma, orig));
   addMmCounter(vmf.vma.mm, cow ? MmCounter.ANONPAGES : mmCounterFile(host, f), 1);
   return VmFault.OK;
 }
 
 /** Install PTEs for nr pages of f starting at page (the caller holds their references). */
 // mirrors mm/memory.c:set_pte_range
-function setPteRange(host: Host, vma: Vma, pt: PageTable, j: number, f: number, page: number, nr: number, addr: number, write: boolean): void {
+function setPteRange(host: Host, vma: Vma, pt: PageTable, j: number, f: number, page: number, nr: number, addr: number, write: boolean, uffdWp: boolean): void {
   let fl = vma.pageProt;
   if (write) fl = maybeMkwrite(fl | MKDIRTY, vma);
+  if (uffdWp) fl = (fl | Pte.UFFD_WP) & ~Pte.RW;
   if (write && !(vma.flags & VM.SHARED)) {
     folioAddNewAnonRmap(host, f, vma, addr, RMAP_EXCLUSIVE);
     folioAddLru(host, f);
@@ -411,7 +461,7 @@ function doFaultAround(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number)
       if (pt.fl[j] !== 0) continue;
       if (addr === vmf.address) ret = VmFault.NOPAGE;
       host.folioGet(f);
-      setPteRange(host, vma, pt, j, f, pg - index, 1, addr, false);
+      setPteRange(host, vma, pt, j, f, pg - index, 1, addr, false, false);
       rss++;
     }
   });
@@ -434,6 +484,31 @@ function shouldZapFolio(host: Host, details: ZapDetails | null, f: number): bool
   return !folioTestAnon(host.ft, f);
 }
 
+/** Zap private COW copies too (details null: everything)? */
+// mirrors mm/memory.c:should_zap_cows
+function shouldZapCows(details: ZapDetails | null): boolean {
+  return details === null || details.evenCows;
+}
+
+/**
+ * Drop file mappings' uffd-wp markers too (ZAP_FLAG_DROP_MARKER)? The model's
+ * null details are unmap_vmas' (munmap, exit), which pass that flag.
+ */
+// mirrors mm/memory.c:zap_drop_file_uffd_wp
+function zapDropMarkers(details: ZapDetails | null): boolean {
+  return details === null;
+}
+
+/**
+ * A zapped PTE of a WP-registered file mapping that was write-protected (or
+ * a uffd-wp marker) leaves a uffd-wp marker: the protection outlives the page.
+ */
+// mirrors mm/memory.c:zap_install_uffd_wp_if_needed (and pte_install_uffd_wp_if_needed)
+function zapInstallUffdWpIfNeeded(host: Host, vma: Vma, pt: PageTable, j: number, details: ZapDetails | null, old: number): void {
+  if (vmaIsAnonymous(vma) || zapDropMarkers(details) || !userfaultfdWp(vma)) return;
+  if (old & Pte.UFFD_WP) setEntry(host, pt, j, 0, MARKER_UFFD_WP);
+}
+
 /** Zap the PTEs of one PTE table for [addr, end). Returns entries cleared. */
 // mirrors mm/memory.c:zap_pte_range (with zap_present_ptes)
 function zapPteRange(host: Host, vma: Vma, pt: PageTable, addr: number, end: number, details: ZapDetails | null): number {
@@ -444,16 +519,31 @@ function zapPteRange(host: Host, vma: Vma, pt: PageTable, addr: number, end: num
     const j = tableIndex(a, Level.PTE);
     const fl = pt.fl[j]!;
     if (fl === 0) continue;
+    if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) {
+      // PTE markers (swap entries are not modelled): nothing to flush or free.
+      if (!isPteMarker(fl)) continue;
+      if (fl & Pte.MARKER_POISONED) {
+        if (!shouldZapCows(details)) continue;
+      } else if (!vmaIsAnonymous(vma) && !zapDropMarkers(details)) {
+        // A file mapping keeps its uffd-wp markers unless they are dropped explicitly.
+        continue;
+      }
+      clearEntry(host, pt, j);
+      zapInstallUffdWpIfNeeded(host, vma, pt, j, details, fl);
+      continue;
+    }
     const pfn = pt.pfn[j]!;
     const f = vmNormalPage(host, pfn, fl);
     if (f === 0) {
       clearEntry(host, pt, j);
       cleared++;
+      if (userfaultfdPteWp(vma, fl)) zapInstallUffdWpIfNeeded(host, vma, pt, j, details, fl);
       continue;
     }
     if (!shouldZapFolio(host, details, f)) continue;
     clearEntry(host, pt, j);
     cleared++;
+    if (userfaultfdPteWp(vma, fl)) zapInstallUffdWpIfNeeded(host, vma, pt, j, details, fl);
     if (!folioTestAnon(ft, f)) {
       if (fl & Pte.DIRTY) ft.flags[f]! |= PG.DIRTY;
       addMmCounter(mm, mmCounterFile(host, f), -1);

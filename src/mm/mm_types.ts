@@ -10,12 +10,15 @@ import type { FolioOwner } from './folio.js';
 import type { AddressSpace, File, VmOperations } from './fs_types.js';
 import type { MmuNotifier } from './mmu_notifier.js';
 import type { PageTable, PgtableOwner } from './pgtable.js';
+import type { UserfaultfdCtx } from './userfaultfd_k.js';
 
 /**
  * vm_flags bits 0..30, at Linux's positions (include/linux/mm.h), except
  * DROPPABLE: Linux keeps it at bit 40 (64-bit only), beyond the 31 bits a JS
  * bitwise operation carries, so the model stores it at bit 11, which x86-64
- * leaves unused (it was VM_DENYWRITE until v5.15).
+ * leaves unused (it was VM_DENYWRITE until v5.15); and UFFD_MINOR, bit 38 in
+ * Linux (VM_UFFD_MINOR_BIT, CONFIG_HAVE_ARCH_USERFAULTFD_MINOR), stored at
+ * bit 24, x86's VM_ARCH_1 (VM_PAT), which the model never sets.
  */
 export const enum VM {
   NONE = 0,
@@ -44,6 +47,8 @@ export const enum VM {
   NORESERVE = 0x200000,
   HUGETLB = 0x400000,
   SYNC = 0x800000,
+  /** VM_UFFD_MINOR (Linux: bit 38; see above): userfaultfd minor-fault mode. */
+  UFFD_MINOR = 0x1000000,
   WIPEONFORK = 0x2000000,
   DONTDUMP = 0x4000000,
   SOFTDIRTY = 0x8000000,
@@ -97,6 +102,8 @@ export class Vma {
   pageProt = 0;
   /** PR_SET_VMA_ANON_NAME, shown in smaps. */
   anonName: string | null = null;
+  /** vm_userfaultfd_ctx: the userfaultfd this VMA is registered with (non-null exactly when a VM_UFFD_* flag is set). */
+  uffdCtx: UserfaultfdCtx | null = null;
   /** vm_private_data: what the VMA's ops keep (hugetlb: the reservation map and HPAGE_RESV_* flags). */
   privateData: unknown = null;
 
@@ -138,8 +145,10 @@ export class MmStruct implements PgtableOwner {
   lockedVm = 0;
   /** One-entry VMA lookup cache (the old vmacache). */
   lastVma: Vma | null = null;
-  /** mm_users: tasks using this mm. */
+  /** mm_users: tasks using this mm (0 once it has exited: mmget_not_zero fails). */
   users = 1;
+  /** The pid of the task using this mm (mm->owner; one task per mm in the model), 0 if none. */
+  ownerPid = 0;
   /** FOLL_PIN requests made on this mm: the oracle's witness for I10 (not a Linux field). */
   pinRequests = 0;
   /**

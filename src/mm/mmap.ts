@@ -41,6 +41,7 @@ import type { Host } from './host.js';
 import { mmPopulate } from './gup.js';
 import { khugepagedExit } from './khugepaged.js';
 import { unmapVmas } from './memory.js';
+import { userfaultfdUnmapPrep } from './userfaultfd_k.js';
 import { mmuNotifierRelease } from './mmu_notifier.js';
 import { type MmStruct, VM, Vma } from './mm_types.js';
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE, alignDown } from './page.js';
@@ -392,6 +393,8 @@ export function doVmiMunmap(host: Host, mm: MmStruct, start: number, len: number
     const r = splitVmaAt(host, last, end);
     if (typeof r === 'string') return r;
   }
+  // UFFD_EVENT_UNMAP for registered VMAs, delivered when the syscall is done.
+  for (const v of vmas) userfaultfdUnmapPrep(host, v, start, end);
   const { prev, next } = neighbours(mm, start, end);
   for (const v of vmas) vmaErase(mm, v);
   unmapVmas(host, vmas, start, end);

@@ -20,7 +20,8 @@ import { MmuNotifyEvent, withInvalidate } from './mmu_notifier.js';
 import { populateVmaPageRange } from './gup.js';
 import { securityVmEnoughMemory } from './mmap.js';
 import { Level, PAGE_SIZE, PMD_SIZE, alignDown, tableIndex } from './page.js';
-import { type PageTable, Pte, setEntry } from './pgtable.js';
+import { MARKER_UFFD_WP, type PageTable, Pte, allocChild, clearEntry, pteMarkerUffdWp, setEntry, tableAlloc } from './pgtable.js';
+import { userfaultfdWpUseMarkers } from './userfaultfd_k.js';
 import { vmaModify, vmaWantsWritenotify, vmasIn } from './vma.js';
 import { flushTlbRange } from './tlb.js';
 
@@ -72,21 +73,49 @@ function canChangePmdWritable(host: Host, vma: Vma, pfn: number, fl: number): bo
   return (fl & Pte.DIRTY) !== 0;
 }
 
+/** What change_protection does with userfaultfd's write-protect bit (MM_CP_UFFD_WP, MM_CP_UFFD_WP_RESOLVE). */
+export const enum UffdCp {
+  NONE = 0,
+  /** Set it (write-protecting); none PTEs take uffd-wp markers where the VMA uses them. */
+  WP = 1 << 2,
+  /** Clear it, and drop uffd-wp markers. */
+  WP_RESOLVE = 1 << 3,
+}
+
 /**
- * Apply vma.pageProt to the present entries of [start, end). Returns the
- * number of entries changed.
+ * Apply vma.pageProt to the present entries of [start, end), and set or clear
+ * userfaultfd write protection (uffd). Returns the number of entries changed.
  */
 // mirrors mm/mprotect.c:change_protection (change_pmd_range / change_pte_range / change_huge_pmd)
-export function changeProtection(host: Host, vma: Vma, start: number, end: number, tryWritable: boolean): number {
+export function changeProtection(host: Host, vma: Vma, start: number, end: number, tryWritable: boolean, uffd: UffdCp = UffdCp.NONE): number {
   if (vma.flags & VM.HUGETLB) return hugetlbChangeProtection(host, vma, start, end);
   const prot = vma.pageProt;
   let pages = 0;
+  const uffdWp = uffd === UffdCp.WP;
+  const uffdWpResolve = uffd === UffdCp.WP_RESOLVE;
+  // Write-protecting none PTEs needs page tables to hold the markers (pgtable_populate_needed).
+  if (uffdWp && userfaultfdWpUseMarkers(vma)) changePopulate(host, vma, start, end);
   const changePtes = (pt: PageTable, a: number, e: number): void => {
     for (; a < e; a += PAGE_SIZE) {
       const j = tableIndex(a, Level.PTE);
       const fl = pt.fl[j]!;
-      if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) continue;
+      if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) {
+        if (fl === 0) {
+          // Only userfaultfd plays with none PTEs here.
+          if (uffdWp && userfaultfdWpUseMarkers(vma)) {
+            setEntry(host, pt, j, 0, MARKER_UFFD_WP);
+            pages++;
+          }
+        } else if (pteMarkerUffdWp(fl) && uffdWpResolve) {
+          clearEntry(host, pt, j);
+          pages++;
+        }
+        continue;
+      }
       let nfl = pteModify(fl, prot);
+      // pte_mkuffd_wp write-protects too.
+      if (uffdWp) nfl = (nfl | Pte.UFFD_WP) & ~Pte.RW;
+      else if (uffdWpResolve) nfl &= ~Pte.UFFD_WP;
       if (tryWritable && !(nfl & Pte.RW) && canChangePteWritable(host, vma, pt.pfn[j]!, nfl)) nfl |= Pte.RW;
       if (nfl !== fl) {
         setEntry(host, pt, j, pt.pfn[j]!, nfl);
@@ -103,10 +132,14 @@ export function changeProtection(host: Host, vma: Vma, start: number, end: numbe
       if (fl !== 0) {
         if (t.level === Level.PMD) {
           if (fl & Pte.PSE) {
-            if (next - a !== PMD_SIZE) {
+            // A file THP cannot carry uffd-wp at PMD level (pgtable_split_needed).
+            if (next - a !== PMD_SIZE || (uffdWp && !vmaIsAnonymous(vma))) {
               splitHugePmd(host, vma, t, i, alignDown(a, PMD_SIZE));
+              if (t.fl[i] === 0 && uffdWp && userfaultfdWpUseMarkers(vma) && allocChild(host, vma.mm, t, i) === null) return;
             } else {
               let nfl = pteModify(fl, prot);
+              if (uffdWp) nfl = (nfl | Pte.UFFD_WP) & ~Pte.RW;
+              else if (uffdWpResolve) nfl &= ~Pte.UFFD_WP;
               if (tryWritable && !(nfl & Pte.RW) && canChangePmdWritable(host, vma, t.pfn[i]!, nfl)) nfl |= Pte.RW;
               if (nfl !== fl) {
                 setEntry(host, t, i, t.pfn[i]!, nfl);
@@ -129,6 +162,22 @@ export function changeProtection(host: Host, vma: Vma, start: number, end: numbe
     if (pages > 0) flushTlbRange(host, vma.mm);
   });
   return pages;
+}
+
+/**
+ * Give every none PMD of [start, end) a PTE table, so uffd-wp markers have a
+ * place (change_pmd_prepare and change_prepare at the upper levels). An
+ * allocation failure leaves the rest unpopulated (-ENOMEM in Linux, ignored
+ * by its userfaultfd callers).
+ */
+// mirrors mm/mprotect.c:change_pmd_prepare
+function changePopulate(host: Host, vma: Vma, start: number, end: number): void {
+  for (let a = start; a < end; a = alignDown(a, PMD_SIZE) + PMD_SIZE) {
+    const pmdT = tableAlloc(host, vma.mm, vma.mm.pgd, a, Level.PMD);
+    if (pmdT === null) return;
+    const i = tableIndex(a, Level.PMD);
+    if (pmdT.fl[i] === 0 && allocChild(host, vma.mm, pmdT, i) === null) return;
+  }
 }
 
 /** Change one VMA's flags over [start, end) and apply them to its entries. */

@@ -20,6 +20,8 @@ import { type PageTable, Pte, linkChild, setEntry, tableAlloc, tableLookup } fro
 import { anonVmaClone } from './rmap.js';
 import { vmaInsert, vmaLinkFile, vmaLookup, vmaMergeNeighbours, vmasIn } from './vma.js';
 import { flushTlbRange } from './tlb.js';
+import { uffdClearWpMoved } from './userfaultfd.js';
+import { mremapUserfaultfdComplete, mremapUserfaultfdPrep, vmaHasUffdWithoutEventRemap } from './userfaultfd_k.js';
 
 const PAGE = BigInt(PAGE_SIZE);
 const U64 = (1n << 64n) - 1n;
@@ -54,6 +56,8 @@ export function doMremap(host: Host, mm: MmStruct, addrB: bigint, oldLenB: bigin
   const addr = Number(addrB);
   const newLen = Number(newLenA);
   let oldLen = oldLenA > BTASK ? TASK_SIZE : Number(oldLenA);
+  // UFFD_EVENT_REMAP reports the length asked for (page-aligned), whatever part of it moved.
+  const remapLen = oldLen;
   let vma = vmaLookup(mm, addr);
   if (vma === null) fail('EFAULT');
   const hsize = vma.file?.fOp.hugePageSize;
@@ -86,7 +90,7 @@ export function doMremap(host: Host, mm: MmStruct, addrB: bigint, oldLenB: bigin
       const a = getUnmappedArea(host, mm, vma.file, newAddr, newLen, MAP_FIXED | (vma.flags & VM.MAYSHARE ? MAP_SHARED : 0));
       if (typeof a === 'string') fail(a);
     }
-    return moveVma(host, vma, addr, oldLen, newLen, newAddr, (flags & MREMAP_DONTUNMAP) !== 0);
+    return moveVma(host, vma, addr, oldLen, newLen, newAddr, (flags & MREMAP_DONTUNMAP) !== 0, remapLen);
   }
 
   // Shrinking (or same size) happens in place.
@@ -109,7 +113,7 @@ export function doMremap(host: Host, mm: MmStruct, addrB: bigint, oldLenB: bigin
   if (!(flags & MREMAP_MAYMOVE)) fail('ENOMEM');
   const a = getUnmappedArea(host, mm, vma.file, 0, newLen, vma.flags & VM.MAYSHARE ? MAP_SHARED : 0);
   if (typeof a === 'string') fail(a);
-  return moveVma(host, vma, addr, oldLen, newLen, a, false);
+  return moveVma(host, vma, addr, oldLen, newLen, a, false, remapLen);
 }
 
 /** Checks that apply when the mapping will grow or move. */
@@ -128,7 +132,7 @@ function checkPrepVma(host: Host, vma: Vma, addr: number, oldLen: number, newLen
 
 /** Copy the VMA to newAddr, move its page tables, and unmap the old range. */
 // mirrors mm/mremap.c:move_vma (with mm/vma.c:copy_vma)
-function moveVma(host: Host, vma: Vma, oldAddr: number, oldLen: number, newLen: number, newAddr: number, dontUnmap: boolean): number {
+function moveVma(host: Host, vma: Vma, oldAddr: number, oldLen: number, newLen: number, newAddr: number, dontUnmap: boolean, remapLen: number): number {
   const mm = vma.mm;
   if (mm.vmas.length >= host.cfg.maxMapCount - 3) fail('ENOMEM');
   let pgoff = vma.pgoff + (oldAddr - vma.start) / PAGE_SIZE;
@@ -137,11 +141,16 @@ function moveVma(host: Host, vma: Vma, oldAddr: number, oldLen: number, newLen: 
   const nv = new Vma(mm, newAddr, newAddr + newLen, vma.flags, pgoff, vma.file, vma.ops);
   nv.pageProt = vma.pageProt;
   nv.anonName = vma.anonName;
+  nv.uffdCtx = vma.uffdCtx;
   anonVmaClone(nv, vma);
   vmaInsert(mm, nv);
   vmaLinkFile(nv);
   mm.totalVm += newLen / PAGE_SIZE;
+  // Without UFFD_EVENT_REMAP the moved range loses its registration and its uffd-wp state.
+  const clearUffdWp = vmaHasUffdWithoutEventRemap(vma);
   movePageTables(host, vma, oldAddr, newAddr, Math.min(oldLen, newLen));
+  if (clearUffdWp) uffdClearWpMoved(host, nv, newAddr, newAddr + Math.min(oldLen, newLen));
+  mremapUserfaultfdComplete(host, mremapUserfaultfdPrep(nv), oldAddr, newAddr, remapLen);
   if (!dontUnmap) {
     const r = doVmiMunmap(host, mm, oldAddr, oldLen);
     if (r !== null) fail(r);

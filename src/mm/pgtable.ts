@@ -46,6 +46,39 @@ export const enum Pte {
    * all 512 PTEs.
    */
   PINNED = 1 << 16,
+  /**
+   * A PTE marker (include/linux/swapops.h, make_pte_marker): a non-present,
+   * non-none entry that maps nothing and records why the page is missing. The
+   * marker kinds are the bits beside it: UFFD_WP (PTE_MARKER_UFFD_WP: the
+   * page was write-protected by userfaultfd before it went away) and
+   * MARKER_POISONED (PTE_MARKER_POISONED: UFFDIO_POISON; an access gets
+   * SIGBUS). Linux encodes markers as swap entries of type SWP_PTE_MARKER.
+   */
+  MARKER = 1 << 17,
+  MARKER_POISONED = 1 << 18,
+}
+
+/** The uffd-wp PTE marker's entry bits. */
+export const MARKER_UFFD_WP = Pte.MARKER | Pte.UFFD_WP;
+/** The poisoned PTE marker's entry bits. */
+export const MARKER_POISONED = Pte.MARKER | Pte.MARKER_POISONED;
+
+/** A PTE marker (is_pte_marker). */
+// mirrors include/linux/swapops.h:is_pte_marker
+export function isPteMarker(fl: number): boolean {
+  return (fl & (Pte.PRESENT | Pte.PROTNONE | Pte.MARKER)) === Pte.MARKER;
+}
+
+/** A uffd-wp PTE marker (pte_marker_uffd_wp). */
+// mirrors include/linux/swapops.h:pte_marker_uffd_wp
+export function pteMarkerUffdWp(fl: number): boolean {
+  return isPteMarker(fl) && (fl & Pte.UFFD_WP) !== 0;
+}
+
+/** none, or a marker: no page mapped, so userfaultfd may fill it (pte_none_mostly). */
+// mirrors include/linux/swapops.h:pte_none_mostly
+export function pteNoneMostly(fl: number): boolean {
+  return fl === 0 || isPteMarker(fl);
 }
 
 /** What software pte_mkdirty sets on x86: the dirty bit and the soft-dirty bit (the CPU sets only DIRTY). */

@@ -24,10 +24,18 @@ function uaccess(host: Host, mm: MmStruct, addr: number, len: number, write: boo
   if (!accessOkRange(addr, len)) return len;
   let done = 0;
   try {
-    cpuAccess(host, mm, addr, len, write, (f, off, n, at) => {
-      visit(f, off, n, at);
-      done = at + n;
-    });
+    cpuAccess(
+      host,
+      mm,
+      addr,
+      len,
+      write,
+      (f, off, n, at) => {
+        visit(f, off, n, at);
+        done = at + n;
+      },
+      false,
+    );
   } catch (e) {
     // The fixup: an unresolvable fault (or OOM) ends the copy short.
     if (e instanceof SignalError || e instanceof OomKill) return len - done;

@@ -197,6 +197,7 @@ export function splitVmaAt(host: Host, vma: Vma, addr: number): Vma | ErrnoName 
   const upper = new Vma(vma.mm, addr, vma.end, vma.flags, vma.pgoff + (addr - vma.start) / 4096, vma.file, vma.ops);
   upper.pageProt = vma.pageProt;
   upper.anonName = vma.anonName;
+  upper.uffdCtx = vma.uffdCtx;
   anonVmaClone(upper, vma);
   vmaLinkFile(upper);
   vma.ops?.open?.(upper, vma);
@@ -221,6 +222,7 @@ interface MergeShape {
   flags: number;
   file: Vma['file'];
   anonName: string | null;
+  uffdCtx: Vma['uffdCtx'];
 }
 
 /** can two adjacent ranges with these shapes share one VMA? (is_mergeable_vma) */
@@ -228,7 +230,8 @@ interface MergeShape {
 function shapesMergeable(a: MergeShape, b: MergeShape): boolean {
   if ((a.flags | b.flags) & VM.SPECIAL) return false;
   if ((a.flags ^ b.flags) & ~VM.SOFTDIRTY) return false;
-  return a.file === b.file && a.anonName === b.anonName;
+  // is_mergeable_vm_userfaultfd_ctx: registered with the same userfaultfd (or none).
+  return a.file === b.file && a.anonName === b.anonName && a.uffdCtx === b.uffdCtx;
 }
 
 /** anon_vma compatibility of two VMAs to be merged (is_mergeable_anon_vma). */
@@ -275,19 +278,28 @@ export function vmaMergeNeighbours(vma: Vma): Vma {
 }
 
 /**
- * Apply new vm_flags (and optionally an anon name) to [start, end) of vma:
+ * Apply new vm_flags (and optionally an anon name or a userfaultfd context:
+ * vma_modify_flags_name, vma_modify_flags_uffd) to [start, end) of vma:
  * merge with a neighbour if the range touches it and the result is mergeable,
  * otherwise split off the head and/or tail (each split refused with ENOMEM at
  * max_map_count). Returns the VMA now covering [start, end), or an errno name.
  */
 // mirrors mm/vma.c:vma_modify_flags (vma_modify)
-export function vmaModify(host: Host, vma: Vma, start: number, end: number, flags: number, anonName: string | null = vma.anonName): Vma | ErrnoName {
-  if (flags === vma.flags && anonName === vma.anonName) return vma;
+export function vmaModify(
+  host: Host,
+  vma: Vma,
+  start: number,
+  end: number,
+  flags: number,
+  anonName: string | null = vma.anonName,
+  uffdCtx: Vma['uffdCtx'] = vma.uffdCtx,
+): Vma | ErrnoName {
+  if (flags === vma.flags && anonName === vma.anonName && uffdCtx === vma.uffdCtx) return vma;
   const mm = vma.mm;
   const i = mm.vmas.indexOf(vma);
   const prev = mm.vmas[i - 1];
   const next = mm.vmas[i + 1];
-  const shape: MergeShape = { flags, file: vma.file, anonName };
+  const shape: MergeShape = { flags, file: vma.file, anonName, uffdCtx };
   const pgoffAt = (a: number) => vma.pgoff + (a - vma.start) / 4096;
   const prevOk =
     start === vma.start && prev !== undefined && prev.end === start && shapesMergeable(prev, shape) && anonMergeable(prev, vma) && pgoffAt(start) === prev.pgoff + vmaPages(prev);
@@ -338,6 +350,7 @@ export function vmaModify(host: Host, vma: Vma, start: number, end: number, flag
   }
   cur.flags = flags;
   cur.anonName = anonName;
+  cur.uffdCtx = uffdCtx;
   vmaSetPageProt(cur);
   return cur;
 }

@@ -13,3 +13,4 @@ export * from './gup_test.js';
 export * from './uio.js';
 export * from './io_uring.js';
 export * from './vfio.js';
+export * from './userfaultfd.js';

@@ -12,7 +12,7 @@ import {
 import type { Host } from '../../mm/host.js';
 import { MMF, MmCounter, type MmStruct, VM, type Vma, isCowMapping } from '../../mm/mm_types.js';
 import { LEVEL_SHIFT, Level, PAGE_SIZE, TASK_SIZE, tableIndex } from '../../mm/page.js';
-import { type PageTable, Pte, setEntry } from '../../mm/pgtable.js';
+import { type PageTable, Pte, isPteMarker, setEntry } from '../../mm/pgtable.js';
 import { vmaLookup, vmaSetPageProt } from '../../mm/vma.js';
 import { vmNormalPage } from '../../mm/memory.js';
 import { MmuNotifyEvent, withInvalidate } from '../../mm/mmu_notifier.js';
@@ -142,7 +142,7 @@ export function walkLeaves(root: PageTable, start: number, end: number, visit: (
   rec(root, start, end);
 }
 
-/** The mnemonics in Linux's bit order (VM_DROPPABLE is bit 40 there, so last). */
+/** The mnemonics in Linux's bit order (VM_UFFD_MINOR is bit 38 and VM_DROPPABLE bit 40 there, so last). */
 const VMFLAG_NAMES: [number, string][] = [
   [VM.READ, 'rd'],
   [VM.WRITE, 'wr'],
@@ -173,6 +173,7 @@ const VMFLAG_NAMES: [number, string][] = [
   [VM.MIXEDMAP, 'mm'],
   [VM.HUGEPAGE, 'hg'],
   [VM.NOHUGEPAGE, 'nh'],
+  [VM.UFFD_MINOR, 'ui'],
   [VM.DROPPABLE, 'dp'],
 ];
 
@@ -274,6 +275,10 @@ export const PM_MMAP_EXCLUSIVE = 1n << 56n;
 export const PM_UFFD_WP = 1n << 57n;
 export const PM_FILE = 1n << 61n;
 export const PM_SWAP = 1n << 62n;
+/** The swap type of PTE markers (MAX_SWAPFILES + the non-swap types) and the marker bits (include/linux/swapops.h). */
+const SWP_PTE_MARKER = 31;
+const PTE_MARKER_UFFD_WP = 1;
+const PTE_MARKER_POISONED = 2;
 export const PM_PRESENT = 1n << 63n;
 
 export interface PagemapEntry {
@@ -305,7 +310,16 @@ export function pagemapRead(host: Host, mm: MmStruct, addr: number): PagemapEntr
   let found = false;
   walkLeaves(mm.pgd, addr, addr + 1, (t, i, level, base) => {
     const fl = t.fl[i]!;
-    if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) return;
+    if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) {
+      // A PTE marker is a swap entry of type SWP_PTE_MARKER (31) with the marker bits as its offset.
+      if (!isPteMarker(fl)) return;
+      flags |= PM_SWAP;
+      if (fl & Pte.SOFT_DIRTY) flags |= PM_SOFT_DIRTY;
+      if (fl & Pte.UFFD_WP) flags |= PM_UFFD_WP;
+      e.pfn = SWP_PTE_MARKER | ((fl & Pte.UFFD_WP ? PTE_MARKER_UFFD_WP : 0) | (fl & Pte.MARKER_POISONED ? PTE_MARKER_POISONED : 0)) * 32;
+      found = true;
+      return;
+    }
     found = true;
     const pfn = t.pfn[i]! + Math.floor((addr - base) / PAGE_SIZE);
     e.pfn = pfn;
@@ -325,6 +339,7 @@ export function pagemapRead(host: Host, mm: MmStruct, addr: number): PagemapEntr
   if (vma !== null && vma.flags & VM.SOFTDIRTY) flags |= PM_SOFT_DIRTY;
   e.raw = flags | (found ? BigInt(e.pfn) : 0n);
   e.present = (flags & PM_PRESENT) !== 0n;
+  e.swapped = (flags & PM_SWAP) !== 0n;
   e.file = (flags & PM_FILE) !== 0n;
   e.exclusive = (flags & PM_MMAP_EXCLUSIVE) !== 0n;
   e.softDirty = (flags & PM_SOFT_DIRTY) !== 0n;
