@@ -12,7 +12,8 @@ import type { AddressSpace } from '../mm/fs_types.js';
 import type { Host } from '../mm/host.js';
 import { AnonVma, MMF, MmCounter, type MmStruct, VM, type Vma, linearPageIndex, vmaIsAnonymous } from '../mm/mm_types.js';
 import { LEVEL_SHIFT, Level, PAGE_SIZE, PTRS_PER_TABLE, TASK_SIZE } from '../mm/page.js';
-import { type PageTable, Pte } from '../mm/pgtable.js';
+import { type PageTable, Pte, isPteMarker } from '../mm/pgtable.js';
+import { VM_UFFD_FLAGS, vmaCanUserfault } from '../mm/userfaultfd_k.js';
 import { NODE_STAT_NAMES, NodeStat } from '../mm/vmstat.js';
 import { peekMaybePinned } from '../mm/pin_policy.js';
 import { hstateVma, hugetlbVmaUnusedReserves } from '../mm/hugetlb.js';
@@ -118,6 +119,7 @@ function checkMm(host: Host, acc: Acc, pid: number, mm: MmStruct): void {
       push(acc, { name: 'anon-vma-unlinked', message: 'VMA not linked into its anon_vma', pid, addr: v.start });
     }
     for (const av of v.avc) if (!av.vmas.has(v)) push(acc, { name: 'anon-vma-unlinked', message: 'anon_vma_chain entry missing from the anon_vma', pid, addr: v.start });
+    checkUffdVma(acc, pid, mm, v);
   }
   if (totalVm !== mm.totalVm) push(acc, { name: 'total-vm-mismatch', message: 'total_vm differs from the sum of VMA sizes', pid, expected: totalVm, actual: mm.totalVm });
 
@@ -160,6 +162,31 @@ function checkMm(host: Host, acc: Acc, pid: number, mm: MmStruct): void {
   const names = ['MM_FILEPAGES', 'MM_ANONPAGES', 'MM_SWAPENTS', 'MM_SHMEMPAGES'];
   for (let c = 0; c < 4; c++) {
     if (rss[c] !== mm.rss[c]) push(acc, { name: 'rss-mismatch', message: `${names[c]} is ${mm.rss[c]}, page tables say ${rss[c]}`, pid, expected: rss[c], actual: mm.rss[c] });
+  }
+}
+
+/** The bits a PTE marker may have: MARKER and its kinds. */
+const MARKER_BITS = Pte.MARKER | Pte.UFFD_WP | Pte.MARKER_POISONED;
+
+/**
+ * userfaultfd registrations: a context exactly when a VM_UFFD_* mode is set,
+ * the context of this mm, only on VMAs that may register those modes, and no
+ * mmap_changing without an unread event (between syscalls, every event
+ * posted is queued until it is read).
+ */
+function checkUffdVma(acc: Acc, pid: number, mm: MmStruct, v: Vma): void {
+  const ctx = v.uffdCtx;
+  const modes = v.flags & VM_UFFD_FLAGS;
+  if ((ctx === null) !== (modes === 0)) {
+    push(acc, { name: 'uffd-ctx-flags-mismatch', message: `VMA has ${ctx === null ? 'no userfaultfd but' : 'a userfaultfd but no'} VM_UFFD_* modes (0x${modes.toString(16)})`, pid, addr: v.start });
+    return;
+  }
+  if (ctx === null) return;
+  if (ctx.mm !== mm) push(acc, { name: 'uffd-ctx-wrong-mm', message: "VMA is registered with another mm's userfaultfd", pid, addr: v.start });
+  if (!vmaCanUserfault(v, v.flags) || !(v.flags & VM.MAYWRITE)) push(acc, { name: 'uffd-vma-cannot-register', message: `VMA (flags 0x${v.flags.toString(16)}) could not have registered these modes`, pid, addr: v.start });
+  if (ctx.released) push(acc, { name: 'uffd-ctx-released', message: 'VMA is registered with a userfaultfd that was released', pid, addr: v.start });
+  if (ctx.mmapChanging !== ctx.events.length) {
+    push(acc, { name: 'uffd-mmap-changing-mismatch', message: `mmap_changing is ${ctx.mmapChanging} with ${ctx.events.length} events unread`, pid, addr: v.start, expected: ctx.events.length, actual: ctx.mmapChanging });
   }
 }
 
@@ -208,9 +235,18 @@ function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable
     return;
   }
   if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) {
+    if (level === Level.PTE && isPteMarker(fl)) {
+      // A PTE marker maps nothing: uffd-wp and/or poisoned, nothing else.
+      if (pfn !== 0 || !(fl & (Pte.UFFD_WP | Pte.MARKER_POISONED)) || fl & ~(MARKER_BITS | Pte.SOFT_DIRTY)) {
+        push(acc, { name: 'pte-marker-invalid', message: `PTE marker 0x${fl.toString(16)} is neither uffd-wp nor poisoned, or carries a pfn`, pid, addr });
+      }
+      return;
+    }
     push(acc, { name: 'pte-invalid', message: 'a non-present entry the model does not use (swap, migration)', pid, addr });
     return;
   }
+  // pte_mkuffd_wp write-protects, and nothing makes a uffd-wp entry writable while the VMA is WP-registered.
+  if (fl & Pte.UFFD_WP && fl & Pte.RW && vma.flags & VM.UFFD_WP) push(acc, { name: 'uffd-wp-writable', message: 'a uffd-wp entry is writable in a WP-registered VMA', pid, addr, pfn });
   if (fl & Pte.RW && !(vma.flags & VM.WRITE)) push(acc, { name: 'pte-writable-without-vm-write', message: 'writable entry in a VMA without VM_WRITE', pid, addr, pfn });
   if (fl & Pte.SPECIAL) {
     const zero = level === Level.PTE ? host.zeroPage : host.hugeZeroFolio;

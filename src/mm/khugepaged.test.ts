@@ -24,7 +24,7 @@
 import { describe, expect, it } from 'vitest';
 import { FOLL_LONGTERM, FOLL_WRITE, Kernel, MmuNotifyEvent, type Process, SyscallError } from '../index.js';
 import * as U from '../uapi/index.js';
-import { MMF, VM } from './mm_types.js';
+import { MMF } from './mm_types.js';
 import { khugepagedRegistered } from './khugepaged.js';
 import { Level } from './page.js';
 import { Pte, type Walk, walk } from './pgtable.js';
@@ -226,16 +226,18 @@ describe('MADV_COLLAPSE: which ranges collapse, and the errno otherwise (Linux 6
     const { k, p } = boot();
     const a = amap(p);
     ptePopulate(p, a, PMD, [0, 1]);
-    const vma = p.mm!.vmas.find((v) => v.start <= a && a < v.end)!;
-    vma.flags |= VM.UFFD_MISSING; // UFFDIO_REGISTER_MODE_MISSING
+    const uffd = p.userfaultfd(0);
+    p.ioctl(uffd, U.UFFDIO_API, { api: U.UFFD_API, features: 0, ioctls: 0 });
+    p.ioctl(uffd, U.UFFDIO_REGISTER, { range: { start: a, len: PMD }, mode: U.UFFDIO_REGISTER_MODE_MISSING });
     expect(errnoOf(() => p.madvise(a, PMD, U.MADV_COLLAPSE))).toBe('EBUSY');
-    vma.flags &= ~VM.UFFD_MISSING;
+    p.ioctl(uffd, U.UFFDIO_UNREGISTER, { start: a, len: PMD });
     // UFFDIO_WRITEPROTECT on one PTE (the VMA registered for write-protection).
-    vma.flags |= VM.UFFD_WP;
+    p.ioctl(uffd, U.UFFDIO_REGISTER, { range: { start: a, len: PMD }, mode: U.UFFDIO_REGISTER_MODE_WP });
     ptePopulate(p, a, PMD, range(512));
+    p.ioctl(uffd, U.UFFDIO_WRITEPROTECT, { range: { start: a + 3 * PAGE, len: PAGE }, mode: U.UFFDIO_WRITEPROTECT_MODE_WP });
     const w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null, pidx: 0 };
     walk(p.mm!.pgd, a + 3 * PAGE, w);
-    w.table.fl[w.idx]! |= Pte.UFFD_WP;
+    expect(w.table.fl[w.idx]! & Pte.UFFD_WP).toBe(Pte.UFFD_WP);
     expect(errnoOf(() => p.madvise(a, PMD, U.MADV_COLLAPSE))).toBe('EINVAL');
     expect(k.check()).toEqual([]);
   });
