@@ -235,9 +235,10 @@ function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable
     return;
   }
   if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) {
-    if (level === Level.PTE && isPteMarker(fl)) {
-      // A PTE marker maps nothing: uffd-wp and/or poisoned, nothing else.
-      if (pfn !== 0 || !(fl & (Pte.UFFD_WP | Pte.MARKER_POISONED)) || fl & ~(MARKER_BITS | Pte.SOFT_DIRTY)) {
+    if (isPteMarker(fl)) {
+      // A PTE marker (a HugeTLB one: PSE too) maps nothing: uffd-wp and/or poisoned, nothing else.
+      const allowed = MARKER_BITS | Pte.SOFT_DIRTY | (level === Level.PTE ? 0 : Pte.PSE);
+      if (pfn !== 0 || !(fl & (Pte.UFFD_WP | Pte.MARKER_POISONED)) || fl & ~allowed || (level !== Level.PTE && !(vma.flags & VM.HUGETLB))) {
         push(acc, { name: 'pte-marker-invalid', message: `PTE marker 0x${fl.toString(16)} is neither uffd-wp nor poisoned, or carries a pfn`, pid, addr });
       }
       return;

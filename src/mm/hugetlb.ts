@@ -40,9 +40,10 @@ import { type MmStruct, VM, type Vma, isCowMapping } from './mm_types.js';
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
 import { GFP_KERNEL } from './page_alloc.js';
 import { Level, PAGE_SIZE, PUD_SIZE, tableIndex } from './page.js';
-import { MKDIRTY, type PageTable, Pte, clearEntry, setEntry, tableAlloc, tableLookup } from './pgtable.js';
+import { MKDIRTY, type PageTable, Pte, clearEntry, isPteMarker, pteMarkerUffdWp, pteNoneMostly, setEntry, tableAlloc, tableLookup } from './pgtable.js';
 import { anonVmaPrepare, folioMoveAnonRmap, folioNeedsCowForDma } from './rmap.js';
 import { flushTlbRange } from './tlb.js';
+import { handleUserfault, userfaultfdMinor, userfaultfdMissing, userfaultfdWp } from './userfaultfd_k.js';
 import { VMEMMAP_SYNCHRONIZE_RCU, hugetlbVmemmapOptimizeFolios, hugetlbVmemmapRestoreFolio } from './hugetlb_vmemmap.js';
 
 const ENOMEM = -12;
@@ -1115,12 +1116,19 @@ export function hugetlbFault(host: Host, vma: Vma, realAddress: number, flags: n
   if (t === null) return VmFault.OOM;
   const i = tableIndex(address, h.level);
   const fl = t.fl[i]!;
+  // A marker is a none entry that remembers something (huge_pte_none_mostly); poison first.
+  if (isPteMarker(fl)) {
+    if (fl & Pte.MARKER_POISONED) return VmFault.HWPOISON_LARGE;
+    return hugetlbNoPage(host, vma, h, t, i, address, flags, fl, realAddress);
+  }
   if (fl !== 0 && !(fl & Pte.PSE)) {
     // A table where a HugeTLB leaf belongs: Linux never builds one.
     warn(host, true, 'hugetlb_fault: page table below a huge page entry', 'mm/hugetlb.c:hugetlb_fault');
     return VmFault.SIGBUS;
   }
-  if (fl === 0) return hugetlbNoPage(host, vma, h, t, i, address, flags);
+  if (fl === 0) return hugetlbNoPage(host, vma, h, t, i, address, flags, 0, realAddress);
+  // userfaultfd write protection comes first: a write to a uffd-wp page goes to the monitor.
+  if (userfaultfdWp(vma) && fl & Pte.UFFD_WP && flags & FaultFlag.WRITE && !(fl & Pte.RW)) return handleUserfault(vma, address, realAddress, flags, VM.UFFD_WP);
   if (flags & (FaultFlag.WRITE | FaultFlag.UNSHARE) && !(fl & Pte.RW)) {
     const f = host.pfnFolio(t.pfn[i]!);
     host.folioGet(f);
@@ -1140,7 +1148,7 @@ export function hugetlbFault(host: Host, vma: Vma, realAddress: number, flags: n
  * page the reservation owner took back.
  */
 // mirrors mm/hugetlb.c:hugetlb_no_page
-function hugetlbNoPage(host: Host, vma: Vma, h: Hstate, t: PageTable, i: number, address: number, flags: number): number {
+function hugetlbNoPage(host: Host, vma: Vma, h: Hstate, t: PageTable, i: number, address: number, flags: number, orig: number, realAddress: number): number {
   const ft = host.ft;
   const mapping = vma.mapping!;
   if (vmaPriv(vma)?.unmapped) {
@@ -1151,8 +1159,10 @@ function hugetlbNoPage(host: Host, vma: Vma, h: Hstate, t: PageTable, i: number,
   let f = hugetlbPagecacheFolio(mapping, h, idx);
   let anonRmap = false;
   if (f === 0) {
-    // i_size in huge pages (userfaultfd MISSING would be handled here; not for HugeTLB yet).
+    // i_size in huge pages.
     if (idx >= Number(mapping.host.size / BigInt(h.size))) return VmFault.SIGBUS;
+    // A page missing from a MISSING-registered range (hugetlb_handle_userfault): the huge page's address.
+    if (userfaultfdMissing(vma)) return handleUserfault(vma, address, realAddress, flags, VM.UFFD_MISSING);
     if (!(vma.flags & VM.MAYSHARE)) anonVmaPrepare(host, vma);
     f = allocHugetlbFolio(host, vma, address, false);
     if (f < 0) return vmfError(f);
@@ -1161,13 +1171,18 @@ function hugetlbNoPage(host: Host, vma: Vma, h: Hstate, t: PageTable, i: number,
     if (vma.flags & VM.MAYSHARE) hugetlbAddToPageCache(host, f, mapping, idx);
     else anonRmap = true;
   } else {
+    // A page the file already has, in a MINOR-registered range.
+    if (userfaultfdMinor(vma)) return handleUserfault(vma, address, realAddress, flags, VM.UFFD_MINOR);
     if (ft.flags[f]! & PG.HWPOISON) return VmFault.HWPOISON_LARGE;
     // filemap_lock_hugetlb_folio's reference becomes the mapping's.
     host.folioGet(f);
   }
   if (anonRmap) hugetlbAddNewAnonRmap(host, f, vma, address);
   else hugetlbAddFileRmap(host, f);
-  setEntry(host, t, i, ft.pfn[f]!, makeHugePte(vma, (vma.flags & VM.WRITE) !== 0 && (vma.flags & VM.SHARED) !== 0));
+  let nfl = makeHugePte(vma, (vma.flags & VM.WRITE) !== 0 && (vma.flags & VM.SHARED) !== 0);
+  // A page that was write-protected before it went stays so (huge_pte_mkuffd_wp also write-protects).
+  if (pteMarkerUffdWp(orig)) nfl = (nfl | Pte.UFFD_WP) & ~Pte.RW;
+  setEntry(host, t, i, ft.pfn[f]!, nfl);
   hugetlbCountAdd(vma.mm, h.nrPages);
   if (flags & FaultFlag.WRITE && !(vma.flags & VM.SHARED)) return hugetlbWp(host, vma, h, t, i, address, false);
   return VmFault.OK;
@@ -1250,7 +1265,7 @@ function unmapRefPrivate(host: Host, vma: Vma, h: Hstate, f: number, address: nu
     const last = iter.pgoff + (iter.end - iter.start) / PAGE_SIZE - 1;
     if (pgoff < first || pgoff > last) continue;
     const a = iter.start + (pgoff - first) * PAGE_SIZE;
-    unmapHugepageRange(host, iter, a, a + h.size, f);
+    unmapHugepageRange(host, iter, a, a + h.size, f, false);
   }
 }
 
@@ -1261,11 +1276,13 @@ function unmapRefPrivate(host: Host, vma: Vma, h: Hstate, f: number, address: nu
  * Unmap [start, end) (huge-page aligned) of a HugeTLB VMA, private COW pages
  * included; refFolio: only that folio, marking the VMA HPAGE_RESV_UNMAPPED.
  * The private owner gets the reservation of a page it was the last to map
- * back (HUGETLB_RESTORE_RESERVE, when the pool has no surplus). Returns the
- * entries cleared; the caller flushes the TLB.
+ * back (HUGETLB_RESTORE_RESERVE, when the pool has no surplus). A zapped
+ * entry that was userfaultfd-write-protected leaves a uffd-wp marker unless
+ * dropMarkers (ZAP_FLAG_DROP_MARKER: munmap, exit, truncation); other
+ * markers go. Returns the entries cleared; the caller flushes the TLB.
  */
 // mirrors mm/hugetlb.c:__unmap_hugepage_range
-export function unmapHugepageRangeLocked(host: Host, vma: Vma, start: number, end: number, refFolio: number): number {
+export function unmapHugepageRangeLocked(host: Host, vma: Vma, start: number, end: number, refFolio: number, dropMarkers = true): number {
   const ft = host.ft;
   const h = hstateVma(host, vma);
   const mm = vma.mm;
@@ -1281,6 +1298,12 @@ export function unmapHugepageRangeLocked(host: Host, vma: Vma, start: number, en
     const i = tableIndex(addr, h.level);
     const fl = t.fl[i]!;
     if (fl === 0 || !(fl & Pte.PSE)) continue;
+    if (isPteMarker(fl)) {
+      // Not present: keep (only) the uffd-wp state, unless markers are dropped.
+      if (fl & Pte.UFFD_WP && !dropMarkers) setEntry(host, t, i, 0, HUGE_MARKER_UFFD_WP);
+      else clearEntry(host, t, i);
+      continue;
+    }
     const f = host.pfnFolio(t.pfn[i]!);
     if (refFolio !== 0) {
       if (f !== refFolio) continue;
@@ -1290,6 +1313,8 @@ export function unmapHugepageRangeLocked(host: Host, vma: Vma, start: number, en
     }
     clearEntry(host, t, i);
     cleared++;
+    // Leave a uffd-wp marker if needed.
+    if (fl & Pte.UFFD_WP && !dropMarkers) setEntry(host, t, i, 0, HUGE_MARKER_UFFD_WP);
     if (fl & Pte.DIRTY) ft.flags[f]! |= PG.DIRTY;
     hugetlbCountAdd(mm, -h.nrPages);
     hugetlbRemoveRmap(host, f);
@@ -1307,9 +1332,9 @@ export function unmapHugepageRangeLocked(host: Host, vma: Vma, start: number, en
 
 /** unmap_hugepage_range: the locked walk with a notifier and a TLB flush. */
 // mirrors mm/hugetlb.c:unmap_hugepage_range
-export function unmapHugepageRange(host: Host, vma: Vma, start: number, end: number, refFolio: number): void {
+export function unmapHugepageRange(host: Host, vma: Vma, start: number, end: number, refFolio: number, dropMarkers = true): void {
   const range = invalidateStart(host, vma.mm, MmuNotifyEvent.CLEAR, start, end);
-  if (unmapHugepageRangeLocked(host, vma, start, end, refFolio) > 0) flushTlbRange(host, vma.mm);
+  if (unmapHugepageRangeLocked(host, vma, start, end, refFolio, dropMarkers) > 0) flushTlbRange(host, vma.mm);
   invalidateEnd(range);
 }
 
@@ -1341,6 +1366,12 @@ export function copyHugetlbPageRange(host: Host, dst: Vma, src: Vma): number {
     if (dt === null) {
       ret = ENOMEM;
       break;
+    }
+    if (isPteMarker(fl)) {
+      // copy_pte_marker: poison always goes to the child, uffd-wp only to a WP-registered one.
+      const m = fl & ~(dst.flags & VM.UFFD_WP ? 0 : Pte.UFFD_WP);
+      if (m & (Pte.UFFD_WP | Pte.MARKER_POISONED)) setEntry(host, dt, i, 0, m);
+      continue;
     }
     const f = host.pfnFolio(st.pfn[i]!);
     host.folioGet(f);
@@ -1387,9 +1418,15 @@ export function copyHugetlbPageRange(host: Host, dst: Vma, src: Vma): number {
   return ret;
 }
 
-/** Apply vma.pageProt to the present HugeTLB entries of [start, end). Returns base pages changed. */
+/**
+ * Apply vma.pageProt to the present HugeTLB entries of [start, end). With
+ * uffdWp, set userfaultfd write protection (none entries take uffd-wp markers,
+ * page tables allocated for them); with uffdWpResolve, clear it (uffd-wp
+ * markers go). No entry becomes writable here: a write fault does that.
+ * Returns base pages changed.
+ */
 // mirrors mm/hugetlb.c:hugetlb_change_protection
-export function hugetlbChangeProtection(host: Host, vma: Vma, start: number, end: number): number {
+export function hugetlbChangeProtection(host: Host, vma: Vma, start: number, end: number, uffdWp = false, uffdWpResolve = false): number {
   const h = hstateVma(host, vma);
   const mm = vma.mm;
   const range = invalidateStart(host, mm, MmuNotifyEvent.PROTECTION_VMA, start, end);
@@ -1397,21 +1434,97 @@ export function hugetlbChangeProtection(host: Host, vma: Vma, start: number, end
   const keep = Pte.SPECIAL | Pte.ACCESSED | Pte.DIRTY | Pte.SOFT_DIRTY | Pte.UFFD_WP | Pte.PINNED | Pte.PSE;
   const tableSpan = h.size * 512;
   for (let addr = start; addr < end; addr += h.size) {
-    const t = hugetlbWalk(mm, h, addr);
+    // Userfaultfd write protection needs the tables to hold its markers.
+    const t = uffdWp ? hugePteAlloc(host, mm, h, addr) : hugetlbWalk(mm, h, addr);
     if (t === null) {
+      if (uffdWp) break;
       addr = Math.floor(addr / tableSpan) * tableSpan + tableSpan - h.size;
       continue;
     }
     const i = tableIndex(addr, h.level);
     const fl = t.fl[i]!;
-    if (fl === 0 || !(fl & Pte.PSE)) continue;
-    // huge_pte_modify
-    setEntry(host, t, i, t.pfn[i]!, (fl & keep) | (vma.pageProt & ~keep));
+    if (isPteMarker(fl)) {
+      // A poisoned page has no permissions to change; a uffd-wp marker goes on resolve.
+      if (pteMarkerUffdWp(fl) && uffdWpResolve) clearEntry(host, t, i);
+      continue;
+    }
+    if (fl === 0) {
+      if (uffdWp) setEntry(host, t, i, 0, HUGE_MARKER_UFFD_WP);
+      continue;
+    }
+    if (!(fl & Pte.PSE)) continue;
+    // huge_pte_modify; huge_pte_mkuffd_wp write-protects too.
+    let nfl = (fl & keep) | (vma.pageProt & ~keep);
+    if (uffdWp) nfl = (nfl | Pte.UFFD_WP) & ~Pte.RW;
+    else if (uffdWpResolve) nfl &= ~Pte.UFFD_WP;
+    setEntry(host, t, i, t.pfn[i]!, nfl);
     pages++;
   }
   if (pages > 0) flushTlbRange(host, mm);
   invalidateEnd(range);
   return pages * h.nrPages;
+}
+
+/** A uffd-wp marker in a HugeTLB entry (PSE: a leaf for the page-table walkers). */
+const HUGE_MARKER_UFFD_WP = Pte.PSE | Pte.MARKER | Pte.UFFD_WP;
+const EEXIST = -17;
+const EFAULT = -14;
+const EIO = -5;
+
+/**
+ * One huge page of UFFDIO_COPY (data, the huge page's worth of the caller's
+ * memory, already read), UFFDIO_CONTINUE (data null, continue) or
+ * UFFDIO_POISON (poison) at addr. 0, or a negative errno: EEXIST (a page in
+ * the file or an entry there), EFAULT (no page to continue with; beyond
+ * EOF), ENOMEM (no huge page). The checks Linux makes after allocating the
+ * page come before it here, so no reservation needs restoring on error.
+ */
+// mirrors mm/hugetlb.c:hugetlb_mfill_atomic_pte
+export function hugetlbMfillAtomicPte(host: Host, vma: Vma, addr: number, data: Uint8Array | null, cont: boolean, poison: boolean, wp: boolean): number {
+  const ft = host.ft;
+  const h = hstateVma(host, vma);
+  const mm = vma.mm;
+  const t = hugePteAlloc(host, mm, h, addr);
+  if (t === null) return ENOMEM;
+  const i = tableIndex(addr, h.level);
+  if (poison) {
+    // Never over any entry, a marker included.
+    if (t.fl[i] !== 0) return EEXIST;
+    setEntry(host, t, i, 0, Pte.PSE | Pte.MARKER | Pte.MARKER_POISONED);
+    return 0;
+  }
+  const mapping = vma.mapping!;
+  const idx = vmaHugecacheOffset(h, vma, addr);
+  const shared = (vma.flags & VM.SHARED) !== 0;
+  let f = 0;
+  if (cont) {
+    f = hugetlbPagecacheFolio(mapping, h, idx);
+    if (f === 0) return EFAULT;
+  } else {
+    if (shared && hugetlbPagecacheFolio(mapping, h, idx) !== 0) return EEXIST;
+    if (shared && idx >= Number(mapping.host.size / BigInt(h.size))) return EFAULT;
+  }
+  if (cont && ft.flags[f]! & PG.HWPOISON) return EIO;
+  // A marker may be filled (write-protected or poisoned before the page came).
+  if (!pteNoneMostly(t.fl[i]!)) return EEXIST;
+  if (!cont) {
+    if (!shared) anonVmaPrepare(host, vma);
+    f = allocHugetlbFolio(host, vma, addr, false);
+    if (f < 0) return ENOMEM;
+    host.content.write(f, h.nrPages, 0, data!, 0, h.size);
+    host.ev[Ev.COPY_BYTES] += h.size;
+    ft.flags[f]! |= PG.UPTODATE;
+    if (shared) hugetlbAddToPageCache(host, f, mapping, idx);
+  } else host.folioGet(f);
+  if (cont || shared) hugetlbAddFileRmap(host, f);
+  else hugetlbAddNewAnonRmap(host, f, vma, addr);
+  // CONTINUE into a private mapping, or COPY with MODE_WP: not writable.
+  const writable = !wp && !(cont && !shared) && (vma.flags & VM.WRITE) !== 0;
+  let fl = makeHugePte(vma, writable) | MKDIRTY;
+  if (wp) fl = (fl | Pte.UFFD_WP) & ~Pte.RW;
+  setEntry(host, t, i, ft.pfn[f]!, fl);
+  hugetlbCountAdd(mm, h.nrPages);
+  return 0;
 }
 
 /** The errno a HugeTLB VMA split at addr gets (hugetlb_vm_op_split). */

@@ -588,7 +588,7 @@ function zapPmdRange(host: Host, vma: Vma, pmdT: PageTable, addr: number, end: n
 // mirrors mm/memory.c:unmap_page_range
 function unmapPageRange(host: Host, vma: Vma, start: number, end: number, details: ZapDetails | null): number {
   // unmap_single_vma: HugeTLB VMAs have their own walk (private COW pages go too).
-  if (vma.flags & VM.HUGETLB) return unmapHugepageRangeLocked(host, vma, start, end, 0);
+  if (vma.flags & VM.HUGETLB) return unmapHugepageRangeLocked(host, vma, start, end, 0, zapDropMarkers(details));
   let cleared = 0;
   const visit = (t: PageTable, a: number, e: number): void => {
     if (t.level === Level.PMD) {

@@ -88,7 +88,7 @@ export const enum UffdCp {
  */
 // mirrors mm/mprotect.c:change_protection (change_pmd_range / change_pte_range / change_huge_pmd)
 export function changeProtection(host: Host, vma: Vma, start: number, end: number, tryWritable: boolean, uffd: UffdCp = UffdCp.NONE): number {
-  if (vma.flags & VM.HUGETLB) return hugetlbChangeProtection(host, vma, start, end);
+  if (vma.flags & VM.HUGETLB) return hugetlbChangeProtection(host, vma, start, end, uffd === UffdCp.WP, uffd === UffdCp.WP_RESOLVE);
   const prot = vma.pageProt;
   let pages = 0;
   const uffdWp = uffd === UffdCp.WP;

@@ -325,3 +325,51 @@ describe('oracle: userfaultfd rules', () => {
     expect(names(k)).toEqual(['pte-marker-invalid']);
   });
 });
+
+describe('userfaultfd: HugeTLB', () => {
+  const HP = 2 << 20;
+  function hsetup(features = 0) {
+    const k = new Kernel({ memory: '256MiB', hugetlb: { '2MiB': 8 } });
+    const p = k.spawn();
+    const uffd = p.userfaultfd(0);
+    p.ioctl(uffd, U.UFFDIO_API, { api: U.UFFD_API, features, ioctls: 0 });
+    const a = p.mmap(0, 2 * HP, RW, U.MAP_PRIVATE | U.MAP_ANONYMOUS | U.MAP_HUGETLB, -1, 0);
+    return { k, p, uffd, a };
+  }
+
+  it('whole huge pages only; the basic ioctls (no ZEROPAGE, no MOVE); ZEROPAGE is EINVAL', () => {
+    const { k, p, uffd, a } = hsetup();
+    expect(() => register(p, uffd, a + PAGE, HP, U.UFFDIO_REGISTER_MODE_MISSING)).toThrow(/EINVAL/);
+    expect(() => register(p, uffd, a, HP + PAGE, U.UFFDIO_REGISTER_MODE_MISSING)).toThrow(/EINVAL/);
+    expect(register(p, uffd, a, 2 * HP, U.UFFDIO_REGISTER_MODE_MISSING)).toBe(U.UFFD_API_RANGE_IOCTLS_BASIC & ~(1 << U._UFFDIO_WRITEPROTECT) & ~(1 << U._UFFDIO_CONTINUE));
+    const z = { range: { start: a, len: HP }, mode: 0, zeropage: 0 };
+    expect(() => p.ioctl(uffd, U.UFFDIO_ZEROPAGE, z)).toThrow(/EINVAL/);
+    expect(z.zeropage).toBe(-U.errno.EINVAL);
+    const c = { dst: a, src: a, len: PAGE, mode: 0, copy: 0 };
+    expect(() => p.ioctl(uffd, U.UFFDIO_COPY, c)).toThrow(/EINVAL/);
+    expect(k.check()).toEqual([]);
+  });
+
+  it('a fault reports the huge page (the byte with EXACT_ADDRESS); COPY fills the whole huge page', () => {
+    for (const exact of [false, true]) {
+      const { k, p, uffd, a } = hsetup(exact ? U.UFFD_FEATURE_EXACT_ADDRESS : 0);
+      register(p, uffd, a, 2 * HP, U.UFFDIO_REGISTER_MODE_MISSING | U.UFFDIO_REGISTER_MODE_WP);
+      const e = blocked(() => p.read(a + HP + 5 * PAGE + 3, 1));
+      expect(e.msg.arg.pagefault.address).toBe(exact ? a + HP + 5 * PAGE + 3 : a + HP);
+      const src = p.mmap(0, HP, RW, U.MAP_PRIVATE | U.MAP_ANONYMOUS, -1, 0);
+      p.fill(src, HP, 0x33);
+      p.ioctl(uffd, U.UFFDIO_COPY, { dst: a + HP, src, len: HP, mode: U.UFFDIO_COPY_MODE_WP, copy: 0 });
+      expect(p.read(a + HP + 5 * PAGE + 3, 1)[0]).toBe(0x33);
+      expect(p.pagemap(a + HP)).toMatchObject({ uffdWp: true, mappedBy: HP });
+      expect(blocked(() => p.fill(a + HP, 1, 1)).msg.arg.pagefault.flags).toBe(U.UFFD_PAGEFAULT_FLAG_WRITE | U.UFFD_PAGEFAULT_FLAG_WP);
+      // A none huge entry takes a marker; unprotect drops it.
+      p.ioctl(uffd, U.UFFDIO_WRITEPROTECT, { range: { start: a, len: HP }, mode: U.UFFDIO_WRITEPROTECT_MODE_WP });
+      expect(p.pagemap(a)).toMatchObject({ present: false, uffdWp: true });
+      expect(k.check()).toEqual([]);
+      p.ioctl(uffd, U.UFFDIO_WRITEPROTECT, { range: { start: a, len: 2 * HP }, mode: 0 });
+      expect(p.pagemap(a).uffdWp).toBe(false);
+      p.fill(a + HP, 1, 1);
+      expect(k.check()).toEqual([]);
+    }
+  });
+});

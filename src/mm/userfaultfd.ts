@@ -13,6 +13,7 @@ import * as U from '../uapi/userfaultfd.js';
 import { PG, folioTestLarge, pageAnonExclusive } from './folio.js';
 import type { Host } from './host.js';
 import { addMmCounter, isHugeZeroPmd, mmCounterFile, pgtableTransHugeDeposit, splitFolio, splitHugePmd } from './huge_memory.js';
+import { hugetlbMfillAtomicPte } from './hugetlb.js';
 import { folioPageIdx, vmNormalPage } from './memory.js';
 import { MmCounter, type MmStruct, VM, type Vma, isCowMapping, linearPageIndex, vmaIsAnonymous, vmaIsShmem } from './mm_types.js';
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
@@ -236,7 +237,7 @@ export function mfillAtomic(ctx: UserfaultfdCtx, dstStart: number, srcStart: num
   if (ctx.mmapChanging > 0) return neg('EAGAIN');
   if (vmaIsAnonymous(vma) && vma.flags & VM.SHARED) return neg('EINVAL');
   if (wp && !(vma.flags & VM.UFFD_WP)) return neg('EINVAL');
-  if (vma.flags & VM.HUGETLB) return mfillAtomicHugetlb(vma, dstStart, len, mode);
+  if (vma.flags & VM.HUGETLB) return mfillAtomicHugetlb(host, vma, dstStart, srcStart, len, mode, wp, srcMm);
   if (!vmaIsAnonymous(vma) && !vmaIsShmem(vma)) return neg('EINVAL');
   if (!vmaIsShmem(vma) && mode === MfillMode.CONTINUE) return neg('EINVAL');
   let copied = 0;
@@ -267,15 +268,31 @@ export function mfillAtomic(ctx: UserfaultfdCtx, dstStart: number, srcStart: num
 
 /**
  * HugeTLB VMAs: whole huge pages only (EINVAL otherwise), and no ZEROPAGE (no
- * zero page of every huge size exists). The model's HugeTLB pools cannot yet
- * back a fill: the remaining cases fail with ENOMEM, as an empty pool would.
+ * zero page of every huge size exists). COPY reads each huge page of the
+ * caller's memory first (EFAULT if it cannot), as Linux's retry outside
+ * mmap_lock ends up doing.
  */
 // mirrors mm/userfaultfd.c:mfill_atomic_hugetlb
-function mfillAtomicHugetlb(vma: Vma, dstStart: number, len: number, mode: MfillMode): number {
+function mfillAtomicHugetlb(host: Host, vma: Vma, dstStart: number, srcStart: number, len: number, mode: MfillMode, wp: boolean, srcMm: MmStruct | null): number {
   if (mode === MfillMode.ZEROPAGE) return neg('EINVAL');
   const h = vma.file?.fOp.hugePageSize ?? PMD_SIZE;
   if (dstStart % h !== 0 || len % h !== 0) return neg('EINVAL');
-  return neg('ENOMEM');
+  let copied = 0;
+  let err = 0;
+  for (let off = 0; off < len; off += h) {
+    let data: Uint8Array | null = null;
+    if (mode === MfillMode.COPY) {
+      data = new Uint8Array(h);
+      if (srcMm === null || copyFromUser(host, srcMm, data, srcStart + off, h) !== 0) {
+        err = neg('EFAULT');
+        break;
+      }
+    }
+    err = hugetlbMfillAtomicPte(host, vma, dstStart + off, data, mode === MfillMode.CONTINUE, mode === MfillMode.POISON, wp);
+    if (err !== 0) break;
+    copied += h;
+  }
+  return copied > 0 ? copied : err;
 }
 
 // ---------------------------------------------------------------------------
@@ -545,7 +562,9 @@ export function uffdClearWpMoved(host: Host, vma: Vma, start: number, end: numbe
       const i = tableIndex(a, Level.PMD);
       const fl = pmdT.fl[i]!;
       if (fl & Pte.PSE) {
-        if (fl & Pte.UFFD_WP) setEntry(host, pmdT, i, pmdT.pfn[i]!, fl & ~Pte.UFFD_WP);
+        // A huge leaf, or a HugeTLB marker (cleared if it was only uffd-wp).
+        if (isPteMarker(fl) && !(fl & Pte.MARKER_POISONED)) clearEntry(host, pmdT, i);
+        else if (fl & Pte.UFFD_WP) setEntry(host, pmdT, i, pmdT.pfn[i]!, fl & ~Pte.UFFD_WP);
       } else if (fl !== 0) {
         const pt = pmdT.kids![i]!;
         for (let b = a; b < Math.min(next, end); b += PAGE_SIZE) {

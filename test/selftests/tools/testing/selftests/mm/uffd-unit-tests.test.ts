@@ -21,10 +21,9 @@
  * Real Linux 6.12 (Debian, 2 vCPUs, 6 GiB, HUGE2M=64; run-selftests.sh,
  * /work/shared/realkernel/results/6.12/uffd-unit-tests.tap) passed 56 and
  * skipped 10 of 66: the wp-fork-pin* cases, for lack of CONFIG_GUP_TEST. The
- * model has the gup_test device, so it runs them; it skips the hugetlb cases
- * while its HugeTLB pools are empty (the program's own skip: "memory
- * allocation failed"). REAL_6_12 below records Linux's verdicts, and a test
- * compares the plan with them.
+ * model has the gup_test device, so it runs them. Every case gets a kernel
+ * with 64 2 MiB HugeTLB pages, as the real run's guest had. REAL_6_12 below
+ * records Linux's verdicts, and the last test compares the model's with them.
  */
 import { describe, expect, it } from 'vitest';
 import { Kernel, type Process, SignalError, SyscallError } from '../../../../../../src/index.js';
@@ -1121,7 +1120,8 @@ const uffdTests: UffdTestCase[] = [
  * fresh kernel; it must be consistent afterwards.
  */
 function runCase(test: UffdTestCase, mem: MemType): Outcome {
-  const k = new Kernel({ memory: '2GiB' });
+  // As the real run's guest: 64 boot-time 2 MiB HugeTLB pages (run-selftests.sh's HUGE2M default).
+  const k = new Kernel({ memory: '2GiB', hugetlb: { '2MiB': 64 } });
   const p = k.spawn();
   const hugetlb = (mem.memFlag & (MEM_HUGETLB | MEM_HUGETLB_PRIVATE)) !== 0;
   // default_huge_page_size(): Hugepagesize from /proc/meminfo.
@@ -1187,7 +1187,6 @@ const DIFFERS_FROM_6_12: Record<string, string> = {
   'mmap-changing on shmem': 'not in 6.12: the case was added later',
 };
 for (const m of memTypes) {
-  if (m.memFlag & (MEM_HUGETLB | MEM_HUGETLB_PRIVATE)) continue;
   for (const name of ['wp-fork-pin', 'wp-fork-pin-with-event']) DIFFERS_FROM_6_12[`${name} on ${m.name}`] = 'runs here: the model has gup_test (6.12 was built without CONFIG_GUP_TEST)';
 }
 
@@ -1198,9 +1197,6 @@ for (const m of memTypes) {
 const MODEL_GAPS: Record<string, { allowed: ('pass' | 'skip')[]; why: string }> = {
   'minor-collapse on shmem': { allowed: ['skip', 'pass'], why: 'MADV_COLLAPSE of shmem is not modelled: the program skips ("MADV_COLLAPSE failed")' },
 };
-for (const name of Object.keys(REAL_6_12)) {
-  if (name.includes(' on hugetlb')) MODEL_GAPS[name] = { allowed: ['skip'], why: 'the HugeTLB pools are empty, so the areas cannot be mapped ("memory allocation failed")' };
-}
 
 const planned: string[] = [];
 const verdicts = new Map<string, 'pass' | 'skip' | 'fail'>();
