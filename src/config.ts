@@ -8,6 +8,7 @@ import { PAGE_SIZE } from './mm/page.js';
 import { type MmConfig, type ThpEnabled, defaultMmConfig } from './mm/host.js';
 import { DEFAULT_POLICY, type PolicyChoice, UnknownPolicyError, createPinAccounting } from './policy/registry.js';
 import { DEFAULT_MOUNTS, MOUNT_TYPES, type MountSpec, type MountType, isNormalizedAbsolute } from './fs/namei.js';
+import { parseHugetlbfsOptions } from './fs/hugetlbfs.js';
 
 export class KernelConfigError extends RangeError {
   constructor(message: string) {
@@ -41,7 +42,7 @@ const schema = z
      * The mount table: mount point -> file system type, or { type, size }.
      * Replaces the default ({ '/': 'ext4', '/tmp': 'tmpfs', '/dev/shm': 'tmpfs', '/mnt/pmem': 'ext4-dax' }) as a whole.
      */
-    mounts: z.record(z.string(), z.union([z.string(), z.object({ type: z.string(), size: size.optional() }).strict()])).optional(),
+    mounts: z.record(z.string(), z.union([z.string(), z.object({ type: z.string(), size: size.optional(), options: z.string().optional() }).strict()])).optional(),
     /**
      * Boot-time HugeTLB pools (hugepagesz=/hugepages=): huge page size -> pages,
      * e.g. { '2MiB': 512, '1GiB': 16 }. 1 GiB pages come from contiguous memory
@@ -164,7 +165,7 @@ function parseHugetlb(pools: Record<string, number> | undefined): Map<number, nu
 }
 
 /** The mount table: normalized absolute mount points, known types, '/' present. */
-function parseMounts(mounts: Record<string, string | { type: string; size?: string | number }> | undefined): MountSpec[] {
+function parseMounts(mounts: Record<string, string | { type: string; size?: string | number; options?: string }> | undefined): MountSpec[] {
   const out: MountSpec[] = [];
   for (const [point, v] of Object.entries(mounts ?? DEFAULT_MOUNTS)) {
     const type = typeof v === 'string' ? v : v.type;
@@ -181,6 +182,20 @@ function parseMounts(mounts: Record<string, string | { type: string; size?: stri
         throw new KernelConfigError(`Kernel option mounts: size of ${point} must be a positive multiple of 4KiB, got ${JSON.stringify(v.size)}`);
       }
       size = b;
+    }
+    if (typeof v !== 'string' && v.options !== undefined && type !== 'hugetlbfs') {
+      throw new KernelConfigError(`Kernel option mounts: options are for hugetlbfs mounts (${point} is ${type})`);
+    }
+    if (type === 'hugetlbfs') {
+      // The option string as mount -o takes it; a size given as such is size=.
+      const text = [typeof v === 'string' ? '' : (v.options ?? ''), size > 0 ? `size=${size}` : ''].filter((s) => s !== '').join(',');
+      const opts = parseHugetlbfsOptions(text);
+      if (typeof opts === 'string') throw new KernelConfigError(`Kernel option mounts: hugetlbfs at ${point}: ${opts}`);
+      if (opts.pagesize !== undefined && opts.pagesize !== 2 ** 21 && opts.pagesize !== 2 ** 30) {
+        throw new KernelConfigError(`Kernel option mounts: hugetlbfs at ${point}: unsupported page size ${opts.pagesize} (x86-64 has 2M and 1G)`);
+      }
+      out.push({ point, type: 'hugetlbfs', size: 0, hugetlbfs: opts });
+      continue;
     }
     out.push({ point, type: type as MountType, size });
   }

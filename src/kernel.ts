@@ -5,7 +5,7 @@
  */
 import { countersRecord } from './cost/counters.js';
 import { type CostEstimate, CostModel } from './cost/model.js';
-import { type KernelOptions, parseKernelOptions, RESERVED_PAGES } from './config.js';
+import { KernelConfigError, type KernelOptions, parseKernelOptions, RESERVED_PAGES } from './config.js';
 import { Host, type ThpEnabled } from './mm/host.js';
 import type { MmapHooks } from './mm/mmap.js';
 import { NODE_STAT_NAMES } from './mm/vmstat.js';
@@ -18,7 +18,7 @@ import { type HugetlbFs, hugetlbFs } from './fs/hugetlbfs.js';
 import { hugetlbInit } from './mm/hugetlb.js';
 import { type SysFile, hugetlbSysFiles, sysfsOpen } from './fs/sysfs.js';
 import { type ShmemFs, shmemFs } from './fs/shmem.js';
-import { Namespace } from './fs/namei.js';
+import { MountError, Namespace } from './fs/namei.js';
 import { type Meminfo, meminfoRead } from './fs/proc/meminfo.js';
 import { type FolioInfo, folioInfo, kpagecount, kpageflags } from './fs/proc/page.js';
 import { type Violation, checkKernel } from './check/oracle.js';
@@ -77,7 +77,13 @@ export class Kernel implements KernelCore {
     this.shmem = shmemFs(this.vfs);
     hugetlbInit(this.host, cfg.hugetlbPools, cfg.hugetlbOptimizeVmemmap);
     this.hugetlbfs = hugetlbFs(this.vfs);
-    this.ns = new Namespace(this.vfs, this.shmem, cfg.mounts);
+    try {
+      this.ns = new Namespace(this.vfs, this.shmem, cfg.mounts, this.hugetlbfs);
+    } catch (e) {
+      // A mount that fails at boot (hugetlbfs min_size= beyond the pool: ENOMEM) is a configuration error.
+      if (e instanceof MountError) throw new KernelConfigError(`Kernel option mounts: mounting hugetlbfs at ${e.point} failed with ${e.errno}${e.errno === 'ENOMEM' ? ' (min_size cannot be reserved from the pool)' : ''}`);
+      throw e;
+    }
     this.mmapHooks = { shmemZeroSetup: (vma, size) => this.shmem.zeroSetup(vma, size) };
     this.gup = new KernelGup(this.host);
     registerDrivers(this.devices, { host: this.host, vfs: this.vfs });
@@ -224,7 +230,10 @@ export class Kernel implements KernelCore {
     if (sf !== undefined) {
       // One write(2) of value, as given: "16\n" and "16" are both 16 (kstrtoul), " 16" is not.
       if (sf.attr.store === undefined || !(sf.attr.mode & 0o222)) throw new SyscallError('EACCES', 'open');
-      const r = sf.attr.store(String(value));
+      // A write of no bytes stores nothing (sysfs_kf_write returns 0 at once).
+      const text = String(value);
+      if (text === '') return;
+      const r = sf.attr.store(text);
       if (typeof r === 'string') throw new SyscallError(r, 'write');
       return;
     }

@@ -702,7 +702,7 @@ function checkHugetlb(host: Host, acc: Acc, vfs: Vfs, procs: readonly CheckedPro
     add(h.order, unconsumed);
   }
   for (const p of procs) if (p.mm !== null) for (const v of p.mm.vmas) if (v.flags & VM.HUGETLB && v.file !== null) add(hstateVma(host, v).order, hugetlbVmaUnusedReserves(host, v));
-  for (const sp of hs.subpools) add(sp.hstate.order, sp.rsvHpages);
+  for (const sp of hs.subpools) if (sp.minHpages !== -1) add(sp.hstate.order, sp.rsvHpages);
   for (const h of hs.hstates) {
     const name = h.name;
     const count = nr.get(h.order) ?? 0;

@@ -88,6 +88,72 @@ export interface HugetlbFs {
   fileOps(h: Hstate): FsFileOps;
 }
 
+/** memparse (lib/cmdline.c): a number (base 0) and an optional K/M/G/T/P/E suffix; the rest of the text. */
+function memparse(s: string): { value: number; rest: string } | null {
+  const m = /^(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)([kKmMgGtTpPeE]?)/.exec(s);
+  if (m === null) return null;
+  const d = m[1]!;
+  const v = Number(/^0[xX]/.test(d) ? BigInt(d) : d.length > 1 && d.startsWith('0') ? BigInt(`0o${d.slice(1)}`) : BigInt(d));
+  const shift = { '': 0, k: 10, m: 20, g: 30, t: 40, p: 50, e: 60 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't' | 'p' | 'e'];
+  return { value: v * 2 ** shift, rest: s.slice(m[0].length) };
+}
+
+/**
+ * Parse a hugetlbfs mount's option string ("pagesize=1G,size=50%,min_size=2G,
+ * nr_inodes=10"): the options, or a message for an unknown option or a bad
+ * value (mount(2) would fail with EINVAL). uid=, gid= and mode= are accepted
+ * and ignored (the model has no permissions).
+ */
+// mirrors fs/hugetlbfs/inode.c:hugetlbfs_parse_param
+export function parseHugetlbfsOptions(text: string): HugetlbfsMountOptions | string {
+  const o: { -readonly [K in keyof HugetlbfsMountOptions]: HugetlbfsMountOptions[K] } = {};
+  for (const part of text.split(',')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part : part.slice(0, eq);
+    const val = eq < 0 ? '' : part.slice(eq + 1);
+    const size = (): { value: number; percent: boolean } | null => {
+      // memparse() would accept a K/M/G without a digit: the value must start with one.
+      const r = /^[0-9]/.test(val) ? memparse(val) : null;
+      return r === null ? null : { value: r.value, percent: r.rest.startsWith('%') };
+    };
+    switch (key) {
+      case 'size': {
+        const s = size();
+        if (s === null) return `bad value '${val}' for mount option 'size'`;
+        o.size = s;
+        break;
+      }
+      case 'min_size': {
+        const s = size();
+        if (s === null) return `bad value '${val}' for mount option 'min_size'`;
+        o.minSize = s;
+        break;
+      }
+      case 'nr_inodes': {
+        const r = /^[0-9]/.test(val) ? memparse(val) : null;
+        if (r === null) return `bad value '${val}' for mount option 'nr_inodes'`;
+        o.nrInodes = r.value;
+        break;
+      }
+      case 'pagesize': {
+        const r = memparse(val);
+        if (r === null) return `unsupported page size '${val}'`;
+        o.pagesize = r.value;
+        break;
+      }
+      case 'uid':
+      case 'gid':
+      case 'mode':
+        if (!/^[0-9]+$/.test(val)) return `bad value '${val}' for mount option '${key}'`;
+        break;
+      default:
+        return `unknown parameter '${key}'`;
+    }
+  }
+  return o;
+}
+
 /** hugetlbfs_size_to_hpages: bytes (or a percentage of max_huge_pages) to huge pages; -1: not given. */
 // mirrors fs/hugetlbfs/inode.c:hugetlbfs_size_to_hpages
 function sizeToHpages(h: Hstate, opt: { value: number; percent: boolean } | undefined): number {
@@ -321,7 +387,7 @@ export function hugetlbFs(vfs: Vfs): HugetlbFs {
       removeInodeHugepages(ino.mapping, 0n, LLONG_MAX);
       if (sb.maxInodes >= 0) sb.freeInodes++;
     });
-    hs.inodes.set(inode.mapping, { hstate: sb.hstate, resvMap: new ResvMap(), spool: sb.spool });
+    hs.inodes.set(inode.mapping, { mapping: inode.mapping, hstate: sb.hstate, resvMap: new ResvMap(), spool: sb.spool });
     inode.seals = F_SEAL_SEAL;
     return inode;
   };

@@ -47,10 +47,11 @@ import { type DiskFsKind, diskFs } from './ext4.js';
 import { Dentry, type FsFileOps, OpenFile } from './file.js';
 import type { FsInode, Vfs } from './inode.js';
 import type { ShmemFs } from './shmem.js';
+import type { HugetlbFs, HugetlbfsMountOptions } from './hugetlbfs.js';
 import { registerStatfs } from './statfs.js';
 
 /** The file system types a mount may have. The -dax types are fs-dax mounts (dax=always). */
-export const MOUNT_TYPES = ['ext4', 'xfs', 'btrfs', 'tmpfs', 'ext4-dax', 'xfs-dax'] as const;
+export const MOUNT_TYPES = ['ext4', 'xfs', 'btrfs', 'tmpfs', 'ext4-dax', 'xfs-dax', 'hugetlbfs'] as const;
 export type MountType = (typeof MOUNT_TYPES)[number];
 
 /** One mount of the Kernel option `mounts`: a normalized absolute path, a type, a size in bytes (0: the type's default). */
@@ -58,6 +59,8 @@ export interface MountSpec {
   readonly point: string;
   readonly type: MountType;
   readonly size: number;
+  /** hugetlbfs: the parsed mount options (pagesize=, size=, min_size=, nr_inodes=). */
+  readonly hugetlbfs?: HugetlbfsMountOptions;
 }
 
 /** The default mount table: ext4 root, tmpfs /tmp and /dev/shm, an fs-dax pmem mount. */
@@ -204,6 +207,7 @@ export class Namespace {
     private readonly vfs: Vfs,
     shmem: ShmemFs,
     specs: readonly MountSpec[],
+    hugetlbfs?: HugetlbFs,
   ) {
     const totalPages = vfs.host.pa.totalPages;
     let anonDev = 30;
@@ -211,7 +215,23 @@ export class Namespace {
     let pmemMinor = 0;
     for (const spec of specs) {
       let mount: Mount;
-      if (spec.type === 'tmpfs') {
+      if (spec.type === 'hugetlbfs') {
+        if (hugetlbfs === undefined) throw new MountError(spec.point, 'ENODEV');
+        const sb = hugetlbfs.mount(spec.hugetlbfs ?? {}, anonDev++);
+        if (typeof sb === 'string') throw new MountError(spec.point, sb);
+        mount = { point: spec.point, sb, fileOps: hugetlbfs.fileOps(sb.hstate), newInode: (mode) => hugetlbfs.newInode(sb, mode) };
+        // hugetlbfs_statfs: counts only with a subpool (size= or min_size=).
+        registerStatfs(
+          sb,
+          () => {
+            const sp = sb.spool;
+            if (sp === null) return { blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0 };
+            const free = sp.maxHpages - sp.usedHpages;
+            return { blocks: sp.maxHpages, bfree: free, bavail: free, files: sb.maxInodes, ffree: sb.freeInodes };
+          },
+          ST_RELATIME,
+        );
+      } else if (spec.type === 'tmpfs') {
         const blocks = spec.size > 0 ? Math.ceil(spec.size / PAGE_SIZE) : Math.floor(totalPages / 2);
         const sb = shmem.mount(blocks, Math.floor(totalPages / 2), anonDev++);
         mount = { point: spec.point, sb, fileOps: shmem.fileOps, newInode: (mode) => shmem.newInode(sb, mode) };
@@ -447,6 +467,16 @@ export class Namespace {
     // do_dentry_open clears the open-time flags from f_flags.
     const fFlags = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
     return new OpenFile(this.vfs, inode, fMode, fFlags, fOp, dentry);
+  }
+}
+
+/** A mount of the mount table failed at boot (mount(2) would have returned errno). */
+export class MountError extends Error {
+  constructor(
+    readonly point: string,
+    readonly errno: ErrnoName,
+  ) {
+    super(`mounting ${point} failed: ${errno}`);
   }
 }
 

@@ -167,10 +167,16 @@ describe('the pool files', () => {
     expect(pool(k).nr).toBe(n);
   });
 
-  it.each([['-1'], ['abc'], [' 5'], ['5\n\n'], ['0x10'], ['']])('nr_hugepages refuses %j with EINVAL', (text) => {
+  it.each([['-1'], ['abc'], [' 5'], ['5\n\n'], ['0x10'], ['1.5']])('nr_hugepages refuses %j with EINVAL', (text) => {
     const k = new Kernel({ memory: '1GiB' });
     expect(sig(() => k.writeSysfs(`${D2}/nr_hugepages`, text))).toBe('EINVAL');
     expect(sig(() => k.writeSysfs(`${D2}/nr_hugepages`, '99999999999999999999999'))).toBe('ERANGE');
+  });
+
+  it('an empty write is a write of no bytes: nothing happens (sysfs_kf_write)', () => {
+    const k = new Kernel({ memory: '1GiB', hugetlb: { '2MiB': 2 } });
+    k.writeSysfs(`${D2}/nr_hugepages`, '');
+    expect(pool(k).nr).toBe(2);
   });
 
   it('open/read/write/close through the file descriptor API, with Linux permissions', () => {

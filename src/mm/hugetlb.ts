@@ -122,6 +122,7 @@ export class ResvMap {
 
 /** What hugetlbfs keeps per inode and per mount, as mm reaches it (hstate_inode, inode_resv_map, subpool_inode). */
 export interface HugetlbInodeInfo {
+  readonly mapping: AddressSpace;
   readonly hstate: Hstate;
   readonly resvMap: ResvMap;
   readonly spool: Subpool | null;
@@ -950,6 +951,7 @@ export function hugetlbReservePages(host: Host, info: HugetlbInodeInfo, from: nu
 // mirrors mm/hugetlb.c:hugetlb_unreserve_pages
 export function hugetlbUnreservePages(host: Host, info: HugetlbInodeInfo, start: number, end: number, freed: number): void {
   const chg = regionDel(info.resvMap, start, end);
+  info.mapping.host.blocks -= (info.hstate.size / 512) * freed;
   const gblReserve = hugepageSubpoolPutPages(host, info.spool, chg - freed);
   hugetlbAcctMemory(host, info.hstate, -gblReserve);
 }

@@ -250,13 +250,22 @@ export class PageContent {
 }
 
 function isUniform(a: Uint8Array): boolean {
-  const b = a[0];
-  for (let i = 1; i < a.length; i++) if (a[i] !== b) return false;
-  return true;
+  return a.length === 0 || allEqual(a, 0, a.length, a[0]!);
 }
 
-/** Are src[off, off + n) all equal to byte? */
+/** A page of one byte value, for native comparisons (made on first use). */
+const constPages: (Uint8Array | undefined)[] = [];
+
+/** Are src[off, off + n) all equal to byte? Long runs compare natively against a constant page. */
 function allEqual(src: Uint8Array, off: number, n: number, byte: number): boolean {
-  for (let k = off; k < off + n; k++) if (src[k] !== byte) return false;
+  if (n < 64) {
+    for (let k = off; k < off + n; k++) if (src[k] !== byte) return false;
+    return true;
+  }
+  const ref = (constPages[byte] ??= new Uint8Array(PAGE_SIZE).fill(byte));
+  for (let k = off; k < off + n; k += PAGE_SIZE) {
+    const m = Math.min(PAGE_SIZE, off + n - k);
+    if (Buffer.compare(src.subarray(k, k + m), ref.subarray(0, m)) !== 0) return false;
+  }
   return true;
 }

@@ -13,7 +13,11 @@
  *
  * Every case runs on a fresh Kernel and must leave kernel.check() empty.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+
+// The cases are long synchronous runs; let the worker's event loop take its
+// RPC replies between them (vitest times a reply out after 60 s of not polling).
+afterEach(() => new Promise<void>((resolve) => setImmediate(resolve)));
 import { Kernel, type Process, SyscallError } from '../../../../../../src/index.js';
 import * as U from '../../../../../../src/uapi/index.js';
 
@@ -66,17 +70,24 @@ const RW = U.PROT_READ | U.PROT_WRITE;
 const PRIV_ANON = U.MAP_PRIVATE | U.MAP_ANONYMOUS;
 const KiB = 1024;
 
-/** memcmp(): 0 when equal, otherwise the sign of the first differing byte (or of the length difference). */
+/**
+ * memcmp(): 0 when equal, otherwise the sign of the first differing byte (or
+ * of the length difference). Node's native compare: a 1 GiB HugeTLB page is
+ * compared in a fraction of a second.
+ */
 function memcmp(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
-  }
-  return Math.sign(a.length - b.length);
+  return Buffer.compare(a, b);
 }
 
+/** Every byte of buf is value (compared natively, 1 MiB at a time). */
 function allBytes(buf: Uint8Array, value: number): boolean {
-  return buf.every((b) => b === value);
+  const chunk = 2 ** 20;
+  const ref = Buffer.alloc(Math.min(chunk, buf.length), value);
+  for (let off = 0; off < buf.length; off += chunk) {
+    const part = buf.subarray(off, Math.min(buf.length, off + chunk));
+    if (Buffer.compare(part, ref.subarray(0, part.length)) !== 0) return false;
+  }
+  return true;
 }
 
 function alignDown(x: number, a: number): number {
@@ -183,8 +194,10 @@ interface Env {
 
 function newEnv(): Env {
   // cow.c's main() pushes THP settings with the PMD order set to "inherit";
-  // the global setting under test is "always".
-  const k = new Kernel({ memory: '1GiB', thp: 'always' });
+  // the global setting under test is "always". HugeTLB pools as the test runs
+  // with: run_vmtests.sh sets 256 MiB of the default size (needmem_KB), the
+  // realkernel harness two 1 GiB pages (HUGE1G=2).
+  const k = new Kernel({ memory: '4GiB', thp: 'always', hugetlb: { '2MiB': 128, '1GiB': 2 } });
   const p = k.spawn();
   // gup_fd = open("/sys/kernel/debug/gup_test", O_RDWR); a failure only makes the R/O pin tests skip.
   const gupFd = attempt(() => p.open(U.GUP_TEST_PATH, U.O_RDWR));
@@ -193,6 +206,17 @@ function newEnv(): Env {
 
 /** Every test name registered, to compare with cow.c's ksft_set_plan(). */
 const registered: string[] = [];
+
+/**
+ * The cases real 6.12 reports as XFAIL (results/6.12/cow.gup.tap): hugetlb
+ * has no unsharing for R/O FOLL_GET references, so vmsplice leaks. Every
+ * other case must pass.
+ */
+const XFAIL_612 = new Set(
+  ['vmsplice() + unmap in child', 'vmsplice() + unmap in child with mprotect() optimization', 'vmsplice() before fork(), unmap in parent after fork()', 'vmsplice() + unmap in parent after fork()'].flatMap(
+    (c) => [`${c} ... with hugetlb (2048 kB)`, `${c} ... with hugetlb (1048576 kB)`],
+  ),
+);
 
 /**
  * Register one cow.c test case: run it on a fresh kernel, require a consistent
@@ -214,7 +238,8 @@ function cowCase(name: string, body: (env: Env) => Outcome): void {
     expect(env.k.processes()).toEqual([]);
     expect(env.k.check()).toEqual([]);
     if (outcome.result === 'skip') ctx.skip(outcome.msg);
-    expect(outcome).toEqual(PASS);
+    if (XFAIL_612.has(name)) expect(outcome).toEqual({ result: 'xfail', msg: expect.stringMatching(/^Leak from/) });
+    else expect(outcome).toEqual(PASS);
   });
 }
 
@@ -857,7 +882,9 @@ const testCowNonAnonChecked: NonAnonTestFn = (env, mem, smem, size) => {
   const out = testCowNonAnon(env, mem, smem, size);
   // The private mapping holds the new content, in its own anonymous copy.
   expect(allBytes(p.read(mem, size), 0xff)).toBe(true);
-  for (let a = mem; a < mem + size; a += env.pagesize) expect(p.pagemap(a).file).toBe(false);
+  const filePages: number[] = [];
+  for (let a = mem; a < mem + size; a += env.pagesize) if (p.pagemap(a).file) filePages.push(a);
+  expect(filePages).toEqual([]);
   return out;
 };
 

@@ -207,8 +207,16 @@ const backings: Backing[] = [
   ),
 ];
 
+/**
+ * The HugeTLB pools the test runs with: run_vmtests.sh sets nr_hugepages to
+ * 256 MiB of the default size (needmem_KB) before gup_longterm; the 1 GiB
+ * pages are the realkernel harness's (HUGE1G=2), with which real 6.12 passed
+ * all 50 cases (results/6.12/gup_longterm.gup.tap).
+ */
+const POOLS: KernelOptions = { memory: '4GiB', hugetlb: { '2MiB': 128, '1GiB': 2 } };
+
 function runCase(opts: KernelOptions, tc: (typeof testCases)[number], b: Backing): Outcome {
-  const k = new Kernel({ memory: '1GiB', ...opts });
+  const k = new Kernel({ ...POOLS, ...opts });
   const p = k.spawn();
   const gupFd = attempt(() => p.open(U.GUP_TEST_PATH, U.O_RDWR));
   const env: Env = { k, p, gupFd: gupFd instanceof SyscallError ? -1 : gupFd };
