@@ -505,4 +505,32 @@ describe('reservations and faults', () => {
     k.gup.unpin_user_pages(pages, 1);
     expect(k.check()).toEqual([]);
   });
+
+  it('mremap moves the huge entries (1 GiB PUD leaves too) and the private reservation with them', () => {
+    const k = new Kernel({ memory: '4GiB', hugetlb: { '2MiB': 2, '1GiB': 1 } });
+    const p = k.spawn();
+    const g = p.mmap(0, G, RW, U.MAP_PRIVATE | ANON_HUGE | HUGE_1G, -1, 0);
+    p.fill(g, 16, 4);
+    const pfn = p.pagemap(g).pfn;
+    const to = 0x7e0000000000;
+    expect(p.mremap(g, G, G, U.MREMAP_MAYMOVE | U.MREMAP_FIXED, to)).toBe(to);
+    expect(p.pagemap(to).pfn).toBe(pfn);
+    expect(p.pagemap(to).mappedBy).toBe(G);
+    expect(p.read(to, 1)[0]).toBe(4);
+    // A 2 MiB mapping not yet faulted: its reservation moves and is still there for the new address.
+    const a = p.mmap(0, 2 * H, RW, U.MAP_PRIVATE | ANON_HUGE, -1, 0);
+    expect(pool(k).resv).toBe(2);
+    const b = p.mremap(a, 2 * H, 2 * H, U.MREMAP_MAYMOVE | U.MREMAP_FIXED, 0x7d0000000000);
+    expect(pool(k).resv).toBe(2);
+    p.fill(b, 2 * H, 1);
+    expect(pool(k)).toEqual({ nr: 2, free: 0, resv: 0, surp: 0 });
+    expect(k.check()).toEqual([]);
+    // Lengths round up to the huge page; the addresses must be aligned; no growing.
+    expect(sig(() => p.mremap(b + 4096, H, H, U.MREMAP_MAYMOVE))).toBe('EINVAL');
+    expect(sig(() => p.mremap(b, H, 2 * H, U.MREMAP_MAYMOVE))).toBe('EINVAL');
+    expect(sig(() => p.mremap(b, 2 * H, 2 * H, U.MREMAP_MAYMOVE | U.MREMAP_FIXED, 0x7c0000001000))).toBe('EINVAL');
+    expect(p.mremap(b, 2 * H - 4096, H, 0)).toBe(b);
+    expect(pool(k).free).toBe(1);
+    expect(k.check()).toEqual([]);
+  });
 });

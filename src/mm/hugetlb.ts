@@ -1534,3 +1534,48 @@ export function hugetlbMfillAtomicPte(host: Host, vma: Vma, addr: number, data: 
 export function hugetlbVmOpSplit(host: Host, vma: Vma, addr: number): ErrnoName | null {
   return addr % hstateVma(host, vma).size !== 0 ? 'EINVAL' : null;
 }
+
+/**
+ * mremap: move the HugeTLB entries of [oldAddr, oldAddr + len) to newAddr
+ * (both huge-page aligned), leaf by leaf; folios and their counts do not
+ * change. Returns the length moved (less if a table could not be allocated).
+ */
+// mirrors mm/hugetlb.c:move_hugetlb_page_tables (move_huge_pte)
+export function moveHugetlbPageTables(host: Host, vma: Vma, newVma: Vma, oldAddr: number, newAddr: number, len: number): number {
+  const h = hstateVma(host, vma);
+  const mm = vma.mm;
+  const range = invalidateStart(host, mm, MmuNotifyEvent.CLEAR, oldAddr, oldAddr + len);
+  const clearUffdWp = !(newVma.flags & VM.UFFD_WP);
+  const tableSpan = h.size * 512;
+  let moved = 0;
+  let off = 0;
+  for (; off < len; off += h.size) {
+    const oa = oldAddr + off;
+    const st = hugetlbWalk(mm, h, oa);
+    if (st === null) {
+      off = Math.floor(oa / tableSpan) * tableSpan + tableSpan - h.size - oldAddr;
+      continue;
+    }
+    const i = tableIndex(oa, h.level);
+    const fl = st.fl[i]!;
+    if (fl === 0) continue;
+    const dt = hugePteAlloc(host, mm, h, newAddr + off);
+    if (dt === null) break;
+    const pfn = st.pfn[i]!;
+    clearEntry(host, st, i);
+    setEntry(host, dt, tableIndex(newAddr + off, h.level), pfn, clearUffdWp ? fl & ~Pte.UFFD_WP : fl);
+    moved++;
+  }
+  if (moved > 0) flushTlbRange(host, mm);
+  invalidateEnd(range);
+  return Math.min(off, len);
+}
+
+/** The old VMA of a move gives its reservation map to the new one (already shared through ->open). */
+// mirrors mm/hugetlb.c:clear_vma_resv_huge_pages
+export function clearVmaResvHugePages(vma: Vma): void {
+  const p = vmaPriv(vma);
+  if (p !== null && p.resv !== null && p.owner) p.resv.refs--;
+  // hugetlb_dup_vma_private: a private VMA keeps no map.
+  if (!(vma.flags & VM.MAYSHARE)) vma.privateData = null;
+}

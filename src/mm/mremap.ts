@@ -12,6 +12,7 @@ import type { ErrnoName } from '../uapi/errno.js';
 import { MAP_FIXED, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../uapi/mman.js';
 import type { Host } from './host.js';
 import { splitHugePmd } from './huge_memory.js';
+import { clearVmaResvHugePages, moveHugetlbPageTables } from './hugetlb.js';
 import { doVmiMunmap, getUnmappedArea, securityVmEnoughMemory } from './mmap.js';
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
 import { type MmStruct, VM, Vma, vmaIsAnonymous } from './mm_types.js';
@@ -54,7 +55,7 @@ export function doMremap(host: Host, mm: MmStruct, addrB: bigint, oldLenB: bigin
   }
   if (addrB >= BTASK) fail('EFAULT');
   const addr = Number(addrB);
-  const newLen = Number(newLenA);
+  let newLen = Number(newLenA);
   let oldLen = oldLenA > BTASK ? TASK_SIZE : Number(oldLenA);
   // UFFD_EVENT_REMAP reports the length asked for (page-aligned), whatever part of it moved.
   const remapLen = oldLen;
@@ -62,9 +63,12 @@ export function doMremap(host: Host, mm: MmStruct, addrB: bigint, oldLenB: bigin
   if (vma === null) fail('EFAULT');
   const hsize = vma.file?.fOp.hugePageSize;
   if (vma.flags & VM.HUGETLB && hsize !== undefined) {
-    if (oldLen % hsize !== 0 || newLen % hsize !== 0) fail('EINVAL');
-    // hugetlb mappings do not grow in place.
-    if (!impliesNewAddr && newLen > oldLen) fail('EINVAL');
+    // The lengths round up to the huge page size; both addresses must be aligned to it.
+    oldLen = Math.ceil(oldLen / hsize) * hsize;
+    newLen = Math.ceil(newLen / hsize) * hsize;
+    if (addr % hsize !== 0 || newAddrB % BigInt(hsize) !== 0n) fail('EINVAL');
+    // No growing: the reservation cannot be split.
+    if (newLen > oldLen) fail('EINVAL');
   }
 
   if (impliesNewAddr) {
@@ -145,10 +149,15 @@ function moveVma(host: Host, vma: Vma, oldAddr: number, oldLen: number, newLen: 
   anonVmaClone(nv, vma);
   vmaInsert(mm, nv);
   vmaLinkFile(nv);
+  // copy_vma's vm_ops->open: a HugeTLB VMA shares its reservation map.
+  vma.ops?.open?.(nv, vma);
   mm.totalVm += newLen / PAGE_SIZE;
   // Without UFFD_EVENT_REMAP the moved range loses its registration and its uffd-wp state.
   const clearUffdWp = vmaHasUffdWithoutEventRemap(vma);
-  movePageTables(host, vma, oldAddr, newAddr, Math.min(oldLen, newLen));
+  if (vma.flags & VM.HUGETLB) {
+    moveHugetlbPageTables(host, vma, nv, oldAddr, newAddr, Math.min(oldLen, newLen));
+    clearVmaResvHugePages(vma);
+  } else movePageTables(host, vma, oldAddr, newAddr, Math.min(oldLen, newLen));
   if (clearUffdWp) uffdClearWpMoved(host, nv, newAddr, newAddr + Math.min(oldLen, newLen));
   mremapUserfaultfdComplete(host, mremapUserfaultfdPrep(nv), oldAddr, newAddr, remapLen);
   if (!dontUnmap) {
