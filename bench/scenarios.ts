@@ -125,6 +125,27 @@ export const scenarios: Record<string, () => Measurement | Promise<Measurement>>
     if (k.check().length !== 0) throw new Error('check found violations');
     return { op: 'pin_user_pages of 1 GiB at 4 KiB (warm)', ops: 1, seconds, target: '<= 100 ms' };
   },
+  /**
+   * Boot with 16 TiB of 1 GiB HugeTLB pages (17 TiB of RAM), map all of it
+   * MAP_HUGETLB|MAP_HUGE_1GB and write-fault every page (16,384 PUD leaves).
+   * Timed: boot, mmap and the faults.
+   */
+  'hugetlb-16t': () => {
+    const pages = 16384;
+    let p: ReturnType<Kernel['spawn']> | null = null;
+    const seconds = time(() => {
+      const k = new Kernel({ memory: '17TiB', hugetlb: { '1GiB': pages } });
+      p = k.spawn();
+      const len = pages * GiB;
+      const a = p.mmap(0, len, RW, ANON | U.MAP_HUGETLB | U.MAP_HUGE_1GB, -1, 0);
+      // A CPU access spans at most 1 TiB.
+      for (let off = 0; off < len; off += 1024 * GiB) p.fill(a + off, 1024 * GiB, 1);
+      const dir = '/sys/kernel/mm/hugepages/hugepages-1048576kB';
+      if (Number(k.readSysfs(`${dir}/nr_hugepages`)) !== pages || Number(k.readSysfs(`${dir}/free_hugepages`)) !== 0) throw new Error('not every page was faulted');
+    });
+    if (p === null) throw new Error('no process');
+    return { op: 'boot + mmap + fault 16 TiB of 1 GiB HugeTLB pages', ops: pages, seconds, target: '<= 1 s, <= 256 MiB RSS' };
+  },
   /** `foliosim compare` over every built-in scenario, one thread: the CLI loaded, run and rendered, from a cold process. */
   'compare-j1': () => compareAll(1),
   /** The same with --jobs 2: this thread and one worker thread. */

@@ -83,6 +83,14 @@ export function checkKernel(host: Host, vfs: Vfs, procs: readonly CheckedProcess
   // Kernel-held folios: the zero pages.
   acc.refs[host.zeroPage]! += 1;
   if (host.hugeZeroFolio !== 0) acc.refs[host.hugeZeroFolio]! += 1;
+  // A split HugeTLB page holds one reference on each of its pieces.
+  for (const [pfn, sp] of host.hugetlb.split) {
+    const per = 2 ** sp.pieceOrder;
+    for (let k = 0; k < sp.hstate.nrPages / per; k++) {
+      const f = host.pfnFolio(pfn + k * per);
+      if (f !== 0) acc.refs[f]! += 1;
+    }
+  }
 
   for (const p of procs) if (p.mm !== null) checkMm(host, acc, p.pid, p.mm);
   const cacheStats = checkPageCaches(host, acc, vfs, liveMms);
@@ -705,7 +713,8 @@ function checkHugetlb(host: Host, acc: Acc, vfs: Vfs, procs: readonly CheckedPro
   for (const sp of hs.subpools) if (sp.minHpages !== -1) add(sp.hstate.order, sp.rsvHpages);
   for (const h of hs.hstates) {
     const name = h.name;
-    const count = nr.get(h.order) ?? 0;
+    let count = nr.get(h.order) ?? 0;
+    for (const sp of hs.split.values()) if (sp.hstate === h) count++;
     const nfree = freed.get(h.order) ?? 0;
     const bad = (what: string, expected: number, actual: number) =>
       push(acc, { name: 'hugetlb-pool-mismatch', message: `${name}: ${what} is ${actual}, expected ${expected}`, expected, actual });

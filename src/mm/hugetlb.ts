@@ -150,6 +150,8 @@ export class HugetlbState {
   readonly inodes = new WeakMap<AddressSpace, HugetlbInodeInfo>();
   /** Live subpools (hugetlbfs mounts with size= or min_size=). */
   readonly subpools = new Set<Subpool>();
+  /** In-use pages split into smaller folios (hugetlbSplitFolio), by head pfn. */
+  readonly split = new Map<number, SplitHugePage>();
 
   constructor(
     readonly host: Host,
@@ -1578,4 +1580,142 @@ export function clearVmaResvHugePages(vma: Vma): void {
   if (p !== null && p.resv !== null && p.owner) p.resv.refs--;
   // hugetlb_dup_vma_private: a private VMA keeps no map.
   if (!(vma.flags & VM.MAYSHARE)) vma.privateData = null;
+}
+
+// ---------------------------------------------------------------------------
+// File pools and split pages, for a file that manages its own HugeTLB pages
+// (guest_memfd backed by HugeTLB: a subpool per file, pages split into
+// smaller folios while their parts are converted between private and shared,
+// merged back before they return to the pool). Not in Linux 6.12: modelled on
+// the guestmem_hugetlb series (Ackerley Tng, 2025), without its uAPI.
+
+/** A split HugeTLB page: still an in-use pool page, now pieces of pieceOrder. */
+export interface SplitHugePage {
+  readonly hstate: Hstate;
+  readonly pieceOrder: number;
+  readonly spool: Subpool | null;
+}
+
+/**
+ * A file's own pool: a subpool of nrPages pages of h, all reserved now (max =
+ * min = nrPages). null: the pool cannot cover it (ENOMEM). Give it back with
+ * hugepagePutSubpool once the file's pages are freed.
+ */
+// mirrors the guestmem_hugetlb series' guestmem_hugetlb_setup (hugepage_new_subpool(h, n, n))
+export function hugetlbFileSubpool(host: Host, h: Hstate, nrPages: number): Subpool | null {
+  return hugepageNewSubpool(host, h, nrPages, nrPages);
+}
+
+/**
+ * A page from a file's subpool (refcount 1, zeroed, no mapping, no page cache),
+ * consuming one of its reservations; -ENOSPC when the subpool is used up or
+ * nothing can be had. folio_put frees it back to the subpool.
+ */
+// mirrors the guestmem_hugetlb series' guestmem_hugetlb_alloc_folio (hugepage_subpool_get_pages, dequeue)
+export function hugetlbFileAllocFolio(host: Host, spool: Subpool): number {
+  const h = spool.hstate;
+  const gbl = hugepageSubpoolGetPages(spool, 1);
+  if (gbl < 0) return ENOSPC;
+  let f = 0;
+  if (gbl === 0) {
+    // One of the subpool's reserved pages.
+    f = dequeueHugetlbFolio(host, h);
+    if (f !== 0) h.resv--;
+  } else if (availableHugePages(h) > 0) f = dequeueHugetlbFolio(host, h);
+  if (f === 0) {
+    f = allocSurplusHugetlbFolio(host, h);
+    if (f !== 0) host.ft.refcount[f] = 1;
+  }
+  if (f === 0) {
+    const gblBack = hugepageSubpoolPutPages(host, spool, 1);
+    hugetlbAcctMemory(host, h, -gblBack);
+    return ENOSPC;
+  }
+  host.hugetlb.folioSubpool.set(f, spool);
+  host.zeroFolio(f);
+  host.ft.flags[f]! |= PG.UPTODATE;
+  return f;
+}
+
+/**
+ * Split in-use HugeTLB folio f into folios of newOrder (0, or 9 for a 1 GiB
+ * page): the head slot keeps the first piece. f must hold only the caller's
+ * reference, with no mapping, page cache or pin (-EBUSY otherwise); its
+ * vmemmap is restored first, since every piece needs its own struct pages
+ * (-ENOMEM when that fails, nothing changed). The page stays in use in its
+ * hstate (nr_hugepages unchanged); the caller's reference becomes one on each
+ * piece, which stays the split page's until hugetlbMergeFolio. Returns the
+ * pieces' slots, or a negative errno.
+ */
+export function hugetlbSplitFolio(host: Host, f: number, newOrder: number): number[] | number {
+  const ft = host.ft;
+  const s = host.hugetlb;
+  if (!(ft.flags[f]! & PG.HUGETLB) || ft.flags[f]! & PG.HUGETLB_FREED) return EINVAL;
+  const order = ft.order[f]!;
+  if (newOrder >= order || (newOrder !== 0 && !s.hstates.some((x) => x.order === newOrder))) return EINVAL;
+  if (ft.refcount[f] !== 1 || ft.mapcount[f] !== -1 || ft.owner[f] !== null || ft.pincount[f] !== 0) return EBUSY;
+  if (ft.flags[f]! & PG.VMEMMAP_OPTIMIZED) {
+    const rc = hugetlbVmemmapRestoreFolio(host, f, VMEMMAP_SYNCHRONIZE_RCU);
+    if (rc !== 0) return rc;
+  }
+  const h = s.hstateOf(f);
+  const pfn = ft.pfn[f]!;
+  const per = 2 ** newOrder;
+  const n = 2 ** (order - newOrder);
+  const slots = [f];
+  for (let k = 1; k < n; k++) slots.push(ft.alloc(pfn + k * per, newOrder));
+  host.memmap.delete(pfn, order);
+  host.content.splitInto(f, slots, per);
+  const keep = ft.flags[f]! & (PG.UPTODATE | PG.DIRTY);
+  for (let k = 0; k < n; k++) {
+    const g = slots[k]!;
+    if (g === f) ft.init(f, pfn, newOrder);
+    ft.flags[g] = keep;
+    host.memmap.set(pfn + k * per, newOrder, g);
+  }
+  const spool = s.folioSubpool.get(f) ?? null;
+  s.folioSubpool.delete(f);
+  s.split.set(pfn, { hstate: h, pieceOrder: newOrder, spool });
+  host.ev[Ev.THP_SPLIT_PAGE]++;
+  return slots;
+}
+
+/**
+ * Merge the pieces of the split HugeTLB page at headPfn back into one folio
+ * (refcount 1, HUGETLB), with their contents, and optimize its vmemmap again
+ * if HVO is on. -EBUSY if a piece has a reference beyond the split page's, a
+ * mapping or a page cache; -EINVAL if headPfn is no split page. Returns the slot.
+ */
+export function hugetlbMergeFolio(host: Host, headPfn: number): number {
+  const ft = host.ft;
+  const s = host.hugetlb;
+  const rec = s.split.get(headPfn);
+  if (rec === undefined) return EINVAL;
+  const h = rec.hstate;
+  const per = 2 ** rec.pieceOrder;
+  const n = h.nrPages / per;
+  const pieces: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const g = host.pfnFolio(headPfn + k * per);
+    if (g === 0 || ft.order[g] !== rec.pieceOrder || ft.refcount[g] !== 1 || ft.mapcount[g] !== -1 || ft.owner[g] !== null || ft.pincount[g] !== 0) return EBUSY;
+    pieces.push(g);
+  }
+  // The merged folio in a slot of its own; the pieces' contents are copied page by page.
+  const uniform = host.content.uniformByte(pieces[0]!);
+  const allSame = uniform >= 0 && pieces.every((g) => host.content.uniformByte(g) === uniform);
+  const flags = ft.flags[pieces[0]!]! & (PG.UPTODATE | PG.DIRTY);
+  for (const g of pieces) host.memmap.delete(ft.pfn[g]!, rec.pieceOrder);
+  const f = ft.alloc(headPfn, h.order);
+  host.memmap.set(headPfn, h.order, f);
+  if (allSame) host.content.setUniform(f, uniform);
+  else for (let k = 0; k < n; k++) for (let i = 0; i < per; i++) host.content.copyPage(f, h.nrPages, k * per + i, pieces[k]!, i);
+  for (const g of pieces) {
+    host.content.drop(g);
+    ft.release(g);
+  }
+  ft.flags[f] = PG.HUGETLB | flags;
+  if (rec.spool !== null) s.folioSubpool.set(f, rec.spool);
+  s.split.delete(headPfn);
+  hugetlbVmemmapOptimizeFolios(host, [f], s.optimizeVmemmap);
+  return f;
 }
