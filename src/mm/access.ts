@@ -23,8 +23,10 @@ import { UffdFault, UffdWait, userfaultfdWait } from './userfaultfd_k.js';
 
 /** FAULT_FLAG_DEFAULT: what the arch handler always passes (a fault may wait and be retried). */
 const FAULT_FLAG_DEFAULT = FaultFlag.ALLOW_RETRY | FaultFlag.KILLABLE | FaultFlag.INTERRUPTIBLE;
-/** Wake-ups without a resolution after which an access gives up (Linux would retry for ever). */
+/** Wake-ups without a resolution after which an access gives up with UffdFault (Linux would retry for ever). */
 const MAX_UFFD_RETRIES = 1000;
+/** The message of the last userfault an access was woken from (for the give-up UffdFault). */
+let $lastUffdMsg: Uint8Array | null = null;
 
 /** Thrown when the OOM killer picks the faulting task (pagefault_out_of_memory). */
 export class OomKill extends Error {
@@ -66,6 +68,7 @@ export function doUserAddrFault(host: Host, mm: MmStruct, addr: number, write: b
  */
 function userfaultWait(addr: number, user: boolean): boolean {
   const { result, waiter } = userfaultfdWait(!user);
+  if (waiter !== null) $lastUffdMsg = waiter.msg;
   if (result === UffdWait.BLOCKED) throw new UffdFault(addr, decodeUffdMsg(waiter!.msg));
   if (result === UffdWait.INTERRUPTED) throw new SignalError('SIGBUS', addr, 'userfault wait interrupted');
   return true;
@@ -138,8 +141,8 @@ export function cpuAccess(
     }
     if (++retries > 3) throw new Error(`internal: fault at 0x${a.toString(16)} did not resolve`);
     if (doUserAddrFault(host, mm, a, write, leaf && (fl & Pte.PRESENT) !== 0, user)) {
-      // Woken by the userfaultfd monitor: retry, however often it takes, up to a bound.
-      if (++uffdRetries > MAX_UFFD_RETRIES) throw new Error(`userfaultfd: the fault at 0x${a.toString(16)} was woken ${MAX_UFFD_RETRIES} times without being resolved`);
+      // Woken by the userfaultfd monitor: retry, however often it takes, up to a bound (then the task counts as stuck).
+      if (++uffdRetries > MAX_UFFD_RETRIES && $lastUffdMsg !== null) throw new UffdFault(a, decodeUffdMsg($lastUffdMsg));
       retries = 0;
     }
     if (level !== Level.PTE) pte = null;

@@ -1119,7 +1119,7 @@ export function hugetlbFault(host: Host, vma: Vma, realAddress: number, flags: n
   const t = hugePteAlloc(host, mm, h, address);
   if (t === null) return VmFault.OOM;
   const i = tableIndex(address, h.level);
-  const fl = t.fl[i]!;
+  let fl = t.fl[i]!;
   // A marker is a none entry that remembers something (huge_pte_none_mostly); poison first.
   if (isPteMarker(fl)) {
     if (fl & Pte.MARKER_POISONED) return VmFault.HWPOISON_LARGE;
@@ -1133,6 +1133,13 @@ export function hugetlbFault(host: Host, vma: Vma, realAddress: number, flags: n
   if (fl === 0) return hugetlbNoPage(host, vma, h, t, i, address, flags, 0, realAddress);
   // userfaultfd write protection comes first: a write to a uffd-wp page goes to the monitor.
   if (userfaultfdWp(vma) && fl & Pte.UFFD_WP && flags & FaultFlag.WRITE && !(fl & Pte.RW)) return handleUserfault(vma, address, realAddress, flags, VM.UFFD_WP);
+  if (fl & Pte.UFFD_WP && !userfaultfdWp(vma) && flags & (FaultFlag.WRITE | FaultFlag.UNSHARE) && !(fl & Pte.RW)) {
+    // A uffd-wp bit the VMA no longer asks for (registered again without WP).
+    // Linux 6.12's hugetlb_wp refuses to COW a uffd-wp page and the write
+    // faults for ever; the model drops the stale bit, as small pages ignore it.
+    fl &= ~Pte.UFFD_WP;
+    setEntry(host, t, i, t.pfn[i]!, fl);
+  }
   if (flags & (FaultFlag.WRITE | FaultFlag.UNSHARE) && !(fl & Pte.RW)) {
     const f = host.pfnFolio(t.pfn[i]!);
     host.folioGet(f);
@@ -1565,7 +1572,9 @@ export function moveHugetlbPageTables(host: Host, vma: Vma, newVma: Vma, oldAddr
     if (dt === null) break;
     const pfn = st.pfn[i]!;
     clearEntry(host, st, i);
-    setEntry(host, dt, tableIndex(newAddr + off, h.level), pfn, clearUffdWp ? fl & ~Pte.UFFD_WP : fl);
+    const nfl = clearUffdWp ? fl & ~Pte.UFFD_WP : fl;
+    // A marker that said only uffd-wp goes with the bit (move_huge_pte).
+    if (!isPteMarker(nfl) || nfl & (Pte.UFFD_WP | Pte.MARKER_POISONED)) setEntry(host, dt, tableIndex(newAddr + off, h.level), pfn, nfl);
     moved++;
   }
   if (moved > 0) flushTlbRange(host, mm);
