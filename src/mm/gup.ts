@@ -550,14 +550,13 @@ function getUserPagesLocked(host: Host, mm: MmStruct, start: number, nrPages: nu
 // mirrors mm/gup.c:__gup_longterm_locked (check_and_migrate_movable_pages)
 function gupLongtermLocked(host: Host, mm: MmStruct, start: number, nrPages: number, pages: number[] | null, flags: number): number {
   if (!(flags & FOLL.LONGTERM)) return getUserPagesLocked(host, mm, start, nrPages, pages, flags);
-  for (let attempt = 0; ; attempt++) {
+  // As in Linux, no bound: each round migrates what it pinned into memory that
+  // may stay pinned (GFP_KERNEL targets), so the next round finds nothing to move.
+  for (;;) {
     const n = getUserPagesLocked(host, mm, start, nrPages, pages, flags);
     if (n <= 0) return n;
     const rc = migrateLongtermUnpinnable(host, pages!, n, flags & FOLL.EXCLUSIVE);
-    if (rc === 0) return n;
-    if (rc !== -errno.EAGAIN) return rc;
-    // Migrated: pin the new pages. (Linux loops until nothing needs moving.)
-    if (attempt > 100) return neg('ENOMEM');
+    if (rc !== -errno.EAGAIN) return rc === 0 ? n : rc;
   }
 }
 
