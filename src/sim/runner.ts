@@ -60,39 +60,50 @@ export function defaultJobs(runs: number): number {
 /**
  * Run the planned jobs; results come back in plan order.
  *
- * With jobs = 1 everything runs in this thread. With jobs = N > 1, N worker
- * threads (tinypool) run them and this thread only hands them out. A worker
- * thread starts cold: its first second or so goes to loading and to V8's
- * optimizing compiler, so parallel runs pay off only for plans much longer
- * than that (docs/PERFORMANCE.md); `defaultJobs` decides accordingly.
+ * With jobs = 1 everything runs in this thread. With jobs = N > 1, this
+ * thread and N - 1 worker threads (tinypool) take jobs from one queue in plan
+ * order. This thread is already warm; a worker thread starts cold (its first
+ * second or so goes to loading and to V8's optimizing compiler), so it simply
+ * takes fewer jobs while it warms up, and a short plan is never slower than
+ * in one thread by more than the worker's start. `defaultJobs` still keeps
+ * short plans in one thread (docs/PERFORMANCE.md).
  */
 export async function runPlan(list: readonly LoadedScenario[], jobs: readonly PlannedJob[], opts: RunPlanOptions = {}): Promise<RunResult[]> {
   const n = Math.max(1, Math.min(opts.jobs ?? 1, jobs.length));
   const out: RunResult[] = new Array(jobs.length);
   let done = 0;
+  let next = 0;
   const tick = () => opts.onProgress?.(++done, jobs.length);
   const workerFile = fileURLToPath(new URL('./worker.js', import.meta.url));
   // Workers cannot load TypeScript sources: from src/ everything runs here.
-  if (n === 1 || !existsSync(workerFile)) {
-    for (let i = 0; i < jobs.length; i++) {
+  const workers = existsSync(workerFile) ? n - 1 : 0;
+  const runHere = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const i = next++;
       const j = jobs[i]!;
       out[i] = plain(runOne(list[j.scenario]!.scenario.configs[j.config]!, j.seed));
       tick();
-      // Let a progress bar redraw between runs.
-      if (opts.onProgress !== undefined) await new Promise((r) => setImmediate(r));
+      // Let workers' results, their next jobs and a progress bar through between runs.
+      if (workers > 0 || opts.onProgress !== undefined) await new Promise((r) => setImmediate(r));
     }
+  };
+  if (workers === 0) {
+    await runHere();
     return out;
   }
-  const pool = new Tinypool({ filename: workerFile, minThreads: n, maxThreads: n, isolateWorkers: false });
+  const pool = new Tinypool({ filename: workerFile, minThreads: workers, maxThreads: workers, isolateWorkers: false });
+  const runThere = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const i = next++;
+      const j = jobs[i]!;
+      const l = list[j.scenario]!;
+      const task: WorkerTask = { text: l.text, file: l.scenario.file, overrides: l.overrides, ...(l.repeats !== undefined ? { repeats: l.repeats } : {}), config: j.config, seed: j.seed };
+      out[i] = (await pool.run(task)) as RunResult;
+      tick();
+    }
+  };
   try {
-    await Promise.all(
-      jobs.map(async (j, i) => {
-        const l = list[j.scenario]!;
-        const task: WorkerTask = { text: l.text, file: l.scenario.file, overrides: l.overrides, ...(l.repeats !== undefined ? { repeats: l.repeats } : {}), config: j.config, seed: j.seed };
-        out[i] = (await pool.run(task)) as RunResult;
-        tick();
-      }),
-    );
+    await Promise.all([runHere(), ...Array.from({ length: workers }, runThere)]);
   } finally {
     await pool.destroy();
   }
