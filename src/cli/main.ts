@@ -49,7 +49,7 @@ function reportOptions(c: Command): Command {
     .option('--seed <n>', 'first seed (repeat i uses seed + i)', seedArg)
     .option('--set <key=value>', 'override a scenario parameter (repeatable)', setArg)
     .option('--repeats <n>', "runs per design with seeds seed, seed+1, ... (default: the scenario's repeats)", positiveInt('a number of repeats'))
-    .option('-j, --jobs <n>', 'worker threads; 1 runs in this thread (default: 1 below 200 runs, else every core)', positiveInt('a number of threads'))
+    .option('-j, --jobs <n>', 'threads: this one and n - 1 workers (default: 1 below 200 runs, else every core)', positiveInt('a number of threads'))
     .option('-q, --quiet', 'no progress bar')
     .option('--no-color', 'no colour in tables');
 }
