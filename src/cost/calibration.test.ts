@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { Ev } from './counters.js';
 import { COPY_GBPS, CostModel, IPI_NS, UnknownCostError, ZERO_GBPS } from './model.js';
 import { Kernel, type KernelOptions } from '../kernel.js';
+import { Stage2 } from '../sim/postcopy/stage2.js';
 import type { Process } from '../process.js';
 import * as U from '../uapi/index.js';
 
@@ -106,6 +107,46 @@ describe('calibration against the host kernel (hostbench)', () => {
     });
     expect(d[Ev.THP_FAULT_ALLOC]).toBe(512);
     within('thp-touch-1g', model.time(d), HOST.thpTouch1g.best * 1e9);
+  });
+});
+
+/** Within `factor` of a cited figure, either way. */
+function near(name: string, modelNs: number, citedNs: number, factor: number): void {
+  const ratio = modelNs / citedNs;
+  const msg = `${name}: model ${(modelNs / 1e6).toFixed(2)} ms vs cited ${(citedNs / 1e6).toFixed(2)} ms`;
+  expect(ratio, msg).toBeGreaterThan(1 / factor);
+  expect(ratio, msg).toBeLessThan(factor);
+}
+
+describe('calibration against the HugeTLB and HGM threads (../shared/reference/hugetlb_hgm.md)', () => {
+  it('§2: echo 100 > hugepages-1048576kB/demote with HVO takes ~0.90 s (Yu Zhao\'s batching)', () => {
+    // As measured: 100 free 1 GiB pages, HVO on; the 16 TiB benchmark shows booting this is cheap.
+    const k = new Kernel({ memory: '101GiB', hugetlb: { '1GiB': 100 }, hugetlbOptimizeVmemmap: true });
+    const d = delta(k, () => k.writeSysfs('/sys/kernel/mm/hugepages/hugepages-1048576kB/demote', '100'));
+    expect(k.readSysfs('/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages')).toBe('51200');
+    // One batch: a grace period to restore, one to optimize the 51,200 new pages.
+    expect(d[Ev.SYNCHRONIZE_RCU]).toBe(2);
+    expect(d[Ev.VMEMMAP_RESTORE]).toBe(100 * 4095);
+    expect(d[Ev.VMEMMAP_OPTIMIZE]).toBe(100 * 512 * 7);
+    near('demote 100 x 1 GiB', model.time(d), 0.9e9, 2);
+    expect(k.check()).toEqual([]);
+  });
+
+  it('§3: invalidating a 1 GiB range that KVM maps at 4 KiB takes 10-30 ms (its sPTEs zapped)', () => {
+    const { k, p } = setup({ thp: 'never' });
+    const a = p.mmap(0, GiB, RW, ANON, -1, 0);
+    const vm = new Stage2(k, p);
+    vm.map(a, GiB, 4096);
+    const d = delta(k, () => p.munmap(a, GiB));
+    expect(d[Ev.SPTE_ZAP]).toBe(GiB / 4096);
+    expect(model.time(d)).toBeGreaterThan(10e6 / 2);
+    expect(model.time(d)).toBeLessThan(30e6 * 2);
+    // The same range mapped by one 1 GiB leaf is one sPTE.
+    const b = p.mmap(0, GiB, RW, ANON, -1, 0);
+    vm.map(b, GiB, GiB);
+    const d1 = delta(k, () => p.munmap(b, GiB));
+    expect(d1[Ev.SPTE_ZAP]).toBe(1);
+    expect(model.time(d1)).toBeLessThan(1e6);
   });
 });
 

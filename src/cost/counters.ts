@@ -73,6 +73,12 @@ export const enum Ev {
   VMEMMAP_OPTIMIZE,
   /** Stores into a memory-attribute tree (KVM/guest_memfd attributes; none yet). */
   ATTR_STORE,
+  /**
+   * Secondary-MMU leaf entries (KVM sPTEs) an MMU-notifier invalidate zapped:
+   * counted by the subscriber that mirrors the range (the simulator's VM,
+   * src/sim/postcopy/stage2.ts), inside the operation that invalidated.
+   */
+  SPTE_ZAP,
   NR_EVENTS,
 }
 
@@ -120,6 +126,7 @@ export const EVENT_NAMES = [
   'vmemmap_restore',
   'vmemmap_optimize',
   'attr_store',
+  'spte_zap',
 ] as const;
 
 export type EventName = (typeof EVENT_NAMES)[number];

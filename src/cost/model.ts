@@ -49,7 +49,24 @@ const COPY_SRC = `Shivank Garg, "[RFC PATCH 1/1] mm: batch page copies in folio_
 const LOCKED = `uops.info measurements of LOCK INC m32 (latency and throughput 18 cycles on Alder Lake-P, 20 on Rocket Lake), ${ATOMIC_CYCLES} cycles at ${CPU_GHZ} GHz`;
 const ESTIMATE = 'estimate (no measurement found); checked only in aggregate by src/cost/calibration.test.ts';
 const OUTCOME = 'outcome count: its work is counted by the primitives it is made of';
-const HVO_SRC = '../shared/reference/hugetlb_hgm.md §2 "Cost" (Yu Zhao\'s demote batching: 100 x 1 GiB -> 2 MiB in 0.90 s, 8 m 58 s unbatched with 513 synchronize_rcu per page)';
+const HVO_SRC = '../shared/reference/hugetlb_hgm.md §2 "Cost" (Yu Zhao\'s demote batching, 20240812224823.3914837-1-yuzhao@google.com: 100 x 1 GiB -> 2 MiB in 0.90 s, 8 m 58 s unbatched with 513 synchronize_rcu per page)';
+const HGM_3 = '../shared/reference/hugetlb_hgm.md §3 (HGM v1 21/46 thread, 26-27 Jan 2023)';
+
+/** A normal synchronize_rcu as the waiting caller sees it, ns: the unbatched demote's (538 s - 0.9 s) over its 100 x 513 grace periods (10.47 ms), rounded. */
+export const SYNCHRONIZE_RCU_NS = 10_500_000;
+/**
+ * One vmemmap page restored or optimized, all in, ns: the batched demote of
+ * 100 x 1 GiB (0.90 s) less its two grace periods (one per batch: restore,
+ * then optimize the new 2 MiB pages), over the 100 x (4,095 + 512 x 7)
+ * vmemmap pages it restores and frees again.
+ */
+export const VMEMMAP_PAGE_NS = (0.9e9 - 2 * SYNCHRONIZE_RCU_NS) / (100 * (4095 + 512 * 7));
+/**
+ * One KVM sPTE zapped by an invalidate, ns: James Houghton measured
+ * mmu_notifier_invalidate_range_start at 10-30 ms for a 1 GiB range mapped at
+ * 4 KiB (262,144 sPTEs) under KVM; the midpoint, 20 ms, per sPTE.
+ */
+export const SPTE_ZAP_NS = 20e6 / 262_144;
 
 type Entry = Omit<UnitCost, 'event'>;
 const ev = (ns: number, confidence: Confidence, source: string, note: string): Entry => ({ ns, per: 'event', source, confidence, note });
@@ -92,12 +109,13 @@ const TABLE: Record<EventName, Entry> = {
   gup_slow_entry: ev(50, 'low', ESTIMATE, "per entry the slow path follows (a PTE, or a leaf): follow_page_mask's walk under the page-table lock and can_follow_write_pte's checks; faulting in and the grab's atomics are counted"),
   migrate_folio: ev(1500, 'low', ESTIMATE, 'per folio: isolation, try_to_migrate rmap walk and migration entries, remove_migration_ptes, putback; the copy and allocation are counted'),
   migrate_page: ev(0, 'medium', 'structural', 'per base page the work is the copy, counted by copy_bytes'),
-  synchronize_rcu: ev(10_500_000, 'medium', `derived from ${HVO_SRC}: (538 s - 0.9 s) / 51,300 grace periods`, 'a normal (not expedited) grace period, as the waiting caller sees it; depends on HZ and load'),
+  synchronize_rcu: ev(SYNCHRONIZE_RCU_NS, 'medium', `derived from ${HVO_SRC}: (538 s - 0.9 s) / 51,300 grace periods`, 'a normal (not expedited) grace period, as the waiting caller sees it; depends on HZ and load'),
   syscall: ev(120, 'medium', 'measured on this machine (Linux 6.18.44, 2 vCPUs, KVM guest, Intel Xeon; 2026-12-07): syscall(SYS_getppid) loop, 5 x 5M calls, 115.5-129.4 ns', 'entry and exit with this kernel\'s mitigations (retpolines); the simulator counts one per syscall it issues'),
   vm_exit: ev(cycles(VM_EXIT_CYCLES), 'medium', `${KVM_MMU_0}: ~1,350 cycles pre->post VMRUN, ~2,530 for the KVM_RUN inner path (AMD, 2020); midpoint at ${CPU_GHZ} GHz`, 'exit and re-entry only; the handler\'s work is counted by its own events'),
-  vmemmap_restore: ev(1000, 'low', `derived from ${HVO_SRC}: ~9 ms per 1 GiB demote over ~7,700 vmemmap pages restored and re-optimized`, 'per vmemmap page, all in: allocation, 4 KiB copy, PTE rewrite, amortized flush (HugeTLB code should not count those again)'),
-  vmemmap_optimize: ev(1000, 'low', `derived from ${HVO_SRC}`, 'per vmemmap page freed, all in: PTE rewrite to the shared page, free, amortized flush'),
+  vmemmap_restore: ev(VMEMMAP_PAGE_NS, 'low', `derived from ${HVO_SRC}: (0.90 s - 2 synchronize_rcu) over the 100 x (4,095 restored + 512 x 7 optimized) vmemmap pages of the batched demote`, 'per vmemmap page, all in: allocation, 4 KiB copy, PTE rewrite, amortized flush (HugeTLB code should not count those again); restoring and optimizing are priced alike, as the one measurement cannot tell them apart'),
+  vmemmap_optimize: ev(VMEMMAP_PAGE_NS, 'low', `derived from ${HVO_SRC}, as vmemmap_restore`, 'per vmemmap page freed, all in: PTE rewrite to the shared page, free, amortized flush'),
   attr_store: ev(100, 'low', `${ESTIMATE}; ../shared/reference/kvm_mmu.md §1.4 gives the count (one xa_reserve and one xa_store per gfn)`, 'one xarray store of a gfn\'s attributes, node allocation amortized'),
+  spte_zap: ev(SPTE_ZAP_NS, 'low', `derived from ${HGM_3}: mmu_notifier_invalidate_range_start took 10-30 ms for a 4 KiB-mapped 1 GiB range with KVM; 20 ms / 262,144 sPTEs`, 'per secondary-MMU leaf zapped (KVM: the TDP MMU walk, clearing the sPTE, its share of the remote TLB flush); the subscriber counts the leaves it mirrored in the range'),
 };
 
 /** Every unit cost, in Ev order. */

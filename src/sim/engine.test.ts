@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { CostModel } from '../cost/model.js';
 import { Kernel } from '../kernel.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../uapi/mman.js';
-import { type ActorRun, type Program, op, runActors, sleep } from './engine.js';
+import { type ActorRun, type Program, WaitQueue, block, op, runActors, sleep } from './engine.js';
 
 function setup() {
   const k = new Kernel({ memory: '256MiB', thp: 'never' });
@@ -106,5 +106,53 @@ describe('runActors', () => {
     runActors(k, new CostModel(), [{ name: 'v', kind: 'guest', cpu: 0, start: 0, program: vcpu() }], 10_500, 'd', { probe: { every: 5000, fn: (t) => ticks.push(t) } });
     expect(writes).toBe(10);
     expect(ticks).toEqual([5000, 10000]);
+  });
+
+  it('blocks an actor on a wait queue until a waker clears its condition, and counts the time', () => {
+    const { k, p, a } = setup();
+    const q = new WaitQueue();
+    let ready = false;
+    let resumedAt = -1;
+    let opEnd = -1;
+    function* waiter(): Program {
+      resumedAt = yield block(q, () => !ready, 'uffd wait', 'page 0');
+    }
+    function* waker(): Program {
+      yield sleep(5000);
+      // A wake with the condition unchanged leaves the waiter parked.
+      q.wake();
+      yield sleep(1000);
+      opEnd = yield op({ name: 'place', proc: p, lock: 'read', run: () => void ((ready = true), p.fill(a, 4096, 9), q.wake()) });
+    }
+    const r = runActors(k, new CostModel(), [
+      { name: 'v', kind: 'guest', cpu: 0, start: 0, program: waiter() },
+      { name: 'm', kind: 'script', cpu: 1, start: 0, program: waker() },
+    ], 1e9, 'd');
+    // Resumed when the waker's operation ended, not when it started.
+    expect(opEnd).toBeGreaterThan(6000);
+    expect(resumedAt).toBe(opEnd);
+    expect(r.actors.get('v')!.blockNs).toBe(opEnd);
+    expect(r.actors.get('v')!.maxBlockNs).toBe(opEnd);
+    expect(r.timeline.some((e) => e.actor === 'v' && e.kind === 'uffd wait' && e.start === 0 && e.end === opEnd)).toBe(true);
+  });
+
+  it('does not block when the condition is already clear, and counts a block that outlasts the run', () => {
+    const { k } = setup();
+    const q = new WaitQueue();
+    let after = -1;
+    function* free(): Program {
+      after = yield block(q, () => false, 'never');
+    }
+    function* stuck(): Program {
+      yield sleep(100);
+      yield block(q, () => true, 'forever');
+    }
+    const r = runActors(k, new CostModel(), [
+      { name: 'f', kind: 'guest', cpu: 0, start: 0, program: free() },
+      { name: 's', kind: 'guest', cpu: 1, start: 0, program: stuck() },
+    ], 10_000, 'd');
+    expect(after).toBe(0);
+    expect(r.actors.get('f')!.blockNs).toBe(0);
+    expect(r.actors.get('s')!.blockNs).toBe(9900);
   });
 });

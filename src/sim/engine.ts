@@ -9,6 +9,10 @@
  *   hold   the actor is busy for a while outside the kernel (a device doing
  *          I/O, a child process running), drawn on the timeline.
  *   sleep  the actor is idle until later.
+ *   block  the actor waits on a WaitQueue until a condition clears (a vCPU
+ *          whose access waits for the userfaultfd monitor, or for a collapse
+ *          that invalidated its secondary MMU): another actor's wake() makes
+ *          the engine re-check it when that actor's step ends.
  * The generator is resumed with the current time after each step.
  *
  * Determinism: events at the same time run in the order they were scheduled,
@@ -31,6 +35,33 @@ export const enum StepKind {
   Hold,
   /** Idle for `ns`. */
   Sleep,
+  /** Wait on a WaitQueue while a condition holds. */
+  Block,
+}
+
+/**
+ * Where blocked actors wait. wake() (from an operation's run, or from an
+ * actor's program between steps) has the engine re-check every actor parked
+ * here once the waker's current step ends, and resume those whose condition
+ * cleared.
+ */
+export class WaitQueue {
+  /** Engine use: parked actors (index, condition, when it blocked). */
+  readonly parked: { actor: number; waiting: () => boolean; since: number; kind: string; detail: string }[] = [];
+  /** Engine use: the queues to re-check after the current step (set when an actor parks). */
+  sink: WaitQueue[] | null = null;
+  private queued = false;
+
+  wake(): void {
+    if (this.parked.length === 0 || this.sink === null || this.queued) return;
+    this.queued = true;
+    this.sink.push(this);
+  }
+
+  /** Engine use: taken off the sink. */
+  unqueue(): void {
+    this.queued = false;
+  }
 }
 
 /**
@@ -58,6 +89,9 @@ export class Step {
     readonly show: boolean,
     /** A hold's detail on the timeline. */
     readonly detail: string,
+    /** A block's queue and condition (null otherwise). */
+    readonly queue: WaitQueue | null = null,
+    readonly waiting: (() => boolean) | null = null,
   ) {}
 }
 
@@ -85,6 +119,15 @@ export function hold(ns: number, kind: string, detail = '', show = false): Step 
 /** Idle for ns. */
 export function sleep(ns: number): Step {
   return new Step(StepKind.Sleep, ns, '', null, 'none', null, 0, false, false, '');
+}
+
+/**
+ * Wait on q while waiting() is true (checked now, and again whenever q is
+ * woken); drawn on the timeline as `kind` when it lasts, and counted in the
+ * actor's blockNs.
+ */
+export function block(q: WaitQueue, waiting: () => boolean, kind: string, detail = ''): Step {
+  return new Step(StepKind.Block, 0, kind, null, 'none', null, 0, false, true, detail, q, waiting);
 }
 
 export type Program = Generator<Step, void, number>;
@@ -127,6 +170,10 @@ export interface ActorTime {
   waitNs: number;
   kernelNs: number;
   holdNs: number;
+  /** Time blocked on a WaitQueue (block steps). */
+  blockNs: number;
+  /** The longest single block. */
+  maxBlockNs: number;
 }
 
 /** Most timeline intervals kept per actor (forks and waits are always kept). */
@@ -139,6 +186,8 @@ const enum EventType {
   Release,
   /** A waiter was granted the lock: run its step. */
   Granted,
+  /** Re-check the actors parked on a WaitQueue. */
+  Recheck,
 }
 
 /** A clock event; one class, every field always present (one hidden class for the loop). */
@@ -150,6 +199,7 @@ class SimEvent {
     readonly mode: LockMode,
     readonly step: Step | null,
     readonly since: number,
+    readonly queue: WaitQueue | null = null,
   ) {}
 }
 
@@ -190,6 +240,32 @@ export function runActors(k: Kernel, model: CostModel, actors: readonly ActorRun
   const before = new Float64Array(ev.length);
   const delta = new Float64Array(ev.length);
   const done: boolean[] = actors.map(() => false);
+  // Queues woken during the current step: re-checked when it ends.
+  const woken: WaitQueue[] = [];
+  const blockedOn = new Set<WaitQueue>();
+  const flushWakes = (t: number) => {
+    for (const q of woken.splice(0)) {
+      q.unqueue();
+      clock.at(t, new SimEvent(EventType.Recheck, -1, null, 'none', null, 0, q));
+    }
+  };
+  const recheck = (q: WaitQueue) => {
+    const still: typeof q.parked = [];
+    for (const w of q.parked.splice(0)) {
+      if (w.waiting()) {
+        still.push(w);
+        continue;
+      }
+      const a = actors[w.actor]!;
+      const pa = perActor.get(a.name)!;
+      const ns = clock.now - w.since;
+      pa.blockNs += ns;
+      if (ns > pa.maxBlockNs) pa.maxBlockNs = ns;
+      if (ns > 0) record(a.name, w.kind, w.since, clock.now, w.detail, false);
+      clock.at(clock.now, new SimEvent(EventType.Resume, w.actor, null, 'none', null, 0));
+    }
+    q.parked.push(...still);
+  };
 
   const record = (actor: string, kind: string, start: number, end: number, detail: string, always: boolean) => {
     const n = shown.get(actor) ?? 0;
@@ -244,17 +320,30 @@ export function runActors(k: Kernel, model: CostModel, actors: readonly ActorRun
       clock.at(now + d, new SimEvent(EventType.Release, -1, proc.mm ?? proc, mode, null, 0));
     }
     clock.at(now + d, new SimEvent(EventType.Resume, i, null, 'none', null, 0));
+    flushWakes(now + d);
   };
 
   const step = (i: number) => {
     const a = actors[i]!;
     if (done[i]) return;
     const r = a.program.next(clock.now);
+    flushWakes(clock.now);
     if (r.done === true) {
       done[i] = true;
       return;
     }
     const s = r.value;
+    if (s.kind === StepKind.Block) {
+      const q = s.queue!;
+      if (!s.waiting!()) {
+        clock.at(clock.now, new SimEvent(EventType.Resume, i, null, 'none', null, 0));
+        return;
+      }
+      q.sink = woken;
+      blockedOn.add(q);
+      q.parked.push({ actor: i, waiting: s.waiting!, since: clock.now, kind: s.op, detail: s.detail });
+      return;
+    }
     if (s.kind === StepKind.Sleep) {
       clock.at(clock.now + s.ns, new SimEvent(EventType.Resume, i, null, 'none', null, 0));
       return;
@@ -275,7 +364,7 @@ export function runActors(k: Kernel, model: CostModel, actors: readonly ActorRun
   };
 
   for (let i = 0; i < actors.length; i++) {
-    perActor.set(actors[i]!.name, { kind: actors[i]!.kind, waitNs: 0, kernelNs: 0, holdNs: 0 });
+    perActor.set(actors[i]!.name, { kind: actors[i]!.kind, waitNs: 0, kernelNs: 0, holdNs: 0, blockNs: 0, maxBlockNs: 0 });
     clock.at(actors[i]!.start, new SimEvent(EventType.Resume, i, null, 'none', null, 0));
   }
   let end = 0;
@@ -299,8 +388,22 @@ export function runActors(k: Kernel, model: CostModel, actors: readonly ActorRun
     }
     if (e.t > durationNs) break;
     end = e.t;
+    if (ev0.type === EventType.Recheck) {
+      recheck(ev0.queue!);
+      continue;
+    }
     if (ev0.type === EventType.Granted) execute(ev0.actor, ev0.step!, ev0.since, ev0.mode);
     else step(ev0.actor);
+  }
+  // Actors still blocked at the end were blocked until then.
+  for (const q of blockedOn) {
+    for (const w of q.parked.splice(0)) {
+      const pa = perActor.get(actors[w.actor]!.name)!;
+      const ns = Math.max(0, durationNs - w.since);
+      pa.blockNs += ns;
+      if (ns > pa.maxBlockNs) pa.maxBlockNs = ns;
+    }
+    q.sink = null;
   }
   for (let i = 0; i < actors.length; i++) if (!done[i]) actors[i]!.program.return();
   return { ops, actors: perActor, timeline, endNs: end, failures };
