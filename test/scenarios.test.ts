@@ -9,10 +9,11 @@ import { compareScenarios, loadNamed } from '../src/report/compare.js';
 import { renderJson } from '../src/report/json.js';
 import { reportOk } from '../src/report/model.js';
 import { builtins } from '../src/sim/builtin.js';
+import { evaluate } from '../src/sim/scenario/expr.js';
 
 describe('built-in scenarios', () => {
-  it('are the four debates of seeds 002 and 003', () => {
-    expect(builtins().map((b) => b.name)).toEqual(['exclusive-pin', 'fork-with-pins', 'pin-density-sweep', 'sticky-pages']);
+  it('are the debates of seeds 002, 003 and 004', () => {
+    expect(builtins().map((b) => b.name)).toEqual(['exclusive-pin', 'fork-with-pins', 'pin-density-sweep', 'postcopy-1g', 'sticky-pages']);
   });
 
   for (const b of builtins()) {
@@ -34,6 +35,28 @@ describe('built-in scenarios', () => {
       }
     }, 120_000);
   }
+
+  it('postcopy-1g: a vCPU waits at least a whole 1 GiB page over the link without HGM, far less with a 2 MiB pool', async () => {
+    const l = loadNamed('postcopy-1g');
+    const s = (await compareScenarios([l], { jobs: 1 })).scenarios[0]!;
+    const v = (design: string, metric: string) => s.rows.find((r) => r.metric === metric)!.cells.find((c) => c.design === design)!.stat.median;
+    const p = l.scenario.params;
+    const GiB = 2 ** 30;
+    // 1 GiB over the link's bandwidth (GB/s = bytes per ns), plus the round trip.
+    const wholePage = GiB / Number(p.bandwidth) + evaluate(String(p.rtt), 'duration');
+    expect(v('whole-1g', 'vcpuStallMax')).toBeGreaterThan(wholePage);
+    expect(v('whole-1g', 'fetchLatencyP50')).toBeGreaterThan(wholePage);
+    expect(v('pool-2m', 'fetchLatencyP50')).toBeLessThan(v('whole-1g', 'fetchLatencyP50') / 50);
+    expect(v('pool-2m', 'uffdFaults')).toBeGreaterThan(v('whole-1g', 'uffdFaults'));
+    // Without HGM nothing is collapsed, so nothing invalidates and no vCPU stalls for a collapse.
+    for (const d of ['whole-1g', 'pool-2m']) {
+      expect(v(d, 'collapseTime')).toBe(0);
+      expect(v(d, 'collapseStall')).toBe(0);
+      expect(v(d, 'refused')).toBe(0);
+    }
+    // Page tables: one PUD leaf maps the 1 GiB page; the 2 MiB pool needs a PMD table for its 512 leaves.
+    expect(v('pool-2m', 'pageTableBytes')).toBeGreaterThan(v('whole-1g', 'pageTableBytes'));
+  }, 120_000);
 
   it('exclusive-pin: the same seed gives a byte-identical report', async () => {
     const a = renderJson(await compareScenarios([loadNamed('exclusive-pin')], { jobs: 1 }));

@@ -89,18 +89,43 @@ export const METRICS: readonly Metric[] = [
   m('forkLatencyMedian', 'fork latency (median)', 'ns', 'lower', 'none', 'Median time of a fork, waiting for mmap_lock included (cost model).', (o) => median(latencies(o, 'fork')), true),
   m('forkLatencyMax', 'fork latency (max)', 'ns', 'lower', 'none', 'Longest fork, waiting for mmap_lock included (cost model).', (o) => Math.max(0, ...latencies(o, 'fork')), true),
   m('mmapLockWait', 'mmap_lock wait', 'ns', 'lower', 'none', 'Total time all actors waited for mmap_lock.', (o) => [...o.engine.actors.values()].reduce((a, s) => a + s.waitNs, 0), true),
-  m('guestStall', 'guest stall', 'ns', 'lower', 'none', 'Time vCPU actors spent in the kernel (faults, COW) or waiting for it.', (o) => guestTime(o), true),
+  m('guestStall', 'guest stall', 'ns', 'lower', 'none', 'Time vCPU actors spent in the kernel (faults, COW) or waiting for it: for mmap_lock, for the userfaultfd monitor, for an invalidating collapse.', (o) => guestTime(o), true),
   m('kernelTime', 'kernel time', 'ns', 'lower', 'none', "The cost model's estimate of all kernel work in the workload.", (o) => o.kernelNs, true),
   m('tlbShootdowns', 'TLB shootdowns', 'count', 'lower', 'none', 'TLB flushes that had to interrupt other CPUs.', (o) => o.events.tlb_shootdown ?? 0),
   m('ipis', 'IPIs', 'count', 'lower', 'none', 'Inter-processor interrupts sent (TLB shootdowns).', (o) => o.events.ipi ?? 0),
   m('pinnedPages', 'pinned pages', 'pages', 'none', 'none', 'Pages pinned by actors and still held at the end.', (o) => o.world.held.size),
   m('copyBytes', 'bytes copied', 'bytes', 'lower', 'copies', 'All bytes the kernel copied (fork, COW, migration).', (o) => o.events.copy_bytes ?? 0),
+  // Post-copy live migration (src/sim/postcopy/, seed 004).
+  m('refused', 'refused by the kernel', 'count', 'lower', 'none', "1 when the kernel refused the design's setup (MADV_SPLIT failed: the design cannot run on this kernel configuration), else 0.", (o) => Math.min(1, o.world.count('refused'))),
+  m('uffdFaults', 'userfaultfd faults', 'count', 'none', 'none', 'Guest accesses that took a userfaultfd MINOR fault (a vCPU waited for the monitor).', (o) => o.world.count('uffdFaults')),
+  m('fetchLatencyP50', 'fault wait (median)', 'ns', 'lower', 'none', 'Median time from a vCPU touching a page not yet there to its resuming: the fetch over the link, placing, and any mmap_lock wait.', (o) => percentile(samples(o, 'faultLatency'), 0.5), true),
+  m('fetchLatencyP99', 'fault wait (p99)', 'ns', 'lower', 'none', '99th percentile of the fault wait.', (o) => percentile(samples(o, 'faultLatency'), 0.99), true),
+  m('vcpuStallMax', 'vCPU stall (longest)', 'ns', 'lower', 'none', 'The longest single stop of a vCPU (a fault wait or a collapse stall).', (o) => Math.max(0, ...samples(o, 'faultLatency'), ...samples(o, 'collapseStall'), ...[...o.engine.actors.values()].filter((a) => a.kind === 'guest').map((a) => a.maxBlockNs)), true),
+  m('collapseStall', 'collapse stall', 'ns', 'lower', 'none', 'vCPU time stopped because a collapse invalidated the range they touched (the secondary MMU cannot map it until invalidate_range_end).', (o) => samples(o, 'collapseStall').reduce((a, x) => a + x, 0), true),
+  m('collapses', 'collapses', 'count', 'none', 'none', 'MADV_COLLAPSE calls on guest memory (2 MiB and 1 GiB).', (o) => o.world.count('collapses')),
+  m('collapseTime', 'collapse time', 'ns', 'lower', 'none', 'Total time of the MADV_COLLAPSE calls, waiting for mmap_lock included (cost model).', (o) => samples(o, 'collapseTime').reduce((a, x) => a + x, 0), true),
+  m('collapseMax', 'collapse time (longest)', 'ns', 'lower', 'none', 'The longest MADV_COLLAPSE call.', (o) => Math.max(0, ...samples(o, 'collapseTime')), true),
+  m('mapcountOps', 'subpage mapcount updates', 'count', 'lower', 'none', "Atomic updates of per-subpage _mapcount the HGM mapcount design made (hgm_subpage_mapcount: THP-like's +1/-1 per subpage a mapping covers).", (o) => o.events.hgm_subpage_mapcount ?? 0),
+  m('spteZaps', 'sPTEs zapped', 'count', 'lower', 'none', "Secondary-MMU (KVM) leaf entries that MMU-notifier invalidates zapped (spte_zap).", (o) => o.events.spte_zap ?? 0),
+  m('fetchedBytes', 'bytes fetched', 'bytes', 'none', 'none', 'Bytes the destination fetched over the migration link (demand and pre-fetch).', (o) => o.world.count('fetchedBytes')),
+  m('wrongBytes', 'pages read wrong', 'pages', 'lower', 'none', "Guest pages that read back other than the source's contents after their fault was resolved.", (o) => o.world.count('wrongBytes')),
 ];
 
 function guestTime(o: RunOutcome): number {
   let t = 0;
-  for (const a of o.engine.actors.values()) if (a.kind === 'guest') t += a.waitNs + a.kernelNs;
+  for (const a of o.engine.actors.values()) if (a.kind === 'guest') t += a.waitNs + a.kernelNs + a.blockNs;
   return t;
+}
+
+function samples(o: RunOutcome, key: string): number[] {
+  return o.world.samples.get(key) ?? [];
+}
+
+/** The q-quantile (nearest rank) of xs; 0 when empty. */
+function percentile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 }
 
 export const METRIC_IDS: readonly string[] = METRICS.map((x) => x.id);

@@ -11,6 +11,7 @@ import type { Process } from '../process.js';
 import { MADV_HUGEPAGE, MADV_NOHUGEPAGE, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../uapi/mman.js';
 import type { FolioMap } from '../report/model.js';
 import { count, name, obj, oneOf, pageSize } from './scenario/types.js';
+import { PostcopyVm, VmSpec } from './postcopy/vm.js';
 
 const MiB = 2 ** 20;
 
@@ -42,6 +43,8 @@ export const ProcessSpec = obj(
 export const SetupSpec = obj(
   {
     processes: z.array(ProcessSpec).min(1, { error: 'expected at least one process' }),
+    /** Post-copy destination VMs on HugeTLB memory (src/sim/postcopy/vm.ts); actors name them as regions. */
+    vms: z.array(VmSpec).optional(),
   },
   'the setup',
 );
@@ -52,7 +55,7 @@ export interface Region {
   readonly proc: Process;
   readonly addr: number;
   readonly size: number;
-  readonly backing: 'anon' | 'memfd';
+  readonly backing: 'anon' | 'memfd' | 'hugetlb';
 }
 
 /** A pin an actor holds: the page it pinned, and where the pinning process maps it. */
@@ -75,6 +78,10 @@ export class World {
   readonly children = new Set<Process>();
   /** The folio map an actor captured (src/sim/folio_map.ts), if any. */
   folioMap: FolioMap | null = null;
+  /** Post-copy VMs by name (their primary view is also a region of that name). */
+  readonly vms = new Map<string, PostcopyVm>();
+  /** Values actors record one by one for metrics (by metric source name), in order. */
+  readonly samples = new Map<string, number[]>();
 
   constructor(
     readonly k: Kernel,
@@ -88,6 +95,17 @@ export class World {
 
   count(key: string): number {
     return this.counts.get(key) ?? 0;
+  }
+
+  sample(key: string, v: number): void {
+    let a = this.samples.get(key);
+    if (a === undefined) this.samples.set(key, (a = []));
+    a.push(v);
+  }
+
+  /** The post-copy VM whose primary view is region n, if it is one. */
+  vm(n: string): PostcopyVm | undefined {
+    return this.vms.get(n);
   }
 
   proc(n: string): Process {
@@ -107,6 +125,12 @@ export function buildWorld(kernel: KernelOptions, setup: SetupSpec, design: stri
     p.comm = ps.name;
     w.procs.set(ps.name, p);
     for (const r of ps.regions ?? []) w.regions.set(r.name, mapRegion(p, r));
+  }
+  for (const v of setup.vms ?? []) {
+    const p = w.procs.get(v.process)!;
+    const vm = new PostcopyVm(v, w.k, p);
+    w.vms.set(v.name, vm);
+    w.regions.set(v.name, { name: v.name, proc: p, addr: vm.primary, size: vm.size, backing: 'hugetlb' });
   }
   return w;
 }

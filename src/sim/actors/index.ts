@@ -4,10 +4,12 @@ import { churnActor } from './churn.js';
 import { forkerActor } from './forker.js';
 import { guestActor } from './guest.js';
 import { pinActor } from './pin.js';
+import { postcopyActor, prefetchActor } from './postcopy.js';
+import { collapserActor } from './collapser.js';
 import { scriptActor } from './script.js';
 import { vfioActor } from './vfio.js';
 
-export const ACTOR_KINDS: readonly ActorKind[] = [guestActor, pinActor, vfioActor, forkerActor, churnActor, scriptActor] as unknown as readonly ActorKind[];
+export const ACTOR_KINDS: readonly ActorKind[] = [guestActor, pinActor, vfioActor, forkerActor, churnActor, scriptActor, postcopyActor, prefetchActor, collapserActor] as unknown as readonly ActorKind[];
 
 export function actorKind(kind: string): ActorKind<ActorCommon> {
   return ACTOR_KINDS.find((a) => a.kind === kind)!;

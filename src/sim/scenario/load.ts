@@ -268,7 +268,11 @@ function nodeOffset(doc: Document, path: readonly PropertyKey[], key: boolean): 
 /** Processes, regions, designs and cost names that the file refers to must exist. */
 function checkReferences(spec: ScenarioSpec, pos: Pos): void {
   const procs = spec.setup.processes.map((p) => p.name);
-  const regions = spec.setup.processes.flatMap((p) => (p.regions ?? []).map((r) => r.name));
+  const vms = spec.setup.vms ?? [];
+  const regions = [...spec.setup.processes.flatMap((p) => (p.regions ?? []).map((r) => r.name)), ...vms.map((v) => v.name)];
+  vms.forEach((v, i) => {
+    if (!procs.includes(v.process)) pos(['setup', 'vms', i, 'process'], `unknown process '${v.process}'${nearest(v.process, procs)}; processes: ${procs.join(', ')}`);
+  });
   dupes(procs, (n, i) => pos(['setup', 'processes', i, 'name'], `a process named '${n}' already exists`));
   dupes(regions, (n) => pos(['setup'], `two regions are named '${n}'`));
   spec.workload.actors.forEach((a, i) => {
