@@ -56,6 +56,15 @@ describe('built-in scenarios', () => {
     }
     // Page tables: one PUD leaf maps the 1 GiB page; the 2 MiB pool needs a PMD table for its 512 leaves.
     expect(v('pool-2m', 'pageTableBytes')).toBeGreaterThan(v('whole-1g', 'pageTableBytes'));
+    // ... and over time: a step line per design, in time order, the pool's above the 1 GiB page's at the end.
+    const series = (d: string) => s.series!.find((e) => e.design === d && e.metric === 'pageTableBytes')!.points;
+    for (const d of ['whole-1g', 'pool-2m']) {
+      const pts = series(d);
+      expect(pts.length).toBeGreaterThan(1);
+      for (let i = 1; i < pts.length; i++) expect(pts[i]!.t).toBeGreaterThanOrEqual(pts[i - 1]!.t);
+      expect(pts[pts.length - 1]!.t).toBe(s.durationNs);
+    }
+    expect(series('pool-2m').at(-1)!.v).toBeGreaterThan(series('whole-1g').at(-1)!.v);
   }, 120_000);
 
   it('exclusive-pin: the same seed gives a byte-identical report', async () => {

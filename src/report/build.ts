@@ -57,6 +57,7 @@ export function reportScenario(s: Scenario, runs: readonly RunResult[], seed?: n
           series: (spec.sweep.metrics ?? spec.metrics).flatMap((m) => designs.map((d) => ({ design: d, metric: m, points: s.xs.map((x) => ({ x, stat: statAt(d, x, m) })) }))),
         };
 
+  const metricIds = new Set(spec.metrics);
   const firstRuns = designs.map((d) => runs.find((r) => r.design === d && r.x === headline && r.seed === first)).filter((r): r is RunResult => r !== undefined);
 
   const findings: Finding[] = [];
@@ -93,6 +94,13 @@ export function reportScenario(s: Scenario, runs: readonly RunResult[], seed?: n
     rows,
     ...(sweep !== undefined ? { sweep } : {}),
     timeline: firstRuns.flatMap((r) => r.timeline),
+    ...(firstRuns.some((r) => (r.series ?? []).some((x) => metricIds.has(x.metric)))
+      ? {
+          series: firstRuns.flatMap((r) =>
+            (r.series ?? []).filter((x) => metricIds.has(x.metric)).map((x) => ({ design: r.design, metric: x.metric, points: x.points.map(([t, v]) => ({ t, v })) })),
+          ),
+        }
+      : {}),
     folioMaps: firstRuns.flatMap((r) => (r.folioMap === null ? [] : [r.folioMap])),
     costs: firstRuns.map((r) => r.costs),
     findings,

@@ -309,6 +309,60 @@ function timelineChart(s: ScenarioReport): ChartSpec | undefined {
   };
 }
 
+/** A metric over simulated time: one step line per design (the first seed's run). */
+function seriesCharts(s: ScenarioReport): ChartSpec[] {
+  const all = s.series ?? [];
+  return s.metrics
+    .filter((m) => all.some((e) => e.metric === m.id && e.points.length > 0))
+    .map((metric) => {
+      const series = s.designs.flatMap((d) => all.filter((e) => e.design === d.id && e.metric === metric.id && e.points.length > 0));
+      const end = Math.max(1, s.durationNs, ...series.flatMap((e) => e.points.map((p) => p.t)));
+      const top = Math.max(0, ...series.flatMap((e) => e.points.map((p) => p.v)));
+      const tScale = pickScale('ns', end);
+      const scale = pickScale(metric.unit, top);
+      const values = series.flatMap((e) =>
+        e.points.map((p) => ({
+          design: designLabel(s, e.design),
+          t: toScale(p.t, 'ns', tScale),
+          y: toScale(p.v, metric.unit, scale),
+          when: formatValue(p.t, 'ns'),
+          text: formatValue(p.v, metric.unit),
+        })),
+      );
+      const color = { field: 'design', type: 'nominal' as const, scale: designColour(s), legend: { orient: 'top' as const, title: null, symbolType: 'stroke', symbolStrokeWidth: 2 } };
+      const dash = {
+        field: 'design',
+        type: 'nominal' as const,
+        scale: { domain: color.scale.domain, range: color.scale.domain.map((_, i) => DASHES[i % DASHES.length]!) },
+        legend: color.legend,
+      };
+      return {
+        id: `series:${s.name}:${metric.id}`,
+        heading: `Over time: ${metricLabel(metric)}`,
+        legend: `One step line per design: ${metric.label} over the simulated clock, in the first seed's run of each design.`,
+        spec: {
+          width: 1000,
+          height: 260,
+          data: { values },
+          mark: { type: 'line', interpolate: 'step-after', strokeWidth: 2 },
+          encoding: {
+            x: { field: 't', type: 'quantitative', title: `simulated time (${tScale.suffix})`, scale: { domain: [0, toScale(end, 'ns', tScale)], nice: false } },
+            y: { field: 'y', type: 'quantitative', title: axisTitle(metric.unit, top) },
+            color,
+            strokeDash: dash,
+            tooltip: [
+              { field: 'design', type: 'nominal' },
+              { field: 'when', type: 'nominal', title: 'time' },
+              { field: 'text', type: 'nominal', title: metric.label },
+            ],
+          },
+          config: CONFIG,
+        } as TopLevelSpec,
+        expectedMarks: { line: series.length },
+      };
+    });
+}
+
 /** Subpages per grid row, and whether each subpage is its own cell (up to 1024) or runs are drawn as row segments. */
 function folioLayout(pages: number): { perRow: number; cells: boolean } {
   const cells = pages <= 1024;
@@ -397,7 +451,7 @@ function folioChart(s: ScenarioReport): ChartSpec | undefined {
 
 /** Every chart of a scenario, in page order. */
 export function scenarioCharts(s: ScenarioReport): ChartSpec[] {
-  return [barChart(s, 'memory'), barChart(s, 'copies'), ...sweepCharts(s), timelineChart(s), folioChart(s)].filter(
+  return [barChart(s, 'memory'), barChart(s, 'copies'), ...sweepCharts(s), ...seriesCharts(s), timelineChart(s), folioChart(s)].filter(
     (c): c is ChartSpec => c !== undefined,
   );
 }

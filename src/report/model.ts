@@ -108,6 +108,14 @@ export const TimelineEvent = z.object({
 }).refine((e) => e.start <= e.end, { message: 'expected start <= end', path: ['end'] });
 export type TimelineEvent = z.infer<typeof TimelineEvent>;
 
+/** A metric over simulated time in the first seed's run of a design: its value from each point's t on. */
+export const TimeSeries = z.object({
+  design: z.string(),
+  metric: z.string(),
+  points: z.array(z.object({ t: z.number(), v: z.number() })),
+});
+export type TimeSeries = z.infer<typeof TimeSeries>;
+
 /** States a subpage of a large folio can be drawn in. */
 export const PageState = z.enum(['unmapped', 'mapped', 'pinned', 'copied', 'shared', 'private']);
 export type PageState = z.infer<typeof PageState>;
@@ -181,6 +189,8 @@ export const ScenarioReport = z.object({
   rows: z.array(Row),
   sweep: Sweep.optional(),
   timeline: z.array(TimelineEvent),
+  /** Metrics over simulated time (e.g. page-table bytes during a post-copy migration); absent when no actor records any. */
+  series: z.array(TimeSeries).optional(),
   folioMaps: z.array(FolioMap),
   costs: z.array(CostSummary),
   findings: z.array(Finding),
@@ -200,6 +210,7 @@ function checkReferences(
     rows: { metric: string; cells: { design: string }[] }[];
     sweep?: { series: { design: string; metric: string }[] } | undefined;
     timeline: { design: string }[];
+    series?: { design: string; metric: string }[] | undefined;
     folioMaps: { design: string }[];
     costs: { design: string }[];
     findings: { design: string }[];
@@ -218,6 +229,10 @@ function checkReferences(
   s.sweep?.series.forEach((e, i) => {
     need(designs.has(e.design), 'design', e.design, ['sweep', 'series', i, 'design']);
     need(metrics.has(e.metric), 'metric', e.metric, ['sweep', 'series', i, 'metric']);
+  });
+  s.series?.forEach((e, i) => {
+    need(designs.has(e.design), 'design', e.design, ['series', i, 'design']);
+    need(metrics.has(e.metric), 'metric', e.metric, ['series', i, 'metric']);
   });
   for (const key of ['timeline', 'folioMaps', 'costs', 'findings'] as const)
     s[key].forEach((x, i) => need(designs.has(x.design), 'design', x.design, [key, i, 'design']));

@@ -7,6 +7,12 @@
 import { CostModel } from '../cost/model.js';
 import { EVENT_NAMES, countersRecord } from '../cost/counters.js';
 import type { CostSummary, FolioMap, TimelineEvent } from '../report/model.js';
+
+/** One metric over simulated time: [ns, value] at each change. */
+export interface SeriesData {
+  readonly metric: string;
+  readonly points: readonly (readonly [number, number])[];
+}
 import { actorKind } from './actors/index.js';
 import { type ActorRun, type EngineResult, type EngineTracer, runActors } from './engine.js';
 import { METRICS, type RunOutcome } from './metrics.js';
@@ -26,6 +32,8 @@ export interface RunResult {
   readonly lowConfidenceShare: number;
   readonly costs: CostSummary;
   readonly timeline: readonly TimelineEvent[];
+  /** Metrics recorded over simulated time (World.point), held to the end of the run. */
+  readonly series?: readonly SeriesData[];
   readonly folioMap: FolioMap | null;
   /** Operations the kernel refused, per "actor:op". */
   readonly failures: Readonly<Record<string, number>>;
@@ -99,12 +107,34 @@ export function runOne(cfg: RunConfig, seed: number, opts: RunOptions = {}): Run
     lowConfidenceShare: est.lowConfidenceShare,
     costs: { design: cfg.design.id, totalNs: est.totalNs, lowConfidenceShare: est.lowConfidenceShare, lines: est.lines.map((l) => ({ ...l })) },
     timeline: engine.timeline,
+    ...(world.series.size > 0
+      ? { series: [...world.series].map(([metric, pts]) => ({ metric, points: downsample([...pts, [endNs, pts[pts.length - 1]![1]]], endNs) })) }
+      : {}),
     folioMap: world.folioMap,
     failures: Object.fromEntries(engine.failures),
     endNs: engine.endNs,
     world,
   };
   return r;
+}
+
+/** Most points a series keeps (reports draw them as a step line). */
+const SERIES_POINTS = 400;
+
+/** At most SERIES_POINTS points: the value each time bucket ends with (a step line stays a step line), plus the first and last. */
+function downsample(pts: readonly (readonly [number, number])[], endNs: number): [number, number][] {
+  if (pts.length <= SERIES_POINTS) return pts.map(([t, v]) => [t, v]);
+  const width = Math.max(1, endNs) / (SERIES_POINTS - 2);
+  const out: [number, number][] = [[pts[0]![0], pts[0]![1]]];
+  for (let i = 1; i < pts.length - 1; i++) {
+    const [t, v] = pts[i]!;
+    const bucket = Math.floor(t / width);
+    const last = out[out.length - 1]!;
+    if (out.length > 1 && Math.floor(last[0] / width) === bucket) out[out.length - 1] = [t, v];
+    else out.push([t, v]);
+  }
+  out.push([pts[pts.length - 1]![0], pts[pts.length - 1]![1]]);
+  return out;
 }
 
 /** The serializable part of a run (what crosses a worker thread or a shard file). */

@@ -82,6 +82,8 @@ export class World {
   readonly vms = new Map<string, PostcopyVm>();
   /** Values actors record one by one for metrics (by metric source name), in order. */
   readonly samples = new Map<string, number[]>();
+  /** A metric's value over simulated time, by metric id: [ns, value] at each change. */
+  readonly series = new Map<string, [number, number][]>();
 
   constructor(
     readonly k: Kernel,
@@ -101,6 +103,13 @@ export class World {
     let a = this.samples.get(key);
     if (a === undefined) this.samples.set(key, (a = []));
     a.push(v);
+  }
+
+  /** metric's value is v from time t on (kept only when it changes). */
+  point(metric: string, t: number, v: number): void {
+    let a = this.series.get(metric);
+    if (a === undefined) this.series.set(metric, (a = []));
+    if (a.length === 0 || a[a.length - 1]![1] !== v) a.push([t, v]);
   }
 
   /** The post-copy VM whose primary view is region n, if it is one. */
@@ -131,6 +140,7 @@ export function buildWorld(kernel: KernelOptions, setup: SetupSpec, design: stri
     const vm = new PostcopyVm(v, w.k, p);
     w.vms.set(v.name, vm);
     w.regions.set(v.name, { name: v.name, proc: p, addr: vm.primary, size: vm.size, backing: 'hugetlb' });
+    w.point('pageTableBytes', 0, vm.pageTableBytes());
   }
   return w;
 }

@@ -27,6 +27,10 @@ export function expectedMarksFromData(report: Report): Map<string, Partial<Recor
         rule: 1,
       });
     }
+    // Over time: one line per design that recorded the metric.
+    for (const metric of new Set((s.series ?? []).map((e) => e.metric))) {
+      out.set(`series:${s.name}:${metric}`, { line: s.series!.filter((e) => e.metric === metric && e.points.length > 0).length });
+    }
     // Timeline: one bar per event.
     if (s.timeline.length > 0) out.set(`timeline:${s.name}`, { rect: s.timeline.length });
     // Folio maps of up to 1024 subpages: one cell per subpage.

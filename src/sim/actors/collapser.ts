@@ -77,6 +77,7 @@ export const collapserActor: ActorKind<Spec> = {
         },
       });
       w.sample('collapseTime', end - t0);
+      w.point('pageTableBytes', end, vm.pageTableBytes());
       w.add('collapses');
       if (vm.invalidating !== null) {
         vm.invalidating = null;

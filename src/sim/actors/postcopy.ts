@@ -14,6 +14,7 @@
 import { COPY_GBPS } from '../../cost/model.js';
 import { type Program, type Step, block, hold, op } from '../engine.js';
 import type { Piece, PostcopyVm } from '../postcopy/vm.js';
+import type { World } from '../world.js';
 import { name } from '../scenario/types.js';
 import type { ActorContext, ActorKind } from './actor.js';
 import { actorSchema } from './common.js';
@@ -35,9 +36,11 @@ function vmOf(ctx: ActorContext, region: string, kind: string): PostcopyVm {
 }
 
 /** Wait for the piece to arrive, then place it; returns the time placing ended. */
-function* receive(vm: PostcopyVm, piece: Piece, now: number, kind: string): Generator<Step, number, number> {
+function* receive(w: World, vm: PostcopyVm, piece: Piece, now: number, kind: string): Generator<Step, number, number> {
   if (piece.arrives > now) yield hold(piece.arrives - now, kind, `${piece.len} bytes asked at ${Math.round(piece.asked)} ns`);
-  return yield op({ name: 'place', proc: vm.proc, lock: 'read', extraNs: piece.len / COPY_GBPS, run: () => vm.place(piece) });
+  const end: number = yield op({ name: 'place', proc: vm.proc, lock: 'read', extraNs: piece.len / COPY_GBPS, run: () => vm.place(piece) });
+  w.point('pageTableBytes', end, vm.pageTableBytes());
+  return end;
 }
 
 export const postcopyActor: ActorKind<PostcopySpec> = {
@@ -55,7 +58,7 @@ export const postcopyActor: ActorKind<PostcopySpec> = {
       const now: number = yield block(vm.work, () => vm.demand.length === 0, 'idle');
       const piece = vm.demand.shift()!;
       ctx.world.add('fetchedBytes', piece.len);
-      yield* receive(vm, piece, now, 'fetch');
+      yield* receive(ctx.world, vm, piece, now, 'fetch');
     }
   },
 };
@@ -73,7 +76,7 @@ export const prefetchActor: ActorKind<PrefetchSpec> = {
       const piece = vm.nextPrefetch(now);
       if (piece === null) return;
       ctx.world.add('fetchedBytes', piece.len);
-      now = yield* receive(vm, piece, now, 'prefetch');
+      now = yield* receive(ctx.world, vm, piece, now, 'prefetch');
     }
   },
 };

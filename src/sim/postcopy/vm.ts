@@ -221,6 +221,11 @@ export class PostcopyVm {
     return `${fmtLen(piece.len)} at +0x${piece.off.toString(16)}, mapped by ${fmtLen(leaf)} leaves`;
   }
 
+  /** The VMM's page-table bytes (mm->pgtables_bytes, its VmPTE). */
+  pageTableBytes(): number {
+    return this.proc.mm?.pgtablesBytes ?? 0;
+  }
+
   /** KVM's EPT fault on a page the host maps: stage 2 maps it at the host leaf's size. */
   stage2Fault(addr: number): void {
     const leaf = this.proc.pagemap(addr).mappedBy;
