@@ -24,3 +24,7 @@ export type { KhugepagedScanReport } from './mm/khugepaged.js';
 export { CostModel, UNIT_COSTS, UnknownCostError, LOW_CONFIDENCE_SHARE, type Confidence, type CostEstimate, type CostLine, type UnitCost } from './cost/model.js';
 export { EVENT_NAMES, type EventName } from './cost/counters.js';
 export { MmuNotifyEvent, type MmuNotifierOps, type MmuNotifierRange } from './mm/mmu_notifier.js';
+/** Guest code for KVM vCPUs (generators of guest operations; see docs/API.md, KVM). */
+export * as kvmGuest from './kvm/guest.js';
+export type { KvmMmuStats } from './kvm/kvm_host.js';
+export type { GuestCode, GuestOp } from './kvm/guest.js';

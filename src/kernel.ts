@@ -26,6 +26,7 @@ import type { DeviceOpen, KernelCore } from './kernel_core.js';
 import { Process } from './process.js';
 import { KernelGup } from './kernel_gup.js';
 import { registerDrivers } from './drivers/index.js';
+import { type KvmMmuStats, register as registerKvm, vmList } from './kvm/index.js';
 import { type DmaStats, dmaStats } from './drivers/dma.js';
 import { SyscallError } from './uapi/errors.js';
 import { type PolicyChoice, createPinAccounting } from './policy/registry.js';
@@ -87,6 +88,7 @@ export class Kernel implements KernelCore {
     this.mmapHooks = { shmemZeroSetup: (vma, size) => this.shmem.zeroSetup(vma, size) };
     this.gup = new KernelGup(this.host);
     registerDrivers(this.devices, { host: this.host, vfs: this.vfs });
+    registerKvm(this.devices, { host: this.host, vfs: this.vfs });
     // The HugeTLB pool files (sysfs and /proc/sys/vm), also reachable with open(2).
     this.sysFiles = hugetlbSysFiles(this.host);
     for (const [path, f] of this.sysFiles) this.devices.set(path, (_task, flags) => sysfsOpen(this.vfs, f.attr, path, flags, f.sysctl));
@@ -172,6 +174,20 @@ export class Kernel implements KernelCore {
    */
   dmaStats(): DmaStats {
     return { ...dmaStats(this.host) };
+  }
+
+  /**
+   * KVM: every live VM's stage-2 counters (leaves by level, table pages,
+   * zaps, remote TLB flushes, faults), memslots and private pages.
+   */
+  kvmStats(): { id: number; type: number; memslots: number; privatePages: number; mmu: KvmMmuStats }[] {
+    return [...vmList(this.host)].map((kvm) => ({
+      id: kvm.id,
+      type: kvm.type,
+      memslots: kvm.slots.size,
+      privatePages: kvm.privateGfns.length,
+      mmu: { ...kvm.mmu.stats, leaves: [...kvm.mmu.stats.leaves] },
+    }));
   }
 
   /** Counts of the primitive operations performed so far (the cost model's input). */

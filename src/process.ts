@@ -40,6 +40,9 @@ import { userfaultfdCompleteEvents, userfaultfdTaskExit } from './mm/userfaultfd
 import { UFFD_MSG_SIZE, type UffdMsg, decodeUffdMsg } from './uapi/userfaultfd.js';
 import { type Statfs, vfsStatfs } from './fs/statfs.js';
 import type { KernelCore } from './kernel_core.js';
+import type { KvmRun } from './uapi/kvm.js';
+import { kvmVcpuSetGuest, vcpuOfFile } from './kvm/index.js';
+import type { GuestCode } from './kvm/guest.js';
 
 /** The largest access a single read/write/fill may span (the model's own bound). */
 const MAX_ACCESS = 2 ** 40;
@@ -563,6 +566,35 @@ export class Process {
     if (!isUserfaultfdFile(file)) throw new SyscallError('EINVAL', S, 'not a userfaultfd');
     const e = userfaultfdSetMonitor(file, monitor);
     if (e !== null) throw new SyscallError(e, S, 'monitor must be a function or null');
+  }
+
+  // ------------------------------------------------------------------------
+  // KVM (src/kvm/).
+
+  /**
+   * The struct kvm_run of a vCPU fd (what mmap of the fd shows): KVM_RUN
+   * fills it at every exit, and userspace answers MMIO loads and hypercalls
+   * in it before the next KVM_RUN. EINVAL if fd is not a vCPU.
+   */
+  kvm_run(fd: unknown): KvmRun {
+    const S = 'mmap';
+    this.live(S);
+    const v = vcpuOfFile(this.fdgetU(fd, S));
+    if (v === null) throw new SyscallError('EINVAL', S, 'not a vCPU fd');
+    return v.run;
+  }
+
+  /**
+   * Model only: load guest code into a vCPU (the selftests' vm_create_with_one_vcpu
+   * with guest_code): a generator of guest operations (src/kvm/guest.ts), run
+   * by KVM_RUN. EINVAL if fd is not a vCPU.
+   */
+  kvm_vcpu_guest(fd: unknown, code: GuestCode): void {
+    const S = 'kvm_vcpu_guest';
+    this.live(S);
+    const v = vcpuOfFile(this.fdgetU(fd, S));
+    if (v === null || typeof code !== 'object' || code === null || typeof (code as { next?: unknown }).next !== 'function') throw new SyscallError('EINVAL', S);
+    kvmVcpuSetGuest(v, code);
   }
 
   // ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import { peekMaybePinned } from '../mm/pin_policy.js';
 import { hstateVma, hugetlbVmaUnusedReserves } from '../mm/hugetlb.js';
 import type { PfnCounts } from '../lib/pfn_counts.js';
 import type { Vfs } from '../fs/inode.js';
+import { checkKvm } from './kvm.js';
 
 export interface Violation {
   /** A stable identifier, e.g. 'mapcount-mismatch'. */
@@ -95,10 +96,12 @@ export function checkKernel(host: Host, vfs: Vfs, procs: readonly CheckedProcess
   for (const p of procs) if (p.mm !== null) checkMm(host, acc, p.pid, p.mm);
   const cacheStats = checkPageCaches(host, acc, vfs, liveMms);
   const pins = checkGupLedger(host, acc);
+  // KVM's stage-2 tables hold their pages; the rules live in check/kvm.ts.
+  const secTables = checkKvm(host, { ref: (f) => (acc.refs[f]! += 1), push: (v) => push(acc, v) });
   checkFolios(host, acc);
   checkPins(host, acc, pins);
   checkPhysmem(host, acc);
-  checkVmstat(host, acc, cacheStats);
+  checkVmstat(host, acc, cacheStats, secTables);
   checkContent(host, acc);
   checkHugetlb(host, acc, vfs, procs);
   return acc.out;
@@ -619,7 +622,7 @@ function countLive(ft: FolioTable): number {
 // ---------------------------------------------------------------------------
 // Node statistics.
 
-function checkVmstat(host: Host, acc: Acc, cache: CacheStats): void {
+function checkVmstat(host: Host, acc: Acc, cache: CacheStats, secTables: number): void {
   const ft = host.ft;
   const want = new Float64Array(NodeStat.NR_STATS);
   for (let f = 1; f < ft.highWater; f++) {
@@ -647,6 +650,7 @@ function checkVmstat(host: Host, acc: Acc, cache: CacheStats): void {
   let pgtables = 0;
   for (let f = 1; f < ft.highWater; f++) if (ft.isLive(f) && ft.flags[f]! & PG.PGTABLE) pgtables++;
   want[NodeStat.NR_PAGETABLE] = pgtables;
+  want[NodeStat.NR_SECONDARY_PAGETABLE] = secTables;
   if (pgtables !== acc.tables) push(acc, { name: 'pgtable-leaked', message: `${pgtables} page-table pages allocated, ${acc.tables} in use`, expected: acc.tables, actual: pgtables });
   want[NodeStat.NR_FOLL_PIN_ACQUIRED] = host.stat[NodeStat.NR_FOLL_PIN_ACQUIRED]!;
   want[NodeStat.NR_FOLL_PIN_RELEASED] = host.stat[NodeStat.NR_FOLL_PIN_RELEASED]!;

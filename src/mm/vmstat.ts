@@ -16,6 +16,7 @@ export const enum NodeStat {
   NR_PAGETABLE, // user page-table pages (incl. deposited THP tables)
   NR_FOLL_PIN_ACQUIRED,
   NR_FOLL_PIN_RELEASED,
+  NR_SECONDARY_PAGETABLE, // secondary MMU tables: KVM's stage-2 (SecPageTables)
   NR_STATS,
 }
 
@@ -31,6 +32,7 @@ export const NODE_STAT_NAMES: readonly string[] = [
   'nr_page_table_pages',
   'nr_foll_pin_acquired',
   'nr_foll_pin_released',
+  'nr_sec_page_table_pages',
 ];
 
 export function newNodeStats(): Float64Array {

@@ -14,3 +14,4 @@ export * from './uio.js';
 export * from './io_uring.js';
 export * from './vfio.js';
 export * from './userfaultfd.js';
+export * from './kvm.js';

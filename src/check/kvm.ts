@@ -1,0 +1,154 @@
+/**
+ * The oracle's KVM rules (docs/INVARIANTS.md, "KVM"): every VM's stage-2
+ * tables recounted, and every stage-2 leaf checked against what it may map.
+ *
+ *   - A leaf lies inside one memslot and maps a live, aligned page.
+ *   - A private leaf (the model's S2_PRIVATE marker) covers gfns whose
+ *     attributes are all PRIVATE and maps the guest_memfd folio bound at
+ *     that file index; a shared leaf covers no PRIVATE gfn and maps the pfn
+ *     the host page tables hold at the slot's HVA, at least as large, and is
+ *     writable only where the host entry is (unless an invalidation is in
+ *     progress, which the model never leaves open between calls).
+ *   - The leaf and table counters, NR_SECONDARY_PAGETABLE, the lpage_info
+ *     MIXED flags of huge pages inside each slot, and guest_memfd bindings.
+ */
+import type { Host } from '../mm/host.js';
+import { Level, PAGE_SIZE } from '../mm/page.js';
+import { type PageTable, Pte, type Walk, walk } from '../mm/pgtable.js';
+import { KVM_LPAGE_MIXED_FLAG, type Kvm, PAGES_PER_LEVEL, gfnToHva, gfnToMemslot, lpageIndex, vmList } from '../kvm/kvm_host.js';
+import { ENTRY_PAGES, S2_PRIVATE } from '../kvm/mmu.js';
+import { filemapGetFolio } from '../mm/filemap.js';
+import type { Violation } from './oracle.js';
+
+/** What the KVM rules report back to the oracle. */
+export interface KvmCheckSink {
+  /** A page the kernel holds a reference to (a stage-2 table page). */
+  ref(f: number): void;
+  push(v: Violation): void;
+}
+
+const $w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null, pidx: 0 };
+
+/** Check every VM; returns the stage-2 table pages found (NR_SECONDARY_PAGETABLE). */
+export function checkKvm(host: Host, sink: KvmCheckSink): number {
+  let tables = 0;
+  for (const kvm of vmList(host)) tables += checkVm(host, kvm, sink);
+  return tables;
+}
+
+function checkVm(host: Host, kvm: Kvm, sink: KvmCheckSink): number {
+  const leaves = [0, 0, 0, 0];
+  let tables = 0;
+  const ft = host.ft;
+  const visit = (t: PageTable, base: number): void => {
+    tables++;
+    if (!ft.isLive(t.folio)) sink.push({ name: 'kvm-s2-table-not-page', message: `VM ${kvm.id}: a stage-2 table sits on a free page` });
+    else sink.ref(t.folio);
+    let used = 0;
+    const span = ENTRY_PAGES[t.level]!;
+    for (let i = 0; i < 512; i++) {
+      const fl = t.fl[i]!;
+      if (fl === 0) continue;
+      used++;
+      if (t.level === Level.PTE || fl & Pte.PSE) {
+        leaves[t.level]!++;
+        checkLeaf(host, kvm, sink, t.level, base + i * span, t.pfn[i]!, fl);
+      } else {
+        const c = t.kids![i];
+        if (c === undefined) sink.push({ name: 'kvm-s2-missing-table', message: `VM ${kvm.id}: a non-leaf entry without its table` });
+        else visit(c, base + i * span);
+      }
+    }
+    if (used !== t.used) sink.push({ name: 'kvm-s2-used-mismatch', message: `VM ${kvm.id}: table used count ${t.used}, entries ${used}`, expected: used, actual: t.used });
+  };
+  visit(kvm.mmu.root, 0);
+  const s = kvm.mmu.stats;
+  if (tables !== s.tablePages) sink.push({ name: 'kvm-s2-tables-mismatch', message: `VM ${kvm.id}: ${s.tablePages} table pages counted, ${tables} found`, expected: tables, actual: s.tablePages });
+  for (let l = 1; l <= 3; l++) {
+    if (leaves[l] !== s.leaves[l]) sink.push({ name: 'kvm-s2-leaves-mismatch', message: `VM ${kvm.id}: ${s.leaves[l]} level-${l} leaves counted, ${leaves[l]} found`, expected: leaves[l], actual: s.leaves[l] });
+  }
+  if (kvm.mmu.invalidateInProgress !== 0) sink.push({ name: 'kvm-invalidate-unbalanced', message: `VM ${kvm.id}: mmu_invalidate_in_progress is ${kvm.mmu.invalidateInProgress} between calls`, actual: kvm.mmu.invalidateInProgress });
+  checkMixed(kvm, sink);
+  checkBindings(kvm, sink);
+  return tables;
+}
+
+/** One stage-2 leaf at level mapping gfns [gfn, gfn + pages) to pfn. */
+function checkLeaf(host: Host, kvm: Kvm, sink: KvmCheckSink, level: number, gfn: number, pfn: number, fl: number): void {
+  const per = PAGES_PER_LEVEL[level]!;
+  const where = `VM ${kvm.id} gpa 0x${(gfn * PAGE_SIZE).toString(16)}`;
+  const slot = gfnToMemslot(kvm, gfn);
+  if (slot === null || gfn + per > slot.endGfn) {
+    sink.push({ name: 'kvm-s2-leaf-outside-memslot', message: `${where}: a level-${level} leaf is not inside one memslot`, pfn });
+    return;
+  }
+  if (pfn % per !== 0) sink.push({ name: 'kvm-s2-leaf-misaligned', message: `${where}: a level-${level} leaf maps an unaligned pfn`, pfn });
+  const f = host.pfnFolio(pfn);
+  if (f === 0 || !host.ft.isLive(f)) {
+    sink.push({ name: 'kvm-s2-leaf-free-page', message: `${where}: the leaf maps a page that is not allocated`, pfn });
+    return;
+  }
+  const isPrivate = (fl & S2_PRIVATE) !== 0;
+  const attrsOk = isPrivate ? kvm.privateGfns.covers(gfn, gfn + per) : !kvm.privateGfns.overlaps(gfn, gfn + per);
+  if (!attrsOk) sink.push({ name: 'kvm-s2-attributes-mismatch', message: `${where}: a ${isPrivate ? 'private' : 'shared'} leaf covers gfns whose attributes ${isPrivate ? 'are not all PRIVATE' : 'include PRIVATE'}`, pfn });
+  if (isPrivate) {
+    const gmem = slot.gmem.file;
+    const index = gfn - slot.baseGfn + slot.gmem.pgoff;
+    const want = gmem === null ? 0 : filemapGetFolio(gmem.inode.mapping, index);
+    if (want === 0 || host.ft.pfn[want] !== pfn) sink.push({ name: 'kvm-s2-private-not-gmem', message: `${where}: a private leaf does not map the guest_memfd folio at index ${index}`, pfn });
+    return;
+  }
+  if (kvm.mmReleased) {
+    sink.push({ name: 'kvm-s2-leaf-after-release', message: `${where}: a shared leaf survived the mm's release`, pfn });
+    return;
+  }
+  const hva = gfnToHva(slot, gfn);
+  walk(kvm.mm.pgd, hva, $w);
+  const hfl = $w.table.fl[$w.idx]!;
+  const hostLeaf = $w.level === Level.PTE ? (hfl & Pte.PRESENT) !== 0 : (hfl & Pte.PRESENT) !== 0 && (hfl & Pte.PSE) !== 0;
+  if (!hostLeaf) {
+    sink.push({ name: 'kvm-s2-shared-stale', message: `${where}: a shared leaf maps HVA 0x${hva.toString(16)}, which the host does not map`, pfn });
+    return;
+  }
+  const hostPer = PAGES_PER_LEVEL[$w.level]!;
+  const hostPfn = $w.table.pfn[$w.idx]! + (Math.floor(hva / PAGE_SIZE) % hostPer);
+  if (hostPfn !== pfn || hostPer < per) sink.push({ name: 'kvm-s2-shared-stale', message: `${where}: a level-${level} shared leaf maps pfn 0x${pfn.toString(16)}, the host maps pfn 0x${hostPfn.toString(16)} at level ${$w.level}`, pfn, expected: hostPfn, actual: pfn });
+  if (fl & Pte.RW && !(hfl & Pte.RW)) sink.push({ name: 'kvm-s2-shared-writable', message: `${where}: a writable shared leaf over a read-only host entry`, pfn });
+}
+
+/** KVM_LPAGE_MIXED_FLAG agrees with the attributes of every huge page wholly inside a slot. */
+function checkMixed(kvm: Kvm, sink: KvmCheckSink): void {
+  if (!kvm.hasPrivateMem) return;
+  for (const slot of kvm.slotsByGfn) {
+    for (let level = 2; level <= 3; level++) {
+      const per = PAGES_PER_LEVEL[level]!;
+      let gfn = Math.ceil(slot.baseGfn / per) * per;
+      for (; gfn + per <= slot.endGfn; gfn += per) {
+        const mixed = kvm.privateGfns.overlaps(gfn, gfn + per) && !kvm.privateGfns.covers(gfn, gfn + per);
+        const flag = (slot.lpageInfo[level - 2]![lpageIndex(slot, gfn, level)]! & KVM_LPAGE_MIXED_FLAG) !== 0;
+        if (mixed !== flag) {
+          sink.push({ name: 'kvm-lpage-mixed-mismatch', message: `VM ${kvm.id} slot ${slot.id}: the level-${level} huge page at gfn 0x${gfn.toString(16)} is ${mixed ? '' : 'not '}mixed, MIXED is ${flag ? 'set' : 'clear'}` });
+          return;
+        }
+      }
+    }
+  }
+}
+
+/** guest_memfd bindings: each names a live slot of the VM that names the file back; no two overlap. */
+function checkBindings(kvm: Kvm, sink: KvmCheckSink): void {
+  for (const g of kvm.gmems) {
+    const bs = [...g.bindings].sort((a, b) => a.start - b.start);
+    for (let i = 0; i < bs.length; i++) {
+      const b = bs[i]!;
+      if (kvm.slots.get(b.slot.id) !== b.slot || b.slot.gmem.file !== g || b.end - b.start !== b.slot.npages || b.start !== b.slot.gmem.pgoff) {
+        sink.push({ name: 'kvm-gmem-binding-stale', message: `VM ${kvm.id}: guest_memfd ino ${g.inode.ino} binds [${b.start}, ${b.end}) to a slot that does not match` });
+      }
+      if (i > 0 && bs[i - 1]!.end > b.start) sink.push({ name: 'kvm-gmem-binding-overlap', message: `VM ${kvm.id}: guest_memfd ino ${g.inode.ino} has overlapping bindings` });
+    }
+  }
+  for (const s of kvm.slotsByGfn) {
+    const g = s.gmem.file;
+    if (g !== null && !g.bindings.some((b) => b.slot === s)) sink.push({ name: 'kvm-gmem-binding-stale', message: `VM ${kvm.id} slot ${s.id}: names a guest_memfd that does not bind it` });
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The stage-2 fault path (mirrors arch/x86/kvm/mmu/mmu.c kvm_tdp_page_fault
+ * and arch/x86/kvm/mmu/tdp_mmu.c kvm_tdp_mmu_map): gfn -> memslot; private
+ * gfns -> the guest_memfd folio (kvm_gmem_get_pfn); shared gfns -> the host
+ * page at the slot's HVA, faulted in and referenced as hva_to_pfn does with
+ * GUP; the leaf level from kvm_mmu_max_mapping_level; the reference dropped
+ * once the leaf is set. An invalidation that ran since the fault read the
+ * sequence makes it retry.
+ */
+import { FOLL, getUserPages, getUserPagesFastOnly, putPage } from '../mm/gup.js';
+import type { MmStruct } from '../mm/mm_types.js';
+import { Level, PAGE_SIZE } from '../mm/page.js';
+import { Pte, type Walk, clearEntry, linkChild, setEntry, walk } from '../mm/pgtable.js';
+import { KVM_EXIT_MEMORY_FAULT, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, KVM_MEMORY_EXIT_FLAG_PRIVATE } from '../uapi/kvm.js';
+import { errno } from '../uapi/errno.js';
+import { type Kvm, type KvmMemorySlot, type KvmVcpu, PAGES_PER_LEVEL, PgLevel, gfnToHva, gfnToMemslot, kvmMemIsPrivate, kvmSlotCanBePrivate, lpageIndex } from './kvm_host.js';
+import { ENTRY_PAGES, MAX_HUGE_PAGE_LEVEL, S2_PRIVATE, freeSubtree, kvmFlushRemoteTlbs, mmuInvalidateRetryGfn, s2TableAlloc } from './mmu.js';
+import { kvmGmemGetPfn } from './guest_memfd.js';
+
+/** Results of a stage-2 fault, as the kernel's RET_PF_* (a negative value is -errno for KVM_RUN). */
+export const enum RetPf {
+  CONTINUE = 0,
+  RETRY = 1,
+  EMULATE = 2,
+  FIXED = 4,
+}
+
+const $w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null, pidx: 0 };
+
+/** The level the host maps hva at in mm: 1 GiB for a PUD leaf, 2 MiB for a PMD leaf, else 4 KiB. */
+// mirrors arch/x86/kvm/mmu/mmu.c:host_pfn_mapping_level
+function hostPfnMappingLevel(mm: MmStruct, hva: number): PgLevel {
+  walk(mm.pgd, hva, $w);
+  const fl = $w.table.fl[$w.idx]!;
+  if ($w.level === Level.PTE || !(fl & Pte.PRESENT) || !(fl & Pte.PSE)) return PgLevel.L4K;
+  return $w.level === Level.PUD ? PgLevel.L1G : PgLevel.L2M;
+}
+
+// mirrors arch/x86/kvm/mmu/mmu.c:__kvm_mmu_max_mapping_level
+function kvmMmuMaxMappingLevel(kvm: Kvm, slot: KvmMemorySlot, gfn: number, maxLevel: PgLevel, isPrivate: boolean): PgLevel {
+  maxLevel = Math.min(maxLevel, MAX_HUGE_PAGE_LEVEL) as PgLevel;
+  for (; maxLevel > PgLevel.L4K; maxLevel--) {
+    if (slot.lpageInfo[maxLevel - 2]![lpageIndex(slot, gfn, maxLevel)] === 0) break;
+  }
+  if (isPrivate || maxLevel === PgLevel.L4K) return maxLevel;
+  return Math.min(hostPfnMappingLevel(kvm.mm, gfnToHva(slot, gfn)), maxLevel) as PgLevel;
+}
+
+/** What a stage-2 fault resolved to: the pfn, whether it may be mapped writable, the largest level. */
+interface Fault {
+  gfn: number;
+  write: boolean;
+  isPrivate: boolean;
+  slot: KvmMemorySlot | null;
+  pfn: number;
+  writable: boolean;
+  maxLevel: PgLevel;
+  /** The shared page's GUP reference, released once the leaf is set. */
+  refPfn: number;
+  /** The guest_memfd folio's reference (kvm_gmem_get_pfn's), released once the leaf is set. */
+  gmemFolio: number;
+}
+
+/** KVM_EXIT_MEMORY_FAULT for the faulting page. */
+// mirrors arch/x86/kvm/mmu/mmu.c:kvm_mmu_prepare_memory_fault_exit
+function prepareMemoryFaultExit(vcpu: KvmVcpu, f: Fault): void {
+  const run = vcpu.run;
+  run.exit_reason = KVM_EXIT_MEMORY_FAULT;
+  run.memory_fault = { flags: f.isPrivate ? KVM_MEMORY_EXIT_FLAG_PRIVATE : 0, gpa: f.gfn * PAGE_SIZE, size: PAGE_SIZE };
+}
+
+/** hva_to_pfn: a referenced page for the slot's HVA, faulted in like GUP. */
+// mirrors virt/kvm/kvm_main.c:hva_to_pfn (hva_to_pfn_fast, then hva_to_pfn_slow)
+function hvaToPfn(kvm: Kvm, f: Fault): number {
+  if (f.slot!.flags & KVM_MEM_READONLY && f.write) return RetPf.EMULATE;
+  const hva = gfnToHva(f.slot!, f.gfn);
+  const pages: number[] = [];
+  const ro = (f.slot!.flags & KVM_MEM_READONLY) !== 0;
+  // The fast path asks for a writable page even on a read, so a writable host PTE maps writable.
+  if (!ro && getUserPagesFastOnly(kvm.host, kvm.mm, hva, 1, FOLL.WRITE, pages) === 1) {
+    f.writable = true;
+  } else {
+    pages.length = 0;
+    const n = getUserPages(kvm.host, kvm.mm, hva, 1, (f.write ? FOLL.WRITE : 0) | FOLL.HWPOISON, pages);
+    if (n !== 1) return n === -errno.EHWPOISON ? -errno.EHWPOISON : -errno.EFAULT;
+    f.writable = f.write && !ro;
+  }
+  f.pfn = pages[0]!;
+  f.refPfn = f.pfn;
+  return RetPf.CONTINUE;
+}
+
+/**
+ * Install a leaf for f at level, allocating tables; a huge leaf above it is
+ * zapped first, a table at it (smaller leaves) is replaced (re-promotion).
+ */
+// mirrors arch/x86/kvm/mmu/tdp_mmu.c:kvm_tdp_mmu_map
+function tdpMmuMap(kvm: Kvm, f: Fault, level: PgLevel): number {
+  const { host, mmu } = kvm;
+  const gpa = f.gfn * PAGE_SIZE;
+  let t = mmu.root;
+  while (t.level > level) {
+    const i = indexAt(gpa, t.level);
+    const fl = t.fl[i]!;
+    if (fl !== 0 && fl & Pte.PSE) {
+      // A huge leaf above the goal: zap it, then build the table below.
+      clearEntry(host, t, i);
+      mmu.stats.leaves[t.level]--;
+      mmu.stats.zaps++;
+      kvmFlushRemoteTlbs(kvm);
+    }
+    if (t.fl[i] === 0) {
+      const c = s2TableAlloc(host, mmu, (t.level - 1) as Level);
+      if (c === null) return -errno.ENOMEM;
+      linkChild(host, t, i, c);
+    }
+    t = t.kids![i]!;
+  }
+  const i = indexAt(gpa, level);
+  const old = t.fl[i]!;
+  if (old !== 0 && level > PgLevel.L4K && !(old & Pte.PSE)) {
+    // A table of smaller leaves where the huge leaf goes: it is removed whole.
+    freeSubtree(host, mmu, t.kids![i]!);
+    t.kids![i] = undefined;
+    clearEntry(host, t, i);
+    mmu.stats.promotions++;
+    kvmFlushRemoteTlbs(kvm);
+  } else if (old !== 0) {
+    mmu.stats.leaves[level]--;
+  }
+  const per = PAGES_PER_LEVEL[level];
+  const pfn = f.pfn - (f.pfn % per);
+  let bits = Pte.PRESENT | Pte.ACCESSED | Pte.USER;
+  if (f.writable) bits |= Pte.RW | Pte.DIRTY;
+  if (level > PgLevel.L4K) bits |= Pte.PSE;
+  if (f.isPrivate) bits |= S2_PRIVATE;
+  setEntry(host, t, i, pfn, bits);
+  mmu.stats.leaves[level]++;
+  return RetPf.FIXED;
+}
+
+function indexAt(gpa: number, level: number): number {
+  const gfn = Math.floor(gpa / PAGE_SIZE);
+  return Math.floor(gfn / ENTRY_PAGES[level]!) % 512;
+}
+
+/**
+ * A stage-2 fault at gfn: returns RetPf.FIXED (mapped; the access retries),
+ * RETRY (an invalidation raced), EMULATE (no memslot: MMIO), or -errno, with
+ * vcpu.run holding KVM_EXIT_MEMORY_FAULT where Linux fills it.
+ */
+// mirrors arch/x86/kvm/mmu/mmu.c:kvm_tdp_page_fault (-> kvm_faultin_pfn, kvm_tdp_mmu_map)
+export function kvmTdpPageFault(vcpu: KvmVcpu, gfn: number, write: boolean): number {
+  const kvm = vcpu.kvm;
+  const mmu = kvm.mmu;
+  mmu.stats.faults++;
+  const slot = gfnToMemslot(kvm, gfn);
+  const f: Fault = { gfn, write, isPrivate: kvmMemIsPrivate(kvm, gfn), slot, pfn: -1, writable: false, maxLevel: MAX_HUGE_PAGE_LEVEL, refPfn: -1, gmemFolio: 0 };
+  const seq = mmu.invalidateSeq;
+  if (slot === null) {
+    // kvm_handle_noslot_fault: a private access cannot be emulated MMIO.
+    if (f.isPrivate) {
+      prepareMemoryFaultExit(vcpu, f);
+      return -errno.EFAULT;
+    }
+    return RetPf.EMULATE;
+  }
+  if (mmuInvalidateRetryGfn(kvm, seq, gfn) && mmu.invalidateInProgress > 0) {
+    mmu.stats.faultRetries++;
+    return RetPf.RETRY;
+  }
+  let r: number;
+  if (f.isPrivate) {
+    // kvm_faultin_pfn_private
+    if (!kvmSlotCanBePrivate(slot)) {
+      prepareMemoryFaultExit(vcpu, f);
+      return -errno.EFAULT;
+    }
+    const g = kvmGmemGetPfn(kvm, slot, gfn);
+    if (g.err !== 0) {
+      prepareMemoryFaultExit(vcpu, f);
+      return -g.err;
+    }
+    f.pfn = g.pfn;
+    f.writable = !(slot.flags & KVM_MEM_READONLY);
+    // kvm_max_private_mapping_level: guest_memfd folios are order 0 in 6.12.
+    f.maxLevel = g.maxOrder >= 18 ? PgLevel.L1G : g.maxOrder >= 9 ? PgLevel.L2M : PgLevel.L4K;
+    r = RetPf.CONTINUE;
+    // kvm_gmem_get_pfn's reference is dropped once the SPTE is set.
+    f.gmemFolio = kvm.host.pfnFolio(g.pfn);
+  } else {
+    r = hvaToPfn(kvm, f);
+    if (r !== RetPf.CONTINUE) return r;
+  }
+  try {
+    // is_page_fault_stale: an invalidation ran since the snapshot.
+    if (mmuInvalidateRetryGfn(kvm, seq, gfn) || kvm.mmReleased) {
+      mmu.stats.faultRetries++;
+      return RetPf.RETRY;
+    }
+    // kvm_mmu_hugepage_adjust: dirty-logged slots map 4K only.
+    let level = PgLevel.L4K;
+    if (f.maxLevel > PgLevel.L4K && !(slot.flags & KVM_MEM_LOG_DIRTY_PAGES)) level = kvmMmuMaxMappingLevel(kvm, slot, gfn, f.maxLevel, f.isPrivate);
+    return tdpMmuMap(kvm, f, level);
+  } finally {
+    if (f.refPfn >= 0) putPage(kvm.host, f.refPfn);
+    if (f.gmemFolio !== 0) kvm.host.folioPut(f.gmemFolio);
+  }
+}
+
+/**
+ * The stage-2 translation of gfn for an access: the host pfn, or -1 if the
+ * walk finds no leaf (or a read-only one for a write): a fault.
+ */
+export function kvmS2Translate(kvm: Kvm, gfn: number, write: boolean): number {
+  walk(kvm.mmu.root, gfn * PAGE_SIZE, $w);
+  const fl = $w.table.fl[$w.idx]!;
+  const leaf = $w.level === Level.PTE ? fl !== 0 : (fl & Pte.PSE) !== 0;
+  if (!leaf || !(fl & Pte.PRESENT) || (write && !(fl & Pte.RW))) return -1;
+  const per = PAGES_PER_LEVEL[$w.level]!;
+  return $w.table.pfn[$w.idx]! + (gfn % per);
+}
+

@@ -1,0 +1,256 @@
+/**
+ * KVM's data structures (mirrors include/linux/kvm_host.h and the x86 parts
+ * of arch/x86/include/asm/kvm_host.h the model needs): the VM, its memslots
+ * with their huge-page bookkeeping (lpage_info), the per-VM memory attributes
+ * and the stage-2 state. Behaviour lives in kvm_main.ts, mmu.ts,
+ * guest_memfd.ts and vcpu.ts; this module only holds state, so those can
+ * import it without importing each other.
+ *
+ * Scale: attributes are an extent set of private gfns (one record per run,
+ * not per page); stage-2 tables are typed arrays (src/mm/pgtable.ts); the
+ * lpage_info counters are one Uint32Array per slot and huge level, as Linux
+ * allocates them (4 bytes per 2 MiB of slot at the 2 MiB level).
+ */
+import { ExtentSet } from '../lib/extent_set.js';
+import type { Host } from '../mm/host.js';
+import type { MmStruct } from '../mm/mm_types.js';
+import type { MmuNotifier } from '../mm/mmu_notifier.js';
+import type { PageTable } from '../mm/pgtable.js';
+import type { FsInode } from '../fs/inode.js';
+import type { OpenFile } from '../fs/file.js';
+import type { KvmRun } from '../uapi/kvm.js';
+
+/** KVM_USER_MEM_SLOTS on x86: KVM_MEM_SLOTS_NUM (32767) minus the 3 private slots. */
+export const KVM_USER_MEM_SLOTS = 32764;
+/** KVM_MAX_VCPUS and KVM_MAX_VCPU_IDS on x86 in 6.12 (the default max_vcpu_ids). */
+export const KVM_MAX_VCPUS = 4096;
+export const KVM_MAX_VCPU_IDS = 4096;
+/** KVM_MEM_MAX_NR_PAGES: (1 << 31) - 1 pages per slot. */
+export const KVM_MEM_MAX_NR_PAGES = 2 ** 31 - 1;
+/** lpage_info bit 31: the huge page has mixed memory attributes. */
+export const KVM_LPAGE_MIXED_FLAG = 0x80000000;
+
+/** PG_LEVEL_4K / 2M / 1G (the stage-2 level of a leaf; equal to src/mm/page.ts Level values). */
+export const enum PgLevel {
+  L4K = 1,
+  L2M = 2,
+  L1G = 3,
+}
+
+/** KVM_PAGES_PER_HPAGE(level): 4 KiB pages per leaf at level. */
+export const PAGES_PER_LEVEL: readonly number[] = [0, 1, 512, 262144];
+
+/** A guest_memfd binding: file pages [start, end) back the slot. */
+export interface GmemBinding {
+  start: number;
+  end: number;
+  slot: KvmMemorySlot;
+}
+
+/**
+ * One guest_memfd file (struct kvm_gmem): one VM's view of an inode's pages.
+ * In 6.12 every inode has exactly one such file.
+ */
+export interface KvmGmem {
+  readonly kvm: Kvm;
+  readonly inode: FsInode;
+  /** The file while it is open; null once released. */
+  file: OpenFile | null;
+  readonly flags: number;
+  /** bindings (an xarray index -> memslot in Linux): few, non-overlapping, kept as a list. */
+  readonly bindings: GmemBinding[];
+}
+
+/** struct kvm_memory_slot. */
+export class KvmMemorySlot {
+  /** slot->gmem: the guest_memfd backing private pages (file NULL once the fd was closed). */
+  gmem: { file: KvmGmem | null; pgoff: number } = { file: null, pgoff: 0 };
+  /**
+   * lpage_info[level - 2][i].disallow_lpage for the 2 MiB (index 0) and 1 GiB
+   * (index 1) huge pages the slot touches: a count of reasons (misalignment,
+   * partial head/tail) plus KVM_LPAGE_MIXED_FLAG.
+   */
+  readonly lpageInfo: [Uint32Array, Uint32Array];
+
+  constructor(
+    readonly id: number,
+    readonly baseGfn: number,
+    readonly npages: number,
+    readonly flags: number,
+    readonly userspaceAddr: number,
+  ) {
+    this.lpageInfo = [new Uint32Array(lpages(baseGfn, npages, PgLevel.L2M)), new Uint32Array(lpages(baseGfn, npages, PgLevel.L1G))];
+  }
+
+  get endGfn(): number {
+    return this.baseGfn + this.npages;
+  }
+}
+
+/** Huge pages at level the slot touches (its first through last gfn). */
+function lpages(baseGfn: number, npages: number, level: PgLevel): number {
+  const per = PAGES_PER_LEVEL[level];
+  return Math.floor((baseGfn + npages - 1) / per) - Math.floor(baseGfn / per) + 1;
+}
+
+/** Index into lpageInfo of the huge page holding gfn (gfn_to_index). */
+export function lpageIndex(slot: KvmMemorySlot, gfn: number, level: PgLevel): number {
+  const per = PAGES_PER_LEVEL[level];
+  return Math.floor(gfn / per) - Math.floor(slot.baseGfn / per);
+}
+
+/** Per-VM stage-2 counters (what `Kernel.kvmStats()` reports). */
+export interface KvmMmuStats {
+  /** Leaves present now, by level: [unused, 4K, 2M, 1G]. */
+  leaves: number[];
+  /** Stage-2 table pages allocated now (root included). */
+  tablePages: number;
+  /** Leaves zapped (by notifiers, attribute changes, guest_memfd invalidation, memslot changes). */
+  zaps: number;
+  /** kvm_flush_remote_tlbs calls, and the vCPUs each reached (remote TLB flushes per vCPU). */
+  tlbFlushes: number;
+  vcpuTlbFlushes: number;
+  /** Stage-2 faults handled, and those that had to retry (an invalidation raced the fault). */
+  faults: number;
+  faultRetries: number;
+  /** Huge leaves installed over a table of smaller leaves (lazy re-promotion). */
+  promotions: number;
+}
+
+/** The stage-2 MMU of a VM (the TDP MMU's one root in 6.12 for these VM types). */
+export interface KvmMmu {
+  root: PageTable;
+  /** mmu_invalidate_seq: bumped at the end of every invalidation. */
+  invalidateSeq: number;
+  /** mmu_invalidate_in_progress: invalidations between begin and end. */
+  invalidateInProgress: number;
+  /** mmu_invalidate_range_start / _end (gfns) of the invalidations in progress. */
+  invalidateRangeStart: number;
+  invalidateRangeEnd: number;
+  readonly stats: KvmMmuStats;
+}
+
+/** Guest code: a generator of guest operations (see vcpu.ts and docs/API.md). */
+export type GuestCode = Generator<unknown, unknown, unknown>;
+
+/** struct kvm_vcpu. */
+export interface KvmVcpu {
+  readonly kvm: Kvm;
+  readonly id: number;
+  readonly run: KvmRun;
+  /** The running guest code, or null before one is set. */
+  guest: GuestCode | null;
+  /** The operation an exit interrupted, resumed by the next KVM_RUN (complete_userspace_io). */
+  pending: unknown;
+  /** The value to resume the guest with. */
+  resume: unknown;
+  /** The guest ran to its end (GUEST_DONE or a return). */
+  finished: boolean;
+  /** The vCPU fd is open (it holds a reference on the VM). */
+  file: OpenFile | null;
+}
+
+/** struct kvm. */
+export class Kvm {
+  /** users_count: the VM fd, vCPU fds and guest_memfd files. */
+  refs = 1;
+  /** Memslots by id (address space 0). */
+  readonly slots = new Map<number, KvmMemorySlot>();
+  /** The same memslots sorted by base gfn (the gfn tree). */
+  readonly slotsByGfn: KvmMemorySlot[] = [];
+  /** nr_memslot_pages. */
+  nrMemslotPages = 0;
+  /** mem_attr_array: gfns whose attributes are PRIVATE (the only attribute x86 supports). */
+  readonly privateGfns = new ExtentSet();
+  readonly vcpus: KvmVcpu[] = [];
+  createdVcpus = 0;
+  /** kvm->arch.hypercall_exit_enabled: hypercalls that exit to userspace (KVM_CAP_EXIT_HYPERCALL). */
+  hypercallExitEnabled = 0;
+  /** kvm->arch.disabled_quirks. */
+  disabledQuirks = 0;
+  /** guest_memfd files of this VM that are still open. */
+  readonly gmems = new Set<KvmGmem>();
+  /** The MMU notifier subscription on mm (null once the VM is destroyed). */
+  notifier: MmuNotifier | null = null;
+  /** The mm exited (the notifier's release ran): nothing may be mapped any more. */
+  mmReleased = false;
+  /** kvm->vm_dead. */
+  dead = false;
+  destroyed = false;
+
+  constructor(
+    readonly host: Host,
+    readonly id: number,
+    /** The VM type (KVM_X86_DEFAULT_VM, KVM_X86_SW_PROTECTED_VM). */
+    readonly type: number,
+    /** kvm->mm: the creator's address space, which vm ioctls must come from. */
+    readonly mm: MmStruct,
+    readonly mmu: KvmMmu,
+  ) {}
+
+  /** kvm_arch_has_private_mem: only SW_PROTECTED VMs in the model. */
+  get hasPrivateMem(): boolean {
+    return this.type !== 0;
+  }
+}
+
+/** vm_list: every live VM of a host, for the oracle and Kernel.kvmStats. */
+const vmLists = new WeakMap<Host, Set<Kvm>>();
+
+export function vmList(host: Host): Set<Kvm> {
+  let s = vmLists.get(host);
+  if (s === undefined) {
+    s = new Set();
+    vmLists.set(host, s);
+  }
+  return s;
+}
+
+/** The memslot holding gfn (__gfn_to_memslot), or null. */
+// mirrors include/linux/kvm_host.h:search_memslots
+export function gfnToMemslot(kvm: Kvm, gfn: number): KvmMemorySlot | null {
+  const a = kvm.slotsByGfn;
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const s = a[mid]!;
+    if (gfn < s.baseGfn) hi = mid - 1;
+    else if (gfn >= s.endGfn) lo = mid + 1;
+    else return s;
+  }
+  return null;
+}
+
+/** The memslots overlapping gfns [start, end), in gfn order (kvm_for_each_memslot_in_gfn_range). */
+export function memslotsInRange(kvm: Kvm, start: number, end: number): KvmMemorySlot[] {
+  const a = kvm.slotsByGfn;
+  let lo = 0;
+  let hi = a.length;
+  // The first slot ending after start.
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]!.endGfn <= start) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: KvmMemorySlot[] = [];
+  for (let i = lo; i < a.length && a[i]!.baseGfn < end; i++) out.push(a[i]!);
+  return out;
+}
+
+/** kvm_mem_is_private: the gfn's attributes say PRIVATE. */
+// mirrors include/linux/kvm_host.h:kvm_mem_is_private
+export function kvmMemIsPrivate(kvm: Kvm, gfn: number): boolean {
+  return kvm.hasPrivateMem && kvm.privateGfns.has(gfn);
+}
+
+/** kvm_slot_can_be_private: the slot is bound to a guest_memfd. */
+// mirrors include/linux/kvm_host.h:kvm_slot_can_be_private
+export function kvmSlotCanBePrivate(slot: KvmMemorySlot): boolean {
+  return (slot.flags & 4) !== 0;
+}
+
+/** The host virtual address of gfn in slot (__gfn_to_hva_memslot). */
+export function gfnToHva(slot: KvmMemorySlot, gfn: number): number {
+  return slot.userspaceAddr + (gfn - slot.baseGfn) * 4096;
+}

@@ -1,0 +1,483 @@
+/**
+ * /dev/kvm and the VM file (mirrors virt/kvm/kvm_main.c with the x86 answers
+ * of arch/x86/kvm/x86.c): KVM_GET_API_VERSION, KVM_CREATE_VM,
+ * KVM_CHECK_EXTENSION, KVM_CREATE_VCPU, KVM_ENABLE_CAP,
+ * KVM_SET_USER_MEMORY_REGION(2), KVM_SET_MEMORY_ATTRIBUTES and
+ * KVM_CREATE_GUEST_MEMFD, each checking its arguments in the kernel's order.
+ *
+ * The modelled kernel is x86-64 6.12 built with CONFIG_KVM_SW_PROTECTED_VM
+ * (Debian's is not: its set_memory_region_test skips the guest_memfd cases,
+ * the model runs them). VM types: KVM_X86_DEFAULT_VM and
+ * KVM_X86_SW_PROTECTED_VM; SEV, SEV-ES, SNP and TDX need hardware the model
+ * does not have and are EINVAL, as on a host without them.
+ */
+import type { ErrnoName } from '../uapi/errno.js';
+import { cUInt, cULong, copyStructFromUser } from '../uapi/ctypes.js';
+import { O_RDWR } from '../uapi/fcntl.js';
+import * as K from '../uapi/kvm.js';
+import { mmuNotifierRegister, mmuNotifierUnregister } from '../mm/mmu_notifier.js';
+import { PAGE_SIZE, TASK_SIZE } from '../mm/page.js';
+import { anonInodeGetfile } from '../fs/anon_inodes.js';
+import type { FsFileOps, OpenFile, Task } from '../fs/file.js';
+import type { Vfs } from '../fs/inode.js';
+import type { Host } from '../mm/host.js';
+import {
+  KVM_MAX_VCPUS,
+  KVM_MAX_VCPU_IDS,
+  KVM_MEM_MAX_NR_PAGES,
+  KVM_USER_MEM_SLOTS,
+  Kvm,
+  KvmMemorySlot,
+  memslotsInRange,
+  vmList,
+} from './kvm_host.js';
+import {
+  kvmAllocMemslotMetadata,
+  kvmArchPostSetMemoryAttributes,
+  kvmArchPreSetMemoryAttributes,
+  kvmFlushRemoteTlbs,
+  kvmMmuCreate,
+  kvmMmuDestroy,
+  kvmMmuInitMemslotMemoryAttributes,
+  kvmMmuInvalidateBegin,
+  kvmMmuInvalidateEnd,
+  kvmMmuInvalidateRangeAdd,
+  kvmMmuNotifierOps,
+  kvmMmuZapAll,
+  kvmRangeHasMemoryAttributes,
+  kvmUnmapGfnRange,
+} from './mmu.js';
+import { GMEM_VALID_FLAGS, kvmGmemCommitMemoryRegion, kvmGmemCreateFile, kvmGmemPrepareMemoryRegion, kvmGmemUnbind, setKvmPut } from './guest_memfd.js';
+import { kvmVcpuCreate, kvmVcpuDestroy, setVcpuKvmPut } from './vcpu.js';
+import { Ev } from '../cost/counters.js';
+import { fput, getFile } from '../mm/fs_types.js';
+
+/** The VM types this host supports (kvm_caps.supported_vm_types). */
+const SUPPORTED_VM_TYPES = (1 << K.KVM_X86_DEFAULT_VM) | (1 << K.KVM_X86_SW_PROTECTED_VM);
+/** kvm_caps.supported_quirks (KVM_X86_VALID_QUIRKS; IGNORE_GUEST_PAT needs self-snoop, which the model's host has). */
+const SUPPORTED_QUIRKS = 0x7ff;
+/** KVM_EXIT_HYPERCALL_VALID_MASK. */
+const EXIT_HYPERCALL_VALID_MASK = 1 << K.KVM_HC_MAP_GPA_RANGE;
+/** The flags the v1 ioctl accepts (KVM_SET_USER_MEMORY_REGION_V1_FLAGS). */
+const V1_FLAGS = K.KVM_MEM_LOG_DIRTY_PAGES | K.KVM_MEM_READONLY;
+const U64 = (1n << 64n) - 1n;
+const PAGE = BigInt(PAGE_SIZE);
+
+/** What the KVM module needs from the kernel. */
+export interface KvmContext {
+  readonly host: Host;
+  readonly vfs: Vfs;
+}
+
+/** Register /dev/kvm (the misc device of kvm_init). */
+export function register(devices: Map<string, (current: Task, flags: number) => OpenFile | ErrnoName>, ctx: KvmContext): void {
+  const fOp: FsFileOps = { unlockedIoctl: (_file, cmd, arg, current) => kvmDevIoctl(ctx, cmd, arg, current) };
+  devices.set(K.KVM_DEV_PATH, (_current, flags) => anonInodeGetfile(ctx.vfs, K.KVM_DEV_PATH, fOp, flags));
+}
+
+/** Install file at a new descriptor of current's; EMFILE if none is free (the file is dropped). */
+function installFd(current: Task, file: OpenFile, cloexec: boolean): number | ErrnoName {
+  const fds = current.fds;
+  if (fds === undefined) return 'ESRCH';
+  const fd = fds.install(file, cloexec);
+  if (fd < 0) {
+    fput(getFile(file));
+    return 'EMFILE';
+  }
+  return fd;
+}
+
+// mirrors virt/kvm/kvm_main.c:kvm_dev_ioctl
+function kvmDevIoctl(ctx: KvmContext, cmd: number, arg: unknown, current: Task): number | ErrnoName {
+  switch (cmd) {
+    case K.KVM_GET_API_VERSION:
+      return argValue(arg) !== 0n ? 'EINVAL' : K.KVM_API_VERSION;
+    case K.KVM_CREATE_VM:
+      return kvmDevIoctlCreateVm(ctx, argValue(arg), current);
+    case K.KVM_CHECK_EXTENSION:
+      return kvmVmIoctlCheckExtensionGeneric(null, argValue(arg));
+    case K.KVM_GET_VCPU_MMAP_SIZE:
+      // struct kvm_run, the PIO data page and the coalesced MMIO ring.
+      return argValue(arg) !== 0n ? 'EINVAL' : 3 * PAGE_SIZE;
+  }
+  // kvm_arch_dev_ioctl: nothing else the model has.
+  return 'EINVAL';
+}
+
+/** The unsigned long an ioctl's scalar argument is (absent: 0). */
+function argValue(arg: unknown): bigint | null {
+  return arg === undefined ? 0n : cULong(arg);
+}
+
+// mirrors virt/kvm/kvm_main.c:kvm_dev_ioctl_create_vm (-> kvm_create_vm, kvm_arch_init_vm)
+function kvmDevIoctlCreateVm(ctx: KvmContext, type: bigint | null, current: Task): number | ErrnoName {
+  const fds = current.fds;
+  const mm = current.mm;
+  if (fds === undefined || mm === null) return 'ESRCH';
+  if (!fds.hasFree()) return 'EMFILE';
+  if (type === null || type >= 32n || !(SUPPORTED_VM_TYPES & (1 << Number(type)))) return 'EINVAL';
+  const mmu = kvmMmuCreate(ctx.host);
+  if (mmu === null) return 'ENOMEM';
+  const kvm = new Kvm(ctx.host, ctx.host.newId(), Number(type), mm, mmu);
+  kvm.notifier = mmuNotifierRegister(mm, kvmMmuNotifierOps(kvm));
+  vmList(ctx.host).add(kvm);
+  const fOp: FsFileOps = {
+    unlockedIoctl: (_f, c, a, cur) => kvmVmIoctl(ctx, kvm, c, a, cur),
+    release: () => kvmPutKvm(kvm),
+  };
+  const file = anonInodeGetfile(ctx.vfs, 'anon_inode:kvm-vm', fOp, O_RDWR, kvm);
+  return installFd(current, file, true);
+}
+
+/** Drop a reference to the VM; the last one destroys it. */
+// mirrors virt/kvm/kvm_main.c:kvm_put_kvm (-> kvm_destroy_vm)
+export function kvmPutKvm(kvm: Kvm): void {
+  if (--kvm.refs > 0) return;
+  kvm.destroyed = true;
+  if (kvm.notifier !== null) mmuNotifierUnregister(kvm.notifier);
+  kvm.notifier = null;
+  for (const v of kvm.vcpus) kvmVcpuDestroy(v);
+  for (const s of kvm.slotsByGfn) kvmGmemUnbind(s);
+  kvm.slots.clear();
+  kvm.slotsByGfn.length = 0;
+  kvmMmuDestroy(kvm);
+  vmList(kvm.host).delete(kvm);
+}
+setKvmPut(kvmPutKvm);
+setVcpuKvmPut(kvmPutKvm);
+
+/** KVM_CHECK_EXTENSION on /dev/kvm (kvm null) or on a VM. */
+// mirrors virt/kvm/kvm_main.c:kvm_vm_ioctl_check_extension_generic (-> x86's kvm_vm_ioctl_check_extension)
+function kvmVmIoctlCheckExtensionGeneric(kvm: Kvm | null, ext: bigint | null): number {
+  const cap = ext === null || ext > 0x7fffffffn ? -1 : Number(ext);
+  switch (cap) {
+    case K.KVM_CAP_USER_MEMORY:
+    case K.KVM_CAP_USER_MEMORY2:
+    case K.KVM_CAP_DESTROY_MEMORY_REGION_WORKS:
+    case K.KVM_CAP_JOIN_MEMORY_REGIONS_WORKS:
+    case K.KVM_CAP_CHECK_EXTENSION_VM:
+    case K.KVM_CAP_ENABLE_CAP_VM:
+    case K.KVM_CAP_SYNC_MMU:
+    case K.KVM_CAP_MEMORY_FAULT_INFO:
+      return 1;
+    case K.KVM_CAP_MULTI_ADDRESS_SPACE:
+      // x86 has two address spaces (SMM); the model keeps only address space 0 and refuses the other.
+      return 2;
+    case K.KVM_CAP_NR_MEMSLOTS:
+      return KVM_USER_MEM_SLOTS;
+    case K.KVM_CAP_MEMORY_ATTRIBUTES:
+      return kvm === null || kvm.hasPrivateMem ? K.KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+    case K.KVM_CAP_GUEST_MEMFD:
+      return kvm === null || kvm.hasPrivateMem ? 1 : 0;
+    case K.KVM_CAP_VM_TYPES:
+      return SUPPORTED_VM_TYPES;
+    case K.KVM_CAP_EXIT_HYPERCALL:
+      return EXIT_HYPERCALL_VALID_MASK;
+    case K.KVM_CAP_DISABLE_QUIRKS2:
+      return SUPPORTED_QUIRKS;
+    case K.KVM_CAP_READONLY_MEM:
+      return 1;
+    case K.KVM_CAP_NR_VCPUS:
+      return 8;
+    case K.KVM_CAP_MAX_VCPUS:
+      return KVM_MAX_VCPUS;
+    case K.KVM_CAP_MAX_VCPU_ID:
+      return KVM_MAX_VCPU_IDS;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// VM ioctls.
+
+// mirrors virt/kvm/kvm_main.c:kvm_vm_ioctl
+function kvmVmIoctl(ctx: KvmContext, kvm: Kvm, cmd: number, arg: unknown, current: Task): number | ErrnoName {
+  if (kvm.mm !== current.mm || kvm.dead) return 'EIO';
+  switch (cmd) {
+    case K.KVM_CREATE_VCPU:
+      return kvmVmIoctlCreateVcpu(ctx, kvm, argValue(arg), current);
+    case K.KVM_ENABLE_CAP: {
+      const c = copyStructFromUser(arg, ['cap', 'flags', 'args']);
+      if (c === null) return 'EFAULT';
+      return kvmVmIoctlEnableCap(kvm, cUInt(c.cap), cUInt(c.flags), c.args);
+    }
+    case K.KVM_SET_USER_MEMORY_REGION:
+    case K.KVM_SET_USER_MEMORY_REGION2: {
+      const v1 = cmd === K.KVM_SET_USER_MEMORY_REGION;
+      const fields = v1 ? ['slot', 'flags', 'guest_phys_addr', 'memory_size', 'userspace_addr'] : ['slot', 'flags', 'guest_phys_addr', 'memory_size', 'userspace_addr', 'guest_memfd_offset', 'guest_memfd'];
+      const m = copyStructFromUser(arg, fields);
+      if (m === null) return 'EFAULT';
+      const mem = region(m);
+      if (mem === null) return 'EFAULT';
+      if (v1 && mem.flags & ~V1_FLAGS) return 'EINVAL';
+      return kvmVmIoctlSetMemoryRegion(kvm, mem, current);
+    }
+    case K.KVM_SET_MEMORY_ATTRIBUTES: {
+      // Only with CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES (x86 with SW_PROTECTED VMs); the ioctl exists on every VM.
+      const a = copyStructFromUser(arg, ['address', 'size', 'attributes', 'flags']);
+      if (a === null) return 'EFAULT';
+      const v = [cULong(a.address), cULong(a.size), cULong(a.attributes), cULong(a.flags)];
+      if (v.some((x) => x === null)) return 'EFAULT';
+      return kvmVmIoctlSetMemAttributes(kvm, v[0]!, v[1]!, v[2]!, v[3]!);
+    }
+    case K.KVM_CHECK_EXTENSION:
+      return kvmVmIoctlCheckExtensionGeneric(kvm, argValue(arg));
+    case K.KVM_CREATE_GUEST_MEMFD: {
+      const g = copyStructFromUser(arg, ['size', 'flags']);
+      if (g === null) return 'EFAULT';
+      const size = cULong(g.size);
+      const flags = cULong(g.flags);
+      if (size === null || flags === null) return 'EFAULT';
+      return kvmGmemCreate(ctx, kvm, size, flags, current);
+    }
+    case K.KVM_SET_NR_MMU_PAGES:
+      // Shadow-MMU page budget; the TDP MMU ignores it.
+      return 0;
+  }
+  // kvm_arch_vm_ioctl: nothing else the model has.
+  return 'ENOTTY';
+}
+
+/** struct kvm_userspace_memory_region2 as C values, or null (a field with no C value: a bad pointer). */
+interface Region {
+  slot: number;
+  flags: number;
+  gpa: bigint;
+  size: bigint;
+  uaddr: bigint;
+  gmemOffset: bigint;
+  gmemFd: number;
+}
+
+function region(m: Record<string, unknown>): Region | null {
+  const slot = cUInt(m.slot);
+  const flags = cUInt(m.flags);
+  const gpa = cULong(m.guest_phys_addr);
+  const size = cULong(m.memory_size);
+  const uaddr = cULong(m.userspace_addr);
+  const gmemOffset = cULong(m.guest_memfd_offset ?? 0);
+  const gmemFd = cUInt(m.guest_memfd ?? 0);
+  if (slot === null || flags === null || gpa === null || size === null || uaddr === null || gmemOffset === null || gmemFd === null) return null;
+  return { slot, flags, gpa, size, uaddr, gmemOffset, gmemFd };
+}
+
+// mirrors virt/kvm/kvm_main.c:kvm_vm_ioctl_set_memory_region
+function kvmVmIoctlSetMemoryRegion(kvm: Kvm, mem: Region, current: Task): number | ErrnoName {
+  if ((mem.slot & 0xffff) >= KVM_USER_MEM_SLOTS) return 'EINVAL';
+  const r = kvmSetMemoryRegion(kvm, mem, current);
+  return r === null ? 0 : r;
+}
+
+// mirrors virt/kvm/kvm_main.c:check_memory_region_flags
+function checkMemoryRegionFlags(kvm: Kvm, flags: number): ErrnoName | null {
+  let valid = K.KVM_MEM_LOG_DIRTY_PAGES;
+  if (kvm.hasPrivateMem) valid |= K.KVM_MEM_GUEST_MEMFD;
+  // Dirty logging private memory is not supported.
+  if (flags & K.KVM_MEM_GUEST_MEMFD) valid &= ~K.KVM_MEM_LOG_DIRTY_PAGES;
+  // Read-only memslots have MMIO semantics on writes, which private memory cannot have.
+  if (!(flags & K.KVM_MEM_GUEST_MEMFD)) valid |= K.KVM_MEM_READONLY;
+  return flags & ~valid ? 'EINVAL' : null;
+}
+
+/**
+ * Create, move, change the flags of, or delete (memory_size 0) a memslot,
+ * with __kvm_set_memory_region's checks in order.
+ */
+// mirrors virt/kvm/kvm_main.c:__kvm_set_memory_region
+function kvmSetMemoryRegion(kvm: Kvm, mem: Region, current: Task): ErrnoName | null {
+  const e = checkMemoryRegionFlags(kvm, mem.flags);
+  if (e !== null) return e;
+  const asId = mem.slot >>> 16;
+  const id = mem.slot & 0xffff;
+  // General sanity checks.
+  if (mem.size % PAGE !== 0n) return 'EINVAL';
+  if (mem.gpa % PAGE !== 0n) return 'EINVAL';
+  // access_ok(userspace_addr, memory_size): below the top of user space, without wrapping.
+  if (mem.uaddr % PAGE !== 0n || mem.uaddr + mem.size > BigInt(TASK_SIZE + PAGE_SIZE)) return 'EINVAL';
+  if (mem.flags & K.KVM_MEM_GUEST_MEMFD && (mem.gmemOffset % PAGE !== 0n || mem.gmemOffset + mem.size > U64)) return 'EINVAL';
+  // The model keeps address space 0 only (SMM's is not modelled).
+  if (asId >= 1 || id >= KVM_USER_MEM_SLOTS + 3) return 'EINVAL';
+  if (mem.gpa + mem.size > U64) return 'EINVAL';
+  if (mem.size / PAGE > BigInt(KVM_MEM_MAX_NR_PAGES)) return 'EINVAL';
+  const old = kvm.slots.get(id) ?? null;
+  if (mem.size === 0n) {
+    if (old === null) return 'EINVAL';
+    kvmDeleteMemslot(kvm, old);
+    return null;
+  }
+  const baseGfn = Number(mem.gpa / PAGE);
+  const npages = Number(mem.size / PAGE);
+  let change: 'create' | 'move' | 'flags';
+  if (old === null) {
+    change = 'create';
+  } else {
+    // Private memslots are immutable, they can only be deleted.
+    if (mem.flags & K.KVM_MEM_GUEST_MEMFD) return 'EINVAL';
+    if (mem.uaddr !== BigInt(old.userspaceAddr) || npages !== old.npages || (mem.flags ^ old.flags) & (K.KVM_MEM_READONLY | K.KVM_MEM_GUEST_MEMFD)) return 'EINVAL';
+    if (baseGfn !== old.baseGfn) change = 'move';
+    else if (mem.flags !== old.flags) change = 'flags';
+    else return null;
+  }
+  if (change !== 'flags' && memslotsInRange(kvm, baseGfn, baseGfn + npages).some((s) => s.id !== id)) return 'EEXIST';
+  const slot = new KvmMemorySlot(id, baseGfn, npages, mem.flags, Number(mem.uaddr));
+  if (change === 'create' && mem.flags & K.KVM_MEM_GUEST_MEMFD) {
+    const r = kvmGmemPrepareMemoryRegion(kvm, slot, current.fds?.get(mem.gmemFd), mem.gmemOffset);
+    if (r !== null) return r;
+  } else if (old !== null) {
+    slot.gmem = old.gmem;
+  }
+  return kvmSetMemslot(kvm, old, slot, change);
+}
+
+/** Install new in place of old (kvm_set_memslot), zapping old's mappings on a move. */
+// mirrors virt/kvm/kvm_main.c:kvm_set_memslot (-> kvm_commit_memory_region, kvm_arch_flush_shadow_memslot)
+function kvmSetMemslot(kvm: Kvm, old: KvmMemorySlot | null, slot: KvmMemorySlot, change: 'create' | 'move' | 'flags'): ErrnoName | null {
+  if (change === 'create' && slot.flags & K.KVM_MEM_GUEST_MEMFD) {
+    const r = kvmGmemCommitMemoryRegion(slot);
+    if (r !== null) return r;
+  }
+  kvmAllocMemslotMetadata(slot);
+  kvmMmuInitMemslotMemoryAttributes(kvm, slot);
+  if (old !== null) {
+    removeSlot(kvm, old);
+    if (change === 'move') flushShadowMemslot(kvm, old);
+    else if (slot.flags & K.KVM_MEM_LOG_DIRTY_PAGES && !(old.flags & K.KVM_MEM_LOG_DIRTY_PAGES)) {
+      // Dirty logging maps 4K only: the huge leaves go (the model zaps the slot instead of splitting).
+      if (kvmUnmapGfnRange(kvm, old.baseGfn, old.endGfn)) kvmFlushRemoteTlbs(kvm);
+    }
+    // The binding now names the new slot object.
+    const gmem = slot.gmem.file;
+    if (gmem !== null) for (const b of gmem.bindings) if (b.slot === old) b.slot = slot;
+  }
+  insertSlot(kvm, slot);
+  kvm.nrMemslotPages += slot.npages;
+  return null;
+}
+
+function insertSlot(kvm: Kvm, slot: KvmMemorySlot): void {
+  kvm.slots.set(slot.id, slot);
+  const a = kvm.slotsByGfn;
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]!.baseGfn < slot.baseGfn) lo = mid + 1;
+    else hi = mid;
+  }
+  a.splice(lo, 0, slot);
+}
+
+function removeSlot(kvm: Kvm, slot: KvmMemorySlot): void {
+  kvm.slots.delete(slot.id);
+  const i = kvm.slotsByGfn.indexOf(slot);
+  if (i >= 0) kvm.slotsByGfn.splice(i, 1);
+  kvm.nrMemslotPages -= slot.npages;
+}
+
+/** A deleted or moved slot's mappings go: all of them with the SLOT_ZAP_ALL quirk (the default), else the slot's. */
+// mirrors arch/x86/kvm/mmu/mmu.c:kvm_arch_flush_shadow_memslot
+function flushShadowMemslot(kvm: Kvm, slot: KvmMemorySlot): void {
+  if (kvm.disabledQuirks & K.KVM_X86_QUIRK_SLOT_ZAP_ALL) {
+    if (kvmUnmapGfnRange(kvm, slot.baseGfn, slot.endGfn)) kvmFlushRemoteTlbs(kvm);
+  } else {
+    kvmMmuZapAll(kvm);
+  }
+}
+
+// mirrors virt/kvm/kvm_main.c:kvm_set_memslot (KVM_MR_DELETE)
+function kvmDeleteMemslot(kvm: Kvm, old: KvmMemorySlot): void {
+  removeSlot(kvm, old);
+  flushShadowMemslot(kvm, old);
+  kvmGmemUnbind(old);
+}
+
+// mirrors virt/kvm/kvm_main.c:kvm_vm_ioctl_create_vcpu
+function kvmVmIoctlCreateVcpu(ctx: KvmContext, kvm: Kvm, id: bigint | null, current: Task): number | ErrnoName {
+  if (id === null || id >= BigInt(KVM_MAX_VCPU_IDS)) return 'EINVAL';
+  if (kvm.createdVcpus >= KVM_MAX_VCPUS) return 'EINVAL';
+  if (kvm.vcpus.some((v) => v.id === Number(id))) return 'EEXIST';
+  if (current.fds === undefined || !current.fds.hasFree()) return 'EMFILE';
+  kvm.createdVcpus++;
+  const file = kvmVcpuCreate(ctx.vfs, kvm, Number(id));
+  return installFd(current, file, true);
+}
+
+// mirrors arch/x86/kvm/x86.c:kvm_vm_ioctl_enable_cap (after kvm_vm_ioctl_enable_cap_generic: no generic cap is modelled)
+function kvmVmIoctlEnableCap(kvm: Kvm, cap: number | null, flags: number | null, argsIn: unknown): number | ErrnoName {
+  if (flags !== 0) return 'EINVAL';
+  let a0: bigint | null = 0n;
+  try {
+    a0 = Array.isArray(argsIn) ? cULong(argsIn[0] ?? 0) : argsIn === 0 ? 0n : null;
+  } catch {
+    return 'EFAULT';
+  }
+  if (a0 === null) return 'EFAULT';
+  switch (cap) {
+    case K.KVM_CAP_DISABLE_QUIRKS2:
+      if (a0 & ~BigInt(SUPPORTED_QUIRKS)) return 'EINVAL';
+      kvm.disabledQuirks |= Number(a0 & BigInt(SUPPORTED_QUIRKS));
+      return 0;
+    case K.KVM_CAP_EXIT_HYPERCALL:
+      if (a0 & ~BigInt(EXIT_HYPERCALL_VALID_MASK)) return 'EINVAL';
+      kvm.hypercallExitEnabled = Number(a0);
+      return 0;
+  }
+  return 'EINVAL';
+}
+
+// ---------------------------------------------------------------------------
+// Memory attributes.
+
+/** The attributes the VM supports (kvm_supported_mem_attributes). */
+function supportedMemAttributes(kvm: Kvm): bigint {
+  return kvm.hasPrivateMem ? BigInt(K.KVM_MEMORY_ATTRIBUTE_PRIVATE) : 0n;
+}
+
+// mirrors virt/kvm/kvm_main.c:kvm_vm_ioctl_set_mem_attributes
+function kvmVmIoctlSetMemAttributes(kvm: Kvm, address: bigint, size: bigint, attributes: bigint, flags: bigint): number | ErrnoName {
+  if (flags !== 0n) return 'EINVAL';
+  if (attributes & ~supportedMemAttributes(kvm)) return 'EINVAL';
+  if (size === 0n || address + size > U64) return 'EINVAL';
+  if (address % PAGE !== 0n || size % PAGE !== 0n) return 'EINVAL';
+  kvmVmSetMemAttributes(kvm, Number(address / PAGE), Number((address + size) / PAGE), Number(attributes));
+  return 0;
+}
+
+/**
+ * Set the attributes of gfns [start, end): a no-op if they already have
+ * them; else zap the old-attribute mappings of every memslot in the range
+ * (with the invalidation protocol), store, and recompute MIXED.
+ */
+// mirrors virt/kvm/kvm_main.c:kvm_vm_set_mem_attributes
+export function kvmVmSetMemAttributes(kvm: Kvm, start: number, end: number, attrs: number): void {
+  if (kvmRangeHasMemoryAttributes(kvm, start, end, attrs)) return;
+  const slots = memslotsInRange(kvm, start, end);
+  // kvm_handle_gfn_range(pre_set_range): invalidate_begin once, then per slot.
+  let flush = false;
+  if (slots.length > 0) kvmMmuInvalidateBegin(kvm);
+  for (const s of slots) {
+    const a = Math.max(start, s.baseGfn);
+    const b = Math.min(end, s.endGfn);
+    kvmMmuInvalidateRangeAdd(kvm, a, b);
+    if (kvmArchPreSetMemoryAttributes(kvm, s, a, b)) flush = true;
+  }
+  if (flush) kvmFlushRemoteTlbs(kvm);
+  // The store (an xarray entry per gfn in Linux; one extent here).
+  if (attrs & K.KVM_MEMORY_ATTRIBUTE_PRIVATE) kvm.privateGfns.add(start, end);
+  else kvm.privateGfns.remove(start, end);
+  kvm.host.ev[Ev.ATTR_STORE] += end - start;
+  for (const s of slots) kvmArchPostSetMemoryAttributes(kvm, s, Math.max(start, s.baseGfn), Math.min(end, s.endGfn), attrs);
+  if (slots.length > 0) kvmMmuInvalidateEnd(kvm);
+}
+
+// ---------------------------------------------------------------------------
+// guest_memfd creation.
+
+// mirrors virt/kvm/guest_memfd.c:kvm_gmem_create
+function kvmGmemCreate(ctx: KvmContext, kvm: Kvm, size: bigint, flags: bigint, current: Task): number | ErrnoName {
+  if (flags & ~GMEM_VALID_FLAGS) return 'EINVAL';
+  // size is a loff_t: "negative" sizes fail too.
+  if (BigInt.asIntN(64, size) <= 0n || size % PAGE !== 0n) return 'EINVAL';
+  if (current.fds === undefined || !current.fds.hasFree()) return 'EMFILE';
+  return installFd(current, kvmGmemCreateFile(ctx.vfs, kvm, Number(size), Number(flags)), false);
+}

@@ -1,0 +1,281 @@
+/**
+ * vCPUs and KVM_RUN (mirrors virt/kvm/kvm_main.c kvm_vcpu_ioctl and the x86
+ * run loop of arch/x86/kvm/x86.c as far as memory is concerned).
+ *
+ * A vCPU runs guest code (src/kvm/guest.ts): a generator of guest operations.
+ * KVM_RUN resumes it and executes its operations until one exits to
+ * userspace:
+ *   - a load or store faults through the stage-2 MMU (fault.ts); a GPA with
+ *     no memslot is emulated MMIO: KVM_EXIT_MMIO, 8 bytes at a time (a load
+ *     completes with run.mmio.data on the next KVM_RUN);
+ *   - a private/shared mismatch, a private GPA on a slot without guest_memfd
+ *     or a closed guest_memfd: KVM_RUN fails with EFAULT and run holds
+ *     KVM_EXIT_MEMORY_FAULT (the access retries on the next KVM_RUN);
+ *   - KVM_HC_MAP_GPA_RANGE with KVM_CAP_EXIT_HYPERCALL: KVM_EXIT_HYPERCALL
+ *     (the guest gets run.hypercall.ret on the next KVM_RUN); otherwise the
+ *     guest gets -KVM_ENOSYS or -KVM_EINVAL without an exit;
+ *   - a ucall (GUEST_SYNC, GUEST_DONE, GUEST_ASSERT): KVM_EXIT_IO on
+ *     UCALL_PIO_PORT, with run.ucall decoded;
+ *   - HLT or the end of the guest code: KVM_EXIT_HLT.
+ * A vCPU without guest code fetches at the reset vector: with no memslot
+ * there it exits KVM_EXIT_INTERNAL_ERROR (emulation failure), as 6.12 does.
+ *
+ * The model has no vCPU threads: a guest that spins without exiting is
+ * interrupted after GUEST_OPS_PER_RUN operations with KVM_EXIT_INTR and
+ * EINTR, as a signal to the vCPU thread would, so the host can act in
+ * between.
+ */
+import type { ErrnoName } from '../uapi/errno.js';
+import { errnoName } from '../uapi/errno.js';
+import { _IOC_TYPEBITS } from '../uapi/ioctl.js';
+import { O_CLOEXEC, O_RDWR } from '../uapi/fcntl.js';
+import { cULong } from '../uapi/ctypes.js';
+import * as K from '../uapi/kvm.js';
+import { Ev } from '../cost/counters.js';
+import { PAGE_SIZE } from '../mm/page.js';
+import { anonInodeGetfile } from '../fs/anon_inodes.js';
+import type { FsFileOps, OpenFile, Task } from '../fs/file.js';
+import type { Vfs } from '../fs/inode.js';
+import { type GuestCode, type Kvm, type KvmVcpu, gfnToMemslot } from './kvm_host.js';
+import type { GuestOp } from './guest.js';
+import { RetPf, kvmS2Translate, kvmTdpPageFault } from './fault.js';
+
+/** Guest operations one KVM_RUN executes before the model interrupts it (a signal to the vCPU thread). */
+export const GUEST_OPS_PER_RUN = 1 << 16;
+/** KVM_EXIT_INTR (a signal interrupted KVM_RUN). */
+const KVM_EXIT_INTR = 10;
+/** The x86 reset vector's GPA (0xfffffff0). */
+const RESET_VECTOR = 0xfffffff0;
+
+/** A resumable memory operation: bytes done so far. */
+interface PendingAccess {
+  kind: 'access';
+  op: Extract<GuestOp, { op: 'read' | 'write' | 'fill' }>;
+  done: number;
+  out: Uint8Array | null;
+  /** A load's MMIO chunk waiting for run.mmio.data. */
+  mmioLen: number;
+}
+
+interface PendingHypercall {
+  kind: 'hypercall';
+}
+
+type Pending = PendingAccess | PendingHypercall | null;
+
+function newRun(): K.KvmRun {
+  return {
+    exit_reason: K.KVM_EXIT_UNKNOWN,
+    io: { direction: 0, size: 0, port: 0, count: 0 },
+    mmio: { phys_addr: 0, data: new Uint8Array(8), len: 0, is_write: 0 },
+    hypercall: { nr: 0, args: [0, 0, 0, 0, 0, 0], ret: 0, flags: 0 },
+    memory_fault: { flags: 0, gpa: 0, size: 0 },
+    internal: { suberror: 0 },
+    ucall: null,
+  };
+}
+
+/** A new vCPU of kvm and its file (the caller installs it); the file holds a VM reference. */
+// mirrors virt/kvm/kvm_main.c:kvm_vm_ioctl_create_vcpu (-> create_vcpu_fd)
+export function kvmVcpuCreate(vfs: Vfs, kvm: Kvm, id: number): OpenFile {
+  const vcpu: KvmVcpu = { kvm, id, run: newRun(), guest: null, pending: null, resume: undefined, finished: false, file: null };
+  kvm.vcpus.push(vcpu);
+  kvm.refs++;
+  const fOp: FsFileOps = {
+    unlockedIoctl: (_f, cmd, arg, current) => kvmVcpuIoctl(vcpu, cmd, arg, current),
+    release: () => {
+      vcpu.file = null;
+      kvmPutHook(kvm);
+    },
+  };
+  const file = anonInodeGetfile(vfs, `anon_inode:kvm-vcpu:${id}`, fOp, O_RDWR | O_CLOEXEC, vcpu);
+  vcpu.file = file;
+  return file;
+}
+
+let kvmPutHook: (kvm: Kvm) => void = () => {};
+/** kvm_put_kvm, given by kvm_main.ts (which imports this module). */
+export function setVcpuKvmPut(fn: (kvm: Kvm) => void): void {
+  kvmPutHook = fn;
+}
+
+/** The VM is going away: the vCPU's guest stops. */
+export function kvmVcpuDestroy(vcpu: KvmVcpu): void {
+  vcpu.guest = null;
+  vcpu.pending = null;
+}
+
+/** The vCPU behind a file, or null. */
+export function vcpuOfFile(file: OpenFile): KvmVcpu | null {
+  const v = file.privateData as KvmVcpu | null;
+  return v !== null && typeof v === 'object' && 'run' in v && 'kvm' in v ? v : null;
+}
+
+/** Model: give the vCPU its guest code (what vm_create_with_one_vcpu(&vcpu, guest_code) loads). */
+export function kvmVcpuSetGuest(vcpu: KvmVcpu, code: GuestCode): void {
+  vcpu.guest = code;
+  vcpu.pending = null;
+  vcpu.resume = undefined;
+  vcpu.finished = false;
+}
+
+// mirrors virt/kvm/kvm_main.c:kvm_vcpu_ioctl
+function kvmVcpuIoctl(vcpu: KvmVcpu, cmd: number, arg: unknown, current: Task): number | ErrnoName {
+  const kvm = vcpu.kvm;
+  if (kvm.mm !== current.mm || kvm.dead || kvm.destroyed) return 'EIO';
+  if (((cmd >>> 8) & ((1 << _IOC_TYPEBITS) - 1)) !== K.KVMIO) return 'EINVAL';
+  if (cmd === K.KVM_RUN) {
+    const a = arg === undefined ? 0n : cULong(arg);
+    if (a !== 0n) return 'EINVAL';
+    return kvmArchVcpuIoctlRun(vcpu);
+  }
+  // kvm_arch_vcpu_ioctl: nothing else the model has.
+  return 'EINVAL';
+}
+
+/** Exit to userspace with reason. */
+function exit(vcpu: KvmVcpu, reason: number): number {
+  vcpu.run.exit_reason = reason;
+  vcpu.kvm.host.ev[Ev.VM_EXIT]++;
+  return 0;
+}
+
+// mirrors arch/x86/kvm/x86.c:kvm_arch_vcpu_ioctl_run (-> complete_userspace_io, vcpu_run)
+function kvmArchVcpuIoctlRun(vcpu: KvmVcpu): number | ErrnoName {
+  const run = vcpu.run;
+  if (vcpu.guest === null || vcpu.finished) {
+    if (vcpu.guest === null && gfnToMemslot(vcpu.kvm, RESET_VECTOR / PAGE_SIZE) === null) {
+      // The first instruction fetch hits no memslot and cannot be emulated.
+      run.internal = { suberror: K.KVM_INTERNAL_ERROR_EMULATION };
+      return exit(vcpu, K.KVM_EXIT_INTERNAL_ERROR);
+    }
+    return exit(vcpu, K.KVM_EXIT_HLT);
+  }
+  // complete_userspace_io: finish what the last exit left.
+  const p = vcpu.pending as Pending;
+  if (p !== null && p.kind === 'hypercall') {
+    vcpu.pending = null;
+    vcpu.resume = Number(BigInt.asIntN(64, BigInt(run.hypercall.ret)));
+  } else if (p !== null && p.kind === 'access' && p.mmioLen > 0) {
+    if (p.out !== null) p.out.set(run.mmio.data.subarray(0, p.mmioLen), p.done);
+    p.done += p.mmioLen;
+    p.mmioLen = 0;
+  }
+  for (let ops = 0; ops < GUEST_OPS_PER_RUN; ops++) {
+    let pa = vcpu.pending as Pending;
+    if (pa === null) {
+      const step = vcpu.guest.next(vcpu.resume);
+      vcpu.resume = undefined;
+      if (step.done === true) {
+        vcpu.finished = true;
+        return exit(vcpu, K.KVM_EXIT_HLT);
+      }
+      const op = step.value as GuestOp;
+      switch (op.op) {
+        case 'read':
+        case 'write':
+        case 'fill':
+          pa = { kind: 'access', op, done: 0, out: op.op === 'read' ? new Uint8Array(op.len) : null, mmioLen: 0 };
+          vcpu.pending = pa;
+          break;
+        case 'hypercall': {
+          const r = kvmEmulateHypercall(vcpu, op.nr, op.args);
+          if (r === null) return exit(vcpu, K.KVM_EXIT_HYPERCALL);
+          vcpu.resume = r;
+          continue;
+        }
+        case 'ucall':
+          run.io = { direction: K.KVM_EXIT_IO_OUT, size: 4, port: K.UCALL_PIO_PORT, count: 1 };
+          run.ucall = { cmd: op.cmd, args: [...op.args], ...(op.message !== undefined ? { message: op.message } : {}) };
+          return exit(vcpu, K.KVM_EXIT_IO);
+        case 'hlt':
+          return exit(vcpu, K.KVM_EXIT_HLT);
+        default:
+          throw new TypeError(`guest yielded an unknown operation ${JSON.stringify(op)}`);
+      }
+    }
+    const r = guestAccess(vcpu, pa as PendingAccess);
+    if (r !== null) return r;
+    vcpu.resume = (pa as PendingAccess).out ?? undefined;
+    vcpu.pending = null;
+  }
+  // A signal to the vCPU thread: KVM_RUN returns EINTR (kvm_handle_signal_exit).
+  run.exit_reason = KVM_EXIT_INTR;
+  return 'EINTR';
+}
+
+/**
+ * Run a load or store from where it stopped: page by page through the
+ * stage-2 MMU. null when it completed; else the KVM_RUN result (0 after an
+ * MMIO exit, an errno for a failed fault).
+ */
+function guestAccess(vcpu: KvmVcpu, p: PendingAccess): number | ErrnoName | null {
+  const kvm = vcpu.kvm;
+  const host = kvm.host;
+  const op = p.op;
+  const write = op.op !== 'read';
+  const len = op.op === 'write' ? op.bytes.length : op.len;
+  let retries = 0;
+  while (p.done < len) {
+    const gpa = op.gpa + p.done;
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    const pfn = kvmS2Translate(kvm, gfn, write);
+    if (pfn < 0) {
+      const r = kvmTdpPageFault(vcpu, gfn, write);
+      if (r === RetPf.FIXED || r === RetPf.RETRY) {
+        if (++retries > 64) throw new Error(`stage-2 fault at gpa 0x${gpa.toString(16)} does not resolve`);
+        continue;
+      }
+      if (r === RetPf.EMULATE) return mmioExit(vcpu, p, gpa, len);
+      return errnoName(-r) ?? 'EFAULT';
+    }
+    retries = 0;
+    const off = gpa % PAGE_SIZE;
+    const n = Math.min(len - p.done, PAGE_SIZE - off);
+    const f = host.pfnFolio(pfn);
+    const fOff = (pfn - host.ft.pfn[f]!) * PAGE_SIZE + off;
+    const nr = 2 ** host.ft.order[f]!;
+    if (op.op === 'read') host.content.read(f, fOff, p.out!, p.done, n);
+    else if (op.op === 'write') host.content.write(f, nr, fOff, op.bytes, p.done, n);
+    else host.content.fill(f, nr, fOff, n, op.byte);
+    p.done += n;
+  }
+  return null;
+}
+
+/** KVM_EXIT_MMIO for the next (at most 8-byte) piece of an access to a GPA without a memslot. */
+// mirrors arch/x86/kvm/x86.c:emulator_read_write (-> vcpu_mmio_read / the MMIO exit)
+function mmioExit(vcpu: KvmVcpu, p: PendingAccess, gpa: number, len: number): number {
+  const n = Math.min(8, len - p.done, PAGE_SIZE - (gpa % PAGE_SIZE));
+  const run = vcpu.run;
+  const data = new Uint8Array(8);
+  const op = p.op;
+  if (op.op === 'write') data.set(op.bytes.subarray(p.done, p.done + n));
+  else if (op.op === 'fill') data.fill(op.byte, 0, n);
+  run.mmio = { phys_addr: gpa, data, len: n, is_write: op.op === 'read' ? 0 : 1 };
+  // A store is complete once it exits; a load completes with the data userspace provides.
+  if (op.op === 'read') p.mmioLen = n;
+  else p.done += n;
+  if (p.done >= len) vcpu.pending = null;
+  return exit(vcpu, K.KVM_EXIT_MMIO);
+}
+
+/**
+ * A hypercall: the value the guest gets in rax, or null after preparing a
+ * KVM_EXIT_HYPERCALL (the guest gets run.hypercall.ret on the next KVM_RUN).
+ */
+// mirrors arch/x86/kvm/x86.c:__kvm_emulate_hypercall (KVM_HC_MAP_GPA_RANGE)
+function kvmEmulateHypercall(vcpu: KvmVcpu, nr: number, args: number[]): number | null {
+  if (nr !== K.KVM_HC_MAP_GPA_RANGE) return -K.KVM_ENOSYS;
+  const kvm = vcpu.kvm;
+  if (!(kvm.hypercallExitEnabled & (1 << K.KVM_HC_MAP_GPA_RANGE))) return -K.KVM_ENOSYS;
+  const gpa = args[0] ?? 0;
+  const npages = args[1] ?? 0;
+  const attrs = args[2] ?? 0;
+  const gfn = Math.floor(gpa / PAGE_SIZE);
+  if (gpa % PAGE_SIZE !== 0 || npages === 0 || gfn + npages > 2 ** 52) return -K.KVM_EINVAL;
+  const run = vcpu.run;
+  run.hypercall = { nr: K.KVM_HC_MAP_GPA_RANGE, args: [gpa, npages, attrs, 0, 0, 0], ret: 0, flags: K.KVM_EXIT_HYPERCALL_LONG_MODE };
+  vcpu.pending = { kind: 'hypercall' } satisfies PendingHypercall;
+  return null;
+}

@@ -1,0 +1,191 @@
+/**
+ * The parts of the KVM selftests' library (tools/testing/selftests/kvm/lib/
+ * kvm_util.c, include/kvm_util.h) the ports use, over the model's syscalls.
+ * Calls named with "__" return -1 and set `errno` as the C wrappers do; the
+ * others throw (TEST_ASSERT in the C library) when the ioctl fails.
+ */
+import { type Process, SyscallError } from '../../../../../../src/index.js';
+import * as U from '../../../../../../src/uapi/index.js';
+
+/** The errno of the last failed "__" call. */
+export let errno = 0;
+
+/** A C call: its value, or -1 with errno set. */
+export function ccall(fn: () => number): number {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof SyscallError) {
+      errno = e.errno;
+      return -1;
+    }
+    throw e;
+  }
+}
+
+/** TEST_ASSERT. */
+export function TEST_ASSERT(cond: boolean, msg: string): asserts cond {
+  if (!cond) throw new Error(`==== Test Assertion Failure ====\n  ${msg} (errno ${errno})`);
+}
+
+/** struct kvm_vm: the fds the library keeps. */
+export interface KvmVm {
+  p: Process;
+  kvm_fd: number;
+  fd: number;
+  type: number;
+}
+
+export const getpagesize = () => 4096;
+
+export function kvm_check_cap(p: Process, cap: number): number {
+  const kvm = p.open(U.KVM_DEV_PATH, U.O_RDWR);
+  try {
+    return p.ioctl(kvm, U.KVM_CHECK_EXTENSION, cap);
+  } finally {
+    p.close(kvm);
+  }
+}
+
+export const kvm_has_cap = (p: Process, cap: number) => kvm_check_cap(p, cap) !== 0;
+
+/** vm_create_barebones_type: a VM of type with no memory and no vCPU. */
+export function vm_create_barebones_type(p: Process, type: number): KvmVm {
+  const kvm_fd = p.open(U.KVM_DEV_PATH, U.O_RDWR);
+  const fd = p.ioctl(kvm_fd, U.KVM_CREATE_VM, type);
+  return { p, kvm_fd, fd, type };
+}
+
+export const vm_create_barebones = (p: Process) => vm_create_barebones_type(p, U.KVM_X86_DEFAULT_VM);
+
+export function kvm_vm_free(vm: KvmVm): void {
+  vm.p.close(vm.fd);
+  vm.p.close(vm.kvm_fd);
+}
+
+export function __vm_create_guest_memfd(vm: KvmVm, size: number | bigint, flags: number | bigint): number {
+  return ccall(() => vm.p.ioctl(vm.fd, U.KVM_CREATE_GUEST_MEMFD, { size, flags }));
+}
+
+export function vm_create_guest_memfd(vm: KvmVm, size: number | bigint, flags: number | bigint): number {
+  const fd = __vm_create_guest_memfd(vm, size, flags);
+  TEST_ASSERT(fd >= 0, 'KVM_CREATE_GUEST_MEMFD failed');
+  return fd;
+}
+
+export function __vm_set_user_memory_region(vm: KvmVm, slot: number, flags: number, gpa: number, size: number, hva: number): number {
+  return ccall(() => vm.p.ioctl(vm.fd, U.KVM_SET_USER_MEMORY_REGION, { slot, flags, guest_phys_addr: gpa, memory_size: size, userspace_addr: hva }));
+}
+
+export function vm_set_user_memory_region(vm: KvmVm, slot: number, flags: number, gpa: number, size: number, hva: number): void {
+  TEST_ASSERT(__vm_set_user_memory_region(vm, slot, flags, gpa, size, hva) === 0, 'KVM_SET_USER_MEMORY_REGION failed');
+}
+
+export function __vm_set_user_memory_region2(vm: KvmVm, slot: number, flags: number, gpa: number, size: number, hva: number, guest_memfd: number, guest_memfd_offset: number): number {
+  return ccall(() => vm.p.ioctl(vm.fd, U.KVM_SET_USER_MEMORY_REGION2, { slot, flags, guest_phys_addr: gpa, memory_size: size, userspace_addr: hva, guest_memfd, guest_memfd_offset }));
+}
+
+export function vm_set_user_memory_region2(vm: KvmVm, slot: number, flags: number, gpa: number, size: number, hva: number, guest_memfd: number, guest_memfd_offset: number): void {
+  TEST_ASSERT(__vm_set_user_memory_region2(vm, slot, flags, gpa, size, hva, guest_memfd, guest_memfd_offset) === 0, 'KVM_SET_USER_MEMORY_REGION2 failed');
+}
+
+/** vm_enable_cap. */
+export function vm_enable_cap(vm: KvmVm, cap: number, arg0: number): void {
+  vm.p.ioctl(vm.fd, U.KVM_ENABLE_CAP, { cap, flags: 0, args: [arg0, 0, 0, 0] });
+}
+
+/** vm_set_memory_attributes. */
+export function vm_set_memory_attributes(vm: KvmVm, gpa: number, size: number, attributes: number): void {
+  vm.p.ioctl(vm.fd, U.KVM_SET_MEMORY_ATTRIBUTES, { address: gpa, size, attributes, flags: 0 });
+}
+
+/** kvm_memfd_alloc(size, hugepages=false): a memfd of size bytes, allocated. */
+export function kvm_memfd_alloc(p: Process, size: number): number {
+  const fd = p.memfd_create('kvm_selftest', 0);
+  p.ftruncate(fd, size);
+  p.fallocate(fd, 0, 0, size);
+  return fd;
+}
+
+/** A vCPU as the library keeps it. */
+export interface KvmVcpu {
+  vm: KvmVm;
+  id: number;
+  fd: number;
+}
+
+/** The library's memory regions (userspace_mem_region): slot -> where its memory is. */
+const regions = new WeakMap<KvmVm, Map<number, { gpa: number; size: number; hva: number }>>();
+
+/** DEFAULT_GUEST_PHY_PAGES: the size of memslot 0, which holds guest code and page tables in the C library. */
+export const DEFAULT_GUEST_PHY_PAGES = 512;
+
+/**
+ * vm_userspace_mem_region_add with VM_MEM_SRC_ANONYMOUS (thp false) or
+ * VM_MEM_SRC_ANONYMOUS_THP (thp true: 2 MiB aligned, MADV_HUGEPAGE).
+ */
+export function vm_userspace_mem_region_add(vm: KvmVm, thp: boolean, gpa: number, slot: number, npages: number, flags: number): number {
+  const p = vm.p;
+  const size = npages * 4096;
+  const align = thp ? 2 << 20 : 4096;
+  const raw = p.mmap(0, size + align, U.PROT_READ | U.PROT_WRITE, U.MAP_PRIVATE | U.MAP_ANONYMOUS | U.MAP_NORESERVE, -1, 0);
+  const hva = Math.ceil(raw / align) * align;
+  if (thp) p.madvise(hva, size, U.MADV_HUGEPAGE);
+  vm_set_user_memory_region(vm, slot, flags, gpa, size, hva);
+  let m = regions.get(vm);
+  if (m === undefined) regions.set(vm, (m = new Map()));
+  m.set(slot, { gpa, size, hva });
+  return hva;
+}
+
+/** addr_gpa2hva. */
+export function addr_gpa2hva(vm: KvmVm, gpa: number): number {
+  for (const r of regions.get(vm)?.values() ?? []) if (gpa >= r.gpa && gpa < r.gpa + r.size) return r.hva + (gpa - r.gpa);
+  throw new Error(`No vm physical memory at 0x${gpa.toString(16)}`);
+}
+
+/** vm_mem_region_move. */
+export function vm_mem_region_move(vm: KvmVm, slot: number, new_gpa: number): void {
+  const r = regions.get(vm)!.get(slot)!;
+  vm_set_user_memory_region(vm, slot, 0, new_gpa, r.size, r.hva);
+  r.gpa = new_gpa;
+}
+
+/** vm_mem_region_delete. */
+export function vm_mem_region_delete(vm: KvmVm, slot: number): void {
+  const r = regions.get(vm)!.get(slot)!;
+  vm_set_user_memory_region(vm, slot, 0, r.gpa, 0, 0);
+  regions.get(vm)!.delete(slot);
+}
+
+/** __vm_vcpu_add: a vCPU without guest code. */
+export function __vm_vcpu_add(vm: KvmVm, id: number): KvmVcpu {
+  return { vm, id, fd: vm.p.ioctl(vm.fd, U.KVM_CREATE_VCPU, id) };
+}
+
+/**
+ * vm_create_with_one_vcpu: a default VM with memslot 0 and vCPU 0 running
+ * guest_code. The model's guests are generators and do not live in guest
+ * memory (nor use guest page tables: their addresses are GPAs, as the
+ * selftests identity-map what they touch), so slot 0 is only created.
+ */
+export function vm_create_with_one_vcpu(p: Process, guest_code: () => Generator<unknown, unknown, unknown>, type = U.KVM_X86_DEFAULT_VM): { vm: KvmVm; vcpu: KvmVcpu } {
+  const vm = vm_create_barebones_type(p, type);
+  vm_userspace_mem_region_add(vm, false, 0, 0, DEFAULT_GUEST_PHY_PAGES, 0);
+  const vcpu = __vm_vcpu_add(vm, 0);
+  p.kvm_vcpu_guest(vcpu.fd, guest_code());
+  return { vm, vcpu };
+}
+
+/** __vcpu_run: KVM_RUN once; -1 with errno on failure. */
+export function __vcpu_run(vcpu: KvmVcpu): number {
+  return ccall(() => vcpu.vm.p.ioctl(vcpu.fd, U.KVM_RUN, 0));
+}
+
+/** vcpu_run: KVM_RUN, retried on EINTR, asserting success. */
+export function vcpu_run(vcpu: KvmVcpu): void {
+  let rc: number;
+  do rc = __vcpu_run(vcpu);
+  while (rc === -1 && errno === 4);
+  TEST_ASSERT(rc === 0, 'KVM_RUN failed');
+}
