@@ -7,6 +7,7 @@
  * once the leaf is set. An invalidation that ran since the fault read the
  * sequence makes it retry.
  */
+import { Ev } from '../cost/counters.js';
 import { FOLL, getUserPages, getUserPagesFastOnly, putPage } from '../mm/gup.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { Level, PAGE_SIZE } from '../mm/page.js';
@@ -107,6 +108,7 @@ function tdpMmuMap(kvm: Kvm, f: Fault, level: PgLevel): number {
       clearEntry(host, t, i);
       mmu.stats.leaves[t.level]--;
       mmu.stats.zaps++;
+      host.ev[Ev.SPTE_ZAP]++;
       kvmFlushRemoteTlbs(kvm);
     }
     if (t.fl[i] === 0) {

@@ -18,6 +18,7 @@
  * PRESENT, RW (writable) and the model's S2_PRIVATE marker (the oracle's
  * witness; x86 has no such bit for SW_PROTECTED VMs).
  */
+import { Ev } from '../cost/counters.js';
 import type { Host } from '../mm/host.js';
 import { Level, PAGE_SIZE } from '../mm/page.js';
 import { GFP_KERNEL } from '../mm/page_alloc.js';
@@ -77,6 +78,7 @@ export function freeSubtree(host: Host, mmu: KvmMmu, t: PageTable): void {
     if (t.level === Level.PTE || fl & Pte.PSE) {
       mmu.stats.leaves[t.level]--;
       mmu.stats.zaps++;
+      host.ev[Ev.SPTE_ZAP]++;
     } else {
       freeSubtree(host, mmu, t.kids![i]!);
       t.kids![i] = undefined;
@@ -109,6 +111,7 @@ function zapLeafs(host: Host, mmu: KvmMmu, t: PageTable, base: number, start: nu
       clearEntry(host, t, i);
       mmu.stats.leaves[t.level]--;
       mmu.stats.zaps++;
+      host.ev[Ev.SPTE_ZAP]++;
       flush = true;
     } else if (zapLeafs(host, mmu, t.kids![i]!, base + i * span, start, end)) {
       flush = true;
