@@ -506,3 +506,28 @@ describe('oracle: KVM rules', () => {
     expect(k.check().map((v) => v.name)).toContain('kvm-s2-leaves-mismatch');
   });
 });
+
+describe('docs/API.md', () => {
+  it('the KVM example runs as written', async () => {
+    const { kvmGuest: G } = await import('../../src/index.js');
+    const k = new Kernel({ memory: '1GiB' });
+    const p = k.spawn();
+    const kvm = p.open('/dev/kvm', U.O_RDWR);
+    const vm = p.ioctl(kvm, U.KVM_CREATE_VM, U.KVM_X86_SW_PROTECTED_VM);
+    const mem = p.mmap(0, 4 << 20, U.PROT_READ | U.PROT_WRITE, U.MAP_PRIVATE | U.MAP_ANONYMOUS, -1, 0);
+    const gmem = p.ioctl(vm, U.KVM_CREATE_GUEST_MEMFD, { size: 4 << 20, flags: 0 });
+    p.ioctl(vm, U.KVM_SET_USER_MEMORY_REGION2, { slot: 10, flags: U.KVM_MEM_GUEST_MEMFD, guest_phys_addr: 0x100000000, memory_size: 4 << 20, userspace_addr: mem, guest_memfd: gmem, guest_memfd_offset: 0 });
+    p.ioctl(vm, U.KVM_SET_MEMORY_ATTRIBUTES, { address: 0x100000000, size: 4096, attributes: U.KVM_MEMORY_ATTRIBUTE_PRIVATE, flags: 0 });
+    const vcpu = p.ioctl(vm, U.KVM_CREATE_VCPU, 0);
+    p.kvm_vcpu_guest(vcpu, (function* () {
+      yield* G.writeU64(0x100000000, 42n);
+      yield* G.GUEST_SYNC(yield* G.readU64(0x100001000));
+      yield* G.GUEST_DONE();
+    })());
+    p.ioctl(vcpu, U.KVM_RUN, 0);
+    const run = p.kvm_run(vcpu);
+    expect(run.exit_reason).toBe(U.KVM_EXIT_IO);
+    expect(run.ucall!.args[0]).toBe(0n);
+    expect(k.check()).toEqual([]);
+  });
+});

@@ -34,6 +34,8 @@ export interface KvmVm {
   kvm_fd: number;
   fd: number;
   type: number;
+  /** Descriptors kvm_vm_free closes besides the VM's: vCPUs, the guest_memfds the library made. */
+  owned: number[];
 }
 
 export const getpagesize = () => 4096;
@@ -53,12 +55,13 @@ export const kvm_has_cap = (p: Process, cap: number) => kvm_check_cap(p, cap) !=
 export function vm_create_barebones_type(p: Process, type: number): KvmVm {
   const kvm_fd = p.open(U.KVM_DEV_PATH, U.O_RDWR);
   const fd = p.ioctl(kvm_fd, U.KVM_CREATE_VM, type);
-  return { p, kvm_fd, fd, type };
+  return { p, kvm_fd, fd, type, owned: [] };
 }
 
 export const vm_create_barebones = (p: Process) => vm_create_barebones_type(p, U.KVM_X86_DEFAULT_VM);
 
 export function kvm_vm_free(vm: KvmVm): void {
+  for (const fd of vm.owned) vm.p.close(fd);
   vm.p.close(vm.fd);
   vm.p.close(vm.kvm_fd);
 }
@@ -99,6 +102,10 @@ export function vm_set_memory_attributes(vm: KvmVm, gpa: number, size: number, a
   vm.p.ioctl(vm.fd, U.KVM_SET_MEMORY_ATTRIBUTES, { address: gpa, size, attributes, flags: 0 });
 }
 
+/** vm_mem_set_private / vm_mem_set_shared (KVM_SET_MEMORY_ATTRIBUTES). */
+export const vm_mem_set_private = (vm: KvmVm, gpa: number, size: number) => vm_set_memory_attributes(vm, gpa, size, U.KVM_MEMORY_ATTRIBUTE_PRIVATE);
+export const vm_mem_set_shared = (vm: KvmVm, gpa: number, size: number) => vm_set_memory_attributes(vm, gpa, size, 0);
+
 /** kvm_memfd_alloc(size, hugepages=false): a memfd of size bytes, allocated. */
 export function kvm_memfd_alloc(p: Process, size: number): number {
   const fd = p.memfd_create('kvm_selftest', 0);
@@ -115,7 +122,7 @@ export interface KvmVcpu {
 }
 
 /** The library's memory regions (userspace_mem_region): slot -> where its memory is. */
-const regions = new WeakMap<KvmVm, Map<number, { gpa: number; size: number; hva: number }>>();
+const regions = new WeakMap<KvmVm, Map<number, { gpa: number; size: number; hva: number; guest_memfd?: number; guest_memfd_offset?: number }>>();
 
 /** DEFAULT_GUEST_PHY_PAGES: the size of memslot 0, which holds guest code and page tables in the C library. */
 export const DEFAULT_GUEST_PHY_PAGES = 512;
@@ -131,11 +138,49 @@ export function vm_userspace_mem_region_add(vm: KvmVm, thp: boolean, gpa: number
   const raw = p.mmap(0, size + align, U.PROT_READ | U.PROT_WRITE, U.MAP_PRIVATE | U.MAP_ANONYMOUS | U.MAP_NORESERVE, -1, 0);
   const hva = Math.ceil(raw / align) * align;
   if (thp) p.madvise(hva, size, U.MADV_HUGEPAGE);
-  vm_set_user_memory_region(vm, slot, flags, gpa, size, hva);
+  if (flags & U.KVM_MEM_GUEST_MEMFD) {
+    // A guest_memfd of the region's size backs its private pages (the library's guest_memfd = -1 case); it stays open.
+    const gmem = vm_create_guest_memfd(vm, size, 0);
+    vm.owned.push(gmem);
+    vm_set_user_memory_region2(vm, slot, flags, gpa, size, hva, gmem, 0);
+  } else {
+    vm_set_user_memory_region(vm, slot, flags, gpa, size, hva);
+  }
   let m = regions.get(vm);
   if (m === undefined) regions.set(vm, (m = new Map()));
   m.set(slot, { gpa, size, hva });
   return hva;
+}
+
+/**
+ * vm_mem_add with a guest_memfd: a slot of npages at gpa backed by anonymous
+ * memory (thp: VM_MEM_SRC_ANONYMOUS_THP) and by guest_memfd at offset.
+ */
+export function vm_mem_add(vm: KvmVm, thp: boolean, gpa: number, slot: number, npages: number, flags: number, guest_memfd: number, guest_memfd_offset: number): number {
+  const p = vm.p;
+  const size = npages * 4096;
+  const align = thp ? 2 << 20 : 4096;
+  const raw = p.mmap(0, size + align, U.PROT_READ | U.PROT_WRITE, U.MAP_PRIVATE | U.MAP_ANONYMOUS | U.MAP_NORESERVE, -1, 0);
+  const hva = Math.ceil(raw / align) * align;
+  if (thp) p.madvise(hva, size, U.MADV_HUGEPAGE);
+  vm_set_user_memory_region2(vm, slot, flags, gpa, size, hva, guest_memfd, guest_memfd_offset);
+  let m = regions.get(vm);
+  if (m === undefined) regions.set(vm, (m = new Map()));
+  m.set(slot, { gpa, size, hva, guest_memfd, guest_memfd_offset });
+  return hva;
+}
+
+/** vm_guest_mem_fallocate: fallocate (or punch) the guest_memfd pages behind [gpa, gpa + size). */
+export function vm_guest_mem_fallocate(vm: KvmVm, base: number, size: number, punch_hole: boolean): void {
+  const mode = U.FALLOC_FL_KEEP_SIZE | (punch_hole ? U.FALLOC_FL_PUNCH_HOLE : 0);
+  for (let gpa = base; gpa < base + size; ) {
+    const r = [...(regions.get(vm)?.values() ?? [])].find((x) => gpa >= x.gpa && gpa < x.gpa + x.size);
+    TEST_ASSERT(r !== undefined && r.guest_memfd !== undefined, `Private memory region not found for GPA 0x${gpa.toString(16)}`);
+    const offset = gpa - r.gpa + r.guest_memfd_offset!;
+    const len = Math.min(base + size - gpa, r.gpa + r.size - gpa);
+    vm.p.fallocate(r.guest_memfd, mode, offset, len);
+    gpa += len;
+  }
 }
 
 /** addr_gpa2hva. */
@@ -160,7 +205,18 @@ export function vm_mem_region_delete(vm: KvmVm, slot: number): void {
 
 /** __vm_vcpu_add: a vCPU without guest code. */
 export function __vm_vcpu_add(vm: KvmVm, id: number): KvmVcpu {
-  return { vm, id, fd: vm.p.ioctl(vm.fd, U.KVM_CREATE_VCPU, id) };
+  const fd = vm.p.ioctl(vm.fd, U.KVM_CREATE_VCPU, id);
+  vm.owned.push(fd);
+  return { vm, id, fd };
+}
+
+/** __vm_create_with_vcpus: a VM of type with slot 0 and nr vCPUs (their guest code is loaded per vCPU, as vcpu_args_set gives each its argument). */
+export function vm_create_with_vcpus(p: Process, type: number, nr: number): { vm: KvmVm; vcpus: KvmVcpu[] } {
+  const vm = vm_create_barebones_type(p, type);
+  vm_userspace_mem_region_add(vm, false, 0, 0, DEFAULT_GUEST_PHY_PAGES, 0);
+  const vcpus: KvmVcpu[] = [];
+  for (let i = 0; i < nr; i++) vcpus.push(__vm_vcpu_add(vm, i));
+  return { vm, vcpus };
 }
 
 /**
