@@ -52,7 +52,19 @@ export interface RunWithWorld extends RunResult {
   readonly world: World;
 }
 
+/** The kernel refuses the design's configuration (e.g. a mapcount design that cannot live with HVO): there is no run to inspect. */
+export class DesignRefusedError extends Error {
+  constructor(
+    readonly design: string,
+    readonly reason: string,
+  ) {
+    super(`design ${design}: the kernel refuses it: ${reason}`);
+    this.name = 'DesignRefusedError';
+  }
+}
+
 export function runOne(cfg: RunConfig, seed: number, opts: RunOptions = {}): RunWithWorld {
+  if (cfg.refused !== undefined) throw new DesignRefusedError(cfg.design.id, cfg.refused);
   const spec = cfg.spec;
   const world = buildWorld(cfg.kernel, spec.setup, cfg.design.id);
   opts.onWorld?.(world);
@@ -135,6 +147,30 @@ function downsample(pts: readonly (readonly [number, number])[], endNs: number):
   }
   out.push([pts[pts.length - 1]![0], pts[pts.length - 1]![1]]);
   return out;
+}
+
+/**
+ * A run's plain result, or for a design the kernel refuses, a result that
+ * says so: `refused` 1, every other metric 0, nothing found, and the reason on
+ * the timeline (so the report shows a refusal, not a crash).
+ */
+export function runResult(cfg: RunConfig, seed: number): RunResult {
+  if (cfg.refused === undefined) return plain(runOne(cfg, seed));
+  const values: Record<string, number> = {};
+  for (const m of METRICS) values[m.id] = m.id === 'refused' ? 1 : 0;
+  return {
+    design: cfg.design.id,
+    x: cfg.x,
+    seed,
+    values,
+    violations: [],
+    lowConfidenceShare: 0,
+    costs: { design: cfg.design.id, totalNs: 0, lowConfidenceShare: 0, lines: [] },
+    timeline: [{ design: cfg.design.id, actor: 'kernel', kind: 'refused', start: 0, end: 0, detail: cfg.refused }],
+    folioMap: null,
+    failures: {},
+    endNs: 0,
+  };
 }
 
 /** The serializable part of a run (what crosses a worker thread or a shard file). */

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import Tinypool from 'tinypool';
 import { type Job, jobsOf } from './jobs.js';
-import { type RunResult, plain, runOne } from './run.js';
+import { type RunResult, runResult } from './run.js';
 import type { ParamOverride, Scenario } from './scenario/load.js';
 import type { WorkerTask } from './worker.js';
 
@@ -81,7 +81,7 @@ export async function runPlan(list: readonly LoadedScenario[], jobs: readonly Pl
     while (next < jobs.length) {
       const i = next++;
       const j = jobs[i]!;
-      out[i] = plain(runOne(list[j.scenario]!.scenario.configs[j.config]!, j.seed));
+      out[i] = runResult(list[j.scenario]!.scenario.configs[j.config]!, j.seed);
       tick();
       // Let workers' results, their next jobs and a progress bar through between runs.
       if (workers > 0 || opts.onProgress !== undefined) await new Promise((r) => setImmediate(r));

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ParamOverrideError, ScenarioErrors, loadScenario } from './load.js';
+import { DesignRefusedError, runOne, runResult } from '../run.js';
 
 /** A small valid scenario; tests edit lines of it. */
 const BASE = `name: t
@@ -55,6 +56,22 @@ describe('loadScenario', () => {
     expect(s.configs[0]!.spec.setup.processes[0]!.regions![0]!.size).toBe(16 * 2 ** 20);
     expect(s.configs[0]!.kernel.policy).toEqual({ pinAccounting: 'upstream' });
     expect(s.hash).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('a design whose policy the kernel refuses loads as a refusal, and its run says so', () => {
+    const text = BASE.replace('  - { name: b, policy: { pinAccounting: exact }, params: { n: 3 } }', '  - { name: b, policy: { pinAccounting: exact, exclusivePin: bias } }');
+    const s = loadScenario(text, 'x.yaml');
+    expect(s.configs[0]!.refused).toBeUndefined();
+    expect(s.configs[1]!.refused).toMatch(/^Kernel option policy: .*exclusivePin 'bias'/);
+    const r = runResult(s.configs[1]!, 1);
+    expect(r.values.refused).toBe(1);
+    expect(r.values.forkCopies).toBe(0);
+    expect(r.timeline).toEqual([{ design: 'b', actor: 'kernel', kind: 'refused', start: 0, end: 0, detail: s.configs[1]!.refused }]);
+    expect(runResult(s.configs[0]!, 1).values.refused).toBe(0);
+    expect(() => runOne(s.configs[1]!, 1)).toThrow(DesignRefusedError);
+    // The same policy set by the file for every design is an error in the file, not a refusal.
+    const all = BASE.replace('setup:', 'kernel:\n  policy: { pinAccounting: exact, exclusivePin: bias }\nsetup:').replace(/designs:\n( {2}- .*\n)+/, 'designs:\n  - { name: a }\n');
+    expect(issues(all).join('\n')).toMatch(/Kernel option policy/);
   });
 
   it('hashes the meaning, not the layout: reordered keys give the same hash, a changed value another', () => {

@@ -53,6 +53,8 @@ export interface RunConfig {
   readonly x: number | null;
   readonly spec: ScenarioSpec;
   readonly kernel: KernelOptions;
+  /** The kernel refuses this design's policy with these kernel options (its KernelConfigError): the run reports a refusal. */
+  readonly refused?: string;
 }
 
 export interface Scenario {
@@ -164,8 +166,9 @@ export function loadScenario(text: string, file: string, overrides: readonly Par
       const ctx = `design ${design.id}${x !== null ? `, ${spec.sweep!.param}=${x}` : ''}`;
       const s = Object.keys(design.params).length === 0 && x === null ? spec : resolve(rawObj, p, doc, (path, m, key) => pos(path, `${m} (${ctx})`, key));
       if (s === null) continue;
-      const kernel = kernelOptions(s, design, (path, m) => pos(path, `${m} (${ctx})`));
-      if (kernel !== null) configs.push({ design, x, spec: s, kernel });
+      let refused: string | undefined;
+      const kernel = kernelOptions(s, design, (path, m) => pos(path, `${m} (${ctx})`), (why) => (refused = why));
+      if (kernel !== null) configs.push({ design, x, spec: s, kernel, ...(refused !== undefined ? { refused } : {}) });
     }
   }
   if (issues.length > 0) throw new ScenarioErrors(issues);
@@ -347,8 +350,13 @@ function checkParamNames(names: string[], spec: ScenarioSpec, report: (k: string
   for (const k of names) if (!Object.hasOwn(spec.params ?? {}, k)) report(k);
 }
 
-/** Kernel options: the file's, with the design's policy; checked by the Kernel's own validator. */
-function kernelOptions(spec: ScenarioSpec, design: Design, pos: Pos): KernelOptions | null {
+/**
+ * Kernel options: the file's, with the design's policy; checked by the
+ * Kernel's own validator. A design whose policy the kernel refuses with these
+ * options (a combination it does not support) is no error in the file: it is
+ * a refusal, which the run reports.
+ */
+function kernelOptions(spec: ScenarioSpec, design: Design, pos: Pos, refuse: (why: string) => void): KernelOptions | null {
   const opts = { ...(spec.kernel ?? {}), policy: { ...((spec.kernel?.policy as object | undefined) ?? {}), ...design.policy } } as KernelOptions;
   try {
     parseKernelOptions(opts);
@@ -356,6 +364,10 @@ function kernelOptions(spec: ScenarioSpec, design: Design, pos: Pos): KernelOpti
   } catch (e) {
     if (!(e instanceof KernelConfigError)) throw e;
     const m = /^Kernel option ([\w.]+)/.exec(e.message);
+    if (m !== null && m[1] === 'policy' && Object.keys(design.policy).length > 0) {
+      refuse(e.message);
+      return opts;
+    }
     const path = m !== null && m[1] !== 'policy' ? ['kernel', ...m[1]!.split('.')] : ['kernel'];
     pos(path, e.message);
     return null;
