@@ -184,7 +184,7 @@ export class Kernel implements KernelCore {
     return [...vmList(this.host)].map((kvm) => ({
       id: kvm.id,
       type: kvm.type,
-      memslots: kvm.slots.size,
+      memslots: kvm.allSlots().length,
       privatePages: kvm.privateGfns.length,
       mmu: { ...kvm.mmu.stats, leaves: [...kvm.mmu.stats.leaves] },
     }));

@@ -119,7 +119,7 @@ function checkLeaf(host: Host, kvm: Kvm, sink: KvmCheckSink, level: number, gfn:
 /** KVM_LPAGE_MIXED_FLAG agrees with the attributes of every huge page wholly inside a slot. */
 function checkMixed(kvm: Kvm, sink: KvmCheckSink): void {
   if (!kvm.hasPrivateMem) return;
-  for (const slot of kvm.slotsByGfn) {
+  for (const slot of kvm.allSlots()) {
     for (let level = 2; level <= 3; level++) {
       const per = PAGES_PER_LEVEL[level]!;
       let gfn = Math.ceil(slot.baseGfn / per) * per;
@@ -141,13 +141,13 @@ function checkBindings(kvm: Kvm, sink: KvmCheckSink): void {
     const bs = [...g.bindings].sort((a, b) => a.start - b.start);
     for (let i = 0; i < bs.length; i++) {
       const b = bs[i]!;
-      if (kvm.slots.get(b.slot.id) !== b.slot || b.slot.gmem.file !== g || b.end - b.start !== b.slot.npages || b.start !== b.slot.gmem.pgoff) {
+      if (kvm.memslots[b.slot.asId]!.byId.get(b.slot.id) !== b.slot || b.slot.gmem.file !== g || b.end - b.start !== b.slot.npages || b.start !== b.slot.gmem.pgoff) {
         sink.push({ name: 'kvm-gmem-binding-stale', message: `VM ${kvm.id}: guest_memfd ino ${g.inode.ino} binds [${b.start}, ${b.end}) to a slot that does not match` });
       }
       if (i > 0 && bs[i - 1]!.end > b.start) sink.push({ name: 'kvm-gmem-binding-overlap', message: `VM ${kvm.id}: guest_memfd ino ${g.inode.ino} has overlapping bindings` });
     }
   }
-  for (const s of kvm.slotsByGfn) {
+  for (const s of kvm.allSlots()) {
     const g = s.gmem.file;
     if (g !== null && !g.bindings.some((b) => b.slot === s)) sink.push({ name: 'kvm-gmem-binding-stale', message: `VM ${kvm.id} slot ${s.id}: names a guest_memfd that does not bind it` });
   }

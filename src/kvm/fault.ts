@@ -47,6 +47,9 @@ function kvmMmuMaxMappingLevel(kvm: Kvm, slot: KvmMemorySlot, gfn: number, maxLe
   return Math.min(hostPfnMappingLevel(kvm.mm, gfnToHva(slot, gfn)), maxLevel) as PgLevel;
 }
 
+/** The level the last FIXED fault mapped at (kvm_page_fault.goal_level, for KVM_PRE_FAULT_MEMORY). */
+export const $lastFault = { level: PgLevel.L4K as number };
+
 /** What a stage-2 fault resolved to: the pfn, whether it may be mapped writable, the largest level. */
 interface Fault {
   gfn: number;
@@ -138,6 +141,7 @@ function tdpMmuMap(kvm: Kvm, f: Fault, level: PgLevel): number {
   if (f.isPrivate) bits |= S2_PRIVATE;
   setEntry(host, t, i, pfn, bits);
   mmu.stats.leaves[level]++;
+  $lastFault.level = level;
   return RetPf.FIXED;
 }
 

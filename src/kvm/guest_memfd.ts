@@ -91,7 +91,7 @@ function kvmGmemInvalidateBegin(gmem: KvmGmem, start: number, end: number): void
       kvmMmuInvalidateBegin(kvm);
     }
     kvmMmuInvalidateRangeAdd(kvm, gs, ge);
-    if (kvmUnmapGfnRange(kvm, gs, ge)) flush = true;
+    if (b.slot.asId === 0 && kvmUnmapGfnRange(kvm, gs, ge)) flush = true;
   }
   if (flush) kvmFlushRemoteTlbs(kvm);
 }

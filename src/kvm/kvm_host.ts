@@ -74,6 +74,8 @@ export class KvmMemorySlot {
 
   constructor(
     readonly id: number,
+    /** The address space: 0, or 1 for SMM (whose slots no vCPU of the model maps). */
+    readonly asId: number,
     readonly baseGfn: number,
     readonly npages: number,
     readonly flags: number,
@@ -150,14 +152,24 @@ export interface KvmVcpu {
   file: OpenFile | null;
 }
 
+/** struct kvm_memslots: one address space's memslots, by id and sorted by base gfn (the gfn tree). */
+export interface KvmMemslots {
+  readonly byId: Map<number, KvmMemorySlot>;
+  readonly byGfn: KvmMemorySlot[];
+}
+
+/** KVM_MAX_NR_ADDRESS_SPACES on x86: normal and SMM. */
+export const KVM_ADDRESS_SPACE_NUM = 2;
+
 /** struct kvm. */
 export class Kvm {
   /** users_count: the VM fd, vCPU fds and guest_memfd files. */
   refs = 1;
-  /** Memslots by id (address space 0). */
-  readonly slots = new Map<number, KvmMemorySlot>();
-  /** The same memslots sorted by base gfn (the gfn tree). */
-  readonly slotsByGfn: KvmMemorySlot[] = [];
+  /** __kvm_memslots(kvm, as_id): address space 0, and 1 (SMM). The model's vCPUs never enter SMM. */
+  readonly memslots: KvmMemslots[] = [
+    { byId: new Map(), byGfn: [] },
+    { byId: new Map(), byGfn: [] },
+  ];
   /** nr_memslot_pages. */
   nrMemslotPages = 0;
   /** mem_attr_array: gfns whose attributes are PRIVATE (the only attribute x86 supports). */
@@ -188,6 +200,21 @@ export class Kvm {
     readonly mmu: KvmMmu,
   ) {}
 
+  /** Address space 0's memslots by id (what vCPUs use). */
+  get slots(): Map<number, KvmMemorySlot> {
+    return this.memslots[0]!.byId;
+  }
+
+  /** Address space 0's memslots in gfn order. */
+  get slotsByGfn(): KvmMemorySlot[] {
+    return this.memslots[0]!.byGfn;
+  }
+
+  /** Every memslot of both address spaces. */
+  allSlots(): KvmMemorySlot[] {
+    return [...this.memslots[0]!.byGfn, ...this.memslots[1]!.byGfn];
+  }
+
   /** kvm_arch_has_private_mem: only SW_PROTECTED VMs in the model. */
   get hasPrivateMem(): boolean {
     return this.type !== 0;
@@ -206,7 +233,7 @@ export function vmList(host: Host): Set<Kvm> {
   return s;
 }
 
-/** The memslot holding gfn (__gfn_to_memslot), or null. */
+/** The memslot holding gfn in address space 0 (__gfn_to_memslot), or null. */
 // mirrors include/linux/kvm_host.h:search_memslots
 export function gfnToMemslot(kvm: Kvm, gfn: number): KvmMemorySlot | null {
   const a = kvm.slotsByGfn;
@@ -222,9 +249,9 @@ export function gfnToMemslot(kvm: Kvm, gfn: number): KvmMemorySlot | null {
   return null;
 }
 
-/** The memslots overlapping gfns [start, end), in gfn order (kvm_for_each_memslot_in_gfn_range). */
-export function memslotsInRange(kvm: Kvm, start: number, end: number): KvmMemorySlot[] {
-  const a = kvm.slotsByGfn;
+/** The memslots of address space asId overlapping gfns [start, end), in gfn order (kvm_for_each_memslot_in_gfn_range). */
+export function memslotsInRange(kvm: Kvm, start: number, end: number, asId = 0): KvmMemorySlot[] {
+  const a = kvm.memslots[asId]!.byGfn;
   let lo = 0;
   let hi = a.length;
   // The first slot ending after start.

@@ -25,6 +25,7 @@ import {
   KVM_MAX_VCPUS,
   KVM_MAX_VCPU_IDS,
   KVM_MEM_MAX_NR_PAGES,
+  KVM_ADDRESS_SPACE_NUM,
   KVM_USER_MEM_SLOTS,
   Kvm,
   KvmMemorySlot,
@@ -137,9 +138,11 @@ export function kvmPutKvm(kvm: Kvm): void {
   if (kvm.notifier !== null) mmuNotifierUnregister(kvm.notifier);
   kvm.notifier = null;
   for (const v of kvm.vcpus) kvmVcpuDestroy(v);
-  for (const s of kvm.slotsByGfn) kvmGmemUnbind(s);
-  kvm.slots.clear();
-  kvm.slotsByGfn.length = 0;
+  for (const ms of kvm.memslots) {
+    for (const s of ms.byGfn) kvmGmemUnbind(s);
+    ms.byId.clear();
+    ms.byGfn.length = 0;
+  }
   kvmMmuDestroy(kvm);
   vmList(kvm.host).delete(kvm);
 }
@@ -161,8 +164,8 @@ function kvmVmIoctlCheckExtensionGeneric(kvm: Kvm | null, ext: bigint | null): n
     case K.KVM_CAP_MEMORY_FAULT_INFO:
       return 1;
     case K.KVM_CAP_MULTI_ADDRESS_SPACE:
-      // x86 has two address spaces (SMM); the model keeps only address space 0 and refuses the other.
-      return 2;
+      // x86: the normal and the SMM address space.
+      return KVM_ADDRESS_SPACE_NUM;
     case K.KVM_CAP_NR_MEMSLOTS:
       return KVM_USER_MEM_SLOTS;
     case K.KVM_CAP_MEMORY_ATTRIBUTES:
@@ -176,6 +179,7 @@ function kvmVmIoctlCheckExtensionGeneric(kvm: Kvm | null, ext: bigint | null): n
     case K.KVM_CAP_DISABLE_QUIRKS2:
       return SUPPORTED_QUIRKS;
     case K.KVM_CAP_READONLY_MEM:
+    case K.KVM_CAP_PRE_FAULT_MEMORY:
       return 1;
     case K.KVM_CAP_NR_VCPUS:
       return 8;
@@ -292,14 +296,14 @@ function kvmSetMemoryRegion(kvm: Kvm, mem: Region, current: Task): ErrnoName | n
   // General sanity checks.
   if (mem.size % PAGE !== 0n) return 'EINVAL';
   if (mem.gpa % PAGE !== 0n) return 'EINVAL';
-  // access_ok(userspace_addr, memory_size): below the top of user space, without wrapping.
-  if (mem.uaddr % PAGE !== 0n || mem.uaddr + mem.size > BigInt(TASK_SIZE + PAGE_SIZE)) return 'EINVAL';
+  // access_ok(userspace_addr, memory_size): the end at most USER_PTR_MAX (TASK_SIZE), without wrapping.
+  if (mem.uaddr % PAGE !== 0n || mem.uaddr + mem.size > BigInt(TASK_SIZE)) return 'EINVAL';
   if (mem.flags & K.KVM_MEM_GUEST_MEMFD && (mem.gmemOffset % PAGE !== 0n || mem.gmemOffset + mem.size > U64)) return 'EINVAL';
-  // The model keeps address space 0 only (SMM's is not modelled).
-  if (asId >= 1 || id >= KVM_USER_MEM_SLOTS + 3) return 'EINVAL';
+  if (asId >= KVM_ADDRESS_SPACE_NUM || id >= KVM_USER_MEM_SLOTS + 3) return 'EINVAL';
   if (mem.gpa + mem.size > U64) return 'EINVAL';
   if (mem.size / PAGE > BigInt(KVM_MEM_MAX_NR_PAGES)) return 'EINVAL';
-  const old = kvm.slots.get(id) ?? null;
+  const slots = kvm.memslots[asId]!;
+  const old = slots.byId.get(id) ?? null;
   if (mem.size === 0n) {
     if (old === null) return 'EINVAL';
     kvmDeleteMemslot(kvm, old);
@@ -318,8 +322,8 @@ function kvmSetMemoryRegion(kvm: Kvm, mem: Region, current: Task): ErrnoName | n
     else if (mem.flags !== old.flags) change = 'flags';
     else return null;
   }
-  if (change !== 'flags' && memslotsInRange(kvm, baseGfn, baseGfn + npages).some((s) => s.id !== id)) return 'EEXIST';
-  const slot = new KvmMemorySlot(id, baseGfn, npages, mem.flags, Number(mem.uaddr));
+  if (change !== 'flags' && memslotsInRange(kvm, baseGfn, baseGfn + npages, asId).some((s) => s.id !== id)) return 'EEXIST';
+  const slot = new KvmMemorySlot(id, asId, baseGfn, npages, mem.flags, Number(mem.uaddr));
   if (change === 'create' && mem.flags & K.KVM_MEM_GUEST_MEMFD) {
     const r = kvmGmemPrepareMemoryRegion(kvm, slot, current.fds?.get(mem.gmemFd), mem.gmemOffset);
     if (r !== null) return r;
@@ -343,7 +347,7 @@ function kvmSetMemslot(kvm: Kvm, old: KvmMemorySlot | null, slot: KvmMemorySlot,
     if (change === 'move') flushShadowMemslot(kvm, old);
     else if (slot.flags & K.KVM_MEM_LOG_DIRTY_PAGES && !(old.flags & K.KVM_MEM_LOG_DIRTY_PAGES)) {
       // Dirty logging maps 4K only: the huge leaves go (the model zaps the slot instead of splitting).
-      if (kvmUnmapGfnRange(kvm, old.baseGfn, old.endGfn)) kvmFlushRemoteTlbs(kvm);
+      if (old.asId === 0 && kvmUnmapGfnRange(kvm, old.baseGfn, old.endGfn)) kvmFlushRemoteTlbs(kvm);
     }
     // The binding now names the new slot object.
     const gmem = slot.gmem.file;
@@ -355,8 +359,9 @@ function kvmSetMemslot(kvm: Kvm, old: KvmMemorySlot | null, slot: KvmMemorySlot,
 }
 
 function insertSlot(kvm: Kvm, slot: KvmMemorySlot): void {
-  kvm.slots.set(slot.id, slot);
-  const a = kvm.slotsByGfn;
+  const ms = kvm.memslots[slot.asId]!;
+  ms.byId.set(slot.id, slot);
+  const a = ms.byGfn;
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {
@@ -368,9 +373,10 @@ function insertSlot(kvm: Kvm, slot: KvmMemorySlot): void {
 }
 
 function removeSlot(kvm: Kvm, slot: KvmMemorySlot): void {
-  kvm.slots.delete(slot.id);
-  const i = kvm.slotsByGfn.indexOf(slot);
-  if (i >= 0) kvm.slotsByGfn.splice(i, 1);
+  const ms = kvm.memslots[slot.asId]!;
+  ms.byId.delete(slot.id);
+  const i = ms.byGfn.indexOf(slot);
+  if (i >= 0) ms.byGfn.splice(i, 1);
   kvm.nrMemslotPages -= slot.npages;
 }
 
@@ -378,7 +384,8 @@ function removeSlot(kvm: Kvm, slot: KvmMemorySlot): void {
 // mirrors arch/x86/kvm/mmu/mmu.c:kvm_arch_flush_shadow_memslot
 function flushShadowMemslot(kvm: Kvm, slot: KvmMemorySlot): void {
   if (kvm.disabledQuirks & K.KVM_X86_QUIRK_SLOT_ZAP_ALL) {
-    if (kvmUnmapGfnRange(kvm, slot.baseGfn, slot.endGfn)) kvmFlushRemoteTlbs(kvm);
+    // Only the slot's own address space's mappings (there are none for SMM in the model).
+    if (slot.asId === 0 && kvmUnmapGfnRange(kvm, slot.baseGfn, slot.endGfn)) kvmFlushRemoteTlbs(kvm);
   } else {
     kvmMmuZapAll(kvm);
   }
@@ -451,8 +458,8 @@ function kvmVmIoctlSetMemAttributes(kvm: Kvm, address: bigint, size: bigint, att
 // mirrors virt/kvm/kvm_main.c:kvm_vm_set_mem_attributes
 export function kvmVmSetMemAttributes(kvm: Kvm, start: number, end: number, attrs: number): void {
   if (kvmRangeHasMemoryAttributes(kvm, start, end, attrs)) return;
-  const slots = memslotsInRange(kvm, start, end);
-  // kvm_handle_gfn_range(pre_set_range): invalidate_begin once, then per slot.
+  const slots = [...memslotsInRange(kvm, start, end, 0), ...memslotsInRange(kvm, start, end, 1)];
+  // kvm_handle_gfn_range(pre_set_range): invalidate_begin once, then per slot of each address space.
   let flush = false;
   if (slots.length > 0) kvmMmuInvalidateBegin(kvm);
   for (const s of slots) {

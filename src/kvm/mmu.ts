@@ -191,16 +191,16 @@ export function mmuInvalidateRetryGfn(kvm: Kvm, seq: number, gfn: number): boole
 }
 
 /** The slots whose HVA range overlaps [start, end), with the gfn range each covers. */
-function hvaToGfnRanges(kvm: Kvm, start: number, end: number): { start: number; end: number }[] {
-  const out: { start: number; end: number }[] = [];
-  for (const s of kvm.slotsByGfn) {
+function hvaToGfnRanges(kvm: Kvm, start: number, end: number): { asId: number; start: number; end: number }[] {
+  const out: { asId: number; start: number; end: number }[] = [];
+  for (const s of kvm.allSlots()) {
     const hs = s.userspaceAddr;
     const he = hs + s.npages * PAGE_SIZE;
     const a = Math.max(start, hs);
     const b = Math.min(end, he);
     if (a >= b) continue;
     // hva_to_gfn_memslot, the end rounded up to a whole page.
-    out.push({ start: s.baseGfn + Math.floor((a - hs) / PAGE_SIZE), end: s.baseGfn + Math.ceil((b - hs) / PAGE_SIZE) });
+    out.push({ asId: s.asId, start: s.baseGfn + Math.floor((a - hs) / PAGE_SIZE), end: s.baseGfn + Math.ceil((b - hs) / PAGE_SIZE) });
   }
   return out;
 }
@@ -221,7 +221,8 @@ export function kvmMmuNotifierOps(kvm: Kvm): MmuNotifierOps {
       let flush = false;
       for (const r of ranges) {
         kvmMmuInvalidateRangeAdd(kvm, r.start, r.end);
-        if (kvmUnmapGfnRange(kvm, r.start, r.end)) flush = true;
+        // Only roots of the slot's address space (the model has no SMM root).
+        if (r.asId === 0 && kvmUnmapGfnRange(kvm, r.start, r.end)) flush = true;
       }
       if (flush) kvmFlushRemoteTlbs(kvm);
     },
@@ -336,7 +337,7 @@ export function kvmArchPreSetMemoryAttributes(kvm: Kvm, slot: KvmMemorySlot, sta
     if (e === s) continue;
     if (e + per > end && e + per <= slot.endGfn && !hugepageTestMixed(slot, e, level)) kvmMmuInvalidateRangeAdd(kvm, e, e + per);
   }
-  return kvmUnmapGfnRange(kvm, start, end);
+  return slot.asId === 0 && kvmUnmapGfnRange(kvm, start, end);
 }
 
 // ---------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import type { ErrnoName } from '../uapi/errno.js';
 import { errnoName } from '../uapi/errno.js';
 import { _IOC_TYPEBITS } from '../uapi/ioctl.js';
 import { O_CLOEXEC, O_RDWR } from '../uapi/fcntl.js';
-import { cULong } from '../uapi/ctypes.js';
+import { cULong, copyStructFromUser, copyStructToUser, resultSize } from '../uapi/ctypes.js';
 import * as K from '../uapi/kvm.js';
 import { Ev } from '../cost/counters.js';
 import { PAGE_SIZE } from '../mm/page.js';
@@ -38,7 +38,8 @@ import type { FsFileOps, OpenFile, Task } from '../fs/file.js';
 import type { Vfs } from '../fs/inode.js';
 import { type GuestCode, type Kvm, type KvmVcpu, gfnToMemslot } from './kvm_host.js';
 import type { GuestOp } from './guest.js';
-import { RetPf, kvmS2Translate, kvmTdpPageFault } from './fault.js';
+import { $lastFault, RetPf, kvmS2Translate, kvmTdpPageFault } from './fault.js';
+import { PAGES_PER_LEVEL } from './kvm_host.js';
 
 /** Guest operations one KVM_RUN executes before the model interrupts it (a signal to the vCPU thread). */
 export const GUEST_OPS_PER_RUN = 1 << 16;
@@ -128,6 +129,16 @@ function kvmVcpuIoctl(vcpu: KvmVcpu, cmd: number, arg: unknown, current: Task): 
     const a = arg === undefined ? 0n : cULong(arg);
     if (a !== 0n) return 'EINVAL';
     return kvmArchVcpuIoctlRun(vcpu);
+  }
+  if (cmd === K.KVM_PRE_FAULT_MEMORY) {
+    const r = copyStructFromUser(arg, ['gpa', 'size', 'flags']);
+    if (r === null) return 'EFAULT';
+    const range = { gpa: cULong(r.gpa), size: cULong(r.size), flags: cULong(r.flags) };
+    if (range.gpa === null || range.size === null || range.flags === null) return 'EFAULT';
+    const ret = kvmVcpuPreFaultMemory(vcpu, range as { gpa: bigint; size: bigint; flags: bigint });
+    // Pass back the leftover range.
+    if (!copyStructToUser(arg, { gpa: resultSize(range.gpa!), size: resultSize(range.size!) })) return 'EFAULT';
+    return ret;
   }
   // kvm_arch_vcpu_ioctl: nothing else the model has.
   return 'EINVAL';
@@ -278,4 +289,47 @@ function kvmEmulateHypercall(vcpu: KvmVcpu, nr: number, args: number[]): number 
   run.hypercall = { nr: K.KVM_HC_MAP_GPA_RANGE, args: [gpa, npages, attrs, 0, 0, 0], ret: 0, flags: K.KVM_EXIT_HYPERCALL_LONG_MODE };
   vcpu.pending = { kind: 'hypercall' } satisfies PendingHypercall;
   return null;
+}
+
+/**
+ * KVM_PRE_FAULT_MEMORY: map [gpa, gpa + size) in stage 2 as read faults
+ * would, advancing range past what was mapped. 0 if anything was mapped,
+ * else the first error: EINVAL (flags, alignment, wrap), ENOENT (no memslot:
+ * it would be MMIO), EFAULT (a memory-fault exit), ENOMEM.
+ */
+// mirrors virt/kvm/kvm_main.c:kvm_vcpu_pre_fault_memory (-> arch/x86/kvm/mmu/mmu.c:kvm_arch_vcpu_pre_fault_memory)
+function kvmVcpuPreFaultMemory(vcpu: KvmVcpu, range: { gpa: bigint; size: bigint; flags: bigint }): number | ErrnoName {
+  if (range.flags !== 0n) return 'EINVAL';
+  const P = BigInt(PAGE_SIZE);
+  if (range.gpa % P !== 0n || range.size % P !== 0n || range.gpa + range.size <= range.gpa || range.gpa + range.size > (1n << 64n) - 1n) return 'EINVAL';
+  const full = range.size;
+  let r: number | ErrnoName = 0;
+  do {
+    const m = kvmTdpMapPage(vcpu, Number(range.gpa / P));
+    if (typeof m === 'string') {
+      r = m;
+      break;
+    }
+    // The mapping covering gpa may be huge: it maps up to its end.
+    const per = BigInt(PAGES_PER_LEVEL[m]!) * P;
+    const end = (range.gpa / per) * per + per;
+    const done = range.size < end - range.gpa ? range.size : end - range.gpa;
+    range.size -= done;
+    range.gpa += done;
+  } while (range.size > 0n);
+  return full === range.size ? r : 0;
+}
+
+/** Fault gfn in as a read (private if its attribute says so): the level mapped, or an errno. */
+// mirrors arch/x86/kvm/mmu/mmu.c:kvm_tdp_map_page
+function kvmTdpMapPage(vcpu: KvmVcpu, gfn: number): number | ErrnoName {
+  for (let tries = 0; tries < 64; tries++) {
+    const r = kvmTdpPageFault(vcpu, gfn, false);
+    if (r === RetPf.RETRY) continue;
+    if (r < 0) return errnoName(-r) ?? 'EFAULT';
+    if (r === RetPf.FIXED) return $lastFault.level;
+    if (r === RetPf.EMULATE) return 'ENOENT';
+    return 'EIO';
+  }
+  return 'EIO';
 }

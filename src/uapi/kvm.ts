@@ -11,6 +11,7 @@
  *   struct kvm_memory_attributes        { address, size, attributes, flags }
  *   struct kvm_create_guest_memfd       { size, flags, reserved }
  *   struct kvm_enable_cap               { cap, flags, args: [a0, a1, a2, a3] }
+ *   struct kvm_pre_fault_memory         { gpa, size, flags }                (out: gpa, size: what is left)
  *
  * u64 fields take a number or a bigint (as a C caller's value: -1 is 2^64 - 1).
  */
@@ -48,8 +49,12 @@ export const KVM_ENABLE_CAP = _IOW(KVMIO, 0xa3, SIZEOF_ENABLE_CAP);
 export const KVM_SET_MEMORY_ATTRIBUTES = _IOW(KVMIO, 0xd2, SIZEOF_ATTRIBUTES);
 export const KVM_CREATE_GUEST_MEMFD = _IOWR(KVMIO, 0xd4, SIZEOF_CREATE_GUEST_MEMFD);
 
+/** sizeof(struct kvm_pre_fault_memory): u64 gpa, size, flags, padding[5]. */
+const SIZEOF_PRE_FAULT_MEMORY = 64;
+
 // vCPU ioctls.
 export const KVM_RUN = _IO(KVMIO, 0x80);
+export const KVM_PRE_FAULT_MEMORY = _IOWR(KVMIO, 0xd5, SIZEOF_PRE_FAULT_MEMORY);
 
 /** x86 VM types (KVM_CREATE_VM's argument). */
 export const KVM_X86_DEFAULT_VM = 0;
@@ -87,6 +92,7 @@ export const KVM_CAP_MEMORY_FAULT_INFO = 232;
 export const KVM_CAP_MEMORY_ATTRIBUTES = 233;
 export const KVM_CAP_GUEST_MEMFD = 234;
 export const KVM_CAP_VM_TYPES = 235;
+export const KVM_CAP_PRE_FAULT_MEMORY = 236;
 
 /** kvm_run.exit_reason values. */
 export const KVM_EXIT_UNKNOWN = 0;
@@ -148,6 +154,13 @@ export interface KvmCreateGuestMemfd {
   size: number | bigint;
   flags: number | bigint;
   reserved?: readonly (number | bigint)[];
+}
+
+/** struct kvm_pre_fault_memory (gpa and size are written back: the range not yet mapped). */
+export interface KvmPreFaultMemory {
+  gpa: number | bigint;
+  size: number | bigint;
+  flags?: number | bigint;
 }
 
 /** struct kvm_enable_cap. */
