@@ -108,6 +108,7 @@ export const METRICS: readonly Metric[] = [
   m('mapcountOps', 'subpage mapcount updates', 'count', 'lower', 'none', "Atomic updates of per-subpage _mapcount the HGM mapcount design made (hgm_subpage_mapcount: THP-like's +1/-1 per subpage a mapping covers).", (o) => o.events.hgm_subpage_mapcount ?? 0),
   m('spteZaps', 'sPTEs zapped', 'count', 'lower', 'none', "Secondary-MMU (KVM) leaf entries that MMU-notifier invalidates zapped (spte_zap).", (o) => o.events.spte_zap ?? 0),
   m('fetchedBytes', 'bytes fetched', 'bytes', 'none', 'none', 'Bytes the destination fetched over the migration link (demand and pre-fetch).', (o) => o.world.count('fetchedBytes')),
+  m('mapcountAfterTruncate', 'mapcount after truncate', 'count', 'lower', 'none', 'The mapcount a HugeTLB page still has after a script truncated or punched it out of the file (should be 0: every mapping of it is gone).', (o) => o.world.count('mapcountAfterTruncate')),
   m('wrongBytes', 'pages read wrong', 'pages', 'lower', 'none', "Guest pages that read back other than the source's contents after their fault was resolved.", (o) => o.world.count('wrongBytes')),
 ];
 

@@ -43,3 +43,42 @@ describe('script actor: collapse and khugepaged', () => {
     expect(r.world.k.readSysfs('/sys/kernel/mm/transparent_hugepage/khugepaged/full_scans')).toBe('1');
   });
 });
+
+const VM = `name: vm-ops
+title: VM operations
+question: Do place, punch and truncate run on a post-copy VM?
+kernel: { memory: 256MiB, hugetlb: { 2MiB: 8 } }
+setup:
+  processes: [{ name: qemu }]
+  vms: [{ name: guest, process: qemu, memory: 8MiB, hugePage: 2MiB, split: false, rtt: 40us, bandwidth: 1 }]
+workload:
+  duration: 1ms
+  actors:
+    - kind: script
+      process: qemu
+      ops:
+        - { at: 0, op: place, region: guest, offset: 0, size: 4MiB }
+        - { at: 10us, op: punch, region: guest, offset: 2MiB, size: 2MiB }
+        - { at: 20us, op: truncate, region: guest, size: 0 }
+designs: [{ name: up, policy: { pinAccounting: upstream } }]
+metrics: [mapcountAfterTruncate]
+verdict: { best: mapcountAfterTruncate }
+`;
+
+describe('script actor: a post-copy VM', () => {
+  it('place maps whole huge pages with UFFDIO_CONTINUE; punch and truncate drop them, leaving no mapcount', () => {
+    const s = loadScenario(VM, 'vm.yaml');
+    const r = runOne(s.configs[0]!, 1);
+    const vm = r.world.vm('guest')!;
+    expect(r.failures).toEqual({});
+    // Everything placed was punched or truncated away: nothing is mapped, no page is used.
+    for (const off of [0, 2 * 2 ** 20]) expect(vm.proc.pagemap(vm.primary + off).present).toBe(false);
+    expect(r.timeline.find((t) => t.kind === 'place')!.detail).toBe('4 MiB at +0x0, mapped by 2 MiB leaves');
+    expect(r.timeline.filter((t) => t.kind === 'punch' || t.kind === 'truncate').map((t) => t.detail)).toEqual([
+      "guest+0x200000 punched: the page's mapcount is now 0",
+      "guest truncated to 0x0: the page's mapcount is now 0",
+    ]);
+    expect(r.values.mapcountAfterTruncate).toBe(0);
+    expect(r.violations).toEqual([]);
+  });
+});

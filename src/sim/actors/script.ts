@@ -2,13 +2,18 @@
  * script: one-off operations at given times, in order: the VMM changing its
  * own mappings (mprotect to split a huge mapping, mremap to move memory as
  * hot-plug does), a pipe or vhost holding many FOLL_GET references on a page,
- * a long-term pin of one buffer, MADV_COLLAPSE, a khugepaged wake-up.
+ * a long-term pin of one buffer, MADV_COLLAPSE, a khugepaged wake-up; on a
+ * post-copy VM (src/sim/postcopy/vm.ts), placing a piece (alias write and
+ * UFFDIO_CONTINUE), and truncating or punching its memfd.
  */
 import { z } from 'zod';
 import { FOLL_LONGTERM, FOLL_WRITE } from '../../kernel_gup.js';
 import { MADV_COLLAPSE, MADV_DONTNEED, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_NONE, PROT_READ, PROT_WRITE } from '../../uapi/mman.js';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../../uapi/falloc.js';
 import { count, duration, name, obj, oneOf, pageSize } from '../scenario/types.js';
 import { type Program, op, sleep } from '../engine.js';
+import type { PostcopyVm } from '../postcopy/vm.js';
+import type { World } from '../world.js';
 import type { ActorContext, ActorKind } from './actor.js';
 import { actorSchema } from './common.js';
 
@@ -29,12 +34,15 @@ const Op = z.discriminatedUnion(
     ),
     obj({ at, op: z.literal('pin'), ...where, pages: count('pages', 1).optional() }, 'a long-term FOLL_WRITE pin, held to the end'),
     obj({ at, op: z.literal('get'), ...where, refs: count('references', 1) }, 'FOLL_GET references on one page (a pipe, vhost), held to the end'),
+    obj({ at, op: z.literal('place'), ...where, size: pageSize('the size') }, "a post-copy VM: write the range through the alias, then UFFDIO_CONTINUE it on the guest's view"),
+    obj({ at, op: z.literal('punch'), ...where, size: pageSize('the size') }, "a post-copy VM: fallocate(PUNCH_HOLE) of its memfd; records the punched page's mapcount after it (mapcountAfterTruncate)"),
+    obj({ at, op: z.literal('truncate'), region: name('the post-copy VM'), size: pageSize('the new size') }, "a post-copy VM: ftruncate of its memfd; records the mapcount left on the first page cut off (mapcountAfterTruncate)"),
     obj(
       { at, op: z.literal('khugepaged'), region: name("the region whose process's mmap_lock it takes") },
       'one khugepaged wake-up (Kernel.khugepagedScan): collapses in every registered mm, holding this mm_lock for write',
     ),
   ],
-  { error: 'expected an operation with op: mprotect, madvise, fill, move, pin, get or khugepaged' },
+  { error: 'expected an operation with op: mprotect, madvise, fill, move, pin, get, place, punch, truncate or khugepaged' },
 );
 type Op = z.output<typeof Op>;
 
@@ -43,7 +51,7 @@ type Spec = ReturnType<typeof schema.parse>;
 
 export const scriptActor: ActorKind<Spec> = {
   kind: 'script',
-  description: 'one-off operations at given times: mprotect, madvise (collapse too), fill, move (mremap), a long-term pin, FOLL_GET references, a khugepaged wake-up',
+  description: 'one-off operations at given times: mprotect, madvise (collapse too), fill, move (mremap), a long-term pin, FOLL_GET references, a khugepaged wake-up; on a post-copy VM, place (alias write + UFFDIO_CONTINUE), punch and truncate',
   schema,
   regions: (s) => s.ops.map((o) => o.region),
   *program(ctx: ActorContext, s: Spec): Program {
@@ -63,7 +71,12 @@ function lockOf(o: Op) {
     case 'madvise':
     case 'pin':
     case 'get':
+    case 'place':
       return 'read' as const;
+    case 'punch':
+    case 'truncate':
+      // hugetlbfs takes i_mmap_rwsem and the fault mutexes, not mmap_lock.
+      return 'none' as const;
     default:
       return 'write' as const;
   }
@@ -77,6 +90,12 @@ function runOp(ctx: ActorContext, o: Op): string {
   if (o.op === 'khugepaged') {
     const s = w.k.khugepagedScan();
     return `${s.collapsed} collapsed`;
+  }
+  if (o.op === 'truncate') {
+    const vm = vmOf(w, o.region);
+    const pfn = p.pagemap(vm.alias + o.size).pfn;
+    p.ftruncate(vm.fd, o.size);
+    return mapcountAfter(w, pfn, `${o.region} truncated to ${hex(o.size)}`);
   }
   const addr = r.addr + o.offset;
   switch (o.op) {
@@ -110,5 +129,29 @@ function runOp(ctx: ActorContext, o: Op): string {
       for (let i = 0; i < o.refs; i++) w.k.gup.get_user_pages(p, addr, 1, 0, pages);
       return `${pages.length} references`;
     }
+    case 'place':
+      return vmOf(w, o.region).place({ off: o.offset, len: o.size, asked: 0, arrives: 0 });
+    case 'punch': {
+      const vm = vmOf(w, o.region);
+      // The page through the alias (mapped whole there by the writes that filled it).
+      const e = p.pagemap(vm.alias + o.offset);
+      const pfn = e.present ? e.pfn : p.pagemap(vm.primary + o.offset).pfn;
+      p.fallocate(vm.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, o.offset, o.size);
+      return mapcountAfter(w, pfn, `${o.region}+${hex(o.offset)} punched`);
+    }
   }
+}
+
+function vmOf(w: World, region: string): PostcopyVm {
+  const vm = w.vm(region);
+  if (vm === undefined) throw new Error(`script: region '${region}' is not a post-copy VM (setup.vms)`);
+  return vm;
+}
+
+/** Record the mapcount the folio at pfn still has (0 once it is freed). */
+function mapcountAfter(w: World, pfn: number, what: string): string {
+  const f = w.k.folio(pfn);
+  const n = f === null ? 0 : f.mapcount;
+  w.add('mapcountAfterTruncate', n);
+  return `${what}: the page's mapcount is now ${n}`;
 }

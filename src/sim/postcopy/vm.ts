@@ -78,6 +78,8 @@ export class PostcopyVm {
   readonly primary: number;
   readonly alias: number;
   readonly uffd: number;
+  /** The memfd (kept open: truncate and punch-hole work on it). */
+  readonly fd: number;
   /** MADV_SPLIT succeeded: 4 KiB faults and CONTINUE. */
   readonly hgm: boolean;
   /** Why the kernel refused the design's setup (MADV_SPLIT's errno), or null. */
@@ -111,13 +113,12 @@ export class PostcopyVm {
     this.size = spec.memory;
     this.hpage = spec.hugePage === '1GiB' ? GiB : MiB2;
     const p = proc;
-    const fd = p.memfd_create(spec.name, MFD_HUGETLB | (this.hpage === GiB ? MFD_HUGE_1GB : MFD_HUGE_2MB));
+    const fd = (this.fd = p.memfd_create(spec.name, MFD_HUGETLB | (this.hpage === GiB ? MFD_HUGE_1GB : MFD_HUGE_2MB)));
     p.ftruncate(fd, this.size);
     p.fallocate(fd, 0, 0, this.size);
     const RW = PROT_READ | PROT_WRITE;
     this.primary = p.mmap(0, this.size, RW, MAP_SHARED, fd, 0);
     this.alias = p.mmap(0, this.size, RW, MAP_SHARED, fd, 0);
-    p.close(fd);
     this.uffd = p.userfaultfd(0);
     p.ioctl(this.uffd, UFFDIO_API, { api: UFFD_API, features: BigInt(UFFD_FEATURE_MINOR_HUGETLBFS), ioctls: 0n });
     let refused: string | null = null;
@@ -253,5 +254,5 @@ function alignUp(x: number, a: number): number {
 }
 
 function fmtLen(n: number): string {
-  return n >= GiB ? `${n / GiB} GiB` : n >= MiB2 / 2 ** 1 && n % (2 ** 20) === 0 ? `${n / 2 ** 20} MiB` : `${n / 1024} KiB`;
+  return n % GiB === 0 ? `${n / GiB} GiB` : n % 2 ** 20 === 0 ? `${n / 2 ** 20} MiB` : `${n / 1024} KiB`;
 }
