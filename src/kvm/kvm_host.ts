@@ -22,9 +22,9 @@ import type { KvmRun } from '../uapi/kvm.js';
 
 /** KVM_USER_MEM_SLOTS on x86: KVM_MEM_SLOTS_NUM (32767) minus the 3 private slots. */
 export const KVM_USER_MEM_SLOTS = 32764;
-/** KVM_MAX_VCPUS and KVM_MAX_VCPU_IDS on x86 in 6.12 (the default max_vcpu_ids). */
+/** KVM_MAX_VCPUS and KVM_MAX_VCPU_IDS (KVM_MAX_VCPUS * KVM_VCPU_ID_RATIO, 4) on x86 in 6.12. */
 export const KVM_MAX_VCPUS = 4096;
-export const KVM_MAX_VCPU_IDS = 4096;
+export const KVM_MAX_VCPU_IDS = 16384;
 /** KVM_MEM_MAX_NR_PAGES: (1 << 31) - 1 pages per slot. */
 export const KVM_MEM_MAX_NR_PAGES = 2 ** 31 - 1;
 /** lpage_info bit 31: the huge page has mixed memory attributes. */

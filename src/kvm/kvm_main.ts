@@ -96,7 +96,7 @@ function kvmDevIoctl(ctx: KvmContext, cmd: number, arg: unknown, current: Task):
     case K.KVM_CREATE_VM:
       return kvmDevIoctlCreateVm(ctx, argValue(arg), current);
     case K.KVM_CHECK_EXTENSION:
-      return kvmVmIoctlCheckExtensionGeneric(null, argValue(arg));
+      return kvmVmIoctlCheckExtensionGeneric(ctx, null, argValue(arg));
     case K.KVM_GET_VCPU_MMAP_SIZE:
       // struct kvm_run, the PIO data page and the coalesced MMIO ring.
       return argValue(arg) !== 0n ? 'EINVAL' : 3 * PAGE_SIZE;
@@ -151,7 +151,7 @@ setVcpuKvmPut(kvmPutKvm);
 
 /** KVM_CHECK_EXTENSION on /dev/kvm (kvm null) or on a VM. */
 // mirrors virt/kvm/kvm_main.c:kvm_vm_ioctl_check_extension_generic (-> x86's kvm_vm_ioctl_check_extension)
-function kvmVmIoctlCheckExtensionGeneric(kvm: Kvm | null, ext: bigint | null): number {
+function kvmVmIoctlCheckExtensionGeneric(ctx: KvmContext, kvm: Kvm | null, ext: bigint | null): number {
   const cap = ext === null || ext > 0x7fffffffn ? -1 : Number(ext);
   switch (cap) {
     case K.KVM_CAP_USER_MEMORY:
@@ -182,7 +182,8 @@ function kvmVmIoctlCheckExtensionGeneric(kvm: Kvm | null, ext: bigint | null): n
     case K.KVM_CAP_PRE_FAULT_MEMORY:
       return 1;
     case K.KVM_CAP_NR_VCPUS:
-      return 8;
+      // min(num_online_cpus(), KVM_MAX_VCPUS): the Kernel option `cpus`.
+      return Math.min(ctx.host.cfg.cpus, KVM_MAX_VCPUS);
     case K.KVM_CAP_MAX_VCPUS:
       return KVM_MAX_VCPUS;
     case K.KVM_CAP_MAX_VCPU_ID:
@@ -225,7 +226,7 @@ function kvmVmIoctl(ctx: KvmContext, kvm: Kvm, cmd: number, arg: unknown, curren
       return kvmVmIoctlSetMemAttributes(kvm, v[0]!, v[1]!, v[2]!, v[3]!);
     }
     case K.KVM_CHECK_EXTENSION:
-      return kvmVmIoctlCheckExtensionGeneric(kvm, argValue(arg));
+      return kvmVmIoctlCheckExtensionGeneric(ctx, kvm, argValue(arg));
     case K.KVM_CREATE_GUEST_MEMFD: {
       const g = copyStructFromUser(arg, ['size', 'flags']);
       if (g === null) return 'EFAULT';
@@ -470,8 +471,8 @@ export function kvmVmSetMemAttributes(kvm: Kvm, start: number, end: number, attr
   }
   if (flush) kvmFlushRemoteTlbs(kvm);
   // The store (an xarray entry per gfn in Linux; one extent here).
-  if (attrs & K.KVM_MEMORY_ATTRIBUTE_PRIVATE) kvm.privateGfns.add(start, end);
-  else kvm.privateGfns.remove(start, end);
+  if (attrs & K.KVM_MEMORY_ATTRIBUTE_PRIVATE) kvm.privateGfns.union(start, end);
+  else kvm.privateGfns.subtract(start, end);
   kvm.host.ev[Ev.ATTR_STORE] += end - start;
   for (const s of slots) kvmArchPostSetMemoryAttributes(kvm, s, Math.max(start, s.baseGfn), Math.min(end, s.endGfn), attrs);
   if (slots.length > 0) kvmMmuInvalidateEnd(kvm);

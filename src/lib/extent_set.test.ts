@@ -20,6 +20,30 @@ describe('ExtentSet', () => {
     expect(() => s.remove(4, 7)).toThrow(RangeError);
   });
 
+  it('union and subtract tolerate overlap, and agree with a bitmap; forEach clips to [lo, hi)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 600 })), { maxLength: 60 }), fc.integer({ min: 0, max: 3000 }), (ops, lo) => {
+        const s = new ExtentSet();
+        const bits = new Uint8Array(4000);
+        for (const [on, a, n] of ops) {
+          if (on) s.union(a, a + n);
+          else expect(s.subtract(a, a + n)).toBe(bits.subarray(a, a + n).reduce((x, y) => x + y, 0));
+          bits.fill(on ? 1 : 0, a, a + n);
+        }
+        expect(s.length).toBe(bits.reduce((x, y) => x + y, 0));
+        for (let i = 0; i < 4000; i += 37) expect(s.has(i)).toBe(bits[i] === 1);
+        const seen: number[] = [];
+        s.forEach((a, b) => {
+          for (let i = a; i < b; i++) seen.push(i);
+        }, lo, lo + 500);
+        const want: number[] = [];
+        for (let i = lo; i < lo + 500; i++) if (bits[i]) want.push(i);
+        expect(seen).toEqual(want);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('allocates the lowest naturally aligned block', () => {
     const s = new ExtentSet();
     s.add(3, 2000);

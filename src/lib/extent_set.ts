@@ -225,15 +225,43 @@ export class ExtentSet {
     return this.allocAligned(1, 1, lo, hi);
   }
 
-  /** Visit ranges overlapping [lo, hi) in order, clipped to it. */
+  /** Visit ranges overlapping [lo, hi) in order, clipped to it (from the chunk holding lo: O(log n + visited)). */
   forEach(visit: (start: number, end: number) => void, lo = 0, hi = Number.MAX_SAFE_INTEGER): void {
-    for (const c of this.chunks) {
+    const cs = this.chunks;
+    // Ranges of earlier chunks end before the first start of chunkFor(lo), which is <= lo.
+    for (let ci = cs.length === 0 ? 0 : this.chunkFor(lo); ci < cs.length; ci++) {
+      const c = cs[ci]!;
       for (let r = 0; r < c.starts.length; r++) {
+        if (c.starts[r]! >= hi) return;
         const s = Math.max(c.starts[r]!, lo);
         const e = Math.min(c.ends[r]!, hi);
         if (s < e) visit(s, e);
       }
     }
+  }
+
+  /** Add [start, end), whatever part of it is already in the set (set union). */
+  union(start: number, end: number): void {
+    let at = start;
+    const gaps: number[] = [];
+    this.forEach((s, e) => {
+      if (s > at) gaps.push(at, s);
+      at = e;
+    }, start, end);
+    if (at < end) gaps.push(at, end);
+    for (let i = 0; i < gaps.length; i += 2) this.add(gaps[i]!, gaps[i + 1]!);
+  }
+
+  /** Remove whatever of [start, end) is in the set (set difference); returns how much that was. */
+  subtract(start: number, end: number): number {
+    const runs: number[] = [];
+    this.forEach((s, e) => runs.push(s, e), start, end);
+    let n = 0;
+    for (let i = 0; i < runs.length; i += 2) {
+      this.remove(runs[i]!, runs[i + 1]!);
+      n += runs[i + 1]! - runs[i]!;
+    }
+    return n;
   }
 
   /** Model memory used, in bytes (two doubles per range plus chunk headers). */
