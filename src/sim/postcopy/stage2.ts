@@ -16,7 +16,7 @@ import type { Kernel } from '../../kernel.js';
 import { ExtentSet } from '../../lib/extent_set.js';
 import type { MmuNotifierOps, MmuNotifierRange } from '../../mm/mmu_notifier.js';
 import type { Process } from '../../process.js';
-import { addRange, covered, removeRange } from './ranges.js';
+import { covered } from './ranges.js';
 
 const PAGE = 4096;
 /** The leaf sizes stage 2 uses on x86-64: 4 KiB, 2 MiB, 1 GiB. */
@@ -57,7 +57,7 @@ export class Stage2 {
   map(addr: number, len: number, leaf: number): void {
     const i = LEAF_SIZES.indexOf(leaf as (typeof LEAF_SIZES)[number]);
     if (i < 0) throw new RangeError(`stage 2: no ${leaf}-byte leaves`);
-    addRange(this.leaves[i]!, addr / PAGE, (addr + len) / PAGE);
+    this.leaves[i]!.union(addr / PAGE, (addr + len) / PAGE);
   }
 
   /** Is addr mapped by stage 2? */
@@ -79,7 +79,7 @@ export class Stage2 {
       const per = LEAF_SIZES[i]! / PAGE;
       const lo = Math.floor(start / PAGE / per) * per;
       const hi = Math.ceil(end / PAGE / per) * per;
-      n += Math.ceil(removeRange(s, lo, hi) / per);
+      n += Math.ceil(s.subtract(lo, hi) / per);
     });
     this.k.host.ev[Ev.SPTE_ZAP] += n;
     return n;

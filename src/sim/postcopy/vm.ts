@@ -31,7 +31,7 @@ import { UFFDIO_API, UFFDIO_CONTINUE, UFFDIO_REGISTER, UFFDIO_REGISTER_MODE_MINO
 import { WaitQueue } from '../engine.js';
 import { amount, duration, flag, name, obj, oneOf, pageSize } from '../scenario/types.js';
 import { Link } from './link.js';
-import { addRange, covered } from './ranges.js';
+import { covered } from './ranges.js';
 import { Stage2 } from './stage2.js';
 
 const PAGE = 4096;
@@ -160,7 +160,7 @@ export class PostcopyVm {
     const g = this.granule;
     const off = Math.floor((addr - this.primary) / g) * g;
     if (this.requested.has(off / PAGE)) return;
-    addRange(this.requested, off / PAGE, (off + g) / PAGE);
+    this.requested.union(off / PAGE, (off + g) / PAGE);
     this.demand.push({ off, len: g, asked: t, arrives: this.link.fetch(t, g) });
     this.work.wake();
   }
@@ -189,7 +189,7 @@ export class PostcopyVm {
         at = y;
       }, lo, hi);
       if (!found) gapEnd = hi;
-      addRange(this.requested, at, gapEnd);
+      this.requested.union(at, gapEnd);
       const len = (gapEnd - at) * PAGE;
       return { off: at * PAGE, len, asked: t, arrives: this.prefetchLink.fetch(t, len) };
     }
@@ -211,7 +211,7 @@ export class PostcopyVm {
     p.fill(this.alias + piece.off, piece.len, SOURCE_BYTE);
     const arg = { range: { start: this.primary + piece.off, len: piece.len }, mode: 0, mapped: 0 };
     p.ioctl(this.uffd, UFFDIO_CONTINUE, arg);
-    addRange(this.placed, piece.off / PAGE, (piece.off + piece.len) / PAGE);
+    this.placed.union(piece.off / PAGE, (piece.off + piece.len) / PAGE);
     const leaf = p.pagemap(this.primary + piece.off).mappedBy;
     if (piece.len < MiB2 || leaf < this.hpage) {
       for (let c = Math.floor(piece.off / MiB2); c * MiB2 < piece.off + piece.len; c++) if (leaf < MiB2) this.mixedChunks.add(c);
