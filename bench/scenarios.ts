@@ -146,6 +146,37 @@ export const scenarios: Record<string, () => Measurement | Promise<Measurement>>
     if (p === null) throw new Error('no process');
     return { op: 'boot + mmap + fault 16 TiB of 1 GiB HugeTLB pages', ops: pages, seconds, target: '<= 1 s, <= 256 MiB RSS' };
   },
+  /**
+   * HugeTLB HGM under thp-like: collapse one 1 GiB page mapped entirely by
+   * 4 KiB PTEs (262,144 pieces, CONTINUEd beforehand, untimed) into one PUD
+   * leaf with MADV_COLLAPSE: 262,144 PTE clears, per-page mapcount
+   * decrements and references dropped, 512 PTE tables and one PMD table freed.
+   */
+  'hgm-collapse-thp-like': () => {
+    const { k, p, uffd, prim } = hgmSetup('thp-like');
+    for (let b = prim; b < prim + GiB; b += 2 ** 21) {
+      p.ioctl(uffd, U.UFFDIO_CONTINUE, { range: { start: b, len: 4096 }, mode: 0, mapped: 0 });
+      p.ioctl(uffd, U.UFFDIO_CONTINUE, { range: { start: b + 4096, len: 2 ** 21 - 4096 }, mode: 0, mapped: 0 });
+    }
+    const before = k.events().hgm_subpage_mapcount!;
+    const seconds = time(() => p.madvise(prim, GiB, U.MADV_COLLAPSE));
+    if (k.events().hgm_subpage_mapcount! - before !== 262144) throw new Error('not 262,144 page decrements');
+    if (p.pagemap(prim).mappedBy !== GiB || k.check().length !== 0) throw new Error('collapse went wrong');
+    return { op: 'MADV_COLLAPSE of a 1 GiB page mapped at 4 KiB (thp-like)', ops: 1, seconds, target: '<= 10 ms' };
+  },
+  /** HugeTLB HGM: 262,144 UFFDIO_CONTINUE ioctls of 4 KiB each, filling one 1 GiB page (post-copy's steady state). */
+  'hgm-continue-4k': () => {
+    const { k, p, uffd, prim } = hgmSetup('thp-like');
+    const arg = { range: { start: 0, len: 4096 }, mode: 0, mapped: 0 };
+    const seconds = time(() => {
+      for (let a = prim; a < prim + GiB; a += 4096) {
+        arg.range.start = a;
+        p.ioctl(uffd, U.UFFDIO_CONTINUE, arg);
+      }
+    });
+    if (p.pagemap(prim + GiB - 4096).mappedBy !== 4096 || k.check().length !== 0) throw new Error('continue went wrong');
+    return { op: '4 KiB UFFDIO_CONTINUE into a 1 GiB HugeTLB page (HGM)', ops: 262144, seconds, target: '<= 0.3 s for all' };
+  },
   /** `foliosim compare` over every built-in scenario, one thread: the CLI loaded, run and rendered, from a cold process. */
   'compare-j1': () => compareAll(1),
   /** The same with --jobs 2: this thread and one worker thread. */
@@ -154,6 +185,22 @@ export const scenarios: Record<string, () => Measurement | Promise<Measurement>>
   'compare-r10-j1': () => compareAll(1, 10),
   'compare-r10-j2': () => compareAll(2, 10),
 };
+
+/** The post-copy layout of one 1 GiB hugetlbfs page: a split primary registered MINOR, and the page written through an alias. */
+function hgmSetup(design: string) {
+  const k = new Kernel({ memory: '4GiB', hugetlb: { '1GiB': 1 }, policy: { hgmMapcount: design } });
+  const p = k.spawn();
+  const fd = p.memfd_create('guest', U.MFD_HUGETLB | U.MFD_HUGE_1GB);
+  p.ftruncate(fd, GiB);
+  const prim = p.mmap(0, GiB, RW, U.MAP_SHARED, fd, 0);
+  const alias = p.mmap(0, GiB, RW, U.MAP_SHARED, fd, 0);
+  p.madvise(prim, GiB, U.MADV_SPLIT);
+  const uffd = p.userfaultfd(U.O_NONBLOCK);
+  p.ioctl(uffd, U.UFFDIO_API, { api: U.UFFD_API, features: U.UFFD_FEATURE_MINOR_HUGETLBFS, ioctls: 0 });
+  p.ioctl(uffd, U.UFFDIO_REGISTER, { range: { start: prim, len: GiB }, mode: U.UFFDIO_REGISTER_MODE_MINOR, ioctls: 0 });
+  p.fill(alias, 1, 1);
+  return { k, p, uffd, prim };
+}
 
 /** Run the CLI's compare in this (fresh) process, loading it inside the timed region as `npx foliosim compare` would. */
 async function compareAll(jobs: number, repeats?: number): Promise<Measurement> {

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { parseSize } from './lib/units.js';
 import { PAGE_SIZE } from './mm/page.js';
 import { type MmConfig, type ThpEnabled, defaultMmConfig } from './mm/host.js';
-import { DEFAULT_POLICY, type PolicyChoice, UnknownPolicyError, createPinAccounting } from './policy/registry.js';
+import { DEFAULT_POLICY, type PolicyChoice, UnknownPolicyError, createHgmMapcount, createPinAccounting } from './policy/registry.js';
 import { DEFAULT_MOUNTS, MOUNT_TYPES, type MountSpec, type MountType, isNormalizedAbsolute } from './fs/namei.js';
 import { parseHugetlbfsOptions } from './fs/hugetlbfs.js';
 
@@ -58,6 +58,10 @@ const schema = z
         pinAccounting: z.string().optional(),
         /** FOLL_EXCLUSIVE: 'off' (default), 'bias' (the RFC), 'field'. */
         exclusivePin: z.string().optional(),
+        /** HugeTLB high-granularity mapping: 'off' (default, Linux 6.12), 'thp-like', 'head-per-pte', 'pgtable', 'special-bit'. */
+        hgmMapcount: z.string().optional(),
+        /** How a HugeTLB HGM collapse tells secondary MMUs: 'invalidate' (default) or 'post-collapse'. */
+        collapseNotifier: z.string().optional(),
       })
       .strict()
       .optional(),
@@ -71,7 +75,7 @@ export interface BootConfig {
   movablePages: number;
   cmaPages: number;
   mm: MmConfig;
-  policy: PolicyChoice;
+  policy: Required<PolicyChoice>;
   mounts: MountSpec[];
   /** Boot-time HugeTLB pages by size in bytes (2 MiB, 1 GiB). */
   hugetlbPools: Map<number, number>;
@@ -127,12 +131,18 @@ export function parseKernelOptions(opts: unknown): BootConfig {
     if (!Number.isInteger(o.cpus) || o.cpus < 1 || o.cpus > MAX_CPUS) throw new KernelConfigError(`Kernel option cpus: expected an integer from 1 to ${MAX_CPUS}, got ${o.cpus}`);
     mm.cpus = o.cpus;
   }
-  const policy: PolicyChoice = { ...DEFAULT_POLICY, ...o.policy };
+  const policy: Required<PolicyChoice> = { ...DEFAULT_POLICY, ...o.policy };
+  let hgm;
   try {
     createPinAccounting(policy);
+    hgm = createHgmMapcount(policy);
   } catch (e) {
     if (e instanceof UnknownPolicyError) throw new KernelConfigError(`Kernel option policy: ${e.message}`);
     throw e;
+  }
+  // HGM v2 made CONFIG_HUGETLB_HIGH_GRANULARITY_MAPPING and HVO exclusive: per-page mapcounts need writable tail struct pages.
+  if (hgm.needsWritableTailPages && o.hugetlbOptimizeVmemmap === true) {
+    throw new KernelConfigError(`Kernel option policy: hgmMapcount '${policy.hgmMapcount}' needs writable tail struct pages (per-page _mapcount); turn HVO off (hugetlbOptimizeVmemmap: false)`);
   }
   return {
     totalPages: memory / PAGE_SIZE,

@@ -5,7 +5,7 @@
  *   const kernel = new Kernel({ memory: '64GiB' });
  *   const p = kernel.spawn();
  */
-export { Kernel, type KernelOptions } from './kernel.js';
+export { Kernel, type KernelOptions, type HgmReport } from './kernel.js';
 export { KernelConfigError } from './config.js';
 export { Process } from './process.js';
 export * from './kernel_gup.js';
@@ -28,3 +28,4 @@ export { MmuNotifyEvent, type MmuNotifierOps, type MmuNotifierRange } from './mm
 export * as kvmGuest from './kvm/guest.js';
 export type { KvmMmuStats } from './kvm/kvm_host.js';
 export type { GuestCode, GuestOp } from './kvm/guest.js';
+export type { HgmMetrics } from './mm/hgm_mapcount.js';

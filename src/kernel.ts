@@ -13,6 +13,7 @@ import { printk } from './mm/debug.js';
 import { splitHugePagesPid } from './mm/huge_memory.js';
 import { type KhugepagedScanReport, isKhugepagedSysfs, khugepagedDoScan, khugepagedSysfsRead, khugepagedSysfsWrite } from './mm/khugepaged.js';
 import type { PinMetrics } from './mm/pin_policy.js';
+import type { HgmMetrics } from './mm/hgm_mapcount.js';
 import { Vfs } from './fs/inode.js';
 import { type HugetlbFs, hugetlbFs } from './fs/hugetlbfs.js';
 import { hugetlbInit } from './mm/hugetlb.js';
@@ -29,7 +30,7 @@ import { registerDrivers } from './drivers/index.js';
 import { type KvmMmuStats, register as registerKvm, vmList } from './kvm/index.js';
 import { type DmaStats, dmaStats } from './drivers/dma.js';
 import { SyscallError } from './uapi/errors.js';
-import { type PolicyChoice, createPinAccounting } from './policy/registry.js';
+import { type PolicyChoice, createHgmMapcount, createPinAccounting } from './policy/registry.js';
 
 export type { KernelOptions } from './config.js';
 export type { PolicyChoice } from './policy/registry.js';
@@ -39,6 +40,12 @@ export interface PinAccountingReport extends PinMetrics {
   readonly name: string;
   readonly metadataBytes: number;
   readonly maxPinsPerPage: number;
+}
+
+/** Kernel.hgm(): the HGM designs and their metrics. */
+export interface HgmReport extends HgmMetrics {
+  readonly mapcount: string;
+  readonly collapseNotifier: string;
 }
 
 const THP_ENABLED = '/sys/kernel/mm/transparent_hugepage/enabled';
@@ -63,7 +70,7 @@ export class Kernel implements KernelCore {
   /** get_user_pages / pin_user_pages, as kernel callers use them. */
   readonly gup: KernelGup;
   /** The designs this kernel runs (Kernel option `policy`). */
-  readonly policy: Readonly<PolicyChoice>;
+  readonly policy: Readonly<Required<PolicyChoice>>;
   private readonly procs = new Map<number, Process>();
   /** sysfs and sysctl files by path (src/fs/sysfs.ts). */
   private readonly sysFiles: Map<string, SysFile>;
@@ -73,6 +80,8 @@ export class Kernel implements KernelCore {
     const cfg = parseKernelOptions(options);
     this.host = new Host(cfg.totalPages, cfg.movablePages, RESERVED_PAGES, cfg.mm, cfg.cmaPages);
     this.host.pins = createPinAccounting(cfg.policy);
+    this.host.hgm = createHgmMapcount(cfg.policy);
+    this.host.hgmPostCollapse = cfg.policy.collapseNotifier === 'post-collapse';
     this.policy = Object.freeze({ ...cfg.policy });
     this.vfs = new Vfs(this.host);
     this.shmem = shmemFs(this.vfs);
@@ -160,6 +169,15 @@ export class Kernel implements KernelCore {
   pinAccounting(): PinAccountingReport {
     const p = this.host.pins;
     return { name: p.name, ...p.metrics, metadataBytes: p.metadataBytes(this.host), maxPinsPerPage: p.maxPinsPerPage };
+  }
+
+  /**
+   * HugeTLB high-granularity mapping (policy hgmMapcount, collapseNotifier):
+   * the designs in use and what they did (src/mm/hgm_mapcount.ts:HgmMetrics).
+   */
+  hgm(): HgmReport {
+    const h = this.host.hgm;
+    return { mapcount: h.name, collapseNotifier: this.policy.collapseNotifier, ...h.metrics };
   }
 
   /** The kernel log (dmesg): WARNs, dump_page output, driver messages; oldest first. */

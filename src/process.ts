@@ -736,7 +736,7 @@ export class Process {
   }
 }
 
-const MMU_NOTIFIER_CALLBACKS = ['invalidateRangeStart', 'invalidateRangeEnd', 'clearYoung', 'clearFlushYoung', 'testYoung', 'release'] as const;
+const MMU_NOTIFIER_CALLBACKS = ['invalidateRangeStart', 'invalidateRangeEnd', 'clearYoung', 'clearFlushYoung', 'testYoung', 'release', 'postCollapse'] as const;
 
 /**
  * The caller's mmu_notifier_ops read once, at registration, into a table of

@@ -56,6 +56,8 @@ interface Acc {
   perMm: Map<number, Map<number, { n: number }>>;
   /** Page-table pages seen. */
   tables: number;
+  /** HugeTLB HGM, thp-like: per-page counts of the pieces found (folio -> pieces covering each page). */
+  hgmPages: Map<number, Int32Array>;
   out: Violation[];
 }
 
@@ -76,6 +78,7 @@ export function checkKernel(host: Host, vfs: Vfs, procs: readonly CheckedProcess
     pages: new Map(),
     perMm: new Map(),
     tables: 0,
+    hgmPages: new Map(),
     out: [],
   };
   const liveMms = new Set<MmStruct>();
@@ -99,6 +102,7 @@ export function checkKernel(host: Host, vfs: Vfs, procs: readonly CheckedProcess
   // KVM's stage-2 tables hold their pages; the rules live in check/kvm.ts.
   const secTables = checkKvm(host, { ref: (f) => (acc.refs[f]! += 1), push: (v) => push(acc, v) });
   checkFolios(host, acc);
+  checkHgmFolios(host, acc);
   checkPins(host, acc, pins);
   checkPhysmem(host, acc);
   checkVmstat(host, acc, cacheStats, secTables);
@@ -155,6 +159,7 @@ function checkMm(host: Host, acc: Acc, pid: number, mm: MmStruct): void {
           continue;
         }
         if (t.pfn[i] !== ft.pfn[kid.folio]) push(acc, { name: 'pgtable-broken', message: 'non-leaf entry pfn differs from its table', pid, addr });
+        if (t.level <= Level.PUD && host.hgm.enabled) checkHgmTable(host, acc, pid, mm, t, i, addr);
         visit(kid, addr);
         continue;
       }
@@ -287,7 +292,10 @@ function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable
     if (n === undefined) m.set(mm.id, (n = { n: 0 }));
     c.mmCount = n;
   }
-  if (level === Level.PTE) {
+  if (ft.flags[f]! & PG.HUGETLB && nr < folioNrPages(ft, f)) {
+    // A high-granularity piece (HGM): counted per the design (invariant 7).
+    checkHgmPiece(host, acc, f, page, nr);
+  } else if (level === Level.PTE) {
     if (ft.order[f]! > 0) {
       let pm = c.pm;
       if (pm === null) {
@@ -305,8 +313,10 @@ function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable
     acc.entire[f]!++;
     if (anon && !(ft.flags[f]! & PG.HUGETLB) && (t.deposit === null || t.deposit[i] === 0)) push(acc, { name: 'missing-deposit', message: 'anonymous PMD mapping without a deposited page table', pid, addr, pfn });
   }
-  acc.map[f]!++;
-  acc.refs[f]!++;
+  if (!(ft.flags[f]! & PG.HUGETLB && nr < folioNrPages(ft, f))) {
+    acc.map[f]!++;
+    acc.refs[f]!++;
+  }
   if (ft.order[f]! > 0) c.mmCount!.n++;
   const fileIdx = linearPageIndex(vma, addr);
   // HugeTLB pages count in mm->hugetlb_usage, not in RSS (slot 2, MM_SWAPENTS, is never used here).
@@ -339,6 +349,77 @@ function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable
       // A private mapping never writes to the page cache: COW first.
       push(acc, { name: 'writable-private-file-page', message: 'page-cache page mapped writable in a private mapping', pid, addr, pfn: ft.pfn[f] });
     }
+  }
+}
+
+/**
+ * HugeTLB HGM, invariant 7: what a piece adds to its folio under each
+ * design. thp-like: one reference, nr on folio_mapcount, 1 on each covered
+ * page's count; head-per-pte: one reference and one head count; pgtable and
+ * special-bit: nothing (the table above counts).
+ */
+function checkHgmPiece(host: Host, acc: Acc, f: number, page: number, nr: number): void {
+  const d = host.hgm;
+  if (d.countsTables) return;
+  acc.refs[f]!++;
+  if (d.needsWritableTailPages) {
+    acc.map[f]! += nr;
+    let pm = acc.hgmPages.get(f);
+    if (pm === undefined) acc.hgmPages.set(f, (pm = new Int32Array(folioNrPages(acc.ft, f))));
+    for (let i = page; i < page + nr; i++) pm[i]!++;
+  } else {
+    acc.map[f]!++;
+    acc.entire[f]!++;
+  }
+}
+
+/**
+ * HugeTLB HGM: a non-leaf entry at the hstate level of a HugeTLB VMA. Under
+ * pgtable and special-bit it holds one count and one reference on the folio
+ * it was taken for; special-bit marks exactly those entries _PAGE_SPECIAL.
+ */
+function checkHgmTable(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable, i: number, addr: number): void {
+  const vma = findVma(mm, addr);
+  if (vma === null || !(vma.flags & VM.HUGETLB) || hstateVma(host, vma).level !== t.level) return;
+  const d = host.hgm;
+  const f = d.tableFolio(t, i);
+  if (d.name === 'special-bit' ? ((t.fl[i]! & Pte.SPECIAL) !== 0) !== (f !== 0) : (t.fl[i]! & Pte.SPECIAL) !== 0) {
+    push(acc, { name: 'hgm-special-bit-mismatch', message: `hstate-level table entry: _PAGE_SPECIAL ${t.fl[i]! & Pte.SPECIAL ? 'set' : 'clear'} but ${f !== 0 ? 'a' : 'no'} mapcount taken (${d.name})`, pid, addr });
+  }
+  if (f === 0) return;
+  acc.map[f]!++;
+  acc.entire[f]!++;
+  acc.refs[f]!++;
+}
+
+/**
+ * HugeTLB HGM: per-page mapcounts (thp-like) against the pieces found, and
+ * folios still counted as mapped after they left their file: the pgtable
+ * design's truncation flaw (Peter Xu, Y+PKwvLT8+wQ6LPA@x1n), a finding about
+ * the design that is expected under pgtable.
+ */
+function checkHgmFolios(host: Host, acc: Acc): void {
+  const ft = host.ft;
+  const d = host.hgm;
+  if (!d.enabled) return;
+  const seen = new Set<number>();
+  for (const [f, counts] of d.subpageFolios()) {
+    seen.add(f);
+    const want = acc.hgmPages.get(f);
+    for (let i = 0; i < counts.length; i++) {
+      const w = want === undefined ? 0 : want[i]!;
+      if (counts[i] !== w) {
+        push(acc, { name: 'hgm-subpage-mapcount-mismatch', message: `HGM page ${i}: _mapcount+1 is ${counts[i]}, pieces cover it ${w} times`, pfn: ft.pfn[f]! + i, expected: w, actual: counts[i] });
+        break;
+      }
+    }
+  }
+  for (const f of acc.hgmPages.keys()) if (!seen.has(f)) push(acc, { name: 'hgm-subpage-mapcount-mismatch', message: 'HGM pieces map the folio but it has no per-page counts', pfn: ft.pfn[f] });
+  for (let f = 1; f < ft.highWater; f++) {
+    if (!ft.isLive(f)) continue;
+    const fl = ft.flags[f]!;
+    if (!(fl & PG.HUGETLB) || fl & (PG.HUGETLB_FREED | PG.ANON) || ft.owner[f] !== null || ft.mapcount[f]! < 0) continue;
+    push(acc, { name: 'hgm-mapcount-after-truncate', message: `HugeTLB folio removed from its file still has folio_mapcount ${ft.mapcount[f]! + 1} (${d.name}: the count sits on an hstate-level table the zap left)`, pfn: ft.pfn[f], actual: ft.mapcount[f]! + 1 });
   }
 }
 

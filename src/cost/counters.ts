@@ -79,6 +79,15 @@ export const enum Ev {
    * src/sim/postcopy/stage2.ts), inside the operation that invalidated.
    */
   SPTE_ZAP,
+  /**
+   * HugeTLB high-granularity mapping (never merged; src/mm/hugetlb_hgm.ts):
+   * per-4 KiB-page _mapcount increments and decrements the 'thp-like' mapcount
+   * design makes (a 2 MiB piece of a 1 GiB page is 512; collapsing a 1 GiB page
+   * mapped at 4 KiB is 262,144).
+   */
+  HGM_SUBPAGE_MAPCOUNT,
+  /** Post-collapse MMU notifications sent instead of an invalidate pair (policy collapseNotifier 'post-collapse'). */
+  NOTIFIER_POST_COLLAPSE,
   NR_EVENTS,
 }
 
@@ -127,6 +136,8 @@ export const EVENT_NAMES = [
   'vmemmap_optimize',
   'attr_store',
   'spte_zap',
+  'hgm_subpage_mapcount',
+  'notifier_post_collapse',
 ] as const;
 
 export type EventName = (typeof EVENT_NAMES)[number];

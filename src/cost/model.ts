@@ -116,6 +116,8 @@ const TABLE: Record<EventName, Entry> = {
   vmemmap_optimize: ev(VMEMMAP_PAGE_NS, 'low', `derived from ${HVO_SRC}, as vmemmap_restore`, 'per vmemmap page freed, all in: PTE rewrite to the shared page, free, amortized flush'),
   attr_store: ev(100, 'low', `${ESTIMATE}; ../shared/reference/kvm_mmu.md §1.4 gives the count (one xa_reserve and one xa_store per gfn)`, 'one xarray store of a gfn\'s attributes, node allocation amortized'),
   spte_zap: ev(SPTE_ZAP_NS, 'low', `derived from ${HGM_3}: mmu_notifier_invalidate_range_start took 10-30 ms for a 4 KiB-mapped 1 GiB range with KVM; 20 ms / 262,144 sPTEs`, 'per secondary-MMU leaf zapped (KVM: the TDP MMU walk, clearing the sPTE, its share of the remote TLB flush); the subscriber counts the leaves it mirrored in the range'),
+  hgm_subpage_mapcount: ev(0, 'low', 'placeholder', 'not costed yet (HugeTLB HGM thp-like mapcount): one atomic on a tail struct page each; to be set by the cost model\'s owner'),
+  notifier_post_collapse: ev(0, 'low', 'placeholder', 'not costed yet (HugeTLB HGM post-collapse notifier): one call per subscriber; to be set by the cost model\'s owner'),
 };
 
 /** Every unit cost, in Ev order. */

@@ -175,6 +175,8 @@ export function hugetlbSysFiles(host: Host): Map<string, SysFile> {
     store: (t) => {
       const m = /^\s*([+-]?[0-9]+)\s*/.exec(t);
       if (m === null || (m[0].length < t.length && !/^\s/.test(t.slice(m[0].length - 1)))) return 'EINVAL';
+      // HGM's per-page mapcount (thp-like) needs writable tail struct pages: HVO cannot be turned on (v2 made them exclusive in Kconfig, where the file would not exist).
+      if (Number(m[1]) !== 0 && host.hgm.needsWritableTailPages) return 'EINVAL';
       hs.optimizeVmemmap = Number(m[1]) !== 0;
       return new TextEncoder().encode(m[0]).length;
     },

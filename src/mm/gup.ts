@@ -400,7 +400,8 @@ function followHugeLeaf(host: Host, vma: Vma, t: PageTable, i: number, level: Le
   const base = Math.floor(addr / span) * span;
   const off = (addr - base) / PAGE_SIZE;
   const nr = Math.min(span / PAGE_SIZE - off, Math.floor((end - addr) / PAGE_SIZE));
-  const g = tryGrabFolio(host, f, off, nr, flags, site(vma.mm, addr));
+  // The leaf may map a piece of a larger folio (a 2 MiB PMD inside a 1 GiB HugeTLB page under HGM).
+  const g = tryGrabFolio(host, f, head - ft.pfn[f]! + off, nr, flags, site(vma.mm, addr));
   if (g !== 0) return g;
   if (flags & FOLL.TOUCH) {
     // touch_pmd: young, and dirty for writes (re-read: the grab may have set a software bit).

@@ -18,6 +18,7 @@ import { PageContent } from './page_content.js';
 import { HPAGE_PMD_ORDER, MAX_PAGE_ORDER } from './page.js';
 import { NodeStat, newNodeStats } from './vmstat.js';
 import { type PinAccounting, UpstreamPins } from './pin_policy.js';
+import { type HgmMapcount, NoHgm } from './hgm_mapcount.js';
 import type { HugetlbState } from './hugetlb.js';
 import { VmemmapState } from './hugetlb_vmemmap.js';
 
@@ -89,6 +90,10 @@ export class Host {
   trace: ((event: string, fields: string) => void) | null = null;
   /** How pins are counted (see pin_policy.ts). */
   pins: PinAccounting = new UpstreamPins();
+  /** How HugeTLB high-granularity mappings are counted (see hgm_mapcount.ts); 'off': no HGM, as in Linux 6.12. */
+  hgm: HgmMapcount = new NoHgm();
+  /** HGM collapse tells secondary MMUs afterwards (policy collapseNotifier 'post-collapse') instead of invalidating around it. */
+  hgmPostCollapse = false;
   /** The HugeTLB hstates and pools (src/mm/hugetlb.ts), set up at boot by hugetlbInit. */
   hugetlb: HugetlbState = null as never;
   /** Where the vmemmap lives, for HugeTLB vmemmap optimization (src/mm/hugetlb_vmemmap.ts). */

@@ -45,6 +45,7 @@ import { anonVmaPrepare, folioMoveAnonRmap, folioNeedsCowForDma } from './rmap.j
 import { flushTlbRange } from './tlb.js';
 import { handleUserfault, userfaultfdMinor, userfaultfdMissing, userfaultfdWp } from './userfaultfd_k.js';
 import { VMEMMAP_SYNCHRONIZE_RCU, hugetlbVmemmapOptimizeFolios, hugetlbVmemmapRestoreFolio } from './hugetlb_vmemmap.js';
+import { hgmChangeProtection, hgmCopyRegion, hgmFault, hgmFaultAddress, hgmMoveRegion, hgmZapRegion } from './hugetlb_hgm.js';
 
 const ENOMEM = -12;
 const ENOSPC = -28;
@@ -1126,13 +1127,14 @@ export function hugetlbFault(host: Host, vma: Vma, realAddress: number, flags: n
     return hugetlbNoPage(host, vma, h, t, i, address, flags, fl, realAddress);
   }
   if (fl !== 0 && !(fl & Pte.PSE)) {
-    // A table where a HugeTLB leaf belongs: Linux never builds one.
+    // A table where a HugeTLB leaf belongs: high-granularity pieces (HGM), or a bug.
+    if (vma.flags & VM.HUGETLB_HGM) return hgmFault(host, vma, h, realAddress, flags, (idx) => hugetlbNewFilePage(host, vma, idx, address));
     warn(host, true, 'hugetlb_fault: page table below a huge page entry', 'mm/hugetlb.c:hugetlb_fault');
     return VmFault.SIGBUS;
   }
   if (fl === 0) return hugetlbNoPage(host, vma, h, t, i, address, flags, 0, realAddress);
   // userfaultfd write protection comes first: a write to a uffd-wp page goes to the monitor.
-  if (userfaultfdWp(vma) && fl & Pte.UFFD_WP && flags & FaultFlag.WRITE && !(fl & Pte.RW)) return handleUserfault(vma, address, realAddress, flags, VM.UFFD_WP);
+  if (userfaultfdWp(vma) && fl & Pte.UFFD_WP && flags & FaultFlag.WRITE && !(fl & Pte.RW)) return handleUserfault(vma, hgmFaultAddress(vma, address, realAddress), realAddress, flags, VM.UFFD_WP);
   if (fl & Pte.UFFD_WP && !userfaultfdWp(vma) && flags & (FaultFlag.WRITE | FaultFlag.UNSHARE) && !(fl & Pte.RW)) {
     // A uffd-wp bit the VMA no longer asks for (registered again without WP).
     // Linux 6.12's hugetlb_wp refuses to COW a uffd-wp page and the write
@@ -1172,8 +1174,8 @@ function hugetlbNoPage(host: Host, vma: Vma, h: Hstate, t: PageTable, i: number,
   if (f === 0) {
     // i_size in huge pages.
     if (idx >= Number(mapping.host.size / BigInt(h.size))) return VmFault.SIGBUS;
-    // A page missing from a MISSING-registered range (hugetlb_handle_userfault): the huge page's address.
-    if (userfaultfdMissing(vma)) return handleUserfault(vma, address, realAddress, flags, VM.UFFD_MISSING);
+    // A page missing from a MISSING-registered range (hugetlb_handle_userfault): the huge page's address (HGM: the 4 KiB page's).
+    if (userfaultfdMissing(vma)) return handleUserfault(vma, hgmFaultAddress(vma, address, realAddress), realAddress, flags, VM.UFFD_MISSING);
     if (!(vma.flags & VM.MAYSHARE)) anonVmaPrepare(host, vma);
     f = allocHugetlbFolio(host, vma, address, false);
     if (f < 0) return vmfError(f);
@@ -1183,7 +1185,7 @@ function hugetlbNoPage(host: Host, vma: Vma, h: Hstate, t: PageTable, i: number,
     else anonRmap = true;
   } else {
     // A page the file already has, in a MINOR-registered range.
-    if (userfaultfdMinor(vma)) return handleUserfault(vma, address, realAddress, flags, VM.UFFD_MINOR);
+    if (userfaultfdMinor(vma)) return handleUserfault(vma, hgmFaultAddress(vma, address, realAddress), realAddress, flags, VM.UFFD_MINOR);
     if (ft.flags[f]! & PG.HWPOISON) return VmFault.HWPOISON_LARGE;
     // filemap_lock_hugetlb_folio's reference becomes the mapping's.
     host.folioGet(f);
@@ -1197,6 +1199,22 @@ function hugetlbNoPage(host: Host, vma: Vma, h: Hstate, t: PageTable, i: number,
   hugetlbCountAdd(vma.mm, h.nrPages);
   if (flags & FaultFlag.WRITE && !(vma.flags & VM.SHARED)) return hugetlbWp(host, vma, h, t, i, address, false);
   return VmFault.OK;
+}
+
+/**
+ * A new zeroed page for a shared file at huge-page index idx, added to its
+ * page cache (hugetlb_no_page's allocation, for HGM faults below a table
+ * whose page was truncated). Returns the folio with the allocation's
+ * reference, or negated VM_FAULT bits.
+ */
+// mirrors mm/hugetlb.c:hugetlb_no_page (the allocation for a shared mapping)
+function hugetlbNewFilePage(host: Host, vma: Vma, idx: number, address: number): number {
+  const f = allocHugetlbFolio(host, vma, address, false);
+  if (f < 0) return -vmfError(f);
+  host.zeroFolio(f);
+  host.ft.flags[f]! |= PG.UPTODATE;
+  hugetlbAddToPageCache(host, f, vma.mapping!, idx);
+  return f;
 }
 
 /**
@@ -1308,7 +1326,12 @@ export function unmapHugepageRangeLocked(host: Host, vma: Vma, start: number, en
     }
     const i = tableIndex(addr, h.level);
     const fl = t.fl[i]!;
-    if (fl === 0 || !(fl & Pte.PSE)) continue;
+    // High-granularity pieces below a table (HGM): zap the leaves, keep the tables.
+    if (fl !== 0 && !(fl & Pte.PSE)) {
+      if (refFolio === 0) cleared += hgmZapRegion(host, vma, t, i, dropMarkers);
+      continue;
+    }
+    if (fl === 0) continue;
     if (isPteMarker(fl)) {
       // Not present: keep (only) the uffd-wp state, unless markers are dropped.
       if (fl & Pte.UFFD_WP && !dropMarkers) setEntry(host, t, i, 0, HUGE_MARKER_UFFD_WP);
@@ -1372,7 +1395,13 @@ export function copyHugetlbPageRange(host: Host, dst: Vma, src: Vma): number {
     }
     const i = tableIndex(addr, h.level);
     let fl = st.fl[i]!;
-    if (fl === 0 || !(fl & Pte.PSE)) continue;
+    // High-granularity pieces (HGM VMAs are shared: no COW): copy the table below.
+    if (fl !== 0 && !(fl & Pte.PSE)) {
+      ret = hgmCopyRegion(host, dst, h, st, i, addr);
+      if (ret < 0) break;
+      continue;
+    }
+    if (fl === 0) continue;
     const dt = hugePteAlloc(host, dst.mm, h, addr);
     if (dt === null) {
       ret = ENOMEM;
@@ -1463,7 +1492,12 @@ export function hugetlbChangeProtection(host: Host, vma: Vma, start: number, end
       if (uffdWp) setEntry(host, t, i, 0, HUGE_MARKER_UFFD_WP);
       continue;
     }
-    if (!(fl & Pte.PSE)) continue;
+    if (!(fl & Pte.PSE)) {
+      // High-granularity pieces (HGM).
+      const n = hgmChangeProtection(host, vma, t.kids![i]!, uffdWp, uffdWpResolve);
+      if (n > 0) pages += n / h.nrPages;
+      continue;
+    }
     // huge_pte_modify; huge_pte_mkuffd_wp write-protects too.
     let nfl = (fl & keep) | (vma.pageProt & ~keep);
     if (uffdWp) nfl = (nfl | Pte.UFFD_WP) & ~Pte.RW;
@@ -1570,6 +1604,12 @@ export function moveHugetlbPageTables(host: Host, vma: Vma, newVma: Vma, oldAddr
     if (fl === 0) continue;
     const dt = hugePteAlloc(host, mm, h, newAddr + off);
     if (dt === null) break;
+    if (!(fl & Pte.PSE)) {
+      // A table of high-granularity pieces (HGM) moves whole.
+      hgmMoveRegion(host, st, i, dt, tableIndex(newAddr + off, h.level), clearUffdWp);
+      moved++;
+      continue;
+    }
     const pfn = st.pfn[i]!;
     clearEntry(host, st, i);
     const nfl = clearUffdWp ? fl & ~Pte.UFFD_WP : fl;

@@ -20,6 +20,7 @@ import { fput, getFile } from './fs_types.js';
 import type { Host } from './host.js';
 import { faultinPageRange } from './gup.js';
 import { khugepagedEnterVma, madviseCollapse } from './khugepaged.js';
+import { hugetlbCollapse, madviseSplit } from './hugetlb_hgm.js';
 import { zapPageRangeSingle } from './memory.js';
 import { type MmStruct, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { PAGE_SIZE } from './page.js';
@@ -193,7 +194,11 @@ function madviseVmaBehavior(host: Host, vma: Vma, start: number, end: number, be
     case M.MADV_DONTNEED_LOCKED:
       return madviseDontneedFree(host, vma, start, end, behavior);
     case M.MADV_COLLAPSE:
+      // HGM (never merged, v2 34/46): HugeTLB VMAs collapse their high-granularity pieces; upstream, EINVAL in khugepaged.
+      if (vma.flags & VM.HUGETLB && host.hgm.enabled) return hugetlbCollapse(host, vma, start, end);
       return madviseCollapse(host, vma, start, end);
+    case M.MADV_SPLIT:
+      return madviseSplit(host, vma, start, end);
     default:
       return madviseUpdateFlags(host, vma, start, end, behavior);
   }
@@ -229,7 +234,8 @@ function madviseWalkVmas(host: Host, mm: MmStruct, start: number, end: number, b
 // mirrors mm/madvise.c:do_madvise
 export function doMadvise(host: Host, mm: MmStruct, startB: bigint, lenB: bigint, behavior: number): void {
   const S = 'madvise';
-  if (!madviseBehaviorValid(behavior)) throw new SyscallError('EINVAL', S);
+  // MADV_SPLIT exists only in a kernel with HugeTLB HGM (policy hgmMapcount).
+  if (!madviseBehaviorValid(behavior) && !(behavior === M.MADV_SPLIT && host.hgm.enabled)) throw new SyscallError('EINVAL', S);
   if (startB % PAGE !== 0n) throw new SyscallError('EINVAL', S);
   const len = (lenB + PAGE - 1n) & ~(PAGE - 1n) & ((1n << 64n) - 1n);
   if (lenB !== 0n && len === 0n) throw new SyscallError('EINVAL', S);

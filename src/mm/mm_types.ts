@@ -55,6 +55,12 @@ export const enum VM {
   MIXEDMAP = 0x10000000,
   HUGEPAGE = 0x20000000,
   NOHUGEPAGE = 0x40000000,
+  /**
+   * VM_HUGETLB_HGM (HugeTLB high-granularity mapping, never merged; set by
+   * MADV_SPLIT). The last free bit here, bit 31: a flags word with it set is
+   * negative as an int32, so test it with `!== 0`, never against the constant.
+   */
+  HUGETLB_HGM = 1 << 31,
   /** VM_READ | VM_WRITE | VM_EXEC */
   ACCESS_FLAGS = 0x7,
   /** VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP: never merged. */

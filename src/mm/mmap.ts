@@ -46,6 +46,7 @@ import { mmuNotifierRelease } from './mmu_notifier.js';
 import { type MmStruct, VM, Vma } from './mm_types.js';
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE, alignDown } from './page.js';
 import { freeAllTables, freePgdRange } from './pgtable.js';
+import { hgmFreeTables } from './hugetlb_hgm.js';
 import {
   neighbours,
   removeVma,
@@ -398,6 +399,7 @@ export function doVmiMunmap(host: Host, mm: MmStruct, start: number, len: number
   const { prev, next } = neighbours(mm, start, end);
   for (const v of vmas) vmaErase(mm, v);
   unmapVmas(host, vmas, start, end);
+  for (const v of vmas) if (v.flags & VM.HUGETLB_HGM) hgmFreeTables(host, v, v.start, v.end);
   freePgdRange(host, mm, mm.pgd, vmas[0]!.start, vmas[vmas.length - 1]!.end, prev?.end ?? 0, next?.start ?? 0);
   for (const v of vmas) {
     mm.totalVm -= (v.end - v.start) / PAGE_SIZE;
@@ -426,6 +428,7 @@ export function exitMmap(host: Host, mm: MmStruct): void {
   mmuNotifierRelease(mm);
   const vmas = [...mm.vmas];
   unmapVmas(host, vmas, 0, TASK_SIZE);
+  for (const v of vmas) if (v.flags & VM.HUGETLB_HGM) hgmFreeTables(host, v, v.start, v.end);
   for (const v of vmas) {
     vmaErase(mm, v);
     removeVma(v);

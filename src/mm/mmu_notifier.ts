@@ -55,6 +55,15 @@ export interface MmuNotifierOps {
   testYoung?(mm: MmStruct, addr: number): boolean;
   /** The mm is being torn down (exit_mmap). */
   release?(mm: MmStruct): void;
+  /**
+   * Page tables of [range.start, range.end) were collapsed to larger entries
+   * with no PFN, permission or hole change (HugeTLB HGM MADV_COLLAPSE under
+   * policy collapseNotifier 'post-collapse'; James Houghton's proposal,
+   * CADrL8HUm7g4pBLv9..., never in Linux). Sent after the collapse instead of
+   * the invalidate pair: the secondary MMU may keep its small mappings, which
+   * stay correct, and rebuild larger ones when it likes.
+   */
+  postCollapse?(range: MmuNotifierRange): void;
 }
 
 /** struct mmu_notifier: one subscription. */
@@ -123,6 +132,15 @@ export function withInvalidate<T>(host: Host, mm: MmStruct, event: MmuNotifyEven
   } finally {
     invalidateEnd(range);
   }
+}
+
+/** Tell subscribers that [start, end) of mm was collapsed in place (not in Linux: see MmuNotifierOps.postCollapse). */
+export function mmuNotifierPostCollapse(host: Host, mm: MmStruct, start: number, end: number): void {
+  host.ev[Ev.NOTIFIER_POST_COLLAPSE]++;
+  const subs = mm.notifiers;
+  if (subs.length === 0) return;
+  const range = mmuNotifierRange(mm, MmuNotifyEvent.CLEAR, start, end);
+  for (let i = 0; i < subs.length; i++) subs[i]!.ops.postCollapse?.(range);
 }
 
 // mirrors mm/mmu_notifier.c:__mmu_notifier_clear_young

@@ -173,7 +173,7 @@ export function linkChild(host: Host, t: PageTable, i: number, child: PageTable)
 }
 
 /** Free a table page and unlink it from its parent entry (pmd_free_tlb / pte_free_tlb). */
-function freeChild(host: Host, owner: PgtableOwner, parent: PageTable, i: number): void {
+export function freeChild(host: Host, owner: PgtableOwner, parent: PageTable, i: number): void {
   const child = parent.kids![i]!;
   parent.kids![i] = undefined;
   clearEntry(host, parent, i);

@@ -13,7 +13,8 @@ import * as U from '../uapi/userfaultfd.js';
 import { PG, folioTestLarge, pageAnonExclusive } from './folio.js';
 import type { Host } from './host.js';
 import { addMmCounter, isHugeZeroPmd, mmCounterFile, pgtableTransHugeDeposit, splitFolio, splitHugePmd } from './huge_memory.js';
-import { hugetlbMfillAtomicPte } from './hugetlb.js';
+import { hstateVma, hugetlbMfillAtomicPte } from './hugetlb.js';
+import { hgmMfillPiece, hugetlbHgmEnabled } from './hugetlb_hgm.js';
 import { folioPageIdx, vmNormalPage } from './memory.js';
 import { MmCounter, type MmStruct, VM, type Vma, isCowMapping, linearPageIndex, vmaIsAnonymous, vmaIsShmem } from './mm_types.js';
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
@@ -276,6 +277,8 @@ export function mfillAtomic(ctx: UserfaultfdCtx, dstStart: number, srcStart: num
 function mfillAtomicHugetlb(host: Host, vma: Vma, dstStart: number, srcStart: number, len: number, mode: MfillMode, wp: boolean, srcMm: MmStruct | null): number {
   if (mode === MfillMode.ZEROPAGE) return neg('EINVAL');
   const h = vma.file?.fOp.hugePageSize ?? PMD_SIZE;
+  // HGM (never merged): CONTINUE and POISON take 4 KiB pieces; COPY stays whole pages.
+  if (hugetlbHgmEnabled(vma) && mode !== MfillMode.COPY) return mfillAtomicHugetlbHgm(host, vma, dstStart, len, mode, wp);
   if (dstStart % h !== 0 || len % h !== 0) return neg('EINVAL');
   let copied = 0;
   let err = 0;
@@ -291,6 +294,36 @@ function mfillAtomicHugetlb(host: Host, vma: Vma, dstStart: number, srcStart: nu
     err = hugetlbMfillAtomicPte(host, vma, dstStart + off, data, mode === MfillMode.CONTINUE, mode === MfillMode.POISON, wp);
     if (err !== 0) break;
     copied += h;
+  }
+  return copied > 0 ? copied : err;
+}
+
+/**
+ * CONTINUE / POISON in an HGM VMA: PAGE_SIZE-aligned ranges, each part
+ * mapped by the largest entry that fits (a whole huge page as usual, else a
+ * piece: src/mm/hugetlb_hgm.ts).
+ */
+// mirrors (HGM v2) mm/userfaultfd.c:mfill_atomic_hugetlb (with hugetlb_alloc_largest_pte)
+function mfillAtomicHugetlbHgm(host: Host, vma: Vma, dstStart: number, len: number, mode: MfillMode, wp: boolean): number {
+  const hs = hstateVma(host, vma);
+  if (dstStart % PAGE_SIZE !== 0 || len % PAGE_SIZE !== 0) return neg('EINVAL');
+  let copied = 0;
+  let err = 0;
+  while (copied < len) {
+    const dst = dstStart + copied;
+    const rest = len - copied;
+    if (dst % hs.size === 0 && rest >= hs.size) {
+      err = hugetlbMfillAtomicPte(host, vma, dst, null, mode === MfillMode.CONTINUE, mode === MfillMode.POISON, wp);
+      if (err !== 0) break;
+      copied += hs.size;
+      continue;
+    }
+    const r = hgmMfillPiece(host, vma, hs, dst, rest, mode === MfillMode.POISON, wp);
+    if (r < 0) {
+      err = r;
+      break;
+    }
+    copied += r;
   }
   return copied > 0 ? copied : err;
 }

@@ -3,8 +3,10 @@
  * interface (src/mm/pin_policy.ts:PinAccounting, ...) with implementations
  * registered here; an unknown name is an error listing the valid ones.
  */
+import { type HgmMapcount, NoHgm } from '../mm/hgm_mapcount.js';
 import { type PinAccounting, UpstreamPins } from '../mm/pin_policy.js';
 import { type ExclusiveEncoding, ExclusivePins } from './exclusive_pin.js';
+import { HeadPerPteHgm, PgtableHgm, SpecialBitHgm, ThpLikeHgm } from './hgm_mapcount.js';
 import { ExactPins, MmStickyPins, PageStickyPins, PmdAggregatePins, PteBitPins } from './pin_accounting.js';
 
 export class UnknownPolicyError extends RangeError {
@@ -27,12 +29,38 @@ export const PIN_ACCOUNTING: Readonly<Record<string, () => PinAccounting>> = Obj
 /** FOLL_EXCLUSIVE: absent (upstream), the RFC's refcount bias, or a separate field. */
 export const EXCLUSIVE_PIN: readonly string[] = Object.freeze(['off', 'bias', 'field']);
 
+/** HugeTLB high-granularity mapping (seed 004): 'off' (Linux 6.12: no HGM), or how its pieces are counted. */
+export const HGM_MAPCOUNT: Readonly<Record<string, () => HgmMapcount>> = Object.freeze({
+  off: () => new NoHgm(),
+  'thp-like': () => new ThpLikeHgm(),
+  'head-per-pte': () => new HeadPerPteHgm(),
+  pgtable: () => new PgtableHgm(),
+  'special-bit': () => new SpecialBitHgm(),
+});
+
+/** How secondary MMUs learn of a HugeTLB HGM collapse: the invalidate pair around it, or one notification after it. */
+export const COLLAPSE_NOTIFIER: readonly string[] = Object.freeze(['invalidate', 'post-collapse']);
+
 export interface PolicyChoice {
   pinAccounting: string;
   exclusivePin: string;
+  /** Optional when choosing; DEFAULT_POLICY gives 'off'. */
+  hgmMapcount?: string;
+  /** Optional when choosing; DEFAULT_POLICY gives 'invalidate'. */
+  collapseNotifier?: string;
 }
 
-export const DEFAULT_POLICY: Readonly<PolicyChoice> = Object.freeze({ pinAccounting: 'upstream', exclusivePin: 'off' });
+export const DEFAULT_POLICY: Readonly<Required<PolicyChoice>> = Object.freeze({ pinAccounting: 'upstream', exclusivePin: 'off', hgmMapcount: 'off', collapseNotifier: 'invalidate' });
+
+/** Build the HGM mapcount design (and check the collapse notifier's name). */
+export function createHgmMapcount(choice: PolicyChoice): HgmMapcount {
+  const name = choice.hgmMapcount ?? DEFAULT_POLICY.hgmMapcount;
+  const make = Object.hasOwn(HGM_MAPCOUNT, name) ? HGM_MAPCOUNT[name] : undefined;
+  if (make === undefined) throw new UnknownPolicyError('hgmMapcount', name, Object.keys(HGM_MAPCOUNT));
+  const notifier = choice.collapseNotifier ?? DEFAULT_POLICY.collapseNotifier;
+  if (!COLLAPSE_NOTIFIER.includes(notifier)) throw new UnknownPolicyError('collapseNotifier', notifier, COLLAPSE_NOTIFIER);
+  return make();
+}
 
 /** Build the pin-accounting design; the exclusive-pin RFC is built on upstream's counting only. */
 export function createPinAccounting(choice: PolicyChoice): PinAccounting {

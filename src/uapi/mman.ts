@@ -63,6 +63,13 @@ export const MADV_POPULATE_READ = 22;
 export const MADV_POPULATE_WRITE = 23;
 export const MADV_DONTNEED_LOCKED = 24;
 export const MADV_COLLAPSE = 25;
+/**
+ * HugeTLB high-granularity mapping (James Houghton's HGM v1/v2, never
+ * merged; 74 on parisc): mark a MAP_SHARED HugeTLB VMA VM_HUGETLB_HGM. Only
+ * with the Kernel option policy.hgmMapcount other than 'off'; otherwise, as
+ * in Linux 6.12, unknown advice (EINVAL).
+ */
+export const MADV_SPLIT = 26;
 export const MADV_HWPOISON = 100;
 export const MADV_SOFT_OFFLINE = 101;
 export const MADV_GUARD_INSTALL = 102;

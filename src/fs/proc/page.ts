@@ -11,11 +11,11 @@ import {
   folioMapcount,
   folioMaybeMappedShared,
   folioNrPages,
-  folioPrecisePageMapcount,
   pageAnonExclusive,
   pageMapcountRaw,
 } from '../../mm/folio.js';
 import { peekMaybePinned } from '../../mm/pin_policy.js';
+import { hgmPrecisePageMapcount } from '../../mm/hugetlb_hgm.js';
 import type { Host } from '../../mm/host.js';
 import { MAX_PAGE_ORDER } from '../../mm/page.js';
 
@@ -29,7 +29,7 @@ export function kpagecount(host: Host, pfn: number): number {
   if (badPfn(host, pfn)) return 0;
   const f = host.pfnFolio(pfn);
   if (f === 0 || host.ft.flags[f]! & PG.PGTABLE) return 0;
-  return folioPrecisePageMapcount(host.ft, f, pfn - host.ft.pfn[f]!);
+  return hgmPrecisePageMapcount(host, f, pfn - host.ft.pfn[f]!);
 }
 
 /** Is pfn the first page of a maximal free block (PageBuddy)? */
@@ -130,7 +130,7 @@ export function folioInfo(host: Host, pfn: number): FolioInfo | null {
     entireMapcount: large ? folioEntireMapcount(ft, f) : 0,
     nrPagesMapped: large ? ft.nrMapped[f]! : 0,
     pincount: large ? ft.pincount[f]! : 0,
-    pageMapcount: large ? pageMapcountRaw(ft, f, page) + 1 : folioMapcount(ft, f),
+    pageMapcount: large ? (ft.flags[f]! & PG.HUGETLB ? host.hgm.subpageMapcount(f, page) : pageMapcountRaw(ft, f, page) + 1) : folioMapcount(ft, f),
     anonExclusive: pageAnonExclusive(ft, f, page),
     flags: folioFlagNames(ft, f),
     owner: o === null || o === undefined ? null : { kind: o.kind, id: o.id, index: ft.index[f]! },

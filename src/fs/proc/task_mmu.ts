@@ -20,6 +20,7 @@ import { NO_SITE, folioMaybeDmaPinnedP } from '../../mm/pin_policy.js';
 import { thpVmaAllowable } from '../../mm/huge_memory.js';
 import { resultSize } from '../../uapi/ctypes.js';
 import { flushTlbMm } from '../../mm/tlb.js';
+import { hgmPrecisePageMapcount } from '../../mm/hugetlb_hgm.js';
 
 /** Fixed-point shift for PSS (fs/proc/task_mmu.c: PSS_SHIFT). */
 const PSS_SHIFT = 12;
@@ -332,7 +333,7 @@ export function pagemapRead(host: Host, mm: MmStruct, addr: number): PagemapEntr
     if (f !== 0) {
       if (!folioTestAnon(host.ft, f)) flags |= PM_FILE;
       const page = pfn - host.ft.pfn[f]!;
-      if (folioPrecisePageMapcount(host.ft, f, page) === 1) flags |= PM_MMAP_EXCLUSIVE;
+      if (hgmPrecisePageMapcount(host, f, page) === 1) flags |= PM_MMAP_EXCLUSIVE;
       e.anonExclusive = folioTestAnon(host.ft, f) && pageAnonExclusive(host.ft, f, level === Level.PTE ? page : 0);
     }
   });
