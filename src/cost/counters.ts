@@ -71,12 +71,13 @@ export const enum Ev {
   /** vmemmap pages restored / freed by HugeTLB vmemmap optimization (none until HugeTLB pools exist). */
   VMEMMAP_RESTORE,
   VMEMMAP_OPTIMIZE,
-  /** Stores into a memory-attribute tree (KVM/guest_memfd attributes; none yet). */
+  /** Stores into a memory-attribute tree (KVM_SET_MEMORY_ATTRIBUTES: one per gfn whose attributes change, src/kvm/kvm_main.ts). */
   ATTR_STORE,
   /**
    * Secondary-MMU leaf entries (KVM sPTEs) an MMU-notifier invalidate zapped:
    * counted by the subscriber that mirrors the range (the simulator's VM,
-   * src/sim/postcopy/stage2.ts), inside the operation that invalidated.
+   * src/sim/postcopy/stage2.ts), inside the operation that invalidated; the
+   * KVM model (src/kvm/mmu.ts) counts every stage-2 leaf it zaps, for any cause.
    */
   SPTE_ZAP,
   /**

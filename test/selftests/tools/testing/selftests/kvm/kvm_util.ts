@@ -129,32 +129,17 @@ export const DEFAULT_GUEST_PHY_PAGES = 512;
 
 /**
  * vm_userspace_mem_region_add with VM_MEM_SRC_ANONYMOUS (thp false) or
- * VM_MEM_SRC_ANONYMOUS_THP (thp true: 2 MiB aligned, MADV_HUGEPAGE).
+ * VM_MEM_SRC_ANONYMOUS_THP (thp true): vm_mem_add with guest_memfd -1.
  */
 export function vm_userspace_mem_region_add(vm: KvmVm, thp: boolean, gpa: number, slot: number, npages: number, flags: number): number {
-  const p = vm.p;
-  const size = npages * 4096;
-  const align = thp ? 2 << 20 : 4096;
-  const raw = p.mmap(0, size + align, U.PROT_READ | U.PROT_WRITE, U.MAP_PRIVATE | U.MAP_ANONYMOUS | U.MAP_NORESERVE, -1, 0);
-  const hva = Math.ceil(raw / align) * align;
-  if (thp) p.madvise(hva, size, U.MADV_HUGEPAGE);
-  if (flags & U.KVM_MEM_GUEST_MEMFD) {
-    // A guest_memfd of the region's size backs its private pages (the library's guest_memfd = -1 case); it stays open.
-    const gmem = vm_create_guest_memfd(vm, size, 0);
-    vm.owned.push(gmem);
-    vm_set_user_memory_region2(vm, slot, flags, gpa, size, hva, gmem, 0);
-  } else {
-    vm_set_user_memory_region(vm, slot, flags, gpa, size, hva);
-  }
-  let m = regions.get(vm);
-  if (m === undefined) regions.set(vm, (m = new Map()));
-  m.set(slot, { gpa, size, hva });
-  return hva;
+  return vm_mem_add(vm, thp, gpa, slot, npages, flags, -1, 0);
 }
 
 /**
- * vm_mem_add with a guest_memfd: a slot of npages at gpa backed by anonymous
- * memory (thp: VM_MEM_SRC_ANONYMOUS_THP) and by guest_memfd at offset.
+ * vm_mem_add: a slot of npages at gpa backed by anonymous memory (thp:
+ * VM_MEM_SRC_ANONYMOUS_THP, 2 MiB aligned with MADV_HUGEPAGE) and, with
+ * KVM_MEM_GUEST_MEMFD, by guest_memfd at guest_memfd_offset; guest_memfd -1
+ * makes one of the region's size, which the VM owns (it stays open).
  */
 export function vm_mem_add(vm: KvmVm, thp: boolean, gpa: number, slot: number, npages: number, flags: number, guest_memfd: number, guest_memfd_offset: number): number {
   const p = vm.p;
@@ -163,6 +148,11 @@ export function vm_mem_add(vm: KvmVm, thp: boolean, gpa: number, slot: number, n
   const raw = p.mmap(0, size + align, U.PROT_READ | U.PROT_WRITE, U.MAP_PRIVATE | U.MAP_ANONYMOUS | U.MAP_NORESERVE, -1, 0);
   const hva = Math.ceil(raw / align) * align;
   if (thp) p.madvise(hva, size, U.MADV_HUGEPAGE);
+  if (flags & U.KVM_MEM_GUEST_MEMFD && guest_memfd < 0) {
+    guest_memfd = vm_create_guest_memfd(vm, size, 0);
+    guest_memfd_offset = 0;
+    vm.owned.push(guest_memfd);
+  }
   vm_set_user_memory_region2(vm, slot, flags, gpa, size, hva, guest_memfd, guest_memfd_offset);
   let m = regions.get(vm);
   if (m === undefined) regions.set(vm, (m = new Map()));
