@@ -9,6 +9,7 @@ import { type MmConfig, type ThpEnabled, defaultMmConfig } from './mm/host.js';
 import { DEFAULT_POLICY, type PolicyChoice, UnknownPolicyError, createHgmMapcount, createPinAccounting } from './policy/registry.js';
 import { DEFAULT_MOUNTS, MOUNT_TYPES, type MountSpec, type MountType, isNormalizedAbsolute } from './fs/namei.js';
 import { parseHugetlbfsOptions } from './fs/hugetlbfs.js';
+import type { ShmemHuge } from './fs/shmem.js';
 
 export class KernelConfigError extends RangeError {
   constructor(message: string) {
@@ -19,6 +20,7 @@ export class KernelConfigError extends RangeError {
 
 const size = z.union([z.string(), z.number()]);
 const thpEnabled = z.enum(['always', 'madvise', 'never']);
+const shmemEnabled = z.enum(['always', 'within_size', 'advise', 'never', 'deny', 'force']);
 
 const schema = z
   .object({
@@ -28,8 +30,8 @@ const schema = z
     movable: size.optional(),
     /** Size of a CMA area at the top of ZONE_NORMAL (cma=), default 0. */
     cma: size.optional(),
-    /** transparent_hugepage/enabled, or an object with use_zero_page too. */
-    thp: z.union([thpEnabled, z.object({ enabled: thpEnabled.optional(), useZeroPage: z.boolean().optional() }).strict()]).optional(),
+    /** transparent_hugepage/enabled, or an object with use_zero_page and shmem_enabled too. */
+    thp: z.union([thpEnabled, z.object({ enabled: thpEnabled.optional(), useZeroPage: z.boolean().optional(), shmemEnabled: shmemEnabled.optional() }).strict()]).optional(),
     /** fault_around_bytes (a power of two, 4096..65536·16). */
     faultAroundBytes: z.number().int().optional(),
     /** vm.max_map_count. */
@@ -116,6 +118,7 @@ export function parseKernelOptions(opts: unknown): BootConfig {
   else if (o.thp !== undefined) {
     if (o.thp.enabled !== undefined) mm.thp.enabled = o.thp.enabled;
     if (o.thp.useZeroPage !== undefined) mm.thp.useZeroPage = o.thp.useZeroPage;
+    if (o.thp.shmemEnabled !== undefined) mm.thp.shmemEnabled = o.thp.shmemEnabled;
   }
   if (o.faultAroundBytes !== undefined) {
     const f = o.faultAroundBytes;
@@ -193,8 +196,19 @@ function parseMounts(mounts: Record<string, string | { type: string; size?: stri
       }
       size = b;
     }
-    if (typeof v !== 'string' && v.options !== undefined && type !== 'hugetlbfs') {
-      throw new KernelConfigError(`Kernel option mounts: options are for hugetlbfs mounts (${point} is ${type})`);
+    if (typeof v !== 'string' && v.options !== undefined && type !== 'hugetlbfs' && type !== 'tmpfs') {
+      throw new KernelConfigError(`Kernel option mounts: options are for hugetlbfs and tmpfs mounts (${point} is ${type})`);
+    }
+    if (type === 'tmpfs' && typeof v !== 'string' && v.options !== undefined) {
+      // mirrors mm/shmem.c:shmem_parse_one (huge= only; deny and force are shmem_enabled's alone)
+      let huge: ShmemHuge = 'never';
+      for (const opt of v.options.split(',').filter((o) => o !== '')) {
+        const m = /^huge=(never|always|within_size|advise)$/.exec(opt);
+        if (m === null) throw new KernelConfigError(`Kernel option mounts: tmpfs at ${point}: unsupported option ${JSON.stringify(opt)} (huge=never|always|within_size|advise)`);
+        huge = m[1] as ShmemHuge;
+      }
+      out.push({ point, type: 'tmpfs', size, tmpfsHuge: huge });
+      continue;
     }
     if (type === 'hugetlbfs') {
       // The option string as mount -o takes it; a size given as such is size=.

@@ -6,7 +6,7 @@
 import { countersRecord } from './cost/counters.js';
 import { type CostEstimate, CostModel } from './cost/model.js';
 import { KernelConfigError, type KernelOptions, parseKernelOptions, RESERVED_PAGES } from './config.js';
-import { Host, type ThpEnabled } from './mm/host.js';
+import { Host, type ShmemEnabled, type ThpEnabled } from './mm/host.js';
 import type { MmapHooks } from './mm/mmap.js';
 import { NODE_STAT_NAMES } from './mm/vmstat.js';
 import { printk } from './mm/debug.js';
@@ -18,7 +18,7 @@ import { Vfs } from './fs/inode.js';
 import { type HugetlbFs, hugetlbFs } from './fs/hugetlbfs.js';
 import { hugetlbInit } from './mm/hugetlb.js';
 import { type SysFile, hugetlbSysFiles, sysfsOpen } from './fs/sysfs.js';
-import { type ShmemFs, shmemFs } from './fs/shmem.js';
+import { type ShmemFs, type ShmemHuge, shmemFs } from './fs/shmem.js';
 import { MountError, Namespace } from './fs/namei.js';
 import { type Meminfo, meminfoRead } from './fs/proc/meminfo.js';
 import { type FolioInfo, folioInfo, kpagecount, kpageflags } from './fs/proc/page.js';
@@ -50,6 +50,9 @@ export interface HgmReport extends HgmMetrics {
 
 const THP_ENABLED = '/sys/kernel/mm/transparent_hugepage/enabled';
 const THP_USE_ZERO_PAGE = '/sys/kernel/mm/transparent_hugepage/use_zero_page';
+const THP_SHMEM_ENABLED = '/sys/kernel/mm/transparent_hugepage/shmem_enabled';
+/** shmem_enabled_show's order (mm/shmem.c). */
+const SHMEM_ENABLED_VALUES: readonly ShmemEnabled[] = ['always', 'within_size', 'advise', 'never', 'deny', 'force'];
 const SPLIT_HUGE_PAGES = '/sys/kernel/debug/split_huge_pages';
 
 export class Kernel implements KernelCore {
@@ -85,6 +88,9 @@ export class Kernel implements KernelCore {
     this.policy = Object.freeze({ ...cfg.policy });
     this.vfs = new Vfs(this.host);
     this.shmem = shmemFs(this.vfs);
+    // shmem_init: the internal mount takes shmem_enabled as its huge= (unless deny or force).
+    const se = this.host.cfg.thp.shmemEnabled;
+    if (se !== 'deny' && se !== 'force') this.shmem.sb.huge = se;
     hugetlbInit(this.host, cfg.hugetlbPools, cfg.hugetlbOptimizeVmemmap);
     this.hugetlbfs = hugetlbFs(this.vfs);
     try {
@@ -255,6 +261,8 @@ export class Kernel implements KernelCore {
     if (isKhugepagedSysfs(path)) return khugepagedSysfsRead(this.host, path);
     if (path === THP_ENABLED) return (['always', 'madvise', 'never'] as const).map((m) => (m === thp.enabled ? `[${m}]` : m)).join(' ');
     if (path === THP_USE_ZERO_PAGE) return thp.useZeroPage ? '1' : '0';
+    // mirrors mm/shmem.c:shmem_enabled_show
+    if (path === THP_SHMEM_ENABLED) return SHMEM_ENABLED_VALUES.map((m) => (m === thp.shmemEnabled ? `[${m}]` : m)).join(' ');
     throw new SyscallError('ENOENT', 'open');
   }
 
@@ -286,6 +294,16 @@ export class Kernel implements KernelCore {
     if (path === THP_USE_ZERO_PAGE) {
       if (v !== '0' && v !== '1') throw new SyscallError('EINVAL', 'write');
       thp.useZeroPage = v === '1';
+      return;
+    }
+    if (path === THP_SHMEM_ENABLED) {
+      // mirrors mm/shmem.c:shmem_enabled_store (one trailing newline allowed; at most 15 bytes)
+      const raw = String(value);
+      const text = raw.endsWith('\n') ? raw.slice(0, -1) : raw;
+      if (raw.length + 1 > 16 || !(SHMEM_ENABLED_VALUES as readonly string[]).includes(text)) throw new SyscallError('EINVAL', 'write');
+      thp.shmemEnabled = text as ShmemEnabled;
+      // The internal mount (memfd, shared anonymous memory) takes it as its huge= (not deny/force).
+      if (text !== 'deny' && text !== 'force') this.shmem.sb.huge = text as ShmemHuge;
       return;
     }
     if (path === SPLIT_HUGE_PAGES) {

@@ -10,6 +10,7 @@ import { PG } from '../mm/folio.js';
 import { NodeStat } from '../mm/vmstat.js';
 import { Pte, walk, type Walk } from '../mm/pgtable.js';
 import { Level } from '../mm/page.js';
+import type { AddressSpace } from '../mm/fs_types.js';
 
 function setup(thp: 'always' | 'never' = 'never') {
   const k = new Kernel({ memory: '256MiB', thp });
@@ -116,6 +117,30 @@ describe('oracle detects corruption', () => {
     const w = leaf(p, a);
     w.table.fl[w.idx]! |= Pte.RW;
     expect(names(k)).toEqual(['writable-private-file-page']);
+  });
+
+  it('a shmem THP: its page-cache index unaligned, a table deposited under its PMD', () => {
+    const k = new Kernel({ memory: '256MiB', thp: { shmemEnabled: 'always' } });
+    const p = k.spawn();
+    const fd = p.memfd_create('f', 0);
+    p.ftruncate(fd, 4 << 20);
+    const raw = p.mmap(0, 6 << 20, U.PROT_NONE, U.MAP_PRIVATE | U.MAP_ANONYMOUS, -1, 0);
+    const a = p.mmap(Math.ceil(raw / (2 << 20)) * (2 << 20), 2 << 20, U.PROT_READ | U.PROT_WRITE, U.MAP_SHARED | U.MAP_FIXED, fd, 0);
+    p.read(a, 1);
+    expect(k.check()).toEqual([]);
+    const w = leaf(p, a);
+    expect(w.level).toBe(Level.PMD);
+    w.table.deposit = new Int32Array(512);
+    w.table.deposit[w.idx] = 1;
+    expect(names(k)).toContain('file-pmd-deposit');
+    w.table.deposit = null;
+    expect(k.check()).toEqual([]);
+    const f = k.host.pfnFolio(w.table.pfn[w.idx]!);
+    const mapping = k.host.ft.owner[f] as AddressSpace;
+    mapping.pages.delete(0, 9);
+    mapping.pages.set(256, 0, f);
+    k.host.ft.index[f] = 256;
+    expect(names(k)).toContain('pagecache-index-unaligned');
   });
 
   it('GUP references: a lost pin, a leaked pin reference, a _pincount drift, pin stats, MMF_HAS_PINNED, a pinned page made shared', () => {

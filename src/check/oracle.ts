@@ -312,6 +312,8 @@ function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable
     }
     acc.entire[f]!++;
     if (anon && !(ft.flags[f]! & PG.HUGETLB) && (t.deposit === null || t.deposit[i] === 0)) push(acc, { name: 'missing-deposit', message: 'anonymous PMD mapping without a deposited page table', pid, addr, pfn });
+    // x86 deposits no table under a file (shmem) PMD: splitting one zaps it.
+    if (!anon && !(ft.flags[f]! & PG.HUGETLB) && t.deposit !== null && t.deposit[i] !== 0) push(acc, { name: 'file-pmd-deposit', message: 'file PMD mapping with a deposited page table', pid, addr, pfn });
   }
   if (!(ft.flags[f]! & PG.HUGETLB && nr < folioNrPages(ft, f))) {
     acc.map[f]!++;
@@ -447,6 +449,8 @@ function checkPageCaches(host: Host, acc: Acc, vfs: Vfs, liveMms: Set<MmStruct>)
       if (ft.owner[f] !== mapping || ft.index[f] !== index || ft.flags[f]! & PG.ANON) {
         push(acc, { name: 'pagecache-owner-mismatch', message: `inode ${inode.ino} index ${index}: folio owner or index disagrees`, pfn: ft.pfn[f] });
       }
+      // A multi-index entry covers a naturally aligned range (shmem THP: a PMD-aligned index).
+      if (index % nr !== 0) push(acc, { name: 'pagecache-index-unaligned', message: `inode ${inode.ino}: a ${nr}-page folio at index ${index}`, pfn: ft.pfn[f] });
       acc.refs[f]! += nr;
       pages += nr;
       // HugeTLB folios are not counted in NR_FILE_PAGES (__filemap_add_folio skips them).

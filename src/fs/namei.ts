@@ -46,7 +46,7 @@ import { PAGE_SIZE } from '../mm/page.js';
 import { type DiskFsKind, diskFs } from './ext4.js';
 import { Dentry, type FsFileOps, OpenFile } from './file.js';
 import type { FsInode, Vfs } from './inode.js';
-import type { ShmemFs } from './shmem.js';
+import type { ShmemFs, ShmemHuge } from './shmem.js';
 import type { HugetlbFs, HugetlbfsMountOptions } from './hugetlbfs.js';
 import { registerStatfs } from './statfs.js';
 
@@ -61,6 +61,8 @@ export interface MountSpec {
   readonly size: number;
   /** hugetlbfs: the parsed mount options (pagesize=, size=, min_size=, nr_inodes=). */
   readonly hugetlbfs?: HugetlbfsMountOptions;
+  /** tmpfs: the huge= option (default never). */
+  readonly tmpfsHuge?: ShmemHuge;
 }
 
 /** The default mount table: ext4 root, tmpfs /tmp and /dev/shm, an fs-dax pmem mount. */
@@ -234,6 +236,7 @@ export class Namespace {
       } else if (spec.type === 'tmpfs') {
         const blocks = spec.size > 0 ? Math.ceil(spec.size / PAGE_SIZE) : Math.floor(totalPages / 2);
         const sb = shmem.mount(blocks, Math.floor(totalPages / 2), anonDev++);
+        sb.huge = spec.tmpfsHuge ?? 'never';
         mount = { point: spec.point, sb, fileOps: shmem.fileOps, newInode: (mode) => shmem.newInode(sb, mode) };
         registerStatfs(sb, () => ({ blocks: sb.maxBlocks, bfree: sb.maxBlocks - sb.usedBlocks, bavail: sb.maxBlocks - sb.usedBlocks, files: sb.maxInodes, ffree: sb.maxInodes - sb.usedInodes }), ST_RELATIME);
       } else {

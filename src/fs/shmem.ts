@@ -1,23 +1,26 @@
 /**
  * tmpfs / shmem: memfd files and shared anonymous memory (mirrors mm/shmem.c).
  *
- * Folios are order 0, as with the default shmem_enabled=never. A folio
- * allocated by fallocate is not uptodate: reads treat it as a hole and the
- * first fault or write clears it, as shmem does.
+ * Folios are order 0 or PMD order (shmem THP). With the default
+ * shmem_enabled=never and no huge= mount option, only MADV_COLLAPSE (and
+ * khugepaged under a shmem_enabled that allows it) makes PMD-order folios.
+ * A folio allocated by fallocate is not uptodate: reads treat it as a hole
+ * and the first fault or write clears it, as shmem does.
  */
 import { Ev } from '../cost/counters.js';
 import { type ErrnoName, errno } from '../uapi/errno.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/falloc.js';
-import { F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE, S_IFREG } from '../uapi/fcntl.js';
+import { F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE, S_IFMT, S_IFREG } from '../uapi/fcntl.js';
 import { TMPFS_MAGIC } from '../uapi/magic.js';
-import { PG } from '../mm/folio.js';
+import { PG, folioNrPages } from '../mm/folio.js';
 import { filemapAddFolio, filemapGetFolio, filemapReadInto, filemapRemoveFolio, truncateInodeFolio, truncateInodePagesRange } from '../mm/filemap.js';
-import { FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations, type VmUffdOps } from '../mm/fs_types.js';
+import { FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations, type VmShmemOps, type VmUffdOps } from '../mm/fs_types.js';
+import { thpVmaSuitableOrder, vmaThpDisabled } from '../mm/huge_memory.js';
 import { unmapMappingRange } from '../mm/memory.js';
 import { securityVmEnoughMemory } from '../mm/mmap.js';
 import { VM, type Vma } from '../mm/mm_types.js';
 import { GFP_HIGHUSER_MOVABLE } from '../mm/page_alloc.js';
-import { PAGE_SHIFT, PAGE_SIZE } from '../mm/page.js';
+import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SHIFT, PAGE_SIZE } from '../mm/page.js';
 import { folioAddLru } from '../mm/rmap.js';
 import { handleUserfault, userfaultfdMinor, userfaultfdMissing } from '../mm/userfaultfd_k.js';
 import { type FsFileOps, OpenFile } from './file.js';
@@ -46,6 +49,53 @@ export interface ShmemSb extends SuperBlock {
   usedBlocks: number;
   /** Inodes in use. */
   usedInodes: number;
+  /** sbinfo->huge: the huge= mount option (the internal mount follows shmem_enabled). */
+  huge: ShmemHuge;
+}
+
+/** tmpfs huge= values (SHMEM_HUGE_NEVER .. SHMEM_HUGE_ADVISE). */
+export type ShmemHuge = 'never' | 'always' | 'within_size' | 'advise';
+
+/**
+ * May a PMD-sized folio hold page index of inode, by shmem_enabled and the
+ * mount's huge= (writeEnd: the end of a write in progress, bytes; 0 if none)?
+ * force: a forced collapse, refused only by shmem_enabled=deny.
+ */
+// mirrors mm/shmem.c:shmem_huge_global_enabled (PMD order)
+function shmemHugeGlobalEnabled(vfs: Vfs, inode: FsInode, index: number, writeEnd: bigint, force: boolean, vmFlags: number): boolean {
+  if ((inode.mode & S_IFMT) !== S_IFREG) return false;
+  const global = vfs.host.cfg.thp.shmemEnabled;
+  if (global === 'deny') return false;
+  if (force || global === 'force') return true;
+  switch ((inode.sb as ShmemSb).huge) {
+    case 'always':
+      return true;
+    case 'within_size': {
+      // The PMD-aligned block holding index lies within i_size (or the write's end).
+      const alignedEnd = Math.ceil((index + 1) / HPAGE_PMD_NR) * HPAGE_PMD_NR;
+      const size = writeEnd > inode.size ? writeEnd : inode.size;
+      if (Number((size + PAGE_MASK_BIG) >> PAGE_SHIFT_BIG) >= alignedEnd) return true;
+      return (vmFlags & VM.HUGEPAGE) !== 0;
+    }
+    case 'advise':
+      return (vmFlags & VM.HUGEPAGE) !== 0;
+    default:
+      return false;
+  }
+}
+
+/**
+ * May a PMD-sized folio back page index of inode (mapped by vma, or by none:
+ * read/write)? Besides shmem_huge_global_enabled: a VMA with THP disabled
+ * never, and shared anonymous memory follows shmem_enabled's deny and force
+ * even for a forced collapse. (The per-size shmem_enabled controls are
+ * "inherit" for PMD size and "never" for the others, their defaults.)
+ */
+// mirrors mm/shmem.c:shmem_allowable_huge_orders (PMD order)
+function shmemAllowableHugePmd(vfs: Vfs, inode: FsInode, vma: Vma | null, index: number, writeEnd: bigint, force: boolean): boolean {
+  const vmFlags = vma !== null ? vma.flags : 0;
+  if (vma !== null && vmaThpDisabled(vma, vmFlags)) return false;
+  return shmemHugeGlobalEnabled(vfs, inode, index, writeEnd, force, vmFlags);
 }
 
 const shmemAops = { swapbacked: true, writeback: false };
@@ -81,12 +131,60 @@ export const enum Sgp {
 /** Result of shmemGetFolio: a folio slot holding a reference for the caller, 0 for a hole (READ), or an errno. */
 export type GetFolio = number | ErrnoName;
 
+/** Where a folio is wanted from: the faulting VMA and address, or none (read/write/fallocate) and the end of the write. */
+export interface ShmemGetCtx {
+  readonly vma: Vma | null;
+  readonly address: number;
+  /** write_end: the end (bytes) of the write or fallocate in progress; 0 if none. */
+  readonly writeEnd: bigint;
+}
+
+const NO_CTX: ShmemGetCtx = { vma: null, address: 0, writeEnd: 0n };
+
 /**
- * Find or create the folio at index. The returned folio carries one reference
- * for the caller.
+ * The PMD-aligned index a new PMD-order folio for index would start at, or
+ * -1 if none may be tried there: the fault address's 2 MiB must fit the VMA
+ * at a PMD-aligned file offset, and nothing may be in the page cache there.
+ */
+// mirrors mm/shmem.c:shmem_suitable_orders (PMD order)
+function shmemSuitablePmd(inode: FsInode, index: number, ctx: ShmemGetCtx): number {
+  if (ctx.vma !== null && !thpVmaSuitableOrder(ctx.vma, ctx.address)) return -1;
+  const aligned = index - (index % HPAGE_PMD_NR);
+  return inode.mapping.pages.nextKey(aligned, aligned + HPAGE_PMD_NR) === -1 ? aligned : -1;
+}
+
+/**
+ * Allocate a PMD-order folio for index if shmem_enabled / huge= allow it
+ * (and the range is free in the page cache), charge it to the file and add
+ * it to the page cache: its slot (the allocation's reference is the caller's),
+ * or 0 to fall back to a small folio (no huge block free, or the file system
+ * too full for 512 pages).
+ */
+// mirrors mm/shmem.c:shmem_alloc_and_add_folio (with huge orders; no shrinker to retry after ENOSPC)
+function shmemAllocHugeFolio(vfs: Vfs, inode: FsInode, index: number, ctx: ShmemGetCtx): number {
+  if (!shmemAllowableHugePmd(vfs, inode, ctx.vma, index, ctx.writeEnd, false)) return 0;
+  const aligned = shmemSuitablePmd(inode, index, ctx);
+  if (aligned < 0 || aligned + HPAGE_PMD_NR - 1 > MAX_INDEX) return 0;
+  const host = vfs.host;
+  const f = host.folioAlloc(HPAGE_PMD_ORDER, GFP_HIGHUSER_MOVABLE);
+  if (f === 0) return 0;
+  if (!shmemAcctBlocks(inode, HPAGE_PMD_NR)) {
+    host.folioPut(f);
+    return 0;
+  }
+  filemapAddFolio(host, inode.mapping, f, aligned);
+  folioAddLru(host, f);
+  return f;
+}
+
+/**
+ * Find or create the folio holding index (a new one is PMD order where
+ * shmem_enabled / huge= allow and the 2 MiB around it is free in the page
+ * cache and, for a fault, PMD-mappable in the VMA). The returned folio
+ * carries one reference for the caller.
  */
 // mirrors mm/shmem.c:shmem_get_folio_gfp
-export function shmemGetFolio(vfs: Vfs, inode: FsInode, index: number, sgp: Sgp): GetFolio {
+export function shmemGetFolio(vfs: Vfs, inode: FsInode, index: number, sgp: Sgp, ctx: ShmemGetCtx = NO_CTX): GetFolio {
   const host = vfs.host;
   const ft = host.ft;
   if (index > MAX_INDEX) return 'EFBIG';
@@ -107,11 +205,17 @@ export function shmemGetFolio(vfs: Vfs, inode: FsInode, index: number, sgp: Sgp)
     return f;
   }
   if (sgp === Sgp.READ) return 0;
-  if (!shmemAcctBlocks(inode, 1)) return 'ENOSPC';
-  f = host.folioAlloc(0, GFP_HIGHUSER_MOVABLE);
+  // A huge folio first (already in the page cache), else a small one.
+  f = shmemAllocHugeFolio(vfs, inode, index, ctx);
   if (f === 0) {
-    shmemUnacctBlocks(inode, 1);
-    return 'ENOMEM';
+    if (!shmemAcctBlocks(inode, 1)) return 'ENOSPC';
+    f = host.folioAlloc(0, GFP_HIGHUSER_MOVABLE);
+    if (f === 0) {
+      shmemUnacctBlocks(inode, 1);
+      return 'ENOMEM';
+    }
+    filemapAddFolio(host, inode.mapping, f, index);
+    folioAddLru(host, f);
   }
   if (sgp === Sgp.FALLOC) {
     host.content.setUniform(f, 0);
@@ -120,8 +224,6 @@ export function shmemGetFolio(vfs: Vfs, inode: FsInode, index: number, sgp: Sgp)
     host.zeroFolio(f);
     ft.flags[f]! |= PG.UPTODATE;
   }
-  filemapAddFolio(host, inode.mapping, f, index);
-  folioAddLru(host, f);
   return f;
 }
 
@@ -137,7 +239,7 @@ function shmemFault(vfs: Vfs, vmf: VmFaultArgs): number {
     const reason = cached ? (userfaultfdMinor(vma) ? VM.UFFD_MINOR : 0) : userfaultfdMissing(vma) ? VM.UFFD_MISSING : 0;
     if (reason !== 0) return -handleUserfault(vma, vmf.address, vmf.realAddress ?? vmf.address, vmf.flags, reason);
   }
-  const r = shmemGetFolio(vfs, inode, vmf.pgoff, Sgp.CACHE);
+  const r = shmemGetFolio(vfs, inode, vmf.pgoff, Sgp.CACHE, { vma, address: vmf.address, writeEnd: 0n });
   if (r === 'EINVAL') return -VmFault.SIGBUS;
   if (r === 'ENOMEM') return -VmFault.OOM;
   if (typeof r === 'string') return -VmFault.SIGBUS;
@@ -177,10 +279,9 @@ function shmemMfillAtomicPte(vfs: Vfs, vma: Vma, pgoff: number, fill: ((f: numbe
   return ret;
 }
 
-/** UFFDIO_CONTINUE's lookup: shmem_get_folio with SGP_NOALLOC. */
+/** UFFDIO_CONTINUE's and collapse_file's lookup: shmem_get_folio with SGP_NOALLOC. */
 // mirrors mm/shmem.c:shmem_get_folio (SGP_NOALLOC)
-function shmemGetFolioNoalloc(vfs: Vfs, vma: Vma, pgoff: number): number {
-  const inode = vma.file!.inode as FsInode;
+function shmemGetFolioNoalloc(vfs: Vfs, inode: FsInode, pgoff: number): number {
   if (pgoff > MAX_INDEX) return -errno.EFBIG;
   if (pgoff >= inode.sizePages) return -errno.EINVAL;
   if (filemapGetFolio(inode.mapping, pgoff) === 0) return -errno.ENOENT;
@@ -197,7 +298,7 @@ function shmemGetFolioNoalloc(vfs: Vfs, vma: Vma, pgoff: number): number {
 // mirrors mm/shmem.c:shmem_undo_range (shmem_truncate_range)
 export function shmemTruncateRange(vfs: Vfs, inode: FsInode, lstart: bigint, lend: bigint): void {
   const ft = vfs.host.ft;
-  truncateInodePagesRange(vfs.host, inode.mapping, lstart, lend, () => shmemUnacctBlocks(inode, 1), (f) => (ft.flags[f]! & PG.UPTODATE) !== 0);
+  truncateInodePagesRange(vfs.host, inode.mapping, lstart, lend, (_f, nr) => shmemUnacctBlocks(inode, nr), (f) => (ft.flags[f]! & PG.UPTODATE) !== 0);
 }
 
 /** Change i_size; shrinking unmaps everything beyond, including private COW copies. */
@@ -241,20 +342,23 @@ function shmemFallocate(vfs: Vfs, file: File, mode: number, offset: bigint, len:
   const start = Number(offset >> PAGE_SHIFT_BIG);
   const end = Number((offset + len + PAGE_MASK_BIG) >> PAGE_SHIFT_BIG);
   const added: number[] = [];
-  for (let index = start; index < end; index++) {
+  for (let index = start; index < end; ) {
     const existed = filemapGetFolio(inode.mapping, index) !== 0;
-    const r = shmemGetFolio(vfs, inode, index, Sgp.FALLOC);
+    const r = shmemGetFolio(vfs, inode, index, Sgp.FALLOC, { vma: null, address: 0, writeEnd: offset + len });
     if (typeof r === 'string') {
       // Undo what this call added and is still unused.
       for (const f of added) {
         if (host.ft.owner[f] !== null && host.ft.flags[f]! & PG.FALLOC) {
+          const nr = folioNrPages(host.ft, f);
           truncateInodeFolio(host, inode.mapping, f);
-          shmemUnacctBlocks(inode, 1);
+          shmemUnacctBlocks(inode, nr);
         }
       }
       return r;
     }
     if (!existed) added.push(r);
+    // folio_next_index: a huge folio covers the indices after this one too.
+    index = host.ft.index[r]! + folioNrPages(host.ft, r);
     host.folioPut(r);
   }
   if (!(mode & FALLOC_FL_KEEP_SIZE) && offset + len > inode.size) inode.size = offset + len;
@@ -286,12 +390,13 @@ function shmemWrite(vfs: Vfs, file: File, buf: Uint8Array, count: number, pos: b
   let err: ErrnoName | null = null;
   while (done < count) {
     const chunk = Math.min(count - done, PAGE_SIZE - off);
-    const r = shmemGetFolio(vfs, inode, index, Sgp.WRITE);
+    const r = shmemGetFolio(vfs, inode, index, Sgp.WRITE, { vma: null, address: 0, writeEnd: pos + BigInt(count) });
     if (typeof r === 'string') {
       err = r;
       break;
     }
-    host.content.write(r, 1, off, buf, done, chunk);
+    // A large folio: the page's offset inside it.
+    host.content.write(r, folioNrPages(host.ft, r), (index - host.ft.index[r]!) * PAGE_SIZE + off, buf, done, chunk);
     host.ev[Ev.COPY_BYTES] += chunk; // copy_page_from_iter_atomic
     host.ft.flags[r]! |= PG.DIRTY | PG.UPTODATE;
     host.ft.flags[r]! &= ~PG.FALLOC;
@@ -341,14 +446,25 @@ export interface ShmemFs {
 export function shmemFs(vfs: Vfs): ShmemFs {
   const uffd: VmUffdOps = {
     mfillAtomicPte: (vma, pgoff, fill, install) => shmemMfillAtomicPte(vfs, vma, pgoff, fill, install),
-    getFolioNoalloc: (vma, pgoff) => shmemGetFolioNoalloc(vfs, vma, pgoff),
+    getFolioNoalloc: (vma, pgoff) => shmemGetFolioNoalloc(vfs, vma.file!.inode as FsInode, pgoff),
   };
+  const thpOps = (anon: boolean): VmShmemOps => ({
+    anon,
+    hugePmdAllowed: (vma, index, force) => shmemAllowableHugePmd(vfs, vma.file!.inode as FsInode, vma, index, 0n, force),
+    getFolioNoalloc: (inode, index) => shmemGetFolioNoalloc(vfs, inode as FsInode, index),
+    // mirrors mm/shmem.c:shmem_charge (the page cache's nrpages is the collapse's to update)
+    charge: (inode, pages) => shmemAcctBlocks(inode as FsInode, pages),
+    uncharge: (inode, pages) => shmemUnacctBlocks(inode as FsInode, pages),
+  });
   const vmOps: VmOperations = {
     name: 'shmem',
     mapPages: true,
     fault: (vmf) => shmemFault(vfs, vmf),
     uffd,
+    shmem: thpOps(false),
   };
+  // shmem_anon_vm_ops: shared anonymous memory (vma_is_anon_shmem).
+  const anonVmOps: VmOperations = { ...vmOps, shmem: thpOps(true) };
   const fileOps: FsFileOps = {
     // mirrors mm/shmem.c:shmem_mmap
     mmap: (_file, vma) => {
@@ -372,6 +488,7 @@ export function shmemFs(vfs: Vfs): ShmemFs {
     maxInodes,
     usedBlocks: 0,
     usedInodes: 0,
+    huge: 'never',
   });
   // The internal mount is unlimited (SB_KERNMOUNT), anonymous device 0:1.
   const sb = newSb(0, 0, 1);
@@ -389,7 +506,7 @@ export function shmemFs(vfs: Vfs): ShmemFs {
     if (!(vma.flags & VM.NORESERVE) && !securityVmEnoughMemory(vfs.host, Math.ceil(size / PAGE_SIZE))) return 'ENOMEM';
     const file = fileSetup('dev/zero', BigInt(size), '/dev/zero (deleted)');
     vma.file = file;
-    vma.ops = vmOps;
+    vma.ops = anonVmOps;
     return null;
   };
   return { vmOps, fileOps, sb, mount: newSb, newInode: (s, mode) => shmemGetInode(vfs, s, mode), fileSetup, zeroSetup };

@@ -10,6 +10,7 @@ import { Ev } from '../cost/counters.js';
 import { PG, folioNrPages, folioTestPmdMappable } from './folio.js';
 import { type AddressSpace, InodeFlag } from './fs_types.js';
 import type { Host } from './host.js';
+import { splitFolio } from './huge_memory.js';
 import { unmapMappingPages } from './memory.js';
 import { folioMkclean } from './rmap.js';
 import { NodeStat } from './vmstat.js';
@@ -154,7 +155,8 @@ export function filemapReadInto(host: Host, size: bigint, buf: Uint8Array, count
     const chunk = Math.min(n - done, 4096 - off);
     const f = getFolio(index);
     if (f !== 0) {
-      host.content.read(f, off, buf, done, chunk);
+      // A large folio: the page's offset inside it.
+      host.content.read(f, (index - host.ft.index[f]!) * 4096 + off, buf, done, chunk);
       if (put) host.folioPut(f);
     } else buf.fill(0, done, done + chunk);
     done += chunk;
@@ -169,42 +171,70 @@ export function filemapReadInto(host: Host, size: bigint, buf: Uint8Array, count
 /**
  * Remove bytes [lstart, lend] (inclusive; lend -1: to the end of the file)
  * from the page cache: whole folios leave it (with every page-cache mapping
- * of them; removed(f) runs after each), and the partial folios at the edges
- * are zeroed in place where zeroable(f) allows (shmem skips fallocated,
- * not-yet-written folios).
+ * of them; removed(f, nr) runs after each, with its page count), and the
+ * folios at the edges are partly zeroed (where zeroable(f) allows: shmem
+ * skips fallocated, not-yet-written folios, which read as zeros anyway). A
+ * large folio at an edge is zeroed over the range and split, so that its
+ * pages inside the range can leave; if it cannot be split (a pin), it stays,
+ * zeroed, as truncate_inode_partial_folio leaves a dirty folio.
  */
-// mirrors mm/truncate.c:truncate_inode_pages_range (with truncate_inode_partial_folio)
+// mirrors mm/truncate.c:truncate_inode_pages_range and mm/shmem.c:shmem_undo_range (with truncate_inode_partial_folio)
 export function truncateInodePagesRange(
   host: Host,
   mapping: AddressSpace,
   lstart: bigint,
   lend: bigint,
-  removed: (f: number) => void = () => {},
+  removed: (f: number, nr: number) => void = () => {},
   zeroable: (f: number) => boolean = () => true,
 ): void {
+  const ft = host.ft;
   const toEnd = lend === -1n;
   // Whole pages [start, end); to the end of the file: every index.
   const start = Number((lstart + 4095n) >> 12n);
   const end = toEnd ? Number.MAX_SAFE_INTEGER : Number((lend + 1n) >> 12n);
-  const victims: number[] = [];
-  if (end > start) mapping.pages.forEach(start, end, (_i, _o, f) => {
-    victims.push(f);
-  });
-  for (const f of victims) {
+  const remove = (f: number): void => {
+    const nr = folioNrPages(ft, f);
     truncateInodeFolio(host, mapping, f);
-    removed(f);
-  }
-  const zeroPart = (index: number, from: number, to: number): void => {
-    const f = filemapGetFolio(mapping, index);
-    if (f === 0 || to <= from || !zeroable(f)) return;
-    host.content.fill(f, 1, from, to - from, 0);
-    host.ev[Ev.ZERO_BYTES] += to - from;
+    removed(f, nr);
   };
-  const partialStart = Number(lstart & 4095n);
-  const partialEnd = toEnd ? 0 : Number((lend + 1n) & 4095n);
+  // truncate_inode_partial_folio: whole (remove), or zero the part in range and split a large folio.
+  const partial = (f: number): void => {
+    const pos = BigInt(ft.index[f]!) * 4096n;
+    const size = BigInt(folioNrPages(ft, f) * 4096);
+    const offset = pos < lstart ? lstart - pos : 0n;
+    const length = toEnd || pos + size <= lend ? size - offset : lend + 1n - pos - offset;
+    if (length === size) {
+      remove(f);
+      return;
+    }
+    if (length > 0n && zeroable(f)) {
+      host.content.fill(f, folioNrPages(ft, f), Number(offset), Number(length), 0);
+      host.ev[Ev.ZERO_BYTES] += Number(length);
+    }
+    if (ft.order[f] === 0) return;
+    // shmem marks a large folio dirty first, so a failed split keeps it (zeroed) rather than dropping it.
+    ft.flags[f]! |= PG.DIRTY;
+    host.folioGet(f);
+    splitFolio(host, f, 0);
+    host.folioPut(f);
+  };
   const firstIdx = Number(lstart >> 12n);
   const lastIdx = toEnd ? -1 : Number(lend >> 12n);
-  const sameFolio = firstIdx === lastIdx;
-  if (partialStart !== 0) zeroPart(firstIdx, partialStart, sameFolio ? partialEnd || 4096 : 4096);
-  if (partialEnd !== 0 && !(sameFolio && partialStart !== 0)) zeroPart(lastIdx, 0, partialEnd);
+  const f = filemapGetFolio(mapping, firstIdx);
+  // Is lend inside the first folio (then it is the only partial one)?
+  let sameFolio = firstIdx === lastIdx;
+  if (f !== 0) {
+    sameFolio = !toEnd && lend < BigInt(ft.index[f]! + folioNrPages(ft, f)) * 4096n;
+    partial(f);
+  }
+  if (!toEnd && !sameFolio) {
+    const g = filemapGetFolio(mapping, lastIdx);
+    if (g !== 0) partial(g);
+  }
+  // The folios entirely inside [start, end): those before, and the pieces of split ones.
+  const victims: number[] = [];
+  if (end > start) mapping.pages.forEach(start, end, (index, order, v) => {
+    if (index >= start && index + (1 << order) <= end) victims.push(v);
+  });
+  for (const v of victims) remove(v);
 }

@@ -167,6 +167,31 @@ export interface VmUffdOps {
   getFolioNoalloc(vma: Vma, pgoff: number): number;
 }
 
+/**
+ * The shmem functions mm calls directly in Linux (mm/shmem.c), for shmem THP:
+ * the huge-page policy and what collapse_file needs of the file system.
+ */
+export interface VmShmemOps {
+  /** vma_is_anon_shmem: a shared anonymous mapping (shmem_anon_vm_ops), not a memfd or tmpfs file. */
+  readonly anon: boolean;
+  /**
+   * shmem_allowable_huge_orders for PMD order: may a PMD-sized folio back page
+   * index of vma's file? force: a forced collapse (MADV_COLLAPSE), which only
+   * shmem_enabled=deny refuses.
+   */
+  hugePmdAllowed(vma: Vma, index: number, force: boolean): boolean;
+  /**
+   * shmem_get_folio(SGP_NOALLOC) for collapse_file: the folio holding index,
+   * with a reference for the caller (a fallocated one is cleared and made
+   * uptodate first), or a negative errno (-ENOENT for a hole, -EINVAL beyond EOF).
+   */
+  getFolioNoalloc(inode: Inode, index: number): number;
+  /** shmem_charge: account pages that a collapse fills into the inode's holes; false if the tmpfs is full. */
+  charge(inode: Inode, pages: number): boolean;
+  /** shmem_uncharge (also used when the page cache drops pages of the inode outside truncation). */
+  uncharge(inode: Inode, pages: number): void;
+}
+
 /** vm_operations_struct. */
 export interface VmOperations {
   readonly name: string;
@@ -180,6 +205,8 @@ export interface VmOperations {
   readonly mapPages: boolean;
   /** userfaultfd's fill operations (shmem); absent: holes cannot be filled with UFFDIO_COPY/_CONTINUE. */
   readonly uffd?: VmUffdOps;
+  /** shmem's THP policy and collapse hooks; absent for every other file system. */
+  readonly shmem?: VmShmemOps;
   /** ->page_mkwrite: a write to a clean shared page; 0 or a VM_FAULT code. */
   pageMkwrite?(vmf: VmFaultArgs, folio: number): number;
   /**

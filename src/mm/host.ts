@@ -25,12 +25,17 @@ import { VmemmapState } from './hugetlb_vmemmap.js';
 /** /sys/kernel/mm/transparent_hugepage/enabled */
 export type ThpEnabled = 'always' | 'madvise' | 'never';
 
+/** /sys/kernel/mm/transparent_hugepage/shmem_enabled (shmem_huge): a tmpfs huge= value, or deny / force. */
+export type ShmemEnabled = 'always' | 'within_size' | 'advise' | 'never' | 'deny' | 'force';
+
 export interface MmConfig {
   thp: {
     /** transparent_hugepage/enabled (default 'always', as most distros ship). */
     enabled: ThpEnabled;
     /** transparent_hugepage/use_zero_page (default true). */
     useZeroPage: boolean;
+    /** transparent_hugepage/shmem_enabled (default 'never', Linux's default). */
+    shmemEnabled: ShmemEnabled;
   };
   /** debugfs fault_around_bytes (default 65536). */
   faultAroundBytes: number;
@@ -44,7 +49,7 @@ export interface MmConfig {
 
 export function defaultMmConfig(): MmConfig {
   return {
-    thp: { enabled: 'always', useZeroPage: true },
+    thp: { enabled: 'always', useZeroPage: true, shmemEnabled: 'never' },
     faultAroundBytes: 65536,
     maxMapCount: 65530,
     mmapMinAddr: 65536,

@@ -1,16 +1,19 @@
 /**
  * Transparent huge pages mapped by PMDs (mirrors mm/huge_memory.c): the
  * anonymous THP fault, the huge zero page, write faults on huge PMDs, PMD
- * splitting and zapping. Only PMD-sized anonymous THPs are modelled (no mTHP
- * orders, no shmem THP by default, as shmem_enabled=never).
+ * splitting and zapping, mapping a PMD-order page-cache folio (shmem THP) by
+ * a PMD, and splitting large folios (anonymous and page-cache). Only
+ * PMD-sized THPs are modelled (no mTHP orders).
  *
  * Every anonymous or huge-zero PMD leaf has a PTE table deposited with it
  * (pgtable_trans_huge_deposit): it is allocated at fault time, counted in
- * PageTables, and becomes the PTE table when the PMD is split.
+ * PageTables, and becomes the PTE table when the PMD is split. File (shmem)
+ * PMD leaves have none, as on x86 (arch_needs_pgtable_deposit() is false):
+ * splitting one zaps it and later faults map PTEs.
  */
 import { Ev } from '../cost/counters.js';
-import { type FolioOwner, type FolioTable, PG, folioMapcount, folioNrPages, folioTestAnon, isZeroFolio, pageAnonExclusive, setPageAnonExclusive } from './folio.js';
-import { VmFault } from './fs_types.js';
+import { type FolioOwner, type FolioTable, PG, folioMapcount, folioNrPages, folioTestAnon, folioTestPmdMappable, isZeroFolio, pageAnonExclusive, setPageAnonExclusive } from './folio.js';
+import { type AddressSpace, VmFault } from './fs_types.js';
 import type { Host } from './host.js';
 import { MMF, MmCounter, type MmStruct, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
@@ -21,6 +24,7 @@ import {
   RMAP_EXCLUSIVE,
   RMAP_NONE,
   folioAddAnonRmap,
+  folioAddFileRmap,
   folioAddLru,
   folioAddNewAnonRmap,
   folioMoveAnonRmap,
@@ -29,6 +33,7 @@ import {
   rmapWalk,
 } from './rmap.js';
 import { flushTlbRange } from './tlb.js';
+import { NodeStat } from './vmstat.js';
 import { handleUserfault, userfaultfdMissing } from './userfaultfd_k.js';
 
 /** add_mm_counter, keeping the RSS high-water mark. */
@@ -65,6 +70,48 @@ export function thpVmaAllowable(host: Host, vma: Vma, addr: number): boolean {
   // thp_vma_suitable_order: the aligned 2 MiB must lie inside the VMA.
   const haddr = alignDown(addr, PMD_SIZE);
   return haddr >= vma.start && haddr + PMD_SIZE <= vma.end;
+}
+
+/**
+ * Does the aligned 2 MiB around addr lie inside vma, at a file offset a PMD
+ * can map (thp_vma_suitable_order for PMD order)?
+ */
+// mirrors include/linux/huge_mm.h:thp_vma_suitable_order (PMD order)
+export function thpVmaSuitableOrder(vma: Vma, addr: number): boolean {
+  if (!vmaIsAnonymous(vma) && (vma.start / PAGE_SIZE - vma.pgoff) % HPAGE_PMD_NR !== 0) return false;
+  const haddr = alignDown(addr, PMD_SIZE);
+  return haddr >= vma.start && haddr + PMD_SIZE <= vma.end;
+}
+
+/** MADV_NOHUGEPAGE or PR_SET_THP_DISABLE: no THP of any kind here. */
+// mirrors include/linux/huge_mm.h:vma_thp_disabled
+export function vmaThpDisabled(vma: Vma, vmFlags: number): boolean {
+  return (vmFlags & VM.NOHUGEPAGE) !== 0 || (vma.mm.flags & MMF.DISABLE_THP) !== 0;
+}
+
+/**
+ * Map the PMD-order page-cache folio f by a PMD at the 2 MiB around address
+ * (the PMD entry i of pmdTable is none). The caller's reference on f becomes
+ * the PMD's. VM_FAULT_FALLBACK when a PMD cannot map it here: THP disabled
+ * for the VMA, the VMA range or file offset not PMD-aligned, a small folio,
+ * a poisoned page, or the PMD no longer none.
+ */
+// mirrors mm/memory.c:do_set_pmd (no deposit: x86)
+export function doSetPmd(host: Host, vma: Vma, pmdTable: PageTable, i: number, address: number, f: number, write: boolean): number {
+  const ft = host.ft;
+  if (vmaThpDisabled(vma, vma.flags)) return VmFault.FALLBACK;
+  const haddr = alignDown(address, PMD_SIZE);
+  if (!thpVmaSuitableOrder(vma, haddr)) return VmFault.FALLBACK;
+  if (ft.order[f] !== HPAGE_PMD_ORDER) return VmFault.FALLBACK;
+  // folio_test_has_hwpoisoned: a poisoned page must stay behind its own PTE.
+  if (ft.flags[f]! & PG.HWPOISON) return VmFault.FALLBACK;
+  if (pmdTable.fl[i] !== 0) return VmFault.FALLBACK;
+  let fl = vma.pageProt | Pte.PSE;
+  if (write) fl = maybeMkwrite(fl | MKDIRTY, vma);
+  addMmCounter(vma.mm, mmCounterFile(host, f), HPAGE_PMD_NR);
+  folioAddFileRmap(host, f, 0, HPAGE_PMD_NR, vma, Level.PMD);
+  setEntry(host, pmdTable, i, ft.pfn[f]!, fl);
+  return VmFault.OK;
 }
 
 /** The PTE table deposited with PMD leaf i, as a folio slot. */
@@ -364,20 +411,25 @@ interface SplitMapping {
 }
 
 /**
- * Split the large anonymous folio f into folios of order newOrder. The
- * caller holds one reference on f, which stays with the new folio holding f's
- * first page. Fails with -EINVAL (the huge zero folio is -EBUSY; bad orders),
- * -EBUSY (no anon_vma), or -EAGAIN when references other than the mappings
- * and the caller's exist (can_split_folio: the refcount cannot freeze):
- * a GUP pin or reference, a pipe holding the page, ...
+ * Split the large folio f (anonymous or page cache) into folios of order
+ * newOrder. The caller holds one reference on f, which stays with the new
+ * folio holding f's first page. Fails with -EINVAL (the huge zero folio is
+ * -EBUSY; bad orders), -EBUSY (no anon_vma; a page-cache folio already
+ * truncated), or -EAGAIN when references other than the mappings, the page
+ * cache's and the caller's exist (can_split_folio: the refcount cannot
+ * freeze): a GUP pin or reference, a pipe holding the page, ...
  *
  * Linux unmaps every mapping into migration entries, freezes the refcount,
- * splits and maps the pieces back. The model splits PMD mappings into PTEs,
- * then moves each page's PTE mappings from the old folio's counters to its
- * new folio's (the PTEs themselves do not change: the pfns stay), which ends
- * in the same state. New folios that nothing maps are freed, as
- * free_folio_and_swap_cache does. Large page-cache folios do not exist in the
- * model yet (no shmem THP); their split (with the page cache) arrives with them.
+ * splits and maps the pieces back. The model splits PMD mappings first (an
+ * anonymous PMD becomes PTEs; a file PMD is zapped, as __split_huge_pmd does
+ * for file VMAs), then moves each page's PTE mappings from the old folio's
+ * counters to its new folio's (the PTEs themselves do not change: the pfns
+ * stay), which ends in the same state. A page-cache folio's multi-index
+ * entry becomes one entry per piece, each piece holding the cache's
+ * references to its pages. New folios that nothing maps or caches are freed,
+ * as free_folio_and_swap_cache does. Simplified: pieces beyond EOF stay in
+ * the page cache (Linux drops them here; truncation, the only caller that
+ * leaves such pieces, removes them next).
  */
 // mirrors mm/huge_memory.c:split_huge_page_to_list_to_order (__folio_split, uniform split)
 export function splitFolio(host: Host, f: number, newOrder: number): number {
@@ -386,26 +438,31 @@ export function splitFolio(host: Host, f: number, newOrder: number): number {
   if (isHugeZeroFolio(host, f)) return -EBUSY_;
   if (ft.flags[f]! & PG.HUGETLB || order === 0) return -EINVAL_;
   if (!Number.isInteger(newOrder) || newOrder < 0 || newOrder >= order) return -EINVAL_;
-  if (!folioTestAnon(ft, f)) throw new Error('internal: large page-cache folios are not modelled yet');
+  const anon = folioTestAnon(ft, f);
   // Anonymous memory has no order-1 folios (no room for the deferred-split list).
-  if (newOrder === 1) return -EINVAL_;
+  if (anon && newOrder === 1) return -EINVAL_;
+  // No anon_vma, or a page-cache folio truncated meanwhile (folio->mapping NULL).
   if (ft.owner[f] === null) return -EBUSY_;
-  // can_split_folio: only the mappings and the caller may hold references.
-  if (ft.refcount[f] !== folioMapcount(ft, f) + 1) return -EAGAIN_;
   const nr = folioNrPages(ft, f);
+  // can_split_folio: only the mappings, the page cache and the caller may hold references.
+  const extraPins = anon ? 0 : nr;
+  if (ft.refcount[f] !== folioMapcount(ft, f) + extraPins + 1) return -EAGAIN_;
   const head = ft.pfn[f]!;
-  // unmap_folio (TTU_SPLIT_HUGE_PMD): PMD mappings become PTE mappings first.
+  // unmap_folio (TTU_SPLIT_HUGE_PMD): PMD mappings become PTE mappings (anon) or go (file) first.
   const mappings = collectSplitMappings(host, f, true);
-  const excl = new Uint8Array(nr);
-  for (let i = 0; i < nr; i++) excl[i] = pageAnonExclusive(ft, f, i) ? 1 : 0;
+  const excl = new Uint8Array(anon ? nr : 0);
+  for (let i = 0; i < excl.length; i++) excl[i] = pageAnonExclusive(ft, f, i) ? 1 : 0;
   for (const m of mappings) folioRemoveRmap(host, f, m.page, 1, m.vma, Level.PTE);
   // __split_unmapped_folio: the pieces, each unmapped and with no references yet.
   const per = 1 << newOrder;
   const flags = ft.flags[f]! & (PG.ANON | PG.SWAPBACKED | PG.UPTODATE | PG.DIRTY | PG.REFERENCED | PG.LRU | PG.UNEVICTABLE | PG.MLOCKED);
   const owner = ft.owner[f]!;
   const index = ft.index[f]!;
+  const mapping = anon ? null : (owner as AddressSpace);
+  const wasPmdMappable = folioTestPmdMappable(ft, f);
   host.memmap.delete(head, order);
   ft.pages.delete(f);
+  if (mapping !== null) mapping.pages.delete(index, order);
   const slots: number[] = [f];
   resetSplitSlot(ft, f, head, newOrder, flags, owner, index);
   for (let k = 1; k < nr / per; k++) {
@@ -415,16 +472,22 @@ export function splitFolio(host: Host, f: number, newOrder: number): number {
   }
   for (let k = 0; k < slots.length; k++) host.memmap.set(head + k * per, newOrder, slots[k]!);
   host.content.splitInto(f, slots, per);
+  if (mapping !== null) {
+    // The page cache: one entry per piece, each with the cache's references to its pages.
+    for (let k = 0; k < slots.length; k++) mapping.pages.set(index + k * per, newOrder, slots[k]!);
+    if (flags & PG.SWAPBACKED && wasPmdMappable && newOrder < HPAGE_PMD_ORDER) host.stat[NodeStat.NR_SHMEM_THPS] -= nr;
+  }
   // remap_page: every mapping back, on its new folio; each holds one reference.
   for (let k = 0; k < slots.length; k++) {
     const g = slots[k]!;
-    ft.refcount[g] = k === 0 ? 1 : 0;
-    for (let i = 0; i < per; i++) if (excl[k * per + i]) setPageAnonExclusive(ft, g, i);
+    ft.refcount[g] = (k === 0 ? 1 : 0) + (mapping !== null ? per : 0);
+    for (let i = 0; i < per && anon; i++) if (excl[k * per + i]) setPageAnonExclusive(ft, g, i);
   }
   for (const m of mappings) {
     const g = slots[Math.floor(m.page / per)]!;
     const i = m.page % per;
-    folioAddAnonRmap(host, g, i, 1, m.vma, excl[m.page] ? RMAP_EXCLUSIVE : RMAP_NONE, Level.PTE);
+    if (anon) folioAddAnonRmap(host, g, i, 1, m.vma, excl[m.page] ? RMAP_EXCLUSIVE : RMAP_NONE, Level.PTE);
+    else folioAddFileRmap(host, g, i, 1, m.vma, Level.PTE);
     ft.refcount[g] = ft.refcount[g]! + 1;
   }
   host.ev[Ev.THP_SPLIT_PAGE]++;

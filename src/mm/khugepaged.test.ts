@@ -1,5 +1,6 @@
 /**
- * MADV_COLLAPSE and khugepaged (mm/khugepaged.c) on anonymous memory.
+ * MADV_COLLAPSE and khugepaged (mm/khugepaged.c) on anonymous memory (shmem:
+ * shmem_thp.test.ts).
  *
  * The errno cases were checked against real Linux 6.12 (Debian 6.12.118,
  * ../shared/realkernel, 2 vCPUs, THP=always, shmem_enabled=never; a static
@@ -19,7 +20,7 @@
  *   a hole in the range                       ENOMEM, the PMD after it collapsed
  *   a PTE-mapped THP                          0
  *   fully COW-shared after fork (read-only)   EINVAL; one page COWed: 0
- *   memfd or shared anonymous memory          0 (collapse_file; not modelled: EINVAL here)
+ *   memfd or shared anonymous memory          0 (collapse_file)
  */
 import { describe, expect, it } from 'vitest';
 import { FOLL_LONGTERM, FOLL_WRITE, Kernel, MmuNotifyEvent, type Process, SyscallError } from '../index.js';
@@ -242,7 +243,7 @@ describe('MADV_COLLAPSE: which ranges collapse, and the errno otherwise (Linux 6
     expect(k.check()).toEqual([]);
   });
 
-  it('file memory: EINVAL (regular files: CONFIG_READ_ONLY_THP_FOR_FS=n; shmem: collapse_file not modelled yet)', () => {
+  it('file memory: memfd collapses (0, PMD-mapped); a regular file is EINVAL (CONFIG_READ_ONLY_THP_FOR_FS=n)', () => {
     const { k, p } = boot();
     const fd = p.memfd_create('m', 0);
     p.ftruncate(fd, 2 * PMD);
@@ -250,8 +251,10 @@ describe('MADV_COLLAPSE: which ranges collapse, and the errno otherwise (Linux 6
     p.munmap(raw, 3 * PMD);
     const s = p.mmap(Math.ceil(raw / PMD) * PMD, 2 * PMD, RW, U.MAP_SHARED | U.MAP_FIXED, fd, 0);
     p.fill(s, PAGE, 5);
-    // Linux 6.12 collapses this (0): the model's departure until shmem THP exists.
-    expect(errnoOf(() => p.madvise(s, PMD, U.MADV_COLLAPSE))).toBe('EINVAL');
+    // collapse_file, then collapse_pte_mapped_thp maps the new folio by a PMD.
+    expect(errnoOf(() => p.madvise(s, PMD, U.MADV_COLLAPSE))).toBe(null);
+    expect(pmdMapped(p, s)).toBe(true);
+    expect(k.check()).toEqual([]);
     const f = p.open('/data', U.O_RDWR | U.O_CREAT, 0o644);
     p.ftruncate(f, 2 * PMD);
     const fraw = p.mmap(0, 3 * PMD, RW, U.MAP_SHARED, f, 0);

@@ -1,6 +1,6 @@
 /**
  * Collapsing small pages into PMD-mapped THPs (mirrors mm/khugepaged.c):
- * MADV_COLLAPSE and the khugepaged scan, over anonymous memory.
+ * MADV_COLLAPSE and the khugepaged scan, over anonymous memory and shmem.
  *
  * Both run the same machinery with different limits (struct collapse_control):
  *
@@ -12,6 +12,12 @@
  *                             them (zeroing the holes), frees the small pages
  *                             and maps the new folio by a PMD with the old
  *                             table deposited under it
+ *   hpage_collapse_scan_file  (shmem) looks at the page cache of the 2 MiB
+ *   collapse_file             replaces its small folios by one PMD-order folio
+ *                             (copying them, holes become zeroes), unmapping
+ *                             them everywhere and retracting empty PTE tables
+ *   collapse_pte_mapped_thp   maps a PMD-order page-cache folio mapped by PTEs
+ *                             (or not at all) in one mm by a PMD instead
  *
  * MADV_COLLAPSE ignores khugepaged's max_ptes_none/swap/shared and the sysfs
  * `enabled` setting (it honours VM_NOHUGEPAGE and PR_SET_THP_DISABLE); its
@@ -30,26 +36,27 @@
  *   is counted as a swap entry, and collapse_huge_page, which cannot swap it
  *   in, fails at isolation with SCAN_PTE_NON_PRESENT.
  * - No NUMA, no memcg: the node checks and SCAN_CGROUP_CHARGE_FAIL never fire.
- * - shmem and file VMAs: the model has no large page-cache folios yet
- *   (shmem_enabled=never), so collapse_file / collapse_pte_mapped_thp are not
- *   modelled; MADV_COLLAPSE of a shmem range fails with EINVAL (Linux would
- *   collapse it), and khugepaged skips file VMAs. Regular files are EINVAL as
- *   in Linux (CONFIG_READ_ONLY_THP_FOR_FS=n).
+ * - Regular (non-shmem) files are EINVAL as in a kernel built without
+ *   CONFIG_READ_ONLY_THP_FOR_FS: collapse_file's read-only file path is not
+ *   modelled. shmem has no swap, so collapse_file never swaps a page in.
  * - khugepaged has no thread: Kernel.khugepagedScan() runs one wake-up of it
  *   (khugepaged_do_scan) when a test or a simulated-time scenario asks.
  */
 import { Ev } from '../cost/counters.js';
-import { PG, folioMapcount, folioMaybeMappedShared, folioNrPages, folioTestAnon } from './folio.js';
+import { PG, folioMapcount, folioMapped, folioMaybeMappedShared, folioNrPages, folioTestAnon } from './folio.js';
+import type { AddressSpace } from './fs_types.js';
 import type { Host } from './host.js';
-import { addMmCounter, maybeMkwrite, pgtableTransHugeDeposit } from './huge_memory.js';
-import { MMF, MmCounter, type MmStruct, VM, type Vma, vmaIsAnonymous, vmaIsShmem } from './mm_types.js';
+import { addMmCounter, doSetPmd, maybeMkwrite, mmCounterFile, pgtableTransHugeDeposit, thpVmaSuitableOrder, vmaThpDisabled } from './huge_memory.js';
+import { MMF, MmCounter, type MmStruct, VM, type Vma, linearPageIndex, vmaIsAnonymous, vmaIsShmem } from './mm_types.js';
 import { MmuNotifyEvent, invalidateEnd, invalidateStart, mmuNotifierTestYoung } from './mmu_notifier.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, Level, PAGE_SIZE, PMD_SIZE, alignDown, alignUp, tableIndex } from './page.js';
-import { MKDIRTY, type PageTable, Pte, clearEntry, linkChild, setEntry, tableLookup } from './pgtable.js';
-import { RMAP_EXCLUSIVE, folioAddLru, folioAddNewAnonRmap, folioRemoveRmap } from './rmap.js';
+import { MKDIRTY, type PageTable, Pte, clearEntry, freeChild, linkChild, setEntry, tableLookup } from './pgtable.js';
+import { RMAP_EXCLUSIVE, folioAddLru, folioAddNewAnonRmap, folioRemoveRmap, tryToUnmap } from './rmap.js';
 import { flushTlbRange } from './tlb.js';
-import { findVma, vmaIsDax } from './vma.js';
+import { NodeStat } from './vmstat.js';
+import { userfaultfdArmed, userfaultfdMissing, userfaultfdWp } from './userfaultfd_k.js';
+import { findVma, vmaIsDax, vmaLookup } from './vma.js';
 
 /** enum scan_result (mm/khugepaged.c), in Linux's order. */
 export const enum Scan {
@@ -180,20 +187,10 @@ export const enum Tva {
 }
 
 /**
- * Does the aligned 2 MiB around addr lie inside vma, at a file offset a PMD
- * can map (thp_vma_suitable_order for PMD order)?
- */
-// mirrors include/linux/huge_mm.h:thp_vma_suitable_order (PMD order)
-export function thpVmaSuitableOrder(vma: Vma, addr: number): boolean {
-  if (!vmaIsAnonymous(vma) && (vma.start / PAGE_SIZE - vma.pgoff) % HPAGE_PMD_NR !== 0) return false;
-  const haddr = alignDown(addr, PMD_SIZE);
-  return haddr >= vma.start && haddr + PMD_SIZE <= vma.end;
-}
-
-/**
  * May a PMD-sized THP back this VMA outside the fault path (collapse)? With
  * Tva.ENFORCE_SYSFS (khugepaged) the sysfs `enabled` setting applies to
- * anonymous VMAs; MADV_COLLAPSE ignores it, even "never".
+ * anonymous VMAs, and shmem_enabled / the tmpfs huge= option to shmem ones;
+ * MADV_COLLAPSE ignores them (even "never"), except shmem_enabled=deny.
  */
 // mirrors include/linux/huge_mm.h:thp_vma_allowable_order and mm/huge_memory.c:__thp_vma_allowable_orders (PMD order; not in a fault, not for smaps)
 export function thpVmaAllowableOrder(host: Host, vma: Vma, vmFlags: number, tvaFlags: number): boolean {
@@ -204,37 +201,33 @@ export function thpVmaAllowableOrder(host: Host, vma: Vma, vmFlags: number, tvaF
     // huge_anon_orders_inherit for PMD order: per-size controls are not modelled.
     if (!(mode === 'always' || (vmFlags & VM.HUGEPAGE && mode === 'madvise'))) return false;
   }
-  // vma_thp_disabled: MADV_NOHUGEPAGE or PR_SET_THP_DISABLE.
-  if (vmFlags & VM.NOHUGEPAGE || vma.mm.flags & MMF.DISABLE_THP) return false;
+  if (vmaThpDisabled(vma, vmFlags)) return false;
   // khugepaged does not collapse DAX; this is not the fault path.
   if (vmaIsDax(vma)) return false;
   // VM_NO_KHUGEPAGED
   if (vmFlags & (VM.SPECIAL | VM.HUGETLB)) return false;
   if (!thpVmaSuitableOrder(vma, vma.end - PMD_SIZE)) return false;
-  if (vmaIsShmem(vma)) {
-    // shmem_allowable_huge_orders: a forced collapse takes PMD order unless shmem_enabled=deny;
-    // khugepaged follows shmem_enabled and huge=, which are "never" in the model.
-    return !enforceSysfs;
-  }
+  // shmem_allowable_huge_orders (from the VMA's first page): a forced collapse unless shmem_enabled=deny.
+  if (vmaIsShmem(vma)) return vma.ops?.shmem?.hugePmdAllowed(vma, vma.pgoff, !enforceSysfs) ?? false;
   // vma_can_map_huge_file -> file_thp_enabled: CONFIG_READ_ONLY_THP_FOR_FS is not set.
   if (!anon) return false;
   // An anonymous VMA no fault has prepared has nothing to collapse.
   return vma.anonVma !== null;
 }
 
-/** Is any userfaultfd mode registered on the VMA (userfaultfd_armed)? */
-// mirrors include/linux/userfaultfd_k.h:userfaultfd_armed (VM_UFFD_MINOR is not modelled)
-function userfaultfdArmed(vma: Vma): boolean {
-  return (vma.flags & (VM.UFFD_MISSING | VM.UFFD_WP)) !== 0;
-}
-
 // ---------------------------------------------------------------------------
 // mm registration.
 
-/** hugepage_pmd_enabled: may khugepaged collapse anything at all? */
-// mirrors mm/khugepaged.c:hugepage_pmd_enabled (per-size anon controls are "inherit")
+/**
+ * hugepage_pmd_enabled: may khugepaged collapse anything at all? Anonymous
+ * memory by `enabled`; shmem by shmem_enabled alone (its PMD size inherits
+ * it), so a tmpfs mounted huge=always under shmem_enabled=never does not wake
+ * khugepaged, as in Linux.
+ */
+// mirrors mm/khugepaged.c:hugepage_pmd_enabled (per-size controls are "inherit"; with shmem_hpage_pmd_enabled)
 function hugepagePmdEnabled(host: Host): boolean {
-  return host.cfg.thp.enabled !== 'never';
+  const shmem = host.cfg.thp.shmemEnabled;
+  return host.cfg.thp.enabled !== 'never' || (shmem !== 'deny' && shmem !== 'never');
 }
 
 // mirrors mm/khugepaged.c:__khugepaged_enter
@@ -533,6 +526,276 @@ function collapseHugePage(host: Host, mm: MmStruct, address: number, cc: Collaps
 }
 
 // ---------------------------------------------------------------------------
+// shmem: collapsing the page cache (collapse_file) and mapping the result.
+
+/**
+ * Look at the page cache of [start, start + HPAGE_PMD_NR) of a shmem file and
+ * collapse it if nothing forbids it: a PMD-order folio already there is
+ * SCAN_PTE_MAPPED_HUGEPAGE (the caller maps it), a folio off the LRU or with
+ * extra references (a GUP pin) fails. khugepaged wants at least
+ * HPAGE_PMD_NR - max_ptes_none pages present; MADV_COLLAPSE one.
+ */
+// mirrors mm/khugepaged.c:hpage_collapse_scan_file (no swap entries, no NUMA)
+function hpageCollapseScanFile(host: Host, vma: Vma, start: number, cc: CollapseControl): Scan {
+  const ft = host.ft;
+  const mapping = vma.file!.inode.mapping;
+  let present = 0;
+  let result = Scan.SUCCEED;
+  mapping.pages.forEach(start, start + HPAGE_PMD_NR, (index, order, f) => {
+    if (order === HPAGE_PMD_ORDER && index === start) {
+      // Maybe PMD-mapped: the caller goes on to collapse_pte_mapped_thp.
+      result = Scan.PTE_MAPPED_HUGEPAGE;
+      return true;
+    }
+    if (!(ft.flags[f]! & PG.LRU)) {
+      result = Scan.PAGE_LRU;
+      return true;
+    }
+    if (!isRefcountSuitable(host, f)) {
+      result = Scan.PAGE_COUNT;
+      return true;
+    }
+    present += 1 << order;
+    return false;
+  });
+  if (result !== Scan.SUCCEED) return result;
+  if (cc.isKhugepaged && present < HPAGE_PMD_NR - khugepagedState(host).maxPtesNone) return Scan.EXCEED_NONE_PTE;
+  return collapseFile(host, vma, start, cc);
+}
+
+/**
+ * Replace the small folios of [start, start + HPAGE_PMD_NR) of a shmem file
+ * by one new PMD-order folio holding their contents (holes become zeroes and
+ * are charged to the file): each old folio is unmapped everywhere first and
+ * must then be held by nothing but the page cache and us. On success the
+ * emptied PTE tables are retracted from the VMAs that map the range aligned,
+ * and MADV_COLLAPSE gets SCAN_PTE_MAPPED_HUGEPAGE to map the folio by a PMD.
+ * On failure the old folios stay in the page cache (unmapped ones refault).
+ */
+// mirrors mm/khugepaged.c:collapse_file (shmem; no swap-in, single-threaded: the holes cannot fill meanwhile)
+function collapseFile(host: Host, vma: Vma, start: number, cc: CollapseControl): Scan {
+  const ft = host.ft;
+  const file = vma.file!;
+  const inode = file.inode;
+  const mapping = inode.mapping;
+  const shmem = vma.ops!.shmem!;
+  const end = start + HPAGE_PMD_NR;
+  // alloc_charge_folio
+  const nf = host.folioAlloc(HPAGE_PMD_ORDER, GFP_HIGHUSER_MOVABLE);
+  if (nf === 0) {
+    host.ev[Ev.THP_COLLAPSE_ALLOC_FAILED]++;
+    return Scan.ALLOC_HUGE_PAGE_FAIL;
+  }
+  host.ev[Ev.THP_COLLAPSE_ALLOC]++;
+  const olds: number[] = [];
+  let nrNone = 0;
+  let result = Scan.SUCCEED;
+  for (let index = start; index < end; ) {
+    let f = mapping.pages.get(index);
+    if (f < 0) {
+      // Stop if the extent is now completely empty (truncated or hole-punched).
+      if (index === start && mapping.pages.nextKey(start, end) === -1) {
+        result = Scan.TRUNCATED;
+        break;
+      }
+      nrNone++;
+      index++;
+      continue;
+    }
+    if (!(ft.flags[f]! & PG.UPTODATE)) {
+      // shmem_get_folio(SGP_NOALLOC): instantiate a fallocated page.
+      f = shmem.getFolioNoalloc(inode, index);
+      if (f <= 0) {
+        result = Scan.FAIL;
+        break;
+      }
+    } else {
+      host.folioGet(f);
+    }
+    // If the file was truncated and extended, a THP may be here already.
+    if (ft.order[f] === HPAGE_PMD_ORDER && ft.index[f] === start) result = Scan.PTE_MAPPED_HUGEPAGE;
+    else if (ft.owner[f] !== mapping) result = Scan.TRUNCATED;
+    else if (!(ft.flags[f]! & PG.LRU)) result = Scan.DEL_PAGE_LRU;
+    if (result !== Scan.SUCCEED) {
+      host.folioPut(f);
+      break;
+    }
+    if (folioMapped(ft, f)) tryToUnmap(host, f);
+    // Ours, the page cache's, and (in Linux) the LRU isolation's: anything else is a user.
+    if (ft.refcount[f] !== 1 + folioNrPages(ft, f)) {
+      result = Scan.PAGE_COUNT;
+      host.folioPut(f);
+      break;
+    }
+    olds.push(f);
+    index += folioNrPages(ft, f);
+  }
+  if (result === Scan.SUCCEED && nrNone > 0 && !shmem.charge(inode, nrNone)) result = Scan.FAIL;
+  else if (result === Scan.SUCCEED && nrNone > 0) {
+    // A hole a MISSING-registered VMA has seen must still raise its fault: roll back.
+    for (const v of mapping.iMmap) {
+      if (v.pgoff < end && v.pgoff + (v.end - v.start) / PAGE_SIZE > start && userfaultfdMissing(v)) result = Scan.EXCEED_NONE_PTE;
+    }
+    if (result !== Scan.SUCCEED) shmem.uncharge(inode, nrNone);
+  }
+  if (result !== Scan.SUCCEED) {
+    // rollback: the old folios stay in the page cache.
+    for (const f of olds) host.folioPut(f);
+    host.folioPut(nf);
+    return result;
+  }
+  collapseFileCopy(host, nf, start, olds);
+  ft.flags[nf]! |= PG.UPTODATE | PG.DIRTY;
+  folioAddLru(host, nf);
+  collapseFileReplace(host, mapping, start, nf, olds, nrNone);
+  retractPageTables(host, mapping, start);
+  return cc.isKhugepaged ? Scan.SUCCEED : Scan.PTE_MAPPED_HUGEPAGE;
+}
+
+/** Copy the old folios into the new one at their offsets; the holes between them become zeroes. */
+// mirrors mm/khugepaged.c:collapse_file (the copy loop: copy_mc_highpage, clear_highpage)
+function collapseFileCopy(host: Host, nf: number, start: number, olds: readonly number[]): void {
+  const ft = host.ft;
+  const content = host.content;
+  let index = start;
+  const zero = (upTo: number): void => {
+    if (upTo <= index) return;
+    content.fill(nf, HPAGE_PMD_NR, (index - start) * PAGE_SIZE, (upTo - index) * PAGE_SIZE, 0);
+    host.ev[Ev.ZERO_BYTES] += (upTo - index) * PAGE_SIZE;
+    index = upTo;
+  };
+  for (const f of olds) {
+    zero(ft.index[f]!);
+    const n = folioNrPages(ft, f);
+    for (let i = 0; i < n; i++) content.copyPage(nf, HPAGE_PMD_NR, index - start + i, f, i);
+    host.ev[Ev.COPY_BYTES] += n * PAGE_SIZE;
+    index += n;
+  }
+  zero(start + HPAGE_PMD_NR);
+}
+
+/**
+ * The page-cache swap: the old folios (unmapped, each held by us) leave and
+ * nf takes the range as one multi-index entry, nrNone of its pages filling
+ * holes. The old folios' page counts pass to nf; the holes are added. nf's
+ * allocation reference becomes one of the cache's; the old folios lose the
+ * cache's references and ours, and are freed.
+ */
+// mirrors mm/khugepaged.c:collapse_file (shmem_charge's nrpages, the xas_store of the new folio, freeing the old ones)
+function collapseFileReplace(host: Host, mapping: AddressSpace, start: number, nf: number, olds: readonly number[], nrNone: number): void {
+  const ft = host.ft;
+  const nr = folioNrPages(ft, nf);
+  for (const f of olds) {
+    const n = folioNrPages(ft, f);
+    mapping.pages.delete(ft.index[f]!, ft.order[f]!);
+    ft.owner[f] = null;
+    host.folioPut(f, n + 1);
+  }
+  ft.owner[nf] = mapping;
+  ft.index[nf] = start;
+  ft.flags[nf]! |= PG.SWAPBACKED;
+  mapping.pages.set(start, HPAGE_PMD_ORDER, nf);
+  // folio_ref_add(new_folio, HPAGE_PMD_NR - 1): with the allocation's, one per page for the cache.
+  host.folioGet(nf, nr - 1);
+  mapping.nrpages += nrNone;
+  host.stat[NodeStat.NR_FILE_PAGES] += nrNone;
+  host.stat[NodeStat.NR_SHMEM] += nrNone;
+  host.stat[NodeStat.NR_SHMEM_THPS] += nr;
+}
+
+/**
+ * After a collapse, free the (now empty) PTE tables of the range in every VMA
+ * that maps it PMD-aligned, so that the next fault maps the new folio by a
+ * PMD. Skipped: private VMAs with an anon_vma (COWed pages may be there),
+ * uffd-wp VMAs (their tables may hold markers), and exiting mms.
+ */
+// mirrors mm/khugepaged.c:retract_page_tables
+function retractPageTables(host: Host, mapping: AddressSpace, pgoff: number): void {
+  for (const vma of [...mapping.iMmap]) {
+    if (pgoff < vma.pgoff || pgoff >= vma.pgoff + (vma.end - vma.start) / PAGE_SIZE) continue;
+    if (vma.anonVma !== null) continue;
+    const addr = vma.start + (pgoff - vma.pgoff) * PAGE_SIZE;
+    if (addr % PMD_SIZE !== 0 || vma.end < addr + PMD_SIZE) continue;
+    const mm = vma.mm;
+    const pmd = findPmdOrThpOrNone(mm, addr);
+    if (pmd.result !== Scan.SUCCEED) continue;
+    if (mm.users === 0) continue;
+    if (userfaultfdWp(vma)) continue;
+    // PTEs were notified when unmapped; this is for the PMD.
+    const range = invalidateStart(host, mm, MmuNotifyEvent.CLEAR, addr, addr + PMD_SIZE);
+    // pmdp_collapse_flush, then pte_free_defer.
+    freeChild(host, mm, pmd.table!, pmd.idx);
+    flushTlbRange(host, mm);
+    invalidateEnd(range);
+  }
+}
+
+/**
+ * The page cache holds a PMD-order folio at the 2 MiB around addr: remove its
+ * PTE mappings in this mm (every present PTE must map its own page of the
+ * folio: a COWed or foreign page aborts) and the PTE table, inside one
+ * MMU-notifier invalidation; then, with installPmd, map the folio by a PMD.
+ */
+// mirrors mm/khugepaged.c:collapse_pte_mapped_thp (with set_huge_pmd)
+export function collapsePteMappedThp(host: Host, mm: MmStruct, addr: number, installPmd: boolean): Scan {
+  const ft = host.ft;
+  const haddr = alignDown(addr, PMD_SIZE);
+  const vma = vmaLookup(mm, haddr);
+  if (vma === null || vma.file === null || haddr < vma.start || haddr + PMD_SIZE > vma.end) return Scan.VMA_CHECK;
+  let pmd = findPmdOrThpOrNone(mm, haddr);
+  if (pmd.result === Scan.PMD_MAPPED) return pmd.result;
+  // A fault would map the folio by a PMD whatever the sysfs settings: so may we.
+  if (!thpVmaAllowableOrder(host, vma, vma.flags, 0)) return Scan.VMA_CHECK;
+  // Keep the page table for uffd-wp: it may hold markers.
+  if (userfaultfdWp(vma)) return Scan.PTE_UFFD_WP;
+  const f = vma.file.inode.mapping.pages.get(linearPageIndex(vma, haddr));
+  if (f < 0) return Scan.PAGE_NULL;
+  host.folioGet(f);
+  const done = (r: Scan): Scan => {
+    host.folioPut(f);
+    return r;
+  };
+  if (ft.order[f] !== HPAGE_PMD_ORDER) return done(Scan.PAGE_COMPOUND);
+  pmd = findPmdOrThpOrNone(mm, haddr);
+  if (pmd.result !== Scan.SUCCEED && pmd.result !== Scan.PMD_NONE) return done(pmd.result);
+  const pmdT = pmd.table!;
+  const i = pmd.idx;
+  if (pmd.result === Scan.SUCCEED) {
+    const pt = pmdT.kids![i]!;
+    const head = ft.pfn[f]!;
+    // Step 1: every mapped PTE maps the right page of the folio.
+    for (let k = 0; k < HPAGE_PMD_NR; k++) {
+      const fl = pt.fl[k]!;
+      if (fl === 0) continue;
+      if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) return done(Scan.PTE_NON_PRESENT);
+      if (fl & Pte.SPECIAL || pt.pfn[k] !== head + k) return done(Scan.FAIL);
+    }
+    const range = invalidateStart(host, mm, MmuNotifyEvent.CLEAR, haddr, haddr + PMD_SIZE);
+    // Step 2: clear the PTEs and their rmap; step 3: their references and RSS.
+    let nrPtes = 0;
+    for (let k = 0; k < HPAGE_PMD_NR; k++) {
+      if (pt.fl[k] === 0) continue;
+      clearEntry(host, pt, k);
+      folioRemoveRmap(host, f, k, 1, vma, Level.PTE);
+      nrPtes++;
+    }
+    if (nrPtes > 0) {
+      host.folioPut(f, nrPtes);
+      addMmCounter(mm, mmCounterFile(host, f), -nrPtes);
+    }
+    // Step 4: pmdp_collapse_flush and pte_free_defer of the empty table.
+    freeChild(host, mm, pmdT, i);
+    flushTlbRange(host, mm);
+    invalidateEnd(range);
+  }
+  // Step 5: set_huge_pmd, which takes the PMD's reference.
+  if (!installPmd) return done(Scan.SUCCEED);
+  if (doSetPmd(host, vma, pmdT, i, haddr, f, false) !== 0) return done(Scan.FAIL);
+  host.folioGet(f);
+  return done(Scan.SUCCEED);
+}
+
+// ---------------------------------------------------------------------------
 // MADV_COLLAPSE.
 
 /** The errno MADV_COLLAPSE reports for a scan result. */
@@ -568,14 +831,31 @@ export function madviseCollapseErrno(r: Scan): 'ENOMEM' | 'EBUSY' | 'EAGAIN' | '
 export function madviseCollapse(host: Host, vma: Vma, start: number, end: number): 'ENOMEM' | 'EBUSY' | 'EAGAIN' | 'EINVAL' | null {
   const mm = vma.mm;
   if (!thpVmaAllowableOrder(host, vma, vma.flags, 0)) return 'EINVAL';
-  // collapse_file (shmem) needs large page-cache folios, which the model does not have yet.
-  if (!vmaIsAnonymous(vma)) return 'EINVAL';
   const hstart = alignUp(start, PMD_SIZE);
-  const hend = alignDown(end, PMD_SIZE);
+  let hend = alignDown(end, PMD_SIZE);
   let thps = 0;
   let lastFail = Scan.FAIL;
+  // The file path drops mmap_lock; the next PMD revalidates the VMA first.
+  let mmapLocked = true;
   out: for (let addr = hstart; addr < hend; addr += PMD_SIZE) {
-    const result = hpageCollapseScanPmd(host, mm, vma, addr, MADVISE_CC);
+    if (!mmapLocked) {
+      mmapLocked = true;
+      const rv = hugepageVmaRevalidate(host, mm, addr, false, MADVISE_CC);
+      if (rv.result !== Scan.SUCCEED) {
+        lastFail = rv.result;
+        break;
+      }
+      vma = rv.vma!;
+      hend = Math.min(hend, alignDown(vma.end, PMD_SIZE));
+    }
+    let result: Scan;
+    if (!vmaIsAnonymous(vma)) {
+      mmapLocked = false;
+      result = hpageCollapseScanFile(host, vma, linearPageIndex(vma, addr), MADVISE_CC);
+      if (result === Scan.PTE_MAPPED_HUGEPAGE) result = collapsePteMappedThp(host, mm, addr, true);
+    } else {
+      result = hpageCollapseScanPmd(host, mm, vma, addr, MADVISE_CC);
+    }
     switch (result) {
       case Scan.SUCCEED:
       case Scan.PMD_MAPPED:
@@ -629,10 +909,10 @@ function collectMmSlot(s: KhugepagedState, mm: MmStruct): void {
 
 /**
  * Scan the current mm from the cursor, up to `pages` of progress: each
- * eligible anonymous VMA, each aligned 2 MiB in it. Moves the cursor on, to
+ * eligible VMA (anonymous, or shmem by its page cache), each aligned 2 MiB in it. Moves the cursor on, to
  * the next mm when this one is done (one full scan when the list wraps).
  */
-// mirrors mm/khugepaged.c:khugepaged_scan_mm_slot (file VMAs are skipped: no shmem THP)
+// mirrors mm/khugepaged.c:khugepaged_scan_mm_slot
 function khugepagedScanMmSlot(host: Host, pages: number): SlotScan {
   const s = khugepagedState(host);
   let result = Scan.FAIL;
@@ -648,7 +928,7 @@ function khugepagedScanMmSlot(host: Host, pages: number): SlotScan {
   if (!exited && !(mm.flags & MMF.DISABLE_THP)) {
     outer: for (const vma of [...mm.vmas]) {
       if (vma.end <= s.scanAddress) continue;
-      if (!thpVmaAllowableOrder(host, vma, vma.flags, Tva.ENFORCE_SYSFS) || !vmaIsAnonymous(vma)) {
+      if (!thpVmaAllowableOrder(host, vma, vma.flags, Tva.ENFORCE_SYSFS)) {
         progress++;
         continue;
       }
@@ -660,7 +940,17 @@ function khugepagedScanMmSlot(host: Host, pages: number): SlotScan {
       }
       if (s.scanAddress < hstart) s.scanAddress = hstart;
       while (s.scanAddress < hend) {
-        result = hpageCollapseScanPmd(host, mm, vma, s.scanAddress, KHUGEPAGED_CC);
+        if (!vmaIsAnonymous(vma)) {
+          // shmem: collapse the page cache; a THP already there has its PTE table retracted (mapped by PMD at the next fault).
+          $scan.mmapLocked = false;
+          result = hpageCollapseScanFile(host, vma, linearPageIndex(vma, s.scanAddress), KHUGEPAGED_CC);
+          if (result === Scan.PTE_MAPPED_HUGEPAGE) {
+            result = collapsePteMappedThp(host, mm, s.scanAddress, false);
+            if (result === Scan.PMD_MAPPED) result = Scan.SUCCEED;
+          }
+        } else {
+          result = hpageCollapseScanPmd(host, mm, vma, s.scanAddress, KHUGEPAGED_CC);
+        }
         if (result === Scan.SUCCEED) s.pagesCollapsed++;
         s.scanAddress += PMD_SIZE;
         progress += HPAGE_PMD_NR;

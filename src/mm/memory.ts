@@ -21,6 +21,7 @@ import {
   addMmCounter,
   doHugePmdAnonymousPage,
   doHugePmdWpPage,
+  doSetPmd,
   maybeMkwrite,
   mmCounterFile,
   splitHugePmd,
@@ -32,11 +33,11 @@ import { khugepagedEnterVma } from './khugepaged.js';
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
 import { hugetlbFault, unmapHugepageRangeLocked } from './hugetlb.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
-import { Level, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, alignDown, tableIndex } from './page.js';
+import { HPAGE_PMD_ORDER, Level, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, alignDown, tableIndex } from './page.js';
 import { MARKER_UFFD_WP, MKDIRTY, type PageTable, Pte, allocChild, clearEntry, isPteMarker, pteMarkerUffdWp, setEntry, tableAlloc } from './pgtable.js';
 import { RMAP_EXCLUSIVE, anonVmaPrepare, folioAddFileRmap, folioAddLru, folioAddNewAnonRmap, folioMoveAnonRmap, folioRemoveRmap } from './rmap.js';
 import { flushTlbRange } from './tlb.js';
-import { handleUserfault, uffdDisableFaultAround, userfaultfdMissing, userfaultfdPteWp, userfaultfdWp } from './userfaultfd_k.js';
+import { handleUserfault, uffdDisableFaultAround, userfaultfdArmed, userfaultfdMissing, userfaultfdPteWp, userfaultfdWp } from './userfaultfd_k.js';
 
 /** vmf->real_address of the fault being handled: the faulting byte, for UFFD_FEATURE_EXACT_ADDRESS. */
 let $realAddress = 0;
@@ -393,18 +394,42 @@ function doSharedFault(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number)
 
 /**
  * Map the faulting page: the page-cache page (read, shared write) or the new
- * anonymous COW page (private write).
+ * anonymous COW page (private write). A PMD-order page-cache folio is mapped
+ * by a PMD where the PMD is none and do_set_pmd allows; shared anonymous
+ * memory maps a whole large folio by PTEs when it fits the VMA and the PTE
+ * table (and no userfaultfd is armed); otherwise the one page.
  */
-// mirrors mm/memory.c:finish_fault
+// mirrors mm/memory.c:finish_fault (no large non-shmem page-cache folios exist, so needs_fallback is never set for i_size)
 function finishFault(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number, f: number, page: number, cow: boolean): number {
-  const pt = pteAlloc(host, vmf.vma, pmdT, i);
+  const vma = vmf.vma;
+  const ft = host.ft;
+  const write = (vmf.flags & FaultFlag.WRITE) !== 0;
+  if (pmdT.fl[i] === 0 && !cow && ft.order[f]! > 0) {
+    const ret = doSetPmd(host, vma, pmdT, i, vmf.address, f, write);
+    if (ret !== VmFault.FALLBACK) return ret;
+  }
+  const pt = pteAlloc(host, vma, pmdT, i);
   if (pt === null) return VmFault.OOM;
   const j = tableIndex(vmf.address, Level.PTE);
-  // vmf_pte_changed: still none (or still the marker the fault found)?
   const orig = vmf.origPte ?? 0;
+  let nr = folioNrPages(ft, f);
+  if (cow || !vma.ops?.shmem?.anon || userfaultfdArmed(vma)) nr = 1;
+  else if (nr > 1) {
+    // The whole folio, if it lies inside the VMA and the PTE table, and every PTE for it is none.
+    const vmaOff = vmf.pgoff - vma.pgoff;
+    if (vmaOff < page || vmaOff + (nr - page) > vmaPages(vma) || j < page || j + (nr - page) > PTRS_PER_TABLE) nr = 1;
+    else for (let k = j - page; k < j - page + nr && nr > 1; k++) if (pt.fl[k] !== 0) nr = 1;
+  }
+  if (nr > 1) {
+    host.folioGet(f, nr - 1);
+    setPteRange(host, vma, pt, j - page, f, 0, nr, vmf.address - page * PAGE_SIZE, write, false);
+    addMmCounter(vma.mm, mmCounterFile(host, f), nr);
+    return VmFault.OK;
+  }
+  // vmf_pte_changed: still none (or still the marker the fault found)?
   if (pt.fl[j] !== orig) return VmFault.NOPAGE;
-  setPteRange(host, vmf.vma, pt, j, f, page, 1, vmf.address, (vmf.flags & FaultFlag.WRITE) !== 0, vmfOrigPteUffdWp(vmf.vma, orig));
-  addMmCounter(vmf.vma.mm, cow ? MmCounter.ANONPAGES : mmCounterFile(host, f), 1);
+  setPteRange(host, vma, pt, j, f, page, 1, vmf.address, write, vmfOrigPteUffdWp(vma, orig));
+  addMmCounter(vma.mm, cow ? MmCounter.ANONPAGES : mmCounterFile(host, f), 1);
   return VmFault.OK;
 }
 
@@ -443,9 +468,23 @@ function doFaultAround(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number)
   const start = vmf.pgoff + fromPte - pteOff;
   const end = Math.min(vmf.pgoff + toPte - pteOff, fileEnd);
   if (end < start) return VmFault.OK;
+  const ft = host.ft;
+  // next_uptodate_folio: the first folio to map; none, and no PTE table is installed.
+  let first = 0;
+  mapping.pages.forEach(start, end + 1, (_index, _order, f) => {
+    if (!(ft.flags[f]! & PG.UPTODATE) || ft.flags[f]! & PG.HWPOISON) return false;
+    first = f;
+    return true;
+  });
+  if (first === 0) return VmFault.OK;
+  // filemap_map_pmd: a PMD-order folio is mapped by a PMD if it can be.
+  if (pmdT.fl[i] === 0 && ft.order[first] === HPAGE_PMD_ORDER) {
+    host.folioGet(first);
+    if (doSetPmd(host, vma, pmdT, i, vmf.address, first, false) === VmFault.OK) return VmFault.NOPAGE;
+    host.folioPut(first);
+  }
   const pt = pteAlloc(host, vma, pmdT, i);
   if (pt === null) return VmFault.OOM;
-  const ft = host.ft;
   let ret: number = VmFault.OK;
   let rss = 0;
   let type = MmCounter.FILEPAGES;

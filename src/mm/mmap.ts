@@ -47,6 +47,7 @@ import { type MmStruct, VM, Vma } from './mm_types.js';
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE, alignDown } from './page.js';
 import { freeAllTables, freePgdRange } from './pgtable.js';
 import { hgmFreeTables } from './hugetlb_hgm.js';
+import { khugepagedEnterVma } from './khugepaged.js';
 import {
   neighbours,
   removeVma,
@@ -366,6 +367,8 @@ function mmapRegion(host: Host, hooks: MmapHooks, mm: MmStruct, file: File | nul
   vmaSetPageProt(vma);
   vmaInsert(mm, vma);
   vmaLinkFile(vma);
+  // A shmem mapping the shmem THP policy allows registers the mm with khugepaged.
+  khugepagedEnterVma(host, vma, vma.flags);
   mm.totalVm += len / PAGE_SIZE;
   vmaMergeNeighbours(vma);
   return addr;

@@ -24,9 +24,9 @@ import {
   type FolioTable,
 } from './folio.js';
 import type { Host } from './host.js';
-import { AnonVma, MMF, VM, type MmStruct, type Vma, linearPageIndex } from './mm_types.js';
+import { AnonVma, MMF, MmCounter, VM, type MmStruct, type Vma, linearPageIndex } from './mm_types.js';
 import { Level, PAGE_SIZE, tableIndex } from './page.js';
-import { Pte, setEntry, tableLookup } from './pgtable.js';
+import { Pte, clearEntry, setEntry, tableLookup } from './pgtable.js';
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
 import { NodeStat } from './vmstat.js';
 import type { AddressSpace } from './fs_types.js';
@@ -455,4 +455,41 @@ export function folioMkclean(host: Host, f: number): number {
     invalidateEnd(range);
   });
   return cleaned;
+}
+
+/**
+ * Unmap every PTE mapping of the small page-cache folio f (collapse_file's
+ * use): clear the PTEs, fold their dirty bits into the folio, drop the rmap,
+ * the RSS counters and each mapping's reference. Private COW copies are other
+ * folios and stay.
+ */
+// mirrors mm/rmap.c:try_to_unmap (try_to_unmap_one for a PTE-mapped file folio; TTU_IGNORE_MLOCK)
+export function tryToUnmap(host: Host, f: number): void {
+  const ft = host.ft;
+  const nr = folioNrPages(ft, f);
+  const pfn0 = ft.pfn[f]!;
+  const counter = ft.flags[f]! & PG.SWAPBACKED ? MmCounter.SHMEMPAGES : MmCounter.FILEPAGES;
+  rmapWalk(host, f, (vma, address) => {
+    const start = Math.max(address, vma.start);
+    const end = Math.min(address + nr * PAGE_SIZE, vma.end);
+    if (end <= start) return;
+    let unmapped = 0;
+    const range = invalidateStart(host, vma.mm, MmuNotifyEvent.CLEAR, start, end);
+    for (let a = start; a < end; a += PAGE_SIZE) {
+      const pt = tableLookup(vma.mm.pgd, a, Level.PTE);
+      if (pt === null || pt.level !== Level.PTE) continue;
+      const j = tableIndex(a, Level.PTE);
+      const fl = pt.fl[j]!;
+      const page = (a - address) / PAGE_SIZE;
+      if (!(fl & (Pte.PRESENT | Pte.PROTNONE)) || fl & Pte.SPECIAL || pt.pfn[j] !== pfn0 + page) continue;
+      clearEntry(host, pt, j);
+      if (fl & Pte.DIRTY) ft.flags[f]! |= PG.DIRTY;
+      removeRmap(host, f, page, 1, vma, Level.PTE);
+      vma.mm.rss[counter] -= 1;
+      host.folioPut(f);
+      unmapped++;
+    }
+    if (unmapped > 0) flushTlbRange(host, vma.mm);
+    invalidateEnd(range);
+  });
 }

@@ -480,6 +480,79 @@ export class MmapThpCmd extends Cmd {
   }
 }
 
+/** 2 MiB-aligned slots for shmem THP regions, away from the arena and from hint-less placements. */
+export const SHMEM_ARENA = 0x7fe000000000;
+
+export type ShmemThpKind = 'memfd-shared' | 'memfd-private' | 'shared-anon';
+
+/**
+ * A 4 MiB shmem mapping at a 2 MiB-aligned address and file offset 0, so
+ * shmem THP can back it (faults under shmem_enabled / MADV_COLLAPSE): a memfd
+ * (grown to 4 MiB first if smaller) or shared anonymous memory, with
+ * MAP_FIXED into its own slot.
+ */
+export class MmapShmemThpCmd extends Cmd {
+  constructor(readonly p: { proc: number; kind: ShmemThpKind; fd: number; slot: number }) {
+    super();
+  }
+  check(m: Readonly<Model>): boolean {
+    return hasProc(m) && m.thpRegions < limits(m).maxThpRegions && (this.p.kind === 'shared-anon' || anyFds(m));
+  }
+  protected sketch(): string {
+    return `mmapShmemThp(${JSON.stringify(this.p)})`;
+  }
+  protected exec(m: Model, r: Real): void {
+    const P = this.p;
+    const file = P.kind !== 'shared-anon';
+    const { ref, real, name } = pickProc(m, r, P.proc, file ? hasFds : undefined);
+    const len = 2 * PMD;
+    const addr = SHMEM_ARENA + (P.slot % 8) * len;
+    let fd = -1;
+    if (file) {
+      fd = pickFd(ref, P.fd, false);
+    }
+    // Grow the file over the whole region (never shrink: EOF must not fall inside a THP region).
+    if (file && ref.fds.get(fd)!.size < len) {
+      const exp = m.sys.ftruncate(ref, fd, len);
+      const tcall = `${name}.ftruncate(${fd}, ${len})`;
+      this.say(r, exp === null ? `${tcall};` : `t(() => ${tcall}); // ${exp}`);
+      expectErrno(r, tcall, attempt(() => real.ftruncate(fd, len)), exp);
+    }
+    const flags = (P.kind === 'memfd-private' ? MAP_PRIVATE : MAP_SHARED) | (file ? 0 : MAP_ANONYMOUS) | MAP_FIXED;
+    const prot = PROT_READ | PROT_WRITE;
+    const call = `${name}.mmap(${hex(addr)}, ${len}, ${protStr(prot)}, ${mapStr(flags)}, ${fd}, 0)`;
+    const out = attempt(() => real.mmap(addr, len, prot, flags, fd, 0));
+    this.say(r, `${call};`);
+    if (!out.ok) fail(r, `${call}: expected success, got ${describeError(out.error)}`);
+    if (out.value !== addr) fail(r, `${call}: returned ${hex(out.value)}, expected ${hex(addr)}`);
+    m.sys.mmapApply(ref, addr, len, prot, flags, fd, 0);
+    m.thpRegions++;
+    addRegion(m, addr, len / PAGE);
+  }
+}
+
+const SHMEM_ENABLED = '/sys/kernel/mm/transparent_hugepage/shmem_enabled';
+
+/** Change /sys/kernel/mm/transparent_hugepage/shmem_enabled (no data effect: the reads check that). */
+export class ShmemEnabledCmd extends Cmd {
+  constructor(readonly p: { value: 'always' | 'within_size' | 'advise' | 'never' | 'deny' | 'force' }) {
+    super();
+  }
+  check(): boolean {
+    return true;
+  }
+  protected sketch(): string {
+    return `shmemEnabled(${JSON.stringify(this.p)})`;
+  }
+  protected exec(_m: Model, r: Real): void {
+    this.say(r, `kernel.writeSysfs('${SHMEM_ENABLED}', '${this.p.value}');`);
+    const out = attempt(() => r.kernel.writeSysfs(SHMEM_ENABLED, this.p.value));
+    if (!out.ok) fail(r, `writeSysfs shmem_enabled ${this.p.value}: ${describeError(out.error)}`);
+    const shown = r.kernel.readSysfs(SHMEM_ENABLED);
+    if (!shown.includes(`[${this.p.value}]`)) fail(r, `shmem_enabled reads ${JSON.stringify(shown)} after writing ${this.p.value}`);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // munmap / mprotect / madvise over [page, page + pages) near a region.
 
@@ -1123,6 +1196,13 @@ export function mmapArb(o: ArbOptions = {}): fc.Arbitrary<Cmd> {
     })
     .map((p) => new MmapCmd(p));
 }
+
+export const mmapShmemThpArb = (): fc.Arbitrary<Cmd> =>
+  fc
+    .record({ proc: procSel, kind: fc.constantFrom<ShmemThpKind>('memfd-shared', 'memfd-shared', 'shared-anon', 'memfd-private'), fd: fc.nat(7), slot: fc.nat(7) })
+    .map((p) => new MmapShmemThpCmd(p));
+export const shmemEnabledArb = (): fc.Arbitrary<Cmd> =>
+  fc.record({ value: fc.constantFrom('always', 'always', 'within_size', 'advise', 'never', 'deny', 'force') }).map((p) => new ShmemEnabledCmd(p));
 
 export function mmapThpArb(): fc.Arbitrary<Cmd> {
   return fc.record({ proc: procSel, prot: fc.oneof({ arbitrary: fc.constant(PROT_READ | PROT_WRITE), weight: 5 }, { arbitrary: fc.constantFrom(...PROTS), weight: 1 }) }).map((p) => new MmapThpCmd(p));

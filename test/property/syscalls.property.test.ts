@@ -34,7 +34,9 @@ import {
   makeSetup,
   memfdArb,
   mmapArb,
+  mmapShmemThpArb,
   mmapThpArb,
+  shmemEnabledArb,
   mprotectArb,
   munmapArb,
   preadArb,
@@ -127,6 +129,7 @@ describe('syscall sequences against the reference model', () => {
         [verifyArb(), 1],
         [collapseArb(), 1],
         [khugepagedArb(), 1],
+        [shmemEnabledArb(), 1],
       ],
       50,
     );
@@ -223,6 +226,51 @@ describe('syscall sequences against the reference model', () => {
       params(150),
     );
     expectCoverage(['thp_fault_alloc', 'thp_split_pmd', 'thp_split_page', 'cow_copy', 'thp_collapse_alloc']);
+  });
+});
+
+describe('shmem THP sequences', () => {
+  // No ftruncate here: Linux maps a shmem THP by a PMD across i_size (finish_fault's
+  // shmem exception), so an access beyond EOF inside it succeeds where the reference
+  // expects SIGBUS. The regions' files only grow, so EOF never falls inside a THP region.
+  it('shmem THP: 4 MiB memfd and shared anonymous regions under changing shmem_enabled, MADV_COLLAPSE, khugepaged, hole punch, fork', { timeout: T }, async () => {
+    const advice = [MADV_DONTNEED, MADV_REMOVE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_DONTFORK, MADV_DOFORK];
+    const rangePages = fc.oneof(
+      { arbitrary: fc.constantFrom(1, 2, 511, 512, 513, 1024), weight: 3 },
+      { arbitrary: fc.integer({ min: 1, max: 1100 }), weight: 1 },
+    );
+    const o = { invalid: false, rangePages };
+    const cmds = weighted(
+      [
+        [mmapShmemThpArb(), 4],
+        [shmemEnabledArb(), 2],
+        [memfdArb(), 1],
+        [fillRegionArb(), 3],
+        [writeArb(), 4],
+        [fillArb(), 2],
+        [readArb(), 4],
+        [pwriteArb(), 3],
+        [preadArb(), 2],
+        [fallocateArb({ invalid: false }), 2],
+        [munmapArb(o), 1],
+        [mprotectArb(o), 2],
+        [madviseArb({ ...o, advice }), 3],
+        [forkArb(), 2],
+        [exitArb(), 1],
+        [verifyArb(), 2],
+        [collapseArb(o), 4],
+        [khugepagedArb(), 2],
+      ],
+      40,
+    );
+    await fc.assert(
+      fc.asyncProperty(cmds, async (c) => {
+        runModel(makeSetup({ thp: 'always', prelude: memfdPrelude, limits: { ...DEFAULT_LIMITS, maxThpRegions: 4 } }), c);
+        await yieldToEventLoop();
+      }),
+      params(100),
+    );
+    expectCoverage(['thp_collapse_alloc', 'thp_split_page', 'thp_split_pmd']);
   });
 });
 

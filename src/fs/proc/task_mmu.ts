@@ -17,7 +17,7 @@ import { vmaLookup, vmaSetPageProt } from '../../mm/vma.js';
 import { vmNormalPage } from '../../mm/memory.js';
 import { MmuNotifyEvent, withInvalidate } from '../../mm/mmu_notifier.js';
 import { NO_SITE, folioMaybeDmaPinnedP } from '../../mm/pin_policy.js';
-import { thpVmaAllowable } from '../../mm/huge_memory.js';
+import { thpVmaAllowable, thpVmaSuitableOrder, vmaThpDisabled } from '../../mm/huge_memory.js';
 import { resultSize } from '../../uapi/ctypes.js';
 import { flushTlbMm } from '../../mm/tlb.js';
 import { hgmPrecisePageMapcount } from '../../mm/hugetlb_hgm.js';
@@ -264,9 +264,18 @@ export function smapsRead(host: Host, mm: MmStruct): SmapsEntry[] {
   return out;
 }
 
-/** THPeligible: the last PMD-aligned 2 MiB inside the VMA could get a THP (TVA_SMAPS). */
+/**
+ * THPeligible: the last PMD-aligned 2 MiB inside the VMA could get a THP
+ * (TVA_SMAPS | TVA_ENFORCE_SYSFS); for shmem, by shmem_enabled / huge=
+ * (shmem_allowable_huge_orders) at a PMD-aligned file offset.
+ */
+// mirrors mm/huge_memory.c:__thp_vma_allowable_orders (TVA_SMAPS, PMD order)
 function thpEligible(host: Host, vma: Vma): boolean {
   const last = Math.floor((vma.end - 2 ** 21) / 2 ** 21) * 2 ** 21;
+  if (vma.ops?.shmem !== undefined && !(vma.flags & VM.HUGETLB)) {
+    if (vmaThpDisabled(vma, vma.flags) || !thpVmaSuitableOrder(vma, vma.end - 2 ** 21)) return false;
+    return vma.ops.shmem.hugePmdAllowed(vma, vma.pgoff, false);
+  }
   return last >= vma.start && thpVmaAllowable(host, vma, last);
 }
 

@@ -1194,9 +1194,7 @@ for (const m of memTypes) {
  * Where the model cannot (yet) reach Linux's verdict: the verdicts it may give
  * instead, and why.
  */
-const MODEL_GAPS: Record<string, { allowed: ('pass' | 'skip')[]; why: string }> = {
-  'minor-collapse on shmem': { allowed: ['skip', 'pass'], why: 'MADV_COLLAPSE of shmem is not modelled: the program skips ("MADV_COLLAPSE failed")' },
-};
+const MODEL_GAPS: Record<string, { allowed: ('pass' | 'skip')[]; why: string }> = {};
 
 const planned: string[] = [];
 const verdicts = new Map<string, 'pass' | 'skip' | 'fail'>();
