@@ -235,9 +235,11 @@ function kvmVmIoctl(ctx: KvmContext, kvm: Kvm, cmd: number, arg: unknown, curren
       if (size === null || flags === null) return 'EFAULT';
       return kvmGmemCreate(ctx, kvm, size, flags, current);
     }
-    case K.KVM_SET_NR_MMU_PAGES:
-      // Shadow-MMU page budget; the TDP MMU ignores it.
-      return 0;
+    case K.KVM_SET_NR_MMU_PAGES: {
+      // kvm_vm_ioctl_set_nr_mmu_pages: at least KVM_MIN_ALLOC_MMU_PAGES (64); a shadow-MMU budget the TDP MMU ignores.
+      const n = argValue(arg);
+      return n === null || n < 64n ? 'EINVAL' : 0;
+    }
   }
   // kvm_arch_vm_ioctl: nothing else the model has.
   return 'ENOTTY';
