@@ -106,7 +106,13 @@ function validateRange(start: bigint, len: bigint): ErrnoName | null {
 
 /** put_user of an s64 result field; false: EFAULT. */
 function putResult(arg: unknown, field: string, v: number): boolean {
-  return copyStructToUser(arg, { [field]: v });
+  // copyStructToUser of one field, without building a struct for it (every fill ioctl returns through here).
+  try {
+    (arg as Record<string, unknown>)[field] = v;
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -51,8 +51,12 @@ export interface HgmMapcount {
    * nothing taken when a counter would overflow.
    */
   mapPiece(host: Host, hs: PageTable, hi: number, f: number, page: number, nr: number): number;
-  /** That leaf was cleared (zap, collapse). */
-  unmapPiece(host: Host, hs: PageTable, hi: number, f: number, page: number, nr: number): void;
+  /**
+   * count consecutive leaves of nr pages each, mapping pages [page, page +
+   * count * nr) of f, were cleared (zap, collapse). One call for the run (the
+   * model's speed), counted per leaf, as HGM zapped entry by entry.
+   */
+  unmapPieces(host: Host, hs: PageTable, hi: number, f: number, page: number, nr: number, count: number): void;
   /** A zap covered the whole range of hs[hi] (every leaf below it is gone; the table stays). */
   regionZapped(host: Host, hs: PageTable, hi: number): void;
   /**
@@ -80,7 +84,7 @@ export class NoHgm implements HgmMapcount {
   mapPiece(): number {
     throw new Error('internal: HGM piece mapped without HGM');
   }
-  unmapPiece(): void {
+  unmapPieces(): void {
     throw new Error('internal: HGM piece unmapped without HGM');
   }
   regionZapped(): void {}

@@ -47,6 +47,7 @@ import {
   pteMarkerUffdWp,
   pteNoneMostly,
   setEntry,
+  settleClears,
   tableAlloc,
   tableLookup,
 } from './pgtable.js';
@@ -321,8 +322,18 @@ function zapTable(host: Host, vma: Vma, hs: PageTable, hi: number, t: PageTable,
   const level = t.level;
   const nr = LEVEL_SPAN[level]! / PAGE_SIZE;
   let cleared = 0;
+  let mine = 0;
+  let zeroed = 0;
+  // A run of leaves mapping consecutive pages of one folio, uncounted yet (zap_present_ptes' batch).
+  let runF = 0;
+  let runPage = 0;
+  let runCount = 0;
+  // The folio of the last leaf: pieces of one HugeTLB folio come in long runs.
+  let f = 0;
+  let fBase = 0;
+  let fEnd = 0;
   for (let i = 0; i < 512; i++) {
-    if (t.used === 0) break;
+    if (t.used === zeroed) break;
     const fl = t.fl[i]!;
     if (fl === 0) continue;
     if (level > Level.PTE && !(fl & Pte.PSE)) {
@@ -335,15 +346,35 @@ function zapTable(host: Host, vma: Vma, hs: PageTable, hi: number, t: PageTable,
       continue;
     }
     const pfn = t.pfn[i]!;
-    const f = host.pfnFolio(pfn);
-    clearEntry(host, t, i);
-    if (fl & Pte.UFFD_WP && !dropMarkers) setEntry(host, t, i, 0, markerAt(level, Pte.UFFD_WP));
+    if (pfn < fBase || pfn >= fEnd) {
+      f = host.pfnFolio(pfn);
+      fBase = ft.pfn[f]!;
+      fEnd = fBase + 2 ** ft.order[f]!;
+    }
+    // clear_pte, settled in bulk below.
+    t.fl[i] = 0;
+    t.pfn[i] = 0;
+    zeroed++;
+    if (fl & Pte.UFFD_WP && !dropMarkers) {
+      settleClears(host, t, zeroed);
+      zeroed = 0;
+      setEntry(host, t, i, 0, markerAt(level, Pte.UFFD_WP));
+    }
     if (fl & Pte.DIRTY) ft.flags[f]! |= PG.DIRTY;
-    vma.mm.hugetlbUsage -= nr;
-    host.hgm.unmapPiece(host, hs, hi, f, pfn - ft.pfn[f]!, nr);
-    cleared++;
+    const page = pfn - fBase;
+    if (f === runF && page === runPage + runCount * nr) runCount++;
+    else {
+      if (runCount > 0) host.hgm.unmapPieces(host, hs, hi, runF, runPage, nr, runCount);
+      runF = f;
+      runPage = page;
+      runCount = 1;
+    }
+    mine++;
   }
-  return cleared;
+  settleClears(host, t, zeroed);
+  if (runCount > 0) host.hgm.unmapPieces(host, hs, hi, runF, runPage, nr, runCount);
+  vma.mm.hugetlbUsage -= mine * nr;
+  return cleared + mine;
 }
 
 /** Free the (empty) tables below t[i] and clear t[i]. */
@@ -566,7 +597,7 @@ export function hugetlbCollapse(host: Host, vma: Vma, start: number, end: number
     if (f !== 0 && ft.flags[f]! & PG.HWPOISON) continue;
     todo.push(tg);
     const pfn0 = f === 0 ? 0 : ft.pfn[f]! + (tg.addr - alignDown(tg.addr, h.size)) / PAGE_SIZE;
-    if (inPlace && !collapseIsInPlace(host, e.t.kids![e.i]!, f, pfn0, writable)) inPlace = false;
+    if (host.hgmPostCollapse && inPlace && !collapseIsInPlace(host, e.t.kids![e.i]!, f, pfn0, writable)) inPlace = false;
   }
   if (todo.length === 0) return null;
   const post = host.hgmPostCollapse && inPlace;

@@ -143,6 +143,16 @@ export function clearEntry(host: Host, t: PageTable, i: number): void {
   setEntry(host, t, i, 0, 0);
 }
 
+/**
+ * Entry i was not none and the caller zeroed t.fl[i] and t.pfn[i] itself: a
+ * hot zap loop writes the arrays directly and settles the bookkeeping of n
+ * such clears at once (n pte_clear calls: used count and write counter).
+ */
+export function settleClears(host: Host, t: PageTable, n: number): void {
+  t.used -= n;
+  host.ev[WRITE_EV[t.level]!] += n;
+}
+
 /** Mm-side accounting that page-table allocation needs (struct mm_struct). */
 export interface PgtableOwner {
   /** mm->pgtables_bytes (VmPTE). */

@@ -42,6 +42,17 @@ function headMapcount(host: Host, f: number, delta: number): void {
   host.ev[Ev.ATOMIC_MAPCOUNT]++;
 }
 
+/**
+ * The head-count atomic and the reference of count pieces, dropped at once
+ * but counted one per piece: HGM's zap works entry by entry
+ * (hugetlb_remove_rmap / page_remove_rmap and a put for each hugetlb_pte).
+ */
+function putPieces(host: Host, f: number, count: number): void {
+  host.ev[Ev.ATOMIC_MAPCOUNT] += count;
+  host.folioPut(f, count);
+  host.ev[Ev.ATOMIC_REFCOUNT] += count - 1;
+}
+
 /** Per-page counts of one folio: _mapcount + 1 of each page, and how many pieces map any of them. */
 interface SubpageCounts {
   readonly counts: Int32Array;
@@ -57,7 +68,7 @@ abstract class PieceCountingHgm implements HgmMapcount {
   readonly countsTables = false;
   readonly metrics = newHgmMetrics();
   abstract mapPiece(host: Host, hs: PageTable, hi: number, f: number, page: number, nr: number): number;
-  abstract unmapPiece(host: Host, hs: PageTable, hi: number, f: number, page: number, nr: number): void;
+  abstract unmapPieces(host: Host, hs: PageTable, hi: number, f: number, page: number, nr: number, count: number): void;
   regionZapped(): void {}
   tableFreed(): boolean {
     return false;
@@ -108,22 +119,23 @@ export class ThpLikeHgm extends PieceCountingHgm {
     return 0;
   }
 
-  unmapPiece(host: Host, _hs: PageTable, _hi: number, f: number, page: number, nr: number): void {
+  unmapPieces(host: Host, _hs: PageTable, _hi: number, f: number, page: number, nr: number, count: number): void {
     const s = this.counts(host, f, false);
     if (s === null) throw new Error('internal: thp-like HGM unmap of a folio without page counts');
     const c = s.counts;
-    for (let i = page; i < page + nr; i++) c[i]!--;
-    s.total -= nr;
-    host.ev[Ev.HGM_SUBPAGE_MAPCOUNT] += nr;
-    host.ft.mapcount[f] = host.ft.mapcount[f]! - nr;
-    host.ev[Ev.ATOMIC_MAPCOUNT]++;
+    const pages = nr * count;
+    for (let i = page; i < page + pages; i++) c[i]!--;
+    s.total -= pages;
+    host.ev[Ev.HGM_SUBPAGE_MAPCOUNT] += pages;
+    host.ft.mapcount[f] = host.ft.mapcount[f]! - pages;
     if (s.total === 0) {
       this.sub.delete(f);
       this.last = null;
       this.lastF = 0;
     }
-    host.folioPut(f);
+    putPieces(host, f, count);
   }
+
 
   override subpageMapcount(f: number, i: number): number {
     const s = this.sub.get(f);
@@ -157,9 +169,11 @@ export class HeadPerPteHgm extends PieceCountingHgm {
     return 0;
   }
 
-  unmapPiece(host: Host, _hs: PageTable, _hi: number, f: number): void {
-    headMapcount(host, f, -1);
-    host.folioPut(f);
+  unmapPieces(host: Host, _hs: PageTable, _hi: number, f: number, _page: number, _nr: number, count: number): void {
+    const ft = host.ft;
+    ft.entire[f] = ft.entire[f]! - count;
+    ft.mapcount[f] = ft.mapcount[f]! - count;
+    putPieces(host, f, count);
   }
 }
 
@@ -209,7 +223,7 @@ export class PgtableHgm implements HgmMapcount {
     return 0;
   }
 
-  unmapPiece(): void {}
+  unmapPieces(): void {}
 
   /** RFC v1: a zap clears leaves only; the count stays with the table. */
   regionZapped(_host: Host, _hs: PageTable, _hi: number): void {}

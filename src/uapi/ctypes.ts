@@ -21,6 +21,8 @@ const U64 = 64;
 function bits64(v: unknown): bigint | null {
   if (typeof v === 'bigint') return BigInt.asUintN(U64, v);
   if (typeof v !== 'number' || !Number.isInteger(v)) return null;
+  // The common case, an address or length below 2^53, needs no wrapping (one bigint, not two).
+  if (v >= 0 && v <= Number.MAX_SAFE_INTEGER) return BigInt(v);
   return BigInt.asUintN(U64, BigInt(v));
 }
 
