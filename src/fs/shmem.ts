@@ -472,6 +472,7 @@ export function shmemFs(vfs: Vfs): ShmemFs {
       return null;
     },
     fallocate: (file, mode, offset, len) => shmemFallocate(vfs, file, mode, offset, len),
+    shmemHuge: (file) => ((file.inode as FsInode).sb as ShmemSb).huge !== 'never',
     read: (file, buf, count, pos) => shmemRead(vfs, file, buf, count, pos),
     write: (file, buf, count, pos) => shmemWrite(vfs, file, buf, count, pos),
     setattrSize: (file, size) => shmemSetattrSize(vfs, file, size),

@@ -234,6 +234,11 @@ export interface FileOperations {
   fallocate?(file: File, mode: number, offset: bigint, len: bigint): ErrnoName | null;
   /** Huge page size the file needs for mmap alignment (hugetlbfs), else undefined. */
   readonly hugePageSize?: number;
+  /**
+   * shmem files only: may shmem THP back this file by its mount's huge=
+   * (shmem_get_unmapped_area then places mappings 2 MiB-aligned to the file offset)?
+   */
+  shmemHuge?(file: File): boolean;
 }
 
 export interface File {

@@ -179,13 +179,54 @@ function thpGetUnmappedArea(mm: MmStruct, len: number, flags: number): number {
   return offSub === 0 ? ret + PMD_SIZE : ret + offSub;
 }
 
-/** Validated address for a new mapping, or an errno. */
+/**
+ * shmem placement: where shmem THP could back the mapping, move a hint-less
+ * address so that its file offset and address agree modulo 2 MiB (search
+ * len + 2 MiB - 4 KiB and align inside it), so that PMDs can map it.
+ * shared is shmem (a shmem file, or MAP_SHARED anonymous: file null, pgoff 0);
+ * huge: may THPs back it (the mount's huge= or shmem_enabled force; not deny).
+ */
+// mirrors mm/shmem.c:shmem_get_unmapped_area (PMD size; no per-size mTHP orders)
+function shmemGetUnmappedArea(mm: MmStruct, uaddr: number, len: number, pgoff: number, flags: number, addr: number, huge: boolean): number {
+  if (addr < 0 || addr % PAGE_SIZE !== 0 || addr > TASK_SIZE - len) return addr;
+  if (len < PMD_SIZE || flags & MAP_FIXED) return addr;
+  // A hint that was honoured stays.
+  if (uaddr === addr) return addr;
+  if (!huge) return addr;
+  const offset = (pgoff % (PMD_SIZE / PAGE_SIZE)) * PAGE_SIZE;
+  if (offset !== 0 && offset + len < 2 * PMD_SIZE) return addr;
+  if (addr % PMD_SIZE === offset) return addr;
+  const inflatedLen = len + PMD_SIZE - PAGE_SIZE;
+  if (inflatedLen > TASK_SIZE) return addr;
+  let inflated = archGetUnmappedAreaTopdown(mm, uaddr, inflatedLen, flags, PAGE_SIZE);
+  if (inflated < 0 || inflated % PAGE_SIZE !== 0) return addr;
+  const inflatedOffset = inflated % PMD_SIZE;
+  inflated += offset - inflatedOffset;
+  if (inflatedOffset > offset) inflated += PMD_SIZE;
+  if (inflated > TASK_SIZE - len) return addr;
+  return inflated;
+}
+
+/** May shmem THP back a new shmem mapping (shmem_get_unmapped_area's shmem_huge and sb->huge tests)? */
+function shmemHugeMayBack(host: Host, file: File | null): boolean {
+  const global = host.cfg.thp.shmemEnabled;
+  if (global === 'deny') return false;
+  if (global === 'force') return true;
+  // Shared anonymous memory is on the internal mount, whose huge= is shmem_enabled.
+  return file === null ? global !== 'never' : file.fOp.shmemHuge?.(file) === true;
+}
+
+/** Validated address for a new mapping, or an errno. pgoff: the file page offset (shmem placement). */
 // mirrors mm/mmap.c:__get_unmapped_area
-export function getUnmappedArea(host: Host, mm: MmStruct, file: File | null, addr: number, len: number, flags: number): number | ErrnoName {
+export function getUnmappedArea(host: Host, mm: MmStruct, file: File | null, addr: number, len: number, flags: number, pgoff = 0): number | ErrnoName {
   if (len > TASK_SIZE) return 'ENOMEM';
   const hsize = file?.fOp.hugePageSize;
   let a: number;
-  if (hsize !== undefined) {
+  if (file !== null ? file.fOp.shmemHuge !== undefined : (flags & MAP_SHARED) !== 0) {
+    // shmem_get_unmapped_area (shared anonymous memory: pgoff 0).
+    const off = file === null ? 0 : pgoff;
+    a = shmemGetUnmappedArea(mm, addr, len, off, flags, archGetUnmappedAreaTopdown(mm, addr, len, flags, PAGE_SIZE), shmemHugeMayBack(host, file));
+  } else if (hsize !== undefined) {
     // hugetlb_get_unmapped_area: huge-aligned placement.
     if (flags & MAP_FIXED) {
       if (addr % hsize !== 0) return 'EINVAL';
@@ -281,7 +322,8 @@ export function doMmap(
   const len = Number(lenB);
   if (flags & MAP_FIXED && addrB > BTASK_SIZE - lenB) err('ENOMEM', S);
   const hint = addrB > BTASK_SIZE ? 0 : Number(addrB);
-  const a = getUnmappedArea(host, mm, file, hint, len, flags);
+  // Only the offset within a 2 MiB matters to shmem placement.
+  const a = getUnmappedArea(host, mm, file, hint, len, flags, Number(pgoffIn % 512n));
   if (typeof a === 'string') err(a, S);
   const addr = a;
   const end = addr + len;

@@ -15,7 +15,7 @@ import { splitHugePmd } from './huge_memory.js';
 import { clearVmaResvHugePages, moveHugetlbPageTables } from './hugetlb.js';
 import { doVmiMunmap, getUnmappedArea, securityVmEnoughMemory } from './mmap.js';
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
-import { type MmStruct, VM, Vma, vmaIsAnonymous } from './mm_types.js';
+import { type MmStruct, VM, Vma, linearPageIndex, vmaIsAnonymous } from './mm_types.js';
 import { Level, PAGE_SIZE, PMD_SIZE, TASK_SIZE, alignDown, tableIndex } from './page.js';
 import { type PageTable, Pte, linkChild, setEntry, tableAlloc, tableLookup } from './pgtable.js';
 import { anonVmaClone } from './rmap.js';
@@ -87,11 +87,11 @@ export function doMremap(host: Host, mm: MmStruct, addrB: bigint, oldLenB: bigin
     if (vma === null) fail('EFAULT');
     checkPrepVma(host, vma, addr, oldLen, newLen, true, flags);
     if (!(flags & MREMAP_FIXED)) {
-      const a = getUnmappedArea(host, mm, vma.file, 0, newLen, vma.flags & VM.MAYSHARE ? MAP_SHARED : 0);
+      const a = getUnmappedArea(host, mm, vma.file, 0, newLen, vma.flags & VM.MAYSHARE ? MAP_SHARED : 0, linearPageIndex(vma, addr));
       if (typeof a === 'string') fail(a);
       newAddr = a;
     } else {
-      const a = getUnmappedArea(host, mm, vma.file, newAddr, newLen, MAP_FIXED | (vma.flags & VM.MAYSHARE ? MAP_SHARED : 0));
+      const a = getUnmappedArea(host, mm, vma.file, newAddr, newLen, MAP_FIXED | (vma.flags & VM.MAYSHARE ? MAP_SHARED : 0), linearPageIndex(vma, addr));
       if (typeof a === 'string') fail(a);
     }
     return moveVma(host, vma, addr, oldLen, newLen, newAddr, (flags & MREMAP_DONTUNMAP) !== 0, remapLen);
@@ -115,7 +115,7 @@ export function doMremap(host: Host, mm: MmStruct, addrB: bigint, oldLenB: bigin
     return addr;
   }
   if (!(flags & MREMAP_MAYMOVE)) fail('ENOMEM');
-  const a = getUnmappedArea(host, mm, vma.file, 0, newLen, vma.flags & VM.MAYSHARE ? MAP_SHARED : 0);
+  const a = getUnmappedArea(host, mm, vma.file, 0, newLen, vma.flags & VM.MAYSHARE ? MAP_SHARED : 0, linearPageIndex(vma, addr));
   if (typeof a === 'string') fail(a);
   return moveVma(host, vma, addr, oldLen, newLen, a, false, remapLen);
 }

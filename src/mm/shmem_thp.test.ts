@@ -448,3 +448,33 @@ describe('khugepaged on shmem (hpage_collapse_scan_file)', () => {
     expect(k.check()).toEqual([]);
   });
 });
+
+describe('shmem mapping placement (shmem_get_unmapped_area)', () => {
+  it('where shmem THP may back it, a hint-less mapping of 2 MiB or more is placed PMD-aligned to its file offset', () => {
+    const k = new Kernel({ memory: '128MiB' });
+    const p = k.spawn();
+    const fd = p.memfd_create('m', 0);
+    p.ftruncate(fd, 4 * PMD);
+    // never: plain top-down placement, which here is not 2 MiB-aligned.
+    const plain = p.mmap(0, PMD + PAGE, RW, U.MAP_SHARED, fd, 0);
+    expect(plain % PMD).not.toBe(0);
+    k.writeSysfs(SHMEM_ENABLED, 'always');
+    const a = p.mmap(0, 2 * PMD, RW, U.MAP_SHARED, fd, 0);
+    expect(a % PMD).toBe(0);
+    p.read(a, 1);
+    expect(pmdMapped(p, a)).toBe(true);
+    // File offset 4 KiB: the address agrees with it modulo 2 MiB.
+    const b = p.mmap(0, 2 * PMD, RW, U.MAP_SHARED, fd, PAGE);
+    expect(b % PMD).toBe(PAGE);
+    // Shared anonymous memory (file offset 0), and a small mapping (left alone).
+    const c = p.mmap(0, PMD, RW, U.MAP_SHARED | U.MAP_ANONYMOUS, -1, 0);
+    expect(c % PMD).toBe(0);
+    p.fill(c, 1, 1);
+    expect(pmdMapped(p, c)).toBe(true);
+    // deny: no alignment.
+    k.writeSysfs(SHMEM_ENABLED, 'deny');
+    const d = p.mmap(0, PMD + PAGE, RW, U.MAP_SHARED, fd, 0);
+    expect(d % PMD).not.toBe(0);
+    expect(k.check()).toEqual([]);
+  });
+});

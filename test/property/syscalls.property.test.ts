@@ -19,6 +19,7 @@ import {
   FtruncateCmd,
   type MapKind,
   MemfdCreateCmd,
+  ShmemEnabledCmd,
   type ThpMode,
   closeArb,
   collapseArb,
@@ -103,6 +104,8 @@ const memfdPrelude = (): Cmd[] => [
   new FtruncateCmd({ proc: 0, fd: 0, bad: false, size: 3 * 4096 + 100 }),
   new MemfdCreateCmd({ proc: 0, cloexec: false }),
 ];
+/** shmem THP runs start with shmem_enabled=always, so that most runs have large folios to split and collapse. */
+const shmemThpPrelude = (): Cmd[] => [...memfdPrelude(), new ShmemEnabledCmd({ value: 'always' })];
 
 describe('syscall sequences against the reference model', () => {
   it('mixed: every syscall, several processes, memfds (thp always/madvise/never)', { timeout: T }, async () => {
@@ -265,7 +268,7 @@ describe('shmem THP sequences', () => {
     );
     await fc.assert(
       fc.asyncProperty(cmds, async (c) => {
-        runModel(makeSetup({ thp: 'always', prelude: memfdPrelude, limits: { ...DEFAULT_LIMITS, maxThpRegions: 4 } }), c);
+        runModel(makeSetup({ thp: 'always', prelude: shmemThpPrelude, limits: { ...DEFAULT_LIMITS, maxThpRegions: 4 } }), c);
         await yieldToEventLoop();
       }),
       params(100),
