@@ -47,7 +47,7 @@ export const enum StepKind {
  */
 export class WaitQueue {
   /** Engine use: parked actors (index, condition, when it blocked). */
-  readonly parked: { actor: number; waiting: () => boolean; since: number; kind: string; detail: string }[] = [];
+  readonly parked: { actor: number; waiting: () => boolean; since: number; kind: string; detail: string; draw: boolean }[] = [];
   /** Engine use: the queues to re-check after the current step (set when an actor parks). */
   sink: WaitQueue[] | null = null;
   private queued = false;
@@ -123,11 +123,11 @@ export function sleep(ns: number): Step {
 
 /**
  * Wait on q while waiting() is true (checked now, and again whenever q is
- * woken); drawn on the timeline as `kind` when it lasts, and counted in the
- * actor's blockNs.
+ * woken); counted in the actor's blockNs, and drawn on the timeline as `kind`
+ * when it lasts (unless draw is false: an idle server waiting for work).
  */
-export function block(q: WaitQueue, waiting: () => boolean, kind: string, detail = ''): Step {
-  return new Step(StepKind.Block, 0, kind, null, 'none', null, 0, false, true, detail, q, waiting);
+export function block(q: WaitQueue, waiting: () => boolean, kind: string, detail = '', draw = true): Step {
+  return new Step(StepKind.Block, 0, kind, null, 'none', null, 0, false, draw, detail, q, waiting);
 }
 
 export type Program = Generator<Step, void, number>;
@@ -261,7 +261,7 @@ export function runActors(k: Kernel, model: CostModel, actors: readonly ActorRun
       const ns = clock.now - w.since;
       pa.blockNs += ns;
       if (ns > pa.maxBlockNs) pa.maxBlockNs = ns;
-      if (ns > 0) record(a.name, w.kind, w.since, clock.now, w.detail, false);
+      if (ns > 0 && w.draw) record(a.name, w.kind, w.since, clock.now, w.detail, false);
       clock.at(clock.now, new SimEvent(EventType.Resume, w.actor, null, 'none', null, 0));
     }
     q.parked.push(...still);
@@ -341,7 +341,7 @@ export function runActors(k: Kernel, model: CostModel, actors: readonly ActorRun
       }
       q.sink = woken;
       blockedOn.add(q);
-      q.parked.push({ actor: i, waiting: s.waiting!, since: clock.now, kind: s.op, detail: s.detail });
+      q.parked.push({ actor: i, waiting: s.waiting!, since: clock.now, kind: s.op, detail: s.detail, draw: s.show });
       return;
     }
     if (s.kind === StepKind.Sleep) {

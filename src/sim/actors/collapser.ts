@@ -61,7 +61,7 @@ export const collapserActor: ActorKind<Spec> = {
     const twoStep = s.order === 'two-step';
     const done = new Set<string>();
     for (;;) {
-      const t0: number = yield block(vm.progress, () => nextTarget(vm, twoStep, done) === null, 'idle');
+      const t0: number = yield block(vm.progress, () => nextTarget(vm, twoStep, done) === null, 'idle', '', false);
       const t = nextTarget(vm, twoStep, done)!;
       done.add(`${t.off}:${t.len}`);
       if (t.len === MiB2) vm.mixedChunks.delete(t.off / MiB2);

@@ -55,7 +55,7 @@ export const postcopyActor: ActorKind<PostcopySpec> = {
       return;
     }
     for (;;) {
-      const now: number = yield block(vm.work, () => vm.demand.length === 0, 'idle');
+      const now: number = yield block(vm.work, () => vm.demand.length === 0, 'idle', '', false);
       const piece = vm.demand.shift()!;
       ctx.world.add('fetchedBytes', piece.len);
       yield* receive(ctx.world, vm, piece, now, 'fetch');
