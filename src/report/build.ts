@@ -34,13 +34,16 @@ export function reportScenario(s: Scenario, runs: readonly RunResult[], seed?: n
     return { id, label: mm.label, unit: mm.unit, better: mm.better, description: mm.description, chart: mm.chart, lowConfidence: low };
   });
 
+  // A design the kernel refused has no real values: it is never marked best.
+  const refused = new Set(designs.filter((d) => runs.some((r) => r.design === d && r.values.refused === 1)));
   const rows = spec.metrics.map((id) => {
     const mm = metric(id)!;
     const stats = designs.map((d) => statAt(d, headline, id));
-    const medians = stats.map((st) => st.median);
-    const target = mm.better === 'lower' ? Math.min(...medians) : mm.better === 'higher' ? Math.max(...medians) : NaN;
+    const medians = stats.map((st, i) => (refused.has(designs[i]!) ? NaN : st.median));
+    const ranked = medians.filter((v) => !Number.isNaN(v));
+    const target = mm.better === 'lower' ? Math.min(...ranked) : mm.better === 'higher' ? Math.max(...ranked) : NaN;
     // A best mark only means something when the designs differ.
-    const differ = medians.some((v) => v !== medians[0]);
+    const differ = ranked.some((v) => v !== ranked[0]);
     const cells: Cell[] = designs.map((d, i) => ({ design: d, stat: stats[i]!, best: differ && medians[i] === target }));
     return { metric: id, cells };
   });

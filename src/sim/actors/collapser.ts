@@ -19,7 +19,6 @@ import { name, oneOf } from '../scenario/types.js';
 import type { ActorContext, ActorKind } from './actor.js';
 import { actorSchema } from './common.js';
 
-const MiB2 = 2 ** 21;
 
 const schema = actorSchema('collapser', 'MADV_COLLAPSE of complete guest memory (HGM)', {
   region: name('the VM it collapses'),
@@ -33,17 +32,12 @@ interface Target {
   readonly len: number;
 }
 
-/** The next complete piece to collapse, or null. */
-function nextTarget(vm: PostcopyVm, twoStep: boolean, done: Set<string>): Target | null {
-  if (twoStep && vm.hpage > MiB2) {
-    for (const c of vm.mixedChunks) {
-      const t = { off: c * MiB2, len: MiB2 };
-      if (!done.has(`${t.off}:${t.len}`) && vm.complete(t.off, t.len)) return t;
-    }
-  }
-  for (let off = 0; off < vm.size; off += vm.hpage) {
-    const t = { off, len: vm.hpage };
-    if (!done.has(`${t.off}:${t.len}`) && vm.complete(off, vm.hpage)) return t;
+/** The next complete piece to collapse (two-step: 2 MiB chunks and huge pages in completion order; direct: huge pages only), or null. */
+function nextTarget(vm: PostcopyVm, twoStep: boolean): Target | null {
+  while (vm.completed.length > 0) {
+    const t = vm.completed.shift()!;
+    if (t.len < vm.hpage && !twoStep) continue;
+    return t;
   }
   return null;
 }
@@ -59,12 +53,10 @@ export const collapserActor: ActorKind<Spec> = {
     if (vm === undefined) throw new Error(`collapser: region '${s.region}' is not a post-copy VM (setup.vms)`);
     if (!vm.hgm) return;
     const twoStep = s.order === 'two-step';
-    const done = new Set<string>();
     for (;;) {
-      const t0: number = yield block(vm.progress, () => nextTarget(vm, twoStep, done) === null, 'idle', '', false);
-      const t = nextTarget(vm, twoStep, done)!;
-      done.add(`${t.off}:${t.len}`);
-      if (t.len === MiB2) vm.mixedChunks.delete(t.off / MiB2);
+      const t0: number = yield block(vm.progress, () => vm.completed.length === 0, 'idle', '', false);
+      const t = nextTarget(vm, twoStep);
+      if (t === null) continue;
       const size = t.len >= 2 ** 30 ? '1G' : '2M';
       const end: number = yield op({
         name: `collapse ${size}`,

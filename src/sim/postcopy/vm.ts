@@ -95,6 +95,11 @@ export class PostcopyVm {
   readonly demand: Piece[] = [];
   /** 2 MiB chunks that were mapped piece by piece (with HGM): candidates for a 2 MiB collapse. */
   readonly mixedChunks = new Set<number>();
+  /** Pages placed per 2 MiB chunk and per huge page (by index), so completion is known without walking the extents. */
+  private readonly placedPerChunk = new Map<number, number>();
+  private readonly placedPerHpage = new Map<number, number>();
+  /** Pieces that became complete, in order: 2 MiB chunks mapped piece by piece, and whole huge pages (memfd offset and length). */
+  readonly completed: { off: number; len: number }[] = [];
   /** vCPUs waiting for a piece. */
   readonly faults = new WaitQueue();
   /** Monitor threads waiting for work. */
@@ -196,11 +201,6 @@ export class PostcopyVm {
     return null;
   }
 
-  /** Is any pre-fetch left? */
-  prefetchDone(): boolean {
-    return covered(this.requested, 0, this.size / PAGE) === this.size / PAGE;
-  }
-
   /**
    * Place a fetched piece: write it through the alias, UFFDIO_CONTINUE it on
    * the primary view (waking the vCPUs waiting there), and let stage 2 map it
@@ -211,12 +211,34 @@ export class PostcopyVm {
     p.fill(this.alias + piece.off, piece.len, SOURCE_BYTE);
     const arg = { range: { start: this.primary + piece.off, len: piece.len }, mode: 0, mapped: 0 };
     p.ioctl(this.uffd, UFFDIO_CONTINUE, arg);
+    // Count the newly placed pages per 2 MiB chunk (small ranges: cheap to measure) before adding them.
+    const fresh: [number, number][] = [];
+    for (let c = Math.floor(piece.off / MiB2); c * MiB2 < piece.off + piece.len; c++) {
+      const lo = Math.max(piece.off, c * MiB2) / PAGE;
+      const hi = Math.min(piece.off + piece.len, (c + 1) * MiB2) / PAGE;
+      const n = hi - lo - covered(this.placed, lo, hi);
+      if (n > 0) fresh.push([c, n]);
+    }
     this.placed.union(piece.off / PAGE, (piece.off + piece.len) / PAGE);
     const leaf = p.pagemap(this.primary + piece.off).mappedBy;
     if (piece.len < MiB2 || leaf < this.hpage) {
       for (let c = Math.floor(piece.off / MiB2); c * MiB2 < piece.off + piece.len; c++) if (leaf < MiB2) this.mixedChunks.add(c);
     }
     this.stage2.map(this.primary + alignDown(piece.off, leaf), alignUp(piece.off + piece.len, leaf) - alignDown(piece.off, leaf), leaf);
+    // What this piece completed: the mixed 2 MiB chunks it touched, then its huge page.
+    const perChunk = MiB2 / PAGE;
+    const perHpage = this.hpage / PAGE;
+    const hpages: number[] = [];
+    for (const [c, n] of fresh) {
+      const inChunk = (this.placedPerChunk.get(c) ?? 0) + n;
+      this.placedPerChunk.set(c, inChunk);
+      if (inChunk === perChunk && this.hpage > MiB2 && this.mixedChunks.has(c)) this.completed.push({ off: c * MiB2, len: MiB2 });
+      const h = Math.floor((c * MiB2) / this.hpage);
+      const inHpage = (this.placedPerHpage.get(h) ?? 0) + n;
+      this.placedPerHpage.set(h, inHpage);
+      if (inHpage === perHpage) hpages.push(h);
+    }
+    for (const h of hpages) this.completed.push({ off: h * this.hpage, len: this.hpage });
     this.faults.wake();
     this.progress.wake();
     return `${fmtLen(piece.len)} at +0x${piece.off.toString(16)}, mapped by ${fmtLen(leaf)} leaves`;
@@ -231,11 +253,6 @@ export class PostcopyVm {
   stage2Fault(addr: number): void {
     const leaf = this.proc.pagemap(addr).mappedBy;
     this.stage2.map(alignDown(addr - this.primary, leaf) + this.primary, leaf, leaf);
-  }
-
-  /** Is [off, off + len) all placed? */
-  complete(off: number, len: number): boolean {
-    return covered(this.placed, off / PAGE, (off + len) / PAGE) === len / PAGE;
   }
 
   /** Is addr inside the range an invalidating collapse holds? */

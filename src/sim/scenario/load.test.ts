@@ -59,19 +59,26 @@ describe('loadScenario', () => {
   });
 
   it('a design whose policy the kernel refuses loads as a refusal, and its run says so', () => {
-    const text = BASE.replace('  - { name: b, policy: { pinAccounting: exact }, params: { n: 3 } }', '  - { name: b, policy: { pinAccounting: exact, exclusivePin: bias } }');
+    // HGM's per-subpage mapcount needs writable tail struct pages: the kernel refuses it with HVO on.
+    const text = BASE.replace('setup:', 'kernel: { hugetlbOptimizeVmemmap: true }\nsetup:').replace(
+      '  - { name: b, policy: { pinAccounting: exact }, params: { n: 3 } }',
+      '  - { name: b, policy: { hgmMapcount: thp-like } }\n  - { name: c, policy: { hgmMapcount: head-per-pte } }',
+    );
     const s = loadScenario(text, 'x.yaml');
-    expect(s.configs[0]!.refused).toBeUndefined();
-    expect(s.configs[1]!.refused).toMatch(/^Kernel option policy: .*exclusivePin 'bias'/);
+    expect(s.configs.map((c) => c.refused === undefined)).toEqual([true, false, true]);
+    expect(s.configs[1]!.refused).toMatch(/^Kernel option policy: hgmMapcount 'thp-like' needs writable tail struct pages/);
     const r = runResult(s.configs[1]!, 1);
     expect(r.values.refused).toBe(1);
     expect(r.values.forkCopies).toBe(0);
     expect(r.timeline).toEqual([{ design: 'b', actor: 'kernel', kind: 'refused', start: 0, end: 0, detail: s.configs[1]!.refused }]);
-    expect(runResult(s.configs[0]!, 1).values.refused).toBe(0);
+    expect(runResult(s.configs[2]!, 1).values.refused).toBe(0);
     expect(() => runOne(s.configs[1]!, 1)).toThrow(DesignRefusedError);
-    // The same policy set by the file for every design is an error in the file, not a refusal.
-    const all = BASE.replace('setup:', 'kernel:\n  policy: { pinAccounting: exact, exclusivePin: bias }\nsetup:').replace(/designs:\n( {2}- .*\n)+/, 'designs:\n  - { name: a }\n');
-    expect(issues(all).join('\n')).toMatch(/Kernel option policy/);
+    // An unknown name stays an error in the file, and so does a refused policy the file sets for every design.
+    expect(issues(text.replace('hgmMapcount: thp-like', 'hgmMapcount: thp-lik')).join('\n')).toMatch(/unknown HugeTLB HGM mapcount design 'thp-lik' \(did you mean 'thp-like'\?\)/);
+    const matrix = BASE.replace(/designs:\n( {2}- .*\n)+/, 'designs:\n  matrix:\n    policy.hgmMapcount: [thp-like, pgtabel]\n');
+    expect(issues(matrix).join('\n')).toMatch(/unknown hgmMapcount 'pgtabel' \(did you mean 'pgtable'\?\)/);
+    const all = text.replace('kernel: { hugetlbOptimizeVmemmap: true }', 'kernel: { hugetlbOptimizeVmemmap: true, policy: { hgmMapcount: thp-like } }').replace(/designs:\n( {2}- .*\n)+/, 'designs:\n  - { name: a }\n');
+    expect(issues(all).join('\n')).toMatch(/Kernel option policy: hgmMapcount 'thp-like' needs writable/);
   });
 
   it('hashes the meaning, not the layout: reordered keys give the same hash, a changed value another', () => {

@@ -13,7 +13,7 @@ import { UnknownCostError, CostModel } from '../../cost/model.js';
 import { nearest } from '../../lib/suggest.js';
 import { actorKind } from '../actors/index.js';
 import { ExprError, type ParamValue, WHOLE_PARAM_REF, substitute } from './expr.js';
-import { type DesignSpec, ScenarioSpec } from './schema.js';
+import { type DesignSpec, POLICY_OPTIONS, ScenarioSpec } from './schema.js';
 import { type Check, parseCheck } from './checks.js';
 
 export interface ScenarioIssue {
@@ -329,7 +329,14 @@ function expandDesigns(spec: ScenarioSpec, pos: Pos): Design[] {
   for (const [key, values] of entries) combos = combos.flatMap((c) => values.map((v) => [...c, [key, v] as [string, ParamValue]]));
   for (const [key] of entries) {
     const [kind, opt] = key.split('.') as [string, string];
-    if (kind === 'policy' && !['pinAccounting', 'exclusivePin'].includes(opt)) pos(['designs', 'matrix', key], `unknown policy option '${opt}'${nearest(opt, ['pinAccounting', 'exclusivePin'])}`, true);
+    const options = Object.keys(POLICY_OPTIONS);
+    if (kind === 'policy' && !options.includes(opt)) pos(['designs', 'matrix', key], `unknown policy option '${opt}'${nearest(opt, options)}`, true);
+    if (kind === 'policy' && options.includes(opt)) {
+      const valid = POLICY_OPTIONS[opt as keyof typeof POLICY_OPTIONS] as readonly string[];
+      spec.designs.matrix[key]!.forEach((v, i) => {
+        if (!valid.includes(String(v))) pos(['designs', 'matrix', key, i], `unknown ${opt} '${String(v)}'${nearest(String(v), valid)}; valid: ${valid.join(', ')}`);
+      });
+    }
     if (kind === 'params') checkParamNames([opt], spec, () => pos(['designs', 'matrix', key], `unknown parameter '${opt}'${nearest(opt, Object.keys(spec.params ?? {}))}`, true));
   }
   for (const c of combos) {
@@ -364,7 +371,7 @@ function kernelOptions(spec: ScenarioSpec, design: Design, pos: Pos, refuse: (wh
   } catch (e) {
     if (!(e instanceof KernelConfigError)) throw e;
     const m = /^Kernel option ([\w.]+)/.exec(e.message);
-    if (m !== null && m[1] === 'policy' && Object.keys(design.policy).length > 0) {
+    if (m !== null && m[1] === 'policy' && Object.keys(design.policy).length > 0 && !/unknown /.test(e.message)) {
       refuse(e.message);
       return opts;
     }

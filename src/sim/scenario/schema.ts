@@ -11,7 +11,7 @@
  * the verdict, and expectations that make `foliosim` exit 1 when they fail.
  */
 import { z } from 'zod';
-import { EXCLUSIVE_PIN, PIN_ACCOUNTING } from '../../policy/registry.js';
+import { COLLAPSE_NOTIFIER, EXCLUSIVE_PIN, HGM_MAPCOUNT, PIN_ACCOUNTING } from '../../policy/registry.js';
 import type { ActorCommon } from '../actors/actor.js';
 import { ACTOR_KINDS } from '../actors/index.js';
 import { METRIC_IDS } from '../metrics.js';
@@ -24,12 +24,16 @@ const scalar = z.union([z.number(), z.string(), z.boolean()], { error: 'expected
 export const POLICY_OPTIONS = {
   pinAccounting: Object.keys(PIN_ACCOUNTING) as [string, ...string[]],
   exclusivePin: [...EXCLUSIVE_PIN] as [string, ...string[]],
+  hgmMapcount: Object.keys(HGM_MAPCOUNT) as [string, ...string[]],
+  collapseNotifier: [...COLLAPSE_NOTIFIER] as [string, ...string[]],
 } as const;
 
 export const PolicySpec = obj(
   {
     pinAccounting: oneOf(POLICY_OPTIONS.pinAccounting, 'pin-accounting design').optional(),
     exclusivePin: oneOf(POLICY_OPTIONS.exclusivePin, 'exclusive-pin encoding').optional(),
+    hgmMapcount: oneOf(POLICY_OPTIONS.hgmMapcount, 'HugeTLB HGM mapcount design').optional(),
+    collapseNotifier: oneOf(POLICY_OPTIONS.collapseNotifier, 'HGM collapse notifier').optional(),
   },
   'policy options (src/policy/registry.ts)',
 );
