@@ -10,6 +10,7 @@ import { DEFAULT_POLICY, type PolicyChoice, UnknownPolicyError, createHgmMapcoun
 import { DEFAULT_MOUNTS, MOUNT_TYPES, type MountSpec, type MountType, isNormalizedAbsolute } from './fs/namei.js';
 import { parseHugetlbfsOptions } from './fs/hugetlbfs.js';
 import type { ShmemHuge } from './fs/shmem.js';
+import type { KvmConfig } from './kvm/kvm_host.js';
 
 export class KernelConfigError extends RangeError {
   constructor(message: string) {
@@ -53,6 +54,15 @@ const schema = z
     hugetlb: z.record(z.string(), z.number()).optional(),
     /** vm.hugetlb_optimize_vmemmap (hugetlb_free_vmemmap=): HugeTLB Vmemmap Optimization; default off, as Debian ships it. */
     hugetlbOptimizeVmemmap: z.boolean().optional(),
+    /**
+     * KVM's guest_memfd: which uAPI and which in-flight series the kernel has.
+     * guestMemfd '6.12' (default) or 'mainline' (creation flags MMAP and
+     * INIT_SHARED, host mmap, VM types SNP, TDX and pKVM-like); with
+     * 'mainline', inPlaceConversion is kvm.gmem_in_place_conversion of the v8
+     * series (per-file attributes, KVM_SET_MEMORY_ATTRIBUTES2) and hugetlb
+     * the HugeTLB flag of the 1 GiB series RFC v2.
+     */
+    kvm: z.object({ guestMemfd: z.enum(['6.12', 'mainline']).optional(), inPlaceConversion: z.boolean().optional(), hugetlb: z.boolean().optional() }).strict().optional(),
     /** The designs under comparison, by name (src/policy/registry.ts); default upstream Linux. */
     policy: z
       .object({
@@ -82,6 +92,7 @@ export interface BootConfig {
   /** Boot-time HugeTLB pages by size in bytes (2 MiB, 1 GiB). */
   hugetlbPools: Map<number, number>;
   hugetlbOptimizeVmemmap: boolean;
+  kvm: KvmConfig;
 }
 
 /** Smallest and largest host the model accepts (pfns stay exact in doubles). */
@@ -147,7 +158,12 @@ export function parseKernelOptions(opts: unknown): BootConfig {
   if (hgm.needsWritableTailPages && o.hugetlbOptimizeVmemmap === true) {
     throw new KernelConfigError(`Kernel option policy: hgmMapcount '${policy.hgmMapcount}' needs writable tail struct pages (per-page _mapcount); turn HVO off (hugetlbOptimizeVmemmap: false)`);
   }
+  const kvm: KvmConfig = { guestMemfd: o.kvm?.guestMemfd ?? '6.12', inPlaceConversion: o.kvm?.inPlaceConversion ?? false, hugetlb: o.kvm?.hugetlb ?? false };
+  if (kvm.guestMemfd !== 'mainline' && (kvm.inPlaceConversion || kvm.hugetlb)) {
+    throw new KernelConfigError(`Kernel option kvm: inPlaceConversion and hugetlb build on the mainline guest_memfd; set guestMemfd: 'mainline'`);
+  }
   return {
+    kvm,
     totalPages: memory / PAGE_SIZE,
     movablePages: movable / PAGE_SIZE,
     cmaPages: cma / PAGE_SIZE,

@@ -103,7 +103,7 @@ export class Kernel implements KernelCore {
     this.mmapHooks = { shmemZeroSetup: (vma, size) => this.shmem.zeroSetup(vma, size) };
     this.gup = new KernelGup(this.host);
     registerDrivers(this.devices, { host: this.host, vfs: this.vfs });
-    registerKvm(this.devices, { host: this.host, vfs: this.vfs });
+    registerKvm(this.devices, { host: this.host, vfs: this.vfs, cfg: cfg.kvm });
     // The HugeTLB pool files (sysfs and /proc/sys/vm), also reachable with open(2).
     this.sysFiles = hugetlbSysFiles(this.host);
     for (const [path, f] of this.sysFiles) this.devices.set(path, (_task, flags) => sysfsOpen(this.vfs, f.attr, path, flags, f.sysctl));

@@ -15,7 +15,8 @@
 import type { Host } from '../mm/host.js';
 import { Level, PAGE_SIZE } from '../mm/page.js';
 import { type PageTable, Pte, type Walk, walk } from '../mm/pgtable.js';
-import { KVM_LPAGE_MIXED_FLAG, type Kvm, PAGES_PER_LEVEL, gfnToHva, gfnToMemslot, lpageIndex, vmList } from '../kvm/kvm_host.js';
+import { KVM_LPAGE_MIXED_FLAG, type Kvm, type KvmGmem, PAGES_PER_LEVEL, gfnToHva, gfnToMemslot, kvmMemslotIsGmemOnly, kvmRangePrivacy, lpageIndex, vmList } from '../kvm/kvm_host.js';
+import { PG, folioNrPages } from '../mm/folio.js';
 import { ENTRY_PAGES, S2_PRIVATE } from '../kvm/mmu.js';
 import { filemapGetFolio } from '../mm/filemap.js';
 import type { Violation } from './oracle.js';
@@ -70,6 +71,7 @@ function checkVm(host: Host, kvm: Kvm, sink: KvmCheckSink): number {
   if (kvm.mmu.invalidateInProgress !== 0) sink.push({ name: 'kvm-invalidate-unbalanced', message: `VM ${kvm.id}: mmu_invalidate_in_progress is ${kvm.mmu.invalidateInProgress} between calls`, actual: kvm.mmu.invalidateInProgress });
   checkMixed(kvm, sink);
   checkBindings(kvm, sink);
+  for (const g of kvm.gmems) checkGmem(host, kvm, g, sink);
   return tables;
 }
 
@@ -89,13 +91,17 @@ function checkLeaf(host: Host, kvm: Kvm, sink: KvmCheckSink, level: number, gfn:
     return;
   }
   const isPrivate = (fl & S2_PRIVATE) !== 0;
-  const attrsOk = isPrivate ? kvm.privateGfns.covers(gfn, gfn + per) : !kvm.privateGfns.overlaps(gfn, gfn + per);
+  const privacy = kvmRangePrivacy(kvm, slot, gfn, gfn + per);
+  const attrsOk = isPrivate ? privacy === 'all' : privacy === 'none';
   if (!attrsOk) sink.push({ name: 'kvm-s2-attributes-mismatch', message: `${where}: a ${isPrivate ? 'private' : 'shared'} leaf covers gfns whose attributes ${isPrivate ? 'are not all PRIVATE' : 'include PRIVATE'}`, pfn });
-  if (isPrivate) {
+  // Private leaves, and every leaf of a guest_memfd-only slot, map the file's page at the gfn's index.
+  if (isPrivate || kvmMemslotIsGmemOnly(slot)) {
     const gmem = slot.gmem.file;
     const index = gfn - slot.baseGfn + slot.gmem.pgoff;
     const want = gmem === null ? 0 : filemapGetFolio(gmem.inode.mapping, index);
-    if (want === 0 || host.ft.pfn[want] !== pfn) sink.push({ name: 'kvm-s2-private-not-gmem', message: `${where}: a private leaf does not map the guest_memfd folio at index ${index}`, pfn });
+    const wantPfn = want === 0 ? -1 : host.ft.pfn[want]! + index - host.ft.index[want]!;
+    if (want === 0 || wantPfn !== pfn) sink.push({ name: isPrivate ? 'kvm-s2-private-not-gmem' : 'kvm-s2-gmem-only-not-gmem', message: `${where}: a ${isPrivate ? 'private' : 'guest_memfd-only shared'} leaf does not map the guest_memfd folio at index ${index}`, pfn });
+    else if (per > folioNrPages(host.ft, want)) sink.push({ name: 'kvm-s2-leaf-larger-than-folio', message: `${where}: a level-${level} leaf maps beyond its ${folioNrPages(host.ft, want)}-page guest_memfd folio`, pfn });
     return;
   }
   if (kvm.mmReleased) {
@@ -150,5 +156,37 @@ function checkBindings(kvm: Kvm, sink: KvmCheckSink): void {
   for (const s of kvm.allSlots()) {
     const g = s.gmem.file;
     if (g !== null && !g.bindings.some((b) => b.slot === s)) sink.push({ name: 'kvm-gmem-binding-stale', message: `VM ${kvm.id} slot ${s.id}: names a guest_memfd that does not bind it` });
+  }
+}
+
+/**
+ * One guest_memfd file: attributes inside the file; no host PTE maps a
+ * private page; HugeTLB backing holds only whole pages of its hstate from its
+ * own subpool, which counts exactly the pages the file holds.
+ */
+function checkGmem(host: Host, kvm: Kvm, g: KvmGmem, sink: KvmCheckSink): void {
+  const ft = host.ft;
+  const size = g.inode.sizePages;
+  const where = `VM ${kvm.id}: guest_memfd ino ${g.inode.ino}`;
+  if (g.privateIdx.overlaps(size, Number.MAX_SAFE_INTEGER)) sink.push({ name: 'kvm-gmem-attributes-beyond-eof', message: `${where}: PRIVATE attributes beyond i_size (${size} pages)` });
+  let huge = 0;
+  g.inode.mapping.pages.forEach(0, Number.MAX_SAFE_INTEGER, (index, _order, f) => {
+    const nr = folioNrPages(ft, f);
+    if (index + nr > size) sink.push({ name: 'kvm-gmem-folio-beyond-eof', message: `${where}: a folio at index ${index} beyond i_size`, pfn: ft.pfn[f] });
+    // A mapped folio (mapcount >= 0 in the model's -1-based count) may only hold shared pages.
+    if ((ft.mapcount[f]! >= 0 || ft.entire[f]! >= 0) && g.privateIdx.overlaps(index, index + nr)) {
+      sink.push({ name: 'kvm-gmem-private-host-mapped', message: `${where}: a host page table maps the folio at index ${index}, which holds PRIVATE pages`, pfn: ft.pfn[f] });
+    }
+    if (g.hstate === null) {
+      if (nr !== 1) sink.push({ name: 'kvm-gmem-folio-order', message: `${where}: a ${nr}-page folio in an order-0 guest_memfd`, pfn: ft.pfn[f] });
+      return;
+    }
+    huge++;
+    if (!(ft.flags[f]! & PG.HUGETLB) || nr !== g.hstate.nrPages || host.hugetlb.folioSubpool.get(f) !== g.spool) {
+      sink.push({ name: 'kvm-gmem-hugetlb-folio', message: `${where}: the folio at index ${index} is not a ${g.hstate.name} page of the file's subpool`, pfn: ft.pfn[f] });
+    }
+  });
+  if (g.hstate !== null && (g.spool === null || g.spool.usedHpages !== huge)) {
+    sink.push({ name: 'kvm-gmem-subpool-mismatch', message: `${where}: its subpool counts ${g.spool?.usedHpages ?? 'no'} pages in use, the file holds ${huge}`, expected: huge, actual: g.spool?.usedHpages ?? -1 });
   }
 }

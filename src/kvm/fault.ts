@@ -14,7 +14,7 @@ import { Level, PAGE_SIZE } from '../mm/page.js';
 import { Pte, type Walk, clearEntry, linkChild, setEntry, walk } from '../mm/pgtable.js';
 import { KVM_EXIT_MEMORY_FAULT, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, KVM_MEMORY_EXIT_FLAG_PRIVATE } from '../uapi/kvm.js';
 import { errno } from '../uapi/errno.js';
-import { type Kvm, type KvmMemorySlot, type KvmVcpu, PAGES_PER_LEVEL, PgLevel, gfnToHva, gfnToMemslot, kvmMemIsPrivate, kvmSlotCanBePrivate, lpageIndex } from './kvm_host.js';
+import { type Kvm, type KvmMemorySlot, type KvmVcpu, PAGES_PER_LEVEL, PgLevel, gfnToHva, gfnToMemslot, kvmMemIsPrivate, kvmMemslotIsGmemOnly, kvmRangePrivacy, kvmSlotCanBePrivate, lpageIndex } from './kvm_host.js';
 import { ENTRY_PAGES, MAX_HUGE_PAGE_LEVEL, S2_PRIVATE, freeSubtree, kvmFlushRemoteTlbs, mmuInvalidateRetryGfn, s2TableAlloc } from './mmu.js';
 import { kvmGmemGetPfn } from './guest_memfd.js';
 
@@ -41,9 +41,16 @@ function hostPfnMappingLevel(mm: MmStruct, hva: number): PgLevel {
 function kvmMmuMaxMappingLevel(kvm: Kvm, slot: KvmMemorySlot, gfn: number, maxLevel: PgLevel, isPrivate: boolean): PgLevel {
   maxLevel = Math.min(maxLevel, MAX_HUGE_PAGE_LEVEL) as PgLevel;
   for (; maxLevel > PgLevel.L4K; maxLevel--) {
-    if (slot.lpageInfo[maxLevel - 2]![lpageIndex(slot, gfn, maxLevel)] === 0) break;
+    if (slot.lpageInfo[maxLevel - 2]![lpageIndex(slot, gfn, maxLevel)] !== 0) continue;
+    // v8: MIXED is not kept per VM; the guest_memfd's attributes must be uniform over the huge page.
+    if (kvm.cfg.inPlaceConversion) {
+      const per = PAGES_PER_LEVEL[maxLevel];
+      const base = gfn - (gfn % per);
+      if (kvmRangePrivacy(kvm, slot, base, base + per) === 'mixed') continue;
+    }
+    break;
   }
-  if (isPrivate || maxLevel === PgLevel.L4K) return maxLevel;
+  if (isPrivate || maxLevel === PgLevel.L4K || kvmMemslotIsGmemOnly(slot)) return maxLevel;
   return Math.min(hostPfnMappingLevel(kvm.mm, gfnToHva(slot, gfn)), maxLevel) as PgLevel;
 }
 
@@ -156,12 +163,15 @@ function indexAt(gpa: number, level: number): number {
  * vcpu.run holding KVM_EXIT_MEMORY_FAULT where Linux fills it.
  */
 // mirrors arch/x86/kvm/mmu/mmu.c:kvm_tdp_page_fault (-> kvm_faultin_pfn, kvm_tdp_mmu_map)
-export function kvmTdpPageFault(vcpu: KvmVcpu, gfn: number, write: boolean): number {
+export function kvmTdpPageFault(vcpu: KvmVcpu, gfn: number, write: boolean, accessPrivate?: boolean): number {
   const kvm = vcpu.kvm;
   const mmu = kvm.mmu;
   mmu.stats.faults++;
   const slot = gfnToMemslot(kvm, gfn);
-  const f: Fault = { gfn, write, isPrivate: kvmMemIsPrivate(kvm, gfn), slot, pfn: -1, writable: false, maxLevel: MAX_HUGE_PAGE_LEVEL, refPfn: -1, gmemFolio: 0 };
+  const memPrivate = kvmMemIsPrivate(kvm, gfn);
+  // SNP/TDX: the fault's privacy is the hardware's (the access's C-bit / shared bit); else the attribute.
+  const isPrivate = kvm.privacyFromHardware && accessPrivate !== undefined ? accessPrivate : memPrivate;
+  const f: Fault = { gfn, write, isPrivate, slot, pfn: -1, writable: false, maxLevel: MAX_HUGE_PAGE_LEVEL, refPfn: -1, gmemFolio: 0 };
   const seq = mmu.invalidateSeq;
   if (slot === null) {
     // kvm_handle_noslot_fault: a private access cannot be emulated MMIO.
@@ -175,9 +185,14 @@ export function kvmTdpPageFault(vcpu: KvmVcpu, gfn: number, write: boolean): num
     mmu.stats.faultRetries++;
     return RetPf.RETRY;
   }
+  // kvm_faultin_pfn: a fault whose privacy differs from the attributes exits to userspace to convert.
+  if (isPrivate !== memPrivate) {
+    prepareMemoryFaultExit(vcpu, f);
+    return -errno.EFAULT;
+  }
   let r: number;
-  if (f.isPrivate) {
-    // kvm_faultin_pfn_private
+  if (f.isPrivate || kvmMemslotIsGmemOnly(slot)) {
+    // kvm_mmu_faultin_pfn_gmem: private faults, and every fault of a guest_memfd-only slot.
     if (!kvmSlotCanBePrivate(slot)) {
       prepareMemoryFaultExit(vcpu, f);
       return -errno.EFAULT;
@@ -189,11 +204,13 @@ export function kvmTdpPageFault(vcpu: KvmVcpu, gfn: number, write: boolean): num
     }
     f.pfn = g.pfn;
     f.writable = !(slot.flags & KVM_MEM_READONLY);
-    // kvm_max_private_mapping_level: guest_memfd folios are order 0 in 6.12.
+    // kvm_max_private_mapping_level: the folio's order (0 in 6.12 and mainline; a HugeTLB page's with RFC v2).
     f.maxLevel = g.maxOrder >= 18 ? PgLevel.L1G : g.maxOrder >= 9 ? PgLevel.L2M : PgLevel.L4K;
+    // x86 maps huge only where the gfn and the file index agree modulo the huge page (RFC v2).
+    while (f.maxLevel > PgLevel.L4K && (slot.baseGfn - slot.gmem.pgoff) % PAGES_PER_LEVEL[f.maxLevel] !== 0) f.maxLevel--;
     r = RetPf.CONTINUE;
     // kvm_gmem_get_pfn's reference is dropped once the SPTE is set.
-    f.gmemFolio = kvm.host.pfnFolio(g.pfn);
+    f.gmemFolio = g.folio;
   } else {
     r = hvaToPfn(kvm, f);
     if (r !== RetPf.CONTINUE) return r;
@@ -218,11 +235,13 @@ export function kvmTdpPageFault(vcpu: KvmVcpu, gfn: number, write: boolean): num
  * The stage-2 translation of gfn for an access: the host pfn, or -1 if the
  * walk finds no leaf (or a read-only one for a write): a fault.
  */
-export function kvmS2Translate(kvm: Kvm, gfn: number, write: boolean): number {
+export function kvmS2Translate(kvm: Kvm, gfn: number, write: boolean, accessPrivate?: boolean): number {
   walk(kvm.mmu.root, gfn * PAGE_SIZE, $w);
   const fl = $w.table.fl[$w.idx]!;
   const leaf = $w.level === Level.PTE ? fl !== 0 : (fl & Pte.PSE) !== 0;
   if (!leaf || !(fl & Pte.PRESENT) || (write && !(fl & Pte.RW))) return -1;
+  // SNP/TDX: a private access through a shared mapping (or the reverse) faults (the RMP check; TDX's separate aliases).
+  if (accessPrivate !== undefined && kvm.privacyFromHardware && ((fl & S2_PRIVATE) !== 0) !== accessPrivate) return -1;
   const per = PAGES_PER_LEVEL[$w.level]!;
   return $w.table.pfn[$w.idx]! + (gfn % per);
 }

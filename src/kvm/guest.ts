@@ -21,9 +21,9 @@ export type { GuestCode } from './kvm_host.js';
 
 /** The operations a guest yields. */
 export type GuestOp =
-  | { op: 'read'; gpa: number; len: number }
-  | { op: 'write'; gpa: number; bytes: Uint8Array }
-  | { op: 'fill'; gpa: number; len: number; byte: number }
+  | { op: 'read'; gpa: number; len: number; shared?: boolean }
+  | { op: 'write'; gpa: number; bytes: Uint8Array; shared?: boolean }
+  | { op: 'fill'; gpa: number; len: number; byte: number; shared?: boolean }
   | { op: 'hypercall'; nr: number; args: number[] }
   | { op: 'ucall'; cmd: number; args: (number | bigint)[]; message?: string }
   | { op: 'hlt' };
@@ -36,6 +36,21 @@ export const UCALL_PRINTF = 3;
 export const UCALL_DONE = 4;
 
 type Sub<T> = Generator<GuestOp, T, unknown>;
+
+/**
+ * SNP/TDX guests: the access of body goes to gpa as shared (the C-bit clear /
+ * TDX's shared GPA bit set); without it a CoCo guest's accesses are private.
+ * SW_PROTECTED, pKVM-like and default VMs ignore it (the attribute decides).
+ */
+export function* sharedAccess<T>(body: Sub<T>): Sub<T> {
+  let next = body.next();
+  while (next.done !== true) {
+    const op = next.value;
+    const v: unknown = yield op.op === 'read' || op.op === 'write' || op.op === 'fill' ? { ...op, shared: true } : op;
+    next = body.next(v);
+  }
+  return next.value;
+}
 
 /** Load len bytes at gpa. */
 export function* readGpa(gpa: number, len: number): Sub<Uint8Array> {

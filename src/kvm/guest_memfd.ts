@@ -1,68 +1,129 @@
 /**
- * guest_memfd (mirrors virt/kvm/guest_memfd.c as in Linux 6.12): a file
- * whose pages back a VM's private memory. The inode is the storage (its page
- * cache holds order-0 folios, allocated lazily and zeroed when first given to
- * the guest); the file (struct kvm_gmem) is one VM's view, with the bindings
- * of file ranges to memslots.
+ * guest_memfd (mirrors virt/kvm/guest_memfd.c): a file whose pages back a
+ * VM's memory. The inode is the storage (its page cache holds order-0 folios,
+ * or HugeTLB folios with the RFC v2 flag, allocated lazily and zeroed when
+ * first given out); the file (struct kvm_gmem) is one VM's view, with the
+ * bindings of file ranges to memslots.
  *
- * The file has no read/write/mmap operations in 6.12 (read and write fail
- * with EINVAL, pread and pwrite with ESPIPE, mmap with ENODEV, ftruncate with
- * EINVAL); fallocate allocates (KEEP_SIZE) or punches holes
- * (KEEP_SIZE|PUNCH_HOLE), and a punch zaps the VM's stage-2 mappings of the
- * range first (kvm_gmem_invalidate_begin/end, not MMU notifiers). Closing the
- * file leaves its memslots without backing (later private faults exit with
+ * As in 6.12 (the Kernel option kvm.guestMemfd '6.12', the default): no
+ * creation flags, no read/write (read and write fail with EINVAL, pread and
+ * pwrite with ESPIPE), no mmap (ENODEV), ftruncate EINVAL; fallocate
+ * allocates (KEEP_SIZE) or punches holes (KEEP_SIZE|PUNCH_HOLE), and a punch
+ * zaps the VM's stage-2 mappings of the range first
+ * (kvm_gmem_invalidate_begin/end, not MMU notifiers). Closing the file leaves
+ * its memslots without backing (later private faults exit with
  * KVM_EXIT_MEMORY_FAULT); the pages live until the inode goes.
  *
- * 6.12 accepts no creation flags (GUEST_MEMFD_FLAG_MMAP and _INIT_SHARED are
- * v6.18+ and not modelled); the folios are order 0, so max_order is 0.
- * Simplifications: no NUMA policy, no hwpoison, no kvm_gmem_populate (SNP/TDX).
+ * Mainline (kvm.guestMemfd 'mainline'): GUEST_MEMFD_FLAG_MMAP lets the host
+ * mmap the file (MAP_SHARED only); a host fault maps a 4 KiB page at a shared
+ * index and is SIGBUS at a private one or beyond i_size. INIT_SHARED starts
+ * every index shared. A slot bound to an MMAP file is "guest_memfd only": its
+ * shared faults are served from the file too.
+ *
+ * In-place conversion v8 (kvm.inPlaceConversion): the shared/private
+ * attributes live in the file (KvmGmem.privateIdx, extents), and the file's
+ * ioctl KVM_SET_MEMORY_ATTRIBUTES2 converts ranges: to private unmaps the host
+ * mappings, then refuses with EAGAIN (error_offset written back) if a folio
+ * has references beyond the page cache's (a GUP pin); contents are never
+ * touched; KVM's stage-2 mappings of the range are invalidated.
+ *
+ * HugeTLB backing (kvm.hugetlb, the 1 GiB series RFC v2 encoding): the file
+ * reserves size / page size pages of the hstate in a subpool of its own at
+ * creation (ENOMEM if the pool cannot); folios are whole HugeTLB pages, so
+ * KVM may map them at 2 MiB or 1 GiB; a punch frees the huge pages it covers
+ * whole (EAGAIN if one has an extra reference) and only zeroes the parts of
+ * the others.
+ *
+ * Simplifications: no NUMA policy, no hwpoison, no kvm_gmem_populate
+ * (SNP/TDX launch); the gmem invalidation zaps every leaf of the range
+ * (Linux filters shared or private by the attributes); no per-CPU LRU-add
+ * batches, so the safe-refcount check never drains; the RFC's split of a
+ * HugeTLB folio when one of its pages becomes shared is not modelled yet
+ * (policy gmemHugeShared): a host fault on a HugeTLB-backed file is SIGBUS.
  */
 import type { ErrnoName } from '../uapi/errno.js';
 import { errno } from '../uapi/errno.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/falloc.js';
 import { O_LARGEFILE, O_RDWR, S_IFREG } from '../uapi/fcntl.js';
 import { ANON_INODE_FS_MAGIC } from '../uapi/magic.js';
-import { PG } from '../mm/folio.js';
-import { FMode, type File, type SuperBlock } from '../mm/fs_types.js';
+import { cULong, copyStructFromUser, copyStructToUser, resultSize } from '../uapi/ctypes.js';
+import * as K from '../uapi/kvm.js';
+import { ExtentSet } from '../lib/extent_set.js';
+import { PG, folioNrPages } from '../mm/folio.js';
+import { FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations } from '../mm/fs_types.js';
 import { filemapAddFolio, filemapGetFolio, truncateInodePagesRange } from '../mm/filemap.js';
+import { type Hstate, hugepagePutSubpool, hugetlbAddToPageCache, hugetlbDeleteFromPageCache, hugetlbFileAllocFolio, hugetlbFileSubpool } from '../mm/hugetlb.js';
+import { unmapMappingPages } from '../mm/memory.js';
+import { VM, type Vma } from '../mm/mm_types.js';
 import { PAGE_SIZE } from '../mm/page.js';
 import { GFP_KERNEL } from '../mm/page_alloc.js';
 import { folioAddLru } from '../mm/rmap.js';
 import { type FsFileOps, OpenFile } from '../fs/file.js';
-import type { FsInode, Vfs } from '../fs/inode.js';
+import type { Vfs } from '../fs/inode.js';
 import { MAX_LFS_FILESIZE } from '../fs/shmem.js';
-import type { Kvm, KvmGmem, KvmMemorySlot } from './kvm_host.js';
+import type { Kvm, KvmConfig, KvmGmem, KvmMemorySlot } from './kvm_host.js';
 import { kvmFlushRemoteTlbs, kvmMmuInvalidateBegin, kvmMmuInvalidateEnd, kvmMmuInvalidateRangeAdd, kvmUnmapGfnRange } from './mmu.js';
 
 /** The anonymous-inode pseudo file system (pseudo_fs_fill_super gives it MAX_LFS_FILESIZE). */
 const gmemSb: SuperBlock = { fsType: 'anon_inodefs', blockSize: PAGE_SIZE, maxBytes: MAX_LFS_FILESIZE, magic: ANON_INODE_FS_MAGIC, dev: 14 };
 /** Unevictable, unmovable and not swap-backed (mapping_set_inaccessible). */
 const gmemAops = { swapbacked: false, writeback: false };
+const PAGE = BigInt(PAGE_SIZE);
+const U64 = (1n << 64n) - 1n;
 
 /** The guest_memfd behind a file, or null if it is not one (file->f_op != &kvm_gmem_fops). */
 export function gmemOfFile(file: File): KvmGmem | null {
-  const g = (file as OpenFile).privateData;
-  return (file as OpenFile).fOp === gmemFops && g !== null ? (g as KvmGmem) : null;
+  const o = file as OpenFile;
+  const g = o.privateData;
+  return (o.fOp === gmemFops612 || o.fOp === gmemFops) && g !== null ? (g as KvmGmem) : null;
 }
 
-// mirrors virt/kvm/guest_memfd.c:kvm_gmem_fops
-const gmemFops: FsFileOps = {
+// mirrors virt/kvm/guest_memfd.c:kvm_gmem_fops (6.12: no mmap, no ioctl)
+const gmemFops612: FsFileOps = {
   fallocate: (file, mode, offset, len) => kvmGmemFallocate(file as OpenFile, mode, offset, len),
   release: (file) => kvmGmemRelease(file),
 };
 
+// mirrors virt/kvm/guest_memfd.c:kvm_gmem_fops (mainline: mmap; v8: the attributes ioctl)
+const gmemFops: FsFileOps = {
+  ...gmemFops612,
+  mmap: (file, vma) => kvmGmemMmap(file as OpenFile, vma),
+  unlockedIoctl: (file, cmd, arg) => kvmGmemIoctl(file, cmd, arg),
+};
+
+/** The creation flags a VM (null: /dev/kvm) accepts: none in 6.12. */
+// mirrors virt/kvm/guest_memfd.c:kvm_gmem_get_supported_flags (RFC v2 adds the HugeTLB flag and its size bits)
+export function kvmGmemSupportedFlags(cfg: KvmConfig, kvm: Kvm | null): bigint {
+  if (cfg.guestMemfd !== 'mainline') return 0n;
+  let flags = K.GUEST_MEMFD_FLAG_MMAP;
+  if (kvm === null || kvm.supportsGmemInitShared) flags |= K.GUEST_MEMFD_FLAG_INIT_SHARED;
+  if (cfg.hugetlb) flags |= K.GUEST_MEMFD_FLAG_HUGETLB | (K.GUESTMEM_HUGETLB_FLAG_MASK << K.GUESTMEM_HUGETLB_FLAG_SHIFT);
+  return flags;
+}
+
 /**
  * KVM_CREATE_GUEST_MEMFD after the argument checks: a new [kvm-gmem] file of
- * size bytes (the caller installs it). It holds a reference on the VM.
+ * size bytes (the caller installs it), or ENOMEM when HugeTLB backing cannot
+ * reserve its pages. It holds a reference on the VM.
  */
-// mirrors virt/kvm/guest_memfd.c:__kvm_gmem_create
-export function kvmGmemCreateFile(vfs: Vfs, kvm: Kvm, size: number, flags: number): OpenFile {
-  const inode = vfs.newInode(gmemSb, S_IFREG | 0o600, gmemAops, (i) => truncateInodePagesRange(vfs.host, i.mapping, 0n, -1n));
+// mirrors virt/kvm/guest_memfd.c:__kvm_gmem_create (RFC v2: kvm_gmem_hugetlb_setup -> guestmem_hugetlb_setup)
+export function kvmGmemCreateFile(vfs: Vfs, kvm: Kvm, size: number, flags: number, hstate: Hstate | null): OpenFile | ErrnoName {
+  const host = kvm.host;
+  let spool = null;
+  if (hstate !== null) {
+    spool = hugetlbFileSubpool(host, hstate, size / hstate.size);
+    if (spool === null) return 'ENOMEM';
+  }
+  const inode = vfs.newInode(gmemSb, S_IFREG | 0o600, gmemAops, (i) => kvmGmemEvictInode(i.fsInfo as KvmGmem));
   inode.size = BigInt(size);
-  const gmem: KvmGmem = { kvm, inode, file: null, flags, bindings: [] };
+  const privateIdx = new ExtentSet();
+  // Every index starts PRIVATE unless INIT_SHARED.
+  if (!(flags & Number(K.GUEST_MEMFD_FLAG_INIT_SHARED))) privateIdx.union(0, size / PAGE_SIZE);
+  const gmem: KvmGmem = { kvm, inode, file: null, flags, bindings: [], privateIdx, hstate, spool };
   inode.fsInfo = gmem;
   // O_RDWR without read/write operations: no FMODE_CAN_READ/WRITE, no PREAD/PWRITE (alloc_file).
-  const file = new OpenFile(vfs, inode, FMode.READ | FMode.WRITE, O_RDWR | O_LARGEFILE, gmemFops, 'anon_inode:[kvm-gmem]');
+  const fops = kvm.cfg.guestMemfd === 'mainline' ? gmemFops : gmemFops612;
+  const file = new OpenFile(vfs, inode, FMode.READ | FMode.WRITE, O_RDWR | O_LARGEFILE, fops, 'anon_inode:[kvm-gmem]');
   file.privateData = gmem;
   gmem.file = file;
   kvm.refs++;
@@ -70,8 +131,15 @@ export function kvmGmemCreateFile(vfs: Vfs, kvm: Kvm, size: number, flags: numbe
   return file;
 }
 
-/** The KVM_CREATE_GUEST_MEMFD flags 6.12 accepts: none. */
-export const GMEM_VALID_FLAGS = 0n;
+/** The inode goes: its pages, then (HugeTLB) its subpool with the reservations left. */
+// mirrors virt/kvm/guest_memfd.c:kvm_gmem_evict_inode (RFC v2: guestmem_hugetlb_teardown)
+function kvmGmemEvictInode(gmem: KvmGmem): void {
+  const host = gmem.kvm.host;
+  if (gmem.hstate === null) truncateInodePagesRange(host, gmem.inode.mapping, 0n, -1n);
+  else gmemHugetlbTruncate(gmem, 0, Number.MAX_SAFE_INTEGER, false);
+  if (gmem.spool !== null) hugepagePutSubpool(host, gmem.spool);
+  gmem.spool = null;
+}
 
 // ---------------------------------------------------------------------------
 // Invalidation: zap the stage-2 mappings of bound file pages [start, end).
@@ -102,24 +170,28 @@ function kvmGmemInvalidateEnd(gmem: KvmGmem, start: number, end: number): void {
 }
 
 // ---------------------------------------------------------------------------
-// fallocate.
+// Folios.
 
-// mirrors virt/kvm/guest_memfd.c:kvm_gmem_punch_hole
-function kvmGmemPunchHole(gmem: KvmGmem, offset: bigint, len: bigint): null {
-  const start = Number(offset >> 12n);
-  const end = Number((offset + len) >> 12n);
-  kvmGmemInvalidateBegin(gmem, start, end);
-  truncateInodePagesRange(gmem.kvm.host, gmem.inode.mapping, offset, offset + len - 1n);
-  kvmGmemInvalidateEnd(gmem, start, end);
-  return null;
-}
-
-/** The folio at index, allocated (not zeroed: not yet "prepared") if missing; with a reference for the caller. */
-// mirrors virt/kvm/guest_memfd.c:kvm_gmem_get_folio (filemap_grab_folio)
-function kvmGmemGetFolio(inode: FsInode, host: Kvm['host'], index: number): number | ErrnoName {
-  let f = filemapGetFolio(inode.mapping, index);
+/**
+ * The folio holding index, allocated (order 0 not yet zeroed: not yet
+ * "prepared"; a HugeTLB page comes zeroed from its pool) if missing; with a
+ * reference for the caller.
+ */
+// mirrors virt/kvm/guest_memfd.c:kvm_gmem_get_folio (filemap_grab_folio; RFC v2: kvm_gmem_hugetlb_get_folio)
+function kvmGmemGetFolio(gmem: KvmGmem, index: number): number | ErrnoName {
+  const host = gmem.kvm.host;
+  const mapping = gmem.inode.mapping;
+  let f = filemapGetFolio(mapping, index);
   if (f !== 0) {
     host.folioGet(f);
+    return f;
+  }
+  const h = gmem.hstate;
+  if (h !== null) {
+    // One page of the file's subpool, at the huge index holding index (RFC v2: ENOMEM if it is used up).
+    f = hugetlbFileAllocFolio(host, gmem.spool!);
+    if (f < 0) return 'ENOMEM';
+    hugetlbAddToPageCache(host, f, mapping, Math.floor(index / h.nrPages));
     return f;
   }
   // GFP_HIGHUSER: not movable (guest_memfd pages cannot migrate).
@@ -128,9 +200,69 @@ function kvmGmemGetFolio(inode: FsInode, host: Kvm['host'], index: number): numb
   // Fresh pages hold old data; the model starts them at zero, but only
   // preparation (kvm_gmem_prepare_folio) clears them and marks them up to date.
   host.content.setUniform(f, 0);
-  filemapAddFolio(host, inode.mapping, f, index);
+  filemapAddFolio(host, mapping, f, index);
   folioAddLru(host, f);
   return f;
+}
+
+/** Zero a folio the first time it is handed out (to the guest or to a host mapping). */
+// mirrors virt/kvm/guest_memfd.c:kvm_gmem_prepare_folio (the clear_highpage under !folio_test_uptodate)
+function kvmGmemPrepareFolio(gmem: KvmGmem, f: number): void {
+  const host = gmem.kvm.host;
+  if (host.ft.flags[f]! & PG.UPTODATE) return;
+  host.zeroFolio(f);
+  host.ft.flags[f]! |= PG.UPTODATE;
+}
+
+/**
+ * Remove the HugeTLB folios wholly inside file pages [start, end) and zero
+ * the parts of the others in range. With check, a folio to remove that has
+ * references beyond the page cache's makes the whole call EAGAIN first.
+ */
+// mirrors the 1 GiB series RFC v2's kvm_gmem_truncate_inode_range (guestmem_hugetlb: only whole huge pages are freed)
+function gmemHugetlbTruncate(gmem: KvmGmem, start: number, end: number, check: boolean): ErrnoName | null {
+  const host = gmem.kvm.host;
+  const ft = host.ft;
+  const mapping = gmem.inode.mapping;
+  const whole: number[] = [];
+  const partial: number[] = [];
+  mapping.pages.forEach(start, end, (index, _order, f) => {
+    const nr = folioNrPages(ft, f);
+    if (index >= start && index + nr <= end) whole.push(f);
+    else partial.push(f);
+  });
+  if (check && whole.some((f) => ft.refcount[f] !== folioNrPages(ft, f))) return 'EAGAIN';
+  for (const f of partial) {
+    const index = ft.index[f]!;
+    const nr = folioNrPages(ft, f);
+    const a = Math.max(start, index);
+    const b = Math.min(end, index + nr);
+    host.content.fill(f, nr, (a - index) * PAGE_SIZE, (b - a) * PAGE_SIZE, 0);
+  }
+  for (const f of whole) {
+    const index = ft.index[f]!;
+    const nr = folioNrPages(ft, f);
+    if (ft.mapcount[f]! >= 0 || ft.entire[f]! >= 0) unmapMappingPages(host, mapping, index, index + nr - 1, false);
+    // hugetlb_delete_from_page_cache drops the cache's references: the page goes back to the subpool.
+    hugetlbDeleteFromPageCache(host, f);
+    gmem.inode.blocks -= nr * (PAGE_SIZE / 512);
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------
+// fallocate.
+
+// mirrors virt/kvm/guest_memfd.c:kvm_gmem_punch_hole
+function kvmGmemPunchHole(gmem: KvmGmem, offset: bigint, len: bigint): ErrnoName | null {
+  const start = Number(offset >> 12n);
+  const end = Number((offset + len) >> 12n);
+  kvmGmemInvalidateBegin(gmem, start, end);
+  let r: ErrnoName | null = null;
+  if (gmem.hstate === null) truncateInodePagesRange(gmem.kvm.host, gmem.inode.mapping, offset, offset + len - 1n);
+  else r = gmemHugetlbTruncate(gmem, start, end, true);
+  kvmGmemInvalidateEnd(gmem, start, end);
+  return r;
 }
 
 // mirrors virt/kvm/guest_memfd.c:kvm_gmem_allocate
@@ -139,9 +271,11 @@ function kvmGmemAllocate(gmem: KvmGmem, offset: bigint, len: bigint): ErrnoName 
   if (offset + len > gmem.inode.size) return 'EINVAL';
   const host = gmem.kvm.host;
   const end = Number((offset + len) >> 12n);
-  for (let index = Number(offset >> 12n); index < end; index++) {
-    const f = kvmGmemGetFolio(gmem.inode, host, index);
+  for (let index = Number(offset >> 12n); index < end; ) {
+    const f = kvmGmemGetFolio(gmem, index);
     if (typeof f === 'string') return f;
+    // A HugeTLB folio covers the rest of its huge page.
+    index = host.ft.index[f]! + folioNrPages(host.ft, f);
     host.folioPut(f);
   }
   return null;
@@ -153,8 +287,122 @@ function kvmGmemFallocate(file: OpenFile, mode: number, offset: bigint, len: big
   const gmem = file.privateData as KvmGmem;
   if (!(mode & FALLOC_FL_KEEP_SIZE)) return 'EOPNOTSUPP';
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return 'EOPNOTSUPP';
-  if (offset % BigInt(PAGE_SIZE) !== 0n || len % BigInt(PAGE_SIZE) !== 0n) return 'EINVAL';
+  if (offset % PAGE !== 0n || len % PAGE !== 0n) return 'EINVAL';
   return mode & FALLOC_FL_PUNCH_HOLE ? kvmGmemPunchHole(gmem, offset, len) : kvmGmemAllocate(gmem, offset, len);
+}
+
+// ---------------------------------------------------------------------------
+// Host mappings (mainline, GUEST_MEMFD_FLAG_MMAP).
+
+/**
+ * The host fault: SIGBUS beyond i_size and at a private index; otherwise the
+ * page (allocated and zeroed on first use) mapped at 4 KiB.
+ */
+// mirrors virt/kvm/guest_memfd.c:kvm_gmem_fault_user_mapping
+function kvmGmemFaultUserMapping(vmf: VmFaultArgs): number {
+  const gmem = (vmf.vma.file as OpenFile).privateData as KvmGmem;
+  if (vmf.pgoff >= gmem.inode.sizePages) return -VmFault.SIGBUS;
+  // Mainline: a file without INIT_SHARED is all private; v8: -EACCES from the attributes, VM_FAULT_SIGBUS.
+  if (gmem.privateIdx.has(vmf.pgoff)) return -VmFault.SIGBUS;
+  // RFC v2 maps only split (4 KiB) pieces of a HugeTLB page; the split is not modelled yet.
+  if (gmem.hstate !== null) return -VmFault.SIGBUS;
+  const f = kvmGmemGetFolio(gmem, vmf.pgoff);
+  if (typeof f === 'string') return -VmFault.OOM;
+  kvmGmemPrepareFolio(gmem, f);
+  return f;
+}
+
+// mirrors virt/kvm/guest_memfd.c:kvm_gmem_vm_ops (no ->map_pages: no fault-around; the mempolicy ops are not modelled)
+const gmemVmOps: VmOperations = {
+  name: 'kvm-gmem',
+  mapPages: false,
+  fault: kvmGmemFaultUserMapping,
+};
+
+/** ->mmap: ENODEV without GUEST_MEMFD_FLAG_MMAP, EINVAL unless MAP_SHARED (no COW of guest memory). */
+// mirrors virt/kvm/guest_memfd.c:kvm_gmem_mmap
+function kvmGmemMmap(file: OpenFile, vma: Vma): ErrnoName | null {
+  const gmem = file.privateData as KvmGmem;
+  if (!(gmem.flags & Number(K.GUEST_MEMFD_FLAG_MMAP))) return 'ENODEV';
+  if ((vma.flags & (VM.SHARED | VM.MAYSHARE)) !== (VM.SHARED | VM.MAYSHARE)) return 'EINVAL';
+  vma.ops = gmemVmOps;
+  return null;
+}
+
+// ---------------------------------------------------------------------------
+// In-place conversion (v8): KVM_SET_MEMORY_ATTRIBUTES2 on the file.
+
+/** The file's ioctls: only KVM_SET_MEMORY_ATTRIBUTES2, and only in in-place mode (else ENOTTY). */
+// mirrors virt/kvm/guest_memfd.c:kvm_gmem_ioctl (v8)
+function kvmGmemIoctl(file: OpenFile, cmd: number, arg: unknown): number | ErrnoName {
+  const gmem = file.privateData as KvmGmem;
+  if (!gmem.kvm.cfg.inPlaceConversion || cmd !== K.KVM_SET_MEMORY_ATTRIBUTES2) return 'ENOTTY';
+  const a = copyStructFromUser(arg, ['offset', 'address', 'size', 'attributes', 'flags', 'reserved']);
+  if (a === null) return 'EFAULT';
+  // offset and address are one union field.
+  const offset = cULong(a.offset !== 0 ? a.offset : a.address);
+  const size = cULong(a.size);
+  const attributes = cULong(a.attributes);
+  const flags = cULong(a.flags);
+  if (offset === null || size === null || attributes === null || flags === null) return 'EFAULT';
+  let reservedSet = false;
+  if (a.reserved !== 0) {
+    if (!Array.isArray(a.reserved)) return 'EFAULT';
+    for (const r of a.reserved as unknown[]) {
+      const v = cULong(r);
+      if (v === null) return 'EFAULT';
+      if (v !== 0n) reservedSet = true;
+    }
+  }
+  const r = kvmGmemSetAttributes(gmem, offset, size, attributes, flags, reservedSet);
+  if (r === null) return 0;
+  if (typeof r === 'string') return r;
+  // The first page that could not be converted goes back to userspace.
+  if (!copyStructToUser(arg, { error_offset: resultSize(r.errorOffset) })) return 'EFAULT';
+  return r.err;
+}
+
+/**
+ * Convert file pages [offset, offset + size) to attributes (PRIVATE or 0).
+ * null on success; an errno; or EAGAIN with the byte offset of the first
+ * folio whose references are not only the page cache's.
+ */
+// mirrors virt/kvm/guest_memfd.c:kvm_gmem_set_attributes (v8; -> kvm_gmem_convert_should_proceed, kvm_gmem_is_safe_for_conversion)
+export function kvmGmemSetAttributes(gmem: KvmGmem, offset: bigint, size: bigint, attributes: bigint, flags: bigint, reservedSet: boolean): ErrnoName | { err: ErrnoName; errorOffset: bigint } | null {
+  // The order of the v8 checks (guest_memfd.md section 3.1).
+  if (flags !== 0n || reservedSet) return 'EINVAL';
+  if (!gmem.kvm.hasPrivateMem) return 'EINVAL';
+  if (attributes & ~BigInt(K.KVM_MEMORY_ATTRIBUTE_PRIVATE)) return 'EINVAL';
+  if (size === 0n || offset + size > U64) return 'EINVAL';
+  if (offset % PAGE !== 0n || size % PAGE !== 0n) return 'EINVAL';
+  if (offset >= gmem.inode.size || offset + size > gmem.inode.size) return 'EINVAL';
+  const start = Number(offset / PAGE);
+  const end = Number((offset + size) / PAGE);
+  const toPrivate = attributes !== 0n;
+  const attrs = gmem.privateIdx;
+  // Already so: nothing to check or invalidate.
+  if (toPrivate ? attrs.covers(start, end) : !attrs.overlaps(start, end)) return null;
+  const host = gmem.kvm.host;
+  const ft = host.ft;
+  const mapping = gmem.inode.mapping;
+  if (toPrivate) {
+    // Host mappings go first (every process), so that only unexpected references remain.
+    unmapMappingPages(host, mapping, start, end - 1, false);
+    // Safe refcount: the page cache's references (folio_nr_pages) plus the lookup's, which the model does not take.
+    let bad = -1;
+    mapping.pages.forEach(start, end, (index, _order, f) => {
+      if (ft.refcount[f] === folioNrPages(ft, f)) return false;
+      bad = Math.max(start, index);
+      return true;
+    });
+    if (bad >= 0) return { err: 'EAGAIN', errorOffset: BigInt(bad) * PAGE };
+  }
+  // To shared: the arch hook (SNP returns the pages to the hypervisor) has nothing to do in the model.
+  kvmGmemInvalidateBegin(gmem, start, end);
+  if (toPrivate) attrs.union(start, end);
+  else attrs.subtract(start, end);
+  kvmGmemInvalidateEnd(gmem, start, end);
+  return null;
 }
 
 // ---------------------------------------------------------------------------
@@ -226,26 +474,30 @@ export interface GmemPfn {
   err: number;
   pfn: number;
   maxOrder: number;
+  /** The referenced folio (the caller puts it once the SPTE is set). */
+  folio: number;
 }
 
 /**
  * The page backing gfn of a guest_memfd slot, allocated and zeroed on first
  * use, with a reference for the caller: EFAULT once the file is closed, EIO
- * if the index is not bound to this slot.
+ * if the index is not bound to this slot. max_order is the folio's order
+ * (0, or a HugeTLB page's) while the file's attributes are uniform over it
+ * (RFC v2: a huge mapping only while no page of it is shared).
  */
 // mirrors virt/kvm/guest_memfd.c:kvm_gmem_get_pfn (-> __kvm_gmem_get_pfn, kvm_gmem_prepare_folio)
 export function kvmGmemGetPfn(kvm: Kvm, slot: KvmMemorySlot, gfn: number): GmemPfn {
   const gmem = slot.gmem.file;
-  if (gmem === null || gmem.file === null) return { err: errno.EFAULT, pfn: -1, maxOrder: 0 };
+  if (gmem === null || gmem.file === null) return { err: errno.EFAULT, pfn: -1, maxOrder: 0, folio: 0 };
   const index = gfn - slot.baseGfn + slot.gmem.pgoff;
-  if (!gmem.bindings.some((b) => b.slot === slot && index >= b.start && index < b.end)) return { err: errno.EIO, pfn: -1, maxOrder: 0 };
-  const host = kvm.host;
-  const f = kvmGmemGetFolio(gmem.inode, host, index);
-  if (typeof f === 'string') return { err: errno[f], pfn: -1, maxOrder: 0 };
-  if (!(host.ft.flags[f]! & PG.UPTODATE)) {
-    // kvm_gmem_prepare_folio: the guest never sees old data.
-    host.zeroFolio(f);
-    host.ft.flags[f]! |= PG.UPTODATE;
-  }
-  return { err: 0, pfn: host.ft.pfn[f]!, maxOrder: 0 };
+  if (!gmem.bindings.some((b) => b.slot === slot && index >= b.start && index < b.end)) return { err: errno.EIO, pfn: -1, maxOrder: 0, folio: 0 };
+  const f = kvmGmemGetFolio(gmem, index);
+  if (typeof f === 'string') return { err: errno[f], pfn: -1, maxOrder: 0, folio: 0 };
+  // kvm_gmem_prepare_folio: the guest never sees old data.
+  kvmGmemPrepareFolio(gmem, f);
+  const ft = kvm.host.ft;
+  const first = ft.index[f]!;
+  const nr = folioNrPages(ft, f);
+  const uniform = gmem.privateIdx.covers(first, first + nr) || !gmem.privateIdx.overlaps(first, first + nr);
+  return { err: 0, pfn: ft.pfn[f]! + (index - first), maxOrder: uniform ? ft.order[f]! : 0, folio: f };
 }

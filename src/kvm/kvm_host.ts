@@ -18,7 +18,20 @@ import type { MmuNotifier } from '../mm/mmu_notifier.js';
 import type { PageTable } from '../mm/pgtable.js';
 import type { FsInode } from '../fs/inode.js';
 import type { OpenFile } from '../fs/file.js';
-import type { KvmRun } from '../uapi/kvm.js';
+import type { Hstate, Subpool } from '../mm/hugetlb.js';
+import { KVM_VM_TYPE_PKVM_LIKE, KVM_X86_DEFAULT_VM, KVM_X86_SNP_VM, KVM_X86_TDX_VM, type KvmRun } from '../uapi/kvm.js';
+
+/** The guest_memfd the kernel has (Kernel option `kvm`, see src/config.ts). */
+export interface KvmConfig {
+  /** '6.12', or 'mainline' (creation flags, host mmap, the CoCo VM types). */
+  readonly guestMemfd: '6.12' | 'mainline';
+  /** kvm.gmem_in_place_conversion (in-place conversion v8): attributes live in guest_memfd. */
+  readonly inPlaceConversion: boolean;
+  /** The HugeTLB flag of the 1 GiB series RFC v2. */
+  readonly hugetlb: boolean;
+}
+
+export const KVM_CONFIG_6_12: KvmConfig = { guestMemfd: '6.12', inPlaceConversion: false, hugetlb: false };
 
 /** KVM_USER_MEM_SLOTS on x86: KVM_MEM_SLOTS_NUM (32767) minus the 3 private slots. */
 export const KVM_USER_MEM_SLOTS = 32764;
@@ -56,9 +69,20 @@ export interface KvmGmem {
   readonly inode: FsInode;
   /** The file while it is open; null once released. */
   file: OpenFile | null;
+  /** The creation flags below bit 32 (MMAP, INIT_SHARED, HUGETLB); the HugeTLB page size is hstate. */
   readonly flags: number;
   /** bindings (an xarray index -> memslot in Linux): few, non-overlapping, kept as a list. */
   readonly bindings: GmemBinding[];
+  /**
+   * The file's shared/private attributes (gmem_inode.attributes, a maple tree
+   * in v8): the PRIVATE page indices as extents, one record per run. Every
+   * index starts PRIVATE unless INIT_SHARED. Without in-place conversion it
+   * never changes (it only decides what host faults may map).
+   */
+  readonly privateIdx: ExtentSet;
+  /** HugeTLB backing (1 GiB series RFC v2): the page size's hstate and the file's subpool; null for order-0 folios. */
+  readonly hstate: Hstate | null;
+  spool: Subpool | null;
 }
 
 /** struct kvm_memory_slot. */
@@ -193,11 +217,12 @@ export class Kvm {
   constructor(
     readonly host: Host,
     readonly id: number,
-    /** The VM type (KVM_X86_DEFAULT_VM, KVM_X86_SW_PROTECTED_VM). */
+    /** The VM type (KVM_X86_DEFAULT_VM, _SW_PROTECTED_VM, _SNP_VM, _TDX_VM, KVM_VM_TYPE_PKVM_LIKE). */
     readonly type: number,
     /** kvm->mm: the creator's address space, which vm ioctls must come from. */
     readonly mm: MmStruct,
     readonly mmu: KvmMmu,
+    readonly cfg: KvmConfig = KVM_CONFIG_6_12,
   ) {}
 
   /** Address space 0's memslots by id (what vCPUs use). */
@@ -215,9 +240,28 @@ export class Kvm {
     return [...this.memslots[0]!.byGfn, ...this.memslots[1]!.byGfn];
   }
 
-  /** kvm_arch_has_private_mem: only SW_PROTECTED VMs in the model. */
+  /** kvm_arch_has_private_mem: every type but the default VM (SW_PROTECTED, SNP, TDX, pKVM-like). */
   get hasPrivateMem(): boolean {
-    return this.type !== 0;
+    return this.type !== KVM_X86_DEFAULT_VM;
+  }
+
+  /**
+   * A fault's privacy comes from the hardware (the C-bit of SNP, the shared
+   * GPA bit of TDX: the guest access says), not from the attributes as for
+   * SW_PROTECTED and pKVM-like VMs.
+   */
+  get privacyFromHardware(): boolean {
+    return this.type === KVM_X86_SNP_VM || this.type === KVM_X86_TDX_VM;
+  }
+
+  /**
+   * kvm_arch_supports_gmem_init_shared: x86 only for VMs without private
+   * memory, unless in-place conversion lets CoCo VMs start shared (v8);
+   * arm64 (the pKVM-like type) has the weak default, true.
+   */
+  get supportsGmemInitShared(): boolean {
+    if (this.type === KVM_VM_TYPE_PKVM_LIKE) return true;
+    return !this.hasPrivateMem || this.cfg.inPlaceConversion;
   }
 }
 
@@ -265,10 +309,44 @@ export function memslotsInRange(kvm: Kvm, start: number, end: number, asId = 0):
   return out;
 }
 
-/** kvm_mem_is_private: the gfn's attributes say PRIVATE. */
-// mirrors include/linux/kvm_host.h:kvm_mem_is_private
+/**
+ * kvm_mem_is_private: the gfn's attributes say PRIVATE. With in-place
+ * conversion the attribute is the guest_memfd's (v8: a gfn without a memslot
+ * or guest_memfd is shared); else the VM's.
+ */
+// mirrors include/linux/kvm_host.h:kvm_mem_is_private (v8: -> kvm_gmem_is_private)
 export function kvmMemIsPrivate(kvm: Kvm, gfn: number): boolean {
-  return kvm.hasPrivateMem && kvm.privateGfns.has(gfn);
+  if (!kvm.hasPrivateMem) return false;
+  if (!kvm.cfg.inPlaceConversion) return kvm.privateGfns.has(gfn);
+  const slot = gfnToMemslot(kvm, gfn);
+  const g = slot?.gmem.file ?? null;
+  return g !== null && g.privateIdx.has(gfn - slot!.baseGfn + slot!.gmem.pgoff);
+}
+
+/**
+ * Private gfns of [start, end) in slot: 'all', 'none' or 'mixed', from the
+ * attributes kvmMemIsPrivate reads (for mapping levels and the oracle).
+ */
+export function kvmRangePrivacy(kvm: Kvm, slot: KvmMemorySlot | null, start: number, end: number): 'all' | 'none' | 'mixed' {
+  if (!kvm.hasPrivateMem) return 'none';
+  let set: ExtentSet = kvm.privateGfns;
+  if (kvm.cfg.inPlaceConversion) {
+    const g = slot?.gmem.file ?? null;
+    if (g === null) return 'none';
+    set = g.privateIdx;
+    const d = slot!.gmem.pgoff - slot!.baseGfn;
+    start += d;
+    end += d;
+  }
+  if (set.covers(start, end)) return 'all';
+  return set.overlaps(start, end) ? 'mixed' : 'none';
+}
+
+/** KVM_MEMSLOT_GMEM_ONLY: the slot's guest_memfd has MMAP, so every fault (shared too) is served from it. */
+// mirrors include/linux/kvm_host.h:kvm_memslot_is_gmem_only
+export function kvmMemslotIsGmemOnly(slot: KvmMemorySlot): boolean {
+  const g = slot.gmem.file;
+  return g !== null && (g.flags & 1) !== 0;
 }
 
 /** kvm_slot_can_be_private: the slot is bound to a guest_memfd. */

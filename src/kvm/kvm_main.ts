@@ -27,7 +27,9 @@ import {
   KVM_MEM_MAX_NR_PAGES,
   KVM_ADDRESS_SPACE_NUM,
   KVM_USER_MEM_SLOTS,
+  KVM_CONFIG_6_12,
   Kvm,
+  type KvmConfig,
   KvmMemorySlot,
   memslotsInRange,
   vmList,
@@ -48,13 +50,17 @@ import {
   kvmRangeHasMemoryAttributes,
   kvmUnmapGfnRange,
 } from './mmu.js';
-import { GMEM_VALID_FLAGS, kvmGmemCommitMemoryRegion, kvmGmemCreateFile, kvmGmemPrepareMemoryRegion, kvmGmemUnbind, setKvmPut } from './guest_memfd.js';
+import { kvmGmemCommitMemoryRegion, kvmGmemCreateFile, kvmGmemPrepareMemoryRegion, kvmGmemSupportedFlags, kvmGmemUnbind, setKvmPut } from './guest_memfd.js';
+import type { Hstate } from '../mm/hugetlb.js';
 import { kvmVcpuCreate, kvmVcpuDestroy, setVcpuKvmPut } from './vcpu.js';
 import { Ev } from '../cost/counters.js';
 import { fput, getFile } from '../mm/fs_types.js';
 
-/** The VM types this host supports (kvm_caps.supported_vm_types). */
-const SUPPORTED_VM_TYPES = (1 << K.KVM_X86_DEFAULT_VM) | (1 << K.KVM_X86_SW_PROTECTED_VM);
+/** The VM types this host supports (kvm_caps.supported_vm_types): with the mainline uAPI, SNP-like, TDX-like and pKVM-like too. */
+function supportedVmTypes(cfg: KvmConfig): number {
+  const base = (1 << K.KVM_X86_DEFAULT_VM) | (1 << K.KVM_X86_SW_PROTECTED_VM);
+  return cfg.guestMemfd === 'mainline' ? base | (1 << K.KVM_X86_SNP_VM) | (1 << K.KVM_X86_TDX_VM) | (1 << K.KVM_VM_TYPE_PKVM_LIKE) : base;
+}
 /** kvm_caps.supported_quirks (KVM_X86_VALID_QUIRKS; IGNORE_GUEST_PAT needs self-snoop, which the model's host has). */
 const SUPPORTED_QUIRKS = 0x7ff;
 /** KVM_EXIT_HYPERCALL_VALID_MASK. */
@@ -68,6 +74,8 @@ const PAGE = BigInt(PAGE_SIZE);
 export interface KvmContext {
   readonly host: Host;
   readonly vfs: Vfs;
+  /** Which guest_memfd (uAPI level and in-flight series); default 6.12. */
+  readonly cfg?: KvmConfig;
 }
 
 /** Register /dev/kvm (the misc device of kvm_init). */
@@ -116,10 +124,11 @@ function kvmDevIoctlCreateVm(ctx: KvmContext, type: bigint | null, current: Task
   const mm = current.mm;
   if (fds === undefined || mm === null) return 'ESRCH';
   if (!fds.hasFree()) return 'EMFILE';
-  if (type === null || type >= 32n || !(SUPPORTED_VM_TYPES & (1 << Number(type)))) return 'EINVAL';
+  const cfg = ctx.cfg ?? KVM_CONFIG_6_12;
+  if (type === null || type >= 32n || !(supportedVmTypes(cfg) & (1 << Number(type)))) return 'EINVAL';
   const mmu = kvmMmuCreate(ctx.host);
   if (mmu === null) return 'ENOMEM';
-  const kvm = new Kvm(ctx.host, ctx.host.newId(), Number(type), mm, mmu);
+  const kvm = new Kvm(ctx.host, ctx.host.newId(), Number(type), mm, mmu, cfg);
   kvm.notifier = mmuNotifierRegister(mm, kvmMmuNotifierOps(kvm));
   vmList(ctx.host).add(kvm);
   const fOp: FsFileOps = {
@@ -153,6 +162,8 @@ setVcpuKvmPut(kvmPutKvm);
 // mirrors virt/kvm/kvm_main.c:kvm_vm_ioctl_check_extension_generic (-> x86's kvm_vm_ioctl_check_extension)
 function kvmVmIoctlCheckExtensionGeneric(ctx: KvmContext, kvm: Kvm | null, ext: bigint | null): number {
   const cap = ext === null || ext > 0x7fffffffn ? -1 : Number(ext);
+  const cfg = ctx.cfg ?? KVM_CONFIG_6_12;
+  const mainline = cfg.guestMemfd === 'mainline';
   switch (cap) {
     case K.KVM_CAP_USER_MEMORY:
     case K.KVM_CAP_USER_MEMORY2:
@@ -169,11 +180,21 @@ function kvmVmIoctlCheckExtensionGeneric(ctx: KvmContext, kvm: Kvm | null, ext: 
     case K.KVM_CAP_NR_MEMSLOTS:
       return KVM_USER_MEM_SLOTS;
     case K.KVM_CAP_MEMORY_ATTRIBUTES:
+      // v8: per-VM PRIVATE tracking is off while attributes live in guest_memfd.
+      if (cfg.inPlaceConversion) return 0;
       return kvm === null || kvm.hasPrivateMem ? K.KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
     case K.KVM_CAP_GUEST_MEMFD:
-      return kvm === null || kvm.hasPrivateMem ? 1 : 0;
+      // Mainline: CONFIG_KVM_GUEST_MEMFD alone (default VMs take MMAP files); 6.12: VMs with private memory.
+      return mainline || kvm === null || kvm.hasPrivateMem ? 1 : 0;
+    case K.KVM_CAP_GUEST_MEMFD_FLAGS:
+      return mainline ? Number(kvmGmemSupportedFlags(cfg, kvm)) : 0;
+    case K.KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES:
+      // v8: PRIVATE iff in-place mode and the VM has private memory (/dev/kvm answers as such a VM would; a guess: the series is silent).
+      return cfg.inPlaceConversion && (kvm === null || kvm.hasPrivateMem) ? K.KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+    case K.KVM_CAP_GMEM_HUGETLB:
+      return cfg.hugetlb ? 1 : 0;
     case K.KVM_CAP_VM_TYPES:
-      return SUPPORTED_VM_TYPES;
+      return supportedVmTypes(cfg);
     case K.KVM_CAP_EXIT_HYPERCALL:
       return EXIT_HYPERCALL_VALID_MASK;
     case K.KVM_CAP_DISABLE_QUIRKS2:
@@ -278,7 +299,8 @@ function kvmVmIoctlSetMemoryRegion(kvm: Kvm, mem: Region, current: Task): number
 // mirrors virt/kvm/kvm_main.c:check_memory_region_flags
 function checkMemoryRegionFlags(kvm: Kvm, flags: number): ErrnoName | null {
   let valid = K.KVM_MEM_LOG_DIRTY_PAGES;
-  if (kvm.hasPrivateMem) valid |= K.KVM_MEM_GUEST_MEMFD;
+  // Mainline: any VM with CONFIG_KVM_GUEST_MEMFD (a default VM binds MMAP files); 6.12: kvm_arch_has_private_mem.
+  if (kvm.hasPrivateMem || kvm.cfg.guestMemfd === 'mainline') valid |= K.KVM_MEM_GUEST_MEMFD;
   // Dirty logging private memory is not supported.
   if (flags & K.KVM_MEM_GUEST_MEMFD) valid &= ~K.KVM_MEM_LOG_DIRTY_PAGES;
   // Read-only memslots have MMIO semantics on writes, which private memory cannot have.
@@ -440,7 +462,8 @@ function kvmVmIoctlEnableCap(kvm: Kvm, cap: number | null, flags: number | null,
 
 /** The attributes the VM supports (kvm_supported_mem_attributes). */
 function supportedMemAttributes(kvm: Kvm): bigint {
-  return kvm.hasPrivateMem ? BigInt(K.KVM_MEMORY_ATTRIBUTE_PRIVATE) : 0n;
+  // v8: with in-place conversion the VM tracks no attribute (guest_memfd does).
+  return kvm.hasPrivateMem && !kvm.cfg.inPlaceConversion ? BigInt(K.KVM_MEMORY_ATTRIBUTE_PRIVATE) : 0n;
 }
 
 // mirrors virt/kvm/kvm_main.c:kvm_vm_ioctl_set_mem_attributes
@@ -483,11 +506,32 @@ export function kvmVmSetMemAttributes(kvm: Kvm, start: number, end: number, attr
 // ---------------------------------------------------------------------------
 // guest_memfd creation.
 
-// mirrors virt/kvm/guest_memfd.c:kvm_gmem_create
+/**
+ * KVM_CREATE_GUEST_MEMFD: flags first (EINVAL beyond what the VM supports),
+ * then the size (positive, page-aligned); with the HugeTLB flag (RFC v2) a
+ * page size only with it, an hstate of that size, a huge-aligned size, and a
+ * subpool the pool can fill (ENOMEM).
+ */
+// mirrors virt/kvm/guest_memfd.c:kvm_gmem_create (mainline; RFC v2 kvm_gmem_create for the HugeTLB checks)
 function kvmGmemCreate(ctx: KvmContext, kvm: Kvm, size: bigint, flags: bigint, current: Task): number | ErrnoName {
-  if (flags & ~GMEM_VALID_FLAGS) return 'EINVAL';
+  if (flags & ~kvmGmemSupportedFlags(kvm.cfg, kvm)) return 'EINVAL';
   // size is a loff_t: "negative" sizes fail too.
   if (BigInt.asIntN(64, size) <= 0n || size % PAGE !== 0n) return 'EINVAL';
+  let hstate: Hstate | null = null;
+  const sizeLog = Number((flags >> K.GUESTMEM_HUGETLB_FLAG_SHIFT) & K.GUESTMEM_HUGETLB_FLAG_MASK);
+  if (flags & K.GUEST_MEMFD_FLAG_HUGETLB) {
+    // RFC v2 (kvm_gmem_hugetlb_setup): log2 of the size as MAP_HUGE_* encodes it, 0 for the default hstate; an unknown size is EINVAL.
+    const hs = ctx.host.hugetlb;
+    hstate = sizeLog === 0 ? hs.defaultHstate : (hs.bySize(2 ** sizeLog) ?? null);
+    if (hstate === null) return 'EINVAL';
+    // guestmem_hugetlb requires a size aligned to the page size (reviewers asked to round up; RFC v2 refuses).
+    if (size % BigInt(hstate.size) !== 0n) return 'EINVAL';
+  } else if (sizeLog !== 0) {
+    // A page size without the HugeTLB flag.
+    return 'EINVAL';
+  }
   if (current.fds === undefined || !current.fds.hasFree()) return 'EMFILE';
-  return installFd(current, kvmGmemCreateFile(ctx.vfs, kvm, Number(size), Number(flags)), false);
+  const file = kvmGmemCreateFile(ctx.vfs, kvm, Number(size), Number(flags & 0xffffffffn), hstate);
+  if (typeof file === 'string') return file;
+  return installFd(current, file, false);
 }

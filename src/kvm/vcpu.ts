@@ -230,9 +230,11 @@ function guestAccess(vcpu: KvmVcpu, p: PendingAccess): number | ErrnoName | null
   while (p.done < len) {
     const gpa = op.gpa + p.done;
     const gfn = Math.floor(gpa / PAGE_SIZE);
-    const pfn = kvmS2Translate(kvm, gfn, write);
+    // SNP/TDX: the access carries its privacy (the C-bit / shared bit); other VMs ignore it.
+    const priv = kvm.privacyFromHardware ? op.shared !== true : undefined;
+    const pfn = kvmS2Translate(kvm, gfn, write, priv);
     if (pfn < 0) {
-      const r = kvmTdpPageFault(vcpu, gfn, write);
+      const r = kvmTdpPageFault(vcpu, gfn, write, priv);
       if (r === RetPf.FIXED || r === RetPf.RETRY) {
         if (++retries > 64) throw new Error(`stage-2 fault at gpa 0x${gpa.toString(16)} does not resolve`);
         continue;

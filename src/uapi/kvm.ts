@@ -10,6 +10,7 @@
  *   struct kvm_userspace_memory_region2 { ...the same, guest_memfd_offset, guest_memfd }
  *   struct kvm_memory_attributes        { address, size, attributes, flags }
  *   struct kvm_create_guest_memfd       { size, flags, reserved }
+ *   struct kvm_memory_attributes2       { offset, size, attributes, flags, error_offset, reserved } (out: error_offset)
  *   struct kvm_enable_cap               { cap, flags, args: [a0, a1, a2, a3] }
  *   struct kvm_pre_fault_memory         { gpa, size, flags }                (out: gpa, size: what is left)
  *
@@ -49,6 +50,25 @@ export const KVM_ENABLE_CAP = _IOW(KVMIO, 0xa3, SIZEOF_ENABLE_CAP);
 export const KVM_SET_MEMORY_ATTRIBUTES = _IOW(KVMIO, 0xd2, SIZEOF_ATTRIBUTES);
 export const KVM_CREATE_GUEST_MEMFD = _IOWR(KVMIO, 0xd4, SIZEOF_CREATE_GUEST_MEMFD);
 
+/** sizeof(struct kvm_memory_attributes2) (in-place conversion v8): u64 offset, size, attributes, flags, error_offset, reserved[11]. */
+const SIZEOF_ATTRIBUTES2 = 128;
+/** guest_memfd ioctl (in-place conversion v8; needs the kvm option inPlaceConversion). */
+export const KVM_SET_MEMORY_ATTRIBUTES2 = _IOWR(KVMIO, 0xd2, SIZEOF_ATTRIBUTES2);
+
+/** KVM_CREATE_GUEST_MEMFD flags (mainline): host mmap, and every page shared at creation. */
+export const GUEST_MEMFD_FLAG_MMAP = 1n << 0n;
+export const GUEST_MEMFD_FLAG_INIT_SHARED = 1n << 1n;
+/**
+ * The 1 GiB series RFC v2's HugeTLB backing (its uAPI, superseded and
+ * provisional): bit 2, with log2 of the page size in bits 58-63 as MAP_HUGE_*
+ * encodes it (0: the default hstate).
+ */
+export const GUEST_MEMFD_FLAG_HUGETLB = 1n << 2n;
+export const GUESTMEM_HUGETLB_FLAG_SHIFT = 58n;
+export const GUESTMEM_HUGETLB_FLAG_MASK = 0x3fn;
+export const GUESTMEM_HUGETLB_FLAG_2MB = 21n << GUESTMEM_HUGETLB_FLAG_SHIFT;
+export const GUESTMEM_HUGETLB_FLAG_1GB = 30n << GUESTMEM_HUGETLB_FLAG_SHIFT;
+
 /** sizeof(struct kvm_pre_fault_memory): u64 gpa, size, flags, padding[5]. */
 const SIZEOF_PRE_FAULT_MEMORY = 64;
 
@@ -63,6 +83,12 @@ export const KVM_X86_SEV_VM = 2;
 export const KVM_X86_SEV_ES_VM = 3;
 export const KVM_X86_SNP_VM = 4;
 export const KVM_X86_TDX_VM = 5;
+/**
+ * The model's arm64 pKVM-like protected VM type (a model-only number: arm64
+ * asks for a protected VM with KVM_VM_TYPE_ARM_PROTECTED, bit 31 of the type,
+ * which an x86 KVM_CAP_VM_TYPES bitmask cannot report).
+ */
+export const KVM_VM_TYPE_PKVM_LIKE = 8;
 
 /** Memslot flags (kvm_userspace_memory_region.flags). */
 export const KVM_MEM_LOG_DIRTY_PAGES = 1 << 0;
@@ -93,6 +119,12 @@ export const KVM_CAP_MEMORY_ATTRIBUTES = 233;
 export const KVM_CAP_GUEST_MEMFD = 234;
 export const KVM_CAP_VM_TYPES = 235;
 export const KVM_CAP_PRE_FAULT_MEMORY = 236;
+/** The 1 GiB series RFC v2's cap for HugeTLB-backed guest_memfd (240-242 there; provisional). */
+export const KVM_CAP_GMEM_HUGETLB = 242;
+/** Mainline: the KVM_CREATE_GUEST_MEMFD flags the VM (or /dev/kvm) accepts. */
+export const KVM_CAP_GUEST_MEMFD_FLAGS = 244;
+/** In-place conversion v8 (its number has moved between revisions): PRIVATE if KVM_SET_MEMORY_ATTRIBUTES2 works. */
+export const KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES = 250;
 
 /** kvm_run.exit_reason values. */
 export const KVM_EXIT_UNKNOWN = 0;
@@ -147,6 +179,17 @@ export interface KvmMemoryAttributes {
   size: number | bigint;
   attributes: number | bigint;
   flags?: number | bigint;
+}
+
+/** struct kvm_memory_attributes2 (v8; `address` is a union alias of `offset`; error_offset is written back). */
+export interface KvmMemoryAttributes2 {
+  offset?: number | bigint;
+  address?: number | bigint;
+  size: number | bigint;
+  attributes: number | bigint;
+  flags?: number | bigint;
+  error_offset?: number | bigint;
+  reserved?: readonly (number | bigint)[];
 }
 
 /** struct kvm_create_guest_memfd. */

@@ -4,7 +4,7 @@
  * Calls named with "__" return -1 and set `errno` as the C wrappers do; the
  * others throw (TEST_ASSERT in the C library) when the ioctl fails.
  */
-import { type Process, SyscallError } from '../../../../../../src/index.js';
+import { type Process, SignalError, SyscallError } from '../../../../../../src/index.js';
 import * as U from '../../../../../../src/uapi/index.js';
 
 /** The errno of the last failed "__" call. */
@@ -234,4 +234,33 @@ export function vcpu_run(vcpu: KvmVcpu): void {
   do rc = __vcpu_run(vcpu);
   while (rc === -1 && errno === 4);
   TEST_ASSERT(rc === 0, 'KVM_RUN failed');
+}
+
+/** vm_check_cap: KVM_CHECK_EXTENSION on the VM fd. */
+export function vm_check_cap(vm: KvmVm, cap: number): number {
+  return vm.p.ioctl(vm.fd, U.KVM_CHECK_EXTENSION, cap);
+}
+
+/** The bits of KVM_CAP_VM_TYPES, as the selftests iterate VM types (default only if the cap is absent). */
+export function kvm_vm_types(p: Process): number[] {
+  const mask = kvm_check_cap(p, U.KVM_CAP_VM_TYPES);
+  const out: number[] = [];
+  for (let t = 0; t < 32; t++) if (mask & (1 << t)) out.push(t);
+  return out.length > 0 ? out : [U.KVM_X86_DEFAULT_VM];
+}
+
+/** A CPU access that may raise a signal: the signal's name, or null if it completed (the selftests' sigsetjmp/SIGBUS handler). */
+export function catchSignal(fn: () => unknown): string | null {
+  try {
+    fn();
+    return null;
+  } catch (e) {
+    if (e instanceof SignalError) return e.signal;
+    throw e;
+  }
+}
+
+/** __vm_set_memory_attributes2 on a guest_memfd (v8): -1 with errno on failure; error_offset is written back into args. */
+export function __gmem_set_memory_attributes(p: Process, gmem_fd: number, args: { offset: number; size: number; attributes: number; flags?: number; error_offset?: number | bigint; reserved?: number[] }): number {
+  return ccall(() => p.ioctl(gmem_fd, U.KVM_SET_MEMORY_ATTRIBUTES2, args));
 }

@@ -1,0 +1,195 @@
+/**
+ * guest_memfd beyond 6.12 (src/kvm/guest_memfd.ts, Kernel option `kvm`):
+ * the mainline creation flags and VM types, host mmap of a guest_memfd,
+ * guest_memfd-only memslots; in-place conversion (v8) through
+ * KVM_SET_MEMORY_ATTRIBUTES2; HugeTLB backing (the 1 GiB series RFC v2).
+ * Errnos and capability values are guest_memfd.md's (sections 1, 3.1, 3.2).
+ */
+import { describe, expect, it } from 'vitest';
+import { Kernel, SignalError, SyscallError, type Process } from '../../src/index.js';
+import * as U from '../../src/uapi/index.js';
+import { GUEST_DONE, GUEST_SYNC, type GuestCode, readU8, sharedAccess, writeU8 } from '../../src/kvm/guest.js';
+import { syscallCode } from '../support/errno.js';
+
+const RW = U.PROT_READ | U.PROT_WRITE;
+const PAGE = 4096;
+const GPA = 0x100000000;
+const MMAP = U.GUEST_MEMFD_FLAG_MMAP;
+const INIT_SHARED = U.GUEST_MEMFD_FLAG_INIT_SHARED;
+const PUNCH = U.FALLOC_FL_KEEP_SIZE | U.FALLOC_FL_PUNCH_HOLE;
+
+type Opts = ConstructorParameters<typeof Kernel>[0];
+const MAINLINE: Opts = { memory: '128MiB', kvm: { guestMemfd: 'mainline' } };
+
+function setup(type: number, opts: Opts = MAINLINE) {
+  const k = new Kernel(opts);
+  const p = k.spawn();
+  const kvm = p.open('/dev/kvm', U.O_RDWR);
+  const vm = p.ioctl(kvm, U.KVM_CREATE_VM, type);
+  return { k, p, kvm, vm };
+}
+
+function gmem(p: Process, vm: number, size: number, flags: bigint | number = 0n): number {
+  return p.ioctl(vm, U.KVM_CREATE_GUEST_MEMFD, { size, flags });
+}
+
+function bind(p: Process, vm: number, fd: number, size: number, opts: { slot?: number; gpa?: number; uaddr?: number; offset?: number } = {}): void {
+  p.ioctl(vm, U.KVM_SET_USER_MEMORY_REGION2, { slot: opts.slot ?? 1, flags: U.KVM_MEM_GUEST_MEMFD, guest_phys_addr: opts.gpa ?? GPA, memory_size: size, userspace_addr: opts.uaddr ?? 0, guest_memfd: fd, guest_memfd_offset: opts.offset ?? 0 });
+}
+
+function vcpuWith(p: Process, vm: number, code: () => GuestCode, id = 0): number {
+  const fd = p.ioctl(vm, U.KVM_CREATE_VCPU, id);
+  p.kvm_vcpu_guest(fd, code());
+  return fd;
+}
+
+function signal(fn: () => unknown): string | null {
+  try {
+    fn();
+    return null;
+  } catch (e) {
+    if (e instanceof SignalError) return e.signal;
+    throw e;
+  }
+}
+
+function errnoOf(fn: () => unknown): string {
+  try {
+    fn();
+    return 'ok';
+  } catch (e) {
+    if (e instanceof SyscallError) return e.code;
+    throw e;
+  }
+}
+
+describe('guest_memfd flags and VM types (mainline)', () => {
+  it('6.12 (the default) has neither the flags nor the CoCo VM types; mainline has both', () => {
+    const k = new Kernel({ memory: '64MiB' });
+    const p = k.spawn();
+    const kvm = p.open('/dev/kvm', U.O_RDWR);
+    expect(p.ioctl(kvm, U.KVM_CHECK_EXTENSION, U.KVM_CAP_GUEST_MEMFD_FLAGS)).toBe(0);
+    for (const t of [U.KVM_X86_SNP_VM, U.KVM_X86_TDX_VM, U.KVM_VM_TYPE_PKVM_LIKE]) expect(syscallCode(() => p.ioctl(kvm, U.KVM_CREATE_VM, t))).toBe('EINVAL');
+    const vm = p.ioctl(kvm, U.KVM_CREATE_VM, U.KVM_X86_SW_PROTECTED_VM);
+    expect(syscallCode(() => gmem(p, vm, PAGE, MMAP))).toBe('EINVAL');
+    const { p: p2, kvm: kvm2 } = setup(U.KVM_X86_DEFAULT_VM);
+    // /dev/kvm reports MMAP and INIT_SHARED (no VM to refuse it).
+    expect(p2.ioctl(kvm2, U.KVM_CHECK_EXTENSION, U.KVM_CAP_GUEST_MEMFD_FLAGS)).toBe(Number(MMAP | INIT_SHARED));
+    expect(p2.ioctl(kvm2, U.KVM_CHECK_EXTENSION, U.KVM_CAP_VM_TYPES)).toBe(0b100110011);
+  });
+
+  it('KVM_CAP_GUEST_MEMFD and MEMORY_ATTRIBUTES per VM type; the default VM binds guest_memfd slots', () => {
+    const want: [number, number, number][] = [
+      [U.KVM_X86_DEFAULT_VM, 1, 0],
+      [U.KVM_X86_SW_PROTECTED_VM, 1, U.KVM_MEMORY_ATTRIBUTE_PRIVATE],
+      [U.KVM_X86_SNP_VM, 1, U.KVM_MEMORY_ATTRIBUTE_PRIVATE],
+      [U.KVM_X86_TDX_VM, 1, U.KVM_MEMORY_ATTRIBUTE_PRIVATE],
+      [U.KVM_VM_TYPE_PKVM_LIKE, 1, U.KVM_MEMORY_ATTRIBUTE_PRIVATE],
+    ];
+    for (const [type, gm, attrs] of want) {
+      const { k, p, vm } = setup(type);
+      expect([p.ioctl(vm, U.KVM_CHECK_EXTENSION, U.KVM_CAP_GUEST_MEMFD), p.ioctl(vm, U.KVM_CHECK_EXTENSION, U.KVM_CAP_MEMORY_ATTRIBUTES)]).toEqual([gm, attrs]);
+      const fd = gmem(p, vm, 4 * PAGE, MMAP);
+      bind(p, vm, fd, 4 * PAGE);
+      expect(k.check()).toEqual([]);
+    }
+  });
+
+  it('INIT_SHARED is EINVAL where the VM does not support it; size bits without the HugeTLB flag are EINVAL', () => {
+    const { p, vm } = setup(U.KVM_X86_SW_PROTECTED_VM);
+    expect(syscallCode(() => gmem(p, vm, PAGE, MMAP | INIT_SHARED))).toBe('EINVAL');
+    expect(syscallCode(() => gmem(p, vm, PAGE, U.GUESTMEM_HUGETLB_FLAG_2MB))).toBe('EINVAL');
+    // Flags are checked before the size.
+    expect(syscallCode(() => gmem(p, vm, 1, 1n << 5n))).toBe('EINVAL');
+    expect(syscallCode(() => gmem(p, vm, 0, MMAP))).toBe('EINVAL');
+  });
+
+  it('the kvm option refuses in-flight series without the mainline uAPI', () => {
+    expect(() => new Kernel({ memory: '64MiB', kvm: { inPlaceConversion: true } })).toThrow(/guestMemfd: 'mainline'/);
+    expect(() => new Kernel({ memory: '64MiB', kvm: { guestMemfd: '6.13' as never } })).toThrow(/kvm/);
+  });
+});
+
+describe('host mmap of a guest_memfd (mainline)', () => {
+  it('ENODEV without MMAP, EINVAL for MAP_PRIVATE; a shared page maps, a private one is SIGBUS', () => {
+    const { k, p, vm } = setup(U.KVM_X86_DEFAULT_VM);
+    const plain = gmem(p, vm, 4 * PAGE);
+    expect(syscallCode(() => p.mmap(0, PAGE, RW, U.MAP_SHARED, plain, 0))).toBe('ENODEV');
+    const shared = gmem(p, vm, 4 * PAGE, MMAP | INIT_SHARED);
+    expect(syscallCode(() => p.mmap(0, PAGE, RW, U.MAP_PRIVATE, shared, 0))).toBe('EINVAL');
+    const m = p.mmap(0, 4 * PAGE, RW, U.MAP_SHARED, shared, 0);
+    p.write(m + PAGE, Uint8Array.of(7));
+    expect(p.read(m + PAGE, 1)[0]).toBe(7);
+    expect(p.read(m, 1)[0]).toBe(0);
+    expect(k.meminfo().Cached).toBe(8);
+    const { p: p2, vm: vm2 } = setup(U.KVM_X86_SW_PROTECTED_VM);
+    const priv = gmem(p2, vm2, 4 * PAGE, MMAP);
+    const m2 = p2.mmap(0, 4 * PAGE, RW, U.MAP_SHARED, priv, 0);
+    expect(signal(() => p2.read(m2, 1))).toBe('SIGBUS');
+    expect(k.check()).toEqual([]);
+  });
+
+  it('read, write, ftruncate and unknown ioctls still fail as in 6.12', () => {
+    const { p, vm } = setup(U.KVM_X86_DEFAULT_VM);
+    const fd = gmem(p, vm, 4 * PAGE, MMAP | INIT_SHARED);
+    expect(errnoOf(() => p.sysread(fd, new Uint8Array(8), 8))).toBe('EINVAL');
+    expect(errnoOf(() => p.pwrite(fd, new Uint8Array(8), 8, 0))).toBe('ESPIPE');
+    expect(errnoOf(() => p.ftruncate(fd, 8 * PAGE))).toBe('EINVAL');
+    expect(errnoOf(() => p.fallocate(fd, 0, 0, PAGE))).toBe('EOPNOTSUPP');
+    expect(errnoOf(() => p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: 0, size: PAGE, attributes: 0 }))).toBe('ENOTTY');
+  });
+
+  it('a punch hole zaps the host PTEs and the guest mapping of a guest_memfd-only slot; both re-fault zeros', () => {
+    const { k, p, vm } = setup(U.KVM_X86_DEFAULT_VM);
+    const fd = gmem(p, vm, 4 * PAGE, MMAP | INIT_SHARED);
+    bind(p, vm, fd, 4 * PAGE);
+    const m = p.mmap(0, 4 * PAGE, RW, U.MAP_SHARED, fd, 0);
+    p.fill(m, 4 * PAGE, 0x5a);
+    const seen: number[] = [];
+    const cpu = vcpuWith(p, vm, function* () {
+      seen.push(yield* readU8(GPA + PAGE));
+      yield* GUEST_SYNC(1);
+      seen.push(yield* readU8(GPA + PAGE));
+      yield* writeU8(GPA + PAGE, 9);
+      yield* GUEST_DONE();
+    });
+    p.ioctl(cpu, U.KVM_RUN, 0);
+    expect(k.kvmStats()[0]!.mmu.leaves[1]).toBe(1);
+    expect(k.check()).toEqual([]);
+    p.fallocate(fd, PUNCH, PAGE, PAGE);
+    expect(k.kvmStats()[0]!.mmu.leaves[1]).toBe(0);
+    expect(p.read(m + PAGE, 1)[0]).toBe(0);
+    p.ioctl(cpu, U.KVM_RUN, 0);
+    expect(seen).toEqual([0x5a, 0]);
+    expect(p.read(m + PAGE, 1)[0]).toBe(9);
+    expect(k.check()).toEqual([]);
+  });
+});
+
+describe('SNP-like and TDX-like VMs: the access carries its privacy', () => {
+  for (const type of [U.KVM_X86_SNP_VM, U.KVM_X86_TDX_VM]) {
+    it(`type ${type}: a private access to a shared GPA exits with KVM_EXIT_MEMORY_FAULT; a shared access maps from the HVA`, () => {
+      const { k, p, vm } = setup(type);
+      const fd = gmem(p, vm, 4 * PAGE);
+      const hva = p.mmap(0, 4 * PAGE, RW, U.MAP_PRIVATE | U.MAP_ANONYMOUS, -1, 0);
+      p.fill(hva, 4 * PAGE, 0x33);
+      bind(p, vm, fd, 4 * PAGE, { uaddr: hva });
+      let got = -1;
+      const cpu = vcpuWith(p, vm, function* () {
+        got = yield* sharedAccess(readU8(GPA));
+        yield* readU8(GPA);
+        yield* GUEST_DONE();
+      });
+      expect(syscallCode(() => p.ioctl(cpu, U.KVM_RUN, 0))).toBe('EFAULT');
+      expect(got).toBe(0x33);
+      const run = p.kvm_run(cpu);
+      expect(run.exit_reason).toBe(U.KVM_EXIT_MEMORY_FAULT);
+      expect(run.memory_fault).toEqual({ flags: U.KVM_MEMORY_EXIT_FLAG_PRIVATE, gpa: GPA, size: PAGE });
+      // Userspace converts; the private access now maps the guest_memfd page (zeroed).
+      p.ioctl(vm, U.KVM_SET_MEMORY_ATTRIBUTES, { address: GPA, size: PAGE, attributes: U.KVM_MEMORY_ATTRIBUTE_PRIVATE, flags: 0 });
+      p.ioctl(cpu, U.KVM_RUN, 0);
+      expect(p.kvm_run(cpu).ucall?.cmd).toBe(4);
+      expect(k.check()).toEqual([]);
+    });
+  }
+});
