@@ -153,17 +153,13 @@ export const scenarios: Record<string, () => Measurement | Promise<Measurement>>
    * decrements and references dropped, 512 PTE tables and one PMD table freed.
    */
   'hgm-collapse-thp-like': () => {
-    const { k, p, uffd, prim } = hgmSetup('thp-like');
-    for (let b = prim; b < prim + GiB; b += 2 ** 21) {
-      p.ioctl(uffd, U.UFFDIO_CONTINUE, { range: { start: b, len: 4096 }, mode: 0, mapped: 0 });
-      p.ioctl(uffd, U.UFFDIO_CONTINUE, { range: { start: b + 4096, len: 2 ** 21 - 4096 }, mode: 0, mapped: 0 });
-    }
-    const before = k.events().hgm_subpage_mapcount!;
-    const seconds = time(() => p.madvise(prim, GiB, U.MADV_COLLAPSE));
-    if (k.events().hgm_subpage_mapcount! - before !== 262144) throw new Error('not 262,144 page decrements');
-    if (p.pagemap(prim).mappedBy !== GiB || k.check().length !== 0) throw new Error('collapse went wrong');
-    return { op: 'MADV_COLLAPSE of a 1 GiB page mapped at 4 KiB (thp-like)', ops: 1, seconds, target: '<= 10 ms' };
+    // Steady state, as in a simulation that collapses many times (postcopy-1g's two-step order does 513
+    // collapses per GiB): V8 needs about three collapses to settle, so three untimed ones in other kernels first.
+    for (let i = 0; i < 3; i++) hgmCollapse4k();
+    return { op: 'MADV_COLLAPSE of a 1 GiB page mapped at 4 KiB (thp-like), warm', ops: 1, seconds: hgmCollapse4k(), target: '<= 10 ms' };
   },
+  /** The same collapse as the process's first: V8 still compiling the zap and free paths. */
+  'hgm-collapse-thp-like-cold': () => ({ op: 'MADV_COLLAPSE of a 1 GiB page mapped at 4 KiB (thp-like), cold', ops: 1, seconds: hgmCollapse4k(), target: '<= 10 ms' }),
   /** HugeTLB HGM: 262,144 UFFDIO_CONTINUE ioctls of 4 KiB each, filling one 1 GiB page (post-copy's steady state). */
   'hgm-continue-4k': () => {
     const { k, p, uffd, prim } = hgmSetup('thp-like');
@@ -200,6 +196,22 @@ function hgmSetup(design: string) {
   p.ioctl(uffd, U.UFFDIO_REGISTER, { range: { start: prim, len: GiB }, mode: U.UFFDIO_REGISTER_MODE_MINOR, ioctls: 0 });
   p.fill(alias, 1, 1);
   return { k, p, uffd, prim };
+}
+
+/** Map a 1 GiB page entirely by 4 KiB pieces (untimed), then time its MADV_COLLAPSE: seconds. */
+function hgmCollapse4k(): number {
+  const { k, p, uffd, prim } = hgmSetup('thp-like');
+  for (let b = prim; b < prim + GiB; b += 2 ** 21) {
+    p.ioctl(uffd, U.UFFDIO_CONTINUE, { range: { start: b, len: 4096 }, mode: 0, mapped: 0 });
+    p.ioctl(uffd, U.UFFDIO_CONTINUE, { range: { start: b + 4096, len: 2 ** 21 - 4096 }, mode: 0, mapped: 0 });
+  }
+  const before = k.events().hgm_subpage_mapcount!;
+  // Collect the setup's (and an earlier kernel's) garbage outside the timed region.
+  (globalThis as { gc?: () => void }).gc?.();
+  const seconds = time(() => p.madvise(prim, GiB, U.MADV_COLLAPSE));
+  if (k.events().hgm_subpage_mapcount! - before !== 262144) throw new Error('not 262,144 page decrements');
+  if (p.pagemap(prim).mappedBy !== GiB || k.check().length !== 0) throw new Error('collapse went wrong');
+  return seconds;
 }
 
 /** Run the CLI's compare in this (fresh) process, loading it inside the timed region as `npx foliosim compare` would. */

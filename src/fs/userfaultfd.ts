@@ -104,6 +104,59 @@ function validateRange(start: bigint, len: bigint): ErrnoName | null {
   return validateUnalignedRange(start, len);
 }
 
+/** ZEROPAGE, WRITEPROTECT, CONTINUE and POISON arguments, once valid: below 2^53, as numbers. */
+interface RangeModeArg {
+  start: number;
+  len: number;
+  mode: number;
+}
+
+/** A C unsigned value that a double holds exactly. */
+const isSmallUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * copy_from_user of a struct with a `range` member and a `mode`, then
+ * validate_range and the mode bits (EINVAL outside modeMask), in the kernel's
+ * order. Every fill ioctl comes through here, so plain numbers below 2^53 are
+ * checked without bigints; anything else converts as a C caller's value would.
+ */
+function rangeModeArg(arg: unknown, modeMask: number): RangeModeArg | ErrnoName {
+  if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function')) return 'EFAULT';
+  let range: unknown;
+  let mode: unknown;
+  let start: unknown = 0;
+  let len: unknown = 0;
+  try {
+    range = (arg as Record<string, unknown>).range ?? 0;
+    mode = (arg as Record<string, unknown>).mode ?? 0;
+  } catch {
+    return 'EFAULT';
+  }
+  // An absent range is a zeroed struct uffdio_range; a value that is not an object has no C layout.
+  if (range !== 0) {
+    if (typeof range !== 'object' && typeof range !== 'function') return 'EINVAL';
+    try {
+      start = (range as Record<string, unknown>).start ?? 0;
+      len = (range as Record<string, unknown>).len ?? 0;
+    } catch {
+      return 'EFAULT';
+    }
+  }
+  if (isSmallUint(start) && isSmallUint(len) && isSmallUint(mode)) {
+    if (start % PAGE_SIZE !== 0 || len % PAGE_SIZE !== 0 || len === 0 || start >= TASK_SIZE || len > TASK_SIZE - start) return 'EINVAL';
+    if (mode > 0xffffffff || (mode & ~modeMask) !== 0) return 'EINVAL';
+    return { start, len, mode };
+  }
+  const s = cULong(start);
+  const l = cULong(len);
+  const m = cULong(mode);
+  if (s === null || l === null || m === null) return 'EINVAL';
+  const v = validateRange(s, l);
+  if (v !== null) return v;
+  if (m & ~BigInt(modeMask)) return 'EINVAL';
+  return { start: Number(s), len: Number(l), mode: Number(m) };
+}
+
 /** put_user of an s64 result field; false: EFAULT. */
 function putResult(arg: unknown, field: string, v: number): boolean {
   // copyStructToUser of one field, without building a struct for it (every fill ioctl returns through here).
@@ -331,34 +384,28 @@ function userfaultfdCopy(ctx: UserfaultfdCtx, arg: unknown, current: Task): Errn
 function userfaultfdZeropage(ctx: UserfaultfdCtx, arg: unknown): ErrnoName | null {
   const busy = mmapChanging(ctx, arg, 'zeropage');
   if (busy !== null) return busy;
-  const a = copyRangeStruct(arg);
+  const a = rangeModeArg(arg, U.UFFDIO_ZEROPAGE_MODE_DONTWAKE);
   if (typeof a === 'string') return a;
-  const v = validateRange(a.start, a.len);
-  if (v !== null) return v;
-  if (a.mode & ~BigInt(U.UFFDIO_ZEROPAGE_MODE_DONTWAKE)) return 'EINVAL';
   if (!ctxMmLive(ctx)) return 'ESRCH';
-  const ret = mfillAtomic(ctx, Number(a.start), 0, Number(a.len), MfillMode.ZEROPAGE, false, null);
-  return fillResult(ctx, arg, 'zeropage', ret, Number(a.start), Number(a.len), (a.mode & BigInt(U.UFFDIO_ZEROPAGE_MODE_DONTWAKE)) !== 0n);
+  const ret = mfillAtomic(ctx, a.start, 0, a.len, MfillMode.ZEROPAGE, false, null);
+  return fillResult(ctx, arg, 'zeropage', ret, a.start, a.len, (a.mode & U.UFFDIO_ZEROPAGE_MODE_DONTWAKE) !== 0);
 }
 
 /** UFFDIO_WRITEPROTECT: set (MODE_WP) or clear write protection; clearing wakes unless DONTWAKE. */
 // mirrors fs/userfaultfd.c:userfaultfd_writeprotect
 function userfaultfdWriteprotect(ctx: UserfaultfdCtx, arg: unknown): ErrnoName | null {
   if (ctx.mmapChanging > 0) return 'EAGAIN';
-  const a = copyRangeStruct(arg);
+  const a = rangeModeArg(arg, U.UFFDIO_WRITEPROTECT_MODE_DONTWAKE | U.UFFDIO_WRITEPROTECT_MODE_WP);
   if (typeof a === 'string') return a;
-  const v = validateRange(a.start, a.len);
-  if (v !== null) return v;
-  if (a.mode & ~BigInt(U.UFFDIO_WRITEPROTECT_MODE_DONTWAKE | U.UFFDIO_WRITEPROTECT_MODE_WP)) return 'EINVAL';
-  const m = Number(a.mode);
+  const m = a.mode;
   const wp = (m & U.UFFDIO_WRITEPROTECT_MODE_WP) !== 0;
   const dontwake = (m & U.UFFDIO_WRITEPROTECT_MODE_DONTWAKE) !== 0;
   // Write-protecting is unrelated to faults: there is nobody to not wake.
   if (wp && dontwake) return 'EINVAL';
   if (!ctxMmLive(ctx)) return 'ESRCH';
-  const ret = mwriteprotectRange(ctx, Number(a.start), Number(a.len), wp);
+  const ret = mwriteprotectRange(ctx, a.start, a.len, wp);
   if (ret < 0) return E(ret);
-  if (!wp && !dontwake) wakeUserfault(ctx, Number(a.start), Number(a.len));
+  if (!wp && !dontwake) wakeUserfault(ctx, a.start, a.len);
   return null;
 }
 
@@ -367,15 +414,11 @@ function userfaultfdWriteprotect(ctx: UserfaultfdCtx, arg: unknown): ErrnoName |
 function userfaultfdContinue(ctx: UserfaultfdCtx, arg: unknown): ErrnoName | null {
   const busy = mmapChanging(ctx, arg, 'mapped');
   if (busy !== null) return busy;
-  const a = copyRangeStruct(arg);
+  const a = rangeModeArg(arg, U.UFFDIO_CONTINUE_MODE_DONTWAKE | U.UFFDIO_CONTINUE_MODE_WP);
   if (typeof a === 'string') return a;
-  const v = validateRange(a.start, a.len);
-  if (v !== null) return v;
-  if (a.mode & ~BigInt(U.UFFDIO_CONTINUE_MODE_DONTWAKE | U.UFFDIO_CONTINUE_MODE_WP)) return 'EINVAL';
   if (!ctxMmLive(ctx)) return 'ESRCH';
-  const m = Number(a.mode);
-  const ret = mfillAtomic(ctx, Number(a.start), 0, Number(a.len), MfillMode.CONTINUE, (m & U.UFFDIO_CONTINUE_MODE_WP) !== 0, null);
-  return fillResult(ctx, arg, 'mapped', ret, Number(a.start), Number(a.len), (m & U.UFFDIO_CONTINUE_MODE_DONTWAKE) !== 0);
+  const ret = mfillAtomic(ctx, a.start, 0, a.len, MfillMode.CONTINUE, (a.mode & U.UFFDIO_CONTINUE_MODE_WP) !== 0, null);
+  return fillResult(ctx, arg, 'mapped', ret, a.start, a.len, (a.mode & U.UFFDIO_CONTINUE_MODE_DONTWAKE) !== 0);
 }
 
 /** UFFDIO_POISON: poisoned markers at the missing pages of the range. */
@@ -383,14 +426,11 @@ function userfaultfdContinue(ctx: UserfaultfdCtx, arg: unknown): ErrnoName | nul
 function userfaultfdPoison(ctx: UserfaultfdCtx, arg: unknown): ErrnoName | null {
   const busy = mmapChanging(ctx, arg, 'updated');
   if (busy !== null) return busy;
-  const a = copyRangeStruct(arg);
+  const a = rangeModeArg(arg, U.UFFDIO_POISON_MODE_DONTWAKE);
   if (typeof a === 'string') return a;
-  const v = validateRange(a.start, a.len);
-  if (v !== null) return v;
-  if (a.mode & ~BigInt(U.UFFDIO_POISON_MODE_DONTWAKE)) return 'EINVAL';
   if (!ctxMmLive(ctx)) return 'ESRCH';
-  const ret = mfillAtomic(ctx, Number(a.start), 0, Number(a.len), MfillMode.POISON, false, null);
-  return fillResult(ctx, arg, 'updated', ret, Number(a.start), Number(a.len), (a.mode & BigInt(U.UFFDIO_POISON_MODE_DONTWAKE)) !== 0n);
+  const ret = mfillAtomic(ctx, a.start, 0, a.len, MfillMode.POISON, false, null);
+  return fillResult(ctx, arg, 'updated', ret, a.start, a.len, (a.mode & U.UFFDIO_POISON_MODE_DONTWAKE) !== 0);
 }
 
 /** UFFDIO_MOVE: move anonymous pages within the caller's own mm. */

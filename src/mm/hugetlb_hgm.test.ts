@@ -212,6 +212,35 @@ describe('walks over mixed sizes', () => {
     }
   });
 
+  it('a full table of 4 KiB pieces zaps as one batch, with the counts of an entry-by-entry zap; a uffd-wp piece keeps its marker', () => {
+    for (const design of ['thp-like', 'head-per-pte', 'pgtable', 'special-bit']) {
+      const { k, p, uffd, prim, alias } = setup({ design, wp: true });
+      const ev = (name: string): number => k.host.ev[EVENT_NAMES.indexOf(name as never)]!;
+      const pfn = p.pagemap(alias).pfn;
+      const before = k.folio(pfn)!;
+      // 2 MiB chunk 0: 512 plain pieces (one batch); chunk 1: the same with one write-protected piece (entry by entry).
+      cont(p, uffd, prim, PAGE);
+      cont(p, uffd, prim + PAGE, M2 - PAGE);
+      cont(p, uffd, prim + M2, 7 * PAGE);
+      cont(p, uffd, prim + M2 + 7 * PAGE, PAGE, U.UFFDIO_CONTINUE_MODE_WP);
+      cont(p, uffd, prim + M2 + 8 * PAGE, M2 - 8 * PAGE);
+      expect(p.pagemap(prim + M2 + 7 * PAGE)).toMatchObject({ present: true, mappedBy: PAGE, uffdWp: true });
+      const pte0 = ev('pte_write');
+      const sub0 = ev('hgm_subpage_mapcount');
+      // (HugeTLB MADV_DONTNEED rounds its end down to the huge page: the whole 1 GiB.)
+      p.madvise(prim, G, U.MADV_DONTNEED);
+      // 1,024 clears, one of them rewritten as a marker.
+      expect(ev('pte_write') - pte0, design).toBe(1025);
+      expect(ev('hgm_subpage_mapcount') - sub0, design).toBe(design === 'thp-like' ? 1024 : 0);
+      expect(p.pagemap(prim + 3 * PAGE).present).toBe(false);
+      expect(p.pagemap(prim + M2 + 7 * PAGE)).toMatchObject({ present: false, uffdWp: true });
+      expect(p.pagemap(prim + M2 + 8 * PAGE)).toMatchObject({ present: false, uffdWp: false });
+      const after = k.folio(pfn)!;
+      if (design === 'thp-like' || design === 'head-per-pte') expect({ design, m: after.mapcount, r: after.refcount }).toEqual({ design, m: before.mapcount, r: before.refcount });
+      expect(k.check().filter((v) => v.name !== 'hgm-mapcount-after-truncate')).toEqual([]);
+    }
+  });
+
   it('fork copies the pieces into a uffd-wp child (vma_needs_copy), which reads the shared page through them', () => {
     for (const design of ['thp-like', 'head-per-pte', 'pgtable', 'special-bit']) {
       const { k, p, uffd, prim, alias } = setup({ design, wp: true, features: U.UFFD_FEATURE_EVENT_FORK });

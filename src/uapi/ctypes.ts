@@ -37,14 +37,24 @@ export function cLong(v: unknown): bigint | null {
   return b === null ? null : BigInt.asIntN(U64, b);
 }
 
+const TWO32 = 2 ** 32;
+
+/** The low 32 bits of a safe integer, unsigned (exact in doubles: no bigint for the common case). */
+function low32(v: number): number {
+  const r = v % TWO32;
+  return r < 0 ? r + TWO32 : r + 0; // + 0: -0 becomes 0, as Number(0n)
+}
+
 /** int. */
 export function cInt(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return low32(v) | 0;
   const b = bits64(v);
   return b === null ? null : Number(BigInt.asIntN(32, b));
 }
 
 /** unsigned int. */
 export function cUInt(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return low32(v);
   const b = bits64(v);
   return b === null ? null : Number(BigInt.asUintN(32, b));
 }

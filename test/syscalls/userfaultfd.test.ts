@@ -297,3 +297,38 @@ describe('userfaultfd: any JS value', () => {
     }
   });
 });
+
+describe('userfaultfd: numbers and bigints', () => {
+  it('ZEROPAGE, WRITEPROTECT, CONTINUE and POISON answer a range or mode the same as a number below 2^53 and as a bigint', () => {
+    // Numbers below 2^53 are validated without bigints; a bigint takes the exact 64-bit path. Both must agree.
+    const f = fixture(U.UFFD_FEATURE_POISON);
+    const starts = [f.A, f.A + 1, 0, TASK_SIZE - PAGE, TASK_SIZE, 2 ** 53 - PAGE];
+    const lens = [PAGE, 0, 1, 4 * PAGE, TASK_SIZE, 2 ** 52];
+    const modes = [0, 1, 2, 4, 2 ** 31, 2 ** 32 + 1, 2 ** 40];
+    const requests = [
+      [U.UFFDIO_ZEROPAGE, 'zeropage'],
+      [U.UFFDIO_WRITEPROTECT, ''],
+      [U.UFFDIO_CONTINUE, 'mapped'],
+      [U.UFFDIO_POISON, 'updated'],
+    ] as const;
+    let compared = 0;
+    for (const [req, field] of requests) {
+      for (const start of starts) {
+        for (const len of lens) {
+          for (const mode of modes) {
+            const outcome = (big: boolean) => {
+              // A fresh fixture per call would be slow: undo what a success did instead.
+              const arg: Record<string, unknown> = { range: { start: big ? BigInt(start) : start, len: big ? BigInt(len) : len }, mode: big ? BigInt(mode) : mode };
+              const r = attempt(() => f.p.ioctl(f.uffd, req, arg));
+              if (r.ok && req !== U.UFFDIO_WRITEPROTECT) f.p.madvise(start, len, U.MADV_DONTNEED);
+              return { ok: r.ok, code: r.ok ? null : (r.error as { code?: string }).code, out: field === '' ? null : arg[field] };
+            };
+            expect(outcome(true), `0x${req.toString(16)} start ${start} len ${len} mode ${mode}`).toEqual(outcome(false));
+            compared++;
+          }
+        }
+      }
+    }
+    expect(compared).toBe(4 * starts.length * lens.length * modes.length);
+  });
+});
