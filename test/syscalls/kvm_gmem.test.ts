@@ -20,6 +20,7 @@ const PUNCH = U.FALLOC_FL_KEEP_SIZE | U.FALLOC_FL_PUNCH_HOLE;
 
 type Opts = ConstructorParameters<typeof Kernel>[0];
 const MAINLINE: Opts = { memory: '128MiB', kvm: { guestMemfd: 'mainline' } };
+const INPLACE: Opts = { memory: '128MiB', kvm: { guestMemfd: 'mainline', inPlaceConversion: true } };
 
 function setup(type: number, opts: Opts = MAINLINE) {
   const k = new Kernel(opts);
@@ -192,4 +193,76 @@ describe('SNP-like and TDX-like VMs: the access carries its privacy', () => {
       expect(k.check()).toEqual([]);
     });
   }
+});
+
+describe('in-place conversion (v8): KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd', () => {
+  const set2 = (p: Process, fd: number, a: Record<string, unknown>) => errnoOf(() => p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: 0, size: PAGE, attributes: 0, flags: 0, ...a }));
+
+  it('caps: attributes move from the VM to guest_memfd; CoCo VMs may start shared', () => {
+    const { p, kvm, vm } = setup(U.KVM_X86_SW_PROTECTED_VM, INPLACE);
+    expect(p.ioctl(vm, U.KVM_CHECK_EXTENSION, U.KVM_CAP_MEMORY_ATTRIBUTES)).toBe(0);
+    expect(p.ioctl(vm, U.KVM_CHECK_EXTENSION, U.KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES)).toBe(U.KVM_MEMORY_ATTRIBUTE_PRIVATE);
+    expect(p.ioctl(vm, U.KVM_CHECK_EXTENSION, U.KVM_CAP_GUEST_MEMFD_FLAGS)).toBe(Number(MMAP | INIT_SHARED));
+    // The per-VM ioctl no longer takes PRIVATE.
+    expect(errnoOf(() => p.ioctl(vm, U.KVM_SET_MEMORY_ATTRIBUTES, { address: GPA, size: PAGE, attributes: U.KVM_MEMORY_ATTRIBUTE_PRIVATE, flags: 0 }))).toBe('EINVAL');
+    const dflt = p.ioctl(kvm, U.KVM_CREATE_VM, U.KVM_X86_DEFAULT_VM);
+    expect(p.ioctl(dflt, U.KVM_CHECK_EXTENSION, U.KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES)).toBe(0);
+  });
+
+  it('checks in v8 order: flags, reserved, private memory, attributes, size, alignment, i_size; EFAULT for a bad struct', () => {
+    const { p, kvm, vm } = setup(U.KVM_X86_SW_PROTECTED_VM, INPLACE);
+    const fd = gmem(p, vm, 4 * PAGE, MMAP);
+    expect(set2(p, fd, { flags: 1, size: 0 })).toBe('EINVAL');
+    expect(set2(p, fd, { reserved: [0, 1] })).toBe('EINVAL');
+    expect(set2(p, fd, { attributes: 1 })).toBe('EINVAL');
+    expect(set2(p, fd, { size: 0 })).toBe('EINVAL');
+    expect(set2(p, fd, { offset: -4096, size: 8192 })).toBe('EINVAL');
+    expect(set2(p, fd, { offset: 1 })).toBe('EINVAL');
+    expect(set2(p, fd, { size: 4097 })).toBe('EINVAL');
+    expect(set2(p, fd, { offset: 4 * PAGE })).toBe('EINVAL');
+    expect(set2(p, fd, { offset: 3 * PAGE, size: 2 * PAGE })).toBe('EINVAL');
+    expect(errnoOf(() => p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, null))).toBe('EFAULT');
+    expect(errnoOf(() => p.ioctl(fd, U.KVM_CREATE_GUEST_MEMFD, { size: PAGE }))).toBe('ENOTTY');
+    expect(set2(p, fd, {})).toBe('ok');
+    // A VM without private memory: EINVAL (after the flag checks).
+    const dflt = p.ioctl(kvm, U.KVM_CREATE_VM, U.KVM_X86_DEFAULT_VM);
+    const dfd = gmem(p, dflt, 4 * PAGE, MMAP | INIT_SHARED);
+    expect(set2(p, dfd, { attributes: U.KVM_MEMORY_ATTRIBUTE_PRIVATE })).toBe('EINVAL');
+    expect(set2(p, dfd, { flags: 2 })).toBe('EINVAL');
+  });
+
+  it('a conversion zaps the guest mapping of the range (stage 2 invalidated) and keeps the contents', () => {
+    const { k, p, vm } = setup(U.KVM_X86_SW_PROTECTED_VM, INPLACE);
+    const fd = gmem(p, vm, 4 * PAGE, MMAP | INIT_SHARED);
+    const m = p.mmap(0, 4 * PAGE, RW, U.MAP_SHARED, fd, 0);
+    bind(p, vm, fd, 4 * PAGE, { uaddr: m });
+    p.fill(m, 4 * PAGE, 0x11);
+    const seen: number[] = [];
+    const cpu = vcpuWith(p, vm, function* () {
+      for (let i = 0; i < 4; i++) seen.push(yield* readU8(GPA + i * PAGE));
+      yield* GUEST_SYNC(1);
+      seen.push(yield* readU8(GPA + PAGE));
+      yield* writeU8(GPA + PAGE, 0x22);
+      yield* GUEST_DONE();
+    });
+    p.ioctl(cpu, U.KVM_RUN, 0);
+    expect(k.kvmStats()[0]!.mmu.leaves[1]).toBe(4);
+    const zaps = k.kvmStats()[0]!.mmu.zaps;
+    p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: PAGE, size: PAGE, attributes: U.KVM_MEMORY_ATTRIBUTE_PRIVATE, flags: 0 });
+    expect(k.kvmStats()[0]!.mmu.zaps - zaps).toBe(1);
+    expect(k.kvmStats()[0]!.mmu.leaves[1]).toBe(3);
+    expect(signal(() => p.read(m + PAGE, 1))).toBe('SIGBUS');
+    expect(k.check()).toEqual([]);
+    p.ioctl(cpu, U.KVM_RUN, 0);
+    expect(seen).toEqual([0x11, 0x11, 0x11, 0x11, 0x11]);
+    p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: 0, size: 4 * PAGE, attributes: 0, flags: 0 });
+    expect(p.read(m + PAGE, 1)[0]).toBe(0x22);
+    expect(k.check()).toEqual([]);
+  });
+
+  it('without in-place conversion the file has no ioctl (ENOTTY)', () => {
+    const { p, vm } = setup(U.KVM_X86_SW_PROTECTED_VM);
+    const fd = gmem(p, vm, 4 * PAGE, MMAP);
+    expect(set2(p, fd, {})).toBe('ENOTTY');
+  });
 });
