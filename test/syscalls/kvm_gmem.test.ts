@@ -266,3 +266,124 @@ describe('in-place conversion (v8): KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memf
     expect(set2(p, fd, {})).toBe('ENOTTY');
   });
 });
+
+describe('HugeTLB-backed guest_memfd (the 1 GiB series RFC v2)', () => {
+  const HUGE: Opts = { memory: '256MiB', hugetlb: { '2MiB': 8 }, kvm: { guestMemfd: 'mainline', hugetlb: true } };
+  const HUGETLB_2M = U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_2MB;
+  const M2 = 2 << 20;
+  const pool = (k: Kernel) => {
+    const m = k.meminfo();
+    return { total: m.HugePages_Total, free: m.HugePages_Free, rsvd: m.HugePages_Rsvd };
+  };
+
+  it('creation: the flag needs kvm.hugetlb; a huge-aligned size; a known page size; a pool that can reserve it (ENOMEM)', () => {
+    const { p: p0, vm: vm0 } = setup(U.KVM_X86_SW_PROTECTED_VM);
+    expect(p0.ioctl(vm0, U.KVM_CHECK_EXTENSION, U.KVM_CAP_GMEM_HUGETLB)).toBe(0);
+    expect(syscallCode(() => gmem(p0, vm0, M2, HUGETLB_2M))).toBe('EINVAL');
+    const { k, p, vm } = setup(U.KVM_X86_SW_PROTECTED_VM, HUGE);
+    expect(p.ioctl(vm, U.KVM_CHECK_EXTENSION, U.KVM_CAP_GMEM_HUGETLB)).toBe(1);
+    expect(syscallCode(() => gmem(p, vm, M2 + PAGE, HUGETLB_2M))).toBe('EINVAL');
+    expect(syscallCode(() => gmem(p, vm, M2, U.GUEST_MEMFD_FLAG_HUGETLB | (25n << U.GUESTMEM_HUGETLB_FLAG_SHIFT)))).toBe('EINVAL');
+    // The page-alignment check comes first: an unaligned size is EINVAL, not a pool question.
+    expect(syscallCode(() => gmem(p, vm, 100, HUGETLB_2M))).toBe('EINVAL');
+    expect(syscallCode(() => gmem(p, vm, 9 * M2, HUGETLB_2M))).toBe('ENOMEM');
+    // Size 0 in the size bits: the default hstate (2 MiB).
+    const fd = gmem(p, vm, 4 * M2, U.GUEST_MEMFD_FLAG_HUGETLB);
+    expect(pool(k)).toEqual({ total: 8, free: 8, rsvd: 4 });
+    expect(syscallCode(() => gmem(p, vm, 5 * M2, HUGETLB_2M))).toBe('ENOMEM');
+    expect(k.check()).toEqual([]);
+    p.close(fd);
+    expect(pool(k)).toEqual({ total: 8, free: 8, rsvd: 0 });
+    expect(k.check()).toEqual([]);
+  });
+
+  it('fallocate takes whole pages from the subpool; close gives them back; meminfo stays true', () => {
+    const { k, p, vm } = setup(U.KVM_X86_SW_PROTECTED_VM, HUGE);
+    const fd = gmem(p, vm, 4 * M2, HUGETLB_2M);
+    p.fallocate(fd, U.FALLOC_FL_KEEP_SIZE, M2 + PAGE, PAGE);
+    expect(pool(k)).toEqual({ total: 8, free: 7, rsvd: 3 });
+    p.fallocate(fd, U.FALLOC_FL_KEEP_SIZE, 0, 4 * M2);
+    expect(pool(k)).toEqual({ total: 8, free: 4, rsvd: 0 });
+    expect(k.meminfo().Cached).toBe(0);
+    expect(k.check()).toEqual([]);
+    p.close(fd);
+    expect(pool(k)).toEqual({ total: 8, free: 8, rsvd: 0 });
+    expect(k.check()).toEqual([]);
+  });
+
+  it('KVM maps 2 MiB from a 2 MiB folio; 4 KiB where the file offset and the gfn disagree modulo 2 MiB', () => {
+    const { k, p, vm } = setup(U.KVM_X86_SW_PROTECTED_VM, HUGE);
+    const fd = gmem(p, vm, 4 * M2, HUGETLB_2M);
+    bind(p, vm, fd, 2 * M2, { slot: 1, gpa: GPA, offset: 0 });
+    bind(p, vm, fd, M2, { slot: 2, gpa: GPA + 8 * M2 + PAGE * 16, offset: 2 * M2 });
+    p.ioctl(vm, U.KVM_SET_MEMORY_ATTRIBUTES, { address: GPA, size: 2 * M2, attributes: U.KVM_MEMORY_ATTRIBUTE_PRIVATE, flags: 0 });
+    p.ioctl(vm, U.KVM_SET_MEMORY_ATTRIBUTES, { address: GPA + 8 * M2 + PAGE * 16, size: M2, attributes: U.KVM_MEMORY_ATTRIBUTE_PRIVATE, flags: 0 });
+    const cpu = vcpuWith(p, vm, function* () {
+      yield* writeU8(GPA + 5 * PAGE, 1);
+      yield* writeU8(GPA + 8 * M2 + PAGE * 16, 2);
+      yield* GUEST_DONE();
+    });
+    p.ioctl(cpu, U.KVM_RUN, 0);
+    expect(k.kvmStats()[0]!.mmu.leaves).toEqual([0, 1, 1, 0]);
+    expect(k.check()).toEqual([]);
+  });
+
+  it('a 1 GiB file maps at 1 GiB; one shared page leaves 4 KiB private mappings until the page is private again', () => {
+    const { k, p, vm } = setup(U.KVM_X86_SW_PROTECTED_VM, { memory: '3GiB', hugetlb: { '1GiB': 1 }, kvm: { guestMemfd: 'mainline', hugetlb: true, inPlaceConversion: true } });
+    const G1 = 2 ** 30;
+    const fd = gmem(p, vm, G1, U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_1GB);
+    bind(p, vm, fd, G1, { gpa: GPA });
+    let id = 0;
+    const read = (gpa: number) => {
+      let v = -1;
+      const cpu = vcpuWith(p, vm, function* () {
+        v = yield* readU8(gpa);
+        yield* GUEST_DONE();
+      }, id++);
+      p.ioctl(cpu, U.KVM_RUN, 0);
+      p.close(cpu);
+      return v;
+    };
+    expect(read(GPA + 12345)).toBe(0);
+    expect(k.kvmStats()[0]!.mmu.leaves).toEqual([0, 0, 0, 1]);
+    expect(k.check()).toEqual([]);
+    p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: 7 * PAGE, size: PAGE, attributes: 0, flags: 0 });
+    expect(k.kvmStats()[0]!.mmu.leaves).toEqual([0, 0, 0, 0]);
+    expect(read(GPA + 3 * M2)).toBe(0);
+    expect(k.kvmStats()[0]!.mmu.leaves).toEqual([0, 1, 0, 0]);
+    expect(k.check()).toEqual([]);
+    // All private again: the next fault maps the whole 1 GiB page at once (lazy re-promotion).
+    p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: 7 * PAGE, size: PAGE, attributes: U.KVM_MEMORY_ATTRIBUTE_PRIVATE, flags: 0 });
+    expect(read(GPA + 5 * M2)).toBe(0);
+    expect(k.kvmStats()[0]!.mmu.leaves).toEqual([0, 0, 0, 1]);
+    expect(k.check()).toEqual([]);
+  });
+
+  it('punch hole zeroes a partial range (the page stays) and frees whole huge pages', () => {
+    const { k, p, vm } = setup(U.KVM_X86_SW_PROTECTED_VM, HUGE);
+    const fd = gmem(p, vm, 2 * M2, HUGETLB_2M);
+    bind(p, vm, fd, 2 * M2, { gpa: GPA });
+    p.ioctl(vm, U.KVM_SET_MEMORY_ATTRIBUTES, { address: GPA, size: 2 * M2, attributes: U.KVM_MEMORY_ATTRIBUTE_PRIVATE, flags: 0 });
+    const seen: number[] = [];
+    const cpu = vcpuWith(p, vm, function* () {
+      for (const off of [0, PAGE, M2]) yield* writeU8(GPA + off, 0x77);
+      yield* GUEST_SYNC(1);
+      for (const off of [0, PAGE, M2]) seen.push(yield* readU8(GPA + off));
+      yield* GUEST_DONE();
+    });
+    p.ioctl(cpu, U.KVM_RUN, 0);
+    expect(pool(k)).toEqual({ total: 8, free: 6, rsvd: 0 });
+    const zaps = k.kvmStats()[0]!.mmu.zaps;
+    // Page 1 of the first huge page: zeroed in place, nothing freed.
+    p.fallocate(fd, PUNCH, PAGE, PAGE);
+    expect(pool(k)).toEqual({ total: 8, free: 6, rsvd: 0 });
+    // The whole second huge page: freed back to the file's subpool (reserved again).
+    p.fallocate(fd, PUNCH, M2, M2);
+    expect(pool(k)).toEqual({ total: 8, free: 7, rsvd: 1 });
+    expect(k.kvmStats()[0]!.mmu.zaps - zaps).toBe(2);
+    expect(k.check()).toEqual([]);
+    p.ioctl(cpu, U.KVM_RUN, 0);
+    expect(seen).toEqual([0x77, 0, 0]);
+    expect(k.check()).toEqual([]);
+  });
+});
