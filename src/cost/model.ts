@@ -10,6 +10,7 @@
  * the host kernel (src/cost/calibration.test.ts).
  */
 import { EVENT_NAMES, Ev, type EventName } from './counters.js';
+import { describeValue } from '../lib/describe.js';
 
 export type Confidence = 'high' | 'medium' | 'low';
 
@@ -132,7 +133,7 @@ export const UNIT_COSTS: readonly UnitCost[] = Object.freeze(EVENT_NAMES.map((ev
 /** A cost override named a counter that does not exist. */
 export class UnknownCostError extends RangeError {
   constructor(readonly event: string) {
-    super(`unknown cost ${JSON.stringify(event)}; valid names: ${EVENT_NAMES.join(', ')}`);
+    super(`unknown cost ${describeValue(event)}; valid names: ${EVENT_NAMES.join(', ')}`);
     this.name = 'UnknownCostError';
   }
 }
@@ -172,7 +173,7 @@ export class CostModel {
     for (const [name, v] of Object.entries(overrides)) {
       const i = (EVENT_NAMES as readonly string[]).indexOf(name);
       if (i < 0) throw new UnknownCostError(name);
-      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`cost ${name}: expected a non-negative number of ns, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`cost ${name}: expected a non-negative number of ns, got ${describeValue(v)}`);
       this.ns[i] = v;
     }
   }

@@ -27,6 +27,7 @@
  */
 import * as U from '../uapi/userfaultfd.js';
 import { O_CLOEXEC, O_NONBLOCK } from '../uapi/fcntl.js';
+import { formatAddr } from '../uapi/errors.js';
 import { FaultFlag, VmFault } from './fs_types.js';
 import type { Host } from './host.js';
 import { type MmStruct, VM, type Vma, vmaIsAnonymous, vmaIsShmem } from './mm_types.js';
@@ -98,7 +99,7 @@ export class UffdFault extends Error {
   readonly msg: U.UffdMsg;
 
   constructor(addr: number, msg: U.UffdMsg) {
-    super(`userfault at 0x${addr.toString(16)}: the faulting thread waits for the userfaultfd monitor (resolve, then retry the access)`);
+    super(`userfault at ${formatAddr(addr)}: the faulting thread waits for the userfaultfd monitor (resolve, then retry the access)`);
     this.name = 'UffdFault';
     this.addr = addr;
     this.msg = msg;

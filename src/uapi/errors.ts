@@ -5,6 +5,7 @@
  * Node's fs errors: `code` ('EINVAL'), `errno` (22) and `syscall` ('munmap').
  * A CPU access that Linux would answer with a signal throws SignalError.
  */
+import { describeValue, textOf } from '../lib/describe.js';
 import { errno, type ErrnoName } from './errno.js';
 
 /** glibc's strerror() text for the errnos the model produces. */
@@ -46,13 +47,22 @@ export class SyscallError extends Error {
   /** The syscall (or ioctl command) that failed. */
   readonly syscall: string;
 
+  /**
+   * Never throws, whatever the arguments: they are formatted without running
+   * any of their code (a Symbol, a BigInt, a revoked Proxy). A code that is
+   * not an errno name keeps its text, with errno 0.
+   */
   constructor(code: ErrnoName, syscall: string, detail?: string) {
-    const text = strerror[code] ?? code;
-    super(`${code}: ${text.toLowerCase()}, ${syscall}${detail ? ` (${detail})` : ''}`);
+    const known = typeof code === 'string' && Object.prototype.hasOwnProperty.call(errno, code);
+    const name = textOf(code);
+    const text = known ? (strerror[code] ?? code) : name;
+    const call = textOf(syscall);
+    const extra = detail === undefined || detail === '' ? '' : ` (${textOf(detail)})`;
+    super(`${name}: ${text.toLowerCase()}, ${call}${extra}`);
     this.name = 'SyscallError';
-    this.code = code;
-    this.errno = errno[code];
-    this.syscall = syscall;
+    this.code = name as ErrnoName;
+    this.errno = known ? errno[code] : 0;
+    this.syscall = call;
   }
 }
 
@@ -65,10 +75,18 @@ export class SignalError extends Error {
   /** The faulting user address (si_addr). */
   readonly addr: number;
 
+  /** Never throws, whatever the arguments (see SyscallError). */
   constructor(signal: SignalName, addr: number, detail?: string) {
-    super(`${signal} at 0x${addr.toString(16)}${detail ? ` (${detail})` : ''}`);
+    super(`${textOf(signal)} at ${formatAddr(addr)}${detail === undefined || detail === '' ? '' : ` (${textOf(detail)})`}`);
     this.name = 'SignalError';
     this.signal = signal;
     this.addr = addr;
   }
+}
+
+/** An address as hex when it is a number (NaN and the like as they print); anything else described. */
+export function formatAddr(addr: unknown): string {
+  if (typeof addr === 'number') return Number.isFinite(addr) ? `${addr < 0 ? '-' : ''}0x${Math.abs(addr).toString(16)}` : `${addr}`;
+  if (typeof addr === 'bigint') return `${addr < 0n ? '-' : ''}0x${(addr < 0n ? -addr : addr).toString(16)}`;
+  return describeValue(addr);
 }
