@@ -35,6 +35,18 @@ export const scenarios: Record<string, () => Measurement | Promise<Measurement>>
     const seconds = time(() => p.fill(a, len, 1));
     return { op: '4 KiB anonymous write fault', ops: len / 4096, seconds, target: '>= 1,000,000 ops/s' };
   },
+  /** 64 KiB mTHP anonymous write faults: memset 4 GiB with hugepages-64kB "always" and the PMD size off. */
+  'fault-mthp-64k': () => {
+    const k = new Kernel({ memory: '64GiB', thp: 'never' });
+    k.writeSysfs('/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled', 'always');
+    const p = k.spawn();
+    const len = 4 * GiB;
+    const a = p.mmap(0, len, RW, ANON, -1, 0);
+    const seconds = time(() => p.fill(a, len, 1));
+    const faults = Number(k.readSysfs('/sys/kernel/mm/transparent_hugepage/hugepages-64kB/stats/anon_fault_alloc'));
+    if (faults !== len / 65536) throw new Error(`expected ${len / 65536} 64 KiB folios, got ${faults}`);
+    return { op: '64 KiB mTHP anonymous write fault', ops: faults, seconds, target: 'none (host kernel beside it)' };
+  },
   /** fork, then COW-break every page of a 1 GiB region mapped at 4 KiB. */
   'fork-cow-1g': () => {
     const k = new Kernel({ memory: '64GiB', thp: 'never' });

@@ -18,6 +18,7 @@ import { Vfs } from './fs/inode.js';
 import { type HugetlbFs, hugetlbFs } from './fs/hugetlbfs.js';
 import { hugetlbInit } from './mm/hugetlb.js';
 import { type SysFile, hugetlbSysFiles, sysfsOpen } from './fs/sysfs.js';
+import { thpSysFiles } from './fs/sysfs_thp.js';
 import { type ShmemFs, type ShmemHuge, shmemFs } from './fs/shmem.js';
 import { MountError, Namespace } from './fs/namei.js';
 import { type Meminfo, meminfoRead } from './fs/proc/meminfo.js';
@@ -106,6 +107,8 @@ export class Kernel implements KernelCore {
     registerKvm(this.devices, { host: this.host, vfs: this.vfs, cfg: cfg.kvm });
     // The HugeTLB pool files (sysfs and /proc/sys/vm), also reachable with open(2).
     this.sysFiles = hugetlbSysFiles(this.host);
+    // The multi-size THP controls and counters (hugepages-<size>kB/ under transparent_hugepage/).
+    for (const [path, f] of thpSysFiles(this.host)) this.sysFiles.set(path, f);
     for (const [path, f] of this.sysFiles) this.devices.set(path, (_task, flags) => sysfsOpen(this.vfs, f.attr, path, flags, f.sysctl));
   }
 

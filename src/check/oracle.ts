@@ -11,10 +11,10 @@ import { ENTIRELY_MAPPED, MM_ID_DUMMY, PG, folioNrPages, pageAnonExclusive, page
 import type { AddressSpace } from '../mm/fs_types.js';
 import type { Host } from '../mm/host.js';
 import { AnonVma, MMF, MmCounter, type MmStruct, VM, type Vma, linearPageIndex, vmaIsAnonymous } from '../mm/mm_types.js';
-import { LEVEL_SHIFT, Level, PAGE_SIZE, PTRS_PER_TABLE, TASK_SIZE } from '../mm/page.js';
+import { HPAGE_PMD_ORDER, LEVEL_SHIFT, Level, PAGE_SIZE, PTRS_PER_TABLE, TASK_SIZE } from '../mm/page.js';
 import { type PageTable, Pte, isPteMarker } from '../mm/pgtable.js';
 import { VM_UFFD_FLAGS, vmaCanUserfault } from '../mm/userfaultfd_k.js';
-import { NODE_STAT_NAMES, NodeStat } from '../mm/vmstat.js';
+import { MTHP_STAT_NAMES, MthpStat, NODE_STAT_NAMES, NodeStat, mthpStat } from '../mm/vmstat.js';
 import { peekMaybePinned } from '../mm/pin_policy.js';
 import { hstateVma, hugetlbVmaUnusedReserves } from '../mm/hugetlb.js';
 import type { PfnCounts } from '../lib/pfn_counts.js';
@@ -106,6 +106,7 @@ export function checkKernel(host: Host, vfs: Vfs, procs: readonly CheckedProcess
   checkPins(host, acc, pins);
   checkPhysmem(host, acc);
   checkVmstat(host, acc, cacheStats, secTables);
+  checkMthpStats(host, acc);
   checkContent(host, acc);
   checkHugetlb(host, acc, vfs, procs);
   return acc.out;
@@ -741,6 +742,38 @@ function checkVmstat(host: Host, acc: Acc, cache: CacheStats, secTables: number)
   want[NodeStat.NR_FOLL_PIN_RELEASED] = host.stat[NodeStat.NR_FOLL_PIN_RELEASED]!;
   for (let i = 0; i < NodeStat.NR_STATS; i++) {
     if (want[i] !== host.stat[i]) push(acc, { name: 'vmstat-mismatch', message: `${NODE_STAT_NAMES[i]} is ${host.stat[i]}, recomputed ${want[i]}`, expected: want[i], actual: host.stat[i] });
+  }
+}
+
+/**
+ * The per-size counters that are state, not events: nr_anon counts the
+ * anonymous (non-HugeTLB) folios of each order from 16 KiB to PMD size,
+ * nr_anon_partially_mapped those on the deferred split queue
+ * (PG.PARTIALLY_MAPPED), which only anonymous folios of order 2 and up join.
+ */
+function checkMthpStats(host: Host, acc: Acc): void {
+  const ft = host.ft;
+  const nrAnon = new Float64Array(HPAGE_PMD_ORDER + 1);
+  const nrPartial = new Float64Array(HPAGE_PMD_ORDER + 1);
+  for (let f = 1; f < ft.highWater; f++) {
+    if (!ft.isLive(f)) continue;
+    const fl = ft.flags[f]!;
+    const order = ft.order[f]!;
+    if (fl & PG.PARTIALLY_MAPPED && ((fl & (PG.ANON | PG.HUGETLB)) !== PG.ANON || order < 2)) {
+      push(acc, { name: 'deferred-split-not-anon', message: `folio of order ${order} is queued for deferred split but is not an anonymous folio of order 2 or more`, pfn: ft.pfn[f]! });
+    }
+    if ((fl & (PG.ANON | PG.HUGETLB)) !== PG.ANON || order < 1 || order > HPAGE_PMD_ORDER) continue;
+    nrAnon[order]++;
+    if (fl & PG.PARTIALLY_MAPPED) nrPartial[order]++;
+  }
+  for (let order = 1; order <= HPAGE_PMD_ORDER; order++) {
+    for (const [item, want] of [
+      [MthpStat.NR_ANON, nrAnon[order]!],
+      [MthpStat.NR_ANON_PARTIALLY_MAPPED, nrPartial[order]!],
+    ] as const) {
+      const have = mthpStat(host.mthpStats, order, item);
+      if (have !== want) push(acc, { name: 'mthp-stat-mismatch', message: `order ${order} ${MTHP_STAT_NAMES[item]} is ${have}, recomputed ${want}`, expected: want, actual: have });
+    }
   }
 }
 

@@ -16,7 +16,7 @@ import { FolioTable, PG, folioNrPages } from './folio.js';
 import { Gfp, GFP_KERNEL, PageAlloc } from './page_alloc.js';
 import { PageContent } from './page_content.js';
 import { HPAGE_PMD_ORDER, MAX_PAGE_ORDER } from './page.js';
-import { NodeStat, newNodeStats } from './vmstat.js';
+import { MthpStat, NodeStat, modMthpStat, newMthpStats, newNodeStats } from './vmstat.js';
 import { type PinAccounting, UpstreamPins } from './pin_policy.js';
 import { type HgmMapcount, NoHgm } from './hgm_mapcount.js';
 import type { HugetlbState } from './hugetlb.js';
@@ -36,6 +36,13 @@ export interface MmConfig {
     useZeroPage: boolean;
     /** transparent_hugepage/shmem_enabled (default 'never', Linux's default). */
     shmemEnabled: ShmemEnabled;
+    /**
+     * The per-size hugepages-<size>kB/enabled files as order bitmasks
+     * (huge_anon_orders_always / _madvise / _inherit; an order in none of
+     * them is "never"). 6.12's default: the PMD order inherits, every other
+     * size is never.
+     */
+    anonOrders: { always: number; madvise: number; inherit: number };
   };
   /** debugfs fault_around_bytes (default 65536). */
   faultAroundBytes: number;
@@ -49,7 +56,7 @@ export interface MmConfig {
 
 export function defaultMmConfig(): MmConfig {
   return {
-    thp: { enabled: 'always', useZeroPage: true, shmemEnabled: 'never' },
+    thp: { enabled: 'always', useZeroPage: true, shmemEnabled: 'never', anonOrders: { always: 0, madvise: 0, inherit: 1 << HPAGE_PMD_ORDER } },
     faultAroundBytes: 65536,
     maxMapCount: 65530,
     mmapMinAddr: 65536,
@@ -63,6 +70,8 @@ export class Host {
   readonly memmap = new SparseRadix();
   readonly content = new PageContent();
   readonly stat = newNodeStats();
+  /** The per-order mTHP counters (hugepages-<size>kB/stats/), see vmstat.ts. */
+  readonly mthpStats = newMthpStats();
   readonly ev = newCounters();
   readonly cfg: MmConfig;
   /** The shared zero page's folio slot (ZERO_PAGE(0)). */
@@ -148,6 +157,12 @@ export class Host {
     const ft = this.ft;
     const pfn = ft.pfn[f]!;
     const order = ft.order[f]!;
+    const fl = ft.flags[f]!;
+    if (order > 0 && (fl & (PG.ANON | PG.HUGETLB)) === PG.ANON) {
+      // folio_unqueue_deferred_split, then free_pages_prepare's nr_anon.
+      if (fl & PG.PARTIALLY_MAPPED) modMthpStat(this.mthpStats, order, MthpStat.NR_ANON_PARTIALLY_MAPPED, -1);
+      modMthpStat(this.mthpStats, order, MthpStat.NR_ANON, -1);
+    }
     this.memmap.delete(pfn, order);
     this.pa.freePagesAt(pfn, order);
     this.content.drop(f);

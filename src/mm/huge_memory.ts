@@ -2,8 +2,8 @@
  * Transparent huge pages mapped by PMDs (mirrors mm/huge_memory.c): the
  * anonymous THP fault, the huge zero page, write faults on huge PMDs, PMD
  * splitting and zapping, mapping a PMD-order page-cache folio (shmem THP) by
- * a PMD, and splitting large folios (anonymous and page-cache). Only
- * PMD-sized THPs are modelled (no mTHP orders).
+ * a PMD, splitting large folios (anonymous and page-cache) of any order, and
+ * which anonymous orders (multi-size THP, 16 KiB to 2 MiB) a VMA may use.
  *
  * Every anonymous or huge-zero PMD leaf has a PTE table deposited with it
  * (pgtable_trans_huge_deposit): it is allocated at fault time, counted in
@@ -12,7 +12,7 @@
  * splitting one zaps it and later faults map PTEs.
  */
 import { Ev } from '../cost/counters.js';
-import { type FolioOwner, type FolioTable, PG, folioMapcount, folioNrPages, folioTestAnon, folioTestPmdMappable, isZeroFolio, pageAnonExclusive, setPageAnonExclusive } from './folio.js';
+import { FOLIO_PAGES_MAPPED, type FolioOwner, type FolioTable, PG, folioMapcount, folioNrPages, folioTestAnon, folioTestPmdMappable, isZeroFolio, pageAnonExclusive, setPageAnonExclusive } from './folio.js';
 import { type AddressSpace, VmFault } from './fs_types.js';
 import type { Host } from './host.js';
 import { MMF, MmCounter, type MmStruct, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
@@ -33,7 +33,7 @@ import {
   rmapWalk,
 } from './rmap.js';
 import { flushTlbRange } from './tlb.js';
-import { NodeStat } from './vmstat.js';
+import { MthpStat, NodeStat, modMthpStat, mthpStat } from './vmstat.js';
 import { handleUserfault, userfaultfdMissing } from './userfaultfd_k.js';
 
 /** add_mm_counter, keeping the RSS high-water mark. */
@@ -56,31 +56,103 @@ export function maybeMkwrite(fl: number, vma: Vma): number {
 }
 
 /**
- * Is a PMD-sized THP allowed for this fault (thp_vma_allowable_order with
- * TVA_PAGEFAULT, for PMD order)? Anonymous private VMAs only in this model.
+ * THP_ORDERS_ALL_ANON: the anonymous large-folio orders, 16 KiB (order 2)
+ * to PMD size. Order 1 has no room for the deferred-split list.
  */
-// mirrors mm/huge_memory.c:__thp_vma_allowable_orders (PMD order, page-fault context)
-export function thpVmaAllowable(host: Host, vma: Vma, addr: number): boolean {
-  if (!vmaIsAnonymous(vma)) return false;
-  if (vma.flags & (VM.NOHUGEPAGE | VM.SPECIAL | VM.HUGETLB)) return false;
-  if (vma.mm.flags & MMF.DISABLE_THP) return false;
-  const mode = host.cfg.thp.enabled;
-  if (mode === 'never') return false;
-  if (mode === 'madvise' && !(vma.flags & VM.HUGEPAGE)) return false;
-  // thp_vma_suitable_order: the aligned 2 MiB must lie inside the VMA.
-  const haddr = alignDown(addr, PMD_SIZE);
-  return haddr >= vma.start && haddr + PMD_SIZE <= vma.end;
+export const THP_ORDERS_ALL_ANON = ((1 << (HPAGE_PMD_ORDER + 1)) - 1) & ~3;
+
+/** thp_vma_allowable_orders' tva_flags (include/linux/huge_mm.h). */
+export const TVA_SMAPS = 1 << 0;
+export const TVA_IN_PF = 1 << 1;
+export const TVA_ENFORCE_SYSFS = 1 << 2;
+
+/** The highest order set in an order bitmask (-1 for none). */
+// mirrors include/linux/huge_mm.h:highest_order
+export function highestOrder(orders: number): number {
+  return 31 - Math.clz32(orders);
 }
 
 /**
- * Does the aligned 2 MiB around addr lie inside vma, at a file offset a PMD
- * can map (thp_vma_suitable_order for PMD order)?
+ * The anonymous orders the per-size `enabled` files allow for a VMA with
+ * vmFlags: "always" sizes, "madvise" sizes under MADV_HUGEPAGE, and
+ * "inherit" sizes as the top-level `enabled` says.
  */
-// mirrors include/linux/huge_mm.h:thp_vma_suitable_order (PMD order)
-export function thpVmaSuitableOrder(vma: Vma, addr: number): boolean {
-  if (!vmaIsAnonymous(vma) && (vma.start / PAGE_SIZE - vma.pgoff) % HPAGE_PMD_NR !== 0) return false;
-  const haddr = alignDown(addr, PMD_SIZE);
-  return haddr >= vma.start && haddr + PMD_SIZE <= vma.end;
+// mirrors include/linux/huge_mm.h:thp_vma_allowable_orders (its TVA_ENFORCE_SYSFS mask for anonymous VMAs)
+export function hugeAnonOrdersAllowed(host: Host, vmFlags: number): number {
+  const thp = host.cfg.thp;
+  const hugepage = (vmFlags & VM.HUGEPAGE) !== 0;
+  let mask = thp.anonOrders.always;
+  if (hugepage) mask |= thp.anonOrders.madvise;
+  if (thp.enabled === 'always' || (hugepage && thp.enabled === 'madvise')) mask |= thp.anonOrders.inherit;
+  return mask;
+}
+
+/**
+ * The orders of `orders` that may back the anonymous VMA vma (with vmFlags):
+ * the sysfs controls (with TVA_ENFORCE_SYSFS), MADV_NOHUGEPAGE and
+ * PR_SET_THP_DISABLE, VM_NO_KHUGEPAGED (not in a fault or for smaps), and,
+ * outside a fault, whether an order-aligned block fits at the VMA's end. A
+ * VMA no fault has prepared yet qualifies only for a fault or smaps.
+ * Anonymous VMAs only: file and shmem VMAs have their own checks (doSetPmd,
+ * khugepaged's thpVmaAllowableOrder).
+ */
+// mirrors mm/huge_memory.c:__thp_vma_allowable_orders (anonymous VMAs; temporary stacks are not modelled)
+export function thpVmaAllowableOrders(host: Host, vma: Vma, vmFlags: number, tvaFlags: number, orders: number): number {
+  if (tvaFlags & TVA_ENFORCE_SYSFS) orders &= hugeAnonOrdersAllowed(host, vmFlags);
+  orders &= THP_ORDERS_ALL_ANON;
+  if (orders === 0 || !vmaIsAnonymous(vma)) return 0;
+  if (vmaThpDisabled(vma, vmFlags)) return 0;
+  const inPf = (tvaFlags & TVA_IN_PF) !== 0;
+  if (!inPf && !(tvaFlags & TVA_SMAPS) && vmFlags & (VM.SPECIAL | VM.HUGETLB)) return 0;
+  if (!inPf) {
+    // The largest order whose aligned block ends inside the VMA; smaller ones then fit too.
+    let order = highestOrder(orders);
+    while (orders !== 0 && !thpVmaSuitableOrder(vma, vma.end - PAGE_SIZE * 2 ** order, order)) {
+      orders &= ~(1 << order);
+      order = highestOrder(orders);
+    }
+    if (orders === 0) return 0;
+  }
+  if (vma.anonVma === null) return inPf || tvaFlags & TVA_SMAPS ? orders : 0;
+  return orders;
+}
+
+/** The orders of `orders` whose naturally aligned block around addr lies inside vma. */
+// mirrors include/linux/huge_mm.h:thp_vma_suitable_orders
+export function thpVmaSuitableOrders(vma: Vma, addr: number, orders: number): number {
+  let order = highestOrder(orders);
+  let out = orders;
+  while (order >= 0) {
+    if (!thpVmaSuitableOrder(vma, addr, order)) out &= ~(1 << order);
+    orders &= ~(1 << order);
+    order = highestOrder(orders);
+  }
+  return out;
+}
+
+/**
+ * Is a PMD-sized THP allowed for this fault (thp_vma_allowable_order with
+ * TVA_IN_PF | TVA_ENFORCE_SYSFS for PMD order), and does the aligned 2 MiB
+ * fit the VMA (do_huge_pmd_anonymous_page's thp_vma_suitable_order)?
+ * Anonymous private VMAs only in this model.
+ */
+// mirrors mm/memory.c:__handle_mm_fault (its PMD-order check) and mm/huge_memory.c:do_huge_pmd_anonymous_page (suitability)
+export function thpVmaAllowable(host: Host, vma: Vma, addr: number): boolean {
+  if (thpVmaAllowableOrders(host, vma, vma.flags, TVA_IN_PF | TVA_ENFORCE_SYSFS, 1 << HPAGE_PMD_ORDER) === 0) return false;
+  return thpVmaSuitableOrder(vma, addr);
+}
+
+/**
+ * Does the naturally aligned block of 2^order pages around addr lie inside
+ * vma, at a file offset a mapping of that size can map?
+ */
+// mirrors include/linux/huge_mm.h:thp_vma_suitable_order
+export function thpVmaSuitableOrder(vma: Vma, addr: number, order = HPAGE_PMD_ORDER): boolean {
+  const nr = 2 ** order;
+  if (!vmaIsAnonymous(vma) && (vma.start / PAGE_SIZE - vma.pgoff) % nr !== 0) return false;
+  const size = nr * PAGE_SIZE;
+  const haddr = Math.floor(addr / size) * size;
+  return haddr >= vma.start && haddr + size <= vma.end;
 }
 
 /** MADV_NOHUGEPAGE or PR_SET_THP_DISABLE: no THP of any kind here. */
@@ -148,6 +220,7 @@ function mapAnonFolioPmd(host: Host, f: number, pmdTable: PageTable, i: number, 
   setEntry(host, pmdTable, i, host.ft.pfn[f]!, fl);
   addMmCounter(vma.mm, MmCounter.ANONPAGES, HPAGE_PMD_NR);
   host.ev[Ev.THP_FAULT_ALLOC]++;
+  modMthpStat(host.mthpStats, HPAGE_PMD_ORDER, MthpStat.ANON_FAULT_ALLOC, 1);
 }
 
 /** Allocate and zero a PMD-sized anonymous folio (vma_alloc_anon_folio_pmd), or 0. */
@@ -155,6 +228,7 @@ function allocAnonFolioPmd(host: Host): number {
   const f = host.folioAlloc(HPAGE_PMD_ORDER, GFP_HIGHUSER_MOVABLE);
   if (f === 0) {
     host.ev[Ev.THP_FAULT_FALLBACK]++;
+    modMthpStat(host.mthpStats, HPAGE_PMD_ORDER, MthpStat.ANON_FAULT_FALLBACK, 1);
     return 0;
   }
   host.zeroFolio(f);
@@ -442,17 +516,30 @@ export function splitFolio(host: Host, f: number, newOrder: number): number {
   // Anonymous memory has no order-1 folios (no room for the deferred-split list).
   if (anon && newOrder === 1) return -EINVAL_;
   // No anon_vma, or a page-cache folio truncated meanwhile (folio->mapping NULL).
-  if (ft.owner[f] === null) return -EBUSY_;
+  if (ft.owner[f] === null) return splitFailed(host, order, -EBUSY_);
   const nr = folioNrPages(ft, f);
-  // can_split_folio: only the mappings, the page cache and the caller may hold references.
-  const extraPins = anon ? 0 : nr;
-  if (ft.refcount[f] !== folioMapcount(ft, f) + extraPins + 1) return -EAGAIN_;
+  if (!canSplitFolio(host, f, 1)) return splitFailed(host, order, -EAGAIN_);
+  // Linux unmaps a PMD mapping straight into migration entries; the model's detour through PTEs must not queue the folio.
+  const onlyPmdMapped = (ft.nrMapped[f]! & FOLIO_PAGES_MAPPED) === 0;
+  const deferredBefore = mthpStat(host.mthpStats, order, MthpStat.SPLIT_DEFERRED);
   const head = ft.pfn[f]!;
   // unmap_folio (TTU_SPLIT_HUGE_PMD): PMD mappings become PTE mappings (anon) or go (file) first.
   const mappings = collectSplitMappings(host, f, true);
   const excl = new Uint8Array(anon ? nr : 0);
   for (let i = 0; i < excl.length; i++) excl[i] = pageAnonExclusive(ft, f, i) ? 1 : 0;
   for (const m of mappings) folioRemoveRmap(host, f, m.page, 1, m.vma, Level.PTE);
+  if (anon) {
+    // Unmapping page by page queued a PTE-mapped folio for deferred split (counted in split_deferred, as in Linux).
+    if (onlyPmdMapped && ft.flags[f]! & PG.PARTIALLY_MAPPED) {
+      ft.flags[f]! &= ~PG.PARTIALLY_MAPPED;
+      modMthpStat(host.mthpStats, order, MthpStat.NR_ANON_PARTIALLY_MAPPED, -1);
+      modMthpStat(host.mthpStats, order, MthpStat.SPLIT_DEFERRED, deferredBefore - mthpStat(host.mthpStats, order, MthpStat.SPLIT_DEFERRED));
+    }
+    // Frozen: off the deferred-split queue; the pieces are counted in nr_anon.
+    if (ft.flags[f]! & PG.PARTIALLY_MAPPED) modMthpStat(host.mthpStats, order, MthpStat.NR_ANON_PARTIALLY_MAPPED, -1);
+    modMthpStat(host.mthpStats, order, MthpStat.NR_ANON, -1);
+    modMthpStat(host.mthpStats, newOrder, MthpStat.NR_ANON, 2 ** (order - newOrder));
+  }
   // __split_unmapped_folio: the pieces, each unmapped and with no references yet.
   const per = 1 << newOrder;
   const flags = ft.flags[f]! & (PG.ANON | PG.SWAPBACKED | PG.UPTODATE | PG.DIRTY | PG.REFERENCED | PG.LRU | PG.UNEVICTABLE | PG.MLOCKED);
@@ -491,6 +578,7 @@ export function splitFolio(host: Host, f: number, newOrder: number): number {
     ft.refcount[g] = ft.refcount[g]! + 1;
   }
   host.ev[Ev.THP_SPLIT_PAGE]++;
+  modMthpStat(host.mthpStats, order, MthpStat.SPLIT, 1);
   // free_folio_and_swap_cache: pieces nothing maps go back to the allocator.
   for (let k = 1; k < slots.length; k++) {
     const g = slots[k]!;
@@ -534,6 +622,20 @@ function resetSplitSlot(ft: FolioTable, g: number, pfn: number, order: number, f
   ft.index[g] = index;
 }
 
+/** Only the mappings, the page cache and the caller's callerPins references hold f: its refcount could freeze. */
+// mirrors mm/huge_memory.c:can_split_folio (no swap cache)
+function canSplitFolio(host: Host, f: number, callerPins: number): boolean {
+  const ft = host.ft;
+  const extraPins = folioTestAnon(ft, f) ? 0 : folioNrPages(ft, f);
+  return ft.refcount[f] === folioMapcount(ft, f) + extraPins + callerPins;
+}
+
+/** A split that got as far as taking the folio's locks failed: split_failed counts it. */
+function splitFailed(host: Host, order: number, err: number): number {
+  modMthpStat(host.mthpStats, order, MthpStat.SPLIT_FAILED, 1);
+  return err;
+}
+
 const EINVAL_ = 22;
 const EBUSY_ = 16;
 const EAGAIN_ = 11;
@@ -557,7 +659,11 @@ export function splitHugePagesPid(host: Host, mm: MmStruct, start: number, end: 
     if (!leaf || !(fl & (Pte.PRESENT | Pte.PROTNONE)) || fl & Pte.SPECIAL) continue;
     const f = host.pfnFolio(w.table.pfn[w.idx]!);
     if (f === 0 || host.ft.order[f] === 0 || isHugeZeroFolio(host, f) || !folioTestAnon(host.ft, f)) continue;
+    // Already at or below the target order: not counted.
+    if (newOrder >= host.ft.order[f]!) continue;
     total++;
+    // can_split_folio without a caller reference: a pinned or otherwise referenced folio is not tried.
+    if (!canSplitFolio(host, f, 0)) continue;
     host.folioGet(f);
     if (splitFolio(host, f, newOrder) === 0) split++;
     host.folioPut(f);

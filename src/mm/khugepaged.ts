@@ -46,7 +46,7 @@ import { Ev } from '../cost/counters.js';
 import { PG, folioMapcount, folioMapped, folioMaybeMappedShared, folioNrPages, folioTestAnon } from './folio.js';
 import type { AddressSpace } from './fs_types.js';
 import type { Host } from './host.js';
-import { addMmCounter, doSetPmd, maybeMkwrite, mmCounterFile, pgtableTransHugeDeposit, thpVmaSuitableOrder, vmaThpDisabled } from './huge_memory.js';
+import { addMmCounter, doSetPmd, hugeAnonOrdersAllowed, maybeMkwrite, mmCounterFile, pgtableTransHugeDeposit, thpVmaSuitableOrder, vmaThpDisabled } from './huge_memory.js';
 import { MMF, MmCounter, type MmStruct, VM, type Vma, linearPageIndex, vmaIsAnonymous, vmaIsShmem } from './mm_types.js';
 import { MmuNotifyEvent, invalidateEnd, invalidateStart, mmuNotifierTestYoung } from './mmu_notifier.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
@@ -196,11 +196,8 @@ export const enum Tva {
 export function thpVmaAllowableOrder(host: Host, vma: Vma, vmFlags: number, tvaFlags: number): boolean {
   const enforceSysfs = (tvaFlags & Tva.ENFORCE_SYSFS) !== 0;
   const anon = vmaIsAnonymous(vma);
-  const mode = host.cfg.thp.enabled;
-  if (enforceSysfs && anon) {
-    // huge_anon_orders_inherit for PMD order: per-size controls are not modelled.
-    if (!(mode === 'always' || (vmFlags & VM.HUGEPAGE && mode === 'madvise'))) return false;
-  }
+  // The PMD size's own `enabled` (hugepages-2048kB/enabled, "inherit" by default).
+  if (enforceSysfs && anon && !(hugeAnonOrdersAllowed(host, vmFlags) & (1 << HPAGE_PMD_ORDER))) return false;
   if (vmaThpDisabled(vma, vmFlags)) return false;
   // khugepaged does not collapse DAX; this is not the fault path.
   if (vmaIsDax(vma)) return false;
@@ -220,14 +217,18 @@ export function thpVmaAllowableOrder(host: Host, vma: Vma, vmFlags: number, tvaF
 
 /**
  * hugepage_pmd_enabled: may khugepaged collapse anything at all? Anonymous
- * memory by `enabled`; shmem by shmem_enabled alone (its PMD size inherits
+ * memory by the PMD size's per-size `enabled` (which may inherit `enabled`); shmem by shmem_enabled alone (its PMD size inherits
  * it), so a tmpfs mounted huge=always under shmem_enabled=never does not wake
  * khugepaged, as in Linux.
  */
-// mirrors mm/khugepaged.c:hugepage_pmd_enabled (per-size controls are "inherit"; with shmem_hpage_pmd_enabled)
+// mirrors mm/khugepaged.c:hugepage_pmd_enabled (with shmem_hpage_pmd_enabled; CONFIG_READ_ONLY_THP_FOR_FS is not set)
 function hugepagePmdEnabled(host: Host): boolean {
-  const shmem = host.cfg.thp.shmemEnabled;
-  return host.cfg.thp.enabled !== 'never' || (shmem !== 'deny' && shmem !== 'never');
+  const thp = host.cfg.thp;
+  const pmd = 1 << HPAGE_PMD_ORDER;
+  if ((thp.anonOrders.always | thp.anonOrders.madvise) & pmd) return true;
+  if (thp.anonOrders.inherit & pmd && thp.enabled !== 'never') return true;
+  const shmem = thp.shmemEnabled;
+  return shmem !== 'deny' && shmem !== 'never';
 }
 
 // mirrors mm/khugepaged.c:__khugepaged_enter

@@ -25,7 +25,12 @@ import {
   maybeMkwrite,
   mmCounterFile,
   splitHugePmd,
+  TVA_ENFORCE_SYSFS,
+  TVA_IN_PF,
+  highestOrder,
   thpVmaAllowable,
+  thpVmaAllowableOrders,
+  thpVmaSuitableOrders,
   zapHugePmd,
 } from './huge_memory.js';
 import { MmCounter, VM, type Vma, linearPageIndex, vmaIsAnonymous, vmaPages } from './mm_types.js';
@@ -33,6 +38,7 @@ import { khugepagedEnterVma } from './khugepaged.js';
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
 import { hugetlbFault, unmapHugepageRangeLocked } from './hugetlb.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
+import { MthpStat, modMthpStat } from './vmstat.js';
 import { HPAGE_PMD_ORDER, Level, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, alignDown, tableIndex } from './page.js';
 import { MARKER_UFFD_WP, MKDIRTY, type PageTable, Pte, allocChild, clearEntry, isPteMarker, pteMarkerUffdWp, setEntry, tableAlloc } from './pgtable.js';
 import { RMAP_EXCLUSIVE, anonVmaPrepare, folioAddFileRmap, folioAddLru, folioAddNewAnonRmap, folioMoveAnonRmap, folioRemoveRmap } from './rmap.js';
@@ -169,26 +175,36 @@ function doPteMissing(host: Host, vma: Vma, pmdT: PageTable, i: number, address:
 
 /**
  * Read faults map the shared zero page; write faults a new zeroed, exclusive
- * page. In a MISSING-registered VMA the fault goes to userfaultfd instead.
+ * folio: a large one (mTHP) where the per-size controls allow and it fits
+ * (allocAnonFolio), mapped by one batch of PTEs. In a MISSING-registered VMA
+ * the fault goes to userfaultfd instead.
  */
-// mirrors mm/memory.c:do_anonymous_page (order-0 folios; mTHP orders are not modelled)
+// mirrors mm/memory.c:do_anonymous_page
 function doAnonymousPage(host: Host, vma: Vma, pmdT: PageTable, i: number, address: number, flags: number, orig: number): number {
   if (vma.flags & VM.SHARED) return VmFault.SIGBUS;
   const pt = pteAlloc(host, vma, pmdT, i);
   if (pt === null) return VmFault.OOM;
-  const j = tableIndex(address, Level.PTE);
   if (!(flags & FaultFlag.WRITE)) {
     if (userfaultfdMissing(vma)) return handleUserfault(vma, address, $realAddress, flags, VM.UFFD_MISSING);
     const zpfn = host.ft.pfn[host.zeroPage]!;
     // pte_mkuffd_wp keeps it write-protected (the zero page is anyway).
-    setEntry(host, pt, j, zpfn, (vma.pageProt & ~Pte.RW) | Pte.SPECIAL | (vmfOrigPteUffdWp(vma, orig) ? Pte.UFFD_WP : 0));
+    setEntry(host, pt, tableIndex(address, Level.PTE), zpfn, (vma.pageProt & ~Pte.RW) | Pte.SPECIAL | (vmfOrigPteUffdWp(vma, orig) ? Pte.UFFD_WP : 0));
     return VmFault.OK;
   }
   anonPrepare(host, vma);
-  const f = host.folioAlloc(0, GFP_HIGHUSER_MOVABLE);
+  const ft = host.ft;
+  const f = allocAnonFolio(host, vma, pt, address);
   if (f === 0) return VmFault.OOM;
-  host.zeroFolio(f);
-  host.ft.flags[f]! |= PG.UPTODATE;
+  const order = ft.order[f]!;
+  const nr = 2 ** order;
+  const addr = order === 0 ? address : alignDown(address, nr * PAGE_SIZE);
+  const j = tableIndex(addr, Level.PTE);
+  ft.flags[f]! |= PG.UPTODATE;
+  // Still all none (nothing else runs in the model between the check and here, but the kernel rechecks under the PTE lock).
+  if (nr > 1 && !pteRangeNone(pt, j, nr)) {
+    host.folioPut(f);
+    return VmFault.OK;
+  }
   if (userfaultfdMissing(vma)) {
     host.folioPut(f);
     return handleUserfault(vma, address, $realAddress, flags, VM.UFFD_MISSING);
@@ -196,11 +212,64 @@ function doAnonymousPage(host: Host, vma: Vma, pmdT: PageTable, i: number, addre
   let fl = vma.pageProt;
   if (vma.flags & VM.WRITE) fl |= Pte.RW | MKDIRTY;
   if (vmfOrigPteUffdWp(vma, orig)) fl = (fl | Pte.UFFD_WP) & ~Pte.RW;
-  addMmCounter(vma.mm, MmCounter.ANONPAGES, 1);
-  folioAddNewAnonRmap(host, f, vma, address, RMAP_EXCLUSIVE);
+  if (nr > 1) host.folioGet(f, nr - 1);
+  addMmCounter(vma.mm, MmCounter.ANONPAGES, nr);
+  modMthpStat(host.mthpStats, order, MthpStat.ANON_FAULT_ALLOC, 1);
+  folioAddNewAnonRmap(host, f, vma, addr, RMAP_EXCLUSIVE);
   folioAddLru(host, f);
-  setEntry(host, pt, j, host.ft.pfn[f]!, fl);
+  setPtes(host, pt, j, ft.pfn[f]!, fl, nr);
   return VmFault.OK;
+}
+
+/** Are the nr PTEs from index j all none? */
+// mirrors mm/memory.c:pte_range_none
+function pteRangeNone(pt: PageTable, j: number, nr: number): boolean {
+  for (let k = j; k < j + nr; k++) if (pt.fl[k] !== 0) return false;
+  return true;
+}
+
+/** Map nr consecutive pages from pfn with the same entry bits (one batch). */
+// mirrors include/linux/pgtable.h:set_ptes
+function setPtes(host: Host, pt: PageTable, j: number, pfn: number, fl: number, nr: number): void {
+  for (let k = 0; k < nr; k++) setEntry(host, pt, j + k, pfn + k, fl);
+}
+
+/**
+ * The zeroed folio for an anonymous write fault at address: of the orders
+ * below PMD size that the per-size `enabled` files allow for the VMA and
+ * whose naturally aligned block around address lies inside it, the highest
+ * whose block has only none PTEs; if the allocator has no free block of that
+ * order, the next lower one (each failure counted in anon_fault_fallback),
+ * then a single page. No large folio under userfaultfd (per-page fault
+ * fidelity). Returns 0 when even a page cannot be had. No memcg: no
+ * charge failures (anon_fault_fallback_charge stays 0).
+ */
+// mirrors mm/memory.c:alloc_anon_folio (and folio_prealloc for order 0)
+function allocAnonFolio(host: Host, vma: Vma, pt: PageTable, address: number): number {
+  if (!userfaultfdArmed(vma)) {
+    let orders = thpVmaAllowableOrders(host, vma, vma.flags, TVA_IN_PF | TVA_ENFORCE_SYSFS, (1 << HPAGE_PMD_ORDER) - 1);
+    if (orders !== 0) orders = thpVmaSuitableOrders(vma, address, orders);
+    let order = highestOrder(orders);
+    while (orders !== 0) {
+      const nr = 2 ** order;
+      if (pteRangeNone(pt, tableIndex(alignDown(address, nr * PAGE_SIZE), Level.PTE), nr)) break;
+      orders &= ~(1 << order);
+      order = highestOrder(orders);
+    }
+    while (orders !== 0) {
+      const f = host.folioAlloc(order, GFP_HIGHUSER_MOVABLE);
+      if (f !== 0) {
+        host.zeroFolio(f); // folio_zero_user
+        return f;
+      }
+      modMthpStat(host.mthpStats, order, MthpStat.ANON_FAULT_FALLBACK, 1);
+      orders &= ~(1 << order);
+      order = highestOrder(orders);
+    }
+  }
+  const f = host.folioAlloc(0, GFP_HIGHUSER_MOVABLE);
+  if (f !== 0) host.zeroFolio(f);
+  return f;
 }
 
 /** Can a private write fault reuse this non-exclusive anon folio? */

@@ -24,8 +24,9 @@ import { GFP_KERNEL } from './page_alloc.js';
 import { LEVEL_SPAN, Level, PAGE_SIZE } from './page.js';
 import { Pte, setEntry, type Walk, walk } from './pgtable.js';
 import { NO_SITE, folioMaybeDmaPinnedP } from './pin_policy.js';
-import { rmapWalk } from './rmap.js';
+import { deferredSplitFolio, rmapWalk } from './rmap.js';
 import { flushTlbRange } from './tlb.js';
+import { MthpStat, modMthpStat } from './vmstat.js';
 
 const $w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null, pidx: 0 };
 
@@ -77,8 +78,14 @@ export function migrateFolio(host: Host, f: number): boolean {
   // folio_migrate_copy: contents and flags.
   host.content.copyFolio(nf, f);
   host.ev[Ev.COPY_BYTES] += nr * PAGE_SIZE;
-  const keep = PG.UPTODATE | PG.DIRTY | PG.LRU | PG.REFERENCED | PG.SWAPBACKED | PG.ANON | PG.ANON_EXCLUSIVE | PG.MM_IDS_SHARED | PG.PARTIALLY_MAPPED | PG.FALLOC;
+  const keep = PG.UPTODATE | PG.DIRTY | PG.LRU | PG.REFERENCED | PG.SWAPBACKED | PG.ANON | PG.ANON_EXCLUSIVE | PG.MM_IDS_SHARED | PG.FALLOC;
   ft.flags[nf] = ft.flags[f]! & keep;
+  // __folio_migrate_mapping unqueues a partially mapped source from the deferred split queue.
+  const requeue = (ft.flags[f]! & PG.PARTIALLY_MAPPED) !== 0;
+  if (requeue) {
+    ft.flags[f]! &= ~PG.PARTIALLY_MAPPED;
+    modMthpStat(host.mthpStats, ft.order[f]!, MthpStat.NR_ANON_PARTIALLY_MAPPED, -1);
+  }
   ft.index[nf] = ft.index[f]!;
   ft.owner[nf] = ft.owner[f] ?? null;
   // Mapcounts and per-page state move wholesale, as the mappings move.
@@ -136,6 +143,9 @@ export function migrateFolio(host: Host, f: number): boolean {
   host.ev[Ev.ATOMIC_REFCOUNT] += 2;
   host.ev[Ev.MIGRATE_FOLIO]++;
   host.ev[Ev.MIGRATE_PAGE] += nr;
+  // The destination goes back on the deferred split queue (counted in split_deferred again).
+  if (requeue) deferredSplitFolio(host, nf);
+  // The old folio is no longer anon: nr_anon neither drops for it nor rises for the new one (Linux does both).
   ft.flags[f]! &= ~(PG.ANON | PG.ANON_EXCLUSIVE | PG.LRU);
   ft.owner[f] = null;
   ft.mapcount[f] = -1;

@@ -28,7 +28,7 @@ import { AnonVma, MMF, MmCounter, VM, type MmStruct, type Vma, linearPageIndex }
 import { Level, PAGE_SIZE, tableIndex } from './page.js';
 import { Pte, clearEntry, setEntry, tableLookup } from './pgtable.js';
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
-import { NodeStat } from './vmstat.js';
+import { MthpStat, NodeStat, modMthpStat } from './vmstat.js';
 import type { AddressSpace } from './fs_types.js';
 import { folioMaybeDmaPinnedP } from './pin_policy.js';
 import { flushTlbRange } from './tlb.js';
@@ -187,9 +187,25 @@ function removeRmap(host: Host, f: number, page: number, nrPages: number, vma: V
     }
     partiallyMapped = nr !== 0 && nr < nrPmdmapped;
   }
-  // Queue a partially mapped anon THP for deferred split (the shrinker is not modelled).
-  if (partiallyMapped && ft.flags[f]! & PG.ANON) ft.flags[f]! |= PG.PARTIALLY_MAPPED;
+  // Queue a partially mapped anon large folio for deferred split.
+  if (partiallyMapped && (ft.flags[f]! & (PG.ANON | PG.PARTIALLY_MAPPED)) === PG.ANON) deferredSplitFolio(host, f);
   folioModStat(host, f, -nr, -nrPmdmapped);
+}
+
+/**
+ * Queue a partially mapped anonymous folio for deferred split: the model's
+ * queue is the PG.PARTIALLY_MAPPED flag (the shrinker that would split it
+ * under memory pressure is not modelled). Order-1 folios have no room for
+ * the list and are never queued.
+ */
+// mirrors mm/huge_memory.c:deferred_split_folio (partially_mapped true; no swap cache to exclude)
+export function deferredSplitFolio(host: Host, f: number): void {
+  const ft = host.ft;
+  const order = ft.order[f]!;
+  if (order <= 1 || ft.flags[f]! & PG.PARTIALLY_MAPPED) return;
+  ft.flags[f]! |= PG.PARTIALLY_MAPPED;
+  modMthpStat(host.mthpStats, order, MthpStat.SPLIT_DEFERRED, 1);
+  modMthpStat(host.mthpStats, order, MthpStat.NR_ANON_PARTIALLY_MAPPED, 1);
 }
 
 // mirrors mm/rmap.c:__folio_set_anon
@@ -231,6 +247,7 @@ export function folioAddNewAnonRmap(host: Host, f: number, vma: Vma, address: nu
   }
   host.ev[Ev.ATOMIC_MAPCOUNT]++;
   folioModStat(host, f, nr, nrPmdmapped);
+  modMthpStat(host.mthpStats, ft.order[f]!, MthpStat.NR_ANON, 1);
 }
 
 // mirrors mm/rmap.c:__folio_add_anon_rmap (folio_add_anon_rmap_ptes / _pmd)

@@ -38,3 +38,61 @@ export const NODE_STAT_NAMES: readonly string[] = [
 export function newNodeStats(): Float64Array {
   return new Float64Array(NodeStat.NR_STATS);
 }
+
+/**
+ * Per-order mTHP event counters (include/linux/huge_mm.h: enum
+ * mthp_stat_item), shown in /sys/kernel/mm/transparent_hugepage/
+ * hugepages-<size>kB/stats/. Linux sums per-CPU counters; the model keeps one.
+ */
+export const enum MthpStat {
+  ANON_FAULT_ALLOC,
+  ANON_FAULT_FALLBACK,
+  ANON_FAULT_FALLBACK_CHARGE,
+  SWPOUT,
+  SWPOUT_FALLBACK,
+  SHMEM_ALLOC,
+  SHMEM_FALLBACK,
+  SHMEM_FALLBACK_CHARGE,
+  SPLIT,
+  SPLIT_FAILED,
+  SPLIT_DEFERRED,
+  NR_ANON,
+  NR_ANON_PARTIALLY_MAPPED,
+  COUNT,
+}
+
+/** The stats/ file names, by MthpStat. */
+export const MTHP_STAT_NAMES: readonly string[] = [
+  'anon_fault_alloc',
+  'anon_fault_fallback',
+  'anon_fault_fallback_charge',
+  'swpout',
+  'swpout_fallback',
+  'shmem_alloc',
+  'shmem_fallback',
+  'shmem_fallback_charge',
+  'split',
+  'split_failed',
+  'split_deferred',
+  'nr_anon',
+  'nr_anon_partially_mapped',
+];
+
+/** Orders 0..PMD_ORDER (9) have a row; order 0 and orders above PMD are not counted. */
+const MTHP_ORDERS = 10;
+
+export function newMthpStats(): Float64Array {
+  return new Float64Array(MTHP_ORDERS * MthpStat.COUNT);
+}
+
+/** Add delta to counter item of order (ignored for order 0 and above PMD order). */
+// mirrors include/linux/huge_mm.h:mod_mthp_stat
+export function modMthpStat(stats: Float64Array, order: number, item: MthpStat, delta: number): void {
+  if (order <= 0 || order >= MTHP_ORDERS) return;
+  stats[order * MthpStat.COUNT + item] += delta;
+}
+
+/** The value of counter item of order (sum_mthp_stat). */
+export function mthpStat(stats: Float64Array, order: number, item: MthpStat): number {
+  return stats[order * MthpStat.COUNT + item]!;
+}

@@ -553,6 +553,32 @@ export class ShmemEnabledCmd extends Cmd {
   }
 }
 
+/** The per-size (mTHP) enabled file of an anonymous order. */
+export function mthpEnabledPath(order: number): string {
+  return `/sys/kernel/mm/transparent_hugepage/hugepages-${4 * 2 ** order}kB/enabled`;
+}
+
+/** Change one size's hugepages-<size>kB/enabled (no data effect: the reads check that). */
+export class MthpEnabledCmd extends Cmd {
+  constructor(readonly p: { order: number; value: 'always' | 'inherit' | 'madvise' | 'never' }) {
+    super();
+  }
+  check(): boolean {
+    return true;
+  }
+  protected sketch(): string {
+    return `mthpEnabled(${JSON.stringify(this.p)})`;
+  }
+  protected exec(_m: Model, r: Real): void {
+    const path = mthpEnabledPath(this.p.order);
+    this.say(r, `kernel.writeSysfs('${path}', '${this.p.value}');`);
+    const out = attempt(() => r.kernel.writeSysfs(path, this.p.value));
+    if (!out.ok) fail(r, `writeSysfs ${path} ${this.p.value}: ${describeError(out.error)}`);
+    const shown = r.kernel.readSysfs(path);
+    if (!shown.includes(`[${this.p.value}]`)) fail(r, `${path} reads ${JSON.stringify(shown)} after writing ${this.p.value}`);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // munmap / mprotect / madvise over [page, page + pages) near a region.
 
@@ -1201,6 +1227,10 @@ export const mmapShmemThpArb = (): fc.Arbitrary<Cmd> =>
   fc
     .record({ proc: procSel, kind: fc.constantFrom<ShmemThpKind>('memfd-shared', 'memfd-shared', 'shared-anon', 'memfd-private'), fd: fc.nat(7), slot: fc.nat(7) })
     .map((p) => new MmapShmemThpCmd(p));
+/** A random anonymous order (16 kB to 2 MiB) set to a random per-size mode. */
+export const mthpEnabledArb = (): fc.Arbitrary<Cmd> =>
+  fc.record({ order: fc.integer({ min: 2, max: 9 }), value: fc.constantFrom('always' as const, 'inherit' as const, 'madvise' as const, 'never' as const) }).map((p) => new MthpEnabledCmd(p));
+
 export const shmemEnabledArb = (): fc.Arbitrary<Cmd> =>
   fc.record({ value: fc.constantFrom('always', 'always', 'within_size', 'advise', 'never', 'deny', 'force') }).map((p) => new ShmemEnabledCmd(p));
 

@@ -19,6 +19,7 @@ import {
   FtruncateCmd,
   type MapKind,
   MemfdCreateCmd,
+  MthpEnabledCmd,
   ShmemEnabledCmd,
   type ThpMode,
   closeArb,
@@ -37,6 +38,7 @@ import {
   mmapArb,
   mmapShmemThpArb,
   mmapThpArb,
+  mthpEnabledArb,
   shmemEnabledArb,
   mprotectArb,
   munmapArb,
@@ -229,6 +231,47 @@ describe('syscall sequences against the reference model', () => {
       params(150),
     );
     expectCoverage(['thp_fault_alloc', 'thp_split_pmd', 'thp_split_page', 'cow_copy', 'thp_collapse_alloc']);
+  });
+});
+
+describe('multi-size THP sequences', () => {
+  it('mTHP: a random order enabled (PMD size off), random per-size enabled writes; fork, COW, partial munmap/mprotect/madvise, splits, collapse', { timeout: T }, async () => {
+    const advice = [MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_POPULATE_WRITE];
+    const rangePages = fc.oneof(
+      { arbitrary: fc.constantFrom(1, 2, 3, 4, 8, 15, 16, 17, 32, 64, 128, 256, 512), weight: 3 },
+      { arbitrary: fc.integer({ min: 1, max: 600 }), weight: 1 },
+    );
+    const o = { invalid: false, rangePages };
+    const cmds = weighted(
+      [
+        [mmapThpArb(), 3],
+        [mmapArb({ kinds: ['anon'], invalid: false }), 2],
+        [mthpEnabledArb(), 2],
+        [fillRegionArb(), 4],
+        [writeArb(), 5],
+        [fillArb(), 3],
+        [readArb(), 3],
+        [munmapArb(o), 2],
+        [mprotectArb(o), 2],
+        [madviseArb({ ...o, advice }), 3],
+        [forkArb(), 3],
+        [exitArb(), 1],
+        [splitArb(o), 2],
+        [verifyArb(), 2],
+        [collapseArb(o), 1],
+      ],
+      40,
+    );
+    // The first order is drawn too: it is "always" from the start, with the PMD size "never".
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 2, max: 8 }), cmds, async (order, c) => {
+        const prelude = (): Cmd[] => [new MthpEnabledCmd({ order: 9, value: 'never' }), new MthpEnabledCmd({ order, value: 'always' })];
+        runModel(makeSetup({ thp: 'always', prelude, limits: { ...DEFAULT_LIMITS, maxThpRegions: 3 } }), c);
+        await yieldToEventLoop();
+      }),
+      params(100),
+    );
+    expectCoverage(['cow_copy', 'cow_reuse', 'thp_split_page']);
   });
 });
 

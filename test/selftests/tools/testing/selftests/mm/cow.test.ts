@@ -135,13 +135,10 @@ function readSysfs(k: Kernel, path: string): string | null {
 /** getpagesize(): the model is x86-64 with 4 KiB base pages. */
 const PAGESIZE = 4096;
 
-/**
- * read_pmd_pagesize(): hpage_pmd_size. The model does not expose that file yet;
- * its THPs are x86-64 PMD-sized (2 MiB), which is what the file would say.
- */
+/** read_pmd_pagesize(): transparent_hugepage/hpage_pmd_size (0 if it cannot be read). */
 function readPmdPagesize(k: Kernel): number {
   const s = readSysfs(k, `${THP_SYSFS}/hpage_pmd_size`);
-  return s === null ? 2 * 1024 * KiB : Number.parseInt(s, 10);
+  return s === null ? 0 : Number.parseInt(s, 10);
 }
 
 /** Per-size (mTHP) enabled file for a THP size. */
