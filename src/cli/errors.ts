@@ -8,6 +8,7 @@ import { UnknownPolicyError } from '../policy/registry.js';
 import { ParamOverrideError, ScenarioErrors } from '../sim/scenario/load.js';
 import { MergeError, UnknownScenarioError } from '../report/compare.js';
 import { ReportError } from '../report/json.js';
+import { SweepDirError } from '../report/case_store.js';
 
 /** A mistake in how foliosim was called. */
 export class UsageError extends Error {
@@ -25,6 +26,7 @@ export function isUsageError(e: unknown): boolean {
     e instanceof UnknownScenarioError ||
     e instanceof MergeError ||
     e instanceof ReportError ||
+    e instanceof SweepDirError ||
     e instanceof KernelConfigError ||
     e instanceof UnknownPolicyError ||
     (e instanceof Error && (e as NodeJS.ErrnoException).code === 'ENOENT')

@@ -45,7 +45,7 @@ function shardArg(v: string): { index: number; count: number } {
 function reportOptions(c: Command): Command {
   return c
     .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table'))
-    .option('-o, --out <file>', 'write the report to a file instead of stdout')
+    .option('-o, --out <path>', 'write the report to a file instead of stdout; a directory (existing, or ending in /) keeps every finished run too, so a killed sweep can --resume')
     .option('--seed <n>', 'first seed (repeat i uses seed + i)', seedArg)
     .option('--set <key=value>', 'override a scenario parameter (repeatable)', setArg)
     .option('--repeats <n>', "runs per design with seeds seed, seed+1, ... (default: the scenario's repeats)", positiveInt('a number of repeats'))
@@ -71,7 +71,8 @@ export function buildProgram(): Command {
       .command('compare')
       .description('run scenarios and print the decision table for each (default: every built-in scenario)')
       .argument('[scenario...]', 'built-in scenario names or .yaml files')
-      .option('--shard <i/N>', "run only this machine's share of the jobs and write a shard file (see foliosim merge)", shardArg),
+      .option('--shard <i/N>', "run only this machine's share of the jobs and write a shard file (see foliosim merge)", shardArg)
+      .option('--resume', 'finish the sweep in --out DIR: keep the runs already there, run the rest'),
   ).action(cmdCompare);
 
   reportOptions(

@@ -13,6 +13,7 @@ import type { RunResult } from '../sim/run.js';
 import { type LoadedScenario, type PlannedJob, type RunPlanOptions, type Shard, plan, runPlan } from '../sim/runner.js';
 import { type LoadOptions, type ParamOverride, loadScenario } from '../sim/scenario/load.js';
 import { foliosimVersion } from '../sim/version.js';
+import { decodeExact, openSweep } from './case_store.js';
 
 export class UnknownScenarioError extends Error {
   constructor(readonly input: string, readonly suggestions: readonly string[]) {
@@ -35,10 +36,31 @@ export function loadBuiltins(overrides: readonly ParamOverride[] = [], opts: Loa
   return builtins().map((b) => loadNamed(b.name, overrides, opts));
 }
 
+/** A sweep directory to keep each finished run in (src/report/case_store.ts). */
+export interface SweepDir {
+  readonly dir: string;
+  /** Keep the runs already there and run only the rest. */
+  readonly resume: boolean;
+  /** Told about each case file that could not be used (it is run again). */
+  readonly onRejected?: (why: string) => void;
+}
+
+export interface CompareOptions extends RunPlanOptions {
+  readonly sweep?: SweepDir;
+}
+
+/** Run the jobs, through a sweep directory if one is given. */
+async function runJobs(list: readonly LoadedScenario[], jobs: readonly PlannedJob[], opts: CompareOptions, shard?: Shard): Promise<RunResult[]> {
+  if (opts.sweep === undefined) return runPlan(list, jobs, opts);
+  const store = openSweep(opts.sweep.dir, list, jobs, { resume: opts.sweep.resume, ...(opts.seed !== undefined ? { seed: opts.seed } : {}), ...(shard !== undefined ? { shard } : {}) });
+  for (const why of store.rejected) opts.sweep.onRejected?.(why);
+  return runPlan(list, jobs, { ...opts, done: store.done, onResult: (i, r) => store.save(i, r) });
+}
+
 /** Run every job of the scenarios and build the report. */
-export async function compareScenarios(list: readonly LoadedScenario[], opts: RunPlanOptions = {}): Promise<Report> {
+export async function compareScenarios(list: readonly LoadedScenario[], opts: CompareOptions = {}): Promise<Report> {
   const jobs = plan(list, opts.seed);
-  const runs = await runPlan(list, jobs, opts);
+  const runs = await runJobs(list, jobs, opts);
   return buildReport(list, jobs, runs, opts.seed);
 }
 
@@ -69,9 +91,9 @@ const ShardFile = z.object({
 });
 export type ShardFile = z.infer<typeof ShardFile>;
 
-export async function runShard(list: readonly LoadedScenario[], shard: Shard, opts: RunPlanOptions = {}): Promise<ShardFile> {
+export async function runShard(list: readonly LoadedScenario[], shard: Shard, opts: CompareOptions = {}): Promise<ShardFile> {
   const jobs = plan(list, opts.seed, shard);
-  const runs = await runPlan(list, jobs, opts);
+  const runs = await runJobs(list, jobs, opts, shard);
   return {
     format: SHARD_FORMAT,
     version: 1,
@@ -96,7 +118,8 @@ export function mergeShards(texts: readonly { name: string; text: string }[]): R
   const shards = texts.map(({ name, text }) => {
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      // Shard files keep NaN, ±Infinity and -0 tagged (encodeExact); plain JSON reads the same.
+      json = decodeExact(text);
     } catch (e) {
       throw new MergeError(`${name}: not JSON (${(e as Error).message})`);
     }

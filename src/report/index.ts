@@ -2,7 +2,8 @@
  * foliosim/compare: run scenarios and render their reports from code, as the
  * `foliosim` command does (docs/API.md, "Scenarios and reports").
  */
-export { compareScenarios, loadBuiltins, loadNamed, mergeShards, runShard, UnknownScenarioError, MergeError, type ShardFile } from './compare.js';
+export { compareScenarios, loadBuiltins, loadNamed, mergeShards, runShard, UnknownScenarioError, MergeError, type ShardFile, type CompareOptions, type SweepDir } from './compare.js';
+export { SweepDirError } from './case_store.js';
 export { renderTable, type TableOptions } from './table.js';
 export { renderMarkdown } from './markdown.js';
 export { renderJson, parseReport, ReportError } from './json.js';

@@ -34,6 +34,10 @@ export interface RunPlanOptions {
   readonly jobs?: number;
   readonly shard?: Shard;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Results already known (a resumed sweep), by position in the jobs: not run again. */
+  readonly done?: ReadonlyMap<number, RunResult>;
+  /** Called with each job's result as it finishes (a sweep directory persists it). */
+  readonly onResult?: (i: number, result: RunResult) => void;
 }
 
 /** One job of one scenario, numbered across all scenarios (for sharding). */
@@ -69,20 +73,31 @@ export function defaultJobs(runs: number): number {
  * short plans in one thread (docs/PERFORMANCE.md).
  */
 export async function runPlan(list: readonly LoadedScenario[], jobs: readonly PlannedJob[], opts: RunPlanOptions = {}): Promise<RunResult[]> {
-  const n = Math.max(1, Math.min(opts.jobs ?? 1, jobs.length));
   const out: RunResult[] = new Array(jobs.length);
-  let done = 0;
+  // The queue: positions still to run, in plan order.
+  const todo: number[] = [];
+  for (let i = 0; i < jobs.length; i++) {
+    const r = opts.done?.get(i);
+    if (r === undefined) todo.push(i);
+    else out[i] = r;
+  }
+  const n = Math.max(1, Math.min(opts.jobs ?? 1, todo.length));
+  let done = jobs.length - todo.length;
   let next = 0;
-  const tick = () => opts.onProgress?.(++done, jobs.length);
+  const finish = (i: number, r: RunResult): void => {
+    out[i] = r;
+    opts.onResult?.(i, r);
+    opts.onProgress?.(++done, jobs.length);
+  };
+  if (done > 0) opts.onProgress?.(done, jobs.length);
   const workerFile = fileURLToPath(new URL('./worker.js', import.meta.url));
   // Workers cannot load TypeScript sources: from src/ everything runs here.
   const workers = existsSync(workerFile) ? n - 1 : 0;
   const runHere = async (): Promise<void> => {
-    while (next < jobs.length) {
-      const i = next++;
+    while (next < todo.length) {
+      const i = todo[next++]!;
       const j = jobs[i]!;
-      out[i] = runResult(list[j.scenario]!.scenario.configs[j.config]!, j.seed);
-      tick();
+      finish(i, runResult(list[j.scenario]!.scenario.configs[j.config]!, j.seed));
       // Let workers' results, their next jobs and a progress bar through between runs.
       if (workers > 0 || opts.onProgress !== undefined) await new Promise((r) => setImmediate(r));
     }
@@ -93,13 +108,12 @@ export async function runPlan(list: readonly LoadedScenario[], jobs: readonly Pl
   }
   const pool = new Tinypool({ filename: workerFile, minThreads: workers, maxThreads: workers, isolateWorkers: false });
   const runThere = async (): Promise<void> => {
-    while (next < jobs.length) {
-      const i = next++;
+    while (next < todo.length) {
+      const i = todo[next++]!;
       const j = jobs[i]!;
       const l = list[j.scenario]!;
       const task: WorkerTask = { text: l.text, file: l.scenario.file, overrides: l.overrides, ...(l.repeats !== undefined ? { repeats: l.repeats } : {}), config: j.config, seed: j.seed };
-      out[i] = (await pool.run(task)) as RunResult;
-      tick();
+      finish(i, (await pool.run(task)) as RunResult);
     }
   };
   try {

@@ -4,8 +4,8 @@
  * reports for the same seed whatever the number of worker threads, and
  * sharded runs that merge into the same report.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -92,8 +92,13 @@ describe.skipIf(!existsSync(BIN))('foliosim CLI', () => {
     expect(lines.some((l) => /:\d+:\d+: unknown metric 'unnecessaryCopies' \(did you mean 'unnecessaryForkCopies'\?\)/.test(l))).toBe(true);
   });
 
-  it('gives byte-identical reports for the same seed, with one worker or two, and different ones for another seed', () => {
+  it('gives byte-identical reports for the same seed, with one worker or two, in every format, and different ones for another seed', () => {
     const f = scenario('det');
+    for (const format of ['table', 'markdown', 'html']) {
+      const one = foliosim('compare', f, '-f', format, '-j', '1');
+      expect(one.code, format).toBe(0);
+      expect(foliosim('compare', f, '-f', format, '-j', '2').out, format).toBe(one.out);
+    }
     const a = foliosim('compare', f, '-f', 'json', '-j', '1');
     const b = foliosim('compare', f, '-f', 'json', '-j', '2');
     expect(a.code).toBe(0);
@@ -121,6 +126,44 @@ describe.skipIf(!existsSync(BIN))('foliosim CLI', () => {
     expect(missing.err).toContain('missing shard 2/2');
     expect(foliosim('compare', f, '--shard', '3/2').code).toBe(2);
   });
+
+  it('keeps every finished run in --out DIR: a sweep killed with SIGKILL halfway resumes to the report of an uninterrupted one', async () => {
+    const f = scenario('sweep');
+    const args = [f, '--repeats', '12', '-f', 'json'];
+    const whole = foliosim('compare', ...args, '-j', '1');
+    expect(whole.code).toBe(0);
+    const dir = join(tmp, 'sweep-dir') + '/';
+    const cases = join(dir, 'cases');
+    const total = 2 * 12;
+    const count = (): number => (existsSync(cases) ? readdirSync(cases).filter((n) => /^\d{6}\.json$/.test(n)).length : 0);
+    // Two threads, killed once a third of the runs are on disk.
+    const child = spawn(process.execPath, [BIN, 'compare', ...args, '-j', '2', '-q', '-o', dir], { stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((res) => child.on('exit', (_code, signal) => res(signal)));
+    while (count() < total / 3) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const before = count();
+    expect(before).toBeLessThan(total);
+    expect(existsSync(join(dir, 'report.json'))).toBe(false);
+    // Without --resume the directory is not overwritten; with it, only the rest runs.
+    const refused = foliosim('compare', ...args, '-o', dir);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/already holds a sweep: add --resume/);
+    const resumed = foliosim('compare', ...args, '-j', '1', '-o', dir, '--resume');
+    expect(resumed.code).toBe(0);
+    expect(readFileSync(join(dir, 'report.json'), 'utf8')).toBe(whole.out);
+    expect(count()).toBe(total);
+    // No temporary file survives (the killed process's, if any, went at the resume).
+    expect([...readdirSync(cases), ...readdirSync(dir)].filter((n) => n.startsWith('.'))).toEqual([]);
+    // A case file cut short is named, run again and never merged.
+    const victim = join(cases, readdirSync(cases).sort()[3]!);
+    writeFileSync(victim, readFileSync(victim, 'utf8').slice(0, 100));
+    const repaired = foliosim('compare', ...args, '-o', dir, '--resume');
+    expect(repaired.code).toBe(0);
+    expect(repaired.err).toContain(`${victim}: truncated or not JSON; running it again`);
+    expect(readFileSync(join(dir, 'report.json'), 'utf8')).toBe(whole.out);
+    expect(foliosim('compare', f, '--resume').err).toMatch(/--resume needs --out DIR/);
+  }, 120_000);
 
   it('exits 1 when an expectation fails, and says which', () => {
     const r = foliosim('compare', scenario('failing', ', "upstream.forkCopies == 0"'), '-j', '1');
