@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { parseSize } from './lib/units.js';
 import { PAGE_SIZE } from './mm/page.js';
 import { type MmConfig, type ThpEnabled, defaultMmConfig } from './mm/host.js';
-import { DEFAULT_POLICY, type PolicyChoice, UnknownPolicyError, createHgmMapcount, createPinAccounting } from './policy/registry.js';
+import { DEFAULT_POLICY, type PolicyChoice, UnknownPolicyError, checkGmemHugeShared, createHgmMapcount, createPinAccounting } from './policy/registry.js';
 import { DEFAULT_MOUNTS, MOUNT_TYPES, type MountSpec, type MountType, isNormalizedAbsolute } from './fs/namei.js';
 import { parseHugetlbfsOptions } from './fs/hugetlbfs.js';
 import type { ShmemHuge } from './fs/shmem.js';
@@ -74,6 +74,8 @@ const schema = z
         hgmMapcount: z.string().optional(),
         /** How a HugeTLB HGM collapse tells secondary MMUs: 'invalidate' (default) or 'post-collapse'. */
         collapseNotifier: z.string().optional(),
+        /** What a HugeTLB-backed guest_memfd does when a page of a huge folio becomes shared: 'split' (default, the RFC v2). */
+        gmemHugeShared: z.string().optional(),
       })
       .strict()
       .optional(),
@@ -150,6 +152,7 @@ export function parseKernelOptions(opts: unknown): BootConfig {
   try {
     createPinAccounting(policy);
     hgm = createHgmMapcount(policy);
+    checkGmemHugeShared(policy);
   } catch (e) {
     if (e instanceof UnknownPolicyError) throw new KernelConfigError(`Kernel option policy: ${e.message}`);
     throw e;
@@ -158,7 +161,7 @@ export function parseKernelOptions(opts: unknown): BootConfig {
   if (hgm.needsWritableTailPages && o.hugetlbOptimizeVmemmap === true) {
     throw new KernelConfigError(`Kernel option policy: hgmMapcount '${policy.hgmMapcount}' needs writable tail struct pages (per-page _mapcount); turn HVO off (hugetlbOptimizeVmemmap: false)`);
   }
-  const kvm: KvmConfig = { guestMemfd: o.kvm?.guestMemfd ?? '6.12', inPlaceConversion: o.kvm?.inPlaceConversion ?? false, hugetlb: o.kvm?.hugetlb ?? false };
+  const kvm: KvmConfig = { guestMemfd: o.kvm?.guestMemfd ?? '6.12', inPlaceConversion: o.kvm?.inPlaceConversion ?? false, hugetlb: o.kvm?.hugetlb ?? false, hugeShared: policy.gmemHugeShared as 'split' };
   if (kvm.guestMemfd !== 'mainline' && (kvm.inPlaceConversion || kvm.hugetlb)) {
     throw new KernelConfigError(`Kernel option kvm: inPlaceConversion and hugetlb build on the mainline guest_memfd; set guestMemfd: 'mainline'`);
   }

@@ -162,7 +162,8 @@ function checkBindings(kvm: Kvm, sink: KvmCheckSink): void {
 /**
  * One guest_memfd file: attributes inside the file; no host PTE maps a
  * private page; HugeTLB backing holds only whole pages of its hstate from its
- * own subpool, which counts exactly the pages the file holds.
+ * own subpool (or the 4 KiB pieces of such a page, split exactly while its
+ * range holds a shared page), and the subpool counts exactly those pages.
  */
 function checkGmem(host: Host, kvm: Kvm, g: KvmGmem, sink: KvmCheckSink): void {
   const ft = host.ft;
@@ -181,9 +182,33 @@ function checkGmem(host: Host, kvm: Kvm, g: KvmGmem, sink: KvmCheckSink): void {
       if (nr !== 1) sink.push({ name: 'kvm-gmem-folio-order', message: `${where}: a ${nr}-page folio in an order-0 guest_memfd`, pfn: ft.pfn[f] });
       return;
     }
-    huge++;
-    if (!(ft.flags[f]! & PG.HUGETLB) || nr !== g.hstate.nrPages || host.hugetlb.folioSubpool.get(f) !== g.spool) {
-      sink.push({ name: 'kvm-gmem-hugetlb-folio', message: `${where}: the folio at index ${index} is not a ${g.hstate.name} page of the file's subpool`, pfn: ft.pfn[f] });
+    const h = g.hstate;
+    const base = index - (index % h.nrPages);
+    const shared = !g.privateIdx.covers(base, base + h.nrPages);
+    if (ft.flags[f]! & PG.HUGETLB) {
+      huge++;
+      if (nr !== h.nrPages || host.hugetlb.folioSubpool.get(f) !== g.spool) sink.push({ name: 'kvm-gmem-hugetlb-folio', message: `${where}: the folio at index ${index} is not a ${h.name} page of the file's subpool`, pfn: ft.pfn[f] });
+      // gmemHugeShared 'split': a whole huge folio only backs an all-private range.
+      if (shared) sink.push({ name: 'kvm-gmem-split-mismatch', message: `${where}: the huge folio at index ${index} holds a shared page but is not split`, pfn: ft.pfn[f] });
+      return;
+    }
+    // A 4 KiB piece of a split page of this file's subpool, whose range holds a shared page.
+    const headPfn = ft.pfn[f]! - (ft.pfn[f]! % h.nrPages);
+    const sp = host.hugetlb.split.get(headPfn);
+    if (sp === undefined || sp.hstate !== h || sp.spool !== g.spool || nr !== 1) {
+      sink.push({ name: 'kvm-gmem-hugetlb-folio', message: `${where}: the folio at index ${index} is neither a ${h.name} page nor a piece of a split one of the file's subpool`, pfn: ft.pfn[f] });
+      return;
+    }
+    if (index === base) {
+      huge++;
+      if (!shared) sink.push({ name: 'kvm-gmem-split-mismatch', message: `${where}: the huge page at index ${index} is split but all private (it should have merged)`, pfn: ft.pfn[f] });
+      for (let k = 1; k < h.nrPages; k++) {
+        const p = filemapGetFolio(g.inode.mapping, base + k);
+        if (p === 0 || ft.pfn[p] !== headPfn + k) {
+          sink.push({ name: 'kvm-gmem-split-mismatch', message: `${where}: piece ${k} of the split page at index ${base} is not in the file`, pfn: headPfn + k });
+          break;
+        }
+      }
     }
   });
   if (g.hstate !== null && (g.spool === null || g.spool.usedHpages !== huge)) {

@@ -37,9 +37,16 @@
  * Simplifications: no NUMA policy, no hwpoison, no kvm_gmem_populate
  * (SNP/TDX launch); the gmem invalidation zaps every leaf of the range
  * (Linux filters shared or private by the attributes); no per-CPU LRU-add
- * batches, so the safe-refcount check never drains; the RFC's split of a
- * HugeTLB folio when one of its pages becomes shared is not modelled yet
- * (policy gmemHugeShared): a host fault on a HugeTLB-backed file is SIGBUS.
+ * batches, so the safe-refcount check never drains.
+ *
+ * A HugeTLB page with a shared page in it (policy gmemHugeShared 'split',
+ * the RFC v2's restructuring) is split into 4 KiB folios (its vmemmap
+ * restored first: HVO undone, which can fail with ENOMEM), so that the shared
+ * pages can be mapped and pinned one by one; once every page of it is private
+ * again it is merged back (HVO redone). A huge folio therefore only ever backs
+ * an all-private range, and KVM maps it huge; the pieces map at 4 KiB. The
+ * split page keeps one reference on each piece (hugetlbSplitFolio), so a
+ * piece's "safe" refcount is the page cache's plus that one.
  */
 import type { ErrnoName } from '../uapi/errno.js';
 import { errno } from '../uapi/errno.js';
@@ -52,10 +59,12 @@ import { ExtentSet } from '../lib/extent_set.js';
 import { PG, folioNrPages } from '../mm/folio.js';
 import { FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations } from '../mm/fs_types.js';
 import { filemapAddFolio, filemapGetFolio, truncateInodePagesRange } from '../mm/filemap.js';
-import { type Hstate, hugepagePutSubpool, hugetlbAddToPageCache, hugetlbDeleteFromPageCache, hugetlbFileAllocFolio, hugetlbFileSubpool } from '../mm/hugetlb.js';
+import { type Hstate, hugepagePutSubpool, hugetlbAddToPageCache, hugetlbFileAllocFolio, hugetlbFileSubpool, hugetlbMergeFolio, hugetlbSplitFolio } from '../mm/hugetlb.js';
+import { warn } from '../mm/debug.js';
 import { unmapMappingPages } from '../mm/memory.js';
 import { VM, type Vma } from '../mm/mm_types.js';
 import { PAGE_SIZE } from '../mm/page.js';
+import { NodeStat } from '../mm/vmstat.js';
 import { GFP_KERNEL } from '../mm/page_alloc.js';
 import { folioAddLru } from '../mm/rmap.js';
 import { type FsFileOps, OpenFile } from '../fs/file.js';
@@ -191,7 +200,16 @@ function kvmGmemGetFolio(gmem: KvmGmem, index: number): number | ErrnoName {
     // One page of the file's subpool, at the huge index holding index (RFC v2: ENOMEM if it is used up).
     f = hugetlbFileAllocFolio(host, gmem.spool!);
     if (f < 0) return 'ENOMEM';
-    hugetlbAddToPageCache(host, f, mapping, Math.floor(index / h.nrPages));
+    const base = index - (index % h.nrPages);
+    hugetlbAddToPageCache(host, f, mapping, base / h.nrPages);
+    // A page with a shared page in it is split at once (RFC v2: kvm_gmem_get_folio restructures after allocating).
+    if (!gmem.privateIdx.covers(base, base + h.nrPages)) {
+      host.folioPut(f);
+      const r = gmemSplitHugePage(gmem, base);
+      if (r !== null) return r;
+      f = filemapGetFolio(mapping, index);
+      host.folioGet(f);
+    }
     return f;
   }
   // GFP_HIGHUSER: not movable (guest_memfd pages cannot migrate).
@@ -214,38 +232,165 @@ function kvmGmemPrepareFolio(gmem: KvmGmem, f: number): void {
   host.ft.flags[f]! |= PG.UPTODATE;
 }
 
+/** The head pfn of the HugeTLB page holding file page index, if that page is split; else -1. */
+function gmemSplitHead(gmem: KvmGmem, index: number): number {
+  const host = gmem.kvm.host;
+  const f = filemapGetFolio(gmem.inode.mapping, index);
+  if (f === 0 || host.ft.flags[f]! & PG.HUGETLB) return -1;
+  const nr = gmem.hstate!.nrPages;
+  const head = host.ft.pfn[f]! - (host.ft.pfn[f]! % nr);
+  return host.hugetlb.split.has(head) ? head : -1;
+}
+
+/** The references a folio of the file has when nothing but the file (and, for a piece of a split page, the split page) holds it. */
+function gmemSafeRefcount(gmem: KvmGmem, f: number): number {
+  const host = gmem.kvm.host;
+  const nr = folioNrPages(host.ft, f);
+  if (gmem.hstate === null || host.ft.flags[f]! & PG.HUGETLB) return nr;
+  return nr + 1;
+}
+
+/** Take a HugeTLB-backed file's folio out of its page cache, keeping its data state (the caller holds a reference). */
+function gmemCacheRemove(gmem: KvmGmem, f: number): void {
+  const host = gmem.kvm.host;
+  const ft = host.ft;
+  const nr = folioNrPages(ft, f);
+  const mapping = gmem.inode.mapping;
+  mapping.pages.delete(ft.index[f]!, ft.order[f]!);
+  mapping.nrpages -= nr;
+  if (!(ft.flags[f]! & PG.HUGETLB)) host.stat[NodeStat.NR_FILE_PAGES] -= nr;
+  gmem.inode.blocks -= nr * (PAGE_SIZE / 512);
+  ft.owner[f] = null;
+  host.folioPut(f, nr);
+}
+
 /**
- * Remove the HugeTLB folios wholly inside file pages [start, end) and zero
- * the parts of the others in range. With check, a folio to remove that has
- * references beyond the page cache's makes the whole call EAGAIN first.
+ * Split the HugeTLB page at file index base into 4 KiB folios, replacing
+ * its page-cache entry by theirs. ENOMEM (nothing changed) if its vmemmap
+ * cannot be restored; EAGAIN if something beyond the file holds it.
+ */
+// mirrors the 1 GiB series RFC v2's kvm_gmem_split_folio_in_filemap (-> guestmem_hugetlb_split_folio)
+function gmemSplitHugePage(gmem: KvmGmem, base: number): ErrnoName | null {
+  const host = gmem.kvm.host;
+  const ft = host.ft;
+  const mapping = gmem.inode.mapping;
+  const f = filemapGetFolio(mapping, base);
+  if (f === 0 || !(ft.flags[f]! & PG.HUGETLB)) return null;
+  // Refcounts frozen to the filemap's: unexpected references were refused before (RFC: WARN and give up).
+  if (warn(host, ft.refcount[f] !== folioNrPages(ft, f), 'guest_memfd: splitting a HugeTLB folio with extra references', 'virt/kvm/guest_memfd.c:kvm_gmem_split_folio_in_filemap')) return 'EAGAIN';
+  host.folioGet(f);
+  gmemCacheRemove(gmem, f);
+  const pieces = hugetlbSplitFolio(host, f, 0);
+  if (typeof pieces === 'number') {
+    // Back as it was (the vmemmap could not be restored).
+    hugetlbAddToPageCache(host, f, mapping, base / gmem.hstate!.nrPages);
+    host.folioPut(f);
+    return 'ENOMEM';
+  }
+  // Each piece keeps the split page's reference and gets the page cache's.
+  for (let k = 0; k < pieces.length; k++) filemapAddFolio(host, mapping, pieces[k]!, base + k);
+  gmem.inode.blocks += pieces.length * (PAGE_SIZE / 512);
+  return null;
+}
+
+/**
+ * Merge the split HugeTLB page at file index base back into one folio (its
+ * pieces must hold only the page cache's and the split page's references).
+ * false, nothing changed, if a piece is busy.
+ */
+// mirrors the 1 GiB series RFC v2's kvm_gmem_merge_folio_in_filemap (-> guestmem_hugetlb_merge_folio)
+function gmemMergeHugePage(gmem: KvmGmem, base: number): boolean {
+  const host = gmem.kvm.host;
+  const ft = host.ft;
+  const h = gmem.hstate!;
+  const mapping = gmem.inode.mapping;
+  const head = gmemSplitHead(gmem, base);
+  if (head < 0) return true;
+  const pieces: number[] = [];
+  for (let k = 0; k < h.nrPages; k++) {
+    const g = filemapGetFolio(mapping, base + k);
+    if (g === 0 || ft.refcount[g] !== 2 || ft.mapcount[g] !== -1) return false;
+    pieces.push(g);
+  }
+  for (const g of pieces) {
+    host.folioGet(g);
+    gmemCacheRemove(gmem, g);
+    // The split page's reference stays; the removal's extra one goes.
+    host.folioPut(g);
+  }
+  const f = hugetlbMergeFolio(host, head);
+  if (f < 0) {
+    warn(host, true, 'guest_memfd: merging a split HugeTLB page failed', 'virt/kvm/guest_memfd.c:kvm_gmem_merge_folio_in_filemap');
+    for (let k = 0; k < pieces.length; k++) filemapAddFolio(host, mapping, pieces[k]!, base + k);
+    gmem.inode.blocks += pieces.length * (PAGE_SIZE / 512);
+    return false;
+  }
+  hugetlbAddToPageCache(host, f, mapping, base / h.nrPages);
+  host.folioPut(f);
+  return true;
+}
+
+/** After the attributes of [start, end) changed: split the huge pages that now hold a shared page, merge those all private again. */
+// mirrors the 1 GiB series RFC v2's kvm_gmem_restructure_folios_in_range
+function gmemRestructure(gmem: KvmGmem, start: number, end: number): ErrnoName | null {
+  const nr = gmem.hstate!.nrPages;
+  for (let base = start - (start % nr); base < end; base += nr) {
+    if (filemapGetFolio(gmem.inode.mapping, base) === 0) continue;
+    if (gmem.privateIdx.covers(base, base + nr)) gmemMergeHugePage(gmem, base);
+    else {
+      const r = gmemSplitHugePage(gmem, base);
+      if (r !== null) return r;
+    }
+  }
+  return null;
+}
+
+/**
+ * Truncate file pages [start, end) of a HugeTLB-backed file: the huge pages
+ * it covers whole are merged (if split) and freed; the rest of the range is
+ * only zeroed. With check, a page to free with references beyond the file's
+ * makes the whole call EAGAIN first.
  */
 // mirrors the 1 GiB series RFC v2's kvm_gmem_truncate_inode_range (guestmem_hugetlb: only whole huge pages are freed)
 function gmemHugetlbTruncate(gmem: KvmGmem, start: number, end: number, check: boolean): ErrnoName | null {
   const host = gmem.kvm.host;
   const ft = host.ft;
   const mapping = gmem.inode.mapping;
+  const nr = gmem.hstate!.nrPages;
   const whole: number[] = [];
   const partial: number[] = [];
   mapping.pages.forEach(start, end, (index, _order, f) => {
-    const nr = folioNrPages(ft, f);
-    if (index >= start && index + nr <= end) whole.push(f);
-    else partial.push(f);
+    const base = index - (index % nr);
+    if (base >= start && base + nr <= end) {
+      if (whole[whole.length - 1] !== base) whole.push(base);
+    } else partial.push(f);
   });
-  if (check && whole.some((f) => ft.refcount[f] !== folioNrPages(ft, f))) return 'EAGAIN';
+  if (whole.length > 0) unmapMappingPages(host, mapping, whole[0]!, whole[whole.length - 1]! + nr - 1, false);
+  if (check) {
+    for (const base of whole) {
+      let busy = false;
+      mapping.pages.forEach(base, base + nr, (_i, _o, f) => {
+        busy = ft.refcount[f] !== gmemSafeRefcount(gmem, f);
+        return busy;
+      });
+      if (busy) return 'EAGAIN';
+    }
+  }
   for (const f of partial) {
     const index = ft.index[f]!;
-    const nr = folioNrPages(ft, f);
+    const n = folioNrPages(ft, f);
     const a = Math.max(start, index);
-    const b = Math.min(end, index + nr);
-    host.content.fill(f, nr, (a - index) * PAGE_SIZE, (b - a) * PAGE_SIZE, 0);
+    const b = Math.min(end, index + n);
+    host.content.fill(f, n, (a - index) * PAGE_SIZE, (b - a) * PAGE_SIZE, 0);
   }
-  for (const f of whole) {
-    const index = ft.index[f]!;
-    const nr = folioNrPages(ft, f);
-    if (ft.mapcount[f]! >= 0 || ft.entire[f]! >= 0) unmapMappingPages(host, mapping, index, index + nr - 1, false);
-    // hugetlb_delete_from_page_cache drops the cache's references: the page goes back to the subpool.
-    hugetlbDeleteFromPageCache(host, f);
-    gmem.inode.blocks -= nr * (PAGE_SIZE / 512);
+  for (const base of whole) {
+    if (!gmemMergeHugePage(gmem, base)) continue;
+    const f = filemapGetFolio(mapping, base);
+    // The page cache's references go: the page returns to the file's subpool.
+    host.folioGet(f);
+    gmemCacheRemove(gmem, f);
+    ft.flags[f]! &= ~(PG.DIRTY | PG.UPTODATE);
+    host.folioPut(f);
   }
   return null;
 }
@@ -304,8 +449,6 @@ function kvmGmemFaultUserMapping(vmf: VmFaultArgs): number {
   if (vmf.pgoff >= gmem.inode.sizePages) return -VmFault.SIGBUS;
   // Mainline: a file without INIT_SHARED is all private; v8: -EACCES from the attributes, VM_FAULT_SIGBUS.
   if (gmem.privateIdx.has(vmf.pgoff)) return -VmFault.SIGBUS;
-  // RFC v2 maps only split (4 KiB) pieces of a HugeTLB page; the split is not modelled yet.
-  if (gmem.hstate !== null) return -VmFault.SIGBUS;
   const f = kvmGmemGetFolio(gmem, vmf.pgoff);
   if (typeof f === 'string') return -VmFault.OOM;
   kvmGmemPrepareFolio(gmem, f);
@@ -391,7 +534,7 @@ export function kvmGmemSetAttributes(gmem: KvmGmem, offset: bigint, size: bigint
     // Safe refcount: the page cache's references (folio_nr_pages) plus the lookup's, which the model does not take.
     let bad = -1;
     mapping.pages.forEach(start, end, (index, _order, f) => {
-      if (ft.refcount[f] === folioNrPages(ft, f)) return false;
+      if (ft.refcount[f] === gmemSafeRefcount(gmem, f)) return false;
       bad = Math.max(start, index);
       return true;
     });
@@ -399,10 +542,19 @@ export function kvmGmemSetAttributes(gmem: KvmGmem, offset: bigint, size: bigint
   }
   // To shared: the arch hook (SNP returns the pages to the hypervisor) has nothing to do in the model.
   kvmGmemInvalidateBegin(gmem, start, end);
+  const before: [number, number][] = [];
+  if (gmem.hstate !== null) attrs.forEach((a, b) => void before.push([Math.max(a, start), Math.min(b, end)]), start, end);
   if (toPrivate) attrs.union(start, end);
   else attrs.subtract(start, end);
+  // RFC v2: the attributes first, then the folios follow them; a failed split (ENOMEM) rolls the attributes back.
+  const r = gmem.hstate === null ? null : gmemRestructure(gmem, start, end);
+  if (r !== null) {
+    attrs.subtract(start, end);
+    for (const [a, b] of before) attrs.union(a, b);
+    gmemRestructure(gmem, start, end);
+  }
   kvmGmemInvalidateEnd(gmem, start, end);
-  return null;
+  return r;
 }
 
 // ---------------------------------------------------------------------------

@@ -29,9 +29,11 @@ export interface KvmConfig {
   readonly inPlaceConversion: boolean;
   /** The HugeTLB flag of the 1 GiB series RFC v2. */
   readonly hugetlb: boolean;
+  /** Policy gmemHugeShared: what a HugeTLB-backed file does when a page of a huge folio becomes shared. */
+  readonly hugeShared: 'split';
 }
 
-export const KVM_CONFIG_6_12: KvmConfig = { guestMemfd: '6.12', inPlaceConversion: false, hugetlb: false };
+export const KVM_CONFIG_6_12: KvmConfig = { guestMemfd: '6.12', inPlaceConversion: false, hugetlb: false, hugeShared: 'split' };
 
 /** KVM_USER_MEM_SLOTS on x86: KVM_MEM_SLOTS_NUM (32767) minus the 3 private slots. */
 export const KVM_USER_MEM_SLOTS = 32764;

@@ -14,6 +14,7 @@ export interface PolicyDescription {
 export const POLICY_OPTION_TEXT: Readonly<Record<string, string>> = {
   pinAccounting: 'How pins are counted and how folio_maybe_dma_pinned answers (seed 003). It decides what fork copies for the child and whether a pinned page can be COW-shared.',
   exclusivePin: 'FOLL_EXCLUSIVE (seed 002, the June 2024 RFC): an exclusive long-term pin that refuses every other pin, and how it is encoded.',
+  gmemHugeShared: 'What a HugeTLB-backed guest_memfd does when one 4 KiB page of a 2 MiB / 1 GiB folio becomes shared (seeds 000 and 001).',
 };
 
 export const POLICY_DESCRIPTIONS: readonly PolicyDescription[] = [
@@ -25,5 +26,6 @@ export const POLICY_DESCRIPTIONS: readonly PolicyDescription[] = [
   { option: 'pinAccounting', name: 'pte-bit', debate: 'seed 003 (Linus)', text: 'A software PTE bit set by GUP on the entry it pinned through and read by copy_present_pte at fork. Sticky per mapping (unpin does not know the PTE); moves with mremap; a PMD leaf marks its 2 MiB.' },
   { option: 'exclusivePin', name: 'off', debate: 'seed 002', text: 'Linux today: no FOLL_EXCLUSIVE (is_valid_gup_args refuses it). A hypervisor can only take plain long-term pins, which do not keep other pins away.' },
   { option: 'exclusivePin', name: 'bias', debate: 'seed 002', text: 'The RFC as posted: GUP_PIN_EXCLUSIVE_BIAS (1 << 30) added to _refcount or _pincount. Normal pins on a small folio are left 2^20 - 1 before they would read as exclusive ("one more bit than is really available").' },
+  { option: 'gmemHugeShared', name: 'split', debate: 'seeds 000/001 (b), the 1 GiB series RFC v2', text: 'Split the huge folio into 4 KiB folios as soon as a page of it is shared (its vmemmap restored first: HVO undone, ENOMEM possible), so shared pages map and pin one by one; merge it back (HVO redone) when every page is private again. KVM maps it huge only while it is whole.' },
   { option: 'exclusivePin', name: 'field', debate: 'seed 002', text: 'What the reviewers asked for: a separate per-folio field, so normal pins keep their 2^21 headroom; costs a word per 4 KiB page while small folios have no spare field.' },
 ];

@@ -41,6 +41,15 @@ export const HGM_MAPCOUNT: Readonly<Record<string, () => HgmMapcount>> = Object.
 /** How secondary MMUs learn of a HugeTLB HGM collapse: the invalidate pair around it, or one notification after it. */
 export const COLLAPSE_NOTIFIER: readonly string[] = Object.freeze(['invalidate', 'post-collapse']);
 
+/**
+ * What a HugeTLB-backed guest_memfd does when one of its pages becomes
+ * shared (issue 8, seeds 000/001): 'split' (the 1 GiB series RFC v2: split
+ * to 4 KiB folios, HVO undone, merged back when all private). The other
+ * designs of the seeds (no-longterm-pin, pfnmap, separate-shared) are not
+ * built yet.
+ */
+export const GMEM_HUGE_SHARED: readonly string[] = Object.freeze(['split']);
+
 export interface PolicyChoice {
   pinAccounting: string;
   exclusivePin: string;
@@ -48,9 +57,11 @@ export interface PolicyChoice {
   hgmMapcount?: string;
   /** Optional when choosing; DEFAULT_POLICY gives 'invalidate'. */
   collapseNotifier?: string;
+  /** Optional when choosing; DEFAULT_POLICY gives 'split'. */
+  gmemHugeShared?: string;
 }
 
-export const DEFAULT_POLICY: Readonly<Required<PolicyChoice>> = Object.freeze({ pinAccounting: 'upstream', exclusivePin: 'off', hgmMapcount: 'off', collapseNotifier: 'invalidate' });
+export const DEFAULT_POLICY: Readonly<Required<PolicyChoice>> = Object.freeze({ pinAccounting: 'upstream', exclusivePin: 'off', hgmMapcount: 'off', collapseNotifier: 'invalidate', gmemHugeShared: 'split' });
 
 /** Build the HGM mapcount design (and check the collapse notifier's name). */
 export function createHgmMapcount(choice: PolicyChoice): HgmMapcount {
@@ -60,6 +71,13 @@ export function createHgmMapcount(choice: PolicyChoice): HgmMapcount {
   const notifier = choice.collapseNotifier ?? DEFAULT_POLICY.collapseNotifier;
   if (!COLLAPSE_NOTIFIER.includes(notifier)) throw new UnknownPolicyError('collapseNotifier', notifier, COLLAPSE_NOTIFIER);
   return make();
+}
+
+/** Check the guest_memfd huge-shared design's name; returns it. */
+export function checkGmemHugeShared(choice: PolicyChoice): string {
+  const name = choice.gmemHugeShared ?? DEFAULT_POLICY.gmemHugeShared;
+  if (!GMEM_HUGE_SHARED.includes(name)) throw new UnknownPolicyError('gmemHugeShared', name, GMEM_HUGE_SHARED);
+  return name;
 }
 
 /** Build the pin-accounting design; the exclusive-pin RFC is built on upstream's counting only. */

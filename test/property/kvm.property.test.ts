@@ -26,7 +26,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Kernel, type Process, SignalError, SyscallError } from '../../src/index.js';
+import { Kernel, type Process, SyscallError } from '../../src/index.js';
+import { signalOf, syscallCode } from '../support/errno.js';
 import * as U from '../../src/uapi/index.js';
 import { GUEST_DONE, memsetGpa, readU8 } from '../../src/kvm/guest.js';
 
@@ -244,18 +245,25 @@ interface World2 {
   content: Uint8Array;
   attr: Uint8Array;
   pinned: number;
+  /** File pages, and the step between the pages the ops name (a HugeTLB file spreads them over its huge pages). */
+  npages: number;
+  scale: number;
+  hugetlb: boolean;
 }
 
-function boot2(): World2 {
-  const k = new Kernel({ memory: '64MiB', kvm: { guestMemfd: 'mainline', inPlaceConversion: true } });
+/** hugetlb: a 4 MiB file of 2 MiB HugeTLB pages, split while they hold a shared page (policy gmemHugeShared 'split'). */
+function boot2(hugetlb = false): World2 {
+  const npages = hugetlb ? 1024 : IP_PAGES;
+  const k = new Kernel(hugetlb ? { memory: '64MiB', hugetlb: { '2MiB': 3 }, kvm: { guestMemfd: 'mainline', inPlaceConversion: true, hugetlb: true } } : { memory: '64MiB', kvm: { guestMemfd: 'mainline', inPlaceConversion: true } });
   const p = k.spawn();
   const kvm = p.open('/dev/kvm', U.O_RDWR);
   const vm = p.ioctl(kvm, U.KVM_CREATE_VM, U.KVM_X86_SW_PROTECTED_VM);
-  const gmem = p.ioctl(vm, U.KVM_CREATE_GUEST_MEMFD, { size: IP_PAGES * PAGE, flags: U.GUEST_MEMFD_FLAG_MMAP | U.GUEST_MEMFD_FLAG_INIT_SHARED });
-  const hva = p.mmap(0, IP_PAGES * PAGE, RW, U.MAP_SHARED, gmem, 0);
-  p.ioctl(vm, U.KVM_SET_USER_MEMORY_REGION2, { slot: 0, flags: U.KVM_MEM_GUEST_MEMFD, guest_phys_addr: GPA, memory_size: IP_PAGES * PAGE, userspace_addr: hva, guest_memfd: gmem, guest_memfd_offset: 0 });
+  const flags = U.GUEST_MEMFD_FLAG_MMAP | U.GUEST_MEMFD_FLAG_INIT_SHARED | (hugetlb ? U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_2MB : 0n);
+  const gmem = p.ioctl(vm, U.KVM_CREATE_GUEST_MEMFD, { size: npages * PAGE, flags });
+  const hva = p.mmap(0, npages * PAGE, RW, U.MAP_SHARED, gmem, 0);
+  p.ioctl(vm, U.KVM_SET_USER_MEMORY_REGION2, { slot: 0, flags: U.KVM_MEM_GUEST_MEMFD, guest_phys_addr: GPA, memory_size: npages * PAGE, userspace_addr: hva, guest_memfd: gmem, guest_memfd_offset: 0 });
   const gup = p.open(U.GUP_TEST_PATH, U.O_RDWR);
-  return { k, p, vm, gmem, hva, gup, nextVcpu: 0, content: new Uint8Array(IP_PAGES), attr: new Uint8Array(IP_PAGES), pinned: -1 };
+  return { k, p, vm, gmem, hva, gup, nextVcpu: 0, content: new Uint8Array(npages), attr: new Uint8Array(npages), pinned: -1, npages, scale: npages / IP_PAGES, hugetlb };
 }
 
 type Op2 =
@@ -269,8 +277,9 @@ type Op2 =
   | { op: 'unpin' }
   | { op: 'fork' };
 
-const page2 = fc.integer({ min: 0, max: IP_PAGES - 1 });
-const count2 = fc.oneof(fc.integer({ min: 1, max: 4 }), fc.constant(IP_PAGES));
+// Half-file offsets and counts: whole huge pages of the HugeTLB world (its pages are scaled by 16).
+const page2 = fc.oneof(fc.integer({ min: 0, max: IP_PAGES - 1 }), fc.constantFrom(0, IP_PAGES / 2));
+const count2 = fc.oneof(fc.integer({ min: 1, max: 4 }), fc.constantFrom(IP_PAGES / 2, IP_PAGES));
 const op2Arb: fc.Arbitrary<Op2> = fc.oneof(
   fc.record({ op: fc.constant('gfill' as const), page: page2, n: count2, byte: fc.integer({ min: 1, max: 255 }) }),
   fc.record({ op: fc.constant('gread' as const), page: page2 }),
@@ -283,29 +292,12 @@ const op2Arb: fc.Arbitrary<Op2> = fc.oneof(
   fc.constant({ op: 'fork' as const }),
 );
 
-function sigOf(fn: () => unknown): string | null {
-  try {
-    fn();
-    return null;
-  } catch (e) {
-    if (e instanceof SignalError) return e.signal;
-    throw e;
-  }
-}
-
-function errOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (e) {
-    if (e instanceof SyscallError) return e.code;
-    throw e;
-  }
-}
-
-function step2(w: World2, o: Op2): void {
+function step2(w: World2, op: Op2): void {
   const { p } = w;
-  const [a, b] = 'n' in o ? [o.page, Math.min(IP_PAGES, o.page + o.n)] : [0, 0];
+  // Spread the named pages over the file; a full-size count covers the rest of the file.
+  const o = 'page' in op ? { ...op, page: op.page * w.scale } : op;
+  const n = 'n' in o ? (o.n === IP_PAGES / 2 ? o.n * w.scale : o.n) : 0;
+  const [a, b] = 'n' in o ? [o.page, o.n === IP_PAGES ? w.npages : Math.min(w.npages, o.page + n)] : [0, 0];
   switch (o.op) {
     case 'gfill': {
       const vcpu = p.ioctl(w.vm, U.KVM_CREATE_VCPU, w.nextVcpu++);
@@ -332,7 +324,7 @@ function step2(w: World2, o: Op2): void {
       break;
     }
     case 'hwrite': {
-      const s = sigOf(() => p.write(w.hva + o.page * PAGE + 9, Uint8Array.of(o.byte)));
+      const s = signalOf(() => p.write(w.hva + o.page * PAGE + 9, Uint8Array.of(o.byte)));
       expect(s).toBe(w.attr[o.page] ? 'SIGBUS' : null);
       // The byte written is page-wide in the reference only if the page was uniform: keep the reference exact by filling.
       if (s === null) {
@@ -343,14 +335,14 @@ function step2(w: World2, o: Op2): void {
     }
     case 'hread': {
       let v = -1;
-      const s = sigOf(() => (v = p.read(w.hva + o.page * PAGE + 11, 1)[0]!));
+      const s = signalOf(() => (v = p.read(w.hva + o.page * PAGE + 11, 1)[0]!));
       expect(s).toBe(w.attr[o.page] ? 'SIGBUS' : null);
       if (s === null) expect(v).toBe(w.content[o.page]);
       break;
     }
     case 'convert': {
       const arg = { offset: a * PAGE, size: (b - a) * PAGE, attributes: o.priv ? U.KVM_MEMORY_ATTRIBUTE_PRIVATE : 0, flags: 0, error_offset: 0 as number | bigint };
-      const r = errOf(() => p.ioctl(w.gmem, U.KVM_SET_MEMORY_ATTRIBUTES2, arg));
+      const r = syscallCode(() => p.ioctl(w.gmem, U.KVM_SET_MEMORY_ATTRIBUTES2, arg));
       const already = w.attr.subarray(a, b).every((x) => x === (o.priv ? 1 : 0));
       const blocked = o.priv && !already && w.pinned >= a && w.pinned < b;
       expect(r).toBe(blocked ? 'EAGAIN' : 'ok');
@@ -358,15 +350,21 @@ function step2(w: World2, o: Op2): void {
       else w.attr.fill(o.priv ? 1 : 0, a, b);
       break;
     }
-    case 'punch':
-      p.fallocate(w.gmem, U.FALLOC_FL_KEEP_SIZE | U.FALLOC_FL_PUNCH_HOLE, a * PAGE, (b - a) * PAGE);
+    case 'punch': {
+      const r = syscallCode(() => p.fallocate(w.gmem, U.FALLOC_FL_KEEP_SIZE | U.FALLOC_FL_PUNCH_HOLE, a * PAGE, (b - a) * PAGE));
+      // HugeTLB: only the huge pages the range covers whole are freed, and a pinned one refuses (EAGAIN, nothing done).
+      const H = 512;
+      const pinnedWhole = w.hugetlb && w.pinned >= 0 && Math.floor(w.pinned / H) * H >= a && Math.floor(w.pinned / H) * H + H <= b;
+      expect(r).toBe(pinnedWhole ? 'EAGAIN' : 'ok');
+      if (pinnedWhole) break;
       w.content.fill(0, a, b);
-      // The pinned page left the file: it no longer blocks conversions.
-      if (w.pinned >= a && w.pinned < b) w.pinned = -2;
+      // An order-0 pinned page left the file: it no longer blocks conversions (a HugeTLB piece only left if its huge page went).
+      if (!w.hugetlb && w.pinned >= a && w.pinned < b) w.pinned = -2;
       break;
+    }
     case 'pin': {
       if (w.pinned !== -1) break;
-      const r = errOf(() => p.ioctl(w.gup, U.PIN_LONGTERM_TEST_START, { addr: w.hva + o.page * PAGE, size: PAGE, flags: 0 }));
+      const r = syscallCode(() => p.ioctl(w.gup, U.PIN_LONGTERM_TEST_START, { addr: w.hva + o.page * PAGE, size: PAGE, flags: 0 }));
       // GUP faults the page in: SIGBUS at a private index, so the pin fails.
       expect(r).toBe(w.attr[o.page] ? 'EFAULT' : 'ok');
       if (r === 'ok') w.pinned = o.page;
@@ -379,7 +377,7 @@ function step2(w: World2, o: Op2): void {
       break;
     case 'fork': {
       const c = p.fork();
-      const pg = w.content.findIndex((_, i) => !w.attr[i]);
+      const pg = w.attr.indexOf(0);
       if (pg >= 0) expect(c.read(w.hva + pg * PAGE, 1)[0]).toBe(w.content[pg]);
       c.exit(0);
       break;
@@ -400,6 +398,23 @@ describe('KVM property: in-place conversion through the guest_memfd (v8)', () =>
         expect(w.k.check()).toEqual([]);
       }),
       { numRuns: 40 },
+    );
+  });
+
+  it('the same on a HugeTLB-backed file: huge pages split while they hold a shared page, merge back when all private', () => {
+    fc.assert(
+      fc.property(fc.array(op2Arb, { minLength: 1, maxLength: 30 }), (ops) => {
+        const w = boot2(true);
+        for (const o of ops) {
+          step2(w, o);
+          expect(w.k.check()).toEqual([]);
+        }
+        w.p.exit(0);
+        expect(w.k.check()).toEqual([]);
+        expect(w.k.meminfo().HugePages_Free).toBe(3);
+        expect(w.k.meminfo().HugePages_Rsvd).toBe(0);
+      }),
+      { numRuns: 30 },
     );
   });
 });

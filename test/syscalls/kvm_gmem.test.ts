@@ -6,10 +6,10 @@
  * Errnos and capability values are guest_memfd.md's (sections 1, 3.1, 3.2).
  */
 import { describe, expect, it } from 'vitest';
-import { Kernel, SignalError, SyscallError, type Process } from '../../src/index.js';
+import { Kernel, type Process } from '../../src/index.js';
 import * as U from '../../src/uapi/index.js';
 import { GUEST_DONE, GUEST_SYNC, type GuestCode, readU8, sharedAccess, writeU8 } from '../../src/kvm/guest.js';
-import { syscallCode } from '../support/errno.js';
+import { signalOf, syscallCode } from '../support/errno.js';
 
 const RW = U.PROT_READ | U.PROT_WRITE;
 const PAGE = 4096;
@@ -42,26 +42,6 @@ function vcpuWith(p: Process, vm: number, code: () => GuestCode, id = 0): number
   const fd = p.ioctl(vm, U.KVM_CREATE_VCPU, id);
   p.kvm_vcpu_guest(fd, code());
   return fd;
-}
-
-function signal(fn: () => unknown): string | null {
-  try {
-    fn();
-    return null;
-  } catch (e) {
-    if (e instanceof SignalError) return e.signal;
-    throw e;
-  }
-}
-
-function errnoOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (e) {
-    if (e instanceof SyscallError) return e.code;
-    throw e;
-  }
 }
 
 describe('guest_memfd flags and VM types (mainline)', () => {
@@ -126,18 +106,18 @@ describe('host mmap of a guest_memfd (mainline)', () => {
     const { p: p2, vm: vm2 } = setup(U.KVM_X86_SW_PROTECTED_VM);
     const priv = gmem(p2, vm2, 4 * PAGE, MMAP);
     const m2 = p2.mmap(0, 4 * PAGE, RW, U.MAP_SHARED, priv, 0);
-    expect(signal(() => p2.read(m2, 1))).toBe('SIGBUS');
+    expect(signalOf(() => p2.read(m2, 1))).toBe('SIGBUS');
     expect(k.check()).toEqual([]);
   });
 
   it('read, write, ftruncate and unknown ioctls still fail as in 6.12', () => {
     const { p, vm } = setup(U.KVM_X86_DEFAULT_VM);
     const fd = gmem(p, vm, 4 * PAGE, MMAP | INIT_SHARED);
-    expect(errnoOf(() => p.sysread(fd, new Uint8Array(8), 8))).toBe('EINVAL');
-    expect(errnoOf(() => p.pwrite(fd, new Uint8Array(8), 8, 0))).toBe('ESPIPE');
-    expect(errnoOf(() => p.ftruncate(fd, 8 * PAGE))).toBe('EINVAL');
-    expect(errnoOf(() => p.fallocate(fd, 0, 0, PAGE))).toBe('EOPNOTSUPP');
-    expect(errnoOf(() => p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: 0, size: PAGE, attributes: 0 }))).toBe('ENOTTY');
+    expect(syscallCode(() => p.sysread(fd, new Uint8Array(8), 8))).toBe('EINVAL');
+    expect(syscallCode(() => p.pwrite(fd, new Uint8Array(8), 8, 0))).toBe('ESPIPE');
+    expect(syscallCode(() => p.ftruncate(fd, 8 * PAGE))).toBe('EINVAL');
+    expect(syscallCode(() => p.fallocate(fd, 0, 0, PAGE))).toBe('EOPNOTSUPP');
+    expect(syscallCode(() => p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: 0, size: PAGE, attributes: 0 }))).toBe('ENOTTY');
   });
 
   it('a punch hole zaps the host PTEs and the guest mapping of a guest_memfd-only slot; both re-fault zeros', () => {
@@ -196,7 +176,7 @@ describe('SNP-like and TDX-like VMs: the access carries its privacy', () => {
 });
 
 describe('in-place conversion (v8): KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd', () => {
-  const set2 = (p: Process, fd: number, a: Record<string, unknown>) => errnoOf(() => p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: 0, size: PAGE, attributes: 0, flags: 0, ...a }));
+  const set2 = (p: Process, fd: number, a: Record<string, unknown>) => syscallCode(() => p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: 0, size: PAGE, attributes: 0, flags: 0, ...a }));
 
   it('caps: attributes move from the VM to guest_memfd; CoCo VMs may start shared', () => {
     const { p, kvm, vm } = setup(U.KVM_X86_SW_PROTECTED_VM, INPLACE);
@@ -204,7 +184,7 @@ describe('in-place conversion (v8): KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memf
     expect(p.ioctl(vm, U.KVM_CHECK_EXTENSION, U.KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES)).toBe(U.KVM_MEMORY_ATTRIBUTE_PRIVATE);
     expect(p.ioctl(vm, U.KVM_CHECK_EXTENSION, U.KVM_CAP_GUEST_MEMFD_FLAGS)).toBe(Number(MMAP | INIT_SHARED));
     // The per-VM ioctl no longer takes PRIVATE.
-    expect(errnoOf(() => p.ioctl(vm, U.KVM_SET_MEMORY_ATTRIBUTES, { address: GPA, size: PAGE, attributes: U.KVM_MEMORY_ATTRIBUTE_PRIVATE, flags: 0 }))).toBe('EINVAL');
+    expect(syscallCode(() => p.ioctl(vm, U.KVM_SET_MEMORY_ATTRIBUTES, { address: GPA, size: PAGE, attributes: U.KVM_MEMORY_ATTRIBUTE_PRIVATE, flags: 0 }))).toBe('EINVAL');
     const dflt = p.ioctl(kvm, U.KVM_CREATE_VM, U.KVM_X86_DEFAULT_VM);
     expect(p.ioctl(dflt, U.KVM_CHECK_EXTENSION, U.KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES)).toBe(0);
   });
@@ -221,8 +201,8 @@ describe('in-place conversion (v8): KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memf
     expect(set2(p, fd, { size: 4097 })).toBe('EINVAL');
     expect(set2(p, fd, { offset: 4 * PAGE })).toBe('EINVAL');
     expect(set2(p, fd, { offset: 3 * PAGE, size: 2 * PAGE })).toBe('EINVAL');
-    expect(errnoOf(() => p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, null))).toBe('EFAULT');
-    expect(errnoOf(() => p.ioctl(fd, U.KVM_CREATE_GUEST_MEMFD, { size: PAGE }))).toBe('ENOTTY');
+    expect(syscallCode(() => p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, null))).toBe('EFAULT');
+    expect(syscallCode(() => p.ioctl(fd, U.KVM_CREATE_GUEST_MEMFD, { size: PAGE }))).toBe('ENOTTY');
     expect(set2(p, fd, {})).toBe('ok');
     // A VM without private memory: EINVAL (after the flag checks).
     const dflt = p.ioctl(kvm, U.KVM_CREATE_VM, U.KVM_X86_DEFAULT_VM);
@@ -251,7 +231,7 @@ describe('in-place conversion (v8): KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memf
     p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: PAGE, size: PAGE, attributes: U.KVM_MEMORY_ATTRIBUTE_PRIVATE, flags: 0 });
     expect(k.kvmStats()[0]!.mmu.zaps - zaps).toBe(1);
     expect(k.kvmStats()[0]!.mmu.leaves[1]).toBe(3);
-    expect(signal(() => p.read(m + PAGE, 1))).toBe('SIGBUS');
+    expect(signalOf(() => p.read(m + PAGE, 1))).toBe('SIGBUS');
     expect(k.check()).toEqual([]);
     p.ioctl(cpu, U.KVM_RUN, 0);
     expect(seen).toEqual([0x11, 0x11, 0x11, 0x11, 0x11]);
@@ -328,7 +308,7 @@ describe('HugeTLB-backed guest_memfd (the 1 GiB series RFC v2)', () => {
     expect(k.check()).toEqual([]);
   });
 
-  it('a 1 GiB file maps at 1 GiB; one shared page leaves 4 KiB private mappings until the page is private again', () => {
+  it('a 1 GiB file maps at 1 GiB; one shared page splits the 1 GiB page (4 KiB mappings) until all are private again and it merges', () => {
     const { k, p, vm } = setup(U.KVM_X86_SW_PROTECTED_VM, { memory: '3GiB', hugetlb: { '1GiB': 1 }, kvm: { guestMemfd: 'mainline', hugetlb: true, inPlaceConversion: true } });
     const G1 = 2 ** 30;
     const fd = gmem(p, vm, G1, U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_1GB);
@@ -384,6 +364,81 @@ describe('HugeTLB-backed guest_memfd (the 1 GiB series RFC v2)', () => {
     expect(k.check()).toEqual([]);
     p.ioctl(cpu, U.KVM_RUN, 0);
     expect(seen).toEqual([0x77, 0, 0]);
+    expect(k.check()).toEqual([]);
+  });
+});
+
+describe("policy gmemHugeShared 'split' (the 1 GiB series RFC v2's restructuring)", () => {
+  const M2 = 2 << 20;
+  const HUGE_INPLACE = (hvo: boolean): Opts => ({ memory: '256MiB', hugetlb: { '2MiB': 4 }, hugetlbOptimizeVmemmap: hvo, kvm: { guestMemfd: 'mainline', hugetlb: true, inPlaceConversion: true } });
+  const FLAGS = MMAP | INIT_SHARED | U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_2MB;
+
+  it('an unknown design name is a configuration error listing the valid ones', () => {
+    expect(() => new Kernel({ memory: '64MiB', policy: { gmemHugeShared: 'pfnmap' } })).toThrow(/gmemHugeShared.*valid: split/);
+    expect(new Kernel({ memory: '64MiB' }).policy.gmemHugeShared).toBe('split');
+  });
+
+  it('a shared page splits its huge page (HVO undone: 7 vmemmap pages back); all private again merges it (HVO redone)', () => {
+    const { k, p, vm } = setup(U.KVM_X86_SW_PROTECTED_VM, HUGE_INPLACE(true));
+    const memmap = () => k.vmstat().nr_memmap_pages;
+    const base = memmap();
+    const fd = gmem(p, vm, 2 * M2, FLAGS);
+    const m = p.mmap(0, 2 * M2, RW, U.MAP_SHARED, fd, 0);
+    // userspace_addr 0: a guest_memfd-only slot needs none, and 0 is congruent with the GPA (lpage_info).
+    bind(p, vm, fd, 2 * M2);
+    // The host's write allocates the first huge page and, as it holds shared pages, splits it at once.
+    p.write(m + 3 * PAGE, Uint8Array.of(0x3c));
+    expect(memmap() - base).toBe(7);
+    expect(k.meminfo().Cached).toBe(2048);
+    expect(k.meminfo().HugePages_Free).toBe(3);
+    expect(k.check()).toEqual([]);
+    // Everything private: the pieces merge, the vmemmap is freed again, the contents stay.
+    p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: 0, size: 2 * M2, attributes: U.KVM_MEMORY_ATTRIBUTE_PRIVATE, flags: 0 });
+    expect(memmap() - base).toBe(0);
+    expect(k.meminfo().Cached).toBe(0);
+    expect(k.check()).toEqual([]);
+    let seen = -1;
+    const cpu = vcpuWith(p, vm, function* () {
+      seen = yield* readU8(GPA + 3 * PAGE);
+      yield* GUEST_DONE();
+    });
+    p.ioctl(cpu, U.KVM_RUN, 0);
+    expect(seen).toBe(0x3c);
+    expect(k.kvmStats()[0]!.mmu.leaves).toEqual([0, 0, 1, 0]);
+    // One page shared again: the guest's 2 MiB leaf goes, the page splits, the host maps the page.
+    p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: 3 * PAGE, size: PAGE, attributes: 0, flags: 0 });
+    expect(k.kvmStats()[0]!.mmu.leaves).toEqual([0, 0, 0, 0]);
+    expect(p.read(m + 3 * PAGE, 1)[0]).toBe(0x3c);
+    expect(memmap() - base).toBe(7);
+    expect(k.check()).toEqual([]);
+    p.close(fd);
+    p.munmap(m, 2 * M2);
+    expect(memmap() - base).toBe(0);
+    expect(k.meminfo().HugePages_Free).toBe(4);
+    expect(k.check()).toEqual([]);
+  });
+
+  it('a long-term pin on a shared piece: to-private and a punch of its whole huge page are EAGAIN until the unpin', () => {
+    const { k, p, vm } = setup(U.KVM_X86_SW_PROTECTED_VM, HUGE_INPLACE(false));
+    const fd = gmem(p, vm, M2, FLAGS);
+    const m = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
+    p.fill(m, M2, 0x5a);
+    const gup = p.open(U.GUP_TEST_PATH, U.O_RDWR);
+    p.ioctl(gup, U.PIN_LONGTERM_TEST_START, { addr: m + 9 * PAGE, size: PAGE, flags: 0 });
+    const arg = { offset: 0, size: M2, attributes: U.KVM_MEMORY_ATTRIBUTE_PRIVATE, flags: 0, error_offset: 0 };
+    expect(syscallCode(() => p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, arg))).toBe('EAGAIN');
+    expect(arg.error_offset).toBe(9 * PAGE);
+    expect(syscallCode(() => p.fallocate(fd, PUNCH, 0, M2))).toBe('EAGAIN');
+    // A partial punch only zeroes.
+    p.fallocate(fd, PUNCH, 0, PAGE);
+    expect(p.read(m, 1)[0]).toBe(0);
+    expect(k.check()).toEqual([]);
+    p.ioctl(gup, U.PIN_LONGTERM_TEST_STOP);
+    p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, arg);
+    expect(k.meminfo().Cached).toBe(0);
+    p.fallocate(fd, PUNCH, 0, M2);
+    expect(k.meminfo().HugePages_Free).toBe(4);
+    expect(k.meminfo().HugePages_Rsvd).toBe(1);
     expect(k.check()).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@
  * the verdict, and expectations that make `foliosim` exit 1 when they fail.
  */
 import { z } from 'zod';
-import { COLLAPSE_NOTIFIER, EXCLUSIVE_PIN, HGM_MAPCOUNT, PIN_ACCOUNTING } from '../../policy/registry.js';
+import { COLLAPSE_NOTIFIER, EXCLUSIVE_PIN, GMEM_HUGE_SHARED, HGM_MAPCOUNT, PIN_ACCOUNTING } from '../../policy/registry.js';
 import type { ActorCommon } from '../actors/actor.js';
 import { ACTOR_KINDS } from '../actors/index.js';
 import { METRIC_IDS } from '../metrics.js';
@@ -26,6 +26,7 @@ export const POLICY_OPTIONS = {
   exclusivePin: [...EXCLUSIVE_PIN] as [string, ...string[]],
   hgmMapcount: Object.keys(HGM_MAPCOUNT) as [string, ...string[]],
   collapseNotifier: [...COLLAPSE_NOTIFIER] as [string, ...string[]],
+  gmemHugeShared: [...GMEM_HUGE_SHARED] as [string, ...string[]],
 } as const;
 
 export const PolicySpec = obj(
@@ -34,6 +35,7 @@ export const PolicySpec = obj(
     exclusivePin: oneOf(POLICY_OPTIONS.exclusivePin, 'exclusive-pin encoding').optional(),
     hgmMapcount: oneOf(POLICY_OPTIONS.hgmMapcount, 'HugeTLB HGM mapcount design').optional(),
     collapseNotifier: oneOf(POLICY_OPTIONS.collapseNotifier, 'HGM collapse notifier').optional(),
+    gmemHugeShared: oneOf(POLICY_OPTIONS.gmemHugeShared, 'guest_memfd huge-shared design').optional(),
   },
   'policy options (src/policy/registry.ts)',
 );

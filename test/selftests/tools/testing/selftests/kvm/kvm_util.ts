@@ -4,7 +4,7 @@
  * Calls named with "__" return -1 and set `errno` as the C wrappers do; the
  * others throw (TEST_ASSERT in the C library) when the ioctl fails.
  */
-import { type Process, SignalError, SyscallError } from '../../../../../../src/index.js';
+import { type Process, SyscallError } from '../../../../../../src/index.js';
 import * as U from '../../../../../../src/uapi/index.js';
 
 /** The errno of the last failed "__" call. */
@@ -249,16 +249,8 @@ export function kvm_vm_types(p: Process): number[] {
   return out.length > 0 ? out : [U.KVM_X86_DEFAULT_VM];
 }
 
-/** A CPU access that may raise a signal: the signal's name, or null if it completed (the selftests' sigsetjmp/SIGBUS handler). */
-export function catchSignal(fn: () => unknown): string | null {
-  try {
-    fn();
-    return null;
-  } catch (e) {
-    if (e instanceof SignalError) return e.signal;
-    throw e;
-  }
-}
+/** A CPU access that may raise a signal: the signal's name, or null (the selftests' sigsetjmp/SIGBUS handler). */
+export { signalOf as catchSignal } from '../../../../../support/errno.js';
 
 /** __vm_set_memory_attributes2 on a guest_memfd (v8): -1 with errno on failure; error_offset is written back into args. */
 export function __gmem_set_memory_attributes(p: Process, gmem_fd: number, args: { offset: number; size: number; attributes: number; flags?: number; error_offset?: number | bigint; reserved?: number[] }): number {
