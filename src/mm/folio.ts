@@ -298,6 +298,20 @@ export function folioMaybeMappedShared(ft: FolioTable, f: number): boolean {
   return (ft.flags[f]! & PG.MM_IDS_SHARED) !== 0;
 }
 
+/**
+ * Is the folio likely mapped into more than one mm? 6.12's estimate, which
+ * looks only at the first page of a PTE-mapped large folio: false negatives
+ * are possible (used where a wrong guess only skips an optimization).
+ */
+// mirrors include/linux/mm.h:folio_likely_mapped_shared (Linux 6.12)
+export function folioLikelyMappedShared(ft: FolioTable, f: number): boolean {
+  const mapcount = folioMapcount(ft, f);
+  if (ft.order[f]! === 0 || ft.flags[f]! & PG.HUGETLB) return mapcount > 1;
+  if (mapcount <= 1) return false;
+  if (folioEntireMapcount(ft, f) > 0 || mapcount > folioNrPages(ft, f)) return true;
+  return pageMapcountRaw(ft, f, 0) > 0;
+}
+
 /** True while the folio is in a page cache (folio->mapping set, not anon). */
 export function folioInPageCache(ft: FolioTable, f: number): boolean {
   const o = ft.owner[f];

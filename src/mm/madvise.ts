@@ -21,9 +21,12 @@ import type { Host } from './host.js';
 import { faultinPageRange } from './gup.js';
 import { khugepagedEnterVma, madviseCollapse } from './khugepaged.js';
 import { hugetlbCollapse, madviseSplit } from './hugetlb_hgm.js';
-import { zapPageRangeSingle } from './memory.js';
+import { folioLikelyMappedShared, folioNrPages } from './folio.js';
+import { isHugeZeroFolio, splitFolio } from './huge_memory.js';
+import { vmNormalPage, zapPageRangeSingle } from './memory.js';
 import { type MmStruct, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
-import { PAGE_SIZE } from './page.js';
+import { LEVEL_SPAN, Level, PAGE_SIZE, PTRS_PER_TABLE } from './page.js';
+import { Pte, type Walk, ptePresent, walk } from './pgtable.js';
 import { userfaultfdRemove } from './userfaultfd_k.js';
 import { findVma, vmaLookup, vmaModify } from './vma.js';
 
@@ -97,10 +100,73 @@ function madviseDontneedFree(host: Host, vma: Vma, start: number, end: number, b
   }
   if (behavior === M.MADV_FREE) {
     // madvise_free_single_vma: anonymous memory only; lazy freeing needs reclaim, which is not modelled.
-    return vmaIsAnonymous(vma) ? null : 'EINVAL';
+    if (!vmaIsAnonymous(vma)) return 'EINVAL';
+    splitPartialFolios(host, vma, start, end);
+    return null;
   }
   zapPageRangeSingle(host, vma, start, end, { evenCows: true });
   return null;
+}
+
+const $w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null, pidx: 0 };
+
+/**
+ * Split the large folios that [start, end) of vma covers only in part, as
+ * MADV_FREE, MADV_COLD and MADV_PAGEOUT do before their lazy-free,
+ * deactivation or reclaim work (none of which the model does): a PMD-mapped
+ * THP when the range is not its whole 2 MiB, a PTE-mapped large folio when
+ * the run of PTEs mapping it consecutively from an address in the range
+ * ends before the folio does. Folios likely mapped by another mm too are
+ * left alone, as is the huge zero folio; a split that fails (an extra
+ * reference, such as a pin) leaves the folio as it was. Simplified:
+ * MADV_PAGEOUT of a file the caller could not write is treated as allowed
+ * (pageout_anon_only_filter is never set: the model's processes are root).
+ */
+// mirrors mm/madvise.c:madvise_free_pte_range and madvise_cold_or_pageout_pte_range (their large-folio splits), mm/huge_memory.c:madvise_free_huge_pmd
+function splitPartialFolios(host: Host, vma: Vma, start: number, end: number): void {
+  const ft = host.ft;
+  let addr = start;
+  while (addr < end) {
+    walk(vma.mm.pgd, addr, $w);
+    const t = $w.table;
+    const fl = t.fl[$w.idx]!;
+    const span = LEVEL_SPAN[$w.level]!;
+    const entryEnd = Math.floor(addr / span) * span + span;
+    if ($w.level !== Level.PTE && !(fl & Pte.PSE)) {
+      addr = entryEnd;
+      continue;
+    }
+    if (!ptePresent(fl)) {
+      addr += PAGE_SIZE;
+      continue;
+    }
+    const pfn = t.pfn[$w.idx]!;
+    const f = vmNormalPage(host, pfn, fl);
+    if (f === 0 || ft.order[f] === 0 || isHugeZeroFolio(host, f)) {
+      addr = $w.level === Level.PTE ? addr + PAGE_SIZE : entryEnd;
+      continue;
+    }
+    let nr: number;
+    if ($w.level === Level.PTE) {
+      // madvise_folio_pte_batch: consecutive pages of f, in this table and the range, with the same bits but dirty, soft-dirty, young and write.
+      const ignore = Pte.DIRTY | Pte.SOFT_DIRTY | Pte.ACCESSED | Pte.RW;
+      const last = ft.pfn[f]! + folioNrPages(ft, f);
+      nr = 1;
+      for (let j = $w.idx + 1; j < PTRS_PER_TABLE && addr + nr * PAGE_SIZE < end; j++, nr++) {
+        if (t.pfn[j] !== pfn + nr || pfn + nr >= last || (t.fl[j]! & ~ignore) !== (fl & ~ignore)) break;
+      }
+    } else {
+      nr = (Math.min(entryEnd, end) - addr) / PAGE_SIZE;
+    }
+    if (nr < folioNrPages(ft, f) && !folioLikelyMappedShared(ft, f)) {
+      host.folioGet(f);
+      const err = splitFolio(host, f, 0);
+      host.folioPut(f);
+      // Split: look at the same address again, now mapped by small folios.
+      if (err === 0) continue;
+    }
+    addr = $w.level === Level.PTE ? addr + nr * PAGE_SIZE : entryEnd;
+  }
 }
 
 /** MADV_REMOVE: punch a hole in the backing file (shared writable mappings only). */
@@ -187,8 +253,10 @@ function madviseVmaBehavior(host: Host, vma: Vma, start: number, end: number, be
       return null;
     case M.MADV_COLD:
     case M.MADV_PAGEOUT:
-      // can_madv_lru_vma; reclaim itself is not modelled.
-      return vma.flags & (VM.LOCKED | VM.PFNMAP | VM.HUGETLB) ? 'EINVAL' : null;
+      // can_madv_lru_vma; reclaim itself is not modelled, the splits before it are.
+      if (vma.flags & (VM.LOCKED | VM.PFNMAP | VM.HUGETLB)) return 'EINVAL';
+      splitPartialFolios(host, vma, start, end);
+      return null;
     case M.MADV_FREE:
     case M.MADV_DONTNEED:
     case M.MADV_DONTNEED_LOCKED:

@@ -9,7 +9,6 @@
 import { Ev } from '../cost/counters.js';
 import {
   PG,
-  folioLargeMapcount,
   folioNrPages,
   folioTestAnon,
   pageAnonExclusive,
@@ -272,18 +271,16 @@ function allocAnonFolio(host: Host, vma: Vma, pt: PageTable, address: number): n
   return f;
 }
 
-/** Can a private write fault reuse this non-exclusive anon folio? */
-// mirrors mm/memory.c:wp_can_reuse_anon_folio (and __wp_can_reuse_large_anon_folio)
+/**
+ * Can a private write fault reuse this non-exclusive anon folio? Only a small
+ * one that nothing else references: 6.12 never reuses a page of a large
+ * folio (it gives the large folio back sooner instead), even when every
+ * other mapping of it is gone.
+ */
+// mirrors mm/memory.c:wp_can_reuse_anon_folio (no KSM, no swap cache, no LRU caches to drain)
 function wpCanReuseAnonFolio(host: Host, f: number, vma: Vma): boolean {
   const ft = host.ft;
-  if (ft.order[f]! > 0) {
-    // Free up a large folio mapped by a single page rather than reuse it.
-    if (folioLargeMapcount(ft, f) <= 1) return false;
-    if (ft.flags[f]! & PG.MM_IDS_SHARED) return false;
-    // All references are mappings, and all mappings are in this mm.
-    if (folioLargeMapcount(ft, f) !== ft.refcount[f]) return false;
-    return true;
-  }
+  if (ft.order[f]! > 0) return false;
   if (ft.refcount[f] !== 1) return false;
   folioMoveAnonRmap(host, f, vma);
   return true;

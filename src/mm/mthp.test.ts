@@ -241,7 +241,7 @@ describe('PTE-mapped large anonymous folios', () => {
     return { k, p, a, pfn };
   }
 
-  it('fork shares it read-only; a write copies one page (order 0); once the child is gone the parent reuses the folio', () => {
+  it('fork shares it read-only; a write copies one page (order 0), even once the child is gone (6.12 never reuses a page of a large folio)', () => {
     const { k, p, a, pfn } = setup();
     const c = p.fork();
     expect(k.check()).toEqual([]);
@@ -257,14 +257,16 @@ describe('PTE-mapped large anonymous folios', () => {
     expect(k.check()).toEqual([]);
     c.exit();
     expect(k.check()).toEqual([]);
-    // wp_can_reuse_anon_folio: every mapping and reference is this mm's, the folio is reused.
+    // wp_can_reuse_anon_folio refuses large folios: the page is copied, the folio now partially mapped.
     p.write(a + 20 * KiB, new Uint8Array([6]));
-    expect(p.pagemap(a + 20 * KiB).pfn).toBe(pfn + 5);
+    expect(p.pagemap(a + 20 * KiB).pfn).not.toBe(pfn + 5);
     expect(p.pagemap(a + 20 * KiB).anonExclusive).toBe(true);
+    expect(p.read(a + 24 * KiB, 1)[0]).toBe(3);
+    expect(stat(k, 64, 'split_deferred')).toBe(1);
     expect(k.check()).toEqual([]);
   });
 
-  it('a large folio mapped by only one page is not reused: the write copies it', () => {
+  it('a large folio mapped by only one page is not reused either: the write copies it and frees the folio', () => {
     const { k, p, a, pfn } = setup();
     const c = p.fork();
     c.exit();
@@ -272,6 +274,8 @@ describe('PTE-mapped large anonymous folios', () => {
     p.madvise(a + 4 * KiB, 60 * KiB, U.MADV_DONTNEED);
     p.write(a, new Uint8Array([1]));
     expect(p.pagemap(a).pfn).not.toBe(pfn);
+    expect(k.kpagecount(pfn)).toBe(0);
+    expect(stat(k, 64, 'nr_anon')).toBe(0);
     expect(k.check()).toEqual([]);
   });
 
@@ -386,6 +390,65 @@ describe('PTE-mapped large anonymous folios', () => {
     expect(stat(k, 128, 'nr_anon')).toBe(0);
     expect(k.meminfo().AnonPages).toBe(0);
     expect(k.check()).toEqual([]);
+  });
+
+  it('MADV_FREE, MADV_COLD and MADV_PAGEOUT split a folio the range covers only in part (not a shared one, not a pinned one)', () => {
+    const { k, p, a, pfn } = setup();
+    p.madvise(a, 64 * KiB, U.MADV_FREE);
+    expect(orderAt(k, p, a)).toBe(4);
+    p.madvise(a + 16 * KiB, 16 * KiB, U.MADV_FREE);
+    expect(orderAt(k, p, a)).toBe(0);
+    expect(orderAt(k, p, a + 60 * KiB)).toBe(0);
+    expect(p.pagemap(a + 60 * KiB).pfn).toBe(pfn + 15);
+    expect(p.read(a + 60 * KiB, 1)[0]).toBe(3);
+    expect(stat(k, 64, 'split')).toBe(1);
+    expect(k.check()).toEqual([]);
+    // A second folio. Pinned: the split fails and is counted.
+    p.fill(a + 64 * KiB, 64 * KiB, 4);
+    const pages: number[] = [];
+    expect(k.gup.pin_user_pages(p, a + 64 * KiB, 1, FOLL_WRITE, pages)).toBe(1);
+    p.madvise(a + 64 * KiB, 4 * KiB, U.MADV_PAGEOUT);
+    expect(orderAt(k, p, a + 64 * KiB)).toBe(4);
+    expect(stat(k, 64, 'split_failed')).toBe(1);
+    k.gup.unpin_user_pages(pages, 1);
+    // Shared with a child: left alone.
+    const c = p.fork();
+    p.madvise(a + 64 * KiB, 4 * KiB, U.MADV_COLD);
+    expect(orderAt(k, p, a + 64 * KiB)).toBe(4);
+    c.exit();
+    p.madvise(a + 64 * KiB, 4 * KiB, U.MADV_PAGEOUT);
+    expect(orderAt(k, p, a + 68 * KiB)).toBe(0);
+    expect(stat(k, 64, 'split')).toBe(2);
+    expect(k.check()).toEqual([]);
+  });
+
+  it('MADV_COLD over part of a PMD-mapped THP splits the folio (split counted at 2048 kB)', () => {
+    const { k, p } = kernel();
+    const a = mmapAligned(p, 2 * MiB, 2 * MiB);
+    p.fill(a, 2 * MiB, 6);
+    expect(p.pagemap(a).mappedBy).toBe(2 * MiB);
+    p.madvise(a, MiB, U.MADV_COLD);
+    expect(orderAt(k, p, a + MiB)).toBe(0);
+    expect(stat(k, 2048, 'split')).toBe(1);
+    expect(stat(k, 2048, 'nr_anon')).toBe(0);
+    expect(p.read(a + MiB, 1)[0]).toBe(6);
+    expect(k.check()).toEqual([]);
+  });
+
+  it('smaps THPeligible counts every allowed size: a 64 kB VMA is eligible only while 64 kB (or a smaller size) is enabled', () => {
+    const { k, p } = kernel();
+    const a = mmapAligned(p, 64 * KiB, 64 * KiB);
+    const eligible = () => p.smaps().find((e) => e.start === a)!.THPeligible;
+    expect(eligible()).toBe(0);
+    enabled(k, 64, 'always');
+    expect(eligible()).toBe(1);
+    enabled(k, 64, 'never');
+    enabled(k, 128, 'always');
+    expect(eligible()).toBe(0);
+    enabled(k, 16, 'madvise');
+    expect(eligible()).toBe(0);
+    p.madvise(a, 64 * KiB, U.MADV_HUGEPAGE);
+    expect(eligible()).toBe(1);
   });
 
   it('MADV_COLLAPSE turns a 2 MiB range of 64 kB folios into one PMD-mapped THP', () => {

@@ -17,7 +17,7 @@ import { vmaLookup, vmaSetPageProt } from '../../mm/vma.js';
 import { vmNormalPage } from '../../mm/memory.js';
 import { MmuNotifyEvent, withInvalidate } from '../../mm/mmu_notifier.js';
 import { NO_SITE, folioMaybeDmaPinnedP } from '../../mm/pin_policy.js';
-import { thpVmaAllowable, thpVmaSuitableOrder, vmaThpDisabled } from '../../mm/huge_memory.js';
+import { THP_ORDERS_ALL_ANON, TVA_ENFORCE_SYSFS, TVA_SMAPS, thpVmaAllowableOrders, thpVmaSuitableOrder, vmaThpDisabled } from '../../mm/huge_memory.js';
 import { resultSize } from '../../uapi/ctypes.js';
 import { flushTlbMm } from '../../mm/tlb.js';
 import { hgmPrecisePageMapcount } from '../../mm/hugetlb_hgm.js';
@@ -265,18 +265,19 @@ export function smapsRead(host: Host, mm: MmStruct): SmapsEntry[] {
 }
 
 /**
- * THPeligible: the last PMD-aligned 2 MiB inside the VMA could get a THP
- * (TVA_SMAPS | TVA_ENFORCE_SYSFS); for shmem, by shmem_enabled / huge=
- * (shmem_allowable_huge_orders) at a PMD-aligned file offset.
+ * THPeligible: some THP size could back the VMA (TVA_SMAPS |
+ * TVA_ENFORCE_SYSFS over every order): for anonymous memory, a size its
+ * hugepages-<size>kB/enabled allows whose aligned block fits below the VMA's
+ * end; for shmem, by shmem_enabled / huge= (shmem_allowable_huge_orders) at a
+ * PMD-aligned file offset.
  */
-// mirrors mm/huge_memory.c:__thp_vma_allowable_orders (TVA_SMAPS, PMD order)
+// mirrors mm/huge_memory.c:__thp_vma_allowable_orders (TVA_SMAPS | TVA_ENFORCE_SYSFS, THP_ORDERS_ALL)
 function thpEligible(host: Host, vma: Vma): boolean {
-  const last = Math.floor((vma.end - 2 ** 21) / 2 ** 21) * 2 ** 21;
   if (vma.ops?.shmem !== undefined && !(vma.flags & VM.HUGETLB)) {
     if (vmaThpDisabled(vma, vma.flags) || !thpVmaSuitableOrder(vma, vma.end - 2 ** 21)) return false;
     return vma.ops.shmem.hugePmdAllowed(vma, vma.pgoff, false);
   }
-  return last >= vma.start && thpVmaAllowable(host, vma, last);
+  return thpVmaAllowableOrders(host, vma, vma.flags, TVA_SMAPS | TVA_ENFORCE_SYSFS, THP_ORDERS_ALL_ANON) !== 0;
 }
 
 /** Bits of a pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */
