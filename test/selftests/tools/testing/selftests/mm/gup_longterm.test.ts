@@ -16,16 +16,17 @@
 import { describe, expect, it } from 'vitest';
 import { Kernel, type KernelOptions, type Process, SyscallError } from '../../../../../../src/index.js';
 import * as U from '../../../../../../src/uapi/index.js';
+import { KselftestLog, compareVerdicts, expectAgreement, kernelOutput, parseKselftestTap } from '../../../../kselftest.js';
 
 const PAGESIZE = 4096;
 const KiB = 1024;
 
-type Outcome = { result: 'pass' } | { result: 'fail' | 'skip'; msg: string };
-const PASS: Outcome = { result: 'pass' };
+/** A verdict and the message gup_longterm.c prints with it. */
+type Outcome = { result: 'pass' | 'fail' | 'skip'; msg: string };
 
-/** ksft_test_result(cond, msg). */
+/** ksft_test_result(cond, msg): the same message whatever the verdict. */
 function result(cond: boolean, msg: string): Outcome {
-  return cond ? PASS : { result: 'fail', msg };
+  return { result: cond ? 'pass' : 'fail', msg };
 }
 
 function attempt<T>(call: () => T): T | SyscallError {
@@ -68,17 +69,16 @@ function doTest(env: Env, fd: number, size: number, type: TestType, shared: bool
   const fsType = st instanceof SyscallError ? 0 : st.f_type;
   const tr = attempt(() => p.ftruncate(fd, size));
   if (tr instanceof SyscallError) {
-    if (tr.code === 'ENOENT') return { result: 'skip', msg: 'ftruncate() failed (dodgy fs)' };
-    return { result: 'fail', msg: `ftruncate() failed (${tr.message})` };
+    return { result: 'fail', msg: 'ftruncate() failed' };
   }
   const fa = attempt(() => p.fallocate(fd, 0, 0, size));
   if (fa instanceof SyscallError) {
-    if (size === PAGESIZE) return { result: 'fail', msg: `fallocate() failed (${fa.message})` };
+    if (size === PAGESIZE) return { result: 'fail', msg: 'fallocate() failed' };
     return { result: 'skip', msg: 'need more free huge pages' };
   }
   const mem = attempt(() => p.mmap(0, size, U.PROT_READ | U.PROT_WRITE, shared ? U.MAP_SHARED : U.MAP_PRIVATE, fd, 0));
   if (mem instanceof SyscallError) {
-    if (size === PAGESIZE || shared) return { result: 'fail', msg: `mmap() failed (${mem.message})` };
+    if (size === PAGESIZE || shared) return { result: 'fail', msg: 'mmap() failed' };
     return { result: 'skip', msg: 'need more free huge pages' };
   }
   // Fault in the page such that GUP-fast can pin it directly.
@@ -94,7 +94,7 @@ function doTest(env: Env, fd: number, size: number, type: TestType, shared: bool
         // Cover more cases regarding unsharing decisions when long-term R/O pinning by mapping the page R/O.
         if (!rw) {
           const r = attempt(() => p.mprotect(mem, size, U.PROT_READ));
-          if (r instanceof SyscallError) return { result: 'fail', msg: `mprotect() failed (${r.message})` };
+          if (r instanceof SyscallError) return { result: 'fail', msg: 'mprotect() failed' };
         }
         if (env.gupFd < 0) return { result: 'skip', msg: 'gup_test not available' };
         if (rw && shared && fsIsUnknown(fsType)) return { result: 'skip', msg: 'Unknown filesystem' };
@@ -103,9 +103,9 @@ function doTest(env: Env, fd: number, size: number, type: TestType, shared: bool
         const args = { addr: mem, size, flags: (fast ? U.PIN_LONGTERM_TEST_FLAG_USE_FAST : 0) | (rw ? U.PIN_LONGTERM_TEST_FLAG_USE_WRITE : 0) };
         const ret = attempt(() => p.ioctl(env.gupFd, U.PIN_LONGTERM_TEST_START, args));
         if (ret instanceof SyscallError) {
-          if (ret.code === 'EINVAL') return { result: 'skip', msg: 'PIN_LONGTERM_TEST_START failed (EINVAL)' };
+          if (ret.code === 'EINVAL') return { result: 'skip', msg: 'PIN_LONGTERM_TEST_START failed' };
           if (ret.code === 'EFAULT') return result(!shouldWork, 'Should have failed');
-          return { result: 'fail', msg: `PIN_LONGTERM_TEST_START failed (${ret.message})` };
+          return { result: 'fail', msg: 'PIN_LONGTERM_TEST_START failed' };
         }
         attempt(() => p.ioctl(env.gupFd, U.PIN_LONGTERM_TEST_STOP));
         return result(shouldWork, 'Should have worked');
@@ -115,14 +115,14 @@ function doTest(env: Env, fd: number, size: number, type: TestType, shared: bool
         if (shared && fsIsUnknown(fsType)) return { result: 'skip', msg: 'Unknown filesystem' };
         const shouldWork = !shared || fsSupportsWritableLongtermPinning(fsType);
         const ring = attempt(() => p.io_uring_setup(1, {}));
-        if (ring instanceof SyscallError) return { result: 'skip', msg: `io_uring_queue_init() failed (${ring.message})` };
+        if (ring instanceof SyscallError) return { result: 'skip', msg: 'io_uring_queue_init() failed' };
         try {
           // Register the range as a fixed buffer: FOLL_WRITE | FOLL_PIN | FOLL_LONGTERM.
           const reg = attempt(() => p.io_uring_register(ring, U.IORING_REGISTER_BUFFERS, [{ iov_base: mem, iov_len: size }], 1));
           if (reg instanceof SyscallError) {
             // Only new kernels return EFAULT.
-            if (reg.code === 'ENOSPC' || reg.code === 'EOPNOTSUPP' || reg.code === 'EFAULT') return result(!shouldWork, `Should have failed (${reg.message})`);
-            return { result: 'skip', msg: `io_uring_register_buffers() failed (${reg.message})` };
+            if (reg.code === 'ENOSPC' || reg.code === 'EOPNOTSUPP' || reg.code === 'EFAULT') return result(!shouldWork, 'Should have failed');
+            return { result: 'skip', msg: 'io_uring_register_buffers() failed' };
           }
           p.io_uring_register(ring, U.IORING_UNREGISTER_BUFFERS, 0, 0);
           return result(shouldWork, 'Should have worked');
@@ -201,7 +201,7 @@ const backings: Backing[] = [
       open: (p) => {
         const flags = U.MFD_HUGETLB | (Math.log2(size) << U.MFD_HUGE_SHIFT);
         const fd = attempt(() => p.memfd_create('test', flags));
-        return fd instanceof SyscallError ? { result: 'skip', msg: `memfd_create() failed (${fd.message})` } : fd;
+        return fd instanceof SyscallError ? { result: 'skip', msg: 'memfd_create() failed' } : fd;
       },
     }),
   ),
@@ -231,24 +231,36 @@ function runCase(opts: KernelOptions, tc: (typeof testCases)[number], b: Backing
   return outcome;
 }
 
-function suite(title: string, opts: KernelOptions): void {
+function suite(title: string, opts: KernelOptions, log?: KselftestLog): void {
   describe(title, () => {
     for (const tc of testCases) {
       for (const b of backings) {
-        it(`${tc.desc} ... with ${b.name}`, (ctx) => {
+        const name = `${tc.desc} ... with ${b.name}`;
+        log?.plan(name);
+        it(name, (ctx) => {
           const outcome = runCase(opts, tc, b);
+          log?.record(name, outcome.result, outcome.msg);
           if (outcome.result === 'skip') ctx.skip(outcome.msg);
-          expect(outcome).toEqual(PASS);
+          expect(outcome.result).toBe('pass');
         });
       }
     }
     it('plans ARRAY_SIZE(test_cases) * (3 + nr_hugetlbsizes) tests', () => {
       expect(testCases.length * backings.length).toBe(10 * (3 + hugetlbSizes.length));
     });
+    if (log === undefined) return;
+    it('agrees with real Linux 6.12 case by case (results/6.12/gup_longterm.gup.tap: the same mounts, gup_test loaded)', (ctx) => {
+      if (!log.complete()) ctx.skip('not every case ran (a filtered run)');
+      log.writeIfAsked(log.tap());
+      const a = compareVerdicts(log.results, parseKselftestTap(kernelOutput('gup_longterm.gup.tap')));
+      expectAgreement(a);
+      expect(a.agree).toBe(50);
+    });
   });
 }
 
-suite('gup_longterm (default mounts: /tmp on tmpfs, cwd on ext4)', {});
+// The realkernel guest's layout: /tmp on tmpfs, the working directory on ext4.
+suite('gup_longterm (default mounts: /tmp on tmpfs, cwd on ext4)', {}, new KselftestLog('gup_longterm'));
 suite('gup_longterm (/tmp on xfs)', { mounts: { '/': 'ext4', '/tmp': 'xfs' } });
 
 describe('gup_longterm: the net expectation', () => {

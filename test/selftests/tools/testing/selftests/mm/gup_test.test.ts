@@ -22,6 +22,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 afterEach(() => new Promise<void>((resolve) => setImmediate(resolve)));
 import { Kernel, type Process } from '../../../../../../src/index.js';
 import * as U from '../../../../../../src/uapi/index.js';
+import { KselftestLog, compareVerdicts, expectAgreement, kernelOutput, parseKselftestTap } from '../../../../kselftest.js';
 
 const MB = 2 ** 20;
 const PAGE = 4096;
@@ -125,6 +126,24 @@ function check(argv: string, kernel?: Kernel): void {
   p.exit();
   expect(k.check()).toEqual([]);
 }
+
+describe('gup_test as results/6.12/gup_test.gup.tap ran it (no arguments: GUP_FAST_BENCHMARK, 128 MiB)', () => {
+  it('agrees with real Linux 6.12: ok 1 ioctl status 0', () => {
+    const log = new KselftestLog('gup_test');
+    const k = new Kernel({ memory: '1GiB', thp: 'madvise' });
+    const p = k.spawn();
+    const { status } = runGupTest(p, parse([]));
+    // ksft_test_result(!status, "ioctl status %d\n", status): the message names the status.
+    log.plan(`ioctl status ${status}`);
+    log.record(`ioctl status ${status}`, status === 0 ? 'pass' : 'fail', `ioctl status ${status}`);
+    log.writeIfAsked(log.tap());
+    expect(k.check()).toEqual([]);
+    p.exit();
+    const a = compareVerdicts(log.results, parseKselftestTap(kernelOutput('gup_test.gup.tap')));
+    expectAgreement(a);
+    expect(a.agree).toBe(1);
+  });
+});
 
 describe('gup_test (run_vmtests.sh)', () => {
   it('gup_test -u -n 1', () => check('-u -n 1'));
