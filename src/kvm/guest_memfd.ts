@@ -118,6 +118,7 @@ export function kvmGmemSupportedFlags(cfg: KvmConfig, kvm: Kvm | null): bigint {
 // mirrors virt/kvm/guest_memfd.c:__kvm_gmem_create (RFC v2: kvm_gmem_hugetlb_setup -> guestmem_hugetlb_setup)
 export function kvmGmemCreateFile(vfs: Vfs, kvm: Kvm, size: number, flags: number, hstate: Hstate | null): OpenFile | ErrnoName {
   const host = kvm.host;
+  gmemRunDeferredMerges(host);
   let spool = null;
   if (hstate !== null) {
     spool = hugetlbFileSubpool(host, hstate, size / hstate.size);
@@ -330,6 +331,54 @@ function gmemMergeHugePage(gmem: KvmGmem, base: number): boolean {
   return true;
 }
 
+/**
+ * Split pages whose file went while a piece was still pinned, by head pfn:
+ * the RFC v2 merges them in a folio_put callback run from a workqueue; the
+ * model runs that work at the next guest_memfd call (any file's).
+ */
+const deferredMerges = new WeakMap<KvmGmem['kvm']['host'], Set<number>>();
+
+/** Take the split page at file index base out of the file and queue its merge. */
+function gmemDeferMerge(gmem: KvmGmem, base: number): void {
+  const host = gmem.kvm.host;
+  const head = gmemSplitHead(gmem, base);
+  if (head < 0) return;
+  for (let k = 0; k < gmem.hstate!.nrPages; k++) {
+    const g = filemapGetFolio(gmem.inode.mapping, base + k);
+    host.folioGet(g);
+    gmemCacheRemove(gmem, g);
+    host.folioPut(g);
+  }
+  let q = deferredMerges.get(host);
+  if (q === undefined) deferredMerges.set(host, (q = new Set()));
+  q.add(head);
+}
+
+/** The workqueue: merge and free the queued split pages whose pieces are free of pins now. */
+// mirrors the 1 GiB series RFC v2's guestmem_hugetlb_cleanup_folio work (the folio_put callback's deferred merge)
+function gmemRunDeferredMerges(host: KvmGmem['kvm']['host']): void {
+  const q = deferredMerges.get(host);
+  if (q === undefined || q.size === 0) return;
+  const ft = host.ft;
+  for (const head of [...q]) {
+    const sp = host.hugetlb.split.get(head);
+    if (sp === undefined) {
+      q.delete(head);
+      continue;
+    }
+    let busy = false;
+    for (let k = 0; k < sp.hstate.nrPages && !busy; k++) {
+      const g = host.pfnFolio(head + k);
+      busy = g === 0 || ft.refcount[g] !== 1 || ft.mapcount[g] !== -1;
+    }
+    if (busy) continue;
+    q.delete(head);
+    const f = hugetlbMergeFolio(host, head);
+    // Its last reference: back to the subpool (and the pool).
+    if (f > 0) host.folioPut(f);
+  }
+}
+
 /** After the attributes of [start, end) changed: split the huge pages that now hold a shared page, merge those all private again. */
 // mirrors the 1 GiB series RFC v2's kvm_gmem_restructure_folios_in_range
 function gmemRestructure(gmem: KvmGmem, start: number, end: number): ErrnoName | null {
@@ -384,7 +433,11 @@ function gmemHugetlbTruncate(gmem: KvmGmem, start: number, end: number, check: b
     host.content.fill(f, n, (a - index) * PAGE_SIZE, (b - a) * PAGE_SIZE, 0);
   }
   for (const base of whole) {
-    if (!gmemMergeHugePage(gmem, base)) continue;
+    if (!gmemMergeHugePage(gmem, base)) {
+      // Only when the file goes (check off): a piece is still pinned. The pieces leave the file; the merge waits for the pins.
+      if (!check) gmemDeferMerge(gmem, base);
+      continue;
+    }
     const f = filemapGetFolio(mapping, base);
     // The page cache's references go: the page returns to the file's subpool.
     host.folioGet(f);
@@ -430,6 +483,7 @@ function kvmGmemAllocate(gmem: KvmGmem, offset: bigint, len: bigint): ErrnoName 
 // mirrors virt/kvm/guest_memfd.c:kvm_gmem_fallocate
 function kvmGmemFallocate(file: OpenFile, mode: number, offset: bigint, len: bigint): ErrnoName | null {
   const gmem = file.privateData as KvmGmem;
+  gmemRunDeferredMerges(gmem.kvm.host);
   if (!(mode & FALLOC_FL_KEEP_SIZE)) return 'EOPNOTSUPP';
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return 'EOPNOTSUPP';
   if (offset % PAGE !== 0n || len % PAGE !== 0n) return 'EINVAL';
@@ -479,6 +533,7 @@ function kvmGmemMmap(file: OpenFile, vma: Vma): ErrnoName | null {
 // mirrors virt/kvm/guest_memfd.c:kvm_gmem_ioctl (v8)
 function kvmGmemIoctl(file: OpenFile, cmd: number, arg: unknown): number | ErrnoName {
   const gmem = file.privateData as KvmGmem;
+  gmemRunDeferredMerges(gmem.kvm.host);
   if (!gmem.kvm.cfg.inPlaceConversion || cmd !== K.KVM_SET_MEMORY_ATTRIBUTES2) return 'ENOTTY';
   const a = copyStructFromUser(arg, ['offset', 'address', 'size', 'attributes', 'flags', 'reserved']);
   if (a === null) return 'EFAULT';

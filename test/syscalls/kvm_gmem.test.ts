@@ -418,6 +418,48 @@ describe("policy gmemHugeShared 'split' (the 1 GiB series RFC v2's restructuring
     expect(k.check()).toEqual([]);
   });
 
+  it('the split needs vmemmap (HVO undone): without memory the conversion is ENOMEM and the page stays private', () => {
+    const { k, p, vm } = setup(U.KVM_X86_SW_PROTECTED_VM, { memory: '64MiB', hugetlb: { '2MiB': 2 }, hugetlbOptimizeVmemmap: true, kvm: { guestMemfd: 'mainline', hugetlb: true, inPlaceConversion: true } });
+    const fd = gmem(p, vm, M2, MMAP | U.GUEST_MEMFD_FLAG_HUGETLB);
+    p.fallocate(fd, U.FALLOC_FL_KEEP_SIZE, 0, M2);
+    const m = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
+    // Fill the rest of memory with tmpfs pages until the page allocator has nothing left.
+    const fills = ['/tmp/fill', '/dev/shm/fill'].map((path) => p.open(path, U.O_RDWR | U.O_CREAT, 0o600));
+    for (const f of fills) for (let off = 0, step = 1 << 20; step >= PAGE; step /= 16) while (syscallCode(() => p.fallocate(f, 0, off, step)) === 'ok') off += step;
+    expect(k.meminfo().MemFree).toBe(0);
+    expect(syscallCode(() => p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: 0, size: PAGE, attributes: 0, flags: 0 }))).toBe('ENOMEM');
+    expect(k.check()).toEqual([]);
+    for (const [i, path] of ['/tmp/fill', '/dev/shm/fill'].entries()) {
+      p.close(fills[i]!);
+      p.unlink(path);
+    }
+    // The attributes were rolled back: the page is still private.
+    expect(signalOf(() => p.read(m, 1))).toBe('SIGBUS');
+    p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: 0, size: PAGE, attributes: 0, flags: 0 });
+    expect(p.read(m, 1)[0]).toBe(0);
+    expect(k.check()).toEqual([]);
+  });
+
+  it('a split page still pinned when its file goes is merged and freed after the unpin (the RFC deferred merge)', () => {
+    const { k, p, vm } = setup(U.KVM_X86_SW_PROTECTED_VM, HUGE_INPLACE(true));
+    const fd = gmem(p, vm, M2, FLAGS);
+    const m = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
+    p.write(m, Uint8Array.of(1));
+    const gup = p.open(U.GUP_TEST_PATH, U.O_RDWR);
+    p.ioctl(gup, U.PIN_LONGTERM_TEST_START, { addr: m, size: PAGE, flags: 0 });
+    p.munmap(m, M2);
+    p.close(fd);
+    // The file is gone; its huge page is not back in the pool while the piece is pinned.
+    expect(k.meminfo().HugePages_Free).toBe(3);
+    expect(k.check()).toEqual([]);
+    p.ioctl(gup, U.PIN_LONGTERM_TEST_STOP);
+    // The next guest_memfd call runs the queued merge: the page returns to the pool, its subpool goes.
+    p.close(gmem(p, vm, PAGE));
+    expect(k.meminfo().HugePages_Free).toBe(4);
+    expect(k.meminfo().HugePages_Rsvd).toBe(0);
+    expect(k.check()).toEqual([]);
+  });
+
   it('a long-term pin on a shared piece: to-private and a punch of its whole huge page are EAGAIN until the unpin', () => {
     const { k, p, vm } = setup(U.KVM_X86_SW_PROTECTED_VM, HUGE_INPLACE(false));
     const fd = gmem(p, vm, M2, FLAGS);
