@@ -520,7 +520,8 @@ function kvmGmemCreate(ctx: KvmContext, kvm: Kvm, size: bigint, flags: bigint, c
   let hstate: Hstate | null = null;
   const sizeLog = Number((flags >> K.GUESTMEM_HUGETLB_FLAG_SHIFT) & K.GUESTMEM_HUGETLB_FLAG_MASK);
   if (flags & K.GUEST_MEMFD_FLAG_HUGETLB) {
-    // RFC v2 (kvm_gmem_hugetlb_setup): log2 of the size as MAP_HUGE_* encodes it, 0 for the default hstate; an unknown size is EINVAL.
+    // RFC v2 (kvm_gmem_hugetlb_setup): log2 of the size as MAP_HUGE_* encodes it, 0 for the default hstate. An unknown size:
+    // guest_memfd.md is silent; EINVAL as mmap answers an unknown MAP_HUGE_* size (ksys_mmap_pgoff's hstate_sizelog check).
     const hs = ctx.host.hugetlb;
     hstate = sizeLog === 0 ? hs.defaultHstate : (hs.bySize(2 ** sizeLog) ?? null);
     if (hstate === null) return 'EINVAL';
