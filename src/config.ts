@@ -107,8 +107,22 @@ const MAX_CPUS = 4096;
 /** First 1 MiB of RAM, kept by the firmware and the kernel as on x86. */
 export const RESERVED_PAGES = 256;
 
+/**
+ * Validate the options object. Reading it runs the caller's getters (what they
+ * throw passes through); an options object the engine cannot read at all (a
+ * revoked Proxy: TypeError) is a configuration error.
+ */
+function safeParseOptions(opts: unknown): ReturnType<typeof schema.safeParse> {
+  try {
+    return schema.safeParse(opts);
+  } catch (e) {
+    if (e instanceof TypeError) throw new KernelConfigError('Kernel options: the object cannot be read');
+    throw e;
+  }
+}
+
 export function parseKernelOptions(opts: unknown): BootConfig {
-  const r = schema.safeParse(opts ?? {});
+  const r = safeParseOptions(opts ?? {});
   if (!r.success) {
     const issue = r.error.issues[0]!;
     throw new KernelConfigError(`Kernel option ${issue.path.join('.') || '(options)'}: ${issue.message}`);

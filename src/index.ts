@@ -21,7 +21,7 @@ export type { FolioInfo } from './fs/proc/page.js';
 export type { Stat } from './fs/vfs.js';
 export type { DmaStats } from './drivers/dma.js';
 export type { KhugepagedScanReport } from './mm/khugepaged.js';
-export { CostModel, UNIT_COSTS, UnknownCostError, LOW_CONFIDENCE_SHARE, type Confidence, type CostEstimate, type CostLine, type UnitCost } from './cost/model.js';
+export { CostModel, UNIT_COSTS, UnknownCostError, InvalidCostError, LOW_CONFIDENCE_SHARE, type Confidence, type CostEstimate, type CostLine, type UnitCost } from './cost/model.js';
 export { EVENT_NAMES, type EventName } from './cost/counters.js';
 export { MmuNotifyEvent, type MmuNotifierOps, type MmuNotifierRange } from './mm/mmu_notifier.js';
 /** Guest code for KVM vCPUs (generators of guest operations; see docs/API.md, KVM). */

@@ -20,12 +20,12 @@ import { hugetlbInit } from './mm/hugetlb.js';
 import { type SysFile, hugetlbSysFiles, sysfsOpen } from './fs/sysfs.js';
 import { thpSysFiles } from './fs/sysfs_thp.js';
 import { type ShmemFs, type ShmemHuge, shmemFs } from './fs/shmem.js';
-import { MountError, Namespace } from './fs/namei.js';
+import { MountError, Namespace, getname } from './fs/namei.js';
 import { type Meminfo, meminfoRead } from './fs/proc/meminfo.js';
 import { type FolioInfo, folioInfo, kpagecount, kpageflags } from './fs/proc/page.js';
 import { type Violation, checkKernel } from './check/oracle.js';
 import type { DeviceOpen, KernelCore } from './kernel_core.js';
-import { Process } from './process.js';
+import { type Process, createProcess } from './process.js';
 import { KernelGup } from './kernel_gup.js';
 import { registerDrivers } from './drivers/index.js';
 import { type KvmMmuStats, register as registerKvm, vmList } from './kvm/index.js';
@@ -56,7 +56,7 @@ const THP_SHMEM_ENABLED = '/sys/kernel/mm/transparent_hugepage/shmem_enabled';
 const SHMEM_ENABLED_VALUES: readonly ShmemEnabled[] = ['always', 'within_size', 'advise', 'never', 'deny', 'force'];
 const SPLIT_HUGE_PAGES = '/sys/kernel/debug/split_huge_pages';
 
-export class Kernel implements KernelCore {
+export class Kernel {
   /** @internal The host memory-management state. */
   readonly host: Host;
   /** @internal */
@@ -75,10 +75,12 @@ export class Kernel implements KernelCore {
   readonly gup: KernelGup;
   /** The designs this kernel runs (Kernel option `policy`). */
   readonly policy: Readonly<Required<PolicyChoice>>;
-  private readonly procs = new Map<number, Process>();
+  readonly #procs = new Map<number, Process>();
   /** sysfs and sysctl files by path (src/fs/sysfs.ts). */
-  private readonly sysFiles: Map<string, SysFile>;
-  private nextPid = 1;
+  readonly #sysFiles: Map<string, SysFile>;
+  #nextPid = 1;
+  /** What processes reach of this kernel (process.ts cannot import kernel.ts); adopt and reap are not methods of Kernel. */
+  readonly #core: KernelCore;
 
   constructor(options: KernelOptions = {}) {
     const cfg = parseKernelOptions(options);
@@ -106,32 +108,38 @@ export class Kernel implements KernelCore {
     registerDrivers(this.devices, { host: this.host, vfs: this.vfs });
     registerKvm(this.devices, { host: this.host, vfs: this.vfs, cfg: cfg.kvm });
     // The HugeTLB pool files (sysfs and /proc/sys/vm), also reachable with open(2).
-    this.sysFiles = hugetlbSysFiles(this.host);
+    this.#sysFiles = hugetlbSysFiles(this.host);
     // The multi-size THP controls and counters (hugepages-<size>kB/ under transparent_hugepage/).
-    for (const [path, f] of thpSysFiles(this.host)) this.sysFiles.set(path, f);
-    for (const [path, f] of this.sysFiles) this.devices.set(path, (_task, flags) => sysfsOpen(this.vfs, f.attr, path, flags, f.sysctl));
+    for (const [path, f] of thpSysFiles(this.host)) this.#sysFiles.set(path, f);
+    for (const [path, f] of this.#sysFiles) this.devices.set(path, (_task, flags) => sysfsOpen(this.vfs, f.attr, path, flags, f.sysctl));
+    this.#core = {
+      host: this.host,
+      vfs: this.vfs,
+      shmem: this.shmem,
+      hugetlbfs: this.hugetlbfs,
+      ns: this.ns,
+      mmapHooks: this.mmapHooks,
+      devices: this.devices,
+      adopt: (make) => this.#adopt(make),
+      reap: (p) => void this.#procs.delete(p.pid),
+    };
   }
 
   /** A new process with an empty address space. */
   spawn(): Process {
-    return this.adopt((pid) => Process.create(this, pid));
+    return this.#adopt((pid) => createProcess(this.#core, pid));
   }
 
-  /** @internal */
-  adopt(make: (pid: number) => Process): Process {
-    const p = make(this.nextPid++);
-    this.procs.set(p.pid, p);
+  /** Give a new process a pid and register it (spawn, and fork through the core). */
+  #adopt(make: (pid: number) => Process): Process {
+    const p = make(this.#nextPid++);
+    this.#procs.set(p.pid, p);
     return p;
-  }
-
-  /** @internal */
-  reap(p: Process): void {
-    this.procs.delete(p.pid);
   }
 
   /** Live processes. */
   processes(): Process[] {
-    return [...this.procs.values()];
+    return [...this.#procs.values()];
   }
 
   /** /proc/meminfo, in kB. */
@@ -253,8 +261,10 @@ export class Kernel implements KernelCore {
   }
 
   /** Read a sysfs file the model implements (transparent_hugepage settings, khugepaged's). */
+  // mirrors fs/open.c:do_sys_openat2 then the attribute's show (a path that is not a string: getname's EFAULT)
   readSysfs(path: string): string {
-    const sf = this.sysFiles.get(path);
+    path = sysfsName(path);
+    const sf = this.#sysFiles.get(path);
     if (sf !== undefined) {
       // The file's text without its newline; a write-only file cannot be opened for reading.
       if (sf.attr.show === undefined || !(sf.attr.mode & 0o444)) throw new SyscallError('EACCES', 'open');
@@ -270,20 +280,27 @@ export class Kernel implements KernelCore {
   }
 
   /** Write a sysfs file the model implements; invalid values fail with EINVAL as the kernel's store does. */
+  // mirrors fs/open.c:do_sys_openat2 then fs/read_write.c:ksys_write (open's errnos first, then the buffer's EFAULT)
   writeSysfs(path: string, value: string): void {
-    const sf = this.sysFiles.get(path);
+    path = sysfsName(path);
+    const sf = this.#sysFiles.get(path);
     if (sf !== undefined) {
       // One write(2) of value, as given: "16\n" and "16" are both 16 (kstrtoul), " 16" is not.
       if (sf.attr.store === undefined || !(sf.attr.mode & 0o222)) throw new SyscallError('EACCES', 'open');
       // A write of no bytes stores nothing (sysfs_kf_write returns 0 at once).
-      const text = String(value);
+      const text = sysfsWriteBuffer(value);
       if (text === '') return;
       const r = sf.attr.store(text);
       if (typeof r === 'string') throw new SyscallError(r, 'write');
       return;
     }
+    const known = isKhugepagedSysfs(path) || path === THP_ENABLED || path === THP_USE_ZERO_PAGE || path === THP_SHMEM_ENABLED || path === SPLIT_HUGE_PAGES;
+    if (!known) throw new SyscallError('ENOENT', 'open');
+    // khugepaged's counters are read-only: open(O_WRONLY) fails before the buffer is looked at.
+    if (path.endsWith('/pages_collapsed') || path.endsWith('/full_scans')) throw new SyscallError('EACCES', 'open');
+    const raw = sysfsWriteBuffer(value);
     const thp = this.host.cfg.thp;
-    const v = String(value).trim();
+    const v = raw.trim();
     if (isKhugepagedSysfs(path)) {
       const e = khugepagedSysfsWrite(this.host, path, v);
       if (e !== null) throw new SyscallError(e, e === 'EACCES' ? 'open' : 'write');
@@ -301,7 +318,6 @@ export class Kernel implements KernelCore {
     }
     if (path === THP_SHMEM_ENABLED) {
       // mirrors mm/shmem.c:shmem_enabled_store (one trailing newline allowed; at most 15 bytes)
-      const raw = String(value);
       const text = raw.endsWith('\n') ? raw.slice(0, -1) : raw;
       if (raw.length + 1 > 16 || !(SHMEM_ENABLED_VALUES as readonly string[]).includes(text)) throw new SyscallError('EINVAL', 'write');
       thp.shmemEnabled = text as ShmemEnabled;
@@ -310,15 +326,13 @@ export class Kernel implements KernelCore {
       return;
     }
     if (path === SPLIT_HUGE_PAGES) {
-      this.splitHugePagesWrite(v);
-      return;
+      this.#splitHugePagesWrite(v);
     }
-    throw new SyscallError('ENOENT', 'open');
   }
 
   /** debugfs split_huge_pages: "pid,vaddr_start,vaddr_end[,new_order]", or "1" for every process. */
   // mirrors mm/huge_memory.c:split_huge_pages_write (the <path> form needs large page-cache folios: EINVAL)
-  private splitHugePagesWrite(v: string): void {
+  #splitHugePagesWrite(v: string): void {
     const hex = '(?:0[xX])?([0-9a-fA-F]+)';
     const m = new RegExp(`^(-?\\d+)(?:,${hex},${hex}(?:,(-?\\d+))?)?$`).exec(v);
     if (m === null || v.startsWith('/')) throw new SyscallError('EINVAL', 'write');
@@ -328,7 +342,7 @@ export class Kernel implements KernelCore {
       if (pid !== 1) throw new SyscallError('EINVAL', 'write');
       // split_huge_pages_all
       const all = { split: 0, total: 0 };
-      for (const p of this.procs.values()) {
+      for (const p of this.#procs.values()) {
         if (p.mm === null) continue;
         for (const vma of [...p.mm.vmas]) {
           const r = splitHugePagesPid(this.host, p.mm, vma.start, vma.end, 0);
@@ -339,11 +353,25 @@ export class Kernel implements KernelCore {
       report(all);
       return;
     }
-    const proc = this.procs.get(pid);
+    const proc = this.#procs.get(pid);
     if (proc === undefined || proc.mm === null) throw new SyscallError('ESRCH', 'write');
     const start = Math.floor(Number.parseInt(m[2], 16) / 4096) * 4096;
     const end = Math.floor(Number.parseInt(m[3]!, 16) / 4096) * 4096;
     const order = m[4] === undefined ? 0 : Number(m[4]);
     report(splitHugePagesPid(this.host, proc.mm, start, end, order));
   }
+}
+
+/** The path of a sysfs read or write: open(2)'s getname (EFAULT for a non-string, ENOENT for ''). */
+function sysfsName(path: unknown): string {
+  const pn = getname(path);
+  if ('err' in pn) throw new SyscallError(pn.err, 'open');
+  return pn.name;
+}
+
+/** write(2)'s buffer: a string as given, a number or bigint as its decimal text (a convenience); anything else is not user memory: EFAULT. */
+function sysfsWriteBuffer(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint') return `${value}`;
+  throw new SyscallError('EFAULT', 'write');
 }

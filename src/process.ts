@@ -47,16 +47,30 @@ import type { GuestCode } from './kvm/guest.js';
 /** The largest access a single read/write/fill may span (the model's own bound). */
 const MAX_ACCESS = 2 ** 40;
 
+/**
+ * @internal A task's mm for kernel-internal callers (KernelGup): undefined for
+ * anything that is not a Process (a brand check: no getter or Proxy trap
+ * runs), null once the process has exited.
+ */
+export let taskMm: (p: unknown) => MmStruct | null | undefined;
+
 export class Process {
+  static {
+    taskMm = (p) => (typeof p === 'object' && p !== null && #k in p ? p.mm : undefined);
+  }
+
   readonly pid: number;
   /** task->comm: the name tracepoints and /proc show (TASK_COMM_LEN: at most 15 characters kept); fork copies it. */
   get comm(): string {
-    return this.name;
+    return this.#name;
   }
+  /** prctl(PR_SET_NAME): a string (anything else is not user memory: EFAULT); 15 characters are kept. */
+  // mirrors kernel/sys.c:SYSCALL_DEFINE5(prctl) PR_SET_NAME (strncpy_from_user, then set_task_comm)
   set comm(v: string) {
-    this.name = String(v).slice(0, 15);
+    if (typeof v !== 'string') throw new SyscallError('EFAULT', 'prctl');
+    this.#name = v.slice(0, 15);
   }
-  private name = 'foliosim';
+  #name = 'foliosim';
   /** The address space; null once the process has exited. */
   mm: MmStruct | null;
   readonly fds: FdTable;
@@ -65,16 +79,20 @@ export class Process {
   /** Set when the OOM killer chose this process. */
   killedBy: 'SIGKILL' | null = null;
   /** The working directory (fs->pwd), absolute and normalized; fork inherits it. */
-  private cwd = DEFAULT_CWD;
+  #cwd = DEFAULT_CWD;
+
+  /** The kernel's internals this process reaches (not the Kernel object: its internals stay off the public surface). */
+  readonly #k: KernelCore;
 
   /** @internal Processes are made by Kernel.spawn and Process.fork. */
   constructor(
-    private readonly k: KernelCore,
+    k: KernelCore,
     pid: number,
     parent: Process | null,
     mm: MmStruct,
     fds: FdTable,
   ) {
+    this.#k = k;
     this.pid = pid;
     this.parent = parent;
     this.mm = mm;
@@ -82,23 +100,14 @@ export class Process {
     mm.ownerPid = pid;
   }
 
-  /** @internal A new process with an empty address space. */
-  static create(k: KernelCore, pid: number): Process {
-    const pgd = newTable(k.host, { pgtablesBytes: 0 }, Level.PGD);
-    if (pgd === null) throw new SyscallError('ENOMEM', 'fork');
-    const mm = new MmStruct(k.host.newId(), pgd, mmapBase());
-    mm.pgtablesBytes = PAGE_SIZE;
-    return new Process(k, pid, null, mm, new FdTable());
-  }
-
   /** The mm, or ESRCH once the process has exited. */
-  private live(syscall: string): MmStruct {
+  #live(syscall: string): MmStruct {
     if (this.mm === null) throw new SyscallError('ESRCH', syscall);
     return this.mm;
   }
 
   /** fdget: an O_PATH descriptor counts as not open. */
-  private fdget(fd: unknown, syscall: string): OpenFile {
+  #fdget(fd: unknown, syscall: string): OpenFile {
     const n = cInt(fd);
     const f = n === null ? undefined : this.fds.get(n);
     if (f === undefined || f.fMode & FMode.PATH) throw new SyscallError('EBADF', syscall);
@@ -112,7 +121,7 @@ export class Process {
   // mirrors arch/x86/kernel/sys_x86_64.c:SYSCALL_DEFINE6(mmap) and mm/mmap.c:ksys_mmap_pgoff
   mmap(addr: unknown, length: unknown, prot: unknown, flags: unknown, fd: unknown, offset: unknown): number {
     const S = 'mmap';
-    const mm = this.live(S);
+    const mm = this.#live(S);
     const off = cULong(offset);
     if (off === null || off % BigInt(PAGE_SIZE) !== 0n) throw new SyscallError('EINVAL', S);
     const a = cULong(addr);
@@ -124,47 +133,47 @@ export class Process {
     const highFlags = fl >> 32n !== 0n;
     let file: OpenFile | null = null;
     if (!(f & MAP_ANONYMOUS)) {
-      file = this.fdget(fd, S);
+      file = this.#fdget(fd, S);
       const hsize = file.fOp.hugePageSize;
       if (hsize !== undefined) len = alignUp64(len, BigInt(hsize));
       else if (f & MAP_HUGETLB) throw new SyscallError('EINVAL', S);
     } else if (f & MAP_HUGETLB) {
-      const h = hstateSizelog(this.k.hugetlbfs.hstates, (f >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK);
+      const h = hstateSizelog(this.#k.hugetlbfs.hstates, (f >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK);
       if (h === undefined) throw new SyscallError('EINVAL', S);
       len = alignUp64(len, BigInt(h.size));
       // hugetlb_file_setup: an anonymous hugetlbfs file of len bytes backs the mapping
       // (a len beyond MAX_LFS_FILESIZE fails in do_mmap with ENOMEM before the file is used).
-      file = this.k.hugetlbfs.fileSetup(h, len <= MAX_LFS_FILESIZE ? len : 0n, 'anon_hugepage (deleted)');
+      file = this.#k.hugetlbfs.fileSetup(h, len <= MAX_LFS_FILESIZE ? len : 0n, 'anon_hugepage (deleted)');
     }
     if (file !== null) getFile(file);
     try {
-      return doMmap(this.k.host, this.k.mmapHooks, mm, file, a, len, Number(p & 0xffffffffn), f, highFlags, off / BigInt(PAGE_SIZE));
+      return doMmap(this.#k.host, this.#k.mmapHooks, mm, file, a, len, Number(p & 0xffffffffn), f, highFlags, off / BigInt(PAGE_SIZE));
     } finally {
       // ksys_mmap_pgoff's fput: the mapping holds its own reference.
       if (file !== null) fput(file);
       // vm_mmap_pgoff's userfaultfd_unmap_complete: MAP_FIXED may have replaced a registered range.
-      userfaultfdCompleteEvents(this.k.host);
+      userfaultfdCompleteEvents(this.#k.host);
     }
   }
 
   /** munmap(2). */
   munmap(addr: unknown, length: unknown): 0 {
-    const mm = this.live('munmap');
+    const mm = this.#live('munmap');
     const a = cULong(addr);
     const l = cULong(length);
     if (a === null || l === null) throw new SyscallError('EINVAL', 'munmap');
     try {
-      doMunmap(this.k.host, mm, a, l);
+      doMunmap(this.#k.host, mm, a, l);
     } finally {
       // __vm_munmap's userfaultfd_unmap_complete, once mmap_lock is dropped.
-      userfaultfdCompleteEvents(this.k.host);
+      userfaultfdCompleteEvents(this.#k.host);
     }
     return 0;
   }
 
   /** mremap(2). Returns the (possibly new) address of the mapping. */
   mremap(oldAddress: unknown, oldSize: unknown, newSize: unknown, flags: unknown, newAddress: unknown = 0): number {
-    const mm = this.live('mremap');
+    const mm = this.#live('mremap');
     const a = cULong(oldAddress);
     const o = cULong(oldSize);
     const n = cULong(newSize);
@@ -172,32 +181,32 @@ export class Process {
     const na = cULong(newAddress);
     if (a === null || o === null || n === null || f === null || na === null) throw new SyscallError('EINVAL', 'mremap');
     try {
-      return doMremap(this.k.host, mm, a, o, n, f, na);
+      return doMremap(this.#k.host, mm, a, o, n, f, na);
     } finally {
       // The UNMAP and REMAP events, once mmap_lock is dropped.
-      userfaultfdCompleteEvents(this.k.host);
+      userfaultfdCompleteEvents(this.#k.host);
     }
   }
 
   /** mprotect(2). */
   mprotect(addr: unknown, length: unknown, prot: unknown): 0 {
-    const mm = this.live('mprotect');
+    const mm = this.#live('mprotect');
     const a = cULong(addr);
     const l = cULong(length);
     const p = cULong(prot);
     if (a === null || l === null || p === null) throw new SyscallError('EINVAL', 'mprotect');
-    doMprotect(this.k.host, mm, a, l, p);
+    doMprotect(this.#k.host, mm, a, l, p);
     return 0;
   }
 
   /** madvise(2). */
   madvise(addr: unknown, length: unknown, advice: unknown): 0 {
-    const mm = this.live('madvise');
+    const mm = this.#live('madvise');
     const a = cULong(addr);
     const l = cULong(length);
     const b = cInt(advice);
     if (a === null || l === null || b === null) throw new SyscallError('EINVAL', 'madvise');
-    doMadvise(this.k.host, mm, a, l, b);
+    doMadvise(this.#k.host, mm, a, l, b);
     return 0;
   }
 
@@ -206,8 +215,8 @@ export class Process {
 
   /** memfd_create(2). Returns the new descriptor. */
   memfd_create(name: unknown, flags: unknown): number {
-    this.live('memfd_create');
-    const { file, flags: f } = memfdCreate(this.k.shmem, this.k.hugetlbfs, name, flags);
+    this.#live('memfd_create');
+    const { file, flags: f } = memfdCreate(this.#k.shmem, this.#k.hugetlbfs, name, flags);
     const fd = this.fds.install(file, (f & MFD_CLOEXEC) !== 0);
     if (fd < 0) {
       // Linux reserves the descriptor first; the file never becomes visible.
@@ -222,10 +231,10 @@ export class Process {
   // mirrors fs/open.c:do_sys_ftruncate
   ftruncate(fd: unknown, length: unknown): 0 {
     const S = 'ftruncate';
-    this.live(S);
+    this.#live(S);
     const len = cLong(length);
     if (len === null || len < 0n) throw new SyscallError('EINVAL', S);
-    check(doFtruncate(this.fdgetU(fd, S), len), S);
+    check(doFtruncate(this.#fdgetU(fd, S), len), S);
     return 0;
   }
 
@@ -233,8 +242,8 @@ export class Process {
   // mirrors fs/open.c:ksys_fallocate
   fallocate(fd: unknown, mode: unknown, offset: unknown, len: unknown): 0 {
     const S = 'fallocate';
-    this.live(S);
-    const file = this.fdget(fd, S);
+    this.#live(S);
+    const file = this.#fdget(fd, S);
     const m = cInt(mode);
     const o = cLong(offset);
     const l = cLong(len);
@@ -247,10 +256,10 @@ export class Process {
   // mirrors fs/read_write.c:ksys_pread64
   pread(fd: unknown, buf: unknown, count: unknown, offset: unknown): number {
     const S = 'pread64';
-    this.live(S);
+    this.#live(S);
     const pos = cLong(offset);
     if (pos === null || pos < 0n) throw new SyscallError('EINVAL', S);
-    const file = this.fdgetU(fd, S);
+    const file = this.#fdgetU(fd, S);
     const c = cULong(count);
     if (c === null) throw new SyscallError('EINVAL', S);
     return check(vfsPread(file, buf, c, pos), S);
@@ -260,10 +269,10 @@ export class Process {
   // mirrors fs/read_write.c:ksys_pwrite64
   pwrite(fd: unknown, buf: unknown, count: unknown, offset: unknown): number {
     const S = 'pwrite64';
-    this.live(S);
+    this.#live(S);
     const pos = cLong(offset);
     if (pos === null || pos < 0n) throw new SyscallError('EINVAL', S);
-    const file = this.fdgetU(fd, S);
+    const file = this.#fdgetU(fd, S);
     const c = cULong(count);
     if (c === null) throw new SyscallError('EINVAL', S);
     return check(vfsPwrite(file, buf, c, pos), S);
@@ -276,8 +285,8 @@ export class Process {
   // mirrors fs/read_write.c:ksys_read
   sysread(fd: unknown, buf: unknown, count: unknown): number {
     const S = 'read';
-    this.live(S);
-    const file = this.fdgetU(fd, S);
+    this.#live(S);
+    const file = this.#fdgetU(fd, S);
     const c = cULong(count);
     if (c === null) throw new SyscallError('EFAULT', S);
     return check(vfsReadPos(file, buf, c, this), S);
@@ -287,8 +296,8 @@ export class Process {
   // mirrors fs/read_write.c:ksys_write
   syswrite(fd: unknown, buf: unknown, count: unknown): number {
     const S = 'write';
-    this.live(S);
-    const file = this.fdgetU(fd, S);
+    this.#live(S);
+    const file = this.#fdgetU(fd, S);
     const c = cULong(count);
     if (c === null) throw new SyscallError('EFAULT', S);
     return check(vfsWritePos(file, buf, c), S);
@@ -302,8 +311,8 @@ export class Process {
   // mirrors fs/ioctl.c:SYSCALL_DEFINE3(ioctl) (-> vfs_ioctl; generic FIO* requests not modelled)
   ioctl(fd: unknown, request: unknown, arg?: unknown): number {
     const S = 'ioctl';
-    this.live(S);
-    const file = this.fdgetU(fd, S);
+    this.#live(S);
+    const file = this.#fdgetU(fd, S);
     const cmd = cUInt(request);
     if (cmd === null) throw new SyscallError('ENOTTY', S);
     if (file.fOp.unlockedIoctl === undefined) throw new SyscallError('ENOTTY', S);
@@ -311,7 +320,7 @@ export class Process {
   }
 
   /** fdget of an unsigned int descriptor; raw (fdget_raw) also returns O_PATH files. */
-  private fdgetU(fd: unknown, syscall: string, raw = false): OpenFile {
+  #fdgetU(fd: unknown, syscall: string, raw = false): OpenFile {
     const n = cUInt(fd);
     const f = n === null ? undefined : this.fds.get(n);
     if (f === undefined || (!raw && f.fMode & FMode.PATH)) throw new SyscallError('EBADF', syscall);
@@ -320,8 +329,8 @@ export class Process {
 
   /** fstat(2). */
   fstat(fd: unknown): Stat {
-    this.live('fstat');
-    return vfsFstat(this.fdgetU(fd, 'fstat', true));
+    this.#live('fstat');
+    return vfsFstat(this.#fdgetU(fd, 'fstat', true));
   }
 
   /**
@@ -332,7 +341,7 @@ export class Process {
   // mirrors fs/open.c:do_sys_openat2 (openat(AT_FDCWD, ...))
   open(path: unknown, flags: unknown = 0, mode: unknown = 0o666): number {
     const S = 'openat';
-    this.live(S);
+    this.#live(S);
     // build_open_flags, then getname, then get_unused_fd_flags, then the lookup.
     const f = cInt(flags);
     if (f === null) throw new SyscallError('EINVAL', S);
@@ -342,8 +351,8 @@ export class Process {
     if ('err' in pn) throw new SyscallError(pn.err, S);
     const name = pn.name;
     if (!this.fds.hasFree()) throw new SyscallError('EMFILE', S);
-    const dev = this.k.devices.get(name);
-    const file = dev !== undefined ? dev(this, how.flags) : this.k.ns.open(this.cwd, name, how.flags, how.mode);
+    const dev = this.#k.devices.get(name);
+    const file = dev !== undefined ? dev(this, how.flags) : this.#k.ns.open(this.#cwd, name, how.flags, how.mode);
     if (typeof file === 'string') throw new SyscallError(file, S);
     const fd = this.fds.install(file, (how.flags & O_CLOEXEC) !== 0);
     if (fd < 0) {
@@ -357,11 +366,11 @@ export class Process {
   // mirrors fs/namei.c:do_unlinkat
   unlink(path: unknown): 0 {
     const S = 'unlink';
-    this.live(S);
+    this.#live(S);
     const pn = getname(path);
     if ('err' in pn) throw new SyscallError(pn.err, S);
     const name = pn.name;
-    check(this.k.ns.unlink(this.cwd, name), S);
+    check(this.#k.ns.unlink(this.#cwd, name), S);
     return 0;
   }
 
@@ -369,49 +378,49 @@ export class Process {
   // mirrors fs/open.c:SYSCALL_DEFINE1(chdir)
   chdir(path: unknown): 0 {
     const S = 'chdir';
-    this.live(S);
+    this.#live(S);
     const pn = getname(path);
     if ('err' in pn) throw new SyscallError(pn.err, S);
     const name = pn.name;
-    const dir = this.k.ns.chdir(this.cwd, name);
+    const dir = this.#k.ns.chdir(this.#cwd, name);
     if (!dir.startsWith('/')) throw new SyscallError(dir as ErrnoName, S);
-    this.cwd = dir;
+    this.#cwd = dir;
     return 0;
   }
 
   /** getcwd(2): the working directory. */
   // mirrors fs/d_path.c:SYSCALL_DEFINE2(getcwd)
   getcwd(): string {
-    this.live('getcwd');
-    return this.cwd;
+    this.#live('getcwd');
+    return this.#cwd;
   }
 
   /** fstatfs(2): the counts of the file system fd lives on (f_type is its magic number). */
   // mirrors fs/statfs.c:SYSCALL_DEFINE2(fstatfs) (fd_statfs)
   fstatfs(fd: unknown): Statfs {
-    this.live('fstatfs');
-    return vfsStatfs(this.fdgetU(fd, 'fstatfs', true));
+    this.#live('fstatfs');
+    return vfsStatfs(this.#fdgetU(fd, 'fstatfs', true));
   }
 
   /** fsync(2): write back the file's dirty pages; its shared mappings are write-protected again. */
   // mirrors fs/sync.c:do_fsync
   fsync(fd: unknown): 0 {
-    this.live('fsync');
-    check(vfsFsync(this.fdgetU(fd, 'fsync'), false), 'fsync');
+    this.#live('fsync');
+    check(vfsFsync(this.#fdgetU(fd, 'fsync'), false), 'fsync');
     return 0;
   }
 
   /** fdatasync(2): as fsync (the model keeps no metadata to spare). */
   // mirrors fs/sync.c:do_fsync (datasync)
   fdatasync(fd: unknown): 0 {
-    this.live('fdatasync');
-    check(vfsFsync(this.fdgetU(fd, 'fdatasync'), true), 'fdatasync');
+    this.#live('fdatasync');
+    check(vfsFsync(this.#fdgetU(fd, 'fdatasync'), true), 'fdatasync');
     return 0;
   }
 
   /** close(2). */
   close(fd: unknown): 0 {
-    this.live('close');
+    this.#live('close');
     const n = cUInt(fd);
     if (n === null || !this.fds.close(n)) throw new SyscallError('EBADF', 'close');
     return 0;
@@ -422,20 +431,20 @@ export class Process {
 
   /** pipe(2): [read end, write end]. */
   pipe(): [number, number] {
-    return this.doPipe2(0, 'pipe');
+    return this.#doPipe2(0, 'pipe');
   }
 
   /** pipe2(2): flags O_CLOEXEC, O_NONBLOCK, O_DIRECT (packet mode). Returns [read end, write end]. */
   pipe2(flags: unknown): [number, number] {
-    return this.doPipe2(flags, 'pipe2');
+    return this.#doPipe2(flags, 'pipe2');
   }
 
   // mirrors fs/pipe.c:do_pipe2 (-> __do_pipe_flags)
-  private doPipe2(flags: unknown, S: string): [number, number] {
-    this.live(S);
+  #doPipe2(flags: unknown, S: string): [number, number] {
+    this.#live(S);
     const f = cInt(flags);
     if (f === null || !pipe2FlagsValid(f)) throw new SyscallError('EINVAL', S);
-    const ends = createPipeFiles(this.k.vfs, f);
+    const ends = createPipeFiles(this.#k.vfs, f);
     if (typeof ends === 'string') throw new SyscallError(ends, S);
     const cloexec = (f & O_CLOEXEC) !== 0;
     const rfd = this.fds.install(ends[0], cloexec);
@@ -458,20 +467,20 @@ export class Process {
   // mirrors fs/splice.c:SYSCALL_DEFINE4(vmsplice)
   vmsplice(fd: unknown, iov: unknown, nr_segs: unknown, flags: unknown): number {
     const S = 'vmsplice';
-    const mm = this.live(S);
+    const mm = this.#live(S);
     const n = cInt(fd);
     const nr = cULong(nr_segs);
     // import_iovec takes nr_segs as an unsigned int.
     const segs = nr === null ? null : Number(nr & 0xffffffffn);
-    return check(doVmsplice(this.k.host, mm, n === null ? undefined : this.fds.get(n), iov, segs, cUInt(flags)), S);
+    return check(doVmsplice(this.#k.host, mm, n === null ? undefined : this.fds.get(n), iov, segs, cUInt(flags)), S);
   }
 
   /** io_uring_setup(2): params is a struct io_uring_params (sq_entries, cq_entries, features are written back). Returns the ring's descriptor. */
   // mirrors io_uring/io_uring.c:SYSCALL_DEFINE2(io_uring_setup)
   io_uring_setup(entries: unknown, params: unknown): number {
     const S = 'io_uring_setup';
-    this.live(S);
-    const file = ioUringSetup(this.k.vfs, cUInt(entries), params);
+    this.#live(S);
+    const file = ioUringSetup(this.#k.vfs, cUInt(entries), params);
     if (typeof file === 'string') throw new SyscallError(file, S);
     const fd = this.fds.install(file, true);
     if (fd < 0) {
@@ -485,7 +494,7 @@ export class Process {
   // mirrors io_uring/register.c:SYSCALL_DEFINE4(io_uring_register)
   io_uring_register(fd: unknown, opcode: unknown, arg: unknown, nr_args: unknown): number {
     const S = 'io_uring_register';
-    const mm = this.live(S);
+    const mm = this.#live(S);
     return check(doIoUringRegister(mm, (n) => this.fds.get(n), cUInt(fd), cUInt(opcode), arg, cUInt(nr_args)), S);
   }
 
@@ -496,18 +505,18 @@ export class Process {
    * bytes written, or -errno. Throws for what io_uring_enter itself refuses.
    */
   io_uring_write_fixed(ring_fd: unknown, fd: unknown, addr: unknown, len: unknown, offset: unknown, buf_index: unknown): number {
-    return this.ioUringRwFixed(true, ring_fd, fd, addr, len, offset, buf_index);
+    return this.#ioUringRwFixed(true, ring_fd, fd, addr, len, offset, buf_index);
   }
 
   /** As io_uring_write_fixed, for IORING_OP_READ_FIXED: file data into the registered buffer's pinned pages. */
   io_uring_read_fixed(ring_fd: unknown, fd: unknown, addr: unknown, len: unknown, offset: unknown, buf_index: unknown): number {
-    return this.ioUringRwFixed(false, ring_fd, fd, addr, len, offset, buf_index);
+    return this.#ioUringRwFixed(false, ring_fd, fd, addr, len, offset, buf_index);
   }
 
   // mirrors io_uring/io_uring.c:SYSCALL_DEFINE6(io_uring_enter) (one SQE, min_complete 1)
-  private ioUringRwFixed(write: boolean, ringFd: unknown, fd: unknown, addr: unknown, len: unknown, offset: unknown, bufIndex: unknown): number {
+  #ioUringRwFixed(write: boolean, ringFd: unknown, fd: unknown, addr: unknown, len: unknown, offset: unknown, bufIndex: unknown): number {
     const S = 'io_uring_enter';
-    this.live(S);
+    this.#live(S);
     const rf = cUInt(ringFd);
     const ring = rf === null ? undefined : this.fds.get(rf);
     if (ring === undefined) throw new SyscallError('EBADF', S);
@@ -535,10 +544,10 @@ export class Process {
   // mirrors fs/userfaultfd.c:SYSCALL_DEFINE1(userfaultfd)
   userfaultfd(flags: unknown): number {
     const S = 'userfaultfd';
-    this.live(S);
+    this.#live(S);
     const f = cInt(flags);
     if (f === null) throw new SyscallError('EINVAL', S);
-    return check(newUserfaultfd(this.k.vfs, this, f), S);
+    return check(newUserfaultfd(this.#k.vfs, this, f), S);
   }
 
   /**
@@ -561,8 +570,8 @@ export class Process {
    */
   userfaultfd_monitor(fd: unknown, monitor: (() => void) | null): void {
     const S = 'userfaultfd_monitor';
-    this.live(S);
-    const file = this.fdgetU(fd, S);
+    this.#live(S);
+    const file = this.#fdgetU(fd, S);
     if (!isUserfaultfdFile(file)) throw new SyscallError('EINVAL', S, 'not a userfaultfd');
     const e = userfaultfdSetMonitor(file, monitor);
     if (e !== null) throw new SyscallError(e, S, 'monitor must be a function or null');
@@ -578,8 +587,8 @@ export class Process {
    */
   kvm_run(fd: unknown): KvmRun {
     const S = 'mmap';
-    this.live(S);
-    const v = vcpuOfFile(this.fdgetU(fd, S));
+    this.#live(S);
+    const v = vcpuOfFile(this.#fdgetU(fd, S));
     if (v === null) throw new SyscallError('EINVAL', S, 'not a vCPU fd');
     return v.run;
   }
@@ -591,8 +600,8 @@ export class Process {
    */
   kvm_vcpu_guest(fd: unknown, code: GuestCode): void {
     const S = 'kvm_vcpu_guest';
-    this.live(S);
-    const v = vcpuOfFile(this.fdgetU(fd, S));
+    this.#live(S);
+    const v = vcpuOfFile(this.#fdgetU(fd, S));
     if (v === null || typeof code !== 'object' || code === null || typeof (code as { next?: unknown }).next !== 'function') throw new SyscallError('EINVAL', S);
     kvmVcpuSetGuest(v, code);
   }
@@ -602,17 +611,17 @@ export class Process {
 
   /** fork(2): a child with a copy-on-write copy of the address space and the descriptors. */
   fork(): Process {
-    const mm = this.live('fork');
-    const host = this.k.host;
+    const mm = this.#live('fork');
+    const host = this.#k.host;
     const child = dupMm(host, mm);
     if (child === null) throw new SyscallError('ENOMEM', 'fork');
-    const p = this.k.adopt((pid) => {
-      const c = new Process(this.k, pid, this, child, this.fds.dup());
-      c.cwd = this.cwd;
-      c.name = this.name;
+    const p = this.#k.adopt((pid) => {
+      const c = new Process(this.#k, pid, this, child, this.fds.dup());
+      c.#cwd = this.#cwd;
+      c.#name = this.#name;
       return c;
     });
-    if (host.trace !== null) host.trace('sched_process_fork', `comm=${this.name} pid=${this.pid} child_comm=${p.name} child_pid=${p.pid}`);
+    if (host.trace !== null) host.trace('sched_process_fork', `comm=${this.#name} pid=${this.pid} child_comm=${p.#name} child_pid=${p.pid}`);
     // dup_userfaultfd_complete: UFFD_EVENT_FORK for each registered userfaultfd that asked for it.
     userfaultfdCompleteEvents(host);
     return p;
@@ -625,36 +634,36 @@ export class Process {
    */
   // mirrors kernel/sched/syscalls.c:sched_setaffinity (one CPU; the move's context switch runs switch_mm)
   runOn(cpu: number): void {
-    const mm = this.live('sched_setaffinity');
-    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.k.host.cfg.cpus) throw new SyscallError('EINVAL', 'sched_setaffinity');
+    const mm = this.#live('sched_setaffinity');
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.#k.host.cfg.cpus) throw new SyscallError('EINVAL', 'sched_setaffinity');
     mm.switchTo(cpu);
   }
 
   /** exit(2): release the address space and the descriptors. */
   exit(status = 0): void {
     if (this.mm === null) return;
-    const host = this.k.host;
-    if (host.trace !== null) host.trace('sched_process_exit', `comm=${this.name} pid=${this.pid} prio=120`);
+    const host = this.#k.host;
+    if (host.trace !== null) host.trace('sched_process_exit', `comm=${this.#name} pid=${this.pid} prio=120`);
     const mm = this.mm;
     this.mm = null;
     // A thread blocked in a userfault leaves the wait.
     userfaultfdTaskExit(mm);
     this.fds.closeAll();
-    exitMmap(this.k.host, mm);
+    exitMmap(this.#k.host, mm);
     this.exitCode = status;
-    this.k.reap(this);
+    this.#k.reap(this);
   }
 
   // ------------------------------------------------------------------------
   // CPU accesses through the MMU.
 
-  private access(op: string, addr: unknown, len: unknown, write: boolean, visit: (f: number, off: number, n: number, at: number) => void): void {
-    const mm = this.live(op);
+  #access(op: string, addr: unknown, len: unknown, write: boolean, visit: (f: number, off: number, n: number, at: number) => void): void {
+    const mm = this.#live(op);
     if (typeof len !== 'number' || !Number.isSafeInteger(len) || len < 0 || len > MAX_ACCESS) throw new SyscallError('EINVAL', op, 'length');
     if (len === 0) return;
     if (typeof addr !== 'number' || !Number.isSafeInteger(addr) || addr < 0) throw new SignalError('SIGSEGV', 0, 'not a user address');
     try {
-      cpuAccess(this.k.host, mm, addr, len, write, visit);
+      cpuAccess(this.#k.host, mm, addr, len, write, visit);
     } catch (e) {
       if (e instanceof OomKill) {
         // pagefault_out_of_memory: the OOM killer picks the faulting task.
@@ -671,8 +680,8 @@ export class Process {
     const n = typeof len === 'number' && Number.isSafeInteger(len) && len >= 0 && len <= 2 ** 30 ? len : -1;
     if (n < 0) throw new SyscallError('EINVAL', 'read', 'length (at most 1GiB per read)');
     const out = new Uint8Array(n);
-    const c = this.k.host.content;
-    this.access('read', addr, n, false, (f, off, k, at) => c.read(f, off, out, at, k));
+    const c = this.#k.host.content;
+    this.#access('read', addr, n, false, (f, off, k, at) => c.read(f, off, out, at, k));
     return out;
   }
 
@@ -681,16 +690,16 @@ export class Process {
     // Probed without running the caller's code (a revoked Proxy is just not a Uint8Array).
     const b = cUserBuffer(bytes);
     if (b === null) throw new SyscallError('EFAULT', 'write', 'bytes must be a Uint8Array');
-    const host = this.k.host;
-    this.access('write', addr, b.length, true, (f, off, k, at) => host.content.write(f, 1 << host.ft.order[f]!, off, b, at, k));
+    const host = this.#k.host;
+    this.#access('write', addr, b.length, true, (f, off, k, at) => host.content.write(f, 1 << host.ft.order[f]!, off, b, at, k));
   }
 
   /** memset(addr, byte, len) through the MMU. */
   fill(addr: unknown, len: unknown, byte: unknown): void {
     if (typeof byte !== 'number' || !Number.isInteger(byte)) throw new SyscallError('EINVAL', 'fill', 'byte');
     const b = byte & 0xff;
-    const host = this.k.host;
-    this.access('fill', addr, len, true, (f, off, k) => host.content.fill(f, 1 << host.ft.order[f]!, off, k, b));
+    const host = this.#k.host;
+    this.#access('fill', addr, len, true, (f, off, k) => host.content.fill(f, 1 << host.ft.order[f]!, off, k, b));
   }
 
   /**
@@ -699,7 +708,7 @@ export class Process {
    */
   // mirrors mm/mmu_notifier.c:mmu_notifier_register
   mmuNotifierRegister(ops: MmuNotifierOps): { unregister(): void } {
-    const mm = this.live('mmu_notifier_register');
+    const mm = this.#live('mmu_notifier_register');
     const table = mmuNotifierOpsTable(ops);
     if (table === null) throw new SyscallError('EINVAL', 'mmu_notifier_register', 'ops must be an object of callbacks');
     const sub = mmuNotifierRegister(mm, table);
@@ -711,12 +720,12 @@ export class Process {
 
   /** /proc/pid/smaps: one entry per VMA. */
   smaps(): SmapsEntry[] {
-    return smapsRead(this.k.host, this.live('smaps'));
+    return smapsRead(this.#k.host, this.#live('smaps'));
   }
 
   /** /proc/pid/pagemap for the page containing addr. */
   pagemap(addr: number): PagemapEntry {
-    return pagemapRead(this.k.host, this.live('pagemap'), addr);
+    return pagemapRead(this.#k.host, this.#live('pagemap'), addr);
   }
 
   /**
@@ -726,14 +735,23 @@ export class Process {
    */
   // mirrors fs/proc/task_mmu.c:clear_refs_write
   clear_refs(value: unknown): void {
-    const r = clearRefsWrite(this.k.host, this.live('write'), value);
+    const r = clearRefsWrite(this.#k.host, this.#live('write'), value);
     if (r !== null) throw new SyscallError(r, 'write');
   }
 
   /** /proc/pid/status memory lines (VmSize, VmRSS, RssAnon, ..., VmPTE). */
   status(): ProcStatus {
-    return procStatus(this.live('status'));
+    return procStatus(this.#live('status'));
   }
+}
+
+/** @internal A new process with an empty address space (Kernel.spawn); not a method, so not on the public surface. */
+export function createProcess(k: KernelCore, pid: number): Process {
+  const pgd = newTable(k.host, { pgtablesBytes: 0 }, Level.PGD);
+  if (pgd === null) throw new SyscallError('ENOMEM', 'fork');
+  const mm = new MmStruct(k.host.newId(), pgd, mmapBase());
+  mm.pgtablesBytes = PAGE_SIZE;
+  return new Process(k, pid, null, mm, new FdTable());
 }
 
 const MMU_NOTIFIER_CALLBACKS = ['invalidateRangeStart', 'invalidateRangeEnd', 'clearYoung', 'clearFlushYoung', 'testYoung', 'release', 'postCollapse'] as const;

@@ -11,6 +11,7 @@
  */
 import { EVENT_NAMES, Ev, type EventName } from './counters.js';
 import { describeValue } from '../lib/describe.js';
+import { typedArrayInfo } from '../uapi/ctypes.js';
 
 export type Confidence = 'high' | 'medium' | 'low';
 
@@ -138,6 +139,14 @@ export class UnknownCostError extends RangeError {
   }
 }
 
+/** A cost override that is not a non-negative finite number, overrides that cannot be read, or counts that are not a Float64Array. */
+export class InvalidCostError extends RangeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidCostError';
+  }
+}
+
 /** One primitive's share of an estimate. */
 export interface CostLine {
   readonly primitive: string;
@@ -170,16 +179,17 @@ export class CostModel {
     this.ns = new Float64Array(Ev.NR_EVENTS);
     for (let i = 0; i < UNIT_COSTS.length; i++) this.ns[i] = UNIT_COSTS[i]!.ns;
     this.confidence = UNIT_COSTS.map((u) => u.confidence);
-    for (const [name, v] of Object.entries(overrides)) {
+    for (const [name, v] of readOverrides(overrides)) {
       const i = (EVENT_NAMES as readonly string[]).indexOf(name);
       if (i < 0) throw new UnknownCostError(name);
-      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`cost ${name}: expected a non-negative number of ns, got ${describeValue(v)}`);
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidCostError(`cost ${name}: expected a non-negative number of ns, got ${describeValue(v)}`);
       this.ns[i] = v;
     }
   }
 
   /** Simulated ns for a counter delta (indexed by Ev): the hot path, a dot product. */
   time(delta: Float64Array): number {
+    counters(delta, 'delta');
     const ns = this.ns;
     let t = 0;
     for (let i = 0; i < Ev.NR_EVENTS; i++) t += delta[i]! * ns[i]!;
@@ -188,6 +198,7 @@ export class CostModel {
 
   /** Where the time goes: count x unit cost per primitive, and how much rests on low-confidence figures. */
   estimate(counts: Float64Array): CostEstimate {
+    counters(counts, 'counts');
     const lines: CostLine[] = [];
     let totalNs = 0;
     let lowConfidenceNs = 0;
@@ -203,5 +214,27 @@ export class CostModel {
     }
     const lowConfidenceShare = totalNs > 0 ? lowConfidenceNs / totalNs : 0;
     return { totalNs, lowConfidenceNs, lowConfidenceShare, lowConfidence: lowConfidenceShare >= LOW_CONFIDENCE_SHARE, lines };
+  }
+}
+
+/** Counts indexed by Ev: a Float64Array of at least NR_EVENTS, checked without running the caller's code (a Proxy is not one). */
+function counters(v: unknown, what: string): void {
+  const t = typedArrayInfo(v);
+  if (t === null || t.kind !== 'Float64Array' || t.length < Ev.NR_EVENTS) throw new InvalidCostError(`${what}: expected a Float64Array of ${Ev.NR_EVENTS} counters`);
+}
+
+/**
+ * The overrides' entries (the caller's getters run; what they throw passes
+ * through). undefined is none; anything that is not an object, or an engine
+ * error while reading it (a revoked Proxy), is InvalidCostError.
+ */
+function readOverrides(o: unknown): [string, unknown][] {
+  if (o === undefined) return [];
+  if (o === null || (typeof o !== 'object' && typeof o !== 'function')) throw new InvalidCostError(`cost overrides: expected an object of ns by counter name, got ${describeValue(o)}`);
+  try {
+    return Object.entries(o);
+  } catch (e) {
+    if (e instanceof TypeError) throw new InvalidCostError('cost overrides: the object cannot be read');
+    throw e;
   }
 }

@@ -108,6 +108,12 @@ const typedArrayLength = intrinsicGetter('length');
  * where the kernel copies). A detached or out-of-bounds array is an empty
  * buffer (every byte "unmapped").
  */
+/** The kind ('Float64Array', ...) and length of a typed array, read from its internal slots (no getter or Proxy trap runs); null for anything else. */
+export function typedArrayInfo(v: unknown): { kind: string; length: number } | null {
+  const kind = typedArrayName.call(v);
+  return typeof kind === 'string' ? { kind, length: typedArrayLength.call(v) as number } : null;
+}
+
 export function cUserBuffer(v: unknown): Uint8Array | null {
   if (typedArrayName.call(v) !== 'Uint8Array') return null;
   const length = typedArrayLength.call(v) as number;
