@@ -10,6 +10,7 @@ import { cmdCompare, cmdMerge, cmdRun } from './compare.js';
 import { cmdExplain, cmdList, cmdSchema, cmdValidate } from './info.js';
 import { cmdInspect, cmdTrace } from './inspect.js';
 import { runDemo } from './demo.js';
+import { cmdExplore } from './explore.js';
 
 const FORMATS = ['table', 'markdown', 'json', 'html'] as const;
 
@@ -135,6 +136,16 @@ export function buildProgram(): Command {
     .option('-o, --out <file>', 'write the trace to a file')
     .action(cmdTrace);
 
+  program
+    .command('explore')
+    .description('explore every sequence of a tiny world\'s operations up to a depth (as TLC does), checking each state once')
+    .argument('[world...]', 'pin-fork, hgm-truncate (default: all)')
+    .option('-d, --depth <n>', 'longest sequence of operations', positiveInt('a depth'), 3)
+    .option('--policy <key=value>', 'a policy choice for the kernel (repeatable), e.g. pinAccounting=exact', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--max-states <n>', 'stop after this many distinct states', positiveInt('a number of states'))
+    .option('-q, --quiet', 'no progress on stderr')
+    .action(cmdExplore);
+
   program.addHelpText(
     'after',
     `
@@ -144,6 +155,7 @@ Examples:
   foliosim compare my.yaml --set guest=1GiB         your scenario, a parameter changed
   foliosim explain unnecessaryForkCopies            what a metric, design or unit cost means
   foliosim trace fork-with-pins -e 'sched_*'        the run as ftrace lines
+  foliosim explore pin-fork --depth 4               every sequence of 4 operations, checked
 
 Exit codes: 0 success, 1 an unexpected oracle finding or a failed expectation, 2 a usage error.
 Docs: docs/CLI.md, docs/SCENARIOS.md`,

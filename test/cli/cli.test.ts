@@ -54,7 +54,7 @@ describe.skipIf(!existsSync(BIN))('foliosim CLI', () => {
   it('prints help and version, exit 0', () => {
     const h = foliosim('--help');
     expect(h.code).toBe(0);
-    for (const c of ['compare', 'run', 'list', 'validate', 'schema', 'explain', 'inspect', 'trace', 'merge']) expect(h.out).toContain(c);
+    for (const c of ['compare', 'run', 'list', 'validate', 'schema', 'explain', 'inspect', 'trace', 'merge', 'explore']) expect(h.out).toContain(c);
     const v = foliosim('--version');
     expect(v.code).toBe(0);
     expect(v.out.trim()).toBe(JSON.parse(readFileSync(resolve(__dirname, '../../package.json'), 'utf8')).version);
@@ -164,6 +164,17 @@ describe.skipIf(!existsSync(BIN))('foliosim CLI', () => {
     expect(readFileSync(join(dir, 'report.json'), 'utf8')).toBe(whole.out);
     expect(foliosim('compare', f, '--resume').err).toMatch(/--resume needs --out DIR/);
   }, 120_000);
+
+  it('explores a tiny world exhaustively: states per depth, known findings by name, exit 0; an unknown world, exit 2', () => {
+    const r = foliosim('explore', 'hgm-truncate', '--depth', '2', '-q');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/hgm-truncate \(pgtable\): \d+ distinct states, 54 transitions, depth 2\/2/);
+    expect(r.out).toContain('known finding hgm-mapcount-after-truncate (a flaw of the design, not of the model), shortest: CONTINUE 4 KiB at +0 -> punch the page out (fallocate PUNCH_HOLE)');
+    expect(r.out.match(/no rule broken/g)).toHaveLength(4);
+    const u = foliosim('explore', 'pin-frok');
+    expect(u.code).toBe(2);
+    expect(u.err).toContain("unknown world 'pin-frok' (did you mean 'pin-fork'?)");
+  });
 
   it('exits 1 when an expectation fails, and says which', () => {
     const r = foliosim('compare', scenario('failing', ', "upstream.forkCopies == 0"'), '-j', '1');

@@ -1,0 +1,248 @@
+/**
+ * The tiny configurations `foliosim explore` searches exhaustively, each
+ * around a race the seeds argue about:
+ *
+ *   pin-fork      (seeds 002/003) one process with one 64 KiB mTHP folio,
+ *                 a fork and an exit, and one long-term R/O pin holder
+ *                 (gup_test): a pin taken before or after fork, writes by
+ *                 either process, DONTNEED, mprotect. Besides the oracle, a
+ *                 user-visible rule: while the pin is held and the page was
+ *                 not zapped, the parent maps the very page the pin holds
+ *                 (cow.c's "R/O longterm pin is reliable").
+ *   hgm-truncate  (seed 004) one 2 MiB HugeTLB page mapped through HGM in a
+ *                 MINOR-registered view and whole in an alias: 4 KiB and
+ *                 whole CONTINUEs, writes, punch hole, truncate and regrow,
+ *                 MADV_COLLAPSE, DONTNEED, fork. Run per mapcount design;
+ *                 pgtable's flaw (hgm-mapcount-after-truncate) is a known
+ *                 finding.
+ *
+ * The model's fork is one step, so "a pin taken between fork's check and
+ * its copy" is covered as the two orders around it, not inside it.
+ */
+import { Kernel, type KernelOptions } from '../kernel.js';
+import { Level, PAGE_SIZE, tableIndex } from '../mm/page.js';
+import { Pte, tableLookup } from '../mm/pgtable.js';
+import type { Process } from '../process.js';
+import * as U from '../uapi/index.js';
+import type { ExploreOp, ExploreWorld } from './engine.js';
+
+const PAGE = PAGE_SIZE;
+const RW = U.PROT_READ | U.PROT_WRITE;
+
+/** The leaf entry's bits that change behaviour (present, writable, uffd-wp, huge), 0 if none. */
+function leafBits(p: Process, addr: number): number {
+  const mm = p.mm;
+  if (mm === null) return 0;
+  const keep = Pte.PRESENT | Pte.RW | Pte.UFFD_WP | Pte.PSE | Pte.MARKER | Pte.MARKER_POISONED;
+  for (const level of [Level.PTE, Level.PMD, Level.PUD]) {
+    const t = tableLookup(mm.pgd, addr, level);
+    if (t !== null) return t.fl[tableIndex(addr, level)]! & keep;
+  }
+  return 0;
+}
+
+/**
+ * What a state shows, independent of which physical pages it got: for each
+ * process and page, the entry's bits, the page's content byte and its folio
+ * (numbered by first appearance), with each folio's counts.
+ */
+function fingerprintPages(k: Kernel, procs: readonly (Process | null)[], pages: readonly { base: number; n: number }[], extra: unknown): string {
+  const ids = new Map<number, number>();
+  const folios: unknown[] = [];
+  const rows: unknown[] = [];
+  for (const p of procs) {
+    if (p === null || p.mm === null) {
+      rows.push(null);
+      continue;
+    }
+    for (const { base, n } of pages) {
+      for (let i = 0; i < n; i++) {
+        const a = base + i * PAGE;
+        const e = p.pagemap(a);
+        if (!e.present) {
+          rows.push([leafBits(p, a)]);
+          continue;
+        }
+        const f = k.folio(e.pfn)!;
+        let id = ids.get(f.head);
+        if (id === undefined) {
+          id = ids.size;
+          ids.set(f.head, id);
+          folios.push([f.order, f.refcount, f.mapcount, f.entireMapcount, f.pincount, f.flags.filter((x) => x !== 'lru' && x !== 'referenced' && x !== 'active').join(',')]);
+        }
+        rows.push([leafBits(p, a), id, e.pfn - f.head, f.pageMapcount, e.anonExclusive, k.host.content.pageByte(k.host.pfnFolio(e.pfn), e.pfn - f.head)]);
+      }
+    }
+  }
+  return JSON.stringify([rows, folios, extra]);
+}
+
+// ---------------------------------------------------------------------------
+// pin-fork
+
+interface PinForkState {
+  k: Kernel;
+  parent: Process;
+  child: Process | null;
+  gup: number;
+  /** The region: 16 pages, one 64 KiB folio once written. */
+  mem: number;
+  /** The pinned pfn, or -1. */
+  pinned: number;
+  /** Was page 0 zapped in the parent since the pin (DONTNEED)? */
+  zapped: boolean;
+}
+
+const PF_PAGES = 16;
+
+function pinForkOps(): ExploreOp<PinForkState>[] {
+  const ops: ExploreOp<PinForkState>[] = [];
+  const who = (s: PinForkState, c: boolean): Process | null => (c ? s.child : s.parent);
+  for (const child of [false, true]) {
+    const tag = child ? 'child' : 'parent';
+    const live = (s: PinForkState) => who(s, child) !== null;
+    for (const page of [0, 5]) {
+      ops.push({ name: `${tag}: write page ${page}`, enabled: live, apply: (s) => who(s, child)!.fill(s.mem + page * PAGE, PAGE, child ? 2 : 1) });
+    }
+    ops.push({ name: `${tag}: read page 0`, enabled: live, apply: (s) => void who(s, child)!.read(s.mem, 1) });
+    ops.push({
+      name: `${tag}: MADV_DONTNEED pages 0-3`,
+      enabled: live,
+      apply: (s) => {
+        if (!child) s.zapped = true;
+        who(s, child)!.madvise(s.mem, 4 * PAGE, U.MADV_DONTNEED);
+      },
+    });
+    ops.push({ name: `${tag}: mprotect read-only`, enabled: live, apply: (s) => who(s, child)!.mprotect(s.mem, PF_PAGES * PAGE, U.PROT_READ) });
+    ops.push({ name: `${tag}: mprotect read-write`, enabled: live, apply: (s) => who(s, child)!.mprotect(s.mem, PF_PAGES * PAGE, RW) });
+  }
+  ops.push({ name: 'fork', enabled: (s) => s.child === null, apply: (s) => void (s.child = s.parent.fork()) });
+  ops.push({
+    name: 'child: exit',
+    enabled: (s) => s.child !== null,
+    apply: (s) => {
+      s.child!.exit();
+      s.child = null;
+    },
+  });
+  ops.push({
+    name: 'parent: pin page 0 (long-term, R/O)',
+    enabled: (s) => s.pinned < 0,
+    apply: (s) => {
+      s.parent.ioctl(s.gup, U.PIN_LONGTERM_TEST_START, { addr: s.mem, size: PAGE, flags: 0 });
+      s.pinned = s.parent.pagemap(s.mem).pfn;
+      s.zapped = false;
+    },
+  });
+  ops.push({
+    name: 'unpin',
+    enabled: (s) => s.pinned >= 0,
+    apply: (s) => {
+      s.pinned = -1;
+      s.parent.ioctl(s.gup, U.PIN_LONGTERM_TEST_STOP);
+    },
+  });
+  return ops;
+}
+
+/** The pin-fork world under the given kernel options (a policy, for instance). */
+export function pinForkWorld(options: KernelOptions = {}): ExploreWorld<PinForkState> {
+  return {
+    name: 'pin-fork',
+    description: 'one 64 KiB mTHP folio, fork/exit, one long-term R/O pin (seeds 002/003)',
+    ops: pinForkOps(),
+    init() {
+      const k = new Kernel({ memory: '16MiB', thp: 'never', ...options });
+      k.writeSysfs('/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled', 'always');
+      const parent = k.spawn();
+      const gup = parent.open(U.GUP_TEST_PATH, U.O_RDWR);
+      // 64 KiB-aligned, so a write fault maps one 64 KiB folio.
+      const area = parent.mmap(0, 2 * PF_PAGES * PAGE, RW, U.MAP_PRIVATE | U.MAP_ANONYMOUS, -1, 0);
+      const mem = Math.ceil(area / (PF_PAGES * PAGE)) * PF_PAGES * PAGE;
+      return { k, parent, child: null, gup, mem, pinned: -1, zapped: false };
+    },
+    kernel: (s) => s.k,
+    fingerprint: (s) => fingerprintPages(s.k, [s.parent, s.child], [{ base: s.mem, n: 6 }], [s.pinned >= 0, s.zapped]),
+    check(s) {
+      if (s.pinned < 0 || s.zapped) return [];
+      const e = s.parent.pagemap(s.mem);
+      return e.present && e.pfn !== s.pinned ? ['r/o-pin-unreliable: the parent maps another page than the one its long-term pin holds'] : [];
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// hgm-truncate
+
+interface HgmState {
+  k: Kernel;
+  p: Process;
+  child: Process | null;
+  fd: number;
+  prim: number;
+  alias: number;
+  uffd: number;
+}
+
+const M2 = 2 ** 21;
+
+function hgmOps(): ExploreOp<HgmState>[] {
+  const cont = (s: HgmState, off: number, len: number) => s.p.ioctl(s.uffd, U.UFFDIO_CONTINUE, { range: { start: s.prim + off, len }, mode: 0, mapped: 0 });
+  return [
+    { name: 'CONTINUE 4 KiB at +0', apply: (s) => cont(s, 0, PAGE) },
+    { name: 'CONTINUE 4 KiB at +20 KiB', apply: (s) => cont(s, 5 * PAGE, PAGE) },
+    { name: 'CONTINUE the whole 2 MiB', apply: (s) => cont(s, 0, M2) },
+    { name: 'write through the alias', apply: (s) => s.p.fill(s.alias + 5 * PAGE, PAGE, 7) },
+    { name: 'punch the page out (fallocate PUNCH_HOLE)', apply: (s) => s.p.fallocate(s.fd, U.FALLOC_FL_PUNCH_HOLE | U.FALLOC_FL_KEEP_SIZE, 0, M2) },
+    {
+      name: 'truncate to 0 and back to 2 MiB',
+      apply: (s) => {
+        s.p.ftruncate(s.fd, 0);
+        s.p.ftruncate(s.fd, M2);
+      },
+    },
+    { name: 'MADV_COLLAPSE the view', apply: (s) => s.p.madvise(s.prim, M2, U.MADV_COLLAPSE) },
+    { name: 'MADV_DONTNEED the view', apply: (s) => s.p.madvise(s.prim, M2, U.MADV_DONTNEED) },
+    { name: 'fork', enabled: (s) => s.child === null, apply: (s) => void (s.child = s.p.fork()) },
+    {
+      name: 'child: exit',
+      enabled: (s) => s.child !== null,
+      apply: (s) => {
+        s.child!.exit();
+        s.child = null;
+      },
+    },
+  ];
+}
+
+/** The hgm-truncate world under one HGM mapcount design. */
+export function hgmTruncateWorld(design: string, options: KernelOptions = {}): ExploreWorld<HgmState> {
+  return {
+    name: `hgm-truncate (${design})`,
+    description: 'one 2 MiB HugeTLB page, HGM view and alias: CONTINUE, punch, truncate, collapse, fork (seed 004)',
+    ops: hgmOps(),
+    init() {
+      const k = new Kernel({ memory: '64MiB', hugetlb: { '2MiB': 4 }, ...options, policy: { hgmMapcount: design, ...options.policy } });
+      const p = k.spawn();
+      const fd = p.memfd_create('guest', U.MFD_HUGETLB | U.MFD_HUGE_2MB);
+      p.ftruncate(fd, M2);
+      const prim = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
+      const alias = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
+      p.madvise(prim, M2, U.MADV_SPLIT);
+      const uffd = p.userfaultfd(U.O_NONBLOCK);
+      p.ioctl(uffd, U.UFFDIO_API, { api: U.UFFD_API, features: U.UFFD_FEATURE_MINOR_HUGETLBFS, ioctls: 0 });
+      p.ioctl(uffd, U.UFFDIO_REGISTER, { range: { start: prim, len: M2 }, mode: U.UFFDIO_REGISTER_MODE_MINOR, ioctls: 0 });
+      p.fill(alias, PAGE, 1);
+      return { k, p, child: null, fd, prim, alias, uffd };
+    },
+    kernel: (s) => s.k,
+    fingerprint: (s) => fingerprintPages(s.k, [s.p, s.child], [{ base: s.prim, n: 6 }, { base: s.alias, n: 1 }], s.k.meminfo().HugePages_Free),
+    knownFindings: design === 'pgtable' ? ['hgm-mapcount-after-truncate'] : [],
+  };
+}
+
+/** Every world by name, for the CLI. */
+export const WORLDS: Readonly<Record<string, (options: KernelOptions) => ExploreWorld<unknown>[]>> = {
+  'pin-fork': (o) => [pinForkWorld(o) as ExploreWorld<unknown>],
+  'hgm-truncate': (o) => ['thp-like', 'head-per-pte', 'pgtable', 'special-bit'].map((d) => hgmTruncateWorld(d, o) as ExploreWorld<unknown>),
+};
