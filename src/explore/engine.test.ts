@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Kernel } from '../kernel.js';
 import { SyscallError } from '../uapi/errors.js';
 import { type ExploreWorld, explore } from './engine.js';
-import { hgmTruncateWorld, pinForkWorld } from './worlds.js';
+import { gmemConvertWorld, hgmTruncateWorld, pinForkWorld } from './worlds.js';
 
 /** A counter: inc, double, a syscall that fails, and an op that crashes past 20. */
 function counterWorld(failAt: number): ExploreWorld<{ x: number }> {
@@ -76,5 +76,21 @@ describe('explore', () => {
     expect(tl.counterExample).toBeNull();
     expect(tl.findings).toEqual([]);
     expect(tl.states).toBeGreaterThan(5);
+  }, 120_000);
+
+  it('gmem-convert at depth 2 (pin, then convert: the seeds 000/001 race) breaks no rule; the conversion of a pinned page is refused with EAGAIN', () => {
+    const w = gmemConvertWorld('split');
+    const s = w.init();
+    const op = (name: string) => w.ops.find((o) => o.name === name)!;
+    op('host: write page 0').apply(s);
+    op('host: pin page 0 (long-term)').apply(s);
+    expect(() => op('convert page 0 to private').apply(s)).toThrow(expect.objectContaining({ code: 'EAGAIN' }));
+    expect(w.check!(s)).toEqual([]);
+    op('convert page 1 to private').apply(s);
+    expect(s.priv).toEqual([false, true]);
+    expect(w.kernel(s).check()).toEqual([]);
+    const r = explore(w, 2);
+    expect(r.counterExample).toBeNull();
+    expect(r.states).toBeGreaterThan(20);
   }, 120_000);
 });

@@ -15,6 +15,12 @@
  *                 MADV_COLLAPSE, DONTNEED, fork. Run per mapcount design;
  *                 pgtable's flaw (hgm-mapcount-after-truncate) is a known
  *                 finding.
+ *   gmem-convert  (seeds 000/001) a guest on one 2 MiB HugeTLB-backed
+ *                 guest_memfd page with in-place conversion (v8) under
+ *                 policy gmemHugeShared: host writes through its mmap, a
+ *                 long-term pin, conversions of two 4 KiB pages, guest
+ *                 reads and writes, punch hole. Besides the oracle: a
+ *                 pinned page is never private (the conversion must refuse).
  *
  * The model's fork is one step, so "a pin taken between fork's check and
  * its copy" is covered as the two orders around it, not inside it.
@@ -24,7 +30,12 @@ import { Level, PAGE_SIZE, tableIndex } from '../mm/page.js';
 import { Pte, tableLookup } from '../mm/pgtable.js';
 import type { Process } from '../process.js';
 import * as U from '../uapi/index.js';
+import { GUEST_SYNC, readU8, writeU8 } from '../kvm/guest.js';
 import type { ExploreOp, ExploreWorld } from './engine.js';
+import { GMEM_HUGE_SHARED } from '../policy/registry.js';
+
+/** The gmemHugeShared designs the model has. */
+const GMEM_DESIGNS = [...GMEM_HUGE_SHARED];
 
 const PAGE = PAGE_SIZE;
 const RW = U.PROT_READ | U.PROT_WRITE;
@@ -241,8 +252,110 @@ export function hgmTruncateWorld(design: string, options: KernelOptions = {}): E
   };
 }
 
+// ---------------------------------------------------------------------------
+// gmem-convert
+
+interface GmemState {
+  k: Kernel;
+  p: Process;
+  gup: number;
+  fd: number;
+  /** The host's MAP_SHARED view of the guest_memfd. */
+  m: number;
+  cpu: number;
+  /** What the guest does on its next run: read or write page 0 or 1. */
+  cmd: { write: boolean; page: number };
+  /** The page the long-term pin holds (0 or 1), or -1. */
+  pinned: number;
+  /** Pages converted to private (as far as the conversions succeeded). */
+  priv: [boolean, boolean];
+}
+
+const GPA = 1 << 30;
+
+function gmemOps(): ExploreOp<GmemState>[] {
+  const ops: ExploreOp<GmemState>[] = [];
+  for (const page of [0, 1]) {
+    ops.push({ name: `host: write page ${page}`, apply: (s) => s.p.fill(s.m + page * PAGE, PAGE, 0x40 + page) });
+    ops.push({
+      name: `host: pin page ${page} (long-term)`,
+      enabled: (s) => s.pinned < 0,
+      apply: (s) => {
+        s.p.ioctl(s.gup, U.PIN_LONGTERM_TEST_START, { addr: s.m + page * PAGE, size: PAGE, flags: U.PIN_LONGTERM_TEST_FLAG_USE_WRITE });
+        s.pinned = page;
+      },
+    });
+    for (const priv of [true, false]) {
+      ops.push({
+        name: `convert page ${page} to ${priv ? 'private' : 'shared'}`,
+        apply: (s) => {
+          s.p.ioctl(s.fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: page * PAGE, size: PAGE, attributes: priv ? U.KVM_MEMORY_ATTRIBUTE_PRIVATE : 0, flags: 0 });
+          s.priv[page] = priv;
+        },
+      });
+    }
+    for (const write of [false, true]) {
+      ops.push({
+        name: `guest: ${write ? 'write' : 'read'} page ${page}`,
+        apply: (s) => {
+          s.cmd = { write, page };
+          s.p.ioctl(s.cpu, U.KVM_RUN, 0);
+        },
+      });
+    }
+  }
+  ops.push({
+    name: 'host: unpin',
+    enabled: (s) => s.pinned >= 0,
+    apply: (s) => {
+      s.pinned = -1;
+      s.p.ioctl(s.gup, U.PIN_LONGTERM_TEST_STOP);
+    },
+  });
+  ops.push({ name: 'punch the huge page out', apply: (s) => s.p.fallocate(s.fd, U.FALLOC_FL_PUNCH_HOLE | U.FALLOC_FL_KEEP_SIZE, 0, M2) });
+  return ops;
+}
+
+/** The gmem-convert world under one gmemHugeShared design. */
+export function gmemConvertWorld(design: string, options: KernelOptions = {}): ExploreWorld<GmemState> {
+  return {
+    name: `gmem-convert (${design})`,
+    description: 'one 2 MiB HugeTLB-backed guest_memfd page, in-place conversion, a long-term pin, guest accesses (seeds 000/001)',
+    ops: gmemOps(),
+    init() {
+      const k = new Kernel({ memory: '64MiB', hugetlb: { '2MiB': 2 }, ...options, kvm: { guestMemfd: 'mainline', inPlaceConversion: true, hugetlb: true }, policy: { gmemHugeShared: design, ...options.policy } });
+      const p = k.spawn();
+      const gup = p.open(U.GUP_TEST_PATH, U.O_RDWR);
+      const kvm = p.open('/dev/kvm', U.O_RDWR);
+      const vm = p.ioctl(kvm, U.KVM_CREATE_VM, U.KVM_X86_SW_PROTECTED_VM);
+      const fd = p.ioctl(vm, U.KVM_CREATE_GUEST_MEMFD, { size: M2, flags: U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_2MB | U.GUEST_MEMFD_FLAG_MMAP | U.GUEST_MEMFD_FLAG_INIT_SHARED });
+      const m = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
+      p.ioctl(vm, U.KVM_SET_USER_MEMORY_REGION2, { slot: 1, flags: U.KVM_MEM_GUEST_MEMFD, guest_phys_addr: GPA, memory_size: M2, userspace_addr: m, guest_memfd: fd, guest_memfd_offset: 0 });
+      const cpu = p.ioctl(vm, U.KVM_CREATE_VCPU, 0);
+      const s: GmemState = { k, p, gup, fd, m, cpu, cmd: { write: false, page: 0 }, pinned: -1, priv: [false, false] };
+      // The guest does what the last op asked, then reports back (one GUEST_SYNC per KVM_RUN).
+      p.kvm_vcpu_guest(
+        cpu,
+        (function* () {
+          for (;;) {
+            const { write, page } = s.cmd;
+            if (write) yield* writeU8(GPA + page * PAGE, 0x60 + page);
+            else yield* readU8(GPA + page * PAGE);
+            yield* GUEST_SYNC(0);
+          }
+        })(),
+      );
+      return s;
+    },
+    kernel: (s) => s.k,
+    fingerprint: (s) => fingerprintPages(s.k, [s.p], [{ base: s.m, n: 2 }], [s.pinned, s.priv, s.cmd, s.k.meminfo().HugePages_Free]),
+    check: (s) => (s.pinned >= 0 && s.priv[s.pinned] ? [`pinned-page-private: page ${s.pinned} became private while a long-term pin held it`] : []),
+  };
+}
+
 /** Every world by name, for the CLI. */
 export const WORLDS: Readonly<Record<string, (options: KernelOptions) => ExploreWorld<unknown>[]>> = {
   'pin-fork': (o) => [pinForkWorld(o) as ExploreWorld<unknown>],
   'hgm-truncate': (o) => ['thp-like', 'head-per-pte', 'pgtable', 'special-bit'].map((d) => hgmTruncateWorld(d, o) as ExploreWorld<unknown>),
+  'gmem-convert': (o) => GMEM_DESIGNS.map((d) => gmemConvertWorld(d, o) as ExploreWorld<unknown>),
 };
