@@ -260,7 +260,6 @@ describe('guest_memfd_test.c (mainline)', () => {
     expect(k.check()).toEqual([]);
   });
 
-  it('numa_allocation and mbind: skipped (one NUMA node, no shared mempolicy in the model)', () => {
-    expect(true).toBe(true);
-  });
+  // The C test skips both on a one-node machine; the model has one node and no per-inode shared mempolicy.
+  it.skip('numa_allocation and mbind: skipped (one NUMA node, no shared mempolicy in the model)', () => {});
 });
