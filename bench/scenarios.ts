@@ -60,6 +60,22 @@ export const scenarios: Record<string, () => Measurement | Promise<Measurement>>
     });
     return { op: 'fork + COW break of 1 GiB at 4 KiB', ops: 1, seconds, target: '<= 0.5 s' };
   },
+  /** MADV_PAGEOUT 1 GiB of anonymous memory (4 KiB pages, varied per page) to a zram-like area, then touch every page back. */
+  'swapout-swapin-1g': () => {
+    const k = new Kernel({ memory: '64GiB', thp: 'never', swap: '2GiB' });
+    const p = k.spawn();
+    const len = GiB;
+    const a = p.mmap(0, len, RW, ANON, -1, 0);
+    p.fill(a, len, 1);
+    const seconds = time(() => {
+      p.madvise(a, len, U.MADV_PAGEOUT);
+      // One byte read per page brings each back (do_swap_page).
+      for (let off = 0; off < len; off += 4096) p.read(a + off, 1);
+    });
+    const vm = k.vmstat();
+    if (vm.pswpout !== len / 4096 || vm.pswpin !== len / 4096) throw new Error(`expected ${len / 4096} pages out and in, got ${vm.pswpout} / ${vm.pswpin}`);
+    return { op: 'MADV_PAGEOUT + swap-in of 1 GiB at 4 KiB', ops: 1, seconds, target: 'none (host kernel beside it)' };
+  },
   /** mmap, memset and munmap a 1 TiB anonymous THP region on a 2 TiB host. */
   'thp-1t': () => {
     const k = new Kernel({ memory: '2TiB', thp: 'always' });

@@ -52,6 +52,12 @@ const schema = z
      * at boot; what does not fit is not allocated (a warning in dmesg), as in Linux.
      */
     hugetlb: z.record(z.string(), z.number()).optional(),
+    /**
+     * A zram-like swap device of this size (e.g. '1GiB'), made with mkswap and
+     * swapped on at boot as /dev/zram0, as the real-kernel selftest runs had
+     * (SWAP zram). Default: no swap.
+     */
+    swap: size.optional(),
     /** vm.hugetlb_optimize_vmemmap (hugetlb_free_vmemmap=): HugeTLB Vmemmap Optimization; default off, as Debian ships it. */
     hugetlbOptimizeVmemmap: z.boolean().optional(),
     /**
@@ -94,6 +100,8 @@ export interface BootConfig {
   /** Boot-time HugeTLB pages by size in bytes (2 MiB, 1 GiB). */
   hugetlbPools: Map<number, number>;
   hugetlbOptimizeVmemmap: boolean;
+  /** Bytes of the boot-time zram swap device; 0: none. */
+  swapBytes: number;
   kvm: KvmConfig;
 }
 
@@ -139,6 +147,11 @@ export function parseKernelOptions(opts: unknown): BootConfig {
   const cma = parseSize(o.cma ?? 0);
   if (cma === undefined || cma % PAGE_SIZE !== 0 || cma > (memory - movable) / 2) {
     throw new KernelConfigError(`Kernel option cma: expected a multiple of 4KiB up to half of ZONE_NORMAL, got ${JSON.stringify(o.cma)}`);
+  }
+  const swapBytes = parseSize(o.swap ?? 0);
+  // mkswap needs the header page and at least 10 pages of swap space.
+  if (swapBytes === undefined || swapBytes % PAGE_SIZE !== 0 || (swapBytes !== 0 && swapBytes < 11 * PAGE_SIZE) || swapBytes > 2 ** 32 * PAGE_SIZE) {
+    throw new KernelConfigError(`Kernel option swap: expected a multiple of 4KiB from 44KiB to 16TiB (or 0), got ${JSON.stringify(o.swap)}`);
   }
   const mm = defaultMmConfig();
   if (typeof o.thp === 'string') mm.thp.enabled = o.thp as ThpEnabled;
@@ -189,6 +202,7 @@ export function parseKernelOptions(opts: unknown): BootConfig {
     mounts: parseMounts(o.mounts),
     hugetlbPools: parseHugetlb(o.hugetlb),
     hugetlbOptimizeVmemmap: o.hugetlbOptimizeVmemmap ?? false,
+    swapBytes,
   };
 }
 

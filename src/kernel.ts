@@ -17,6 +17,7 @@ import type { HgmMetrics } from './mm/hgm_mapcount.js';
 import { Vfs } from './fs/inode.js';
 import { type HugetlbFs, hugetlbFs } from './fs/hugetlbfs.js';
 import { hugetlbInit } from './mm/hugetlb.js';
+import { swapOnZram } from './mm/swapfile.js';
 import { type SysFile, hugetlbSysFiles, sysfsOpen } from './fs/sysfs.js';
 import { thpSysFiles } from './fs/sysfs_thp.js';
 import { type ShmemFs, type ShmemHuge, shmemFs } from './fs/shmem.js';
@@ -95,6 +96,7 @@ export class Kernel {
     const se = this.host.cfg.thp.shmemEnabled;
     if (se !== 'deny' && se !== 'force') this.shmem.sb.huge = se;
     hugetlbInit(this.host, cfg.hugetlbPools, cfg.hugetlbOptimizeVmemmap);
+    if (cfg.swapBytes > 0) swapOnZram(this.host, '/dev/zram0', cfg.swapBytes / 4096);
     this.hugetlbfs = hugetlbFs(this.vfs);
     try {
       this.ns = new Namespace(this.vfs, this.shmem, cfg.mounts, this.hugetlbfs);
@@ -154,6 +156,12 @@ export class Kernel {
     // The memmap's pages, from the boot allocator and from the buddy allocator (HugeTLB vmemmap optimization moves them).
     out.nr_memmap_pages = this.host.vmemmap.buddyPages;
     out.nr_memmap_boot_pages = this.host.vmemmap.bootPages;
+    const sw = this.host.swap;
+    out.nr_swapcached = sw.cachedPages;
+    out.pswpin = sw.pswpin;
+    out.pswpout = sw.pswpout;
+    out.thp_swpout = sw.thpSwpout;
+    out.thp_swpout_fallback = sw.thpSwpoutFallback;
     return out;
   }
 

@@ -12,7 +12,7 @@ import type { AddressSpace } from '../mm/fs_types.js';
 import type { Host } from '../mm/host.js';
 import { AnonVma, MMF, MmCounter, type MmStruct, VM, type Vma, linearPageIndex, vmaIsAnonymous } from '../mm/mm_types.js';
 import { HPAGE_PMD_ORDER, LEVEL_SHIFT, Level, PAGE_SIZE, PTRS_PER_TABLE, TASK_SIZE } from '../mm/page.js';
-import { type PageTable, Pte, isPteMarker } from '../mm/pgtable.js';
+import { type PageTable, Pte, isPteMarker, isSwapEntry } from '../mm/pgtable.js';
 import { VM_UFFD_FLAGS, vmaCanUserfault } from '../mm/userfaultfd_k.js';
 import { MTHP_STAT_NAMES, MthpStat, NODE_STAT_NAMES, NodeStat, mthpStat } from '../mm/vmstat.js';
 import { peekMaybePinned } from '../mm/pin_policy.js';
@@ -20,6 +20,7 @@ import { hstateVma, hugetlbVmaUnusedReserves } from '../mm/hugetlb.js';
 import type { PfnCounts } from '../lib/pfn_counts.js';
 import type { Vfs } from '../fs/inode.js';
 import { checkKvm } from './kvm.js';
+import { SwapTally } from './swap.js';
 
 export interface Violation {
   /** A stable identifier, e.g. 'mapcount-mismatch'. */
@@ -58,6 +59,8 @@ interface Acc {
   tables: number;
   /** HugeTLB HGM, thp-like: per-page counts of the pieces found (folio -> pieces covering each page). */
   hgmPages: Map<number, Int32Array>;
+  /** Swap PTEs per slot. */
+  swap: SwapTally;
   out: Violation[];
 }
 
@@ -79,6 +82,7 @@ export function checkKernel(host: Host, vfs: Vfs, procs: readonly CheckedProcess
     perMm: new Map(),
     tables: 0,
     hgmPages: new Map(),
+    swap: new SwapTally(host),
     out: [],
   };
   const liveMms = new Set<MmStruct>();
@@ -96,7 +100,11 @@ export function checkKernel(host: Host, vfs: Vfs, procs: readonly CheckedProcess
     }
   }
 
+  // The swap cache holds a reference per page.
+  acc.swap.cacheRefs((f, n) => (acc.refs[f]! += n));
+
   for (const p of procs) if (p.mm !== null) checkMm(host, acc, p.pid, p.mm);
+  acc.swap.check((v) => push(acc, v));
   const cacheStats = checkPageCaches(host, acc, vfs, liveMms);
   const pins = checkGupLedger(host, acc);
   // KVM's stage-2 tables hold their pages; the rules live in check/kvm.ts.
@@ -260,7 +268,14 @@ function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable
       }
       return;
     }
-    push(acc, { name: 'pte-invalid', message: 'a non-present entry the model does not use (swap, migration)', pid, addr });
+    if (isSwapEntry(fl) && level === Level.PTE) {
+      // Only private anonymous memory swaps through its page tables (shmem swaps through its page cache).
+      const bad = vma.file !== null || vma.flags & (VM.SHARED | VM.HUGETLB) ? 'a swap entry in a VMA that is not private anonymous memory' : acc.swap.entry(pfn, fl);
+      if (bad !== null) push(acc, { name: 'swap-entry-invalid', message: bad, pid, addr });
+      rss[MmCounter.SWAPENTS]++;
+      return;
+    }
+    push(acc, { name: 'pte-invalid', message: 'a non-present entry the model does not use (migration, device)', pid, addr });
     return;
   }
   // pte_mkuffd_wp write-protects, and nothing makes a uffd-wp entry writable while the VMA is WP-registered.

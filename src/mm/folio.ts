@@ -62,6 +62,8 @@ export const enum PG {
   HUGETLB_RESTORE_RESERVE = 1 << 19,
   /** HugeTLB: tail struct pages shared read-only by HVO (HPG_vmemmap_optimized). */
   VMEMMAP_OPTIMIZED = 1 << 20,
+  /** In the swap cache (PG_swapcache): the swap state knows its entry (folio->swap). */
+  SWAPCACHE = 1 << 21,
 }
 
 /** _nr_pages_mapped flag while an entire (PMD/PUD) mapping exists. */
@@ -439,6 +441,7 @@ export function folioFlagNames(ft: FolioTable, f: number): string[] {
     [PG.HUGETLB_FREED, 'hugetlb_freed'],
     [PG.HUGETLB_RESTORE_RESERVE, 'hugetlb_restore_reserve'],
     [PG.VMEMMAP_OPTIMIZED, 'vmemmap_optimized'],
+    [PG.SWAPCACHE, 'swapcache'],
   ];
   const fl = ft.flags[f]!;
   const out: string[] = [];

@@ -19,7 +19,8 @@ import { MMF, MmCounter, MmStruct, VM, Vma, isCowMapping } from './mm_types.js';
 import { MmuNotifyEvent, withInvalidate } from './mmu_notifier.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import { HPAGE_PMD_NR, Level, PAGE_SIZE, PMD_SIZE, alignDown, tableIndex } from './page.js';
-import { MKDIRTY, type PageTable, Pte, allocChild, isPteMarker, newTable, setEntry, tableAlloc } from './pgtable.js';
+import { MKDIRTY, type PageTable, Pte, allocChild, isPteMarker, isSwapEntry, newTable, setEntry, tableAlloc } from './pgtable.js';
+import { swapDuplicate } from './swapfile.js';
 import { RMAP_EXCLUSIVE, anonVmaFork, folioAddLru, folioAddNewAnonRmap, folioDupFileRmap, folioNeedsCowForDma, folioTryDupAnonRmap } from './rmap.js';
 import { vmaInsert, vmaLinkFile } from './vma.js';
 import { flushTlbMm } from './tlb.js';
@@ -147,6 +148,17 @@ function copyPteRange(host: Host, dst: Vma, src: Vma, dstPmd: PageTable, srcPt: 
     if (dstPt === null) {
       dstPt = dstPmd.fl[i] === 0 ? allocChild(host, dst.mm, dstPmd, i) : dstPmd.kids![i]!;
       if (dstPt === null) throw new ForkOom();
+    }
+    if (isSwapEntry(fl)) {
+      // copy_nonpresent_pte: the child names the same slot; neither copy is exclusive any more.
+      swapDuplicate(host.swap, srcPt.pfn[j]!);
+      if (fl & Pte.SWP_EXCLUSIVE) {
+        fl &= ~Pte.SWP_EXCLUSIVE;
+        setEntry(host, srcPt, j, srcPt.pfn[j]!, fl);
+      }
+      addMmCounter(dst.mm, MmCounter.SWAPENTS, 1);
+      setEntry(host, dstPt, j, srcPt.pfn[j]!, userfaultfdWp(dst) ? fl : fl & ~Pte.UFFD_WP);
+      continue;
     }
     if (isPteMarker(fl)) {
       // copy_nonpresent_pte (copy_pte_marker): poison always goes; uffd-wp only to a WP-registered child.

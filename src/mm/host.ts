@@ -21,6 +21,7 @@ import { type PinAccounting, UpstreamPins } from './pin_policy.js';
 import { type HgmMapcount, NoHgm } from './hgm_mapcount.js';
 import type { HugetlbState } from './hugetlb.js';
 import { VmemmapState } from './hugetlb_vmemmap.js';
+import { SwapState } from './swapfile.js';
 
 /** /sys/kernel/mm/transparent_hugepage/enabled */
 export type ThpEnabled = 'always' | 'madvise' | 'never';
@@ -108,6 +109,8 @@ export class Host {
   hgm: HgmMapcount = new NoHgm();
   /** HGM collapse tells secondary MMUs afterwards (policy collapseNotifier 'post-collapse') instead of invalidating around it. */
   hgmPostCollapse = false;
+  /** Swap areas and the swap cache (src/mm/swapfile.ts); no area until swapon. */
+  readonly swap = new SwapState();
   /** The HugeTLB hstates and pools (src/mm/hugetlb.ts), set up at boot by hugetlbInit. */
   hugetlb: HugetlbState = null as never;
   /** Where the vmemmap lives, for HugeTLB vmemmap optimization (src/mm/hugetlb_vmemmap.ts). */

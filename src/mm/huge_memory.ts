@@ -623,10 +623,11 @@ function resetSplitSlot(ft: FolioTable, g: number, pfn: number, order: number, f
 }
 
 /** Only the mappings, the page cache and the caller's callerPins references hold f: its refcount could freeze. */
-// mirrors mm/huge_memory.c:can_split_folio (no swap cache)
-function canSplitFolio(host: Host, f: number, callerPins: number): boolean {
+// mirrors mm/huge_memory.c:can_split_folio
+export function canSplitFolio(host: Host, f: number, callerPins: number): boolean {
   const ft = host.ft;
-  const extraPins = folioTestAnon(ft, f) ? 0 : folioNrPages(ft, f);
+  // The page cache or the swap cache holds one reference per page.
+  const extraPins = folioTestAnon(ft, f) && !(ft.flags[f]! & PG.SWAPCACHE) ? 0 : folioNrPages(ft, f);
   return ft.refcount[f] === folioMapcount(ft, f) + extraPins + callerPins;
 }
 

@@ -4,9 +4,11 @@
  * Advice the model implements fully: DONTNEED, DONTNEED_LOCKED, REMOVE,
  * HUGEPAGE, NOHUGEPAGE, DONTFORK, DOFORK, WIPEONFORK, KEEPONFORK, DONTDUMP,
  * DODUMP, NORMAL, RANDOM, SEQUENTIAL, POPULATE_READ, POPULATE_WRITE.
- * Advice that only steers reclaim (WILLNEED, COLD, PAGEOUT, FREE) is validated
- * like Linux and then has no effect: the model has no reclaim or swap, so pages
- * stay resident exactly as they would on a machine without memory pressure.
+ * PAGEOUT reclaims the anonymous folios it covers to swap (src/mm/vmscan.ts)
+ * when a swap area is on. Advice that only steers reclaim (WILLNEED, COLD,
+ * FREE) is validated like Linux and then, beyond the large-folio splits
+ * COLD and FREE do, has no effect: pages stay resident as they would on a
+ * machine without memory pressure.
  * Advice for features not built into the modelled kernel is invalid (EINVAL):
  * MERGEABLE/UNMERGEABLE (CONFIG_KSM=n), HWPOISON/SOFT_OFFLINE
  * (CONFIG_MEMORY_FAILURE=n) and GUARD_INSTALL/REMOVE (pre-6.13). COLLAPSE
@@ -21,13 +23,14 @@ import type { Host } from './host.js';
 import { faultinPageRange } from './gup.js';
 import { khugepagedEnterVma, madviseCollapse } from './khugepaged.js';
 import { hugetlbCollapse, madviseSplit } from './hugetlb_hgm.js';
-import { folioLikelyMappedShared, folioNrPages } from './folio.js';
+import { PG, folioLikelyMappedShared, folioMapcount, folioNrPages } from './folio.js';
 import { isHugeZeroFolio, splitFolio } from './huge_memory.js';
 import { vmNormalPage, zapPageRangeSingle } from './memory.js';
 import { type MmStruct, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { LEVEL_SPAN, Level, PAGE_SIZE, PTRS_PER_TABLE } from './page.js';
 import { Pte, type Walk, ptePresent, walk } from './pgtable.js';
 import { userfaultfdRemove } from './userfaultfd_k.js';
+import { reclaimPages } from './vmscan.js';
 import { findVma, vmaLookup, vmaModify } from './vma.js';
 
 const PAGE = BigInt(PAGE_SIZE);
@@ -101,7 +104,7 @@ function madviseDontneedFree(host: Host, vma: Vma, start: number, end: number, b
   if (behavior === M.MADV_FREE) {
     // madvise_free_single_vma: anonymous memory only; lazy freeing needs reclaim, which is not modelled.
     if (!vmaIsAnonymous(vma)) return 'EINVAL';
-    splitPartialFolios(host, vma, start, end);
+    splitPartialFolios(host, vma, start, end, null);
     return null;
   }
   zapPageRangeSingle(host, vma, start, end, { evenCows: true });
@@ -113,17 +116,18 @@ const $w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null,
 /**
  * Split the large folios that [start, end) of vma covers only in part, as
  * MADV_FREE, MADV_COLD and MADV_PAGEOUT do before their lazy-free,
- * deactivation or reclaim work (none of which the model does): a PMD-mapped
+ * deactivation or reclaim work: a PMD-mapped
  * THP when the range is not its whole 2 MiB, a PTE-mapped large folio when
  * the run of PTEs mapping it consecutively from an address in the range
  * ends before the folio does. Folios likely mapped by another mm too are
  * left alone, as is the huge zero folio; a split that fails (an extra
- * reference, such as a pin) leaves the folio as it was. Simplified:
+ * reference, such as a pin) leaves the folio as it was. With pageout, the
+ * folios covered whole that MADV_PAGEOUT isolates are listed. Simplified:
  * MADV_PAGEOUT of a file the caller could not write is treated as allowed
  * (pageout_anon_only_filter is never set: the model's processes are root).
  */
 // mirrors mm/madvise.c:madvise_free_pte_range and madvise_cold_or_pageout_pte_range (their large-folio splits), mm/huge_memory.c:madvise_free_huge_pmd
-function splitPartialFolios(host: Host, vma: Vma, start: number, end: number): void {
+function splitPartialFolios(host: Host, vma: Vma, start: number, end: number, pageout: number[] | null): void {
   const ft = host.ft;
   let addr = start;
   while (addr < end) {
@@ -142,8 +146,13 @@ function splitPartialFolios(host: Host, vma: Vma, start: number, end: number): v
     }
     const pfn = t.pfn[$w.idx]!;
     const f = vmNormalPage(host, pfn, fl);
-    if (f === 0 || ft.order[f] === 0 || isHugeZeroFolio(host, f)) {
+    if (f === 0 || isHugeZeroFolio(host, f)) {
       addr = $w.level === Level.PTE ? addr + PAGE_SIZE : entryEnd;
+      continue;
+    }
+    if (ft.order[f] === 0) {
+      if (pageout !== null && pageoutCandidate(host, f, Level.PTE)) pageout.push(f);
+      addr += PAGE_SIZE;
       continue;
     }
     let nr: number;
@@ -158,15 +167,33 @@ function splitPartialFolios(host: Host, vma: Vma, start: number, end: number): v
     } else {
       nr = (Math.min(entryEnd, end) - addr) / PAGE_SIZE;
     }
-    if (nr < folioNrPages(ft, f) && !folioLikelyMappedShared(ft, f)) {
-      host.folioGet(f);
-      const err = splitFolio(host, f, 0);
-      host.folioPut(f);
-      // Split: look at the same address again, now mapped by small folios.
-      if (err === 0) continue;
+    if (nr < folioNrPages(ft, f)) {
+      if (!folioLikelyMappedShared(ft, f)) {
+        host.folioGet(f);
+        const err = splitFolio(host, f, 0);
+        host.folioPut(f);
+        // Split: look at the same address again, now mapped by small folios.
+        if (err === 0) continue;
+      }
+    } else if (pageout !== null && pageoutCandidate(host, f, $w.level)) {
+      pageout.push(f);
     }
     addr = $w.level === Level.PTE ? addr + nr * PAGE_SIZE : entryEnd;
   }
+}
+
+/**
+ * Would MADV_PAGEOUT isolate folio f, which [start, end) covers whole? Not a
+ * folio mapped elsewhere too (PMD-mapped: folio_likely_mapped_shared;
+ * PTE-mapped: more mappings than pages), only LRU folios, none unevictable.
+ * The model's processes are root, so file folios qualify too
+ * (can_do_file_pageout); reclaim then keeps them (vmscan.ts).
+ */
+// mirrors mm/madvise.c:madvise_cold_or_pageout_pte_range (the isolation tests)
+function pageoutCandidate(host: Host, f: number, level: Level): boolean {
+  const ft = host.ft;
+  if (level === Level.PTE ? folioMapcount(ft, f) !== folioNrPages(ft, f) : folioLikelyMappedShared(ft, f)) return false;
+  return (ft.flags[f]! & (PG.LRU | PG.UNEVICTABLE)) === PG.LRU;
 }
 
 /** MADV_REMOVE: punch a hole in the backing file (shared writable mappings only). */
@@ -253,9 +280,15 @@ function madviseVmaBehavior(host: Host, vma: Vma, start: number, end: number, be
       return null;
     case M.MADV_COLD:
     case M.MADV_PAGEOUT:
-      // can_madv_lru_vma; reclaim itself is not modelled, the splits before it are.
+      // can_madv_lru_vma; deactivation (COLD) is not modelled, the splits before it are.
       if (vma.flags & (VM.LOCKED | VM.PFNMAP | VM.HUGETLB)) return 'EINVAL';
-      splitPartialFolios(host, vma, start, end);
+      if (behavior === M.MADV_COLD) splitPartialFolios(host, vma, start, end, null);
+      else {
+        const list: number[] = [];
+        splitPartialFolios(host, vma, start, end, list);
+        // madvise_cold_or_pageout_pte_range reclaims each PMD's batch; one batch per call is equivalent here.
+        if (list.length > 0) reclaimPages(host, list);
+      }
       return null;
     case M.MADV_FREE:
     case M.MADV_DONTNEED:

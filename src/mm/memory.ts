@@ -9,6 +9,7 @@
 import { Ev } from '../cost/counters.js';
 import {
   PG,
+  folioMapped,
   folioNrPages,
   folioTestAnon,
   pageAnonExclusive,
@@ -39,8 +40,9 @@ import { hugetlbFault, unmapHugepageRangeLocked } from './hugetlb.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import { MthpStat, modMthpStat } from './vmstat.js';
 import { HPAGE_PMD_ORDER, Level, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, alignDown, tableIndex } from './page.js';
-import { MARKER_UFFD_WP, MKDIRTY, type PageTable, Pte, allocChild, clearEntry, isPteMarker, pteMarkerUffdWp, setEntry, tableAlloc } from './pgtable.js';
-import { RMAP_EXCLUSIVE, anonVmaPrepare, folioAddFileRmap, folioAddLru, folioAddNewAnonRmap, folioMoveAnonRmap, folioRemoveRmap } from './rmap.js';
+import { MARKER_UFFD_WP, MKDIRTY, type PageTable, Pte, allocChild, clearEntry, isPteMarker, isSwapEntry, pteMarkerUffdWp, setEntry, tableAlloc } from './pgtable.js';
+import { RMAP_EXCLUSIVE, RMAP_NONE, anonVmaPrepare, folioAddAnonRmap, folioAddFileRmap, folioAddLru, folioAddNewAnonRmap, folioMoveAnonRmap, folioRemoveRmap } from './rmap.js';
+import { addToSwapCache, folioFreeSwap, folioSwapped, swapFreeNr, swapReadFolio, swpOffset } from './swapfile.js';
 import { flushTlbRange } from './tlb.js';
 import { handleUserfault, uffdDisableFaultAround, userfaultfdArmed, userfaultfdMissing, userfaultfdPteWp, userfaultfdWp } from './userfaultfd_k.js';
 
@@ -134,7 +136,8 @@ function handlePteFault(host: Host, vma: Vma, pmdT: PageTable, i: number, addres
   if (fl === 0) return doPteMissing(host, vma, pmdT, i, address, flags, 0);
   if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) {
     if (isPteMarker(fl)) return handlePteMarker(host, vma, pmdT, i, pt, j, address, flags, fl);
-    return VmFault.SIGBUS; // swap entries are not modelled
+    if (isSwapEntry(fl)) return doSwapPage(host, vma, pt, j, address, flags, fl);
+    return VmFault.SIGBUS;
   }
   if (flags & (FaultFlag.WRITE | FaultFlag.UNSHARE)) {
     if (!(fl & Pte.RW)) return doWpPage(host, vma, pt, j, address, flags);
@@ -158,6 +161,89 @@ function handlePteMarker(host: Host, vma: Vma, pmdT: PageTable, i: number, pt: P
     return VmFault.OK;
   }
   return doPteMissing(host, vma, pmdT, i, address, flags, orig);
+}
+
+/**
+ * A fault on a swap entry: find the page in the swap cache, or read it into
+ * a new page (skipping the swap cache when this entry is the slot's only
+ * reference, as on a SWP_SYNCHRONOUS_IO device such as zram), drop the
+ * entry's count and map the page. It is mapped exclusive (and writable if
+ * the VMA is) when the entry was exclusive, when the page is new and private
+ * to this fault, or when nothing else references it; a write fault on a
+ * page still shared goes on to do_wp_page. Simplified: always one page (no
+ * large-folio swap-in via alloc_swap_folio, no readahead; a large folio
+ * found in the swap cache is mapped page by page), no KSM.
+ */
+// mirrors mm/memory.c:do_swap_page
+function doSwapPage(host: Host, vma: Vma, pt: PageTable, j: number, address: number, flags: number, orig: number): number {
+  const ft = host.ft;
+  const st = host.swap;
+  const val = pt.pfn[j]!;
+  const si = st.si(val);
+  // get_swap_device fails for an entry of an area swapped off meanwhile: retry.
+  if (si === null) return VmFault.OK;
+  let ret: number = VmFault.OK;
+  let f = st.cacheFolio.get(val) ?? 0;
+  let swapcache = f;
+  let page = 0;
+  if (f !== 0) {
+    host.folioGet(f);
+    page = val - st.folioSwap.get(f)!;
+  } else {
+    f = host.folioAlloc(0, GFP_HIGHUSER_MOVABLE);
+    if (f === 0) return VmFault.OOM;
+    ft.flags[f]! |= PG.SWAPBACKED;
+    if (st.count(val) !== 1) {
+      // swapin_readahead (read_swap_cache_async): the new page joins the swap cache first.
+      si.cache[swpOffset(val)] = 1;
+      addToSwapCache(st, ft, f, val);
+      swapcache = f;
+    }
+    swapReadFolio(st, host.content, f, 1, val);
+    ft.flags[f]! |= PG.UPTODATE;
+    folioAddLru(host, f);
+    ret = VmFault.MAJOR;
+  }
+  // A page fresh from the device that no swap-cache user can see is certainly exclusive.
+  const exclusive = f !== swapcache || (orig & Pte.SWP_EXCLUSIVE) !== 0;
+  swapFreeNr(st, val, 1);
+  if (shouldTryToFreeSwap(host, f, vma, flags)) {
+    const refs = folioFreeSwap(st, ft, f);
+    if (refs > 0) host.folioPut(f, refs);
+  }
+  addMmCounter(vma.mm, MmCounter.ANONPAGES, 1);
+  addMmCounter(vma.mm, MmCounter.SWAPENTS, -1);
+  let fl = vma.pageProt | (orig & (Pte.SOFT_DIRTY | Pte.UFFD_WP));
+  let write = (flags & FaultFlag.WRITE) !== 0;
+  let rmapFlags = RMAP_NONE;
+  // Same test as do_wp_page's, short-cut for pages certainly not shared.
+  if (exclusive || ft.refcount[f] === 1) {
+    if (vma.flags & VM.WRITE && !userfaultfdPteWp(vma, fl)) {
+      fl |= Pte.RW;
+      if (write) {
+        fl |= MKDIRTY;
+        write = false;
+      }
+    }
+    rmapFlags = RMAP_EXCLUSIVE;
+  }
+  if (!folioTestAnon(ft, f)) folioAddNewAnonRmap(host, f, vma, address, rmapFlags);
+  else folioAddAnonRmap(host, f, page, 1, vma, rmapFlags, Level.PTE);
+  setEntry(host, pt, j, ft.pfn[f]! + page, fl);
+  if (write) {
+    ret |= doWpPage(host, vma, pt, j, address, flags);
+    if (ret & VmFault.ERROR) ret &= VmFault.ERROR;
+  }
+  return ret;
+}
+
+/** After swap-in, drop the page from the swap cache now? (when mapping it writable needs the refcount to say "exclusive") */
+// mirrors mm/memory.c:should_try_to_free_swap (no memcg: mem_cgroup_swap_full is vm_swap_full)
+function shouldTryToFreeSwap(host: Host, f: number, vma: Vma, flags: number): boolean {
+  const ft = host.ft;
+  if (!(ft.flags[f]! & PG.SWAPCACHE)) return false;
+  if (host.swap.full() || vma.flags & VM.LOCKED || ft.flags[f]! & PG.MLOCKED) return true;
+  return (flags & FaultFlag.WRITE) !== 0 && ft.refcount[f] === 1 + folioNrPages(ft, f);
 }
 
 /** Was the faulting PTE a uffd-wp marker of a WP-registered VMA (the new PTE stays write-protected)? */
@@ -277,10 +363,17 @@ function allocAnonFolio(host: Host, vma: Vma, pt: PageTable, address: number): n
  * folio (it gives the large folio back sooner instead), even when every
  * other mapping of it is gone.
  */
-// mirrors mm/memory.c:wp_can_reuse_anon_folio (no KSM, no swap cache, no LRU caches to drain)
+// mirrors mm/memory.c:wp_can_reuse_anon_folio (no KSM, no LRU caches to drain)
 function wpCanReuseAnonFolio(host: Host, f: number, vma: Vma): boolean {
   const ft = host.ft;
   if (ft.order[f]! > 0) return false;
+  const cached = ft.flags[f]! & PG.SWAPCACHE ? 1 : 0;
+  if (ft.refcount[f]! > 1 + cached) return false;
+  // The swap cache's reference goes if no swap entry still names the page.
+  if (cached) {
+    const refs = folioFreeSwap(host.swap, ft, f);
+    if (refs > 0) host.folioPut(f, refs);
+  }
   if (ft.refcount[f] !== 1) return false;
   folioMoveAnonRmap(host, f, vma);
   return true;
@@ -614,6 +707,25 @@ function zapInstallUffdWpIfNeeded(host: Host, vma: Vma, pt: PageTable, j: number
   if (old & Pte.UFFD_WP) setEntry(host, pt, j, 0, MARKER_UFFD_WP);
 }
 
+/**
+ * A swap PTE went: drop its count, and when that was the slot's last one
+ * and the swap cache still holds a page nobody maps (or swap is over half
+ * full), drop the page from the swap cache too.
+ */
+// mirrors mm/swapfile.c:free_swap_and_cache_nr (with __try_to_reclaim_swap, TTRS_UNMAPPED | TTRS_FULL)
+function freeSwapAndCache(host: Host, val: number): void {
+  const st = host.swap;
+  const ft = host.ft;
+  swapFreeNr(st, val, 1);
+  if (st.count(val) !== 0) return;
+  const f = st.cacheFolio.get(val);
+  if (f === undefined) return;
+  if (folioMapped(ft, f) && !st.full()) return;
+  if (folioSwapped(st, ft, f)) return;
+  const refs = folioFreeSwap(st, ft, f);
+  if (refs > 0) host.folioPut(f, refs);
+}
+
 /** Zap the PTEs of one PTE table for [addr, end). Returns entries cleared. */
 // mirrors mm/memory.c:zap_pte_range (with zap_present_ptes)
 function zapPteRange(host: Host, vma: Vma, pt: PageTable, addr: number, end: number, details: ZapDetails | null): number {
@@ -625,7 +737,16 @@ function zapPteRange(host: Host, vma: Vma, pt: PageTable, addr: number, end: num
     const fl = pt.fl[j]!;
     if (fl === 0) continue;
     if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) {
-      // PTE markers (swap entries are not modelled): nothing to flush or free.
+      if (isSwapEntry(fl)) {
+        // zap_nonpresent_ptes: private COW copies that went to swap go with them.
+        if (!shouldZapCows(details)) continue;
+        addMmCounter(mm, MmCounter.SWAPENTS, -1);
+        freeSwapAndCache(host, pt.pfn[j]!);
+        clearEntry(host, pt, j);
+        zapInstallUffdWpIfNeeded(host, vma, pt, j, details, fl);
+        continue;
+      }
+      // PTE markers: nothing to flush or free.
       if (!isPteMarker(fl)) continue;
       if (fl & Pte.MARKER_POISONED) {
         if (!shouldZapCows(details)) continue;
@@ -656,6 +777,11 @@ function zapPteRange(host: Host, vma: Vma, pt: PageTable, addr: number, end: num
       addMmCounter(mm, MmCounter.ANONPAGES, -1);
     }
     folioRemoveRmap(host, f, folioPageIdx(host, f, pfn), 1, vma, Level.PTE);
+    // free_pages_and_swap_cache: an unmapped page leaves the swap cache if no swap entry needs it.
+    if (ft.flags[f]! & PG.SWAPCACHE && !folioMapped(ft, f)) {
+      const refs = folioFreeSwap(host.swap, ft, f);
+      if (refs > 0) host.folioPut(f, refs);
+    }
     host.folioPut(f);
   }
   return cleared;

@@ -20,7 +20,7 @@ import { MmuNotifyEvent, withInvalidate } from './mmu_notifier.js';
 import { populateVmaPageRange } from './gup.js';
 import { securityVmEnoughMemory } from './mmap.js';
 import { Level, PAGE_SIZE, PMD_SIZE, alignDown, tableIndex } from './page.js';
-import { MARKER_UFFD_WP, type PageTable, Pte, allocChild, clearEntry, pteMarkerUffdWp, setEntry, tableAlloc } from './pgtable.js';
+import { MARKER_UFFD_WP, type PageTable, Pte, allocChild, clearEntry, isSwapEntry, pteMarkerUffdWp, setEntry, tableAlloc } from './pgtable.js';
 import { userfaultfdWpUseMarkers } from './userfaultfd_k.js';
 import { vmaModify, vmaWantsWritenotify, vmasIn } from './vma.js';
 import { flushTlbRange } from './tlb.js';
@@ -109,6 +109,13 @@ export function changeProtection(host: Host, vma: Vma, start: number, end: numbe
         } else if (pteMarkerUffdWp(fl) && uffdWpResolve) {
           clearEntry(host, pt, j);
           pages++;
+        } else if (isSwapEntry(fl) && (uffdWp || uffdWpResolve)) {
+          // pte_swp_mkuffd_wp / pte_swp_clear_uffd_wp: the protection outlives the swap-out.
+          const nfl = uffdWp ? fl | Pte.UFFD_WP : fl & ~Pte.UFFD_WP;
+          if (nfl !== fl) {
+            setEntry(host, pt, j, pt.pfn[j]!, nfl);
+            pages++;
+          }
         }
         continue;
       }

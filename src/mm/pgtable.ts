@@ -56,6 +56,22 @@ export const enum Pte {
    */
   MARKER = 1 << 17,
   MARKER_POISONED = 1 << 18,
+  /**
+   * A swap entry (include/linux/swapops.h, swp_entry_to_pte): a non-present
+   * entry naming a slot of a swap device. x86 packs the type and the offset
+   * into the entry's high bits; the model keeps them in the entry's pfn
+   * field (swpEntry) and tags the entry with this bit. SOFT_DIRTY and
+   * UFFD_WP keep their places as _PAGE_SWP_SOFT_DIRTY and _PAGE_SWP_UFFD_WP.
+   */
+  SWAP = 1 << 19,
+  /** _PAGE_SWP_EXCLUSIVE: the swapped-out page was PageAnonExclusive. */
+  SWP_EXCLUSIVE = 1 << 20,
+}
+
+/** A swap entry naming a swap slot (is_swap_pte and not a marker: the model has no migration or device entries). */
+// mirrors include/linux/swapops.h:is_swap_pte (restricted to real swap entries)
+export function isSwapEntry(fl: number): boolean {
+  return (fl & (Pte.PRESENT | Pte.PROTNONE | Pte.SWAP)) === Pte.SWAP;
 }
 
 /** The uffd-wp PTE marker's entry bits. */

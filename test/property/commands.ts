@@ -96,13 +96,15 @@ export interface SetupOptions {
   limits?: Limits;
   /** Commands run on the fresh system before the generated ones (they are in the replay too). */
   prelude?: () => Cmd[];
+  /** The Kernel option swap (a zram-like area): MADV_PAGEOUT then really swaps. */
+  swap?: string;
 }
 
 /** fc.modelRun's setup: a fresh kernel with one process (p1) and the matching reference. */
 export function makeSetup(o: SetupOptions): () => { model: Model; real: Real } {
   const memory = o.memory ?? '256MiB';
   return () => {
-    const kernel = new Kernel({ memory, thp: o.thp });
+    const kernel = new Kernel({ memory, thp: o.thp, ...(o.swap === undefined ? {} : { swap: o.swap }) });
     const memFreeAtBoot = kernel.meminfo().MemFree;
     const p1 = kernel.spawn();
     const sys = new RefSystem();
@@ -115,7 +117,7 @@ export function makeSetup(o: SetupOptions): () => { model: Model; real: Real } {
       `const pattern = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (seed * 131 + i * 7 + (i >> 12) * 13) & 0xff);`,
       `const t = (f: () => unknown) => { try { return f(); } catch (e) { return e; } };`,
       `const readAll = (p: Process, reads: [number, number][]) => { for (const [a, n] of reads) t(() => p.read(a, n)); };`,
-      `const kernel = new Kernel({ memory: '${memory}', thp: '${o.thp}' });`,
+      `const kernel = new Kernel({ memory: '${memory}', thp: '${o.thp}'${o.swap === undefined ? '' : `, swap: '${o.swap}'`} });`,
       `const p1 = kernel.spawn();`,
     ].join('\n');
     limitsOf.set(sys, o.limits ?? DEFAULT_LIMITS);

@@ -53,12 +53,14 @@ import {
   writeArb,
 } from './commands.js';
 import {
+  MADV_COLD,
   MADV_DOFORK,
   MADV_DONTFORK,
   MADV_DONTNEED,
   MADV_HUGEPAGE,
   MADV_KEEPONFORK,
   MADV_NOHUGEPAGE,
+  MADV_PAGEOUT,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
   MADV_REMOVE,
@@ -146,6 +148,37 @@ describe('syscall sequences against the reference model', () => {
       params(300),
     );
     expectCoverage(['cow_copy', 'thp_fault_alloc']);
+  });
+
+  it('swap: MADV_PAGEOUT, swap-in, fork, COW and unmapping keep contents and the swap invariants', { timeout: T }, async () => {
+    // A small zram area, so it also fills up; kernel.check() (swap counts, swap cache, SwapFree) after every step.
+    const swapAdvice = [MADV_PAGEOUT, MADV_PAGEOUT, MADV_PAGEOUT, MADV_DONTNEED, MADV_DONTFORK, MADV_WIPEONFORK, MADV_POPULATE_WRITE, MADV_COLD];
+    const valid = { invalid: false };
+    const cmds = weighted(
+      [
+        [mmapArb(valid), 6],
+        [mmapThpArb(), 2],
+        [forkArb(), 4],
+        [exitArb(), 1],
+        [splitArb(), 1],
+        [writeArb(), 6],
+        [fillArb(), 5],
+        [fillRegionArb(), 2],
+        [readArb(), 5],
+        [verifyArb(), 3],
+        [mprotectArb({ ...valid, rangePages: fc.integer({ min: 1, max: 16 }) }), 2],
+        [madviseArb({ ...valid, advice: swapAdvice }), 8],
+        [collapseArb(valid), 1],
+      ],
+      50,
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom<ThpMode>('always', 'never'), cmds, async (thp, c) => {
+        runModel(makeSetup({ thp, swap: '2MiB' }), c);
+        await yieldToEventLoop();
+      }),
+      params(120),
+    );
   });
 
   it('fork/COW: no leak from parent into child or from child into parent', { timeout: T }, async () => {

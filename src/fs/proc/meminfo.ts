@@ -1,6 +1,6 @@
 /**
  * /proc/meminfo (mirrors fs/proc/meminfo.c), in kB as the file prints it.
- * Lines for features the model does not have (swap, slab, vmalloc ...) are
+ * Lines for features the model does not have (slab, vmalloc ...) are
  * reported as 0 so that tools reading the file find every field.
  */
 import { PG, folioNrPages } from '../../mm/folio.js';
@@ -71,15 +71,15 @@ export function meminfoRead(host: Host): Meminfo {
     MemAvailable: kb(free + (filePages - s[NodeStat.NR_SHMEM]!)),
     Buffers: 0,
     Cached: kb(filePages),
-    SwapCached: 0,
+    SwapCached: kb(host.swap.cachedPages),
     Dirty: kb(fileDirtyPages(host)),
     Writeback: 0,
     AnonPages: kb(s[NodeStat.NR_ANON_MAPPED]!),
     Mapped: kb(s[NodeStat.NR_FILE_MAPPED]!),
     Shmem: kb(s[NodeStat.NR_SHMEM]!),
     PageTables: kb(s[NodeStat.NR_PAGETABLE]!),
-    SwapTotal: 0,
-    SwapFree: 0,
+    SwapTotal: kb(host.swap.totalPages()),
+    SwapFree: kb(host.swap.freePages()),
     AnonHugePages: kb(s[NodeStat.NR_ANON_THPS]!),
     ShmemHugePages: kb(s[NodeStat.NR_SHMEM_THPS]!),
     ShmemPmdMapped: kb(s[NodeStat.NR_SHMEM_PMDMAPPED]!),

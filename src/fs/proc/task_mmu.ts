@@ -12,7 +12,8 @@ import {
 import type { Host } from '../../mm/host.js';
 import { MMF, MmCounter, type MmStruct, VM, type Vma, isCowMapping } from '../../mm/mm_types.js';
 import { LEVEL_SHIFT, Level, PAGE_SIZE, TASK_SIZE, tableIndex } from '../../mm/page.js';
-import { type PageTable, Pte, isPteMarker, setEntry } from '../../mm/pgtable.js';
+import { type PageTable, Pte, isPteMarker, isSwapEntry, setEntry } from '../../mm/pgtable.js';
+import { swpOffset, swpType } from '../../mm/swapfile.js';
 import { vmaLookup, vmaSetPageProt } from '../../mm/vma.js';
 import { vmNormalPage } from '../../mm/memory.js';
 import { MmuNotifyEvent, withInvalidate } from '../../mm/mmu_notifier.js';
@@ -322,6 +323,15 @@ export function pagemapRead(host: Host, mm: MmStruct, addr: number): PagemapEntr
   walkLeaves(mm.pgd, addr, addr + 1, (t, i, level, base) => {
     const fl = t.fl[i]!;
     if (!(fl & (Pte.PRESENT | Pte.PROTNONE))) {
+      if (isSwapEntry(fl)) {
+        // The frame is the swap type and offset: type | offset << MAX_SWAPFILES_SHIFT.
+        flags |= PM_SWAP;
+        if (fl & Pte.SOFT_DIRTY) flags |= PM_SOFT_DIRTY;
+        if (fl & Pte.UFFD_WP) flags |= PM_UFFD_WP;
+        e.pfn = swpType(t.pfn[i]!) + swpOffset(t.pfn[i]!) * 32;
+        found = true;
+        return;
+      }
       // A PTE marker is a swap entry of type SWP_PTE_MARKER (31) with the marker bits as its offset.
       if (!isPteMarker(fl)) return;
       flags |= PM_SWAP;
@@ -386,7 +396,7 @@ export function procStatus(mm: MmStruct): ProcStatus {
     RssFile: mm.rss[MmCounter.FILEPAGES]! * k,
     RssShmem: mm.rss[MmCounter.SHMEMPAGES]! * k,
     VmPTE: mm.pgtablesBytes / 1024,
-    VmSwap: 0,
+    VmSwap: mm.rss[MmCounter.SWAPENTS]! * k,
     HugetlbPages: mm.hugetlbUsage * k,
   };
 }

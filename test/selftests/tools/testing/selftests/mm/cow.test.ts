@@ -193,12 +193,15 @@ interface Env {
   gupFd: number;
 }
 
+/** The swap the real run had: run-selftests.sh -c gupmod sets SWAP=1G, a zram device. */
+const SWAP_SIZE = '1GiB';
+
 function newEnv(): Env {
   // cow.c's main() pushes THP settings with the PMD order set to "inherit";
   // the global setting under test is "always". HugeTLB pools as the test runs
   // with: run_vmtests.sh sets 256 MiB of the default size (needmem_KB), the
   // realkernel harness two 1 GiB pages (HUGE1G=2).
-  const k = new Kernel({ memory: '4GiB', thp: 'always', hugetlb: { '2MiB': 128, '1GiB': 2 } });
+  const k = new Kernel({ memory: '4GiB', thp: 'always', hugetlb: { '2MiB': 128, '1GiB': 2 }, swap: SWAP_SIZE });
   const p = k.spawn();
   // gup_fd = open("/sys/kernel/debug/gup_test", O_RDWR); a failure only makes the R/O pin tests skip.
   const gupFd = attempt(() => p.open(U.GUP_TEST_PATH, U.O_RDWR));
@@ -223,13 +226,7 @@ const XFAIL_612 = new Set(
 );
 
 /** Where the model may not give 6.12's verdict yet (docs/FIDELITY.md). */
-const COW_ALLOWED: Allowed[] = [
-  {
-    match: (k) => /swapped[- ]out/.test(k.name),
-    model: 'skip',
-    why: 'no swap in the model yet: MADV_PAGEOUT swaps nothing, so cow.c skips ("MADV_PAGEOUT did not work, is swap enabled?"), as 6.12 does without swap (cow.stock.tap)',
-  },
-];
+const COW_ALLOWED: Allowed[] = [];
 
 /**
  * Register one cow.c test case: run it on a fresh kernel, require a consistent
