@@ -17,7 +17,7 @@ import type { HgmMetrics } from './mm/hgm_mapcount.js';
 import { Vfs } from './fs/inode.js';
 import { type HugetlbFs, hugetlbFs } from './fs/hugetlbfs.js';
 import { hugetlbInit } from './mm/hugetlb.js';
-import { swapOnZram } from './mm/swapfile.js';
+import { ZRAM_PATH, swapOnZram } from './mm/swapfile.js';
 import { type SysFile, hugetlbSysFiles, sysfsOpen } from './fs/sysfs.js';
 import { thpSysFiles } from './fs/sysfs_thp.js';
 import { type ShmemFs, type ShmemHuge, shmemFs } from './fs/shmem.js';
@@ -96,7 +96,10 @@ export class Kernel {
     const se = this.host.cfg.thp.shmemEnabled;
     if (se !== 'deny' && se !== 'force') this.shmem.sb.huge = se;
     hugetlbInit(this.host, cfg.hugetlbPools, cfg.hugetlbOptimizeVmemmap);
-    if (cfg.swapBytes > 0) swapOnZram(this.host, '/dev/zram0', cfg.swapBytes / 4096);
+    if (cfg.swapBytes > 0) {
+      this.host.swap.zramPages = cfg.swapBytes / 4096;
+      swapOnZram(this.host, ZRAM_PATH, cfg.swapBytes / 4096);
+    }
     this.hugetlbfs = hugetlbFs(this.vfs);
     try {
       this.ns = new Namespace(this.vfs, this.shmem, cfg.mounts, this.hugetlbfs);

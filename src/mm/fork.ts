@@ -152,6 +152,7 @@ function copyPteRange(host: Host, dst: Vma, src: Vma, dstPmd: PageTable, srcPt: 
     if (isSwapEntry(fl)) {
       // copy_nonpresent_pte: the child names the same slot; neither copy is exclusive any more.
       swapDuplicate(host.swap, srcPt.pfn[j]!);
+      host.swap.mmlist.add(dst.mm);
       if (fl & Pte.SWP_EXCLUSIVE) {
         fl &= ~Pte.SWP_EXCLUSIVE;
         setEntry(host, srcPt, j, srcPt.pfn[j]!, fl);

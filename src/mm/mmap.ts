@@ -479,5 +479,7 @@ export function exitMmap(host: Host, mm: MmStruct): void {
     removeVma(v);
   }
   mm.totalVm = 0;
+  // mmput: off the swapoff list.
+  host.swap.mmlist.delete(mm);
   freeAllTables(host, mm, mm.pgd);
 }

@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { FOLL_WRITE, Kernel, type Process } from '../index.js';
 import * as U from '../uapi/index.js';
+import { SyscallError } from '../uapi/errors.js';
 
 const RW = U.PROT_READ | U.PROT_WRITE;
 const ANON = U.MAP_PRIVATE | U.MAP_ANONYMOUS;
@@ -45,6 +46,16 @@ function expectStamp(p: Process, a: number, pages: number): void {
     expect([b[123], b[124], b[125]]).toEqual([i & 0xff, 0xa5, (i >> 8) & 0xff]);
     expect(b[PAGE - 1]).toBe((i * 7 + 1) & 0xff);
   }
+}
+
+function errnoOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof SyscallError) return e.code;
+    throw e;
+  }
+  return 'none';
 }
 
 function swappedPages(p: Process, a: number, pages: number): number {
@@ -252,6 +263,50 @@ describe('swap', () => {
     const b = p.mremap(a, 8 * PAGE, 16 * PAGE, U.MREMAP_MAYMOVE);
     expect(k.check()).toEqual([]);
     expectStamp(p, b, 8);
+    expect(k.check()).toEqual([]);
+  });
+
+  it('swapoff brings every page back (shared after fork again, exclusive where it was); swapon/swapoff errnos as 6.12', () => {
+    const { k, p } = boot();
+    const a = p.mmap(0, 8 * PAGE, RW, ANON, -1, 0);
+    stamp(p, a, 8);
+    p.madvise(a, 4 * PAGE, U.MADV_PAGEOUT);
+    const c = p.fork();
+    // The parent's own copies of pages 4-7 (same bytes): mapped once, so MADV_PAGEOUT takes them.
+    for (let i = 4; i < 8; i++) p.write(a + i * PAGE + 123, new Uint8Array([i, 0xa5, 0]));
+    p.madvise(a + 4 * PAGE, 4 * PAGE, U.MADV_PAGEOUT);
+    expect(swappedPages(p, a, 8)).toBe(8);
+    expect(swappedPages(c, a, 8)).toBe(4);
+    // The area is active: swapon again is EBUSY; bad flags come first.
+    expect(errnoOf(() => p.swapon('/dev/zram0', 0))).toBe('EBUSY');
+    expect(errnoOf(() => p.swapon('/dev/zram0', 1 << 20))).toBe('EINVAL');
+    expect(errnoOf(() => p.swapon('/nonexistent', 0))).toBe('ENOENT');
+    const fd = p.open('/tmp/swapfile', U.O_CREAT | U.O_RDWR, 0o600);
+    p.close(fd);
+    // No mkswap in the model: a file has no swap signature.
+    expect(errnoOf(() => p.swapon('/tmp/swapfile', 0))).toBe('EINVAL');
+    expect(errnoOf(() => p.swapoff('/tmp/swapfile'))).toBe('EINVAL');
+    expect(errnoOf(() => p.swapoff('/nonexistent'))).toBe('ENOENT');
+    expect(p.swapoff('/dev/zram0')).toBe(0);
+    expect(k.meminfo().SwapTotal).toBe(0);
+    expect(swappedPages(p, a, 8) + swappedPages(c, a, 8)).toBe(0);
+    expect(k.check()).toEqual([]);
+    // The pages swapped out before fork are one page shared by both again; the parent's later ones are its own, exclusive.
+    expect(c.pagemap(a).pfn).toBe(p.pagemap(a).pfn);
+    expect(p.pagemap(a).anonExclusive).toBe(false);
+    expect(p.pagemap(a + 5 * PAGE).anonExclusive).toBe(true);
+    expectStamp(p, a, 8);
+    expectStamp(c, a, 8);
+    p.write(a, new Uint8Array([0xee]));
+    expect(c.read(a, 1)[0]).toBe(1);
+    expect(errnoOf(() => p.swapoff('/dev/zram0'))).toBe('EINVAL');
+    expect(p.swapon('/dev/zram0', 0)).toBe(0);
+    expect(k.meminfo().SwapFree).toBe(k.meminfo().SwapTotal);
+    p.madvise(a + 5 * PAGE, PAGE, U.MADV_PAGEOUT);
+    expect(p.pagemap(a + 5 * PAGE).swapped).toBe(true);
+    expect(k.check()).toEqual([]);
+    c.exit();
+    p.exit();
     expect(k.check()).toEqual([]);
   });
 });

@@ -31,7 +31,11 @@
 import type { FolioTable } from './folio.js';
 import { PG, folioNrPages } from './folio.js';
 import { PAGE_SIZE } from './page.js';
+import type { MmStruct } from './mm_types.js';
 import type { PageContent } from './page_content.js';
+
+/** The zram device the swap option provides. */
+export const ZRAM_PATH = '/dev/zram0';
 
 /** MAX_SWAPFILES on x86-64 with the model's config (no device-private/exclusive entries, no migration entries). */
 export const MAX_SWAPFILES = 29;
@@ -157,6 +161,10 @@ export class SwapState {
   /** pswpin / pswpout (/proc/vmstat). */
   pswpin = 0;
   pswpout = 0;
+  /** The mms that ever had a swap entry (init_mm.mmlist): swapoff walks them. */
+  readonly mmlist = new Set<MmStruct>();
+  /** /dev/zram0's size in pages (its disksize), 0 without the swap option: swapon may activate it again. */
+  zramPages = 0;
   /** thp_swpout / thp_swpout_fallback (/proc/vmstat: PMD-size folios). */
   thpSwpout = 0;
   thpSwpoutFallback = 0;

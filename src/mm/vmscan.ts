@@ -160,6 +160,7 @@ function tryToUnmapAnon(host: Host, f: number): void {
       }
       if (fl & Pte.DIRTY) ft.flags[f]! |= PG.DIRTY;
       swapDuplicate(st, val + page);
+      st.mmlist.add(vma.mm);
       let sfl = Pte.SWAP | (fl & (Pte.SOFT_DIRTY | Pte.UFFD_WP));
       if (exclusive) sfl |= Pte.SWP_EXCLUSIVE;
       setEntry(host, pt, j, val + page, sfl);

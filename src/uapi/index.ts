@@ -15,3 +15,4 @@ export * from './io_uring.js';
 export * from './vfio.js';
 export * from './userfaultfd.js';
 export * from './kvm.js';
+export * from './swap.js';

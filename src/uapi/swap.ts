@@ -1,0 +1,7 @@
+/** swapon(2) flags (include/linux/swap.h: SWAP_FLAG_*). */
+export const SWAP_FLAG_PREFER = 0x8000;
+export const SWAP_FLAG_PRIO_MASK = 0x7fff;
+export const SWAP_FLAG_DISCARD = 0x10000;
+export const SWAP_FLAG_DISCARD_ONCE = 0x20000;
+export const SWAP_FLAG_DISCARD_PAGES = 0x40000;
+export const SWAP_FLAGS_VALID = SWAP_FLAG_PRIO_MASK | SWAP_FLAG_PREFER | SWAP_FLAG_DISCARD | SWAP_FLAG_DISCARD_ONCE | SWAP_FLAG_DISCARD_PAGES;
