@@ -864,7 +864,12 @@ function checkHugetlb(host: Host, acc: Acc, vfs: Vfs, procs: readonly CheckedPro
         break;
       }
     }
-    if (h.resv > h.free || h.resv < 0) push(acc, { name: 'hugetlb-pool-invariant', message: `${name}: resv_hugepages ${h.resv} exceeds free_hugepages ${h.free}`, expected: h.free, actual: h.resv });
+    const pending = restore.get(h.order) ?? 0;
+    if (h.resv < 0 && h.resv + pending >= 0) {
+      // Linux 6.12 does this too (real 6.12 showed HugePages_Rsvd 18446744073709551615): a private owner's
+      // VMA closed while pages it had reserved live on (pinned), their reserve restored only when freed.
+      push(acc, { name: 'hugetlb-resv-underflow', message: `${name}: resv_hugepages ${h.resv} (2^64 ${h.resv} in /proc/meminfo) while ${pending} freed-later page(s) will restore it`, expected: 0, actual: h.resv });
+    } else if (h.resv > h.free || h.resv < 0) push(acc, { name: 'hugetlb-pool-invariant', message: `${name}: resv_hugepages ${h.resv} exceeds free_hugepages ${h.free}`, expected: h.free, actual: h.resv });
     if (h.surplus > h.nr || h.surplus < 0) push(acc, { name: 'hugetlb-pool-invariant', message: `${name}: surplus_hugepages ${h.surplus} exceeds nr_hugepages ${h.nr}`, expected: h.nr, actual: h.surplus });
     if (h.max !== h.nr - h.surplus) push(acc, { name: 'hugetlb-pool-invariant', message: `${name}: max_huge_pages ${h.max} is not nr - surplus (${h.nr - h.surplus})`, expected: h.nr - h.surplus, actual: h.max });
     const want = promised.get(h.order) ?? 0;

@@ -11,6 +11,7 @@ import { cmdExplain, cmdList, cmdSchema, cmdValidate } from './info.js';
 import { cmdInspect, cmdTrace } from './inspect.js';
 import { runDemo } from './demo.js';
 import { cmdExplore } from './explore.js';
+import { cmdSoak } from './soak.js';
 
 const FORMATS = ['table', 'markdown', 'json', 'html'] as const;
 
@@ -146,6 +147,18 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no progress on stderr')
     .action(cmdExplore);
 
+  program
+    .command('soak')
+    .description('run long random mixes of valid and invalid operations, with kernel.check() and a shadow of memory contents; exit 1 on anything but a known finding')
+    .option('-n, --ops <n>', 'operations in all', positiveInt('a number of operations'), 100_000)
+    .option('--seed <n>', 'first seed (each stream takes the next)', seedArg, 1)
+    .option('--policy <key=value>', 'a policy choice for the kernel (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--all-policies', 'split the operations over every pin-accounting and exclusive-pin design')
+    .option('-j, --jobs <n>', 'worker threads, each running its own stream', positiveInt('a number of threads'))
+    .option('--check-every <n>', 'kernel.check() after this many operations', positiveInt('a number of operations'), 1000)
+    .option('-q, --quiet', 'no progress on stderr')
+    .action(cmdSoak);
+
   program.addHelpText(
     'after',
     `
@@ -156,6 +169,7 @@ Examples:
   foliosim explain unnecessaryForkCopies            what a metric, design or unit cost means
   foliosim trace fork-with-pins -e 'sched_*'        the run as ftrace lines
   foliosim explore pin-fork --depth 4               every sequence of 4 operations, checked
+  foliosim soak --ops 1000000 --all-policies -j 2   a million random operations over every design
 
 Exit codes: 0 success, 1 an unexpected oracle finding or a failed expectation, 2 a usage error.
 Docs: docs/CLI.md, docs/SCENARIOS.md`,

@@ -7,7 +7,7 @@
  * (HUGE2M/HUGE1G pools, static C probes), December 2025.
  */
 import { describe, expect, it } from 'vitest';
-import { Kernel, KernelConfigError, SignalError, SyscallError } from '../index.js';
+import { Kernel, KernelConfigError, SignalError, SyscallError, formatMeminfo } from '../index.js';
 import * as U from '../uapi/index.js';
 import { PG } from './folio.js';
 import { folioVmemmapOptimized } from './hugetlb_vmemmap.js';
@@ -625,6 +625,32 @@ describe('file pools and split pages (for guest_memfd on HugeTLB)', () => {
     expect(k.host.ft.order[f]).toBe(9);
     for (const pfn of drained) k.host.pa.freePagesAt(pfn, 0);
     k.host.folioPut(f);
+    expect(k.check()).toEqual([]);
+  });
+});
+
+describe('a pinned private page outliving its reservation owner (Linux 6.12 behaviour)', () => {
+  it('resv_hugepages wraps below 0 until the page is freed, as real 6.12 shows (HugePages_Rsvd 18446744073709551615): the oracle names it hugetlb-resv-underflow', () => {
+    // Real 6.12 answered this sequence under ../shared/realkernel (a static probe: mmap a private
+    // MAP_HUGETLB 2 MiB page, fork, the parent faults it and pins it with IORING_REGISTER_BUFFERS,
+    // the parent exits, the child still holds the ring): HugePages_Rsvd 18446744073709551615 until
+    // the child closes the ring, then 0. Here gup_test's long-term pin holds the page.
+    const k = new Kernel({ memory: '64MiB', hugetlb: { '2MiB': 4 } });
+    const p = k.spawn();
+    const a = p.mmap(0, 2 ** 21, RW, U.MAP_PRIVATE | U.MAP_ANONYMOUS | U.MAP_HUGETLB, -1, 0);
+    const gup = p.open(U.GUP_TEST_PATH, U.O_RDWR);
+    const child = p.fork();
+    expect(k.meminfo().HugePages_Rsvd).toBe(1);
+    p.ioctl(gup, U.PIN_LONGTERM_TEST_START, { addr: a, size: 4096, flags: 0 });
+    expect(k.meminfo()).toMatchObject({ HugePages_Rsvd: 0, HugePages_Free: 3 });
+    expect(k.check()).toEqual([]);
+    p.exit();
+    expect(k.meminfo()).toMatchObject({ HugePages_Rsvd: -1, HugePages_Free: 3 });
+    expect(formatMeminfo(k.meminfo())).toMatch(/^HugePages_Rsvd: +18446744073709551615$/m);
+    expect(k.check().map((v) => v.name)).toEqual(['hugetlb-resv-underflow']);
+    // The child lets go of the pin: the page is freed, its reserve restored and returned.
+    child.close(gup);
+    expect(k.meminfo()).toMatchObject({ HugePages_Rsvd: 0, HugePages_Free: 4 });
     expect(k.check()).toEqual([]);
   });
 });

@@ -49,7 +49,7 @@ const LAYERS: [RegExp, number][] = [
   [/^kvm\//, 7],
   [/^check\//, 8],
   [/^(config|kernel_core|process|kernel|kernel_gup|index)\.ts$/, 9],
-  [/^(sim|explore)\//, 10],
+  [/^(sim|explore|soak)\//, 10],
   [/^report\//, 11],
   [/^cli\//, 12],
 ];

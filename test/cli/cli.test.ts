@@ -54,7 +54,7 @@ describe.skipIf(!existsSync(BIN))('foliosim CLI', () => {
   it('prints help and version, exit 0', () => {
     const h = foliosim('--help');
     expect(h.code).toBe(0);
-    for (const c of ['compare', 'run', 'list', 'validate', 'schema', 'explain', 'inspect', 'trace', 'merge', 'explore']) expect(h.out).toContain(c);
+    for (const c of ['compare', 'run', 'list', 'validate', 'schema', 'explain', 'inspect', 'trace', 'merge', 'explore', 'soak']) expect(h.out).toContain(c);
     const v = foliosim('--version');
     expect(v.code).toBe(0);
     expect(v.out.trim()).toBe(JSON.parse(readFileSync(resolve(__dirname, '../../package.json'), 'utf8')).version);
@@ -175,6 +175,17 @@ describe.skipIf(!existsSync(BIN))('foliosim CLI', () => {
     expect(u.code).toBe(2);
     expect(u.err).toContain("unknown world 'pin-frok' (did you mean 'pin-fork'?)");
   });
+
+  it('soaks every design with random operations on two threads (the CI soak), exit 0; a bad policy, exit 2', () => {
+    const r = foliosim('soak', '--ops', '64000', '--all-policies', '-j', '2', '-q');
+    expect(r.code, r.out + r.err).toBe(0);
+    for (const d of ['pinAccounting=upstream', 'pinAccounting=exact', 'pinAccounting=pmd-aggregate', 'pinAccounting=mm-sticky', 'pinAccounting=page-sticky', 'pinAccounting=pte-bit', 'exclusivePin=bias', 'exclusivePin=field']) expect(r.out).toContain(d);
+    expect(r.out).toMatch(/^64000 operations in [\d.]+ s \(\d+ ops\/s over 2 threads\); RSS \d+ MiB at start, \d+ MiB at the end$/m);
+    expect(r.out).not.toContain('FAILED');
+    const bad = foliosim('soak', '--ops', '10', '--policy', 'pinAccounting=nope');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('unknown pinAccounting policy');
+  }, 180_000);
 
   it('exits 1 when an expectation fails, and says which', () => {
     const r = foliosim('compare', scenario('failing', ', "upstream.forkCopies == 0"'), '-j', '1');

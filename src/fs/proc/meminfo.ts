@@ -101,7 +101,9 @@ export function formatMeminfo(m: Meminfo): string {
   return Object.entries(m)
     .map(([k, v]) => {
       const unit = k.startsWith('HugePages_') ? '' : ' kB';
-      return `${`${k}:`.padEnd(16)}${String(v).padStart(8)}${unit}`;
+      // The counters are unsigned long: a transient -1 (resv_huge_pages, see hugetlb-resv-underflow) prints as 2^64 - 1, as Linux prints it.
+      const text = typeof v === 'number' && v < 0 ? (2n ** 64n + BigInt(v)).toString() : String(v);
+      return `${`${k}:`.padEnd(16)}${text.padStart(8)}${unit}`;
     })
     .join('\n');
 }

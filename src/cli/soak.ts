@@ -1,0 +1,92 @@
+/** `foliosim soak`: long random operation mixes over the policies (src/soak/). */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Table from 'cli-table3';
+import Tinypool from 'tinypool';
+import type { KernelOptions } from '../kernel.js';
+import { EXCLUSIVE_PIN, PIN_ACCOUNTING } from '../policy/registry.js';
+import { type SoakResult, soak } from '../soak/soak.js';
+import type { SoakTask } from '../soak/worker.js';
+import { UsageError } from './errors.js';
+
+export interface SoakOpts {
+  ops: number;
+  seed: number;
+  policy?: string[];
+  allPolicies?: boolean;
+  jobs?: number;
+  checkEvery: number;
+  quiet?: boolean;
+}
+
+type Policy = NonNullable<KernelOptions['policy']>;
+
+/**
+ * Oracle findings that are Linux's own behaviour, reported by name and not failures:
+ * hugetlb-resv-underflow (real 6.12 shows it too; docs/INVARIANTS.md).
+ */
+const KNOWN: readonly string[] = ['hugetlb-resv-underflow'];
+
+/** Every policy combination the kernel accepts: each pin-accounting design, and the exclusive-pin encodings on upstream. */
+function allPolicies(): Policy[] {
+  const out: Policy[] = Object.keys(PIN_ACCOUNTING).map((p) => ({ pinAccounting: p }));
+  for (const e of EXCLUSIVE_PIN) if (e !== 'off') out.push({ pinAccounting: 'upstream', exclusivePin: e });
+  return out;
+}
+
+function policyOf(pairs: readonly string[]): Policy {
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new UsageError(`--policy expects key=value (e.g. pinAccounting=exact), got '${p}'`);
+    out[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return out as Policy;
+}
+
+const label = (p: Policy): string => (Object.keys(p).length === 0 ? 'upstream' : Object.entries(p).map(([k, v]) => `${k}=${String(v)}`).join(','));
+
+export async function cmdSoak(opts: SoakOpts): Promise<void> {
+  if (opts.allPolicies === true && (opts.policy?.length ?? 0) > 0) throw new UsageError('--all-policies and --policy exclude each other');
+  const policies = opts.allPolicies === true ? allPolicies() : [policyOf(opts.policy ?? [])];
+  const jobs = Math.max(1, opts.jobs ?? 1);
+  // Streams: per policy, one per job, each with its own seed and an equal share of the operations.
+  const tasks: (SoakTask & { policy: string })[] = [];
+  const per = Math.ceil(opts.ops / (policies.length * jobs));
+  policies.forEach((p, i) => {
+    for (let j = 0; j < jobs; j++) tasks.push({ ops: per, seed: opts.seed + i * jobs + j, kernel: Object.keys(p).length > 0 ? { policy: p } : {}, checkEvery: opts.checkEvery, knownFindings: KNOWN, policy: label(p) });
+  });
+  const rssStart = process.memoryUsage().rss / 2 ** 20;
+  const t0 = performance.now();
+  const workerFile = fileURLToPath(new URL('../soak/worker.js', import.meta.url));
+  let results: (SoakResult & { rssMiB: number })[];
+  if (jobs > 1 && existsSync(workerFile)) {
+    const pool = new Tinypool({ filename: workerFile, minThreads: jobs, maxThreads: jobs, isolateWorkers: false });
+    try {
+      results = await Promise.all(tasks.map(({ policy: _p, ...t }) => pool.run(t) as Promise<SoakResult & { rssMiB: number }>));
+    } finally {
+      await pool.destroy();
+    }
+  } else {
+    results = tasks.map((t) => ({ ...soak({ ops: t.ops, seed: t.seed, kernel: t.kernel, checkEvery: t.checkEvery, knownFindings: t.knownFindings }), rssMiB: process.memoryUsage().rss / 2 ** 20 }));
+  }
+  const s = (performance.now() - t0) / 1000;
+  const table = new Table({ head: ['policy', 'seed', 'ops', 'returned', 'errno', 'signal', 'checks', 'ops/s', 'RSS MiB', 'result'], style: { head: [], border: [] } });
+  let total = 0;
+  let failed = false;
+  results.forEach((r, i) => {
+    total += r.ops;
+    if (r.failure !== null) failed = true;
+    const findings = Object.entries(r.findings).map(([n, c]) => `${n} x${c}`).join(', ');
+    table.push([tasks[i]!.policy, String(r.seed), String(r.ops), String(r.returned), String(r.errno), String(r.signal), String(r.checks), String(Math.round((r.ops / r.ms) * 1000)), r.rssMiB.toFixed(0), r.failure === null ? (findings === '' ? 'ok' : `ok (known: ${findings})`) : 'FAILED']);
+  });
+  const out = [table.toString(), `${total} operations in ${s.toFixed(1)} s (${Math.round(total / s)} ops/s over ${jobs} thread${jobs > 1 ? 's' : ''}); RSS ${rssStart.toFixed(0)} MiB at start, ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB at the end`];
+  results.forEach((r, i) => {
+    if (r.failure === null) return;
+    out.push(`\nFAILED: policy ${tasks[i]!.policy}, seed ${r.seed}, operation ${r.failure.op}: ${r.failure.what}`);
+    out.push(`replay: foliosim soak --seed ${r.seed} --ops ${r.failure.op + 1}${tasks[i]!.policy === 'upstream' ? '' : ` ${tasks[i]!.policy.split(',').map((x) => `--policy ${x}`).join(' ')}`} --check-every ${opts.checkEvery}`);
+    out.push('the operations before it:', ...r.failure.recent.map((l) => `  ${l}`));
+  });
+  process.stdout.write(out.join('\n') + '\n');
+  if (failed) process.exitCode = 1;
+}
