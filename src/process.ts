@@ -655,7 +655,7 @@ export class Process {
     const S = 'kvm_vcpu_guest';
     this.#live(S);
     const v = vcpuOfFile(this.#fdgetU(fd, S));
-    if (v === null || typeof code !== 'object' || code === null || typeof (code as { next?: unknown }).next !== 'function') throw new SyscallError('EINVAL', S);
+    if (v === null || !isGuestCode(code)) throw new SyscallError('EINVAL', S);
     kvmVcpuSetGuest(v, code);
   }
 
@@ -831,6 +831,17 @@ function mmuNotifierOpsTable(ops: unknown): MmuNotifierOps | null {
     return null;
   }
   return table as MmuNotifierOps;
+}
+
+/** Guest code: an object with a next method. Reading it may run the caller's getter; an object that cannot be read (a revoked Proxy) is not guest code. */
+function isGuestCode(code: unknown): code is GuestCode {
+  if (typeof code !== 'object' || code === null) return false;
+  try {
+    return typeof (code as { next?: unknown }).next === 'function';
+  } catch (e) {
+    if (e instanceof TypeError) return false;
+    throw e;
+  }
 }
 
 function alignUp64(v: bigint, a: bigint): bigint {

@@ -30,7 +30,25 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as api from '../../src/index.js';
 import { describeValue } from '../../src/lib/describe.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, O_CREAT, O_RDWR, PROT_READ, PROT_WRITE } from '../../src/uapi/index.js';
+import {
+  IORING_REGISTER_BUFFERS,
+  KVM_CREATE_VCPU,
+  KVM_CREATE_VM,
+  KVM_RUN,
+  KVM_SET_USER_MEMORY_REGION2,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  O_CREAT,
+  O_RDWR,
+  PROT_READ,
+  PROT_WRITE,
+  UFFDIO_API,
+  UFFDIO_COPY,
+  UFFDIO_REGISTER,
+  UFFDIO_REGISTER_MODE_MISSING,
+  UFFD_API,
+} from '../../src/uapi/index.js';
 
 /** What the caller's own code throws; the only exception allowed through unchanged. */
 class UserCodeError extends Error {}
@@ -108,8 +126,18 @@ function boot(): World {
   p.mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   p.memfd_create('m', 0);
   p.pipe();
+  // A userfaultfd past UFFDIO_API with the mapping registered, an io_uring ring, a KVM VM and vCPU.
+  const uffd = p.userfaultfd(0);
+  p.ioctl(uffd, UFFDIO_API, { api: UFFD_API, features: 0 });
+  p.ioctl(uffd, UFFDIO_REGISTER, { range: { start: addr + (1 << 20), len: 1 << 20 }, mode: UFFDIO_REGISTER_MODE_MISSING });
+  p.io_uring_setup(4, {});
+  const vm = p.ioctl(p.open('/dev/kvm', O_RDWR), KVM_CREATE_VM, 0);
+  p.ioctl(vm, KVM_CREATE_VCPU, 0);
   const pfn = p.pagemap(addr).pfn;
-  return { k, p, addr, plausible: [0, 1, 3, 4, 4096, 8192, addr, addr + 4096, pfn, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, new Uint8Array(64), [], '/tmp/f'] };
+  const fds = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const requests = [UFFDIO_COPY, UFFDIO_REGISTER, KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION2, KVM_RUN, IORING_REGISTER_BUFFERS];
+  const structs = () => [{ dst: addr, src: addr, len: 4096, mode: 0 }, { range: { start: addr, len: 4096 }, mode: 1 }, [{ iov_base: addr, iov_len: 4096 }]];
+  return { k, p, addr, plausible: [...fds, 4096, 8192, addr, addr + 4096, addr + (1 << 20), pfn, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, new Uint8Array(64), [], '/tmp/f', ...requests, ...structs()] };
 }
 
 type Outcome = 'returned' | 'SyscallError' | 'SignalError' | 'documented' | 'user' | 'other';

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FOLL_LONGTERM, FOLL_WRITE, Kernel, SyscallError } from '../../src/index.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/uapi/index.js';
+import { KVM_CREATE_VCPU, KVM_CREATE_VM, MAP_ANONYMOUS, MAP_PRIVATE, O_RDWR, PROT_READ, PROT_WRITE } from '../../src/uapi/index.js';
 
 function setup() {
   const k = new Kernel({ memory: '32MiB' });
@@ -121,5 +121,19 @@ describe('Process.comm', () => {
     expect(p.comm).toBe('a-very-long-tas');
     for (const v of [Symbol('x'), 5, null, { toString: () => 'x' }]) expect(errnoOf(() => (p.comm = v as string))).toBe('EFAULT/prctl');
     expect(p.comm).toBe('a-very-long-tas');
+  });
+});
+
+describe('Process.kvm_vcpu_guest', () => {
+  it('guest code that cannot be read (a revoked Proxy) is EINVAL; a getter that throws passes its error through', () => {
+    const { p } = setup();
+    const vm = p.ioctl(p.open('/dev/kvm', O_RDWR), KVM_CREATE_VM, 0);
+    const vcpu = p.ioctl(vm, KVM_CREATE_VCPU, 0);
+    const r = Proxy.revocable({}, {});
+    r.revoke();
+    expect(errnoOf(() => p.kvm_vcpu_guest(vcpu, r.proxy as never))).toBe('EINVAL/kvm_vcpu_guest');
+    const mine = new Error('mine');
+    const getter = Object.defineProperty({}, 'next', { get() { throw mine; } });
+    expect(() => p.kvm_vcpu_guest(vcpu, getter as never)).toThrow(mine);
   });
 });
