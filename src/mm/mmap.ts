@@ -267,13 +267,13 @@ function err(code: ErrnoName, syscall: string): never {
  * May the mm commit `pages` more pages of memory (private writable mappings,
  * shared anonymous memory)? Under the default heuristic overcommit
  * (OVERCOMMIT_GUESS) only a single request larger than all of RAM plus swap
- * fails; the model has no swap. The model keeps no vm_committed_as (it only
+ * (total_swap_pages: the active areas) fails. The model keeps no vm_committed_as (it only
  * feeds Committed_AS and the strict mode), so charging is this decision alone
  * and vm_unacct_memory has nothing to undo.
  */
 // mirrors mm/util.c:__vm_enough_memory (via security_vm_enough_memory_mm, OVERCOMMIT_GUESS)
 export function securityVmEnoughMemory(host: Host, pages: number): boolean {
-  return pages <= host.pa.managedPages();
+  return pages <= host.pa.managedPages() + host.swap.totalPages();
 }
 
 /** Hooks that fs/ provides to mm (as Linux's mm calls into mm/shmem.c). */

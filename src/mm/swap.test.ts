@@ -309,4 +309,15 @@ describe('swap', () => {
     p.exit();
     expect(k.check()).toEqual([]);
   });
+
+  it('overcommit (OVERCOMMIT_GUESS) counts swap: a request beyond RAM but within RAM plus swap is allowed', () => {
+    const { k, p } = boot({ swap: '64MiB' });
+    const ram = k.meminfo().MemTotal * KiB;
+    const a = p.mmap(0, ram + 32 * MiB, RW, ANON, -1, 0);
+    expect(a).toBeGreaterThan(0);
+    expect(errnoOf(() => p.mmap(0, ram + 128 * MiB, RW, ANON, -1, 0))).toBe('ENOMEM');
+    p.swapoff('/dev/zram0');
+    expect(errnoOf(() => p.mmap(0, ram + 32 * MiB, RW, ANON, -1, 0))).toBe('ENOMEM');
+    expect(k.check()).toEqual([]);
+  });
 });
