@@ -747,6 +747,35 @@ export class KhugepagedCmd extends Cmd {
   }
 }
 
+/**
+ * swapoff or swapon of the zram area (kernels booted with the swap option):
+ * swapoff brings every page back, which the reads check against the
+ * reference; the errno when the area is already in the wanted state.
+ */
+export class SwapCmd extends Cmd {
+  constructor(readonly p: { proc: number; on: boolean }) {
+    super();
+  }
+  check(m: Readonly<Model>): boolean {
+    return hasProc(m);
+  }
+  protected sketch(): string {
+    return `${this.p.on ? 'swapon' : 'swapoff'}(${JSON.stringify(this.p)})`;
+  }
+  protected exec(m: Model, r: Real): void {
+    const { real, name } = pickProc(m, r, this.p.proc);
+    const wasOn = r.kernel.meminfo().SwapTotal > 0;
+    const call = this.p.on ? `${name}.swapon('/dev/zram0', 0)` : `${name}.swapoff('/dev/zram0')`;
+    this.say(r, `t(() => ${call});`);
+    const out = attempt(() => (this.p.on ? real.swapon('/dev/zram0', 0) : real.swapoff('/dev/zram0')));
+    // swapon of the active area is EBUSY, swapoff of an inactive one EINVAL; otherwise it works.
+    const want = this.p.on ? (wasOn ? 'EBUSY' : null) : wasOn ? null : 'EINVAL';
+    const got = out.ok ? null : out.error instanceof SyscallError ? out.error.code : describeError(out.error);
+    if (got !== want) fail(r, `${call}: expected ${want ?? 'success'}, got ${got ?? 'success'}`);
+    if (r.kernel.meminfo().SwapTotal > 0 !== this.p.on) fail(r, `${call}: SwapTotal ${r.kernel.meminfo().SwapTotal} after it`);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // fork / exit
 
@@ -1262,6 +1291,7 @@ export const forkArb = (): fc.Arbitrary<Cmd> => fc.record({ proc: procSel }).map
 export const splitArb = (o: ArbOptions = {}): fc.Arbitrary<Cmd> =>
   fc.tuple(rangeArb(o), fc.constantFrom(0, 0, 2, 4, 8)).map(([p, order]) => new SplitHugePagesCmd({ ...p, order }));
 export const collapseArb = (o: ArbOptions = {}): fc.Arbitrary<Cmd> => rangeArb(o).map((p) => new CollapseCmd(p));
+export const swapArb = (): fc.Arbitrary<Cmd> => fc.record({ proc: procSel, on: fc.boolean() }).map((p) => new SwapCmd(p));
 export const khugepagedArb = (): fc.Arbitrary<Cmd> =>
   fc.record({ maxPtesNone: fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, { arbitrary: fc.constantFrom(0, 256, 511), weight: 1 }) }).map((p) => new KhugepagedCmd(p));
 export const exitArb = (): fc.Arbitrary<Cmd> => fc.record({ proc: procSel }).map((p) => new ExitCmd(p));

@@ -32,6 +32,7 @@ import {
   forkArb,
   ftruncateArb,
   khugepagedArb,
+  swapArb,
   madviseArb,
   makeSetup,
   memfdArb,
@@ -150,7 +151,7 @@ describe('syscall sequences against the reference model', () => {
     expectCoverage(['cow_copy', 'thp_fault_alloc']);
   });
 
-  it('swap: MADV_PAGEOUT, swap-in, fork, COW and unmapping keep contents and the swap invariants', { timeout: T }, async () => {
+  it('swap: MADV_PAGEOUT, swap-in, fork, COW, unmapping, swapoff and swapon keep contents and the swap invariants', { timeout: T }, async () => {
     // A small zram area, so it also fills up; kernel.check() (swap counts, swap cache, SwapFree) after every step.
     const swapAdvice = [MADV_PAGEOUT, MADV_PAGEOUT, MADV_PAGEOUT, MADV_DONTNEED, MADV_DONTFORK, MADV_WIPEONFORK, MADV_POPULATE_WRITE, MADV_COLD];
     const valid = { invalid: false };
@@ -168,6 +169,7 @@ describe('syscall sequences against the reference model', () => {
         [verifyArb(), 3],
         [mprotectArb({ ...valid, rangePages: fc.integer({ min: 1, max: 16 }) }), 2],
         [madviseArb({ ...valid, advice: swapAdvice }), 8],
+        [swapArb(), 1],
         [collapseArb(valid), 1],
       ],
       50,
