@@ -7,8 +7,9 @@
 // It needs /sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled set to
 // "always" (and the PMD size not "always" for this mapping: the region is
 // not madvised, so "inherit" under a top-level "madvise" or "never" keeps
-// PMD THPs out). It checks AnonHugePages-free mTHP use through
-// hugepages-64kB/stats/anon_fault_alloc and reports what it saw.
+// PMD THPs out). It reports how many 64 KiB folios the host allocated
+// meanwhile (hugepages-64kB/stats/anon_fault_alloc, a global counter: other
+// processes' 64 KiB faults count too).
 //
 // Build: gcc -O2 -o /tmp/mthp_host bench/mthp_host.c
 // Run:   /tmp/mthp_host [GiB]      (default 1 GiB)

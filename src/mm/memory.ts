@@ -297,9 +297,11 @@ function doAnonymousPage(host: Host, vma: Vma, pmdT: PageTable, i: number, addre
   let fl = vma.pageProt;
   if (vma.flags & VM.WRITE) fl |= Pte.RW | MKDIRTY;
   if (vmfOrigPteUffdWp(vma, orig)) fl = (fl | Pte.UFFD_WP) & ~Pte.RW;
-  if (nr > 1) host.folioGet(f, nr - 1);
+  if (nr > 1) {
+    host.folioGet(f, nr - 1);
+    modMthpStat(host.mthpStats, order, MthpStat.ANON_FAULT_ALLOC, 1);
+  }
   addMmCounter(vma.mm, MmCounter.ANONPAGES, nr);
-  modMthpStat(host.mthpStats, order, MthpStat.ANON_FAULT_ALLOC, 1);
   folioAddNewAnonRmap(host, f, vma, addr, RMAP_EXCLUSIVE);
   folioAddLru(host, f);
   setPtes(host, pt, j, ft.pfn[f]!, fl, nr);
@@ -331,7 +333,9 @@ function setPtes(host: Host, pt: PageTable, j: number, pfn: number, fl: number, 
  */
 // mirrors mm/memory.c:alloc_anon_folio (and folio_prealloc for order 0)
 function allocAnonFolio(host: Host, vma: Vma, pt: PageTable, address: number): number {
-  if (!userfaultfdArmed(vma)) {
+  // Cheap first test, for the 4 KiB fault path: is any size below the PMD size enabled at all?
+  const o = host.cfg.thp.anonOrders;
+  if (((o.always | o.madvise | o.inherit) & ((1 << HPAGE_PMD_ORDER) - 1)) !== 0 && !userfaultfdArmed(vma)) {
     let orders = thpVmaAllowableOrders(host, vma, vma.flags, TVA_IN_PF | TVA_ENFORCE_SYSFS, (1 << HPAGE_PMD_ORDER) - 1);
     if (orders !== 0) orders = thpVmaSuitableOrders(vma, address, orders);
     let order = highestOrder(orders);

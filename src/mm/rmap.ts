@@ -247,7 +247,7 @@ export function folioAddNewAnonRmap(host: Host, f: number, vma: Vma, address: nu
   }
   host.ev[Ev.ATOMIC_MAPCOUNT]++;
   folioModStat(host, f, nr, nrPmdmapped);
-  modMthpStat(host.mthpStats, ft.order[f]!, MthpStat.NR_ANON, 1);
+  if (ft.order[f]! > 0) modMthpStat(host.mthpStats, ft.order[f]!, MthpStat.NR_ANON, 1);
 }
 
 // mirrors mm/rmap.c:__folio_add_anon_rmap (folio_add_anon_rmap_ptes / _pmd)

@@ -270,7 +270,7 @@ describe('syscall sequences against the reference model', () => {
 });
 
 describe('multi-size THP sequences', () => {
-  it('mTHP: a random order enabled (PMD size off), random per-size enabled writes; fork, COW, partial munmap/mprotect/madvise, splits, collapse', { timeout: T }, async () => {
+  it('mTHP: a random order enabled (PMD size off), random per-size enabled writes; fork, COW, partial munmap/mprotect/madvise, splits, collapse, khugepaged', { timeout: T }, async () => {
     const advice = [MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_POPULATE_WRITE];
     const rangePages = fc.oneof(
       { arbitrary: fc.constantFrom(1, 2, 3, 4, 8, 15, 16, 17, 32, 64, 128, 256, 512), weight: 3 },
@@ -294,6 +294,7 @@ describe('multi-size THP sequences', () => {
         [splitArb(o), 2],
         [verifyArb(), 2],
         [collapseArb(o), 1],
+        [khugepagedArb(), 1],
       ],
       40,
     );
@@ -304,7 +305,7 @@ describe('multi-size THP sequences', () => {
         runModel(makeSetup({ thp: 'always', prelude, limits: { ...DEFAULT_LIMITS, maxThpRegions: 3 } }), c);
         await yieldToEventLoop();
       }),
-      params(100),
+      params(80),
     );
     expectCoverage(['cow_copy', 'cow_reuse', 'thp_split_page']);
   });
