@@ -163,6 +163,8 @@ export class Kernel {
     out.nr_swapcached = sw.cachedPages;
     out.pswpin = sw.pswpin;
     out.pswpout = sw.pswpout;
+    out.swpin_zero = sw.swpinZero;
+    out.swpout_zero = sw.swpoutZero;
     out.thp_swpout = sw.thpSwpout;
     out.thp_swpout_fallback = sw.thpSwpoutFallback;
     return out;

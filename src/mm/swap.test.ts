@@ -320,4 +320,21 @@ describe('swap', () => {
     expect(errnoOf(() => p.mmap(0, ram + 32 * MiB, RW, ANON, -1, 0))).toBe('ENOMEM');
     expect(k.check()).toEqual([]);
   });
+
+  it('zero-filled pages go to the zeromap: not written (swpout_zero), not read (swpin_zero), and come back zero', () => {
+    const { k, p } = boot({ thp: 'always' });
+    const a = mapAligned(p, 2 * MiB, 2 * MiB);
+    p.fill(a, 2 * MiB, 0);
+    p.madvise(a, 2 * MiB, U.MADV_PAGEOUT);
+    expect(swappedPages(p, a, 512)).toBe(512);
+    expect(k.vmstat().swpout_zero).toBe(512);
+    expect(k.vmstat().pswpout).toBe(0);
+    // count_swpout_vm_event is only for folios written out.
+    expect(k.vmstat().thp_swpout).toBe(0);
+    expect(k.check()).toEqual([]);
+    expect(p.read(a + 12345, 2)).toEqual(new Uint8Array(2));
+    expect(k.vmstat().swpin_zero).toBe(1);
+    expect(k.vmstat().pswpin).toBe(0);
+    expect(k.check()).toEqual([]);
+  });
 });

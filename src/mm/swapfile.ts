@@ -14,6 +14,7 @@
  *   fill[off]   I16  the slot's contents when every byte is one value, or
  *                    -1 when the 4 KiB are kept in data (so a swapped-out
  *                    memset page costs two bytes, not 4 KiB)
+ *   zeromap[off] U8  the page was all zeroes and never written (6.12's zeromap)
  *
  * Slot 0 holds the swap header and is never allocated. The swap cache (the
  * per-device address_space of swap_state.c) maps an entry to the folio
@@ -25,8 +26,7 @@
  * clusters, and a swap-in with a single reference skips the swap cache.
  * Simplified: one cluster allocator (next-fit over naturally aligned runs)
  * instead of per-CPU clusters and free/nonfull/frag lists; no readahead, no
- * zswap, no zeromap, no priorities among several devices beyond the order
- * of swapon.
+ * zswap, no priorities among several devices beyond the order of swapon.
  */
 import type { FolioTable } from './folio.js';
 import { PG, folioNrPages } from './folio.js';
@@ -69,6 +69,8 @@ export class SwapInfo {
   map = new Uint32Array(0);
   cache = new Uint8Array(0);
   fill = new Int16Array(0);
+  /** The zeromap: the slot's page was all zeroes and was not written (6.12's zeromap bitmap, a byte per slot here). */
+  zeromap = new Uint8Array(0);
   /** High-water mark: slots below it have been allocated at some time. */
   hw = 1;
   /** Materialized slots: offset -> 4 KiB. */
@@ -103,6 +105,9 @@ export class SwapInfo {
     const fi = new Int16Array(len);
     fi.set(this.fill);
     this.fill = fi;
+    const z = new Uint8Array(len);
+    z.set(this.zeromap);
+    this.zeromap = z;
   }
 
   /**
@@ -142,8 +147,9 @@ export class SwapInfo {
   maybeFree(off: number): boolean {
     if (this.map[off] !== 0 || this.cache[off] !== 0) return false;
     this.inuse--;
-    if (this.fill[off] < 0) this.data.delete(off);
+    if (this.fill[off]! < 0) this.data.delete(off);
     this.fill[off] = 0;
+    this.zeromap[off] = 0;
     return true;
   }
 }
@@ -161,6 +167,9 @@ export class SwapState {
   /** pswpin / pswpout (/proc/vmstat). */
   pswpin = 0;
   pswpout = 0;
+  /** swpin_zero / swpout_zero: pages the zeromap spared a read or a write. */
+  swpinZero = 0;
+  swpoutZero = 0;
   /** The mms that ever had a swap entry (init_mm.mmlist): swapoff walks them. */
   readonly mmlist = new Set<MmStruct>();
   /** /dev/zram0's size in pages (its disksize), 0 without the swap option: swapon may activate it again. */
@@ -294,14 +303,26 @@ export function swapFreeNr(st: SwapState, val: number, nr: number): void {
   }
 }
 
-/** Write folio f's pages to its slots (swap_writepage on a synchronous device). */
-// mirrors mm/page_io.c:swap_writepage (swap_writepage_bdev_sync; pswpout counted per page)
-export function swapWriteFolio(st: SwapState, ft: FolioTable, content: PageContent, f: number): void {
+/**
+ * Write folio f's pages to its slots. A folio all of whose bytes are zero is
+ * not written: its slots are marked in the zeromap (swpout_zero). Returns
+ * whether it went to the device (then pswpout counts it).
+ */
+// mirrors mm/page_io.c:swap_writepage (the zeromap, then __swap_writepage on a synchronous device)
+export function swapWriteFolio(st: SwapState, ft: FolioTable, content: PageContent, f: number): boolean {
   const val = st.folioSwap.get(f)!;
   const si = st.si(val)!;
   const off = swpOffset(val);
   const nr = folioNrPages(ft, f);
+  let zero = true;
+  for (let k = 0; k < nr && zero; k++) zero = content.pageByte(f, k) === 0;
+  if (zero) {
+    for (let k = 0; k < nr; k++) si.zeromap[off + k] = 1;
+    st.swpoutZero += nr;
+    return false;
+  }
   for (let k = 0; k < nr; k++) {
+    si.zeromap[off + k] = 0;
     const b = content.pageByte(f, k);
     if (b >= 0) {
       if (si.fill[off + k]! < 0) si.data.delete(off + k);
@@ -314,13 +335,20 @@ export function swapWriteFolio(st: SwapState, ft: FolioTable, content: PageConte
     }
   }
   st.pswpout += nr;
+  return true;
 }
 
 /** Read nr slots from val into folio f (of nr pages), from its page `page` on. */
-// mirrors mm/page_io.c:swap_read_folio (swap_read_folio_bdev_sync; pswpin counted per page)
+// mirrors mm/page_io.c:swap_read_folio (swap_read_folio_zeromap, then swap_read_folio_bdev_sync; pswpin counted per page)
 export function swapReadFolio(st: SwapState, content: PageContent, f: number, nrPages: number, val: number): void {
   const si = st.si(val)!;
   const off = swpOffset(val);
+  // swap_read_folio_zeromap: a zero page is not read (callers never mix zeromap and written slots).
+  if (si.zeromap[off] === 1) {
+    content.setUniform(f, 0);
+    st.swpinZero += nrPages;
+    return;
+  }
   let uniform = si.fill[off]!;
   for (let k = 1; k < nrPages && uniform >= 0; k++) if (si.fill[off + k] !== uniform) uniform = -1;
   if (uniform >= 0) content.setUniform(f, uniform);

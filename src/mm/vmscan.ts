@@ -82,9 +82,9 @@ function shrinkFolio(host: Host, f: number, list: number[]): number {
   if (folioMaybeDmaPinnedP(host, f, 0, nr, NO_SITE)) return keep();
   if (ft.flags[f]! & PG.DIRTY) {
     // pageout: swap_writepage; a zram write completes before it returns.
-    swapWriteFolio(st, ft, host.content, f);
+    // A zero-filled folio goes to the zeromap and is not counted as swapped out.
+    if (swapWriteFolio(st, ft, host.content, f)) countSwpoutVmEvent(host, ft.order[f]!);
     ft.flags[f]! &= ~PG.DIRTY;
-    countSwpoutVmEvent(host, ft.order[f]!);
   }
   // __remove_mapping: only the swap cache's references and ours may remain.
   if (ft.refcount[f] !== nr + 1) return keep();
