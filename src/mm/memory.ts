@@ -170,12 +170,13 @@ function handlePteMarker(host: Host, vma: Vma, pmdT: PageTable, i: number, pt: P
  * entry's count and map the page. It is mapped exclusive (and writable if
  * the VMA is) when the entry was exclusive, when the page is new and private
  * to this fault, or when nothing else references it; a write fault on a
- * page still shared goes on to do_wp_page. Simplified: always one page (no
- * large-folio swap-in via alloc_swap_folio, no readahead; a large folio
- * found in the swap cache is mapped page by page), no KSM.
+ * page still shared goes on to do_wp_page. A run of swap entries that an
+ * allowed mTHP order covers comes back as one large folio (alloc_swap_folio,
+ * doSwapPageLarge). Simplified: no readahead; a large folio found in the
+ * swap cache is mapped page by page; no KSM.
  */
 // mirrors mm/memory.c:do_swap_page
-function doSwapPage(host: Host, vma: Vma, pt: PageTable, j: number, address: number, flags: number, orig: number): number {
+function doSwapPage(host: Host, vma: Vma, pt: PageTable, j: number, address: number, flags: number, orig: number, tryLarge = true): number {
   const ft = host.ft;
   const st = host.swap;
   const val = pt.pfn[j]!;
@@ -190,6 +191,11 @@ function doSwapPage(host: Host, vma: Vma, pt: PageTable, j: number, address: num
     host.folioGet(f);
     page = val - st.folioSwap.get(f)!;
   } else {
+    // SWP_SYNCHRONOUS_IO with one reference: skip the swap cache, and bring a whole mTHP back where one fits.
+    if (tryLarge && st.count(val) === 1) {
+      const orders = swapinOrders(host, vma, pt, j, address, val, orig);
+      if (orders !== 0) return doSwapPageLarge(host, vma, pt, j, address, flags, orig, orders);
+    }
     f = host.folioAlloc(0, GFP_HIGHUSER_MOVABLE);
     if (f === 0) return VmFault.OOM;
     ft.flags[f]! |= PG.SWAPBACKED;
@@ -235,6 +241,89 @@ function doSwapPage(host: Host, vma: Vma, pt: PageTable, j: number, address: num
     if (ret & VmFault.ERROR) ret &= VmFault.ERROR;
   }
   return ret;
+}
+
+/**
+ * The orders of the large folio to swap in at address (a mask; 0: none): of the mTHP
+ * orders the per-size controls allow for the VMA (below PMD size) whose
+ * aligned block lies inside it and whose swap offsets are aligned as the
+ * addresses are, the highest whose PTEs are one run of consecutive swap
+ * entries with the same bits, all in the zeromap or none, none in the swap
+ * cache, with the orders below it (their blocks lie inside its run). Not
+ * under userfaultfd. zswap is never enabled (Debian's default).
+ */
+// mirrors mm/memory.c:alloc_swap_folio (thp_swap_suitable_orders, can_swapin_thp; the allocation is doSwapPageLarge's)
+function swapinOrders(host: Host, vma: Vma, pt: PageTable, j: number, address: number, val: number, orig: number): number {
+  if (userfaultfdArmed(vma)) return 0;
+  let orders = thpVmaAllowableOrders(host, vma, vma.flags, TVA_IN_PF | TVA_ENFORCE_SYSFS, (1 << HPAGE_PMD_ORDER) - 1);
+  if (orders !== 0) orders = thpVmaSuitableOrders(vma, address, orders);
+  const off = swpOffset(val);
+  const pageIdx = Math.floor(address / PAGE_SIZE);
+  let order = highestOrder(orders);
+  // thp_swap_suitable_orders: the first order whose offset alignment matches keeps it and all below.
+  while (orders !== 0 && pageIdx % 2 ** order !== off % 2 ** order) {
+    orders &= ~(1 << order);
+    order = highestOrder(orders);
+  }
+  const si = host.swap.si(val)!;
+  while (orders !== 0) {
+    const nr = 2 ** order;
+    const idx = pageIdx % nr;
+    const j0 = j - idx;
+    const off0 = off - idx;
+    let ok = j0 >= 0 && j0 + nr <= PTRS_PER_TABLE && off0 > 0;
+    for (let k = 0; ok && k < nr; k++) {
+      ok = pt.fl[j0 + k] === orig && pt.pfn[j0 + k] === val - idx + k && si.cache[off0 + k] === 0 && si.zeromap[off0 + k] === si.zeromap[off0];
+    }
+    if (ok) return orders;
+    orders &= ~(1 << order);
+    order = highestOrder(orders);
+  }
+  return 0;
+}
+
+/**
+ * do_swap_page with a large folio for SWP_SYNCHRONOUS_IO: the nr swap
+ * entries around address come back as one new exclusive folio (falling back
+ * order by order when none is free, to order 0 through do_swap_page's
+ * single-page path), mapped by one batch of PTEs.
+ */
+// mirrors mm/memory.c:do_swap_page (the alloc_swap_folio large-folio path)
+function doSwapPageLarge(host: Host, vma: Vma, pt: PageTable, j: number, address: number, flags: number, orig: number, orders: number): number {
+  const ft = host.ft;
+  const st = host.swap;
+  const val = pt.pfn[j]!;
+  let f = 0;
+  let order = highestOrder(orders);
+  while (orders !== 0) {
+    f = host.folioAlloc(order, GFP_HIGHUSER_MOVABLE);
+    if (f !== 0) break;
+    orders &= ~(1 << order);
+    order = highestOrder(orders);
+  }
+  // Nothing large was free: __alloc_swap_folio, the single page.
+  if (f === 0) return doSwapPage(host, vma, pt, j, address, flags, orig, false);
+  const nr = 2 ** order;
+  const idx = Math.floor(address / PAGE_SIZE) % nr;
+  const j0 = j - idx;
+  const val0 = val - idx;
+  const addr0 = address - idx * PAGE_SIZE;
+  ft.flags[f]! |= PG.SWAPBACKED;
+  swapReadFolio(st, host.content, f, nr, val0);
+  ft.flags[f]! |= PG.UPTODATE;
+  folioAddLru(host, f);
+  swapFreeNr(st, val0, nr);
+  addMmCounter(vma.mm, MmCounter.ANONPAGES, nr);
+  addMmCounter(vma.mm, MmCounter.SWAPENTS, -nr);
+  let fl = vma.pageProt | (orig & (Pte.SOFT_DIRTY | Pte.UFFD_WP));
+  if (vma.flags & VM.WRITE && !userfaultfdPteWp(vma, fl)) {
+    fl |= Pte.RW;
+    if (flags & FaultFlag.WRITE) fl |= MKDIRTY;
+  }
+  host.folioGet(f, nr - 1);
+  folioAddNewAnonRmap(host, f, vma, addr0, RMAP_EXCLUSIVE);
+  setPtes(host, pt, j0, ft.pfn[f]!, fl, nr);
+  return VmFault.MAJOR;
 }
 
 /** After swap-in, drop the page from the swap cache now? (when mapping it writable needs the refcount to say "exclusive") */

@@ -144,6 +144,13 @@ describe('swap', () => {
     expect(swappedPages(p, a + 64 * KiB, 16)).toBe(8);
     expect(k.check()).toEqual([]);
     expectStamp(p, a, 32);
+    // The whole 64 KiB run of swap entries comes back as one 64 KiB folio (alloc_swap_folio), exclusive and writable.
+    const back = k.folio(p.pagemap(a).pfn)!;
+    expect(back.order).toBe(4);
+    expect(p.pagemap(a + 60 * KiB).pfn).toBe(p.pagemap(a).pfn + 15);
+    expect(p.pagemap(a + 60 * KiB).anonExclusive).toBe(true);
+    // The split folio's pages come back one by one.
+    expect(k.folio(p.pagemap(a + 64 * KiB).pfn)!.order).toBe(0);
     expect(k.check()).toEqual([]);
   });
 
