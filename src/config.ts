@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { parseSize } from './lib/units.js';
 import { PAGE_SIZE } from './mm/page.js';
 import { type MmConfig, type ThpEnabled, defaultMmConfig } from './mm/host.js';
-import { DEFAULT_POLICY, type PolicyChoice, UnknownPolicyError, checkGmemHugeShared, createHgmMapcount, createPinAccounting } from './policy/registry.js';
+import { DEFAULT_POLICY, type PolicyChoice, UnknownPolicyError, checkGmemHugeShared, checkS2Recoalesce, createHgmMapcount, createPinAccounting } from './policy/registry.js';
 import { DEFAULT_MOUNTS, MOUNT_TYPES, type MountSpec, type MountType, isNormalizedAbsolute } from './fs/namei.js';
 import { parseHugetlbfsOptions } from './fs/hugetlbfs.js';
 import type { ShmemHuge } from './fs/shmem.js';
@@ -82,6 +82,8 @@ const schema = z
         collapseNotifier: z.string().optional(),
         /** What a HugeTLB-backed guest_memfd does when a page of a huge folio becomes shared: 'split' (default, the RFC v2). */
         gmemHugeShared: z.string().optional(),
+        /** When KVM's stage 2 maps a range huge again once it is uniform: 'lazy' (default, Linux: on the next fault) or 'eager'. */
+        s2Recoalesce: z.string().optional(),
       })
       .strict()
       .optional(),
@@ -180,6 +182,7 @@ export function parseKernelOptions(opts: unknown): BootConfig {
     createPinAccounting(policy);
     hgm = createHgmMapcount(policy);
     checkGmemHugeShared(policy);
+    checkS2Recoalesce(policy);
   } catch (e) {
     if (e instanceof UnknownPolicyError) throw new KernelConfigError(`Kernel option policy: ${e.message}`);
     throw e;
@@ -188,7 +191,7 @@ export function parseKernelOptions(opts: unknown): BootConfig {
   if (hgm.needsWritableTailPages && o.hugetlbOptimizeVmemmap === true) {
     throw new KernelConfigError(`Kernel option policy: hgmMapcount '${policy.hgmMapcount}' needs writable tail struct pages (per-page _mapcount); turn HVO off (hugetlbOptimizeVmemmap: false)`);
   }
-  const kvm: KvmConfig = { guestMemfd: o.kvm?.guestMemfd ?? '6.12', inPlaceConversion: o.kvm?.inPlaceConversion ?? false, hugetlb: o.kvm?.hugetlb ?? false, hugeShared: policy.gmemHugeShared as 'split' };
+  const kvm: KvmConfig = { guestMemfd: o.kvm?.guestMemfd ?? '6.12', inPlaceConversion: o.kvm?.inPlaceConversion ?? false, hugetlb: o.kvm?.hugetlb ?? false, hugeShared: policy.gmemHugeShared as 'split', s2Recoalesce: policy.s2Recoalesce as 'lazy' | 'eager' };
   if (kvm.guestMemfd !== 'mainline' && (kvm.inPlaceConversion || kvm.hugetlb)) {
     throw new KernelConfigError(`Kernel option kvm: inPlaceConversion and hugetlb build on the mainline guest_memfd; set guestMemfd: 'mainline'`);
   }

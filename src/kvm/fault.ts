@@ -11,10 +11,12 @@ import { Ev } from '../cost/counters.js';
 import { FOLL, getUserPages, getUserPagesFastOnly, putPage } from '../mm/gup.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { Level, PAGE_SIZE } from '../mm/page.js';
-import { Pte, type Walk, clearEntry, linkChild, setEntry, walk } from '../mm/pgtable.js';
+import { type PageTable, Pte, type Walk, clearEntry, linkChild, setEntry, walk } from '../mm/pgtable.js';
+import { filemapGetFolio } from '../mm/filemap.js';
+import { PG, folioNrPages } from '../mm/folio.js';
 import { KVM_EXIT_MEMORY_FAULT, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, KVM_MEMORY_EXIT_FLAG_PRIVATE } from '../uapi/kvm.js';
 import { errno } from '../uapi/errno.js';
-import { type Kvm, type KvmMemorySlot, type KvmVcpu, PAGES_PER_LEVEL, PgLevel, gfnToHva, gfnToMemslot, kvmMemIsPrivate, kvmMemslotIsGmemOnly, kvmRangePrivacy, kvmSlotCanBePrivate, lpageIndex } from './kvm_host.js';
+import { type Kvm, type KvmGmem, type KvmMemorySlot, type KvmVcpu, PAGES_PER_LEVEL, PgLevel, gfnToHva, gfnToMemslot, kvmMemIsPrivate, kvmMemslotIsGmemOnly, kvmRangePrivacy, kvmSlotCanBePrivate, lpageIndex } from './kvm_host.js';
 import { ENTRY_PAGES, MAX_HUGE_PAGE_LEVEL, S2_PRIVATE, freeSubtree, kvmFlushRemoteTlbs, mmuInvalidateRetryGfn, s2TableAlloc } from './mmu.js';
 import { kvmGmemGetPfn } from './guest_memfd.js';
 
@@ -246,3 +248,97 @@ export function kvmS2Translate(kvm: Kvm, gfn: number, write: boolean, accessPriv
   return $w.table.pfn[$w.idx]! + (gfn % per);
 }
 
+
+// ---------------------------------------------------------------------------
+// Eager re-coalescing (policy s2Recoalesce 'eager'; beyond Linux, seed 001).
+
+/** The table entry at level covering gfn, if the walk reaches it through tables only; else null. */
+function tableEntryAt(kvm: Kvm, gfn: number, level: PgLevel): { t: PageTable; i: number } | null {
+  const gpa = gfn * PAGE_SIZE;
+  let t = kvm.mmu.root;
+  while (t.level > level) {
+    const fl = t.fl[indexAt(gpa, t.level)]!;
+    if (fl === 0 || fl & Pte.PSE) return null;
+    t = t.kids![indexAt(gpa, t.level)]!;
+  }
+  return { t, i: indexAt(gpa, level) };
+}
+
+/**
+ * The one folio backing the whole huge page [base, base + per) of slot, as a
+ * fault there would map it: the guest_memfd folio (private, or a guest_memfd-
+ * only slot) of at least that size, prepared, with uniform attributes over it
+ * and the file index congruent with the gfn; or the host's PMD/PUD leaf at
+ * the HVA. null if there is none (the range stays as it is).
+ */
+function hugeBacking(kvm: Kvm, slot: KvmMemorySlot, base: number, level: PgLevel, isPrivate: boolean): Fault | null {
+  const per = PAGES_PER_LEVEL[level];
+  const f: Fault = { gfn: base, write: false, isPrivate, slot, pfn: -1, writable: false, maxLevel: level, refPfn: -1, gmemFolio: 0 };
+  if (isPrivate || kvmMemslotIsGmemOnly(slot)) {
+    const gmem = slot.gmem.file;
+    if (gmem === null || gmem.file === null || (slot.baseGfn - slot.gmem.pgoff) % per !== 0) return null;
+    const index = base - slot.baseGfn + slot.gmem.pgoff;
+    if (!gmem.bindings.some((b) => b.slot === slot && index >= b.start && index + per <= b.end)) return null;
+    const ft = kvm.host.ft;
+    const folio = filemapGetFolio(gmem.inode.mapping, index);
+    if (folio === 0 || !(ft.flags[folio]! & PG.UPTODATE)) return null;
+    const first = ft.index[folio]!;
+    const nr = folioNrPages(ft, folio);
+    if (nr < per || index < first || index + per > first + nr) return null;
+    // As kvm_gmem_get_pfn: a huge max order only while the folio's attributes are uniform.
+    if (!gmem.privateIdx.covers(first, first + nr) && gmem.privateIdx.overlaps(first, first + nr)) return null;
+    f.pfn = ft.pfn[folio]! + (index - first);
+    f.writable = !(slot.flags & KVM_MEM_READONLY);
+    return f;
+  }
+  if (kvm.mmReleased || hostPfnMappingLevel(kvm.mm, gfnToHva(slot, base)) < level) return null;
+  // $w holds the host leaf hostPfnMappingLevel found.
+  const hfl = $w.table.fl[$w.idx]!;
+  f.pfn = $w.table.pfn[$w.idx]!;
+  f.writable = (hfl & Pte.RW) !== 0 && !(slot.flags & KVM_MEM_READONLY);
+  return f;
+}
+
+/**
+ * After an attribute change over gfns [start, end) of slot: every 2 MiB / 1
+ * GiB page touching the range that is now uniform, allowed huge (lpage_info),
+ * mapped by a table of smaller leaves and backed by one folio of its size is
+ * mapped by the huge leaf at once (the table zapped, one remote TLB flush),
+ * 1 GiB first. Returns the huge leaves installed.
+ */
+// Beyond Linux (seed 001): 6.12 only re-promotes on the next fault (kvm_mmu.md section 1.5); this installs what that fault would.
+export function kvmMmuRecoalesce(kvm: Kvm, slot: KvmMemorySlot, start: number, end: number): number {
+  if (kvm.cfg.s2Recoalesce !== 'eager' || end <= start || slot.asId !== 0 || slot.flags & KVM_MEM_LOG_DIRTY_PAGES) return 0;
+  const mmu = kvm.mmu;
+  if (mmu.invalidateInProgress > 0) return 0;
+  let installed = 0;
+  for (let level = MAX_HUGE_PAGE_LEVEL; level >= PgLevel.L2M; level--) {
+    const per = PAGES_PER_LEVEL[level];
+    for (let base = start - (start % per); base < end; base += per) {
+      if (base < slot.baseGfn || base + per > slot.endGfn) continue;
+      if (slot.lpageInfo[level - 2]![lpageIndex(slot, base, level)] !== 0) continue;
+      const privacy = kvmRangePrivacy(kvm, slot, base, base + per);
+      if (privacy === 'mixed') continue;
+      const e = tableEntryAt(kvm, base, level);
+      if (e === null || e.t.fl[e.i] === 0 || e.t.fl[e.i]! & Pte.PSE) continue;
+      const f = hugeBacking(kvm, slot, base, level, privacy === 'all');
+      if (f === null) continue;
+      const before = mmu.stats.promotions;
+      if (tdpMmuMap(kvm, f, level) !== RetPf.FIXED) continue;
+      if (mmu.stats.promotions > before) mmu.stats.eagerPromotions++;
+      installed++;
+    }
+  }
+  return installed;
+}
+
+/** kvmMmuRecoalesce for the gfns bound to guest_memfd pages [start, end) (after a conversion on the file). */
+export function kvmGmemRecoalesce(gmem: KvmGmem, start: number, end: number): number {
+  let n = 0;
+  for (const b of [...gmem.bindings]) {
+    if (b.end <= start || b.start >= end) continue;
+    const pgoff = b.slot.gmem.pgoff;
+    n += kvmMmuRecoalesce(gmem.kvm, b.slot, b.slot.baseGfn + Math.max(pgoff, start) - pgoff, b.slot.baseGfn + Math.min(pgoff + b.slot.npages, end) - pgoff);
+  }
+  return n;
+}

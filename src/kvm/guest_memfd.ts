@@ -553,7 +553,10 @@ function kvmGmemIoctl(file: OpenFile, cmd: number, arg: unknown): number | Errno
     }
   }
   const r = kvmGmemSetAttributes(gmem, offset, size, attributes, flags, reservedSet);
-  if (r === null) return 0;
+  if (r === null) {
+    gmemConvertedHook(gmem, Number(offset / PAGE), Number((offset + size) / PAGE));
+    return 0;
+  }
   if (typeof r === 'string') return r;
   // The first page that could not be converted goes back to userspace.
   if (!copyStructToUser(arg, { error_offset: resultSize(r.errorOffset) })) return 'EFAULT';
@@ -631,6 +634,12 @@ function kvmGmemRelease(file: OpenFile): void {
   gmem.file = null;
   kvm.gmems.delete(gmem);
   kvmPutKvmHook(kvm);
+}
+
+/** After a successful conversion of file pages [start, end): policy s2Recoalesce's eager re-mapping (fault.ts, set by kvm_main.ts). */
+let gmemConvertedHook: (gmem: KvmGmem, start: number, end: number) => void = () => {};
+export function setGmemConverted(fn: (gmem: KvmGmem, start: number, end: number) => void): void {
+  gmemConvertedHook = fn;
 }
 
 /** kvm_put_kvm, set by kvm_main.ts (which owns VM destruction) so this module need not import it. */

@@ -31,9 +31,11 @@ export interface KvmConfig {
   readonly hugetlb: boolean;
   /** Policy gmemHugeShared: what a HugeTLB-backed file does when a page of a huge folio becomes shared. */
   readonly hugeShared: 'split';
+  /** Policy s2Recoalesce: 'lazy' (Linux: a uniform range maps huge again on its next fault) or 'eager' (at the attribute change). */
+  readonly s2Recoalesce: 'lazy' | 'eager';
 }
 
-export const KVM_CONFIG_6_12: KvmConfig = { guestMemfd: '6.12', inPlaceConversion: false, hugetlb: false, hugeShared: 'split' };
+export const KVM_CONFIG_6_12: KvmConfig = { guestMemfd: '6.12', inPlaceConversion: false, hugetlb: false, hugeShared: 'split', s2Recoalesce: 'lazy' };
 
 /** KVM_USER_MEM_SLOTS on x86: KVM_MEM_SLOTS_NUM (32767) minus the 3 private slots. */
 export const KVM_USER_MEM_SLOTS = 32764;
@@ -141,8 +143,10 @@ export interface KvmMmuStats {
   /** Stage-2 faults handled, and those that had to retry (an invalidation raced the fault). */
   faults: number;
   faultRetries: number;
-  /** Huge leaves installed over a table of smaller leaves (lazy re-promotion). */
+  /** Huge leaves installed over a table of smaller leaves (by a fault: lazy re-promotion; or eagerly). */
   promotions: number;
+  /** Of those, installed by an attribute change without a fault (policy s2Recoalesce 'eager'). */
+  eagerPromotions: number;
 }
 
 /** The stage-2 MMU of a VM (the TDP MMU's one root in 6.12 for these VM types). */

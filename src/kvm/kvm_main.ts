@@ -50,7 +50,8 @@ import {
   kvmRangeHasMemoryAttributes,
   kvmUnmapGfnRange,
 } from './mmu.js';
-import { kvmGmemCommitMemoryRegion, kvmGmemCreateFile, kvmGmemPrepareMemoryRegion, kvmGmemSupportedFlags, kvmGmemUnbind, setKvmPut } from './guest_memfd.js';
+import { kvmGmemCommitMemoryRegion, kvmGmemCreateFile, kvmGmemPrepareMemoryRegion, kvmGmemSupportedFlags, kvmGmemUnbind, setGmemConverted, setKvmPut } from './guest_memfd.js';
+import { kvmGmemRecoalesce, kvmMmuRecoalesce } from './fault.js';
 import type { Hstate } from '../mm/hugetlb.js';
 import { kvmVcpuCreate, kvmVcpuDestroy, setVcpuKvmPut } from './vcpu.js';
 import { Ev } from '../cost/counters.js';
@@ -156,6 +157,7 @@ export function kvmPutKvm(kvm: Kvm): void {
   vmList(kvm.host).delete(kvm);
 }
 setKvmPut(kvmPutKvm);
+setGmemConverted(kvmGmemRecoalesce);
 setVcpuKvmPut(kvmPutKvm);
 
 /** KVM_CHECK_EXTENSION on /dev/kvm (kvm null) or on a VM. */
@@ -501,6 +503,8 @@ export function kvmVmSetMemAttributes(kvm: Kvm, start: number, end: number, attr
   kvm.host.ev[Ev.ATTR_STORE] += end - start;
   for (const s of slots) kvmArchPostSetMemoryAttributes(kvm, s, Math.max(start, s.baseGfn), Math.min(end, s.endGfn), attrs);
   if (slots.length > 0) kvmMmuInvalidateEnd(kvm);
+  // Policy s2Recoalesce 'eager' (beyond Linux): ranges made uniform map huge now, not at their next fault.
+  for (const s of slots) kvmMmuRecoalesce(kvm, s, Math.max(start, s.baseGfn), Math.min(end, s.endGfn));
 }
 
 // ---------------------------------------------------------------------------

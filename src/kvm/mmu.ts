@@ -66,7 +66,7 @@ export function kvmMmuCreate(host: Host): KvmMmu | null {
     invalidateInProgress: 0,
     invalidateRangeStart: -1,
     invalidateRangeEnd: -1,
-    stats: { leaves: [0, 0, 0, 0], tablePages: 1, zaps: 0, tlbFlushes: 0, vcpuTlbFlushes: 0, faults: 0, faultRetries: 0, promotions: 0 },
+    stats: { leaves: [0, 0, 0, 0], tablePages: 1, zaps: 0, tlbFlushes: 0, vcpuTlbFlushes: 0, faults: 0, faultRetries: 0, promotions: 0, eagerPromotions: 0 },
   };
 }
 

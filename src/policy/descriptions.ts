@@ -14,6 +14,7 @@ export interface PolicyDescription {
 export const POLICY_OPTION_TEXT: Readonly<Record<string, string>> = {
   pinAccounting: 'How pins are counted and how folio_maybe_dma_pinned answers (seed 003). It decides what fork copies for the child and whether a pinned page can be COW-shared.',
   exclusivePin: 'FOLL_EXCLUSIVE (seed 002, the June 2024 RFC): an exclusive long-term pin that refuses every other pin, and how it is encoded.',
+  s2Recoalesce: "When KVM's stage 2 maps a 2 MiB / 1 GiB range huge again once its pages are all private (or all shared) again (seed 001, kvm_mmu.md section 1.5).",
   gmemHugeShared: 'What a HugeTLB-backed guest_memfd does when one 4 KiB page of a 2 MiB / 1 GiB folio becomes shared (seeds 000 and 001).',
 };
 
@@ -27,5 +28,7 @@ export const POLICY_DESCRIPTIONS: readonly PolicyDescription[] = [
   { option: 'exclusivePin', name: 'off', debate: 'seed 002', text: 'Linux today: no FOLL_EXCLUSIVE (is_valid_gup_args refuses it). A hypervisor can only take plain long-term pins, which do not keep other pins away.' },
   { option: 'exclusivePin', name: 'bias', debate: 'seed 002', text: 'The RFC as posted: GUP_PIN_EXCLUSIVE_BIAS (1 << 30) added to _refcount or _pincount. Normal pins on a small folio are left 2^20 - 1 before they would read as exclusive ("one more bit than is really available").' },
   { option: 'gmemHugeShared', name: 'split', debate: 'seeds 000/001 (b), the 1 GiB series RFC v2', text: 'Split the huge folio into 4 KiB folios as soon as a page of it is shared (its vmemmap restored first: HVO undone, ENOMEM possible), so shared pages map and pin one by one; merge it back (HVO redone) when every page is private again. KVM maps it huge only while it is whole.' },
+  { option: 's2Recoalesce', name: 'lazy', debate: 'seed 001; Linux 6.12', text: 'Linux: an attribute change only clears KVM_LPAGE_MIXED_FLAG; the next stage-2 fault on an unmapped gfn of the range installs the huge leaf over the table of 4 KiB leaves (kvm_tdp_mmu_map). A guest that only touches pages still mapped at 4 KiB keeps the range split for good.' },
+  { option: 's2Recoalesce', name: 'eager', debate: 'seed 001 (Jason Gunthorpe: recover the huge S2 mappings around shared holes)', text: 'Beyond Linux: the attribute change that makes a 2 MiB / 1 GiB range uniform installs the huge leaf at once, if one folio of that size backs the whole range (a merged guest_memfd HugeTLB page, or a host PMD/PUD mapping); one zap of the table and one remote TLB flush, no fault.' },
   { option: 'exclusivePin', name: 'field', debate: 'seed 002', text: 'What the reviewers asked for: a separate per-folio field, so normal pins keep their 2^21 headroom; costs a word per 4 KiB page while small folios have no spare field.' },
 ];

@@ -30,7 +30,7 @@ describe('the policy registry', () => {
     expect(() => new Kernel({ memory: '64MiB', policy: { pinAccounting: 'nope' } })).toThrow(/upstream, exact, pmd-aggregate, mm-sticky, page-sticky, pte-bit/);
     expect(() => new Kernel({ memory: '64MiB', policy: { exclusivePin: 'yes' } })).toThrow(/off, bias, field/);
     expect(() => new Kernel({ memory: '64MiB', policy: { pinAccounting: 'exact', exclusivePin: 'bias' } })).toThrow(/upstream/);
-    expect(new Kernel({ memory: '64MiB' }).policy).toEqual({ pinAccounting: 'upstream', exclusivePin: 'off', hgmMapcount: 'off', collapseNotifier: 'invalidate', gmemHugeShared: 'split' });
+    expect(new Kernel({ memory: '64MiB' }).policy).toEqual({ pinAccounting: 'upstream', exclusivePin: 'off', hgmMapcount: 'off', collapseNotifier: 'invalidate', gmemHugeShared: 'split', s2Recoalesce: 'lazy' });
   });
 });
 

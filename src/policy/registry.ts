@@ -50,6 +50,16 @@ export const COLLAPSE_NOTIFIER: readonly string[] = Object.freeze(['invalidate',
  */
 export const GMEM_HUGE_SHARED: readonly string[] = Object.freeze(['split']);
 
+/**
+ * When KVM's stage 2 maps a 2 MiB / 1 GiB range huge again after it was
+ * split around a shared (or private) hole (issue 8 section 3, seed 001):
+ * 'lazy' (Linux: the next fault in the range installs the huge leaf over the
+ * smaller ones, as kvm_mmu_max_mapping_level and KVM_LPAGE_MIXED_FLAG allow)
+ * or 'eager' (the attribute change that makes the range uniform installs it
+ * at once, where one huge folio backs the whole range).
+ */
+export const S2_RECOALESCE: readonly string[] = Object.freeze(['lazy', 'eager']);
+
 export interface PolicyChoice {
   pinAccounting: string;
   exclusivePin: string;
@@ -59,9 +69,11 @@ export interface PolicyChoice {
   collapseNotifier?: string;
   /** Optional when choosing; DEFAULT_POLICY gives 'split'. */
   gmemHugeShared?: string;
+  /** Optional when choosing; DEFAULT_POLICY gives 'lazy'. */
+  s2Recoalesce?: string;
 }
 
-export const DEFAULT_POLICY: Readonly<Required<PolicyChoice>> = Object.freeze({ pinAccounting: 'upstream', exclusivePin: 'off', hgmMapcount: 'off', collapseNotifier: 'invalidate', gmemHugeShared: 'split' });
+export const DEFAULT_POLICY: Readonly<Required<PolicyChoice>> = Object.freeze({ pinAccounting: 'upstream', exclusivePin: 'off', hgmMapcount: 'off', collapseNotifier: 'invalidate', gmemHugeShared: 'split', s2Recoalesce: 'lazy' });
 
 /** Build the HGM mapcount design (and check the collapse notifier's name). */
 export function createHgmMapcount(choice: PolicyChoice): HgmMapcount {
@@ -78,6 +90,13 @@ export function checkGmemHugeShared(choice: PolicyChoice): string {
   const name = choice.gmemHugeShared ?? DEFAULT_POLICY.gmemHugeShared;
   if (!GMEM_HUGE_SHARED.includes(name)) throw new UnknownPolicyError('gmemHugeShared', name, GMEM_HUGE_SHARED);
   return name;
+}
+
+/** Check the stage-2 re-coalescing policy's name; returns it. */
+export function checkS2Recoalesce(choice: PolicyChoice): 'lazy' | 'eager' {
+  const name = choice.s2Recoalesce ?? DEFAULT_POLICY.s2Recoalesce;
+  if (!S2_RECOALESCE.includes(name)) throw new UnknownPolicyError('s2Recoalesce', name, S2_RECOALESCE);
+  return name as 'lazy' | 'eager';
 }
 
 /** Build the pin-accounting design; the exclusive-pin RFC is built on upstream's counting only. */

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ParamOverrideError, ScenarioErrors, loadScenario } from './load.js';
 import { DesignRefusedError, runOne, runResult } from '../run.js';
+import { GMEM_HUGE_SHARED, S2_RECOALESCE } from '../../policy/registry.js';
 
 /** A small valid scenario; tests edit lines of it. */
 const BASE = `name: t
@@ -140,6 +141,13 @@ describe('loadScenario', () => {
     expect(s.designs.map((d) => d.id)).toEqual(['upstream/1', 'upstream/2', 'exact/1', 'exact/2']);
     expect(s.designs[3]!.policy).toEqual({ pinAccounting: 'exact' });
     expect(s.designs[3]!.params).toEqual({ n: 2 });
+  });
+
+  it("a matrix value ['*'] is every design the policy registry lists", () => {
+    const m = BASE.replace(/designs:\n( {2}- .*\n)+/, "designs:\n  matrix:\n    policy.s2Recoalesce: ['*']\n");
+    expect(loadScenario(m, 'x.yaml').designs.map((d) => d.id)).toEqual([...S2_RECOALESCE]);
+    const g = BASE.replace(/designs:\n( {2}- .*\n)+/, "designs:\n  matrix:\n    policy.gmemHugeShared: ['*']\n");
+    expect(loadScenario(g, 'x.yaml').designs.map((d) => d.policy.gmemHugeShared)).toEqual([...GMEM_HUGE_SHARED]);
   });
 
   it('sweeps a parameter; --set of the swept parameter runs that one value', () => {

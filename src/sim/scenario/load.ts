@@ -324,7 +324,12 @@ function expandDesigns(spec: ScenarioSpec, pos: Pos): Design[] {
     });
     return out;
   }
-  const entries = Object.entries(spec.designs.matrix);
+  // policy.<option>: ['*'] is every design the registry lists (so a scenario follows the registry).
+  const entries = Object.entries(spec.designs.matrix).map(([key, values]): [string, ParamValue[]] => {
+    const [kind, opt] = key.split('.') as [string, string];
+    const all = kind === 'policy' && Object.hasOwn(POLICY_OPTIONS, opt) && values.length === 1 && values[0] === '*';
+    return [key, all ? [...POLICY_OPTIONS[opt as keyof typeof POLICY_OPTIONS]] : values];
+  });
   let combos: [string, ParamValue][][] = [[]];
   for (const [key, values] of entries) combos = combos.flatMap((c) => values.map((v) => [...c, [key, v] as [string, ParamValue]]));
   for (const [key] of entries) {
@@ -333,7 +338,7 @@ function expandDesigns(spec: ScenarioSpec, pos: Pos): Design[] {
     if (kind === 'policy' && !options.includes(opt)) pos(['designs', 'matrix', key], `unknown policy option '${opt}'${nearest(opt, options)}`, true);
     if (kind === 'policy' && options.includes(opt)) {
       const valid = POLICY_OPTIONS[opt as keyof typeof POLICY_OPTIONS] as readonly string[];
-      spec.designs.matrix[key]!.forEach((v, i) => {
+      entries.find(([k]) => k === key)![1].forEach((v, i) => {
         if (!valid.includes(String(v))) pos(['designs', 'matrix', key, i], `unknown ${opt} '${String(v)}'${nearest(String(v), valid)}; valid: ${valid.join(', ')}`);
       });
     }

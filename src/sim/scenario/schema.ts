@@ -11,7 +11,7 @@
  * the verdict, and expectations that make `foliosim` exit 1 when they fail.
  */
 import { z } from 'zod';
-import { COLLAPSE_NOTIFIER, EXCLUSIVE_PIN, GMEM_HUGE_SHARED, HGM_MAPCOUNT, PIN_ACCOUNTING } from '../../policy/registry.js';
+import { COLLAPSE_NOTIFIER, EXCLUSIVE_PIN, GMEM_HUGE_SHARED, HGM_MAPCOUNT, PIN_ACCOUNTING, S2_RECOALESCE } from '../../policy/registry.js';
 import type { ActorCommon } from '../actors/actor.js';
 import { ACTOR_KINDS } from '../actors/index.js';
 import { METRIC_IDS } from '../metrics.js';
@@ -27,6 +27,7 @@ export const POLICY_OPTIONS = {
   hgmMapcount: Object.keys(HGM_MAPCOUNT) as [string, ...string[]],
   collapseNotifier: [...COLLAPSE_NOTIFIER] as [string, ...string[]],
   gmemHugeShared: [...GMEM_HUGE_SHARED] as [string, ...string[]],
+  s2Recoalesce: [...S2_RECOALESCE] as [string, ...string[]],
 } as const;
 
 export const PolicySpec = obj(
@@ -36,6 +37,7 @@ export const PolicySpec = obj(
     hgmMapcount: oneOf(POLICY_OPTIONS.hgmMapcount, 'HugeTLB HGM mapcount design').optional(),
     collapseNotifier: oneOf(POLICY_OPTIONS.collapseNotifier, 'HGM collapse notifier').optional(),
     gmemHugeShared: oneOf(POLICY_OPTIONS.gmemHugeShared, 'guest_memfd huge-shared design').optional(),
+    s2Recoalesce: oneOf(POLICY_OPTIONS.s2Recoalesce, 'stage-2 re-coalescing').optional(),
   },
   'policy options (src/policy/registry.ts)',
 );
