@@ -228,13 +228,14 @@ export class Kernel {
    * KVM: every live VM's stage-2 counters (leaves by level, table pages,
    * zaps, remote TLB flushes, faults), memslots and private pages.
    */
-  kvmStats(): { id: number; type: number; memslots: number; privatePages: number; mmu: KvmMmuStats }[] {
+  kvmStats(): { id: number; type: number; memslots: number; privatePages: number; mmu: KvmMmuStats; pkvm: { shares: number; unshares: number; refused: number } }[] {
     return [...vmList(this.host)].map((kvm) => ({
       id: kvm.id,
       type: kvm.type,
       memslots: kvm.allSlots().length,
       privatePages: kvm.privateGfns.length,
       mmu: { ...kvm.mmu.stats, leaves: [...kvm.mmu.stats.leaves] },
+      pkvm: { ...kvm.pkvmStats },
     }));
   }
 

@@ -208,6 +208,8 @@ export class Kvm {
   createdVcpus = 0;
   /** kvm->arch.hypercall_exit_enabled: hypercalls that exit to userspace (KVM_CAP_EXIT_HYPERCALL). */
   hypercallExitEnabled = 0;
+  /** pKVM-like VMs: pages the guest shared and unshared by hypercall (in-kernel, no exit), and calls the conversion refused. */
+  readonly pkvmStats = { shares: 0, unshares: 0, refused: 0 };
   /** kvm->arch.disabled_quirks. */
   disabledQuirks = 0;
   /** guest_memfd files of this VM that are still open. */

@@ -11,6 +11,8 @@
  *   - a private/shared mismatch, a private GPA on a slot without guest_memfd
  *     or a closed guest_memfd: KVM_RUN fails with EFAULT and run holds
  *     KVM_EXIT_MEMORY_FAULT (the access retries on the next KVM_RUN);
+ *   - pKVM-like VMs: MEM_SHARE / MEM_UNSHARE of one page is converted in
+ *     the kernel (pkvm.ts) and returns to the guest without an exit;
  *   - KVM_HC_MAP_GPA_RANGE with KVM_CAP_EXIT_HYPERCALL: KVM_EXIT_HYPERCALL
  *     (the guest gets run.hypercall.ret on the next KVM_RUN); otherwise the
  *     guest gets -KVM_ENOSYS or -KVM_EINVAL without an exit;
@@ -40,6 +42,7 @@ import { type GuestCode, type Kvm, type KvmVcpu, gfnToMemslot } from './kvm_host
 import type { GuestOp } from './guest.js';
 import { $lastFault, RetPf, kvmS2Translate, kvmTdpPageFault } from './fault.js';
 import { PAGES_PER_LEVEL } from './kvm_host.js';
+import { isPkvmMemCall, pkvmMemShare } from './pkvm.js';
 
 /** Guest operations one KVM_RUN executes before the model interrupts it (a signal to the vCPU thread). */
 export const GUEST_OPS_PER_RUN = 1 << 16;
@@ -279,6 +282,8 @@ function mmioExit(vcpu: KvmVcpu, p: PendingAccess, gpa: number, len: number): nu
  */
 // mirrors arch/x86/kvm/x86.c:__kvm_emulate_hypercall (KVM_HC_MAP_GPA_RANGE)
 function kvmEmulateHypercall(vcpu: KvmVcpu, nr: number, args: number[]): number | null {
+  // pKVM-like VMs: share/unshare one page in the kernel, no exit (pkvm.ts).
+  if (isPkvmMemCall(vcpu, nr)) return pkvmMemShare(vcpu, nr === K.ARM_SMCCC_VENDOR_HYP_KVM_MEM_SHARE_FUNC_ID, args[0] ?? 0);
   if (nr !== K.KVM_HC_MAP_GPA_RANGE) return -K.KVM_ENOSYS;
   const kvm = vcpu.kvm;
   if (!(kvm.hypercallExitEnabled & (1 << K.KVM_HC_MAP_GPA_RANGE))) return -K.KVM_ENOSYS;

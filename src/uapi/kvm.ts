@@ -149,6 +149,17 @@ export const KVM_EXIT_HYPERCALL_LONG_MODE = 1 << 0;
 export const KVM_HC_MAP_GPA_RANGE = 12;
 export const KVM_ENOSYS = 1000;
 export const KVM_EINVAL = 22;
+/**
+ * arm64 pKVM's guest hypercalls to share and unshare one page with the host
+ * (ARM_SMCCC_VENDOR_HYP_KVM_MEM_{SHARE,UNSHARE}_FUNC_ID: a fast SMC64 call
+ * to the vendor hypervisor, functions 3 and 4; include/linux/arm-smccc.h),
+ * and the SMCCC return values the guest gets.
+ */
+export const ARM_SMCCC_VENDOR_HYP_KVM_MEM_SHARE_FUNC_ID = 0xc6000003;
+export const ARM_SMCCC_VENDOR_HYP_KVM_MEM_UNSHARE_FUNC_ID = 0xc6000004;
+export const SMCCC_RET_SUCCESS = 0;
+export const SMCCC_RET_NOT_SUPPORTED = -1;
+export const SMCCC_RET_INVALID_PARAMETER = -3;
 /** KVM_HC_MAP_GPA_RANGE attributes (arch/x86/include/uapi/asm/kvm_para.h). */
 export const KVM_MAP_GPA_RANGE_PAGE_SZ_4K = 0;
 export const KVM_MAP_GPA_RANGE_PAGE_SZ_2M = 1 << 0;
