@@ -10,6 +10,7 @@ import { Host, type ShmemEnabled, type ThpEnabled } from './mm/host.js';
 import type { MmapHooks } from './mm/mmap.js';
 import { NODE_STAT_NAMES } from './mm/vmstat.js';
 import { printk } from './mm/debug.js';
+import { HPAGE_PMD_ORDER } from './mm/page.js';
 import { splitHugePagesPid } from './mm/huge_memory.js';
 import { type KhugepagedScanReport, isKhugepagedSysfs, khugepagedDoScan, khugepagedSysfsRead, khugepagedSysfsWrite } from './mm/khugepaged.js';
 import type { PinMetrics } from './mm/pin_policy.js';
@@ -334,6 +335,8 @@ export class Kernel {
       // mirrors mm/shmem.c:shmem_enabled_store (one trailing newline allowed; at most 15 bytes)
       const text = raw.endsWith('\n') ? raw.slice(0, -1) : raw;
       if (raw.length + 1 > 16 || !(SHMEM_ENABLED_VALUES as readonly string[]).includes(text)) throw new SyscallError('EINVAL', 'write');
+      // force may not push a non-PMD size that inherits (hugepages-<size>kB/shmem_enabled).
+      if (text === 'force' && thp.shmemOrders.inherit !== 1 << HPAGE_PMD_ORDER) throw new SyscallError('EINVAL', 'write');
       thp.shmemEnabled = text as ShmemEnabled;
       // The internal mount (memfd, shared anonymous memory) takes it as its huge= (not deny/force).
       if (text !== 'deny' && text !== 'force') this.shmem.sb.huge = text as ShmemHuge;

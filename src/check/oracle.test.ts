@@ -143,6 +143,20 @@ describe('oracle detects corruption', () => {
     expect(names(k)).toContain('pagecache-index-unaligned');
   });
 
+  it('a shmem folio of an order no page-cache THP size has', () => {
+    const k = new Kernel({ memory: '64MiB' });
+    const p = k.spawn();
+    const fd = p.memfd_create('f', 0);
+    p.ftruncate(fd, 4096);
+    const a = p.mmap(0, 4096, U.PROT_READ | U.PROT_WRITE, U.MAP_SHARED, fd, 0);
+    p.write(a, new Uint8Array([1]));
+    expect(k.check()).toEqual([]);
+    const f = k.host.pfnFolio(leaf(p, a).table.pfn[leaf(p, a).idx]!);
+    // A 1 GiB-order shmem folio: beyond MAX_PAGECACHE_ORDER.
+    k.host.ft.order[f] = 18;
+    expect(names(k)).toContain('shmem-folio-order');
+  });
+
   it('GUP references: a lost pin, a leaked pin reference, a _pincount drift, pin stats, MMF_HAS_PINNED, a pinned page made shared', () => {
     const { k, p, a, f } = setup();
     const pages: number[] = [];

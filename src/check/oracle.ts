@@ -17,6 +17,7 @@ import { VM_UFFD_FLAGS, vmaCanUserfault } from '../mm/userfaultfd_k.js';
 import { MTHP_STAT_NAMES, MthpStat, NODE_STAT_NAMES, NodeStat, mthpStat } from '../mm/vmstat.js';
 import { peekMaybePinned } from '../mm/pin_policy.js';
 import { hstateVma, hugetlbVmaUnusedReserves } from '../mm/hugetlb.js';
+import { THP_ORDERS_ALL_FILE_DEFAULT } from '../mm/huge_memory.js';
 import type { PfnCounts } from '../lib/pfn_counts.js';
 import type { Vfs } from '../fs/inode.js';
 import { checkKvm } from './kvm.js';
@@ -474,6 +475,10 @@ function checkPageCaches(host: Host, acc: Acc, vfs: Vfs, liveMms: Set<MmStruct>)
       if (ft.flags[f]! & PG.SWAPBACKED) {
         st.shmem += nr;
         if (ft.order[f]! >= 9) st.shmemThps += nr;
+        // shmem folios: order 0 or a page-cache THP order (8 KiB to the PMD size).
+        if (!(ft.flags[f]! & PG.HUGETLB) && ft.order[f]! > 0 && !(THP_ORDERS_ALL_FILE_DEFAULT & (1 << ft.order[f]!))) {
+          push(acc, { name: 'shmem-folio-order', message: `inode ${inode.ino} index ${index}: a shmem folio of order ${ft.order[f]}`, pfn: ft.pfn[f] });
+        }
       }
     });
     if (pages !== mapping.nrpages) push(acc, { name: 'nrpages-mismatch', message: `inode ${inode.ino}: nrpages ${mapping.nrpages}, cache holds ${pages}`, expected: pages, actual: mapping.nrpages });

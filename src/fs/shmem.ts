@@ -1,9 +1,12 @@
 /**
  * tmpfs / shmem: memfd files and shared anonymous memory (mirrors mm/shmem.c).
  *
- * Folios are order 0 or PMD order (shmem THP). With the default
- * shmem_enabled=never and no huge= mount option, only MADV_COLLAPSE (and
- * khugepaged under a shmem_enabled that allows it) makes PMD-order folios.
+ * Folios are order 0, PMD order (shmem THP) or, for shared anonymous
+ * memory, any order a per-size hugepages-<size>kB/shmem_enabled allows
+ * (shmem mTHP). With the defaults (shmem_enabled=never, the PMD size
+ * inheriting it, the other sizes never) and no huge= mount option, only
+ * MADV_COLLAPSE (and khugepaged under a shmem_enabled that allows it) makes
+ * large folios.
  * A folio allocated by fallocate is not uptodate: reads treat it as a hole
  * and the first fault or write clears it, as shmem does.
  */
@@ -15,13 +18,14 @@ import { TMPFS_MAGIC } from '../uapi/magic.js';
 import { PG, folioNrPages } from '../mm/folio.js';
 import { filemapAddFolio, filemapGetFolio, filemapReadInto, filemapRemoveFolio, truncateInodeFolio, truncateInodePagesRange } from '../mm/filemap.js';
 import { FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations, type VmShmemOps, type VmUffdOps } from '../mm/fs_types.js';
-import { thpVmaSuitableOrder, vmaThpDisabled } from '../mm/huge_memory.js';
+import { THP_ORDERS_ALL_FILE_DEFAULT, highestOrder, thpVmaSuitableOrders, vmaThpDisabled } from '../mm/huge_memory.js';
 import { unmapMappingRange } from '../mm/memory.js';
 import { securityVmEnoughMemory } from '../mm/mmap.js';
 import { VM, type Vma } from '../mm/mm_types.js';
 import { GFP_HIGHUSER_MOVABLE } from '../mm/page_alloc.js';
 import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SHIFT, PAGE_SIZE } from '../mm/page.js';
 import { folioAddLru } from '../mm/rmap.js';
+import { MthpStat, modMthpStat } from '../mm/vmstat.js';
 import { handleUserfault, userfaultfdMinor, userfaultfdMissing } from '../mm/userfaultfd_k.js';
 import { type FsFileOps, OpenFile } from './file.js';
 import type { FsInode, Vfs } from './inode.js';
@@ -61,7 +65,7 @@ export type ShmemHuge = 'never' | 'always' | 'within_size' | 'advise';
  * mount's huge= (writeEnd: the end of a write in progress, bytes; 0 if none)?
  * force: a forced collapse, refused only by shmem_enabled=deny.
  */
-// mirrors mm/shmem.c:shmem_huge_global_enabled (PMD order)
+// mirrors mm/shmem.c:shmem_huge_global_enabled (its result is BIT(HPAGE_PMD_ORDER) or 0)
 function shmemHugeGlobalEnabled(vfs: Vfs, inode: FsInode, index: number, writeEnd: bigint, force: boolean, vmFlags: number): boolean {
   if ((inode.mode & S_IFMT) !== S_IFREG) return false;
   const global = vfs.host.cfg.thp.shmemEnabled;
@@ -85,17 +89,41 @@ function shmemHugeGlobalEnabled(vfs: Vfs, inode: FsInode, index: number, writeEn
 }
 
 /**
- * May a PMD-sized folio back page index of inode (mapped by vma, or by none:
- * read/write)? Besides shmem_huge_global_enabled: a VMA with THP disabled
- * never, and shared anonymous memory follows shmem_enabled's deny and force
- * even for a forced collapse. (The per-size shmem_enabled controls are
- * "inherit" for PMD size and "never" for the others, their defaults.)
+ * The folio orders above 0 that may back page index of inode (mapped by vma,
+ * or by none: read/write/fallocate), as a bitmask. A tmpfs or memfd file, a
+ * read or write, and a forced collapse follow shmem_enabled / huge= alone
+ * (the PMD order or nothing). Shared anonymous memory takes the per-size
+ * hugepages-<size>kB/shmem_enabled controls: always; within_size where the
+ * aligned block of the largest such order (or of a smaller one) lies within
+ * i_size; advise under MADV_HUGEPAGE; inherit where shmem_enabled/huge=
+ * allows the PMD size (and only inherit under shmem_enabled=force; none under
+ * deny). A VMA with THP disabled gets none.
  */
-// mirrors mm/shmem.c:shmem_allowable_huge_orders (PMD order)
-function shmemAllowableHugePmd(vfs: Vfs, inode: FsInode, vma: Vma | null, index: number, writeEnd: bigint, force: boolean): boolean {
+// mirrors mm/shmem.c:shmem_allowable_huge_orders
+export function shmemAllowableHugeOrders(vfs: Vfs, inode: FsInode, vma: Vma | null, index: number, writeEnd: bigint, force: boolean): number {
+  const thp = vfs.host.cfg.thp;
   const vmFlags = vma !== null ? vma.flags : 0;
-  if (vma !== null && vmaThpDisabled(vma, vmFlags)) return false;
-  return shmemHugeGlobalEnabled(vfs, inode, index, writeEnd, force, vmFlags);
+  if (vma !== null && vmaThpDisabled(vma, vmFlags)) return 0;
+  const global = shmemHugeGlobalEnabled(vfs, inode, index, writeEnd, force, vmFlags) ? 1 << HPAGE_PMD_ORDER : 0;
+  // tmpfs and memfd files, and forced collapse, ignore the per-size controls.
+  if (vma === null || vma.ops?.shmem?.anon !== true || force) return global;
+  if (thp.shmemEnabled === 'deny') return 0;
+  // Under force, only the inherit sizes (the top level's store keeps them PMD-only).
+  if (thp.shmemEnabled === 'force') return thp.shmemOrders.inherit;
+  let mask = thp.shmemOrders.always;
+  // within_size: the largest order whose aligned block around index ends within i_size admits every within_size order.
+  let within = thp.shmemOrders.withinSize;
+  const sizePages = inode.sizePages;
+  for (let order = highestOrder(within); within !== 0; within &= ~(1 << order), order = highestOrder(within)) {
+    const nr = 2 ** order;
+    if (sizePages >= Math.ceil((index + 1) / nr) * nr) {
+      mask |= thp.shmemOrders.withinSize;
+      break;
+    }
+  }
+  if (vmFlags & VM.HUGEPAGE) mask |= thp.shmemOrders.madvise;
+  if (global !== 0) mask |= thp.shmemOrders.inherit;
+  return THP_ORDERS_ALL_FILE_DEFAULT & mask;
 }
 
 const shmemAops = { swapbacked: true, writeback: false };
@@ -142,39 +170,57 @@ export interface ShmemGetCtx {
 const NO_CTX: ShmemGetCtx = { vma: null, address: 0, writeEnd: 0n };
 
 /**
- * The PMD-aligned index a new PMD-order folio for index would start at, or
- * -1 if none may be tried there: the fault address's 2 MiB must fit the VMA
- * at a PMD-aligned file offset, and nothing may be in the page cache there.
+ * Of `orders`, those a new folio for index may take: for a fault, the
+ * order-aligned block around the address must lie inside the VMA at a
+ * suitably aligned file offset; then the largest order whose aligned range
+ * of the page cache is empty, and every smaller order (the fallbacks).
  */
-// mirrors mm/shmem.c:shmem_suitable_orders (PMD order)
-function shmemSuitablePmd(inode: FsInode, index: number, ctx: ShmemGetCtx): number {
-  if (ctx.vma !== null && !thpVmaSuitableOrder(ctx.vma, ctx.address)) return -1;
-  const aligned = index - (index % HPAGE_PMD_NR);
-  return inode.mapping.pages.nextKey(aligned, aligned + HPAGE_PMD_NR) === -1 ? aligned : -1;
+// mirrors mm/shmem.c:shmem_suitable_orders
+function shmemSuitableOrders(inode: FsInode, index: number, ctx: ShmemGetCtx, orders: number): number {
+  if (ctx.vma !== null) {
+    orders = thpVmaSuitableOrders(ctx.vma, ctx.address, orders);
+    if (orders === 0) return 0;
+  }
+  for (let order = highestOrder(orders); orders !== 0; orders &= ~(1 << order), order = highestOrder(orders)) {
+    const nr = 2 ** order;
+    const aligned = index - (index % nr);
+    if (inode.mapping.pages.nextKey(aligned, aligned + nr) === -1) break;
+  }
+  return orders;
 }
 
 /**
- * Allocate a PMD-order folio for index if shmem_enabled / huge= allow it
- * (and the range is free in the page cache), charge it to the file and add
- * it to the page cache: its slot (the allocation's reference is the caller's),
- * or 0 to fall back to a small folio (no huge block free, or the file system
- * too full for 512 pages).
+ * Allocate a large folio for index, trying the suitable orders of `orders`
+ * from the largest down (counting shmem_fallback for each order that fails),
+ * charge it to the file and add it to the page cache: its slot (the
+ * allocation's reference is the caller's), or 0 to fall back to a small
+ * folio (also when the tmpfs cannot hold its pages: ENOSPC, which falls back
+ * without a counter). The model has no memory cgroup, so the charge never
+ * fails and shmem_fallback_charge stays 0.
  */
-// mirrors mm/shmem.c:shmem_alloc_and_add_folio (with huge orders; no shrinker to retry after ENOSPC)
-function shmemAllocHugeFolio(vfs: Vfs, inode: FsInode, index: number, ctx: ShmemGetCtx): number {
-  if (!shmemAllowableHugePmd(vfs, inode, ctx.vma, index, ctx.writeEnd, false)) return 0;
-  const aligned = shmemSuitablePmd(inode, index, ctx);
-  if (aligned < 0 || aligned + HPAGE_PMD_NR - 1 > MAX_INDEX) return 0;
+// mirrors mm/shmem.c:shmem_alloc_and_add_folio (with huge orders; no memcg charge, no shrinker to retry after ENOSPC)
+function shmemAllocLargeFolio(vfs: Vfs, inode: FsInode, index: number, ctx: ShmemGetCtx, orders: number): number {
   const host = vfs.host;
-  const f = host.folioAlloc(HPAGE_PMD_ORDER, GFP_HIGHUSER_MOVABLE);
-  if (f === 0) return 0;
-  if (!shmemAcctBlocks(inode, HPAGE_PMD_NR)) {
-    host.folioPut(f);
-    return 0;
+  let suitable = shmemSuitableOrders(inode, index, ctx, orders);
+  for (let order = highestOrder(suitable); suitable !== 0; suitable &= ~(1 << order), order = highestOrder(suitable)) {
+    const nr = 2 ** order;
+    const aligned = index - (index % nr);
+    const f = aligned + nr - 1 > MAX_INDEX ? 0 : host.folioAlloc(order, GFP_HIGHUSER_MOVABLE);
+    if (f === 0) {
+      modMthpStat(host.mthpStats, order, MthpStat.SHMEM_FALLBACK, 1);
+      continue;
+    }
+    if (!shmemAcctBlocks(inode, nr)) {
+      host.folioPut(f);
+      return 0;
+    }
+    filemapAddFolio(host, inode.mapping, f, aligned);
+    folioAddLru(host, f);
+    // shmem_get_folio_gfp counts the success.
+    modMthpStat(host.mthpStats, order, MthpStat.SHMEM_ALLOC, 1);
+    return f;
   }
-  filemapAddFolio(host, inode.mapping, f, aligned);
-  folioAddLru(host, f);
-  return f;
+  return 0;
 }
 
 /**
@@ -205,8 +251,9 @@ export function shmemGetFolio(vfs: Vfs, inode: FsInode, index: number, sgp: Sgp,
     return f;
   }
   if (sgp === Sgp.READ) return 0;
-  // A huge folio first (already in the page cache), else a small one.
-  f = shmemAllocHugeFolio(vfs, inode, index, ctx);
+  // A large folio first (of the orders shmem_enabled and its per-size controls allow), else a small one.
+  const orders = shmemAllowableHugeOrders(vfs, inode, ctx.vma, index, ctx.writeEnd, false);
+  f = orders !== 0 ? shmemAllocLargeFolio(vfs, inode, index, ctx, orders) : 0;
   if (f === 0) {
     if (!shmemAcctBlocks(inode, 1)) return 'ENOSPC';
     f = host.folioAlloc(0, GFP_HIGHUSER_MOVABLE);
@@ -450,7 +497,7 @@ export function shmemFs(vfs: Vfs): ShmemFs {
   };
   const thpOps = (anon: boolean): VmShmemOps => ({
     anon,
-    hugePmdAllowed: (vma, index, force) => shmemAllowableHugePmd(vfs, vma.file!.inode as FsInode, vma, index, 0n, force),
+    hugeOrders: (vma, index, force) => shmemAllowableHugeOrders(vfs, vma.file!.inode as FsInode, vma, index, 0n, force),
     getFolioNoalloc: (inode, index) => shmemGetFolioNoalloc(vfs, inode as FsInode, index),
     // mirrors mm/shmem.c:shmem_charge (the page cache's nrpages is the collapse's to update)
     charge: (inode, pages) => shmemAcctBlocks(inode as FsInode, pages),

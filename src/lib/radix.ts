@@ -16,6 +16,8 @@
  *   Middle.kids[j] -> Int32Array(512) leaf, one slot per key (order < 9)
  *
  * Values are stored +1 so that 0 means "empty"; callers store values >= 0.
+ * Entries that touch must hold different values (a folio slot, a pfn):
+ * iteration tells a small multi-order entry by its run of equal slots.
  * An entry of order o occupies every slot it spans at the level below 2^9 / 2^18
  * granularity, so lookups never search: each is at most three array reads.
  */
@@ -243,10 +245,21 @@ export class SparseRadix {
           }
           const leaf = mid.kids[j];
           if (leaf === undefined) continue;
-          const k0 = Math.max(0, start - b2);
           const k1 = Math.min(FANOUT, end - b2);
-          for (let k = k0; k < k1; k++) {
-            if (leaf[k] !== 0 && visit(b2 + k, 0, leaf[k]! - 1) === true) return;
+          let k = Math.max(0, start - b2);
+          // An entry of order 1..8 fills 2^order consecutive leaf slots with one value (values
+          // are unique per entry): report it once, by its first key, even if start is inside it.
+          while (k > 0 && leaf[k] !== 0 && leaf[k - 1] === leaf[k]) k--;
+          while (k < k1) {
+            const v = leaf[k]!;
+            if (v === 0) {
+              k++;
+              continue;
+            }
+            let n = 1;
+            while (k + n < FANOUT && leaf[k + n] === v) n++;
+            if (visit(b2 + k, 31 - Math.clz32(n), v - 1) === true) return;
+            k += n;
           }
         }
       }

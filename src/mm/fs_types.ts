@@ -175,11 +175,11 @@ export interface VmShmemOps {
   /** vma_is_anon_shmem: a shared anonymous mapping (shmem_anon_vm_ops), not a memfd or tmpfs file. */
   readonly anon: boolean;
   /**
-   * shmem_allowable_huge_orders for PMD order: may a PMD-sized folio back page
-   * index of vma's file? force: a forced collapse (MADV_COLLAPSE), which only
-   * shmem_enabled=deny refuses.
+   * shmem_allowable_huge_orders: the folio orders (a bitmask) that may back
+   * page index of vma's file. force: a forced collapse (MADV_COLLAPSE),
+   * which only shmem_enabled=deny refuses.
    */
-  hugePmdAllowed(vma: Vma, index: number, force: boolean): boolean;
+  hugeOrders(vma: Vma, index: number, force: boolean): number;
   /**
    * shmem_get_folio(SGP_NOALLOC) for collapse_file: the folio holding index,
    * with a reference for the caller (a fallocated one is cleared and made

@@ -44,6 +44,13 @@ export interface MmConfig {
      * size is never.
      */
     anonOrders: { always: number; madvise: number; inherit: number };
+    /**
+     * The per-size hugepages-<size>kB/shmem_enabled files as order bitmasks
+     * (huge_shmem_orders_always / _inherit / _within_size / _madvise; in none:
+     * "never"). They govern shared anonymous memory only. 6.12's default: the
+     * PMD order inherits shmem_enabled, every other size is never.
+     */
+    shmemOrders: { always: number; inherit: number; withinSize: number; madvise: number };
   };
   /** debugfs fault_around_bytes (default 65536). */
   faultAroundBytes: number;
@@ -57,7 +64,9 @@ export interface MmConfig {
 
 export function defaultMmConfig(): MmConfig {
   return {
-    thp: { enabled: 'always', useZeroPage: true, shmemEnabled: 'never', anonOrders: { always: 0, madvise: 0, inherit: 1 << HPAGE_PMD_ORDER } },
+    thp: { enabled: 'always', useZeroPage: true, shmemEnabled: 'never', anonOrders: { always: 0, madvise: 0, inherit: 1 << HPAGE_PMD_ORDER },
+      shmemOrders: { always: 0, inherit: 1 << HPAGE_PMD_ORDER, withinSize: 0, madvise: 0 },
+    },
     faultAroundBytes: 65536,
     maxMapCount: 65530,
     mmapMinAddr: 65536,

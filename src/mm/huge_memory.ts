@@ -61,6 +61,13 @@ export function maybeMkwrite(fl: number, vma: Vma): number {
  */
 export const THP_ORDERS_ALL_ANON = ((1 << (HPAGE_PMD_ORDER + 1)) - 1) & ~3;
 
+/**
+ * The orders a page-cache (shmem) folio may have: 8 KiB (order 1) up to
+ * MAX_PAGECACHE_ORDER, which is the PMD order on x86-64.
+ */
+// mirrors include/linux/huge_mm.h:THP_ORDERS_ALL_FILE_DEFAULT
+export const THP_ORDERS_ALL_FILE_DEFAULT = ((1 << (HPAGE_PMD_ORDER + 1)) - 1) & ~1;
+
 /** thp_vma_allowable_orders' tva_flags (include/linux/huge_mm.h). */
 export const TVA_SMAPS = 1 << 0;
 export const TVA_IN_PF = 1 << 1;

@@ -205,7 +205,8 @@ export function thpVmaAllowableOrder(host: Host, vma: Vma, vmFlags: number, tvaF
   if (vmFlags & (VM.SPECIAL | VM.HUGETLB)) return false;
   if (!thpVmaSuitableOrder(vma, vma.end - PMD_SIZE)) return false;
   // shmem_allowable_huge_orders (from the VMA's first page): a forced collapse unless shmem_enabled=deny.
-  if (vmaIsShmem(vma)) return vma.ops?.shmem?.hugePmdAllowed(vma, vma.pgoff, !enforceSysfs) ?? false;
+  // As in 6.12, any allowed order admits the PMD collapse (the mask is not narrowed to PMD order).
+  if (vmaIsShmem(vma)) return (vma.ops?.shmem?.hugeOrders(vma, vma.pgoff, !enforceSysfs) ?? 0) !== 0;
   // vma_can_map_huge_file -> file_thp_enabled: CONFIG_READ_ONLY_THP_FOR_FS is not set.
   if (!anon) return false;
   // An anonymous VMA no fault has prepared has nothing to collapse.

@@ -11,7 +11,7 @@ import {
 } from '../../mm/folio.js';
 import type { Host } from '../../mm/host.js';
 import { MMF, MmCounter, type MmStruct, VM, type Vma, isCowMapping } from '../../mm/mm_types.js';
-import { LEVEL_SHIFT, Level, PAGE_SIZE, TASK_SIZE, tableIndex } from '../../mm/page.js';
+import { HPAGE_PMD_ORDER, LEVEL_SHIFT, Level, PAGE_SIZE, TASK_SIZE, tableIndex } from '../../mm/page.js';
 import { type PageTable, Pte, isPteMarker, isSwapEntry, setEntry } from '../../mm/pgtable.js';
 import { swpOffset, swpType } from '../../mm/swapfile.js';
 import { vmaLookup, vmaSetPageProt } from '../../mm/vma.js';
@@ -269,14 +269,18 @@ export function smapsRead(host: Host, mm: MmStruct): SmapsEntry[] {
  * THPeligible: some THP size could back the VMA (TVA_SMAPS |
  * TVA_ENFORCE_SYSFS over every order): for anonymous memory, a size its
  * hugepages-<size>kB/enabled allows whose aligned block fits below the VMA's
- * end; for shmem, by shmem_enabled / huge= (shmem_allowable_huge_orders) at a
- * PMD-aligned file offset.
+ * end; for shmem, some page-cache size (8 KiB up) whose aligned block fits
+ * below the VMA's end at an aligned file offset, and then any order
+ * shmem_allowable_huge_orders allows (shmem_enabled / huge=, and the
+ * per-size shmem_enabled for shared anonymous memory).
  */
 // mirrors mm/huge_memory.c:__thp_vma_allowable_orders (TVA_SMAPS | TVA_ENFORCE_SYSFS, THP_ORDERS_ALL)
 function thpEligible(host: Host, vma: Vma): boolean {
   if (vma.ops?.shmem !== undefined && !(vma.flags & VM.HUGETLB)) {
-    if (vmaThpDisabled(vma, vma.flags) || !thpVmaSuitableOrder(vma, vma.end - 2 ** 21)) return false;
-    return vma.ops.shmem.hugePmdAllowed(vma, vma.pgoff, false);
+    if (vmaThpDisabled(vma, vma.flags)) return false;
+    let fits = false;
+    for (let order = 1; order <= HPAGE_PMD_ORDER && !fits; order++) fits = thpVmaSuitableOrder(vma, vma.end - PAGE_SIZE * 2 ** order, order);
+    return fits && vma.ops.shmem.hugeOrders(vma, vma.pgoff, false) !== 0;
   }
   return thpVmaAllowableOrders(host, vma, vma.flags, TVA_SMAPS | TVA_ENFORCE_SYSFS, THP_ORDERS_ALL_ANON) !== 0;
 }
