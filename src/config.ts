@@ -10,7 +10,7 @@ import { DEFAULT_POLICY, type PolicyChoice, UnknownPolicyError, checkGmemHugeSha
 import { DEFAULT_MOUNTS, MOUNT_TYPES, type MountSpec, type MountType, isNormalizedAbsolute } from './fs/namei.js';
 import { parseHugetlbfsOptions } from './fs/hugetlbfs.js';
 import type { ShmemHuge } from './fs/shmem.js';
-import type { KvmConfig } from './kvm/kvm_host.js';
+import type { GmemHugeShared, KvmConfig } from './kvm/kvm_host.js';
 
 export class KernelConfigError extends RangeError {
   constructor(message: string) {
@@ -191,7 +191,7 @@ export function parseKernelOptions(opts: unknown): BootConfig {
   if (hgm.needsWritableTailPages && o.hugetlbOptimizeVmemmap === true) {
     throw new KernelConfigError(`Kernel option policy: hgmMapcount '${policy.hgmMapcount}' needs writable tail struct pages (per-page _mapcount); turn HVO off (hugetlbOptimizeVmemmap: false)`);
   }
-  const kvm: KvmConfig = { guestMemfd: o.kvm?.guestMemfd ?? '6.12', inPlaceConversion: o.kvm?.inPlaceConversion ?? false, hugetlb: o.kvm?.hugetlb ?? false, hugeShared: policy.gmemHugeShared as 'split', s2Recoalesce: policy.s2Recoalesce as 'lazy' | 'eager' };
+  const kvm: KvmConfig = { guestMemfd: o.kvm?.guestMemfd ?? '6.12', inPlaceConversion: o.kvm?.inPlaceConversion ?? false, hugetlb: o.kvm?.hugetlb ?? false, hugeShared: policy.gmemHugeShared as GmemHugeShared, s2Recoalesce: policy.s2Recoalesce as 'lazy' | 'eager' };
   if (kvm.guestMemfd !== 'mainline' && (kvm.inPlaceConversion || kvm.hugetlb)) {
     throw new KernelConfigError(`Kernel option kvm: inPlaceConversion and hugetlb build on the mainline guest_memfd; set guestMemfd: 'mainline'`);
   }

@@ -27,5 +27,7 @@ export { MmuNotifyEvent, type MmuNotifierOps, type MmuNotifierRange } from './mm
 /** Guest code for KVM vCPUs (generators of guest operations; see docs/API.md, KVM). */
 export * as kvmGuest from './kvm/guest.js';
 export type { KvmMmuStats } from './kvm/kvm_host.js';
+export type { GmemReport, GmemPinWaiter } from './kvm/guest_memfd.js';
+export { GMEM_PIN_WAIT_MAX_NS, GMEM_PIN_WAIT_STEP_NS } from './kvm/guest_memfd.js';
 export type { GuestCode, GuestOp } from './kvm/guest.js';
 export type { HgmMetrics } from './mm/hgm_mapcount.js';

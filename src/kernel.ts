@@ -30,7 +30,7 @@ import type { DeviceOpen, KernelCore } from './kernel_core.js';
 import { type Process, createProcess } from './process.js';
 import { KernelGup } from './kernel_gup.js';
 import { registerDrivers } from './drivers/index.js';
-import { type KvmMmuStats, register as registerKvm, vmList } from './kvm/index.js';
+import { type GmemPinWaiter, type GmemReport, type KvmMmuStats, gmemReport, register as registerKvm, setGmemPinWaiter, vmList } from './kvm/index.js';
 import { type DmaStats, dmaStats } from './drivers/dma.js';
 import { SyscallError } from './uapi/errors.js';
 import { type PolicyChoice, createHgmMapcount, createPinAccounting } from './policy/registry.js';
@@ -238,6 +238,29 @@ export class Kernel {
       mmu: { ...kvm.mmu.stats, leaves: [...kvm.mmu.stats.leaves] },
       pkvm: { ...kvm.pkvmStats },
     }));
+  }
+
+  /**
+   * guest_memfd under policy gmemHugeShared: one report per open guest_memfd
+   * file of every live VM (src/kvm/guest_memfd.ts:GmemReport, docs/API.md):
+   * the design, vmemmap and doubly allocated bytes, conversion outcomes and
+   * simulated latency, stage-2 leaves by size, whether O_DIRECT and long-term
+   * pins work, GUP calls refused, contents preserved or discarded.
+   */
+  gmemStats(): GmemReport[] {
+    const out: GmemReport[] = [];
+    for (const kvm of vmList(this.host)) for (const g of kvm.gmems) out.push(gmemReport(g));
+    return out;
+  }
+
+  /**
+   * gmemHugeShared 'no-longterm-pin': what lets simulated time pass while a
+   * to-private conversion waits for short-term pins (called with ns to wait;
+   * it should release the pins whose I/O completes in that time); null: none,
+   * so a conversion that finds a pin waits its whole bound and fails EAGAIN.
+   */
+  setGmemPinWaiter(w: GmemPinWaiter | null): void {
+    setGmemPinWaiter(this.host, w);
   }
 
   /** Counts of the primitive operations performed so far (the cost model's input). */

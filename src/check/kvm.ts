@@ -13,8 +13,11 @@
  *     MIXED flags of huge pages inside each slot, and guest_memfd bindings.
  */
 import type { Host } from '../mm/host.js';
-import { Level, PAGE_SIZE } from '../mm/page.js';
-import { type PageTable, Pte, type Walk, walk } from '../mm/pgtable.js';
+import { LEVEL_SPAN, Level, PAGE_SIZE } from '../mm/page.js';
+import { type PageTable, Pte, type Walk, entryIsLeaf, walk } from '../mm/pgtable.js';
+import { VM, linearPageIndex } from '../mm/mm_types.js';
+import { folioIsLongtermPinnable } from '../mm/gup.js';
+import { gmemDesign } from '../kvm/guest_memfd.js';
 import { KVM_LPAGE_MIXED_FLAG, type Kvm, type KvmGmem, PAGES_PER_LEVEL, gfnToHva, gfnToMemslot, kvmMemslotIsGmemOnly, kvmRangePrivacy, lpageIndex, vmList } from '../kvm/kvm_host.js';
 import { PG, folioNrPages } from '../mm/folio.js';
 import { ENTRY_PAGES, S2_PRIVATE } from '../kvm/mmu.js';
@@ -104,6 +107,11 @@ function checkLeaf(host: Host, kvm: Kvm, sink: KvmCheckSink, level: number, gfn:
     else if (per > folioNrPages(host.ft, want)) sink.push({ name: 'kvm-s2-leaf-larger-than-folio', message: `${where}: a level-${level} leaf maps beyond its ${folioNrPages(host.ft, want)}-page guest_memfd folio`, pfn });
     return;
   }
+  // 'separate-shared': a shared page is backed by the VMM's memory, never by guest_memfd.
+  const g = slot.gmem.file;
+  if (g !== null && gmemDesign(g) === 'separate-shared' && host.ft.owner[f] === g.inode.mapping) {
+    sink.push({ name: 'kvm-gmem-shared-from-private-side', message: `${where}: a shared leaf maps guest_memfd memory under 'separate-shared'`, pfn });
+  }
   if (kvm.mmReleased) {
     sink.push({ name: 'kvm-s2-leaf-after-release', message: `${where}: a shared leaf survived the mm's release`, pfn });
     return;
@@ -171,13 +179,12 @@ function checkGmem(host: Host, kvm: Kvm, g: KvmGmem, sink: KvmCheckSink): void {
   const where = `VM ${kvm.id}: guest_memfd ino ${g.inode.ino}`;
   if (g.privateIdx.overlaps(size, Number.MAX_SAFE_INTEGER)) sink.push({ name: 'kvm-gmem-attributes-beyond-eof', message: `${where}: PRIVATE attributes beyond i_size (${size} pages)` });
   let huge = 0;
+  const design = gmemDesign(g);
+  checkGmemHostMappings(host, g, where, sink);
+  if (design === 'no-longterm-pin' && g.inode.mapping.gupPolicy?.noLongtermHuge !== true) sink.push({ name: 'kvm-gmem-longterm-pinnable', message: `${where}: its mapping does not refuse long-term pins under 'no-longterm-pin'` });
   g.inode.mapping.pages.forEach(0, Number.MAX_SAFE_INTEGER, (index, _order, f) => {
     const nr = folioNrPages(ft, f);
     if (index + nr > size) sink.push({ name: 'kvm-gmem-folio-beyond-eof', message: `${where}: a folio at index ${index} beyond i_size`, pfn: ft.pfn[f] });
-    // A mapped folio (mapcount >= 0 in the model's -1-based count) may only hold shared pages.
-    if ((ft.mapcount[f]! >= 0 || ft.entire[f]! >= 0) && g.privateIdx.overlaps(index, index + nr)) {
-      sink.push({ name: 'kvm-gmem-private-host-mapped', message: `${where}: a host page table maps the folio at index ${index}, which holds PRIVATE pages`, pfn: ft.pfn[f] });
-    }
     if (g.hstate === null) {
       if (nr !== 1) sink.push({ name: 'kvm-gmem-folio-order', message: `${where}: a ${nr}-page folio in an order-0 guest_memfd`, pfn: ft.pfn[f] });
       return;
@@ -189,7 +196,22 @@ function checkGmem(host: Host, kvm: Kvm, g: KvmGmem, sink: KvmCheckSink): void {
       huge++;
       if (nr !== h.nrPages || host.hugetlb.folioSubpool.get(f) !== g.spool) sink.push({ name: 'kvm-gmem-hugetlb-folio', message: `${where}: the folio at index ${index} is not a ${h.name} page of the file's subpool`, pfn: ft.pfn[f] });
       // gmemHugeShared 'split': a whole huge folio only backs an all-private range.
-      if (shared) sink.push({ name: 'kvm-gmem-split-mismatch', message: `${where}: the huge folio at index ${index} holds a shared page but is not split`, pfn: ft.pfn[f] });
+      if (shared && design === 'split') sink.push({ name: 'kvm-gmem-split-mismatch', message: `${where}: the huge folio at index ${index} holds a shared page but is not split`, pfn: ft.pfn[f] });
+      // 'no-longterm-pin': GUP must find the folio not long-term pinnable (so FOLL_LONGTERM is refused).
+      if (design === 'no-longterm-pin' && folioIsLongtermPinnable(host, f)) sink.push({ name: 'kvm-gmem-longterm-pinnable', message: `${where}: the huge folio at index ${index} is long-term pinnable under 'no-longterm-pin'`, pfn: ft.pfn[f] });
+      // 'pfnmap': the host mapping holds no mapcount, and so no reference either (the refcount recount checks those).
+      if (design === 'pfnmap' && (ft.mapcount[f] !== -1 || ft.entire[f] !== -1)) sink.push({ name: 'kvm-gmem-pfnmap-counted', message: `${where}: the huge folio at index ${index} has a mapcount under 'pfnmap'`, pfn: ft.pfn[f] });
+      // 'separate-shared': the private side of a shared page holds nothing (its contents were discarded).
+      if (design === 'separate-shared' && shared) {
+        forEachGap(g.privateIdx, index, index + nr, (a, b) => {
+          if (!host.content.isZero(f, (a - index) * PAGE_SIZE, (b - a) * PAGE_SIZE)) sink.push({ name: 'kvm-gmem-private-side-not-discarded', message: `${where}: file pages [${a}, ${b}) are shared but guest_memfd still holds data for them`, pfn: ft.pfn[f] + a - index });
+        });
+      }
+      return;
+    }
+    // The designs that keep the folio whole never split it.
+    if (design !== 'split') {
+      sink.push({ name: 'kvm-gmem-split-in-whole-design', message: `${where}: the folio at index ${index} is a piece of a split huge page under '${design}'`, pfn: ft.pfn[f] });
       return;
     }
     // A 4 KiB piece of a split page of this file's subpool, whose range holds a shared page.
@@ -214,4 +236,59 @@ function checkGmem(host: Host, kvm: Kvm, g: KvmGmem, sink: KvmCheckSink): void {
   if (g.hstate !== null && (g.spool === null || g.spool.usedHpages !== huge)) {
     sink.push({ name: 'kvm-gmem-subpool-mismatch', message: `${where}: its subpool counts ${g.spool?.usedHpages ?? 'no'} pages in use, the file holds ${huge}`, expected: huge, actual: g.spool?.usedHpages ?? -1 });
   }
+}
+
+/**
+ * Every host entry that maps the file (through the VMAs of its i_mmap): it
+ * maps a shared page only; at 4 KiB only where a HugeTLB folio stays whole;
+ * under 'pfnmap' only as a special entry of a VM_PFNMAP VMA at the file's own
+ * pfn (so it holds no reference), and never so under the other designs;
+ * under 'separate-shared' not at all (nothing of guest_memfd is mappable).
+ */
+function checkGmemHostMappings(host: Host, g: KvmGmem, where: string, sink: KvmCheckSink): void {
+  const ft = host.ft;
+  const design = gmemDesign(g);
+  for (const vma of g.inode.mapping.iMmap) {
+    if (design === 'pfnmap' && !(vma.flags & VM.PFNMAP)) sink.push({ name: 'kvm-gmem-pfnmap-not-pfnmap', message: `${where}: a host mapping at 0x${vma.start.toString(16)} is not VM_PFNMAP under 'pfnmap'` });
+    forEachLeaf(vma.mm.pgd, 0, vma.start, vma.end, (addr, level, fl, pfn) => {
+      const index = linearPageIndex(vma, addr);
+      const at = `${where}: the host entry at 0x${addr.toString(16)} (index ${index})`;
+      if (design === 'separate-shared') {
+        sink.push({ name: 'kvm-gmem-separate-host-mapped', message: `${at} maps guest_memfd under 'separate-shared'`, pfn });
+        return;
+      }
+      if (g.privateIdx.overlaps(index, index + LEVEL_SPAN[level]! / PAGE_SIZE)) sink.push({ name: 'kvm-gmem-private-host-mapped', message: `${at} maps a PRIVATE page`, pfn });
+      if (design !== null && design !== 'split' && level !== Level.PTE) sink.push({ name: 'kvm-gmem-huge-host-mapped', message: `${at} is a level-${level} entry; a whole huge folio maps at 4 KiB only`, pfn });
+      const special = (fl & Pte.SPECIAL) !== 0;
+      if (design === 'pfnmap' || special) {
+        const f = filemapGetFolio(g.inode.mapping, index);
+        const want = f === 0 ? -1 : ft.pfn[f]! + index - ft.index[f]!;
+        if (design !== 'pfnmap' || !special || !(vma.flags & VM.PFNMAP) || pfn !== want) sink.push({ name: 'kvm-gmem-pfnmap-entry', message: `${at}: ${special ? 'a special' : 'a refcounted'} entry of pfn 0x${pfn.toString(16)} (the file's page is 0x${want.toString(16)}) under '${design}'`, pfn });
+      }
+    });
+  }
+}
+
+/** Call fn for every present leaf of the page tables under t (whose first address is base) in [start, end). */
+function forEachLeaf(t: PageTable, base: number, start: number, end: number, fn: (addr: number, level: number, fl: number, pfn: number) => void): void {
+  const span = LEVEL_SPAN[t.level]!;
+  const first = Math.max(0, Math.floor((start - base) / span));
+  const last = Math.min(511, Math.floor((end - 1 - base) / span));
+  for (let i = first; i <= last; i++) {
+    const fl = t.fl[i]!;
+    if (fl === 0) continue;
+    if (entryIsLeaf(t.level, fl)) {
+      if (fl & (Pte.PRESENT | Pte.PROTNONE)) fn(Math.max(base + i * span, start), t.level, fl, t.pfn[i]!);
+    } else if (t.kids?.[i] !== undefined) forEachLeaf(t.kids[i]!, base + i * span, start, end, fn);
+  }
+}
+
+/** Call fn for every maximal run of [lo, hi) outside set. */
+function forEachGap(set: KvmGmem['privateIdx'], lo: number, hi: number, fn: (a: number, b: number) => void): void {
+  let at = lo;
+  set.forEach((a, b) => {
+    if (a > at) fn(at, a);
+    at = Math.max(at, b);
+  }, lo, hi);
+  if (at < hi) fn(at, hi);
 }

@@ -283,6 +283,8 @@ function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable
   if (fl & Pte.UFFD_WP && fl & Pte.RW && vma.flags & VM.UFFD_WP) push(acc, { name: 'uffd-wp-writable', message: 'a uffd-wp entry is writable in a WP-registered VMA', pid, addr, pfn });
   if (fl & Pte.RW && !(vma.flags & VM.WRITE)) push(acc, { name: 'pte-writable-without-vm-write', message: 'writable entry in a VMA without VM_WRITE', pid, addr, pfn });
   if (fl & Pte.SPECIAL) {
+    // A VM_PFNMAP mapping may map any pfn without its struct page (guest_memfd 'pfnmap': src/check/kvm.ts checks which).
+    if (vma.flags & VM.PFNMAP && level === Level.PTE) return;
     const zero = level === Level.PTE ? host.zeroPage : host.hugeZeroFolio;
     if (zero === 0 || pfn !== ft.pfn[zero]) push(acc, { name: 'special-unknown', message: 'special entry that is not the zero page', pid, addr, pfn });
     else if (fl & Pte.RW) push(acc, { name: 'zero-page-writable', message: 'the zero page is mapped writable', pid, addr, pfn });
@@ -309,11 +311,13 @@ function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable
     if (n === undefined) m.set(mm.id, (n = { n: 0 }));
     c.mmCount = n;
   }
-  if (ft.flags[f]! & PG.HUGETLB && nr < folioNrPages(ft, f)) {
+  // A HugeTLB folio mapped at 4 KiB outside a HugeTLB VMA (guest_memfd 'no-longterm-pin'): folio-wide counts only.
+  const gmemPiece = ft.flags[f]! & PG.HUGETLB && !(vma.flags & VM.HUGETLB);
+  if (ft.flags[f]! & PG.HUGETLB && nr < folioNrPages(ft, f) && !gmemPiece) {
     // A high-granularity piece (HGM): counted per the design (invariant 7).
     checkHgmPiece(host, acc, f, page, nr);
   } else if (level === Level.PTE) {
-    if (ft.order[f]! > 0) {
+    if (ft.order[f]! > 0 && !gmemPiece) {
       let pm = c.pm;
       if (pm === null) {
         pm = acc.pages.get(f) ?? null;
@@ -332,14 +336,15 @@ function checkLeaf(host: Host, acc: Acc, pid: number, mm: MmStruct, t: PageTable
     // x86 deposits no table under a file (shmem) PMD: splitting one zaps it.
     if (!anon && !(ft.flags[f]! & PG.HUGETLB) && t.deposit !== null && t.deposit[i] !== 0) push(acc, { name: 'file-pmd-deposit', message: 'file PMD mapping with a deposited page table', pid, addr, pfn });
   }
-  if (!(ft.flags[f]! & PG.HUGETLB && nr < folioNrPages(ft, f))) {
+  if (!(ft.flags[f]! & PG.HUGETLB && nr < folioNrPages(ft, f)) || gmemPiece) {
     acc.map[f]!++;
     acc.refs[f]!++;
   }
   if (ft.order[f]! > 0) c.mmCount!.n++;
   const fileIdx = linearPageIndex(vma, addr);
   // HugeTLB pages count in mm->hugetlb_usage, not in RSS (slot 2, MM_SWAPENTS, is never used here).
-  if (ft.flags[f]! & PG.HUGETLB) c.hugetlb += nr;
+  if (gmemPiece) rss[MmCounter.FILEPAGES] += nr;
+  else if (ft.flags[f]! & PG.HUGETLB) c.hugetlb += nr;
   else if (anon) rss[MmCounter.ANONPAGES] += nr;
   if (anon) {
     const av = ft.owner[f];

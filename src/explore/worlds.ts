@@ -19,8 +19,11 @@
  *                 guest_memfd page with in-place conversion (v8) under
  *                 policy gmemHugeShared: host writes through its mmap, a
  *                 long-term pin, conversions of two 4 KiB pages, guest
- *                 reads and writes, punch hole. Besides the oracle: a
- *                 pinned page is never private (the conversion must refuse).
+ *                 reads and writes, punch hole; per design, all four
+ *                 (separate-shared: the host's view is the VMM's memfd).
+ *                 Besides the oracle: a pinned page is never private (the
+ *                 conversion must refuse; not for separate-shared, whose
+ *                 pins hold the memfd's page, discarded on conversion).
  *
  * The model's fork is one step, so "a pin taken between fork's check and
  * its copy" is covered as the two orders around it, not inside it.
@@ -34,7 +37,7 @@ import { GUEST_SYNC, readU8, writeU8 } from '../kvm/guest.js';
 import type { ExploreOp, ExploreWorld } from './engine.js';
 import { GMEM_HUGE_SHARED } from '../policy/registry.js';
 
-/** The gmemHugeShared designs the model has. */
+/** The gmemHugeShared designs the model has (all four of issue 8 section 5). */
 const GMEM_DESIGNS = [...GMEM_HUGE_SHARED];
 
 const PAGE = PAGE_SIZE;
@@ -328,8 +331,15 @@ export function gmemConvertWorld(design: string, options: KernelOptions = {}): E
       const gup = p.open(U.GUP_TEST_PATH, U.O_RDWR);
       const kvm = p.open('/dev/kvm', U.O_RDWR);
       const vm = p.ioctl(kvm, U.KVM_CREATE_VM, U.KVM_X86_SW_PROTECTED_VM);
-      const fd = p.ioctl(vm, U.KVM_CREATE_GUEST_MEMFD, { size: M2, flags: U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_2MB | U.GUEST_MEMFD_FLAG_MMAP | U.GUEST_MEMFD_FLAG_INIT_SHARED });
-      const m = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
+      // separate-shared: a private-only guest_memfd beside the VMM's memfd, which the host's view and the slot's userspace_addr are.
+      const separate = design === 'separate-shared';
+      const fd = p.ioctl(vm, U.KVM_CREATE_GUEST_MEMFD, { size: M2, flags: U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_2MB | U.GUEST_MEMFD_FLAG_INIT_SHARED | (separate ? 0n : U.GUEST_MEMFD_FLAG_MMAP) });
+      let backing = fd;
+      if (separate) {
+        backing = p.memfd_create('shared', 0);
+        p.ftruncate(backing, M2);
+      }
+      const m = p.mmap(0, M2, RW, U.MAP_SHARED, backing, 0);
       p.ioctl(vm, U.KVM_SET_USER_MEMORY_REGION2, { slot: 1, flags: U.KVM_MEM_GUEST_MEMFD, guest_phys_addr: GPA, memory_size: M2, userspace_addr: m, guest_memfd: fd, guest_memfd_offset: 0 });
       const cpu = p.ioctl(vm, U.KVM_CREATE_VCPU, 0);
       const s: GmemState = { k, p, gup, fd, m, cpu, cmd: { write: false, page: 0 }, pinned: -1, priv: [false, false] };
@@ -349,7 +359,8 @@ export function gmemConvertWorld(design: string, options: KernelOptions = {}): E
     },
     kernel: (s) => s.k,
     fingerprint: (s) => fingerprintPages(s.k, [s.p], [{ base: s.m, n: 2 }], [s.pinned, s.priv, s.cmd, s.k.meminfo().HugePages_Free]),
-    check: (s) => (s.pinned >= 0 && s.priv[s.pinned] ? [`pinned-page-private: page ${s.pinned} became private while a long-term pin held it`] : []),
+    // separate-shared: a pin holds the VMM's memfd page, which the conversion discards; guest_memfd's page was never pinned.
+    check: (s) => (design !== 'separate-shared' && s.pinned >= 0 && s.priv[s.pinned] ? [`pinned-page-private: page ${s.pinned} became private while a long-term pin held it`] : []),
   };
 }
 

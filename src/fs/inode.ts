@@ -17,6 +17,7 @@ export class FsMapping implements AddressSpace {
   readonly pages = new SparseRadix();
   nrpages = 0;
   readonly iMmap = new Set<Vma>();
+  gupPolicy?: { noLongtermHuge: boolean; refused: number };
 
   constructor(
     readonly id: number,

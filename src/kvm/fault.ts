@@ -285,8 +285,8 @@ function hugeBacking(kvm: Kvm, slot: KvmMemorySlot, base: number, level: PgLevel
     const first = ft.index[folio]!;
     const nr = folioNrPages(ft, folio);
     if (nr < per || index < first || index + per > first + nr) return null;
-    // As kvm_gmem_get_pfn: a huge max order only while the folio's attributes are uniform.
-    if (!gmem.privateIdx.covers(first, first + nr) && gmem.privateIdx.overlaps(first, first + nr)) return null;
+    // As kvm_gmem_get_pfn: a huge max order only over an aligned block of the folio whose attributes are uniform.
+    if (!gmem.privateIdx.covers(index, index + per) && gmem.privateIdx.overlaps(index, index + per)) return null;
     f.pfn = ft.pfn[folio]! + (index - first);
     f.writable = !(slot.flags & KVM_MEM_READONLY);
     return f;

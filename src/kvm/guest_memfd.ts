@@ -57,12 +57,16 @@ import { cULong, copyStructFromUser, copyStructToUser, resultSize } from '../uap
 import * as K from '../uapi/kvm.js';
 import { ExtentSet } from '../lib/extent_set.js';
 import { PG, folioNrPages } from '../mm/folio.js';
-import { FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations } from '../mm/fs_types.js';
+import { FaultFlag, FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations } from '../mm/fs_types.js';
 import { filemapAddFolio, filemapGetFolio, truncateInodePagesRange } from '../mm/filemap.js';
 import { type Hstate, hugepagePutSubpool, hugetlbAddToPageCache, hugetlbFileAllocFolio, hugetlbFileSubpool, hugetlbMergeFolio, hugetlbSplitFolio } from '../mm/hugetlb.js';
 import { warn } from '../mm/debug.js';
-import { unmapMappingPages } from '../mm/memory.js';
+import { unmapMappingPages, vmfInsertPfn, zapPageRangeSingle } from '../mm/memory.js';
 import { VM, type Vma } from '../mm/mm_types.js';
+import { findVma } from '../mm/vma.js';
+import { folioVmemmapOptimized, hugetlbVmemmapBytes } from '../mm/hugetlb_vmemmap.js';
+import { CostModel } from '../cost/model.js';
+import { Ev } from '../cost/counters.js';
 import { PAGE_SIZE } from '../mm/page.js';
 import { NodeStat } from '../mm/vmstat.js';
 import { GFP_KERNEL } from '../mm/page_alloc.js';
@@ -70,7 +74,7 @@ import { folioAddLru } from '../mm/rmap.js';
 import { type FsFileOps, OpenFile } from '../fs/file.js';
 import type { Vfs } from '../fs/inode.js';
 import { MAX_LFS_FILESIZE } from '../fs/shmem.js';
-import type { Kvm, KvmConfig, KvmGmem, KvmMemorySlot } from './kvm_host.js';
+import { type GmemHugeShared, type Kvm, type KvmConfig, type KvmGmem, type KvmMemorySlot, kvmMemslotIsGmemOnly, newGmemDesignCounters } from './kvm_host.js';
 import { kvmFlushRemoteTlbs, kvmMmuInvalidateBegin, kvmMmuInvalidateEnd, kvmMmuInvalidateRangeAdd, kvmUnmapGfnRange } from './mmu.js';
 
 /** The anonymous-inode pseudo file system (pseudo_fs_fill_super gives it MAX_LFS_FILESIZE). */
@@ -129,8 +133,10 @@ export function kvmGmemCreateFile(vfs: Vfs, kvm: Kvm, size: number, flags: numbe
   const privateIdx = new ExtentSet();
   // Every index starts PRIVATE unless INIT_SHARED.
   if (!(flags & Number(K.GUEST_MEMFD_FLAG_INIT_SHARED))) privateIdx.union(0, size / PAGE_SIZE);
-  const gmem: KvmGmem = { kvm, inode, file: null, flags, bindings: [], privateIdx, hstate, spool };
+  const gmem: KvmGmem = { kvm, inode, file: null, flags, bindings: [], privateIdx, hstate, spool, counters: newGmemDesignCounters() };
   inode.fsInfo = gmem;
+  // The design's GUP rules (and its count of refused GUP calls) hang on the mapping, where mm/gup.c looks.
+  if (hstate !== null) inode.mapping.gupPolicy = { noLongtermHuge: kvm.cfg.hugeShared === 'no-longterm-pin', refused: 0 };
   // O_RDWR without read/write operations: no FMODE_CAN_READ/WRITE, no PREAD/PWRITE (alloc_file).
   const fops = kvm.cfg.guestMemfd === 'mainline' ? gmemFops : gmemFops612;
   const file = new OpenFile(vfs, inode, FMode.READ | FMode.WRITE, O_RDWR | O_LARGEFILE, fops, 'anon_inode:[kvm-gmem]');
@@ -204,7 +210,7 @@ function kvmGmemGetFolio(gmem: KvmGmem, index: number): number | ErrnoName {
     const base = index - (index % h.nrPages);
     hugetlbAddToPageCache(host, f, mapping, base / h.nrPages);
     // A page with a shared page in it is split at once (RFC v2: kvm_gmem_get_folio restructures after allocating).
-    if (!gmem.privateIdx.covers(base, base + h.nrPages)) {
+    if (gmemDesign(gmem) === 'split' && !gmem.privateIdx.covers(base, base + h.nrPages)) {
       host.folioPut(f);
       const r = gmemSplitHugePage(gmem, base);
       if (r !== null) return r;
@@ -247,8 +253,15 @@ function gmemSplitHead(gmem: KvmGmem, index: number): number {
 function gmemSafeRefcount(gmem: KvmGmem, f: number): number {
   const host = gmem.kvm.host;
   const nr = folioNrPages(host.ft, f);
-  if (gmem.hstate === null || host.ft.flags[f]! & PG.HUGETLB) return nr;
+  if (gmem.hstate === null) return nr;
+  // A whole huge folio ('no-longterm-pin'): the host PTEs of its other, still shared pages hold a reference each.
+  if (host.ft.flags[f]! & PG.HUGETLB) return nr + host.ft.mapcount[f]! + 1;
   return nr + 1;
+}
+
+/** The design of a HugeTLB-backed file; null for order-0 folios (no huge folio to keep whole or split). */
+export function gmemDesign(gmem: KvmGmem): GmemHugeShared | null {
+  return gmem.hstate === null ? null : gmem.kvm.cfg.hugeShared;
 }
 
 /** Take a HugeTLB-backed file's folio out of its page cache, keeping its data state (the caller holds a reference). */
@@ -506,6 +519,14 @@ function kvmGmemFaultUserMapping(vmf: VmFaultArgs): number {
   const f = kvmGmemGetFolio(gmem, vmf.pgoff);
   if (typeof f === 'string') return -VmFault.OOM;
   kvmGmemPrepareFolio(gmem, f);
+  if (vmf.vma.flags & VM.PFNMAP) {
+    // 'pfnmap' (seed 000, option c): the page by its pfn, no reference or mapcount kept (vmf_insert_pfn).
+    const host = gmem.kvm.host;
+    const pfn = host.ft.pfn[f]! + vmf.pgoff - host.ft.index[f]!;
+    host.folioPut(f);
+    return -vmfInsertPfn(host, vmf.vma, vmf.address, pfn, (vmf.flags & FaultFlag.WRITE) !== 0);
+  }
+  // A whole HugeTLB folio ('no-longterm-pin') is mapped at 4 KiB: finish_fault maps just this page.
   return f;
 }
 
@@ -523,6 +544,8 @@ function kvmGmemMmap(file: OpenFile, vma: Vma): ErrnoName | null {
   if (!(gmem.flags & Number(K.GUEST_MEMFD_FLAG_MMAP))) return 'ENODEV';
   if ((vma.flags & (VM.SHARED | VM.MAYSHARE)) !== (VM.SHARED | VM.MAYSHARE)) return 'EINVAL';
   vma.ops = gmemVmOps;
+  // 'pfnmap': the shared pages are mapped without their struct pages (no refcounts, no GUP).
+  if (gmemDesign(gmem) === 'pfnmap') vma.flags |= VM.PFNMAP | VM.DONTEXPAND | VM.DONTDUMP;
   return null;
 }
 
@@ -584,35 +607,185 @@ export function kvmGmemSetAttributes(gmem: KvmGmem, offset: bigint, size: bigint
   // Already so: nothing to check or invalidate.
   if (toPrivate ? attrs.covers(start, end) : !attrs.overlaps(start, end)) return null;
   const host = gmem.kvm.host;
-  const ft = host.ft;
-  const mapping = gmem.inode.mapping;
-  if (toPrivate) {
-    // Host mappings go first (every process), so that only unexpected references remain.
-    unmapMappingPages(host, mapping, start, end - 1, false);
-    // Safe refcount: the page cache's references (folio_nr_pages) plus the lookup's, which the model does not take.
-    let bad = -1;
-    mapping.pages.forEach(start, end, (index, _order, f) => {
-      if (ft.refcount[f] === gmemSafeRefcount(gmem, f)) return false;
-      bad = Math.max(start, index);
-      return true;
-    });
-    if (bad >= 0) return { err: 'EAGAIN', errorOffset: BigInt(bad) * PAGE };
-  }
-  // To shared: the arch hook (SNP returns the pages to the hypervisor) has nothing to do in the model.
-  kvmGmemInvalidateBegin(gmem, start, end);
-  const before: [number, number][] = [];
-  if (gmem.hstate !== null) attrs.forEach((a, b) => void before.push([Math.max(a, start), Math.min(b, end)]), start, end);
-  if (toPrivate) attrs.union(start, end);
-  else attrs.subtract(start, end);
-  // RFC v2: the attributes first, then the folios follow them; a failed split (ENOMEM) rolls the attributes back.
-  const r = gmem.hstate === null ? null : gmemRestructure(gmem, start, end);
-  if (r !== null) {
-    attrs.subtract(start, end);
-    for (const [a, b] of before) attrs.union(a, b);
-    gmemRestructure(gmem, start, end);
-  }
-  kvmGmemInvalidateEnd(gmem, start, end);
+  const ev = host.ev;
+  $evBefore.set(ev);
+  let waitNs = 0;
+  const r = ((): ErrnoName | { err: ErrnoName; errorOffset: bigint } | null => {
+    if (toPrivate) {
+      // Host mappings go first (every process), so that only unexpected references remain.
+      unmapMappingPages(host, gmem.inode.mapping, start, end - 1, false);
+      let bad = gmemFirstBusy(gmem, start, end);
+      if (bad >= 0 && gmemDesign(gmem) === 'no-longterm-pin') {
+        // Option (a): only short-term pins can exist; wait for them (seed 000: "with a bit of wait"), up to a bound.
+        const waiter = pinWaiters.get(host);
+        while (bad >= 0 && waitNs < GMEM_PIN_WAIT_MAX_NS) {
+          const step = Math.min(GMEM_PIN_WAIT_STEP_NS, GMEM_PIN_WAIT_MAX_NS - waitNs);
+          waitNs += waiter === undefined ? GMEM_PIN_WAIT_MAX_NS - waitNs : step;
+          if (waiter === undefined) break;
+          waiter(step);
+          // Host faults could not map the range meanwhile (the invalidate lock is held); the model unmaps again.
+          unmapMappingPages(host, gmem.inode.mapping, start, end - 1, false);
+          bad = gmemFirstBusy(gmem, start, end);
+        }
+      }
+      if (bad >= 0) return { err: 'EAGAIN', errorOffset: BigInt(bad) * PAGE };
+    }
+    // To shared: the arch hook (SNP returns the pages to the hypervisor) has nothing to do in the model.
+    const discard = gmemDesign(gmem) === 'separate-shared' ? gmemChangingRanges(gmem, start, end, toPrivate) : null;
+    kvmGmemInvalidateBegin(gmem, start, end);
+    const before: [number, number][] = [];
+    if (gmem.hstate !== null) attrs.forEach((a, b) => void before.push([Math.max(a, start), Math.min(b, end)]), start, end);
+    if (toPrivate) attrs.union(start, end);
+    else attrs.subtract(start, end);
+    // RFC v2: the attributes first, then the folios follow them; a failed split (ENOMEM) rolls the attributes back.
+    const e = gmemDesign(gmem) === 'split' ? gmemRestructure(gmem, start, end) : null;
+    if (e !== null) {
+      attrs.subtract(start, end);
+      for (const [a, b] of before) attrs.union(a, b);
+      gmemRestructure(gmem, start, end);
+    }
+    kvmGmemInvalidateEnd(gmem, start, end);
+    if (discard !== null) for (const [a, b] of discard) gmemDiscard(gmem, a, b, toPrivate);
+    return e;
+  })();
+  gmemCountConversion(gmem, r, waitNs);
   return r;
+}
+
+/**
+ * gmemHugeShared 'no-longterm-pin': how long a to-private conversion waits
+ * for short-term pins (O_DIRECT and the like) before it gives up with EAGAIN,
+ * in simulated ns. 10 ms: a few slow block-device I/Os; a pin still held after
+ * that is treated as one that will not go (the VMM must retry, as for v8's
+ * EAGAIN). The model's choice; the seed only says "with a bit of wait".
+ */
+export const GMEM_PIN_WAIT_MAX_NS = 10_000_000;
+/** How often the waiting conversion looks again (the wake-up resolution of the model's wait), ns. */
+export const GMEM_PIN_WAIT_STEP_NS = 10_000;
+
+/**
+ * Who lets simulated time pass while a conversion waits for short-term pins:
+ * called with the ns to wait; it releases the pins that complete in that
+ * time (a test's or scenario's in-flight I/O). Without one nothing can
+ * complete during the call, so a conversion that finds a pin waits the whole
+ * bound and fails with EAGAIN.
+ */
+export type GmemPinWaiter = (ns: number) => void;
+const pinWaiters = new WeakMap<KvmGmem['kvm']['host'], GmemPinWaiter>();
+
+/** Set (or clear, with null) the host's pin waiter (Kernel.setGmemPinWaiter). */
+export function setGmemPinWaiter(host: KvmGmem['kvm']['host'], w: GmemPinWaiter | null): void {
+  if (w === null) pinWaiters.delete(host);
+  else pinWaiters.set(host, w);
+}
+
+/** The first file page of [start, end) whose folio has references beyond the file's and the host mappings', or -1. */
+// mirrors virt/kvm/guest_memfd.c:kvm_gmem_is_safe_for_conversion (v8; a whole huge folio also allows its host PTEs)
+function gmemFirstBusy(gmem: KvmGmem, start: number, end: number): number {
+  const ft = gmem.kvm.host.ft;
+  let bad = -1;
+  // Safe refcount: the page cache's references (folio_nr_pages) plus the lookup's, which the model does not take.
+  gmem.inode.mapping.pages.forEach(start, end, (index, _order, f) => {
+    if (ft.refcount[f] === gmemSafeRefcount(gmem, f)) return false;
+    bad = Math.max(start, index);
+    return true;
+  });
+  return bad;
+}
+
+/** The sub-ranges of [start, end) a conversion to private (or to shared) changes: those now shared (or private). */
+function gmemChangingRanges(gmem: KvmGmem, start: number, end: number, toPrivate: boolean): [number, number][] {
+  const priv: [number, number][] = [];
+  gmem.privateIdx.forEach((a, b) => void priv.push([Math.max(a, start), Math.min(b, end)]), start, end);
+  if (!toPrivate) return priv;
+  const out: [number, number][] = [];
+  let at = start;
+  for (const [a, b] of priv) {
+    if (a > at) out.push([at, a]);
+    at = b;
+  }
+  if (at < end) out.push([at, end]);
+  return out;
+}
+
+/**
+ * gmemHugeShared 'separate-shared' (the classic CoCo flow, as QEMU's
+ * kvm_convert_memory does it with ram_block_discard_range): a conversion
+ * discards the side the pages leave. To shared, the private side's pages
+ * [a, b) are zeroed (a hole smaller than a huge page only zeroes: the huge
+ * folio stays, so the memory is now allocated twice once the shared side
+ * faults); to private, the shared side (the memfd behind the memslots'
+ * userspace_addr) is punched, so the guest's private page reads what the
+ * private side holds: zeroes. The model does the VMM's discard in the
+ * conversion call so that every design converts with the same call.
+ */
+function gmemDiscard(gmem: KvmGmem, a: number, b: number, toPrivate: boolean): void {
+  const host = gmem.kvm.host;
+  const c = gmem.counters;
+  if (!toPrivate) {
+    gmem.inode.mapping.pages.forEach(a, b, (index, _order, f) => {
+      const n = folioNrPages(host.ft, f);
+      const x = Math.max(a, index);
+      const y = Math.min(b, index + n);
+      host.content.fill(f, n, (x - index) * PAGE_SIZE, (y - x) * PAGE_SIZE, 0);
+      host.ev[Ev.ZERO_BYTES] += (y - x) * PAGE_SIZE;
+      c.discardedPages += y - x;
+    });
+    return;
+  }
+  const kvm = gmem.kvm;
+  for (const bnd of gmem.bindings) {
+    if (bnd.end <= a || bnd.start >= b || kvmMemslotIsGmemOnly(bnd.slot)) continue;
+    const slot = bnd.slot;
+    const hs = slot.userspaceAddr + (Math.max(a, bnd.start) - bnd.start) * PAGE_SIZE;
+    const he = slot.userspaceAddr + (Math.min(b, bnd.end) - bnd.start) * PAGE_SIZE;
+    for (let addr = hs; addr < he; ) {
+      const vma = findVma(kvm.mm, addr);
+      if (vma === null || vma.start >= he) break;
+      const s = Math.max(addr, vma.start);
+      const e = Math.min(he, vma.end);
+      if (s < e) {
+        const file = vma.file;
+        if (file !== null && vma.flags & VM.SHARED && file.fOp.fallocate !== undefined) {
+          const pg = vma.pgoff + (s - vma.start) / PAGE_SIZE;
+          file.inode.mapping.pages.forEach(pg, pg + (e - s) / PAGE_SIZE, (index, _o, f) => {
+            const n = folioNrPages(host.ft, f);
+            c.discardedPages += Math.min(pg + (e - s) / PAGE_SIZE, index + n) - Math.max(pg, index);
+          });
+          file.fOp.fallocate(file, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, BigInt(pg) * PAGE, BigInt(e - s));
+        } else if (file === null) {
+          // Private anonymous shared backing: MADV_DONTNEED.
+          zapPageRangeSingle(host, vma, s, e, null);
+        }
+      }
+      addr = e;
+    }
+  }
+}
+
+/** The default cost model, for the simulated latency of conversions. */
+let $cost: CostModel | null = null;
+const $evBefore = new Float64Array(Ev.NR_EVENTS);
+
+/** Count a conversion's outcome and simulated latency (the events it counted, at the default unit costs, plus its wait). */
+function gmemCountConversion(gmem: KvmGmem, r: ErrnoName | { err: ErrnoName } | null, waitNs: number): void {
+  const c = gmem.counters;
+  const err = r === null ? null : typeof r === 'string' ? r : r.err;
+  if (err === null) {
+    if (waitNs > 0) c.convertWaited++;
+    else c.convertOk++;
+  } else if (err === 'EAGAIN') c.convertEagain++;
+  else if (err === 'ENOMEM') c.convertEnomem++;
+  const ns = ($cost ??= new CostModel()).ns;
+  const ev = gmem.kvm.host.ev;
+  let t = waitNs;
+  for (let i = 0; i < Ev.NR_EVENTS; i++) {
+    const d = ev[i]! - $evBefore[i]!;
+    if (d !== 0) t += d * ns[i]!;
+  }
+  c.convertNs += t;
+  if (t > c.convertMaxNs) c.convertMaxNs = t;
+  c.waitNs += waitNs;
 }
 
 // ---------------------------------------------------------------------------
@@ -714,6 +887,141 @@ export function kvmGmemGetPfn(kvm: Kvm, slot: KvmMemorySlot, gfn: number): GmemP
   const ft = kvm.host.ft;
   const first = ft.index[f]!;
   const nr = folioNrPages(ft, f);
-  const uniform = gmem.privateIdx.covers(first, first + nr) || !gmem.privateIdx.overlaps(first, first + nr);
-  return { err: 0, pfn: ft.pfn[f]! + (index - first), maxOrder: uniform ? ft.order[f]! : 0, folio: f };
+  // The largest aligned block of the folio around index whose attributes are uniform (RFC v2: the whole folio or
+  // nothing; a folio kept whole around a shared hole, seed 001: the private parts map at their best size around it).
+  let maxOrder = ft.order[f]!;
+  for (; maxOrder > 0; maxOrder = maxOrder > 9 ? 9 : 0) {
+    const per = 2 ** maxOrder;
+    const a = first + Math.floor((index - first) / per) * per;
+    if (per <= nr && (gmem.privateIdx.covers(a, a + per) || !gmem.privateIdx.overlaps(a, a + per))) break;
+  }
+  return { err: 0, pfn: ft.pfn[f]! + (index - first), maxOrder, folio: f };
+}
+
+// ---------------------------------------------------------------------------
+// The designs' metrics (Kernel.gmemStats).
+
+/** What a design allows, as a property of the design (the counters say what happened). */
+const DESIGN_TRAITS: Readonly<Record<GmemHugeShared, { odirect: boolean; longtermPins: boolean; contentsPreserved: boolean }>> = {
+  split: { odirect: true, longtermPins: true, contentsPreserved: true },
+  'no-longterm-pin': { odirect: true, longtermPins: false, contentsPreserved: true },
+  pfnmap: { odirect: false, longtermPins: false, contentsPreserved: true },
+  'separate-shared': { odirect: true, longtermPins: true, contentsPreserved: false },
+};
+
+/** One guest_memfd file under its gmemHugeShared design: see docs/API.md (Kernel.gmemStats). */
+export interface GmemReport {
+  vm: number;
+  ino: number;
+  /** The design; null for an order-0 file (no huge folio: the designs do not apply). */
+  design: GmemHugeShared | null;
+  sizeBytes: number;
+  /** The huge page size (0 for order-0 folios). */
+  hugePageBytes: number;
+  /** Huge pages allocated to the file, and those split into 4 KiB folios now. */
+  hugePages: number;
+  splitHugePages: number;
+  sharedPages: number;
+  privatePages: number;
+  /**
+   * struct page bytes describing the memory behind the guest: per huge page
+   * one vmemmap page if HVO-optimized, else 64 bytes per 4 KiB (a split page
+   * is never optimized); 64 bytes per 4 KiB page of the file's order-0
+   * folios and of the shared side (the memslots' userspace memory) too.
+   */
+  vmemmapBytes: number;
+  /** Bytes of the shared side (memslot userspace memory outside guest_memfd) at file pages that guest_memfd also backs. */
+  doubleAllocatedBytes: number;
+  /** Pages of the shared side behind the file's memslots (non-guest_memfd-only slots). */
+  sharedSidePages: number;
+  conversions: { ok: number; waited: number; eagain: number; enomem: number; totalNs: number; maxNs: number; meanNs: number; waitNs: number };
+  /** Short-term GUP (O_DIRECT) of shared pages works; long-term pins (VFIO, RDMA) are allowed. */
+  odirect: boolean;
+  longtermPins: boolean;
+  /** GUP calls the design refused (a long-term pin of a huge folio; any GUP of a VM_PFNMAP mapping). */
+  pinsRefused: number;
+  contentsPreserved: boolean;
+  discardedPages: number;
+  /** The VM's stage-2 leaves by level [unused, 4K, 2M, 1G] and table bytes; the VMM's host page-table bytes. */
+  s2Leaves: number[];
+  s2TableBytes: number;
+  hostPageTableBytes: number;
+}
+
+/** The report of one file; computed on demand (walks the file's folios and the shared side's page cache). */
+export function gmemReport(gmem: KvmGmem): GmemReport {
+  const kvm = gmem.kvm;
+  const host = kvm.host;
+  const ft = host.ft;
+  const h = gmem.hstate;
+  const design = gmemDesign(gmem);
+  let hugePages = 0;
+  let split = 0;
+  let vmemmap = 0;
+  gmem.inode.mapping.pages.forEach(0, Number.MAX_SAFE_INTEGER, (index, _o, f) => {
+    if (h === null) {
+      vmemmap += 64;
+      return;
+    }
+    if (ft.flags[f]! & PG.HUGETLB) {
+      hugePages++;
+      vmemmap += hugetlbVmemmapBytes(h.order, folioVmemmapOptimized(host, f));
+    } else if (index % h.nrPages === 0) {
+      hugePages++;
+      split++;
+      vmemmap += hugetlbVmemmapBytes(h.order, false);
+    }
+  });
+  let sharedSide = 0;
+  let twice = 0;
+  for (const b of gmem.bindings) {
+    if (kvmMemslotIsGmemOnly(b.slot)) continue;
+    const hs = b.slot.userspaceAddr;
+    const he = hs + b.slot.npages * PAGE_SIZE;
+    for (let addr = hs; addr < he; ) {
+      const vma = findVma(kvm.mm, addr);
+      if (vma === null || vma.start >= he) break;
+      const s = Math.max(addr, vma.start);
+      const e = Math.min(he, vma.end);
+      if (vma.file !== null && s < e) {
+        const pg = vma.pgoff + (s - vma.start) / PAGE_SIZE;
+        const idx0 = b.start + (s - hs) / PAGE_SIZE;
+        vma.file.inode.mapping.pages.forEach(pg, pg + (e - s) / PAGE_SIZE, (index, _o, f) => {
+          const n = folioNrPages(ft, f);
+          for (let i = Math.max(pg, index); i < Math.min(pg + (e - s) / PAGE_SIZE, index + n); i++) {
+            sharedSide++;
+            if (filemapGetFolio(gmem.inode.mapping, idx0 + i - pg) !== 0) twice++;
+          }
+        });
+      }
+      addr = e;
+    }
+  }
+  const c = gmem.counters;
+  const n = c.convertOk + c.convertWaited + c.convertEagain + c.convertEnomem;
+  const traits = design === null ? DESIGN_TRAITS.split : DESIGN_TRAITS[design];
+  const priv = gmem.privateIdx.length;
+  return {
+    vm: kvm.id,
+    ino: gmem.inode.ino,
+    design,
+    sizeBytes: Number(gmem.inode.size),
+    hugePageBytes: h === null ? 0 : h.size,
+    hugePages,
+    splitHugePages: split,
+    sharedPages: gmem.inode.sizePages - priv,
+    privatePages: priv,
+    vmemmapBytes: vmemmap + sharedSide * 64,
+    doubleAllocatedBytes: twice * PAGE_SIZE,
+    sharedSidePages: sharedSide,
+    conversions: { ok: c.convertOk, waited: c.convertWaited, eagain: c.convertEagain, enomem: c.convertEnomem, totalNs: c.convertNs, maxNs: c.convertMaxNs, meanNs: n === 0 ? 0 : c.convertNs / n, waitNs: c.waitNs },
+    odirect: traits.odirect,
+    longtermPins: traits.longtermPins,
+    pinsRefused: gmem.inode.mapping.gupPolicy?.refused ?? 0,
+    contentsPreserved: traits.contentsPreserved,
+    discardedPages: c.discardedPages,
+    s2Leaves: [...kvm.mmu.stats.leaves],
+    s2TableBytes: kvm.mmu.stats.tablePages * PAGE_SIZE,
+    hostPageTableBytes: kvm.mm.pgtablesBytes,
+  };
 }

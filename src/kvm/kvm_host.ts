@@ -30,9 +30,36 @@ export interface KvmConfig {
   /** The HugeTLB flag of the 1 GiB series RFC v2. */
   readonly hugetlb: boolean;
   /** Policy gmemHugeShared: what a HugeTLB-backed file does when a page of a huge folio becomes shared. */
-  readonly hugeShared: 'split';
+  readonly hugeShared: GmemHugeShared;
   /** Policy s2Recoalesce: 'lazy' (Linux: a uniform range maps huge again on its next fault) or 'eager' (at the attribute change). */
   readonly s2Recoalesce: 'lazy' | 'eager';
+}
+
+/** The designs of issue 8 section 5 (seeds 000/001); src/policy/registry.ts lists them. */
+export type GmemHugeShared = 'split' | 'no-longterm-pin' | 'pfnmap' | 'separate-shared';
+
+/**
+ * What a guest_memfd file's design did (Kernel.gmemStats adds the figures
+ * computed on demand). Conversions are KVM_SET_MEMORY_ATTRIBUTES2 calls that
+ * changed something; latency is simulated ns: the default cost model over
+ * the events the call counted, plus the time it waited for short-term pins.
+ */
+export interface GmemDesignCounters {
+  /** Conversions that succeeded at once, after waiting for short-term pins, with EAGAIN, with ENOMEM (split: no vmemmap). */
+  convertOk: number;
+  convertWaited: number;
+  convertEagain: number;
+  convertEnomem: number;
+  /** Simulated ns over every conversion, the largest one, and the part spent waiting for pins. */
+  convertNs: number;
+  convertMaxNs: number;
+  waitNs: number;
+  /** 4 KiB pages whose contents a conversion discarded (separate-shared). */
+  discardedPages: number;
+}
+
+export function newGmemDesignCounters(): GmemDesignCounters {
+  return { convertOk: 0, convertWaited: 0, convertEagain: 0, convertEnomem: 0, convertNs: 0, convertMaxNs: 0, waitNs: 0, discardedPages: 0 };
 }
 
 export const KVM_CONFIG_6_12: KvmConfig = { guestMemfd: '6.12', inPlaceConversion: false, hugetlb: false, hugeShared: 'split', s2Recoalesce: 'lazy' };
@@ -87,6 +114,8 @@ export interface KvmGmem {
   /** HugeTLB backing (1 GiB series RFC v2): the page size's hstate and the file's subpool; null for order-0 folios. */
   readonly hstate: Hstate | null;
   spool: Subpool | null;
+  /** The gmemHugeShared design's counters (meaningful for HugeTLB-backed files). */
+  readonly counters: GmemDesignCounters;
 }
 
 /** struct kvm_memory_slot. */

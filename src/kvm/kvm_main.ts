@@ -531,6 +531,8 @@ function kvmGmemCreate(ctx: KvmContext, kvm: Kvm, size: bigint, flags: bigint, c
     if (hstate === null) return 'EINVAL';
     // guestmem_hugetlb requires a size aligned to the page size (reviewers asked to round up; RFC v2 refuses).
     if (size % BigInt(hstate.size) !== 0n) return 'EINVAL';
+    // gmemHugeShared 'separate-shared': shared pages live outside guest_memfd, so there is nothing for the host to mmap.
+    if (kvm.cfg.hugeShared === 'separate-shared' && flags & K.GUEST_MEMFD_FLAG_MMAP) return 'EINVAL';
   } else if (sizeLog !== 0) {
     // A page size without the HugeTLB flag.
     return 'EINVAL';

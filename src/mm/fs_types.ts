@@ -65,6 +65,13 @@ export interface AddressSpace extends FolioOwner {
   /** i_mmap: every VMA mapping this file, shared or private. */
   readonly iMmap: Set<Vma>;
   readonly aops: AddressSpaceOps;
+  /**
+   * Model, for designs beyond Linux (guest_memfd's gmemHugeShared): its large
+   * folios are not long-term pinnable (noLongtermHuge, 'no-longterm-pin'), and
+   * how many GUP calls on its pages the design refused (long-term pins, or
+   * any GUP of its VM_PFNMAP mappings).
+   */
+  gupPolicy?: { noLongtermHuge: boolean; refused: number };
 }
 
 export interface Inode {

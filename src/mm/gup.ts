@@ -24,7 +24,7 @@ import { splitHugePmd } from './huge_memory.js';
 import { MMF, type MmStruct, VM, type Vma, isCowMapping, vmaIsAnonymous } from './mm_types.js';
 import { LEVEL_SPAN, Level, PAGE_SIZE, PMD_SIZE, PUD_SIZE, TASK_SIZE, tableIndex } from './page.js';
 import { MKDIRTY, type PageTable, Pte, type Walk, walk } from './pgtable.js';
-import { migrateLongtermUnpinnable } from './migrate.js';
+import { folioRefusesLongterm, migrateLongtermUnpinnable } from './migrate.js';
 import { vmaIsFsdax, vmaLookup } from './vma.js';
 import { folioIsFsdax } from './filemap.js';
 import type { PinQuery } from './pin_policy.js';
@@ -223,7 +223,11 @@ export function checkVmaFlags(vma: Vma, gupFlags: number): ErrnoName | null {
   const vmFlags = vma.flags;
   const write = (gupFlags & FOLL.WRITE) !== 0;
   // vma_can_gup: no VM_IO / VM_PFNMAP.
-  if (vmFlags & (VM.IO | VM.PFNMAP)) return 'EFAULT';
+  if (vmFlags & (VM.IO | VM.PFNMAP)) {
+    const gp = vma.file?.inode.mapping.gupPolicy;
+    if (gp !== undefined) gp.refused++;
+    return 'EFAULT';
+  }
   if (gupFlags & FOLL.ANON && !vmaIsAnonymous(vma)) return 'EFAULT';
   if (gupFlags & FOLL.LONGTERM && vmaIsFsdax(vma)) return 'EOPNOTSUPP';
   if (gupFlags & FOLL.SPLIT_PMD && vmFlags & VM.HUGETLB) return 'EOPNOTSUPP';
@@ -596,6 +600,8 @@ export function folioIsLongtermPinnable(host: Host, f: number): boolean {
   if (isZeroFolio(ft, f)) return true;
   // fs-dax pages belong to the file system's storage: never long-term pinnable.
   if (folioIsFsdax(host, f)) return false;
+  // gmemHugeShared 'no-longterm-pin': a huge guest_memfd folio is treated like ZONE_MOVABLE memory.
+  if (folioRefusesLongterm(host, f)) return false;
   return host.pa.longtermPinnable(ft.pfn[f]!);
 }
 

@@ -656,7 +656,8 @@ function finishFault(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number, f
   const vma = vmf.vma;
   const ft = host.ft;
   const write = (vmf.flags & FaultFlag.WRITE) !== 0;
-  if (pmdT.fl[i] === 0 && !cow && ft.order[f]! > 0) {
+  // A HugeTLB folio outside a HugeTLB VMA (guest_memfd 'no-longterm-pin') only ever maps page by page.
+  if (pmdT.fl[i] === 0 && !cow && ft.order[f]! > 0 && !(ft.flags[f]! & PG.HUGETLB)) {
     const ret = doSetPmd(host, vma, pmdT, i, vmf.address, f, write);
     if (ret !== VmFault.FALLBACK) return ret;
   }
@@ -683,6 +684,28 @@ function finishFault(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number, f
   setPteRange(host, vma, pt, j, f, page, 1, vmf.address, write, vmfOrigPteUffdWp(vma, orig));
   addMmCounter(vma.mm, cow ? MmCounter.ANONPAGES : mmCounterFile(host, f), 1);
   return VmFault.OK;
+}
+
+/**
+ * ->fault of a VM_PFNMAP mapping: map pfn at address with a special PTE (no
+ * struct page refcount or mapcount), writable on a write fault if the VMA
+ * is. Returns VM_FAULT_NOPAGE (the entry is in place), or OOM.
+ */
+// mirrors mm/memory.c:vmf_insert_pfn_prot (-> insert_pfn; mkwrite as vmf_insert_mixed_mkwrite does for a write fault)
+export function vmfInsertPfn(host: Host, vma: Vma, address: number, pfn: number, write: boolean): number {
+  const mm = vma.mm;
+  const pmdT = tableAlloc(host, mm, mm.pgd, address, Level.PMD);
+  if (pmdT === null) return VmFault.OOM;
+  const pt = pteAlloc(host, vma, pmdT, tableIndex(address, Level.PMD));
+  if (pt === null) return VmFault.OOM;
+  const j = tableIndex(address, Level.PTE);
+  const old = pt.fl[j]!;
+  // Someone else mapped it (or this is a write to the same read-only entry: upgrade it).
+  if (old !== 0 && !(write && pt.pfn[j] === pfn)) return VmFault.NOPAGE;
+  let fl = vma.pageProt | Pte.SPECIAL;
+  if (write) fl = maybeMkwrite(fl | MKDIRTY, vma);
+  setEntry(host, pt, j, pfn, fl);
+  return VmFault.NOPAGE;
 }
 
 /** Install PTEs for nr pages of f starting at page (the caller holds their references). */

@@ -36,13 +36,24 @@ const $w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null,
  * -ENOMEM if a migration failed. 0 if every folio may stay pinned.
  */
 // mirrors mm/gup.c:check_and_migrate_movable_pages (collect_longterm_unpinnable_folios + migrate_longterm_unpinnable_folios)
+/**
+ * A large folio whose mapping refuses long-term pins (gmemHugeShared
+ * 'no-longterm-pin': "like ZONE_MOVABLE and FOLL_LONGTERM", seed 000).
+ */
+export function folioRefusesLongterm(host: Host, f: number): boolean {
+  const ft = host.ft;
+  if (ft.order[f] === 0) return false;
+  const o = ft.owner[f];
+  return o !== null && o !== undefined && o.kind === 'file' && (o as AddressSpace).gupPolicy?.noLongtermHuge === true;
+}
+
 export function migrateLongtermUnpinnable(host: Host, pages: readonly number[], n: number, pinFlags: number): number {
   const ft = host.ft;
   const collect = new Set<number>();
   for (let i = 0; i < n; i++) {
     const f = host.pfnFolio(pages[i]!);
     if (f === 0 || isZeroFolio(ft, f)) continue;
-    if (!host.pa.longtermPinnable(ft.pfn[f]!)) collect.add(f);
+    if (!host.pa.longtermPinnable(ft.pfn[f]!) || folioRefusesLongterm(host, f)) collect.add(f);
   }
   if (collect.size === 0) return 0;
   // Keep the folios alive across the unpin (folio_isolate_lru takes a reference).
@@ -53,7 +64,12 @@ export function migrateLongtermUnpinnable(host: Host, pages: readonly number[], 
   }
   let failed = false;
   for (const f of collect) {
-    if (!migrateFolio(host, f)) failed = true;
+    if (folioRefusesLongterm(host, f)) {
+      // Cannot move (guest_memfd pages are unmovable; a HugeTLB one is not on the active list for isolate_hugetlb):
+      // 6.12 would retry on -EAGAIN with nothing isolated; the design ends it as a failed migrate_pages does.
+      failed = true;
+      (ft.owner[f] as AddressSpace).gupPolicy!.refused++;
+    } else if (!migrateFolio(host, f)) failed = true;
     host.folioPut(f); // putback / the isolation reference
   }
   return failed ? -errno.ENOMEM : -errno.EAGAIN;

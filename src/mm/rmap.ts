@@ -112,6 +112,21 @@ function folioSubLargeMapcount(host: Host, f: number, diff: number, mm: MmStruct
 // ---------------------------------------------------------------------------
 // Adding and removing mappings.
 
+/**
+ * A HugeTLB folio mapped by 4 KiB PTEs outside a HugeTLB VMA (guest_memfd's
+ * gmemHugeShared 'no-longterm-pin': its shared pages are mapped one by one,
+ * the folio stays whole): only the folio-wide _large_mapcount moves, no
+ * per-page _mapcount, no _nr_pages_mapped and no mapped-page statistics,
+ * as HugeTLB rmap never keeps them. Beyond 6.12: that is the folio-only
+ * accounting of CONFIG_NO_PAGE_MAPCOUNT (6.15+), without which HVO's
+ * read-only tail struct pages could not hold the per-page counts.
+ */
+function hugetlbPteMapcount(host: Host, f: number, nrPages: number, vma: Vma, sign: 1 | -1): void {
+  if (sign > 0) folioAddLargeMapcount(host, f, nrPages, vma.mm);
+  else folioSubLargeMapcount(host, f, nrPages, vma.mm);
+  host.ev[Ev.ATOMIC_MAPCOUNT]++;
+}
+
 // mirrors mm/rmap.c:__folio_add_rmap
 function addRmap(host: Host, f: number, page: number, nrPages: number, vma: Vma, level: Level): void {
   const ft = host.ft;
@@ -122,6 +137,9 @@ function addRmap(host: Host, f: number, page: number, nrPages: number, vma: Vma,
       ft.mapcount[f] = ft.mapcount[f]! + 1;
       host.ev[Ev.ATOMIC_MAPCOUNT]++;
       nr = ft.mapcount[f] === 0 ? 1 : 0;
+    } else if (ft.flags[f]! & PG.HUGETLB) {
+      hugetlbPteMapcount(host, f, nrPages, vma, 1);
+      return;
     } else {
       const mc = pageMapcounts(ft, f);
       let first = 0;
@@ -160,6 +178,9 @@ function removeRmap(host: Host, f: number, page: number, nrPages: number, vma: V
       ft.mapcount[f] = ft.mapcount[f]! - 1;
       host.ev[Ev.ATOMIC_MAPCOUNT]++;
       nr = ft.mapcount[f]! < 0 ? 1 : 0;
+    } else if (ft.flags[f]! & PG.HUGETLB) {
+      hugetlbPteMapcount(host, f, nrPages, vma, -1);
+      return;
     } else {
       folioSubLargeMapcount(host, f, nrPages, vma.mm);
       const mc = pageMapcounts(ft, f);
@@ -276,6 +297,10 @@ export function folioDupFileRmap(host: Host, f: number, page: number, nrPages: n
     if (ft.order[f] === 0) {
       ft.mapcount[f] = ft.mapcount[f]! + 1;
       host.ev[Ev.ATOMIC_MAPCOUNT]++;
+      return;
+    }
+    if (ft.flags[f]! & PG.HUGETLB) {
+      hugetlbPteMapcount(host, f, nrPages, dst, 1);
       return;
     }
     const mc = pageMapcounts(ft, f);

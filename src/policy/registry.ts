@@ -43,12 +43,15 @@ export const COLLAPSE_NOTIFIER: readonly string[] = Object.freeze(['invalidate',
 
 /**
  * What a HugeTLB-backed guest_memfd does when one of its pages becomes
- * shared (issue 8, seeds 000/001): 'split' (the 1 GiB series RFC v2: split
- * to 4 KiB folios, HVO undone, merged back when all private). The other
- * designs of the seeds (no-longterm-pin, pfnmap, separate-shared) are not
- * built yet.
+ * shared (issue 8 section 5, seeds 000/001): 'split' (option b, the 1 GiB
+ * series RFC v2: split to 4 KiB folios, HVO undone, merged back when all
+ * private); 'no-longterm-pin' (option a: the folio stays whole, shared pages
+ * map at 4 KiB, FOLL_LONGTERM is refused, to-private waits for short-term
+ * pins); 'pfnmap' (option c: a VM_PFNMAP host mapping without refcounts, no
+ * GUP); 'separate-shared' (the classic CoCo baseline: shared pages come from
+ * the VMM's own memory, conversions discard). src/kvm/guest_memfd.ts has them.
  */
-export const GMEM_HUGE_SHARED: readonly string[] = Object.freeze(['split']);
+export const GMEM_HUGE_SHARED: readonly string[] = Object.freeze(['split', 'no-longterm-pin', 'pfnmap', 'separate-shared']);
 
 /**
  * When KVM's stage 2 maps a 2 MiB / 1 GiB range huge again after it was

@@ -249,21 +249,36 @@ interface World2 {
   npages: number;
   scale: number;
   hugetlb: boolean;
+  /** The gmemHugeShared design (HugeTLB worlds). */
+  design: string;
+  /** separate-shared: the guest's private side, one byte per page (content is then the VMM memfd, the shared side). */
+  priv: Uint8Array;
 }
 
-/** hugetlb: a 4 MiB file of 2 MiB HugeTLB pages, split while they hold a shared page (policy gmemHugeShared 'split'). */
-function boot2(hugetlb = false): World2 {
+/**
+ * hugetlb: a 4 MiB file of 2 MiB HugeTLB pages under gmemHugeShared design
+ * (split: split while they hold a shared page; no-longterm-pin and pfnmap:
+ * kept whole; separate-shared: a private-only file beside a VMM memfd, which
+ * is then what the host reads and writes).
+ */
+function boot2(hugetlb = false, design = 'split'): World2 {
   const npages = hugetlb ? 1024 : IP_PAGES;
-  const k = new Kernel(hugetlb ? { memory: '64MiB', hugetlb: { '2MiB': 3 }, kvm: { guestMemfd: 'mainline', inPlaceConversion: true, hugetlb: true } } : { memory: '64MiB', kvm: { guestMemfd: 'mainline', inPlaceConversion: true } });
+  const separate = hugetlb && design === 'separate-shared';
+  const k = new Kernel(hugetlb ? { memory: '64MiB', hugetlb: { '2MiB': 3 }, hugetlbOptimizeVmemmap: design !== 'split', kvm: { guestMemfd: 'mainline', inPlaceConversion: true, hugetlb: true }, policy: { gmemHugeShared: design } } : { memory: '64MiB', kvm: { guestMemfd: 'mainline', inPlaceConversion: true } });
   const p = k.spawn();
   const kvm = p.open('/dev/kvm', U.O_RDWR);
   const vm = p.ioctl(kvm, U.KVM_CREATE_VM, U.KVM_X86_SW_PROTECTED_VM);
-  const flags = U.GUEST_MEMFD_FLAG_MMAP | U.GUEST_MEMFD_FLAG_INIT_SHARED | (hugetlb ? U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_2MB : 0n);
+  const flags = (separate ? 0n : U.GUEST_MEMFD_FLAG_MMAP) | U.GUEST_MEMFD_FLAG_INIT_SHARED | (hugetlb ? U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_2MB : 0n);
   const gmem = p.ioctl(vm, U.KVM_CREATE_GUEST_MEMFD, { size: npages * PAGE, flags });
-  const hva = p.mmap(0, npages * PAGE, RW, U.MAP_SHARED, gmem, 0);
+  let backing = gmem;
+  if (separate) {
+    backing = p.memfd_create('shared', 0);
+    p.ftruncate(backing, npages * PAGE);
+  }
+  const hva = p.mmap(0, npages * PAGE, RW, U.MAP_SHARED, backing, 0);
   p.ioctl(vm, U.KVM_SET_USER_MEMORY_REGION2, { slot: 0, flags: U.KVM_MEM_GUEST_MEMFD, guest_phys_addr: GPA, memory_size: npages * PAGE, userspace_addr: hva, guest_memfd: gmem, guest_memfd_offset: 0 });
   const gup = p.open(U.GUP_TEST_PATH, U.O_RDWR);
-  return { k, p, vm, gmem, hva, gup, nextVcpu: 0, content: new Uint8Array(npages), attr: new Uint8Array(npages), pinned: -1, npages, scale: npages / IP_PAGES, hugetlb };
+  return { k, p, vm, gmem, hva, gup, nextVcpu: 0, content: new Uint8Array(npages), attr: new Uint8Array(npages), pinned: -1, npages, scale: npages / IP_PAGES, hugetlb, design: hugetlb ? design : 'split', priv: new Uint8Array(npages) };
 }
 
 type Op2 =
@@ -294,6 +309,9 @@ const op2Arb: fc.Arbitrary<Op2> = fc.oneof(
 
 function step2(w: World2, op: Op2): void {
   const { p } = w;
+  const separate = w.design === 'separate-shared';
+  // The guest's view of a page: the shared side, or (separate-shared) the private side for a private page.
+  const guestView = (i: number) => (separate && w.attr[i] ? w.priv : w.content);
   // Spread the named pages over the file; a full-size count covers the rest of the file.
   const o = 'page' in op ? { ...op, page: op.page * w.scale } : op;
   const n = 'n' in o ? (o.n === IP_PAGES / 2 ? o.n * w.scale : o.n) : 0;
@@ -308,7 +326,7 @@ function step2(w: World2, op: Op2): void {
       p.ioctl(vcpu, U.KVM_RUN, 0);
       expect(p.kvm_run(vcpu).ucall?.cmd).toBe(4);
       p.close(vcpu);
-      w.content.fill(o.byte, a, b);
+      for (let i = a; i < b; i++) guestView(i)[i] = o.byte;
       break;
     }
     case 'gread': {
@@ -320,12 +338,13 @@ function step2(w: World2, op: Op2): void {
       })());
       p.ioctl(vcpu, U.KVM_RUN, 0);
       p.close(vcpu);
-      expect(v).toBe(w.content[o.page]);
+      expect(v).toBe(guestView(o.page)[o.page]);
       break;
     }
     case 'hwrite': {
       const s = signalOf(() => p.write(w.hva + o.page * PAGE + 9, Uint8Array.of(o.byte)));
-      expect(s).toBe(w.attr[o.page] ? 'SIGBUS' : null);
+      // separate-shared: the host writes its own memfd, whatever the attribute.
+      expect(s).toBe(w.attr[o.page] && !separate ? 'SIGBUS' : null);
       // The byte written is page-wide in the reference only if the page was uniform: keep the reference exact by filling.
       if (s === null) {
         p.fill(w.hva + o.page * PAGE, PAGE, o.byte);
@@ -336,7 +355,7 @@ function step2(w: World2, op: Op2): void {
     case 'hread': {
       let v = -1;
       const s = signalOf(() => (v = p.read(w.hva + o.page * PAGE + 11, 1)[0]!));
-      expect(s).toBe(w.attr[o.page] ? 'SIGBUS' : null);
+      expect(s).toBe(w.attr[o.page] && !separate ? 'SIGBUS' : null);
       if (s === null) expect(v).toBe(w.content[o.page]);
       break;
     }
@@ -344,10 +363,15 @@ function step2(w: World2, op: Op2): void {
       const arg = { offset: a * PAGE, size: (b - a) * PAGE, attributes: o.priv ? U.KVM_MEMORY_ATTRIBUTE_PRIVATE : 0, flags: 0, error_offset: 0 as number | bigint };
       const r = syscallCode(() => p.ioctl(w.gmem, U.KVM_SET_MEMORY_ATTRIBUTES2, arg));
       const already = w.attr.subarray(a, b).every((x) => x === (o.priv ? 1 : 0));
-      const blocked = o.priv && !already && w.pinned >= a && w.pinned < b;
+      // A pin blocks only where it holds guest_memfd's page (separate-shared pins the VMM's memfd).
+      const blocked = !separate && o.priv && !already && w.pinned >= a && w.pinned < b;
       expect(r).toBe(blocked ? 'EAGAIN' : 'ok');
       if (blocked) expect(arg.error_offset).toBe(w.pinned * PAGE);
-      else w.attr.fill(o.priv ? 1 : 0, a, b);
+      else {
+        // separate-shared discards the side the changing pages leave: the memfd going private, guest_memfd going shared.
+        if (separate) for (let i = a; i < b; i++) if (w.attr[i] !== (o.priv ? 1 : 0)) (o.priv ? w.content : w.priv)[i] = 0;
+        w.attr.fill(o.priv ? 1 : 0, a, b);
+      }
       break;
     }
     case 'punch': {
@@ -355,9 +379,11 @@ function step2(w: World2, op: Op2): void {
       // HugeTLB: only the huge pages the range covers whole are freed, and a pinned one refuses (EAGAIN, nothing done).
       const H = 512;
       const pinnedWhole = w.hugetlb && w.pinned >= 0 && Math.floor(w.pinned / H) * H >= a && Math.floor(w.pinned / H) * H + H <= b;
-      expect(r).toBe(pinnedWhole ? 'EAGAIN' : 'ok');
-      if (pinnedWhole) break;
-      w.content.fill(0, a, b);
+      expect(r).toBe(pinnedWhole && !separate ? 'EAGAIN' : 'ok');
+      if (pinnedWhole && !separate) break;
+      // separate-shared: the punch is of guest_memfd, the private side.
+      (separate ? w.priv : w.content).fill(0, a, b);
+      if (separate) break;
       // An order-0 pinned page left the file: it no longer blocks conversions (a HugeTLB piece only left if its huge page went).
       if (!w.hugetlb && w.pinned >= a && w.pinned < b) w.pinned = -2;
       break;
@@ -365,8 +391,10 @@ function step2(w: World2, op: Op2): void {
     case 'pin': {
       if (w.pinned !== -1) break;
       const r = syscallCode(() => p.ioctl(w.gup, U.PIN_LONGTERM_TEST_START, { addr: w.hva + o.page * PAGE, size: PAGE, flags: 0 }));
-      // GUP faults the page in: SIGBUS at a private index, so the pin fails.
-      expect(r).toBe(w.attr[o.page] ? 'EFAULT' : 'ok');
+      // GUP faults the page in: SIGBUS at a private index, so the pin fails; no-longterm-pin refuses a huge folio
+      // (ENOMEM, the failed migration); pfnmap refuses any GUP of its VM_PFNMAP mapping (EFAULT).
+      const want = { split: w.attr[o.page] ? 'EFAULT' : 'ok', 'no-longterm-pin': w.attr[o.page] ? 'EFAULT' : 'ENOMEM', pfnmap: 'EFAULT', 'separate-shared': 'ok' }[w.design];
+      expect(r).toBe(want);
       if (r === 'ok') w.pinned = o.page;
       break;
     }
@@ -377,7 +405,7 @@ function step2(w: World2, op: Op2): void {
       break;
     case 'fork': {
       const c = p.fork();
-      const pg = w.attr.indexOf(0);
+      const pg = separate ? 0 : w.attr.indexOf(0);
       if (pg >= 0) expect(c.read(w.hva + pg * PAGE, 1)[0]).toBe(w.content[pg]);
       c.exit(0);
       break;
@@ -401,10 +429,10 @@ describe('KVM property: in-place conversion through the guest_memfd (v8)', () =>
     );
   });
 
-  it('the same on a HugeTLB-backed file: huge pages split while they hold a shared page, merge back when all private', () => {
+  it('the same on a HugeTLB-backed file under a gmemHugeShared design drawn at random (separate-shared: host and guest views apart)', () => {
     fc.assert(
-      fc.property(fc.array(op2Arb, { minLength: 1, maxLength: 30 }), (ops) => {
-        const w = boot2(true);
+      fc.property(fc.constantFrom('split', 'no-longterm-pin', 'pfnmap', 'separate-shared'), fc.array(op2Arb, { minLength: 1, maxLength: 30 }), (design, ops) => {
+        const w = boot2(true, design);
         for (const o of ops) {
           step2(w, o);
           expect(w.k.check()).toEqual([]);

@@ -374,7 +374,7 @@ describe("policy gmemHugeShared 'split' (the 1 GiB series RFC v2's restructuring
   const FLAGS = MMAP | INIT_SHARED | U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_2MB;
 
   it('an unknown design name is a configuration error listing the valid ones', () => {
-    expect(() => new Kernel({ memory: '64MiB', policy: { gmemHugeShared: 'pfnmap' } })).toThrow(/gmemHugeShared.*valid: split/);
+    expect(() => new Kernel({ memory: '64MiB', policy: { gmemHugeShared: 'bogus' } })).toThrow(/gmemHugeShared.*valid: split, no-longterm-pin/);
     expect(new Kernel({ memory: '64MiB' }).policy.gmemHugeShared).toBe('split');
   });
 
