@@ -21,6 +21,7 @@ import { hugetlbInit } from './mm/hugetlb.js';
 import { ZRAM_PATH, swapOnZram } from './mm/swapfile.js';
 import { type SysFile, hugetlbSysFiles, sysfsOpen } from './fs/sysfs.js';
 import { thpSysFiles } from './fs/sysfs_thp.js';
+import { procSwapsShow } from './fs/swapon.js';
 import { type ShmemFs, type ShmemHuge, shmemFs } from './fs/shmem.js';
 import { MountError, Namespace, getname } from './fs/namei.js';
 import { type Meminfo, meminfoRead } from './fs/proc/meminfo.js';
@@ -117,6 +118,8 @@ export class Kernel {
     this.#sysFiles = hugetlbSysFiles(this.host);
     // The multi-size THP controls and counters (hugepages-<size>kB/ under transparent_hugepage/).
     for (const [path, f] of thpSysFiles(this.host)) this.#sysFiles.set(path, f);
+    // /proc/swaps: a seq_file of the active swap areas (size 0, as proc files are).
+    this.#sysFiles.set('/proc/swaps', { attr: { mode: 0o444, show: () => procSwapsShow(this.host.swap) }, sysctl: true });
     for (const [path, f] of this.#sysFiles) this.devices.set(path, (_task, flags) => sysfsOpen(this.vfs, f.attr, path, flags, f.sysctl));
     this.#core = {
       host: this.host,

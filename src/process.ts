@@ -11,10 +11,8 @@ import { SignalError, SyscallError } from './uapi/errors.js';
 import type { ErrnoName } from './uapi/errno.js';
 import { MFD_CLOEXEC } from './uapi/memfd.js';
 import { MAP_ANONYMOUS, MAP_HUGETLB, MAP_HUGE_MASK, MAP_HUGE_SHIFT } from './uapi/mman.js';
-import { O_CLOEXEC, O_LARGEFILE, O_RDWR } from './uapi/fcntl.js';
-import { SWAP_FLAGS_VALID } from './uapi/swap.js';
-import { ZRAM_PATH, swapOnZram } from './mm/swapfile.js';
-import { swapoffArea } from './mm/swapoff.js';
+import { O_CLOEXEC } from './uapi/fcntl.js';
+import { doSwapoff, doSwapon } from './fs/swapon.js';
 import { OomKill, cpuAccess } from './mm/access.js';
 import { dupMm } from './mm/fork.js';
 import { FMode, fput, getFile } from './mm/fs_types.js';
@@ -379,29 +377,18 @@ export class Process {
 
   /**
    * swapon(2): the zram device the Kernel option swap provides (/dev/zram0,
-   * made with mkswap at boot) after a swapoff; the model has no mkswap, so a
-   * regular file has no swap signature (EINVAL). The processes are root.
+   * after a swapoff) or a regular file on a disk file system that carries a
+   * swap header (mkswap's; see src/fs/swapon.ts). flags: SWAP_FLAG_PREFER |
+   * priority, and the discard flags (accepted, no effect). The processes are root.
    */
   // mirrors mm/swapfile.c:SYSCALL_DEFINE2(swapon)
   swapon(path: unknown, flags: unknown = 0): 0 {
     const S = 'swapon';
     this.#live(S);
     const f = cInt(flags);
-    if (f === null || f & ~SWAP_FLAGS_VALID) throw new SyscallError('EINVAL', S);
-    const pn = getname(path);
-    if ('err' in pn) throw new SyscallError(pn.err, S);
-    const st = this.#k.host.swap;
-    if (pn.name === ZRAM_PATH && st.zramPages > 0) {
-      // claim_swapfile: the block device is held exclusively by its active area.
-      if (st.active().some((si) => si.path === ZRAM_PATH)) throw new SyscallError('EBUSY', S);
-      if (swapOnZram(this.#k.host, ZRAM_PATH, st.zramPages) < 0) throw new SyscallError('EPERM', S);
-      return 0;
-    }
-    // file_open_name(O_RDWR | O_LARGEFILE | O_EXCL): ENOENT, EISDIR, ...; then read_swap_header finds no signature.
-    const file = this.#k.ns.open(this.#cwd, pn.name, O_RDWR | O_LARGEFILE, 0);
-    if (typeof file === 'string') throw new SyscallError(file, S);
-    fput(getFile(file));
-    throw new SyscallError('EINVAL', S);
+    if (f === null) throw new SyscallError('EINVAL', S);
+    check(doSwapon(this.#k, this.#cwd, path, f), S);
+    return 0;
   }
 
   /** swapoff(2): bring every page of the area back in (try_to_unuse) and turn it off. */
@@ -409,21 +396,7 @@ export class Process {
   swapoff(path: unknown): 0 {
     const S = 'swapoff';
     this.#live(S);
-    const pn = getname(path);
-    if ('err' in pn) throw new SyscallError(pn.err, S);
-    const st = this.#k.host.swap;
-    const si = st.active().find((s) => s.path === pn.name);
-    if (si === undefined) {
-      // file_open_name first: a missing path is ENOENT; an existing file that is no active area is EINVAL.
-      if (!(pn.name === ZRAM_PATH && st.zramPages > 0)) {
-        const file = this.#k.ns.open(this.#cwd, pn.name, O_RDWR | O_LARGEFILE, 0);
-        if (typeof file === 'string') throw new SyscallError(file, S);
-        fput(getFile(file));
-      }
-      throw new SyscallError('EINVAL', S);
-    }
-    const e = swapoffArea(this.#k.host, si.type);
-    if (e !== null) throw new SyscallError(e, S);
+    check(doSwapoff(this.#k, this.#cwd, path), S);
     return 0;
   }
 

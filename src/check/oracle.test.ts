@@ -143,6 +143,30 @@ describe('oracle detects corruption', () => {
     expect(names(k)).toContain('pagecache-index-unaligned');
   });
 
+  it('swap areas: the priority lists and S_SWAPFILE', () => {
+    const k = new Kernel({ memory: '64MiB', swap: '1MiB' });
+    const p = k.spawn();
+    const fd = p.open('/root/sw', U.O_CREAT | U.O_RDWR, 0o600);
+    for (let i = 0; i < 4; i++) p.pwrite(fd, new Uint8Array(4096), 4096, i * 4096);
+    const h = new Uint8Array(4096);
+    new DataView(h.buffer).setUint32(1024, 1, true);
+    new DataView(h.buffer).setUint32(1028, 3, true);
+    h.set(new TextEncoder().encode('SWAPSPACE2'), 4086);
+    p.pwrite(fd, h, 4096, 0);
+    p.swapon('/root/sw', 0);
+    expect(k.check()).toEqual([]);
+    const st = k.host.swap;
+    st.activeList.reverse();
+    expect(names(k)).toContain('swap-area-lists');
+    st.activeList.reverse();
+    st.leastPriority--;
+    expect(names(k)).toContain('swap-area-lists');
+    st.leastPriority++;
+    const inode = st.activeList.find((si) => si.inode !== null)!.inode as { iFlags: number };
+    inode.iFlags &= ~256;
+    expect(names(k)).toContain('swapfile-flag');
+  });
+
   it('a shmem folio of an order no page-cache THP size has', () => {
     const k = new Kernel({ memory: '64MiB' });
     const p = k.spawn();

@@ -21,7 +21,7 @@ import { THP_ORDERS_ALL_FILE_DEFAULT } from '../mm/huge_memory.js';
 import type { PfnCounts } from '../lib/pfn_counts.js';
 import type { Vfs } from '../fs/inode.js';
 import { checkKvm } from './kvm.js';
-import { SwapTally } from './swap.js';
+import { SwapTally, checkSwapAreas } from './swap.js';
 
 export interface Violation {
   /** A stable identifier, e.g. 'mapcount-mismatch'. */
@@ -106,6 +106,7 @@ export function checkKernel(host: Host, vfs: Vfs, procs: readonly CheckedProcess
 
   for (const p of procs) if (p.mm !== null) checkMm(host, acc, p.pid, p.mm);
   acc.swap.check((v) => push(acc, v));
+  checkSwapAreas(host, vfs, (v) => push(acc, v));
   const cacheStats = checkPageCaches(host, acc, vfs, liveMms);
   const pins = checkGupLedger(host, acc);
   // KVM's stage-2 tables hold their pages; the rules live in check/kvm.ts.

@@ -4,11 +4,14 @@
  * PTEs naming it, SWAP_HAS_CACHE is set exactly where the swap cache holds
  * a page, the in-use and SwapCached counts add up, an exclusive swap entry
  * is the slot's only reference, and no swap entry names a page that is
- * pinned.
+ * pinned; the areas are on the active and avail lists in priority order
+ * with the automatic priorities -2, -3, ... least_priority, and exactly the
+ * active swap files are S_SWAPFILE.
  */
 import { PG, folioNrPages } from '../mm/folio.js';
 import type { Host } from '../mm/host.js';
 import { swpEntry, swpOffset, swpType } from '../mm/swapfile.js';
+import { InodeFlag } from '../mm/fs_types.js';
 import { Pte } from '../mm/pgtable.js';
 
 /** A rule broken: the oracle's Violation without its import (no cycle with oracle.ts). */
@@ -109,5 +112,30 @@ export class SwapTally {
         }
       }
     }
+  }
+}
+
+/**
+ * The areas' bookkeeping: the active list holds exactly the active areas,
+ * by priority, highest first; the avail list the same areas, those with a
+ * chosen priority before the automatic ones; the automatic priorities are
+ * -2, -3, ... down to least_priority with none missing (swapoff lifts the
+ * ones below); and an inode is S_SWAPFILE exactly while its area is active.
+ */
+export function checkSwapAreas(host: Host, vfs: { readonly inodes: Iterable<{ iFlags: number; ino: number }> }, push: (v: SwapViolation) => void): void {
+  const st = host.swap;
+  const active = st.active();
+  const bad = (message: string) => push({ name: 'swap-area-lists', message });
+  if (st.activeList.length !== active.length || active.some((si) => !st.activeList.includes(si))) bad('the active list does not hold exactly the active areas');
+  if (st.avail.length !== active.length || active.some((si) => !st.avail.includes(si))) bad('the avail list does not hold exactly the active areas');
+  for (let i = 1; i < st.activeList.length; i++) if (st.activeList[i]!.prio > st.activeList[i - 1]!.prio) bad('the active list is not in priority order');
+  const key = (p: number) => (p >= 0 ? -p : 1);
+  for (let i = 1; i < st.avail.length; i++) if (key(st.avail[i]!.prio) < key(st.avail[i - 1]!.prio)) bad('the avail list is not in priority order');
+  const auto = active.map((si) => si.prio).filter((p) => p < 0).sort((a, b) => b - a);
+  const want = auto.map((_, i) => -2 - i);
+  if (auto.some((p, i) => p !== want[i]) || st.leastPriority !== -1 - auto.length) bad(`automatic priorities ${auto.join(',')} with least_priority ${st.leastPriority}`);
+  const files = new Set(active.map((si) => si.inode).filter((i) => i !== null));
+  for (const inode of vfs.inodes) {
+    if (((inode.iFlags & InodeFlag.SWAPFILE) !== 0) !== files.has(inode)) push({ name: 'swapfile-flag', message: `inode ${inode.ino} is ${inode.iFlags & InodeFlag.SWAPFILE ? '' : 'not '}S_SWAPFILE, but ${files.has(inode) ? 'is' : 'is not'} an active swap file` });
   }
 }

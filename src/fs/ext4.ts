@@ -303,6 +303,8 @@ function diskWrite(vfs: Vfs, file: File, buf: Uint8Array, count: number, pos: bi
   const inode = file.inode as FsInode;
   const sb = inode.sb as DiskSb;
   const host = vfs.host;
+  // generic_write_checks_count: an active swap file is not written through the page cache.
+  if (inode.iFlags & InodeFlag.SWAPFILE) return 'ETXTBSY';
   if (count === 0) return 0;
   // generic_write_check_limits: nothing at or beyond s_maxbytes; clip the rest.
   if (pos >= sb.maxBytes) return 'EFBIG';
@@ -349,6 +351,21 @@ function diskSetattrSize(vfs: Vfs, file: File, newsize: bigint): ErrnoName | nul
 
 // ---------------------------------------------------------------------------
 // fallocate.
+
+/**
+ * May the file back a swap area? btrfs refuses a copy-on-write file (the
+ * model has no chattr +C); ext4 and xfs write back its dirty pages, then
+ * refuse a hole anywhere in its whole pages (unwritten extents are fine).
+ */
+// mirrors fs/ext4/inode.c:ext4_iomap_swap_activate (-> fs/iomap/swapfile.c:iomap_swapfile_activate) and fs/btrfs/inode.c:btrfs_swap_activate (its first check)
+function diskSwapActivate(vfs: Vfs, file: File): ErrnoName | null {
+  const inode = file.inode as FsInode;
+  if ((inode.sb as DiskSb).kind === 'btrfs') return 'EINVAL';
+  filemapWriteAndWaitRange(vfs.host, inode.mapping, 0, INDEX_END);
+  const pages = Number(inode.size >> PAGE_SHIFT_BIG);
+  if (pages === 0) return 'EINVAL';
+  return missingBlocks(info(inode).blocks, 0, pages) !== 0 ? 'EINVAL' : null;
+}
 
 /** Preallocate (unwritten extents) the blocks under [offset, offset + len); extend i_size unless KEEP_SIZE. */
 // mirrors fs/ext4/extents.c:ext4_do_fallocate
@@ -536,6 +553,9 @@ export function diskFs(vfs: Vfs, kind: DiskFsKind, dax: boolean, bytes: number, 
     read: (file, buf, count, pos) => diskRead(vfs, file, buf, count, pos),
     write: (file, buf, count, pos) => diskWrite(vfs, file, buf, count, pos),
     setattrSize: (file, size) => diskSetattrSize(vfs, file, size),
+    // ext4_dax_aops has no ->read_folio: a DAX file cannot be a swap file.
+    readFolio: !dax,
+    swapActivate: (file) => diskSwapActivate(vfs, file),
     // mirrors fs/ext4/fsync.c:ext4_sync_file (file_write_and_wait_range; the journal commit is not modelled)
     fsync: (file) => {
       filemapWriteAndWaitRange(vfs.host, file.inode.mapping, 0, INDEX_END);

@@ -25,6 +25,14 @@ export interface FsFileOps extends FileOperations {
   read?(file: File, buf: Uint8Array, count: number, pos: bigint, current?: Task, requested?: number): number | ErrnoName;
   /** ->write_iter: as read, from buf; bytes written, or an errno if none. Absent: write fails with EINVAL. */
   write?(file: File, buf: Uint8Array, count: number, pos: bigint): number | ErrnoName;
+  /** a_ops->read_folio exists (swapon reads the swap header through it). */
+  readonly readFolio?: boolean;
+  /**
+   * a_ops->swap_activate: may the file back a swap area (its blocks all
+   * allocated)? null, or the errno. Absent: generic_swapfile_activate, which
+   * the model does not have (EINVAL).
+   */
+  swapActivate?(file: OpenFile): ErrnoName | null;
   /** ->setattr(ATTR_SIZE): truncate or extend to size (a loff_t, 0 <= size <= s_maxbytes). */
   setattrSize?(file: File, size: bigint): ErrnoName | null;
   /**

@@ -41,7 +41,7 @@ import {
 import { NAME_MAX, PATH_MAX } from '../uapi/limits.js';
 import { ST_RELATIME } from '../uapi/statfs.js';
 import { cUInt } from '../uapi/ctypes.js';
-import { FMode, type SuperBlock } from '../mm/fs_types.js';
+import { FMode, InodeFlag, type SuperBlock } from '../mm/fs_types.js';
 import { PAGE_SIZE } from '../mm/page.js';
 import { type DiskFsKind, diskFs } from './ext4.js';
 import { Dentry, type FsFileOps, OpenFile } from './file.js';
@@ -424,6 +424,8 @@ export class Namespace {
     // may_delete: unlink(2) does not remove directories.
     if (k === 'dir') return 'EISDIR';
     const entry = this.files.get(nd.path)!;
+    // may_delete: an active swap file cannot be removed.
+    if (entry.inode.iFlags & InodeFlag.SWAPFILE) return 'EPERM';
     this.files.delete(nd.path);
     for (let p = parentOf(nd.path); p !== '/'; p = parentOf(p)) {
       const n = this.dirRefs.get(p)! - 1;

@@ -16,7 +16,7 @@ import {
 } from '../uapi/falloc.js';
 import { O_APPEND, S_IFBLK, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG } from '../uapi/fcntl.js';
 import { cUserBuffer, resultSize } from '../uapi/ctypes.js';
-import { FMode } from '../mm/fs_types.js';
+import { FMode, InodeFlag } from '../mm/fs_types.js';
 import { TASK_SIZE } from '../mm/page.js';
 import type { OpenFile, Task } from './file.js';
 
@@ -51,8 +51,10 @@ function accessOk(count: bigint): boolean {
 export function doFtruncate(file: OpenFile, length: bigint): ErrnoName | null {
   const inode = file.inode;
   if ((inode.mode & S_IFMT) !== S_IFREG || !(file.fMode & FMode.WRITE)) return 'EINVAL';
-  // inode_newsize_ok
-  if (length > inode.sb.maxBytes) return 'EFBIG';
+  // inode_newsize_ok: growing past s_maxbytes; not growing an active swap file (its freed blocks would be written).
+  if (length > inode.size) {
+    if (length > inode.sb.maxBytes) return 'EFBIG';
+  } else if (inode.iFlags & InodeFlag.SWAPFILE) return 'ETXTBSY';
   if (file.fOp.setattrSize === undefined) return 'EINVAL';
   return file.fOp.setattrSize(file, length);
 }
@@ -86,7 +88,8 @@ export function vfsFallocate(file: OpenFile, mode: number, offset: bigint, len: 
   }
   if (!(file.fMode & FMode.WRITE)) return 'EBADF';
   // Not modelled, so never refused here: append-only and immutable inodes
-  // (EPERM), an active swapfile (ETXTBSY), the LSM and fanotify permission hooks.
+  // (EPERM), the LSM and fanotify permission hooks.
+  if (file.inode.iFlags & InodeFlag.SWAPFILE) return 'ETXTBSY';
   const type = file.inode.mode & S_IFMT;
   if (type === S_IFIFO) return 'ESPIPE';
   if (type === S_IFDIR) return 'EISDIR';

@@ -42,6 +42,8 @@ export interface SuperBlock {
 export const enum InodeFlag {
   /** S_DAX: file data is mapped directly from persistent memory (IS_DAX). */
   DAX = 1 << 13,
+  /** S_SWAPFILE: an active swap file (IS_SWAPFILE): no writes, truncation, fallocate or unlink. */
+  SWAPFILE = 1 << 8,
 }
 
 /** address_space_operations, reduced to the properties mm decides on. */

@@ -42,7 +42,7 @@ import { MthpStat, modMthpStat } from './vmstat.js';
 import { HPAGE_PMD_ORDER, Level, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, alignDown, tableIndex } from './page.js';
 import { MARKER_UFFD_WP, MKDIRTY, type PageTable, Pte, allocChild, clearEntry, isPteMarker, isSwapEntry, pteMarkerUffdWp, setEntry, tableAlloc } from './pgtable.js';
 import { RMAP_EXCLUSIVE, RMAP_NONE, anonVmaPrepare, folioAddAnonRmap, folioAddFileRmap, folioAddLru, folioAddNewAnonRmap, folioMoveAnonRmap, folioRemoveRmap } from './rmap.js';
-import { addToSwapCache, folioFreeSwap, folioSwapped, swapFreeNr, swapReadFolio, swpOffset } from './swapfile.js';
+import { SWP, addToSwapCache, folioFreeSwap, folioSwapped, swapFreeNr, swapReadFolio, swpOffset } from './swapfile.js';
 import { flushTlbRange } from './tlb.js';
 import { handleUserfault, uffdDisableFaultAround, userfaultfdArmed, userfaultfdMissing, userfaultfdPteWp, userfaultfdWp } from './userfaultfd_k.js';
 
@@ -166,7 +166,8 @@ function handlePteMarker(host: Host, vma: Vma, pmdT: PageTable, i: number, pt: P
 /**
  * A fault on a swap entry: find the page in the swap cache, or read it into
  * a new page (skipping the swap cache when this entry is the slot's only
- * reference, as on a SWP_SYNCHRONOUS_IO device such as zram), drop the
+ * reference on a SWP_SYNCHRONOUS_IO device such as zram; a swap file's page
+ * always joins the swap cache, as swapin_readahead does), drop the
  * entry's count and map the page. It is mapped exclusive (and writable if
  * the VMA is) when the entry was exclusive, when the page is new and private
  * to this fault, or when nothing else references it; a write fault on a
@@ -192,14 +193,15 @@ function doSwapPage(host: Host, vma: Vma, pt: PageTable, j: number, address: num
     page = val - st.folioSwap.get(f)!;
   } else {
     // SWP_SYNCHRONOUS_IO with one reference: skip the swap cache, and bring a whole mTHP back where one fits.
-    if (tryLarge && st.count(val) === 1) {
+    const skipCache = (si.flags & SWP.SYNCHRONOUS_IO) !== 0 && st.count(val) === 1;
+    if (tryLarge && skipCache) {
       const orders = swapinOrders(host, vma, pt, j, address, val, orig);
       if (orders !== 0) return doSwapPageLarge(host, vma, pt, j, address, flags, orig, orders);
     }
     f = host.folioAlloc(0, GFP_HIGHUSER_MOVABLE);
     if (f === 0) return VmFault.OOM;
     ft.flags[f]! |= PG.SWAPBACKED;
-    if (st.count(val) !== 1) {
+    if (!skipCache) {
       // swapin_readahead (read_swap_cache_async): the new page joins the swap cache first.
       si.cache[swpOffset(val)] = 1;
       addToSwapCache(st, ft, f, val);

@@ -21,12 +21,19 @@
  * holding it; a folio in it has PG.SWAPCACHE, its first entry in folioSwap
  * (folio->swap) and one reference per page (the cache's).
  *
- * The model's devices are zram-like (SWP_BLKDEV | SWP_SOLIDSTATE |
- * SWP_SYNCHRONOUS_IO): writes complete at once, large folios get whole
- * clusters, and a swap-in with a single reference skips the swap cache.
- * Simplified: one cluster allocator (next-fit over naturally aligned runs)
- * instead of per-CPU clusters and free/nonfull/frag lists; no readahead, no
- * zswap, no priorities among several devices beyond the order of swapon.
+ * An area is the zram-like device of the Kernel option `swap` (SWP_BLKDEV |
+ * SWP_SOLIDSTATE | SWP_SYNCHRONOUS_IO: large folios get whole clusters, and
+ * a swap-in with a single reference skips the swap cache) or a swap file
+ * (no flags: order-0 slots only, swap-ins go through the swap cache). Areas
+ * have priorities (SWAP_FLAG_PREFER, else counting down from -2): slots come
+ * from the highest-priority area that has room, round-robin among areas of
+ * equal priority (all areas without a chosen priority count as equal, as on
+ * a single NUMA node), and a large folio tries only the first area.
+ * Simplified: every write completes at once (a swap file's writeback is
+ * asynchronous in Linux); a file area's slots live here, not in the file;
+ * one cluster allocator (next-fit over naturally aligned runs) instead of
+ * per-CPU clusters and free/nonfull/frag lists; no readahead, no zswap; a
+ * full area keeps its place in the round-robin.
  */
 import type { FolioTable } from './folio.js';
 import { PG, folioNrPages } from './folio.js';
@@ -59,8 +66,20 @@ export function swpOffset(val: number): number {
   return val % TYPE_SHIFT;
 }
 
+/** swap_info_struct flags the model distinguishes (include/linux/swap.h). */
+export const enum SWP {
+  /** A block device (zram), not a file. */
+  BLKDEV = 1 << 6,
+  /** Non-rotational: large folios get clusters. */
+  SOLIDSTATE = 1 << 4,
+  /** Synchronous I/O: a swap-in with one reference skips the swap cache. */
+  SYNCHRONOUS_IO = 1 << 12,
+}
+
 /** One active swap area (struct swap_info_struct). */
 export class SwapInfo {
+  /** Priority (si->prio): SWAP_FLAG_PREFER's, or counting down from -2; set by enableSwapInfo. */
+  prio = 0;
   /** Usable slots, header included (si->max); slot 0 is the header. */
   readonly max: number;
   /** Slots that can hold pages (si->pages). */
@@ -82,10 +101,13 @@ export class SwapInfo {
 
   constructor(
     readonly type: number,
-    /** What swapon was given: a device path (/dev/zram0) or a file. */
+    /** The area's path as /proc/swaps prints it (d_path of the swap file, or the device). */
     readonly path: string,
     sizePages: number,
-    readonly prio: number,
+    /** SWP bits. */
+    readonly flags: number,
+    /** A swap file's inode (its S_SWAPFILE owner; swapoff finds the area by it); null for the device. */
+    readonly inode: object | null = null,
   ) {
     this.max = sizePages;
     this.pages = sizePages - 1;
@@ -177,8 +199,21 @@ export class SwapState {
   /** thp_swpout / thp_swpout_fallback (/proc/vmstat: PMD-size folios). */
   thpSwpout = 0;
   thpSwpoutFallback = 0;
+  /** least_priority: the last priority given to an area swapped on without SWAP_FLAG_PREFER. */
+  leastPriority = -1;
+  /**
+   * swap_active_head: the active areas by priority, highest first (equal
+   * priorities in the order they were added).
+   */
+  readonly activeList: SwapInfo[] = [];
+  /**
+   * swap_avail_heads[node] (one node): where slots are looked for, by the
+   * avail priority (a chosen priority p sorts as -p, every automatic one as 1),
+   * requeued after its equals each time it is tried.
+   */
+  readonly avail: SwapInfo[] = [];
 
-  /** The active areas, in swapon order (the model's priority order). */
+  /** The active areas, by type (the order /proc/swaps lists them). */
   active(): SwapInfo[] {
     return this.info.filter((s): s is SwapInfo => s !== null);
   }
@@ -216,29 +251,96 @@ export class SwapState {
   }
 }
 
-/**
- * Activate a zram-like swap area of sizePages pages (header included) at the
- * lowest free type. Returns the type, or -1 when MAX_SWAPFILES are active.
- */
-// mirrors mm/swapfile.c:sys_swapon (alloc_swap_info, setup_swap_map_and_extents, enable_swap_info; the boot-time zram of the selftest runs)
-export function swapOnZram(host: { swap: SwapState }, path: string, sizePages: number): number {
-  const st = host.swap;
+/** The lowest free swap type, or -1 when MAX_SWAPFILES areas are active (alloc_swap_info's EPERM). */
+// mirrors mm/swapfile.c:alloc_swap_info (the type search)
+export function freeSwapType(st: SwapState): number {
   let type = 0;
   while (type < st.info.length && st.info[type] !== null) type++;
-  if (type >= MAX_SWAPFILES) return -1;
-  // Priorities of areas swapped on without one count down from -2.
-  st.info[type] = new SwapInfo(type, path, sizePages, -2 - type);
+  return type >= MAX_SWAPFILES ? -1 : type;
+}
+
+/** The plist key of an area on the avail list: lower comes first. */
+function availKey(si: SwapInfo): number {
+  return si.prio >= 0 ? -si.prio : 1;
+}
+
+/** Insert si after every element whose key is not greater (plist_add). */
+function plistAdd(list: SwapInfo[], si: SwapInfo, key: (s: SwapInfo) => number): void {
+  let i = 0;
+  while (i < list.length && key(list[i]!) <= key(si)) i++;
+  list.splice(i, 0, si);
+}
+
+/**
+ * Make si (its type free in swap_info) active with priority prio (-1: the
+ * next automatic one, counting down from -2): on the active and avail lists,
+ * its pages counted in total_swap_pages.
+ */
+// mirrors mm/swapfile.c:enable_swap_info (setup_swap_info, _enable_swap_info)
+export function enableSwapInfo(st: SwapState, si: SwapInfo, prio: number): void {
+  si.prio = prio >= 0 ? prio : --st.leastPriority;
+  st.info[si.type] = si;
+  plistAdd(st.activeList, si, (s) => -s.prio);
+  plistAdd(st.avail, si, availKey);
+}
+
+/**
+ * Take si off the active and avail lists before its pages are brought back:
+ * an area with an automatic priority lifts every automatic area below it by
+ * one, and least_priority with them.
+ */
+// mirrors mm/swapfile.c:SYSCALL_DEFINE1(swapoff) (del_from_avail_list, the priority fix-up, plist_del)
+export function delSwapInfo(st: SwapState, si: SwapInfo): void {
+  const i = st.activeList.indexOf(si);
+  if (si.prio < 0) {
+    for (const lower of st.activeList.slice(i + 1)) lower.prio++;
+    st.leastPriority++;
+  }
+  st.activeList.splice(i, 1);
+  st.avail.splice(st.avail.indexOf(si), 1);
+}
+
+/** Put si back after a failed swapoff (a negative priority is taken anew, as setup_swap_info does). */
+// mirrors mm/swapfile.c:reinsert_swap_info
+export function reinsertSwapInfo(st: SwapState, si: SwapInfo): void {
+  enableSwapInfo(st, si, si.prio);
+}
+
+/**
+ * Activate a zram-like swap area of sizePages pages (header included) at the
+ * lowest free type, with an automatic priority. Returns the type, or -1 when
+ * MAX_SWAPFILES are active.
+ */
+// mirrors mm/swapfile.c:sys_swapon (alloc_swap_info, setup_swap_map_and_extents, enable_swap_info; the boot-time zram of the selftest runs)
+export function swapOnZram(host: { swap: SwapState }, path: string, sizePages: number, prio = -1): number {
+  const st = host.swap;
+  const type = freeSwapType(st);
+  if (type < 0) return -1;
+  enableSwapInfo(st, new SwapInfo(type, path, sizePages, SWP.BLKDEV | SWP.SOLIDSTATE | SWP.SYNCHRONOUS_IO), prio);
   return type;
 }
 
-/** Swap slots for folio f (order > 0: one naturally aligned run; a swap file has no clusters and fails). Returns the first entry, or -1. */
-// mirrors mm/swapfile.c:folio_alloc_swap (get_swap_pages)
+/**
+ * Swap slots for folio f: the areas on the avail list in order, each
+ * requeued behind its equals as it is tried; a large folio (one naturally
+ * aligned run) tries only the first, and an area that is not a clustered
+ * block device (a swap file) has no run to give. Returns the first entry, or -1.
+ */
+// mirrors mm/swapfile.c:folio_alloc_swap (get_swap_pages, scan_swap_map_slots' order > 0 check)
 export function folioAllocSwap(st: SwapState, ft: FolioTable, f: number): number {
   const nr = folioNrPages(ft, f);
   if (nr > SWAPFILE_CLUSTER) return -1;
-  for (const si of st.active()) {
-    const off = si.alloc(nr);
+  for (const si of [...st.avail]) {
+    // A full area is off the avail list in Linux.
+    if (si.inuse >= si.pages) continue;
+    // plist_requeue: behind the areas of the same key.
+    const i = st.avail.indexOf(si);
+    st.avail.splice(i, 1);
+    plistAdd(st.avail, si, availKey);
+    const large = nr > 1;
+    const off = large && (si.flags & (SWP.BLKDEV | SWP.SOLIDSTATE)) !== (SWP.BLKDEV | SWP.SOLIDSTATE) ? -1 : si.alloc(nr);
     if (off >= 0) return swpEntry(si.type, off);
+    if (large) return -1;
   }
   return -1;
 }

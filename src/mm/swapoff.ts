@@ -19,16 +19,22 @@ import { Level, PAGE_SIZE, tableIndex } from './page.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import { Pte, isSwapEntry, setEntry, tableLookup } from './pgtable.js';
 import { RMAP_EXCLUSIVE, RMAP_NONE, folioAddAnonRmap, folioAddLru, folioAddNewAnonRmap } from './rmap.js';
-import { addToSwapCache, folioFreeSwap, swapFreeNr, swapReadFolio, swpOffset, swpType } from './swapfile.js';
+import { addToSwapCache, delSwapInfo, folioFreeSwap, reinsertSwapInfo, swapFreeNr, swapReadFolio, swpOffset, swpType } from './swapfile.js';
 
 /** Bring in every page of area type and turn it off. Returns an errno, or null. */
 // mirrors mm/swapfile.c:SYSCALL_DEFINE1(swapoff) (after the lookup: try_to_unuse, then the area is torn down)
 export function swapoffArea(host: Host, type: number): ErrnoName | null {
   const st = host.swap;
+  const si = st.info[type]!;
+  // Off the lists first: no new slot comes from it while its pages come back.
+  delSwapInfo(st, si);
   for (const mm of [...st.mmlist]) {
     for (const vma of mm.vmas) {
       if (vma.anonVma === null) continue;
-      if (unuseVma(host, mm, vma, type) !== null) return 'ENOMEM';
+      if (unuseVma(host, mm, vma, type) !== null) {
+        reinsertSwapInfo(st, si);
+        return 'ENOMEM';
+      }
     }
   }
   // What is left in the swap cache is named by no swap entry: let it go.
