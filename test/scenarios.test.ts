@@ -12,8 +12,20 @@ import { builtins } from '../src/sim/builtin.js';
 import { evaluate } from '../src/sim/scenario/expr.js';
 
 describe('built-in scenarios', () => {
-  it('are the debates of seeds 002, 003 and 004', () => {
-    expect(builtins().map((b) => b.name)).toEqual(['exclusive-pin', 'fork-with-pins', 'hgm-truncate', 'pin-density-sweep', 'postcopy-1g', 'sticky-pages']);
+  it('are the debates of seeds 000 to 004', () => {
+    expect(builtins().map((b) => b.name)).toEqual([
+      'cc-boot-swiotlb',
+      'exclusive-pin',
+      'fork-with-pins',
+      'hgm-truncate',
+      'longterm-pin-vfio',
+      'odirect-during-conversion',
+      'pin-density-sweep',
+      'pkvm-virtio-churn',
+      'postcopy-1g',
+      's2-recoalesce',
+      'sticky-pages',
+    ]);
   });
 
   for (const b of builtins()) {

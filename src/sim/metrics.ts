@@ -110,7 +110,48 @@ export const METRICS: readonly Metric[] = [
   m('fetchedBytes', 'bytes fetched', 'bytes', 'none', 'none', 'Bytes the destination fetched over the migration link (demand and pre-fetch).', (o) => o.world.count('fetchedBytes')),
   m('mapcountAfterTruncate', 'mapcount after truncate', 'count', 'lower', 'none', 'The mapcount a HugeTLB page still has after a script truncated or punched it out of the file (should be 0: every mapping of it is gone).', (o) => o.world.count('mapcountAfterTruncate')),
   m('wrongBytes', 'pages read wrong', 'pages', 'lower', 'none', "Guest pages that read back other than the source's contents after their fault was resolved.", (o) => o.world.count('wrongBytes')),
+  // Confidential VMs on guest_memfd (src/sim/cvm/, issue 8 sections 5-7).
+  m('conversions', 'pages converted', 'pages', 'none', 'none', 'Guest pages converted between private and shared (either way) by the workload.', (o) => o.world.count('conversions')),
+  m('conversionsRefused', 'conversions refused', 'pages', 'lower', 'none', 'Pages whose conversion the kernel refused: EAGAIN (a pin or extra reference), ENOMEM (no vmemmap for a split), EBUSY (an exclusive re-pin with another pin held).', (o) => o.world.count('conversionsRefused')),
+  m('conversionLatencyP50', 'conversion (median)', 'ns', 'lower', 'none', 'Median time of a successful conversion call, waiting for short-term pins included (cost model).', (o) => percentile(samples(o, 'convertLatency'), 0.5), true),
+  m('conversionLatencyMax', 'conversion (longest)', 'ns', 'lower', 'none', 'The longest successful conversion call, waiting for short-term pins included (cost model).', (o) => Math.max(0, ...samples(o, 'convertLatency')), true),
+  m('contentsLost', 'contents lost', 'pages', 'lower', 'none', 'Round trips private -> shared -> private where the host did not read what the guest wrote, or the guest did not read back what the host answered.', (o) => o.world.count('contentsLost')),
+  m('ioDone', 'host I/O pins', 'count', 'higher', 'none', "The VMM's pins of shared guest pages that succeeded (O_DIRECT, VFIO): I/O that worked.", (o) => o.world.count('ioDone')),
+  m('conversionExits', 'exits to convert', 'count', 'lower', 'none', "Exits to the VMM that conversions took (a CoCo guest's KVM_HC_MAP_GPA_RANGE: KVM_EXIT_HYPERCALL); pKVM's share/unshare hypercalls take none.", (o) => o.world.count('conversionExits')),
+  m('s2Leaves4k', 'stage-2 4 KiB leaves', 'count', 'lower', 'none', "The VM's stage-2 leaves mapping 4 KiB at the end of the run (over time in the chart).", (o) => s2Leaves(o, 1)),
+  m('s2Leaves2m', 'stage-2 2 MiB leaves', 'count', 'none', 'none', "The VM's stage-2 leaves mapping 2 MiB at the end of the run.", (o) => s2Leaves(o, 2)),
+  m('s2Leaves1g', 'stage-2 1 GiB leaves', 'count', 'higher', 'none', "The VM's stage-2 leaves mapping 1 GiB at the end of the run.", (o) => s2Leaves(o, 3)),
+  m('s2Leaves4kMean', 'stage-2 4 KiB leaves (mean)', 'count', 'lower', 'none', 'The 4 KiB stage-2 leaves over the run, time-weighted: how long the guest ran split.', (o) => seriesMean(o, 's2Leaves4k')),
+  m('s2Zaps', 'stage-2 zaps', 'count', 'lower', 'none', "Stage-2 leaves the VM's MMU zapped (conversions, re-promotions, invalidations).", (o) => s2(o, 'zaps')),
+  m('s2TlbFlushes', 'remote TLB flushes per vCPU', 'count', 'lower', 'none', 'kvm_flush_remote_tlbs calls times the vCPUs each reached.', (o) => s2(o, 'vcpuTlbFlushes')),
+  m('s2Faults', 'stage-2 faults', 'count', 'lower', 'none', "Stage-2 faults the VM's vCPUs took.", (o) => s2(o, 'faults')),
+  m('s2Promotions', 'huge leaves re-installed', 'count', 'none', 'none', 'Huge stage-2 leaves installed over a table of smaller ones (by a fault, or eagerly at an attribute change).', (o) => s2(o, 'promotions')),
 ];
+
+/** The confidential VMs' stage-2 counters, summed (src/sim/cvm/vm.ts). */
+function s2(o: RunOutcome, key: 'zaps' | 'vcpuTlbFlushes' | 'faults' | 'eagerPromotions' | 'promotions'): number {
+  let n = 0;
+  for (const vm of o.world.cvms.values()) n += vm.mmu()?.mmu[key] ?? 0;
+  return n;
+}
+
+function s2Leaves(o: RunOutcome, level: number): number {
+  let n = 0;
+  for (const vm of o.world.cvms.values()) n += vm.mmu()?.mmu.leaves[level] ?? 0;
+  return n;
+}
+
+/** The time-weighted mean of a series over the run (0 if it was never sampled). */
+function seriesMean(o: RunOutcome, metric: string): number {
+  const pts = o.world.series.get(metric);
+  if (pts === undefined || pts.length === 0) return 0;
+  const end = Math.max(o.engine.endNs, pts[pts.length - 1]![0]);
+  const t0 = pts[0]![0];
+  if (end <= t0) return pts[pts.length - 1]![1];
+  let sum = 0;
+  for (let i = 0; i < pts.length; i++) sum += pts[i]![1] * ((i + 1 < pts.length ? pts[i + 1]![0] : end) - pts[i]![0]);
+  return Math.round(sum / (end - t0));
+}
 
 function guestTime(o: RunOutcome): number {
   let t = 0;

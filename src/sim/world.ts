@@ -12,6 +12,7 @@ import { MADV_HUGEPAGE, MADV_NOHUGEPAGE, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, 
 import type { FolioMap } from '../report/model.js';
 import { count, name, obj, oneOf, pageSize } from './scenario/types.js';
 import { PostcopyVm, VmSpec } from './postcopy/vm.js';
+import { CocoVm, CvmSpec } from './cvm/vm.js';
 
 const MiB = 2 ** 20;
 
@@ -45,6 +46,8 @@ export const SetupSpec = obj(
     processes: z.array(ProcessSpec).min(1, { error: 'expected at least one process' }),
     /** Post-copy destination VMs on HugeTLB memory (src/sim/postcopy/vm.ts); actors name them as regions. */
     vms: z.array(VmSpec).optional(),
+    /** Confidential VMs on guest_memfd, or pKVM/Gunyah on shmem (src/sim/cvm/vm.ts); actors name them as regions. */
+    cvms: z.array(CvmSpec).optional(),
   },
   'the setup',
 );
@@ -55,7 +58,7 @@ export interface Region {
   readonly proc: Process;
   readonly addr: number;
   readonly size: number;
-  readonly backing: 'anon' | 'memfd' | 'hugetlb';
+  readonly backing: 'anon' | 'memfd' | 'hugetlb' | 'gmem';
 }
 
 /** A pin an actor holds: the page it pinned, and where the pinning process maps it. */
@@ -80,6 +83,8 @@ export class World {
   folioMap: FolioMap | null = null;
   /** Post-copy VMs by name (their primary view is also a region of that name). */
   readonly vms = new Map<string, PostcopyVm>();
+  /** Confidential VMs by name (their VMM view is also a region of that name). */
+  readonly cvms = new Map<string, CocoVm>();
   /** Values actors record one by one for metrics (by metric source name), in order. */
   readonly samples = new Map<string, number[]>();
   /** A metric's value over simulated time, by metric id: [ns, value] at each change. */
@@ -141,6 +146,12 @@ export function buildWorld(kernel: KernelOptions, setup: SetupSpec, design: stri
     w.vms.set(v.name, vm);
     w.regions.set(v.name, { name: v.name, proc: p, addr: vm.primary, size: vm.size, backing: 'hugetlb' });
     w.point('pageTableBytes', 0, vm.pageTableBytes());
+  }
+  for (const c of setup.cvms ?? []) {
+    const p = w.procs.get(c.process)!;
+    const vm = new CocoVm(c, w.k, p);
+    w.cvms.set(c.name, vm);
+    w.regions.set(c.name, { name: c.name, proc: p, addr: vm.view, size: vm.size, backing: 'gmem' });
   }
   return w;
 }

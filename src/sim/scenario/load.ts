@@ -272,10 +272,13 @@ function nodeOffset(doc: Document, path: readonly PropertyKey[], key: boolean): 
 function checkReferences(spec: ScenarioSpec, pos: Pos): void {
   const procs = spec.setup.processes.map((p) => p.name);
   const vms = spec.setup.vms ?? [];
-  const regions = [...spec.setup.processes.flatMap((p) => (p.regions ?? []).map((r) => r.name)), ...vms.map((v) => v.name)];
-  vms.forEach((v, i) => {
-    if (!procs.includes(v.process)) pos(['setup', 'vms', i, 'process'], `unknown process '${v.process}'${nearest(v.process, procs)}; processes: ${procs.join(', ')}`);
-  });
+  const cvms = spec.setup.cvms ?? [];
+  const regions = [...spec.setup.processes.flatMap((p) => (p.regions ?? []).map((r) => r.name)), ...vms.map((v) => v.name), ...cvms.map((v) => v.name)];
+  for (const [key, list] of [['vms', vms], ['cvms', cvms]] as const) {
+    list.forEach((v, i) => {
+      if (!procs.includes(v.process)) pos(['setup', key, i, 'process'], `unknown process '${v.process}'${nearest(v.process, procs)}; processes: ${procs.join(', ')}`);
+    });
+  }
   dupes(procs, (n, i) => pos(['setup', 'processes', i, 'name'], `a process named '${n}' already exists`));
   dupes(regions, (n) => pos(['setup'], `two regions are named '${n}'`));
   spec.workload.actors.forEach((a, i) => {
@@ -320,7 +323,15 @@ function expandDesigns(spec: ScenarioSpec, pos: Pos): Design[] {
       if (out.some((o) => o.id === d.name)) pos(['designs', i, 'name'], `a design named '${d.name}' already exists`);
       const params = Object.fromEntries(Object.entries(d.params ?? {}));
       checkParamNames(Object.keys(params), spec, (k) => pos(['designs', i, 'params', k], `unknown parameter '${k}'${nearest(k, Object.keys(spec.params ?? {}))}`, true));
-      out.push({ id: d.name, label: d.label ?? d.name, policy: { ...(d.policy ?? {}) } as Record<string, string>, params });
+      const policy = { ...(d.policy ?? {}) } as Record<string, string>;
+      // A policy option '*': one design per value the registry lists (<name>/<value>).
+      const star = Object.keys(policy).find((k) => policy[k] === '*');
+      if (star === undefined) out.push({ id: d.name, label: d.label ?? d.name, policy, params });
+      else {
+        for (const v of POLICY_OPTIONS[star as keyof typeof POLICY_OPTIONS]) {
+          out.push({ id: `${d.name}/${v}`, label: `${d.label ?? d.name} (${v})`, policy: { ...policy, [star]: v }, params });
+        }
+      }
     });
     return out;
   }

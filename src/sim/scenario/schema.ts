@@ -30,14 +30,15 @@ export const POLICY_OPTIONS = {
   s2Recoalesce: [...S2_RECOALESCE] as [string, ...string[]],
 } as const;
 
+/** Policy options of a design; '*' makes one design per value the registry lists (named <design>/<value>). */
 export const PolicySpec = obj(
   {
-    pinAccounting: oneOf(POLICY_OPTIONS.pinAccounting, 'pin-accounting design').optional(),
-    exclusivePin: oneOf(POLICY_OPTIONS.exclusivePin, 'exclusive-pin encoding').optional(),
-    hgmMapcount: oneOf(POLICY_OPTIONS.hgmMapcount, 'HugeTLB HGM mapcount design').optional(),
-    collapseNotifier: oneOf(POLICY_OPTIONS.collapseNotifier, 'HGM collapse notifier').optional(),
-    gmemHugeShared: oneOf(POLICY_OPTIONS.gmemHugeShared, 'guest_memfd huge-shared design').optional(),
-    s2Recoalesce: oneOf(POLICY_OPTIONS.s2Recoalesce, 'stage-2 re-coalescing').optional(),
+    pinAccounting: oneOf([...POLICY_OPTIONS.pinAccounting, '*'], 'pin-accounting design').optional(),
+    exclusivePin: oneOf([...POLICY_OPTIONS.exclusivePin, '*'], 'exclusive-pin encoding').optional(),
+    hgmMapcount: oneOf([...POLICY_OPTIONS.hgmMapcount, '*'], 'HugeTLB HGM mapcount design').optional(),
+    collapseNotifier: oneOf([...POLICY_OPTIONS.collapseNotifier, '*'], 'HGM collapse notifier').optional(),
+    gmemHugeShared: oneOf([...POLICY_OPTIONS.gmemHugeShared, '*'], 'guest_memfd huge-shared design').optional(),
+    s2Recoalesce: oneOf([...POLICY_OPTIONS.s2Recoalesce, '*'], 'stage-2 re-coalescing').optional(),
   },
   'policy options (src/policy/registry.ts)',
 );
