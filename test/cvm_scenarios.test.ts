@@ -52,11 +52,14 @@ describe('guest_memfd compare scenarios', () => {
       const [lazy, eager] = [`lazy/${g}`, `eager/${g}`];
       // The same conversions happened under both.
       expect(v(eager, 'conversions'), g).toBe(v(lazy, 'conversions'));
-      expect(v(eager, 's2Leaves4kMean'), g).toBeLessThan(v(lazy, 's2Leaves4kMean'));
+      // Eager re-maps the 1 GiB leaf at every closing conversion; lazy waits for a fault the hot set never takes.
+      expect(v(eager, 's2Leaves1gMean'), g).toBeGreaterThan(v(lazy, 's2Leaves1gMean'));
+      expect(v(eager, 's2Leaves4kMean'), g).toBeLessThanOrEqual(v(lazy, 's2Leaves4kMean'));
       expect(v(eager, 's2Promotions'), g).toBeGreaterThan(v(lazy, 's2Promotions'));
-      // Eager re-maps huge at every closing conversion, so each hole costs it the zaps of the 4 KiB leaves again.
-      expect(v(eager, 's2Zaps'), g).toBeGreaterThan(v(lazy, 's2Zaps'));
     }
+    // split maps the hot set at 4 KiB around a hole (its folio is 4 KiB pieces); eager pays those faults and zaps again at every hole.
+    expect(v('eager/split', 's2Leaves4kMean')).toBeLessThan(v('lazy/split', 's2Leaves4kMean'));
+    expect(v('eager/split', 's2Zaps')).toBeGreaterThan(v('lazy/split', 's2Zaps'));
     // The chart: 4 KiB leaves over time for every design.
     expect(new Set((s.series ?? []).filter((x) => x.metric === 's2Leaves4k').map((x) => x.design))).toEqual(new Set(l.scenario.designs.map((d) => d.id)));
   }, 120_000);

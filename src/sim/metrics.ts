@@ -122,6 +122,7 @@ export const METRICS: readonly Metric[] = [
   m('s2Leaves2m', 'stage-2 2 MiB leaves', 'count', 'none', 'none', "The VM's stage-2 leaves mapping 2 MiB at the end of the run.", (o) => s2Leaves(o, 2)),
   m('s2Leaves1g', 'stage-2 1 GiB leaves', 'count', 'higher', 'none', "The VM's stage-2 leaves mapping 1 GiB at the end of the run.", (o) => s2Leaves(o, 3)),
   m('s2Leaves4kMean', 'stage-2 4 KiB leaves (mean)', 'count', 'lower', 'none', 'The 4 KiB stage-2 leaves over the run, time-weighted: how long the guest ran split.', (o) => seriesMean(o, 's2Leaves4k')),
+  m('s2Leaves1gMean', 'stage-2 1 GiB leaves (mean)', 'count', 'higher', 'none', 'The 1 GiB stage-2 leaves over the run, time-weighted, in hundredths (for a guest on one 1 GiB page: the percentage of the run it was mapped by one leaf).', (o) => seriesMean(o, 's2Leaves1g', 100)),
   m('s2Zaps', 'stage-2 zaps', 'count', 'lower', 'none', "Stage-2 leaves the VM's MMU zapped (conversions, re-promotions, invalidations).", (o) => s2(o, 'zaps')),
   m('s2TlbFlushes', 'remote TLB flushes per vCPU', 'count', 'lower', 'none', 'kvm_flush_remote_tlbs calls times the vCPUs each reached.', (o) => s2(o, 'vcpuTlbFlushes')),
   m('s2Faults', 'stage-2 faults', 'count', 'lower', 'none', "Stage-2 faults the VM's vCPUs took.", (o) => s2(o, 'faults')),
@@ -142,15 +143,15 @@ function s2Leaves(o: RunOutcome, level: number): number {
 }
 
 /** The time-weighted mean of a series over the run (0 if it was never sampled). */
-function seriesMean(o: RunOutcome, metric: string): number {
+function seriesMean(o: RunOutcome, metric: string, scale = 1): number {
   const pts = o.world.series.get(metric);
   if (pts === undefined || pts.length === 0) return 0;
   const end = Math.max(o.engine.endNs, pts[pts.length - 1]![0]);
   const t0 = pts[0]![0];
-  if (end <= t0) return pts[pts.length - 1]![1];
+  if (end <= t0) return pts[pts.length - 1]![1] * scale;
   let sum = 0;
   for (let i = 0; i < pts.length; i++) sum += pts[i]![1] * ((i + 1 < pts.length ? pts[i + 1]![0] : end) - pts[i]![0]);
-  return Math.round(sum / (end - t0));
+  return Math.round((sum * scale) / (end - t0));
 }
 
 function guestTime(o: RunOutcome): number {
