@@ -190,3 +190,94 @@ export function expectAgreement(a: Agreement): void {
   expect(a.disagree).toEqual([]);
   expect(a.agree + Object.values(a.allowed).reduce((s, n) => s + n, 0)).toBe(a.kernelCases);
 }
+
+// ---------------------------------------------------------------------------
+// Programs that print no TAP (hugetlb-madvise, 6.12's KVM selftests).
+
+/** What a program without TAP gives: its output lines and its exit status. */
+export interface ProgramRun {
+  readonly out: readonly string[];
+  readonly status: number;
+}
+
+/** The line run-selftests.sh adds for a program that printed no TAP header. */
+function runnerLine(program: string, status: number): string {
+  return `# [run-selftests.sh] no TAP header in the output of ${program}; exit status: ${status}`;
+}
+
+/**
+ * A fixture of a program without TAP: the program's output lines, then the
+ * runner's line with the exit status.
+ */
+export function parseProgramOutput(program: string, text: string): ProgramRun {
+  const lines = text.split('\n').filter((l) => l !== '');
+  const m = new RegExp(`^# \\[run-selftests\\.sh\\] no TAP header in the output of ${program}; exit status: (\\d+)$`).exec(lines[lines.length - 1] ?? '');
+  if (m === null) throw new Error(`${program}: not a run-selftests.sh output without TAP`);
+  return { out: lines.slice(0, -1), status: Number(m[1]) };
+}
+
+/** The same format, for the port's run (so it can be diffed against the fixture). */
+export function programOutput(program: string, run: ProgramRun): string {
+  return [...run.out, runnerLine(program, run.status)].join('\n') + '\n';
+}
+
+/** A case of a program without TAP: a function main() calls, and the line it prints instead when it skips. */
+export interface ProgramCase {
+  readonly name: string;
+  readonly skipLine?: string;
+}
+
+/**
+ * The verdicts a run implies for a program's cases, in main()'s order. Such
+ * a program stops at its first failed assertion (exit 1 or a signal) and
+ * skips as a whole with KSFT_SKIP (4); so exit 0 means every case ran and
+ * passed, except one whose skip line was printed.
+ */
+export function programVerdicts(cases: readonly ProgramCase[], run: ProgramRun): CaseResult[] {
+  return cases.map((c) => {
+    if (run.status === 4) return { name: c.name, verdict: 'skip' as const, msg: run.out.join(' ') };
+    if (run.status !== 0) return { name: c.name, verdict: 'fail' as const, msg: `exit status ${run.status}` };
+    if (c.skipLine !== undefined && run.out.includes(c.skipLine)) return { name: c.name, verdict: 'skip' as const, msg: c.skipLine };
+    return { name: c.name, verdict: 'pass' as const, msg: '' };
+  });
+}
+
+/**
+ * A port of a program without TAP: each case, as it runs, adds the lines it
+ * prints and its outcome; the program's run is then their concatenation in
+ * main()'s order (the prologue first), exit 0 if every case returned, 1 if
+ * one threw (the C program's TEST_ASSERT exit).
+ */
+export class ProgramLog {
+  private readonly outs = new Map<string, { out: string[]; ok: boolean }>();
+
+  constructor(
+    readonly program: string,
+    readonly cases: readonly ProgramCase[],
+    /** What main() prints before its first case (kvm_selftest_init's "Random seed: ..."). */
+    readonly prologue: readonly string[] = [],
+  ) {}
+
+  record(name: string, out: readonly string[], ok: boolean): void {
+    this.outs.set(name, { out: [...out], ok });
+  }
+
+  complete(): boolean {
+    return this.cases.every((c) => this.outs.has(c.name));
+  }
+
+  /** The program's run as the C program would have printed it. */
+  run(): ProgramRun {
+    const out = [...this.prologue];
+    for (const c of this.cases) {
+      const r = this.outs.get(c.name)!;
+      out.push(...r.out);
+      if (!r.ok) return { out, status: 1 };
+    }
+    return { out, status: 0 };
+  }
+
+  writeIfAsked(): void {
+    new KselftestLog(this.program).writeIfAsked(programOutput(this.program, this.run()));
+  }
+}
