@@ -256,3 +256,47 @@ export { signalOf as catchSignal } from '../../../../../support/errno.js';
 export function __gmem_set_memory_attributes(p: Process, gmem_fd: number, args: { offset: number; size: number; attributes: number; flags?: number; error_offset?: number | bigint; reserved?: number[] }): number {
   return ccall(() => p.ioctl(gmem_fd, U.KVM_SET_MEMORY_ATTRIBUTES2, args));
 }
+
+/**
+ * kvm_has_gmem_attributes (the in-place conversion series v8): the host
+ * tracks shared/private per guest_memfd (KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES
+ * reports PRIVATE), so conversions go to the guest_memfd, not the VM.
+ */
+export function kvm_has_gmem_attributes(p: Process): boolean {
+  return (kvm_check_cap(p, U.KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES) & U.KVM_MEMORY_ATTRIBUTE_PRIVATE) !== 0;
+}
+
+/**
+ * vm_mem_add with VM_MEM_SRC_SHMEM and GUEST_MEMFD_FLAG_MMAP in gmem_flags
+ * (v8): the slot's host memory is the guest_memfd itself, mapped MAP_SHARED
+ * at the slot's offset, so host and guest share the same pages.
+ */
+export function vm_mem_add_gmem_mmap(vm: KvmVm, gpa: number, slot: number, npages: number, flags: number, guest_memfd: number, guest_memfd_offset: number): number {
+  const size = npages * 4096;
+  const hva = vm.p.mmap(0, size, U.PROT_READ | U.PROT_WRITE, U.MAP_SHARED, guest_memfd, guest_memfd_offset);
+  vm_set_user_memory_region2(vm, slot, flags, gpa, size, hva, guest_memfd, guest_memfd_offset);
+  let m = regions.get(vm);
+  if (m === undefined) regions.set(vm, (m = new Map()));
+  m.set(slot, { gpa, size, hva, guest_memfd, guest_memfd_offset });
+  return hva;
+}
+
+/**
+ * vm_mem_set_memory_attributes (v8): with per-guest_memfd attributes,
+ * KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd behind each part of
+ * [gpa, gpa + size); otherwise the VM's KVM_SET_MEMORY_ATTRIBUTES.
+ */
+export function vm_mem_set_memory_attributes(vm: KvmVm, gpa: number, size: number, attributes: number): void {
+  if (!kvm_has_gmem_attributes(vm.p)) {
+    vm_set_memory_attributes(vm, gpa, size, attributes);
+    return;
+  }
+  for (let at = gpa; at < gpa + size; ) {
+    const r = [...(regions.get(vm)?.values() ?? [])].find((x) => at >= x.gpa && at < x.gpa + x.size);
+    TEST_ASSERT(r !== undefined && r.guest_memfd !== undefined, `guest_memfd region not found for GPA 0x${at.toString(16)}`);
+    const len = Math.min(gpa + size - at, r.gpa + r.size - at);
+    const ret = __gmem_set_memory_attributes(vm.p, r.guest_memfd, { offset: at - r.gpa + r.guest_memfd_offset!, size: len, attributes });
+    TEST_ASSERT(ret === 0, `KVM_SET_MEMORY_ATTRIBUTES2 of GPA 0x${at.toString(16)} + 0x${len.toString(16)} failed`);
+    at += len;
+  }
+}

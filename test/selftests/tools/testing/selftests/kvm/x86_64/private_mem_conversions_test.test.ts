@@ -15,13 +15,26 @@
  * `-n 2 -m 2` and `-s anonymous_thp`. Each vCPU thread runs to its next exit
  * in turn (the host serves hypercalls and syncs in between). The guest's
  * byte-by-byte memcmp_g reads the range once and compares it.
+ *
+ * The in-place conversion series v8 changes the program (patches 40/46
+ * "Reset shared memory after hole-punching" and 45/46 "Update
+ * private_mem_conversions_test to mmap() guest_memfd"): the guest resets the
+ * whole per-vCPU area to the initial pattern after the punch that ends each
+ * iteration, not the tested range before it; with per-guest_memfd attributes
+ * (kvm_has_gmem_attributes) the guest_memfd is created MMAP | INIT_SHARED,
+ * the slots' host memory is the guest_memfd itself (VM_MEM_SRC_SHMEM, the
+ * only backing -s may then name), conversions go through
+ * vm_mem_set_memory_attributes (KVM_SET_MEMORY_ATTRIBUTES2 on the
+ * guest_memfd), and the host's read of a page the guest synced as private
+ * must SIGBUS instead of showing the shared data. The "v8" cases run that
+ * program on a kernel with in-place conversion, and once without it.
  */
 import { describe, expect, it } from 'vitest';
 import { Kernel } from '../../../../../../../src/index.js';
 import * as U from '../../../../../../../src/uapi/index.js';
 import { GUEST_ASSERT, GUEST_DONE, GUEST_SYNC, UCALL_ABORT, UCALL_DONE, UCALL_SYNC, kvmHypercall, memsetGpa, readGpa } from '../../../../../../../src/kvm/guest.js';
 import * as L from '../kvm_util.js';
-import { TEST_ASSERT } from '../kvm_util.js';
+import { TEST_ASSERT, catchSignal } from '../kvm_util.js';
 
 const PAGE_SIZE = 4096;
 const SZ_2M = 2 << 20;
@@ -80,7 +93,7 @@ const test_ranges = [
   [SZ_2M, PAGE_SIZE],
 ] as const;
 
-function* guest_test_explicit_conversion(base_gpa: number, do_fallocate: boolean) {
+function* guest_test_explicit_conversion(base_gpa: number, do_fallocate: boolean, v8: boolean) {
   const def_p = 0xaa;
   const init_p = 0xcc;
   // Memory should be shared by default.
@@ -122,10 +135,14 @@ function* guest_test_explicit_conversion(base_gpa: number, do_fallocate: boolean
     yield* memsetGpa(gpa, p3, size);
     yield* guest_sync_shared(gpa, size, p3, p4);
     yield* memcmp_g(gpa, p4, size);
-    // Reset the shared memory back to the initial pattern.
-    yield* memsetGpa(gpa, init_p, size);
+    if (!v8) {
+      // Reset the shared memory back to the initial pattern.
+      yield* memsetGpa(gpa, init_p, size);
+    }
     // Free (via PUNCH_HOLE) *all* private memory so that the next iteration starts clean.
     yield* guest_map_shared(base_gpa, PER_CPU_DATA_SIZE, true);
+    // v8: the punch zeroed private memory (and, in place, the shared memory too): reset the whole area.
+    if (v8) yield* memsetGpa(base_gpa, init_p, PER_CPU_DATA_SIZE);
   }
 }
 
@@ -153,15 +170,24 @@ function* guest_test_punch_hole(base_gpa: number, precise: boolean) {
   }
 }
 
-function* guest_code(base_gpa: number) {
-  yield* guest_test_explicit_conversion(base_gpa, false);
-  yield* guest_test_explicit_conversion(base_gpa, true);
+function* guest_code(base_gpa: number, v8: boolean) {
+  yield* guest_test_explicit_conversion(base_gpa, false, v8);
+  yield* guest_test_explicit_conversion(base_gpa, true, v8);
   yield* guest_test_punch_hole(base_gpa, false);
   yield* guest_test_punch_hole(base_gpa, true);
   yield* GUEST_DONE();
 }
 
-function handle_exit_hypercall(vcpu: L.KvmVcpu): void {
+/** Host reads of private pages that SIGBUSed (TEST_EXPECT_SIGBUS), over the run. */
+let sigbusReads = 0;
+
+/** Which program runs: 6.12's, or v8's with or without per-guest_memfd attributes (kvm_has_gmem_attributes). */
+interface Variant {
+  readonly v8: boolean;
+  readonly gmemAttributes: boolean;
+}
+
+function handle_exit_hypercall(vcpu: L.KvmVcpu, variant: Variant): void {
   const run = vcpu.vm.p.kvm_run(vcpu.fd);
   const gpa = run.hypercall.args[0]!;
   const size = run.hypercall.args[1]! * PAGE_SIZE;
@@ -171,17 +197,21 @@ function handle_exit_hypercall(vcpu: L.KvmVcpu): void {
   const do_fallocate = (attrs & MAP_GPA_DO_FALLOCATE) !== 0;
   TEST_ASSERT(run.hypercall.nr === U.KVM_HC_MAP_GPA_RANGE, `Wanted MAP_GPA_RANGE (12), got '${run.hypercall.nr}'`);
   if (do_fallocate) L.vm_guest_mem_fallocate(vcpu.vm, gpa, size, map_shared);
-  if (set_attributes) L.vm_set_memory_attributes(vcpu.vm, gpa, size, map_shared ? 0 : U.KVM_MEMORY_ATTRIBUTE_PRIVATE);
+  if (set_attributes) {
+    const attrs = map_shared ? 0 : U.KVM_MEMORY_ATTRIBUTE_PRIVATE;
+    if (variant.v8) L.vm_mem_set_memory_attributes(vcpu.vm, gpa, size, attrs);
+    else L.vm_set_memory_attributes(vcpu.vm, gpa, size, attrs);
+  }
   run.hypercall.ret = 0;
 }
 
 /** One step of __test_mem_conversions' loop: run to the next exit and handle it; false once UCALL_DONE. */
-function test_mem_conversions_step(vcpu: L.KvmVcpu): boolean {
+function test_mem_conversions_step(vcpu: L.KvmVcpu, variant: Variant): boolean {
   const p = vcpu.vm.p;
   const run = p.kvm_run(vcpu.fd);
   L.vcpu_run(vcpu);
   if (run.exit_reason === U.KVM_EXIT_HYPERCALL) {
-    handle_exit_hypercall(vcpu);
+    handle_exit_hypercall(vcpu, variant);
     return true;
   }
   TEST_ASSERT(run.exit_reason === U.KVM_EXIT_IO, `Wanted KVM_EXIT_IO, got exit reason: ${run.exit_reason}`);
@@ -195,8 +225,12 @@ function test_mem_conversions_step(vcpu: L.KvmVcpu): boolean {
       for (let i = 0; i < size; i += PAGE_SIZE) {
         const nr_bytes = Math.min(PAGE_SIZE, size - i);
         const hva = L.addr_gpa2hva(vcpu.vm, gpa + i);
-        // In all cases, the host should observe the shared data.
-        memcmp_h(p.read(hva, nr_bytes), gpa + i, cur);
+        // 6.12 and per-VM attributes: the host always observes the shared data (separate backing).
+        // In place (v8), the host's mapping is the guest's memory: a private page SIGBUSes.
+        if (variant.gmemAttributes && cmd === SYNC_PRIVATE) {
+          TEST_ASSERT(catchSignal(() => p.read(hva, 1)) === 'SIGBUS', `host read of private gpa 0x${(gpa + i).toString(16)} should SIGBUS`);
+          sigbusReads++;
+        } else memcmp_h(p.read(hva, nr_bytes), gpa + i, cur);
         // For shared, write the new pattern to guest memory.
         if (cmd === SYNC_SHARED) p.fill(hva, nr_bytes, next);
       }
@@ -208,10 +242,11 @@ function test_mem_conversions_step(vcpu: L.KvmVcpu): boolean {
   throw new Error(`Unknown ucall 0x${uc.cmd.toString(16)}.`);
 }
 
-function test_mem_conversions(thp: boolean, nr_vcpus: number, nr_memslots: number): Kernel {
-  const k = new Kernel({ memory: '256MiB' });
+/** The backing (-s): anonymous (DEFAULT_VM_MEM_SRC), anonymous_thp, or shmem (v8, in place: the guest_memfd itself). */
+type SrcType = 'anonymous' | 'anonymous_thp' | 'shmem';
+
+function test_mem_conversions(k: Kernel, src_type: SrcType, nr_vcpus: number, nr_memslots: number, variant: Variant): void {
   const p = k.spawn();
-  TEST_ASSERT((L.kvm_check_cap(p, U.KVM_CAP_VM_TYPES) & (1 << U.KVM_X86_SW_PROTECTED_VM)) !== 0, 'TEST_REQUIRE: KVM_X86_SW_PROTECTED_VM');
   // Enough memory for each vCPU's chunk to be naturally aligned to the backing's page size.
   const alignment = SZ_2M;
   const per_cpu_size = Math.ceil(PER_CPU_DATA_SIZE / alignment) * alignment;
@@ -220,33 +255,75 @@ function test_mem_conversions(thp: boolean, nr_vcpus: number, nr_memslots: numbe
   TEST_ASSERT(slot_size * nr_memslots === memfd_size, 'The memfd size needs to be cleanly divisible by the number of memslots');
   const { vm, vcpus } = L.vm_create_with_vcpus(p, U.KVM_X86_SW_PROTECTED_VM, nr_vcpus);
   L.vm_enable_cap(vm, U.KVM_CAP_EXIT_HYPERCALL, 1 << U.KVM_HC_MAP_GPA_RANGE);
-  const memfd = L.vm_create_guest_memfd(vm, memfd_size, 0);
-  for (let i = 0; i < nr_memslots; i++) L.vm_mem_add(vm, thp, BASE_DATA_GPA + slot_size * i, BASE_DATA_SLOT + i, slot_size / PAGE_SIZE, U.KVM_MEM_GUEST_MEMFD, memfd, slot_size * i);
+  const gmem_flags = variant.gmemAttributes ? U.GUEST_MEMFD_FLAG_MMAP | U.GUEST_MEMFD_FLAG_INIT_SHARED : 0n;
+  const memfd = L.vm_create_guest_memfd(vm, memfd_size, gmem_flags);
+  for (let i = 0; i < nr_memslots; i++) {
+    const [gpa, slot, npages, off] = [BASE_DATA_GPA + slot_size * i, BASE_DATA_SLOT + i, slot_size / PAGE_SIZE, slot_size * i];
+    if (src_type === 'shmem') L.vm_mem_add_gmem_mmap(vm, gpa, slot, npages, U.KVM_MEM_GUEST_MEMFD, memfd, off);
+    else L.vm_mem_add(vm, src_type === 'anonymous_thp', gpa, slot, npages, U.KVM_MEM_GUEST_MEMFD, memfd, off);
+  }
   // vcpu_args_set(vcpus[i], 1, gpa): each vCPU's own chunk.
-  vcpus.forEach((v, i) => p.kvm_vcpu_guest(v.fd, guest_code(BASE_DATA_GPA + i * per_cpu_size)));
+  vcpus.forEach((v, i) => p.kvm_vcpu_guest(v.fd, guest_code(BASE_DATA_GPA + i * per_cpu_size, variant.v8)));
   // The vCPU threads, one exit at a time each, until all are done.
   const running = new Set(vcpus);
-  while (running.size > 0) for (const v of [...running]) if (!test_mem_conversions_step(v)) running.delete(v);
+  while (running.size > 0) for (const v of [...running]) if (!test_mem_conversions_step(v, variant)) running.delete(v);
   expect(k.check()).toEqual([]);
   L.kvm_vm_free(vm);
   // The guest_memfd holds its VM: PUNCH_HOLE and allocation still work after the VM fd is closed.
   p.fallocate(memfd, U.FALLOC_FL_KEEP_SIZE | U.FALLOC_FL_PUNCH_HOLE, 0, memfd_size);
   p.fallocate(memfd, U.FALLOC_FL_KEEP_SIZE, 0, memfd_size);
   expect(k.check()).toEqual([]);
-  p.close(memfd);
+  p.exit(0);
   expect(k.kvmStats()).toEqual([]);
-  return k;
+  expect(k.check()).toEqual([]);
 }
+
+/** main(): TEST_REQUIRE of SW_PROTECTED VMs; the options; then the test. v8 asks which attributes the host tracks. */
+function main(k: Kernel, v8: boolean, opts: { s?: SrcType; n?: number; m?: number } = {}): void {
+  const p = k.spawn();
+  TEST_ASSERT((L.kvm_check_cap(p, U.KVM_CAP_VM_TYPES) & (1 << U.KVM_X86_SW_PROTECTED_VM)) !== 0, 'TEST_REQUIRE: KVM_X86_SW_PROTECTED_VM');
+  const gmemAttributes = v8 && L.kvm_has_gmem_attributes(p);
+  p.exit(0);
+  let src_type: SrcType = gmemAttributes ? 'shmem' : 'anonymous';
+  if (opts.s !== undefined) {
+    src_type = opts.s;
+    TEST_ASSERT(!gmemAttributes || src_type === 'shmem', 'Testing in-place conversions, only shmem mem_type supported');
+  }
+  test_mem_conversions(k, src_type, opts.n ?? 1, opts.m ?? 1, { v8, gmemAttributes });
+}
+
+const kernel612 = () => new Kernel({ memory: '256MiB' });
+/** A kernel with the in-place conversion series v8 and gmem_in_place_conversion=1. */
+const kernelV8 = (inPlace: boolean) => new Kernel({ memory: '256MiB', kvm: { guestMemfd: 'mainline', inPlaceConversion: inPlace } });
 
 describe('private_mem_conversions_test.c', () => {
   it('test_mem_conversions (defaults: 1 vCPU, 1 memslot, anonymous)', () => {
-    const k = test_mem_conversions(false, 1, 1);
-    expect(k.check()).toEqual([]);
+    main(kernel612(), false);
   });
   it('test_mem_conversions -n 2 -m 2', () => {
-    test_mem_conversions(false, 2, 2);
+    main(kernel612(), false, { n: 2, m: 2 });
   });
   it('test_mem_conversions -s anonymous_thp', () => {
-    test_mem_conversions(true, 1, 1);
+    main(kernel612(), false, { s: 'anonymous_thp' });
+  });
+});
+
+describe('private_mem_conversions_test.c, in-place conversion series v8', () => {
+  it('in place: test_mem_conversions (defaults: 1 vCPU, 1 memslot, shmem: the guest_memfd mapped MMAP | INIT_SHARED)', () => {
+    sigbusReads = 0;
+    main(kernelV8(true), true);
+    // Each 4 KiB range synced as private, in both explicit-conversion passes: (0,4K), (4K,4K), (2M,4K), twice per range.
+    expect(sigbusReads).toBe(12);
+  });
+  it('in place: test_mem_conversions -n 2 -m 2', () => {
+    main(kernelV8(true), true, { n: 2, m: 2 });
+  });
+  it('in place: -s anonymous_thp fails its TEST_ASSERT: only shmem is supported', () => {
+    expect(() => main(kernelV8(true), true, { s: 'anonymous_thp' })).toThrow('Testing in-place conversions, only shmem mem_type supported');
+  });
+  it('per-VM attributes (gmem_in_place_conversion=0): test_mem_conversions with the reset after the punch', () => {
+    sigbusReads = 0;
+    main(kernelV8(false), true);
+    expect(sigbusReads).toBe(0);
   });
 });
