@@ -9,6 +9,7 @@ import { ParamOverrideError, ScenarioErrors } from '../sim/scenario/load.js';
 import { MergeError, UnknownScenarioError } from '../report/compare.js';
 import { ReportError } from '../report/json.js';
 import { SweepDirError } from '../report/case_store.js';
+import { SoakCheckFailure } from '../soak/ops.js';
 
 /** A mistake in how foliosim was called. */
 export class UsageError extends Error {
@@ -44,6 +45,11 @@ export function reportError(e: unknown): void {
   }
   if (isUsageError(e)) {
     process.stderr.write(`foliosim: ${(e as Error).message}\n`);
+    return;
+  }
+  if (e instanceof SoakCheckFailure) {
+    // A replayed soak stream (the soak actor) read something other than what it wrote: the failure it exists to show.
+    process.stderr.write(`foliosim: the soak replay failed: ${e.message}\n`);
     return;
   }
   // A bug in foliosim: say so, with the stack, so it can be reported.

@@ -156,6 +156,9 @@ export function buildProgram(): Command {
     .option('--all-policies', 'split the operations over every pin-accounting and exclusive-pin design')
     .option('-j, --jobs <n>', 'worker threads, each running its own stream', positiveInt('a number of threads'))
     .option('--check-every <n>', 'kernel.check() after this many operations', positiveInt('a number of operations'), 1000)
+    .option('--no-shrink', 'report a failing stream without shrinking it')
+    .option('--shrink-time <s>', 'seconds the shrinking of one failure may take', positiveInt('a number of seconds'), 60)
+    .option('-o, --out <dir>', 'where a failing stream is written as a scenario (soak-seed-<seed>.yaml)', '.')
     .option('-q, --quiet', 'no progress on stderr')
     .action(cmdSoak);
 

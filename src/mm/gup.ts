@@ -106,7 +106,7 @@ export function gupPutFolio(host: Host, f: number, page: number, refs: number, f
     if (isZeroFolio(host.ft, f)) return;
     // A page without a pin of its own whose folio holds a whole-folio pin: release that.
     const head = host.ft.pfn[f]!;
-    if (refs === 1 && host.folioPinLedger.size > 0 && host.pagePins(f, page) === 0 && host.folioPinLedger.get(head) > 0) host.pins.putFolioPin(host, f, flags);
+    if (refs === 1 && host.folioPinLedger.size > 0 && host.pagePins(f, page) === 0 && host.folioPinLedger.get(head) > 0) host.pins.putFolioPin(host, f, page, flags);
     else host.pins.put(host, f, page, refs, flags);
     return;
   }
@@ -161,7 +161,7 @@ export function coalescePinsToFolio(host: Host, pfns: readonly number[], n: numb
   if (n <= 0) return;
   const f = host.pfnFolio(pfns[0]!);
   if (f === 0 || isZeroFolio(host.ft, f)) return;
-  host.pins.toFolioPin(host, f, pfns[0]! - host.ft.pfn[f]!);
+  host.pins.toFolioPin(host, f, pfns[0]! - host.ft.pfn[f]!, n);
   for (let i = 1; i < n; i++) unpinUserPage(host, pfns[i]!);
 }
 

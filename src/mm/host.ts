@@ -106,6 +106,11 @@ export class Host {
    * when it holds one pin per folio, as io_uring's buffer coalescing does.
    */
   readonly folioPinLedger = new PfnCounts();
+  /**
+   * What each whole-folio pin reaches: head pfn -> (first page × 2^20 + pages) -> pins. io_uring keeps
+   * one pin per folio but reaches only its buffer's pages, so only those count as pinned (pinnedPages).
+   */
+  readonly folioPinReach = new Map<number, Map<number, number>>();
   /** Bumped whenever a page-table page is freed: cached table pointers older than this may be detached. */
   ptGen = 0;
   /** The kernel log (printk ring), newest last; see debug.ts. */
@@ -252,8 +257,16 @@ export class Host {
 
   /** Outstanding pins covering page `page` of f, by the ledger: its own and its folio's. */
   pinnedPages(f: number, page: number): number {
-    const head = this.ft.pfn[f]!;
-    return this.pagePins(f, page) + (this.folioPinLedger.size > 0 ? this.folioPinLedger.get(head) : 0);
+    const n = this.pagePins(f, page);
+    if (this.folioPinLedger.size === 0) return n;
+    const reach = this.folioPinReach.get(this.ft.pfn[f]!);
+    if (reach === undefined) return n;
+    let m = n;
+    for (const [key, pins] of reach) {
+      const start = Math.floor(key / 2 ** 20);
+      if (page >= start && page < start + (key % 2 ** 20)) m += pins;
+    }
+    return m;
   }
 
   /** Outstanding pins taken on page `page` of f itself (not whole-folio pins). */

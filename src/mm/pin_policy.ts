@@ -87,12 +87,12 @@ export interface PinAccounting {
   addPin(host: Host, f: number, page: number): void;
   /**
    * The caller's pin on page `page` now stands for the whole folio (it keeps
-   * one pin per folio and will use every page, as io_uring's coalesced
-   * buffers do). The folio counters do not change.
+   * one pin per folio, as io_uring's coalesced buffers do), and reaches pages
+   * [page, page + nr). The folio counters do not change.
    */
-  toFolioPin(host: Host, f: number, page: number): void;
-  /** Drop one whole-folio pin. */
-  putFolioPin(host: Host, f: number, flags: number): void;
+  toFolioPin(host: Host, f: number, page: number, nr: number): void;
+  /** Drop one whole-folio pin, kept on page `page`. */
+  putFolioPin(host: Host, f: number, page: number, flags: number): void;
   /** folio_maybe_dma_pinned as this design can answer it for pages [page, page + nr) of f. */
   maybePinned(host: Host, f: number, page: number, nr: number, q: PinQuery): boolean;
   /** Is f held by an exclusive pin? (false where FOLL_EXCLUSIVE does not exist) */
@@ -179,13 +179,13 @@ export class UpstreamPins implements PinAccounting {
     pinAcquired(host, f, page, 1);
   }
 
-  toFolioPin(host: Host, f: number, page: number): void {
-    pinBecomesFolioPin(host, f, page);
+  toFolioPin(host: Host, f: number, page: number, nr: number): void {
+    pinBecomesFolioPin(host, f, page, nr);
   }
 
-  putFolioPin(host: Host, f: number, _flags: number): void {
+  putFolioPin(host: Host, f: number, page: number, _flags: number): void {
     // The folio counters do not know which page a pin was taken on.
-    folioPinReleased(host, f);
+    folioPinReleased(host, f, page);
     this.dropCounters(host, f, 1);
   }
 
@@ -252,16 +252,40 @@ export function pinReleased(host: Host, f: number, page: number, refs: number): 
   else host.gupLedgerAdd(f, page, -refs, true);
 }
 
-/** Move one pin of page `page` to the folio in the ledger (no vmstat change: the pin stays). */
-export function pinBecomesFolioPin(host: Host, f: number, page: number): void {
+/** A whole-folio pin's reach in Host.folioPinReach: its first page and its page count in one key. */
+const reachKey = (page: number, nr: number): number => page * 2 ** 20 + nr;
+
+/**
+ * Move one pin of page `page` to the folio in the ledger (no vmstat change: the pin stays); it reaches
+ * pages [page, page + nr) of the folio, the caller's buffer.
+ */
+export function pinBecomesFolioPin(host: Host, f: number, page: number, nr: number): void {
+  const head = host.ft.pfn[f]!;
   host.gupLedgerAdd(f, page, -1, true);
-  host.folioPinLedger.add(host.ft.pfn[f]!, 1, 1);
+  host.folioPinLedger.add(head, 1, 1);
+  let reach = host.folioPinReach.get(head);
+  if (reach === undefined) host.folioPinReach.set(head, (reach = new Map()));
+  const key = reachKey(page, nr);
+  reach.set(key, (reach.get(key) ?? 0) + 1);
 }
 
-/** Record the release of one whole-folio pin in vmstat and the ledger. */
-export function folioPinReleased(host: Host, f: number): void {
+/**
+ * Record the release of one whole-folio pin kept on page `page` (its buffer's first page in f) in
+ * vmstat and the ledger. Returns how many pages it reached.
+ */
+export function folioPinReleased(host: Host, f: number, page: number): number {
+  const head = host.ft.pfn[f]!;
   host.stat[NodeStat.NR_FOLL_PIN_RELEASED] += 1;
-  host.folioPinLedger.add(host.ft.pfn[f]!, 1, -1);
+  host.folioPinLedger.add(head, 1, -1);
+  const reach = host.folioPinReach.get(head);
+  if (reach === undefined) return 0;
+  let key = -1;
+  for (const k of reach.keys()) if (Math.floor(k / 2 ** 20) === page || key < 0) key = k;
+  const left = reach.get(key)! - 1;
+  if (left === 0) reach.delete(key);
+  else reach.set(key, left);
+  if (reach.size === 0) host.folioPinReach.delete(head);
+  return key % 2 ** 20;
 }
 
 /** folio_maybe_dma_pinned through the host's policy. */

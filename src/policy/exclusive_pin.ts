@@ -93,9 +93,9 @@ export class ExclusivePins extends UpstreamPins {
     super.put(host, f, page, refs, flags);
   }
 
-  override putFolioPin(host: Host, f: number, flags: number): void {
+  override putFolioPin(host: Host, f: number, page: number, flags: number): void {
     if (flags & FOLL_EXCLUSIVE) this.dropExclusive(host, f);
-    super.putFolioPin(host, f, flags);
+    super.putFolioPin(host, f, page, flags);
   }
 
   override addPin(host: Host, f: number, page: number): void {

@@ -56,8 +56,10 @@ abstract class RefPerPin implements PinAccounting {
   protected abstract count(host: Host, f: number, page: number, refs: number, at: PinQuery): void;
   protected abstract uncount(host: Host, f: number, page: number, refs: number): void;
   /** A page pin becomes a pin of the whole folio, and one is dropped: the design's own structure. */
-  protected abstract countToFolio(host: Host, f: number, page: number): void;
-  protected abstract uncountFolio(host: Host, f: number): void;
+  /** The pin on `page` now stands for the folio and reaches pages [page, page + nr). */
+  protected abstract countToFolio(host: Host, f: number, page: number, nr: number): void;
+  /** Undo countToFolio(f, page, nr). */
+  protected abstract uncountFolio(host: Host, f: number, page: number, nr: number): void;
   abstract maybePinned(host: Host, f: number, page: number, nr: number, q: PinQuery): boolean;
   abstract metadataBytes(host: Host): number;
   abstract audit(host: Host, f: number, pins: number): string | null;
@@ -88,14 +90,13 @@ abstract class RefPerPin implements PinAccounting {
     pinAcquired(host, f, page, 1);
   }
 
-  toFolioPin(host: Host, f: number, page: number): void {
-    this.countToFolio(host, f, page);
-    pinBecomesFolioPin(host, f, page);
+  toFolioPin(host: Host, f: number, page: number, nr: number): void {
+    this.countToFolio(host, f, page, nr);
+    pinBecomesFolioPin(host, f, page, nr);
   }
 
-  putFolioPin(host: Host, f: number, _flags: number): void {
-    folioPinReleased(host, f);
-    this.uncountFolio(host, f);
+  putFolioPin(host: Host, f: number, page: number, _flags: number): void {
+    this.uncountFolio(host, f, page, folioPinReleased(host, f, page));
     host.folioPut(f, 1);
   }
 
@@ -142,13 +143,14 @@ export class ExactPins extends RefPerPin {
   }
 
   /** A whole-folio pin counts on every page of the folio. */
-  protected countToFolio(host: Host, f: number, page: number): void {
+  /** The coalesced pin counts on every page it reaches (the buffer's pages in the folio). */
+  protected countToFolio(host: Host, f: number, page: number, nr: number): void {
     this.uncount(host, f, page, 1);
-    this.count(host, f, 0, 1 << host.ft.order[f]!);
+    this.count(host, f, page, nr);
   }
 
-  protected uncountFolio(host: Host, f: number): void {
-    this.uncount(host, f, 0, 1 << host.ft.order[f]!);
+  protected uncountFolio(host: Host, f: number, page: number, nr: number): void {
+    this.uncount(host, f, page, nr);
   }
 
   maybePinned(host: Host, f: number, page: number, nr: number): boolean {
@@ -399,9 +401,9 @@ export class PageStickyPins extends RefPerPin {
   /** Never cleared: the bit cannot know whether other pins remain. */
   protected uncount(): void {}
 
-  /** A whole-folio pin covers every page of the folio. */
-  protected countToFolio(host: Host, f: number): void {
-    this.mark(host.ft.pfn[f]!, 1 << host.ft.order[f]!);
+  /** A whole-folio pin covers the pages it reaches (GUP marked them already). */
+  protected countToFolio(host: Host, f: number, page: number, nr: number): void {
+    this.mark(host.ft.pfn[f]! + page, nr);
   }
 
   protected uncountFolio(): void {}
@@ -506,14 +508,18 @@ export class PteBitPins extends RefPerPin {
     return 0;
   }
 
-  /** Every mapping of a pinned anonymous page (there is one: it is exclusive) is marked. */
+  /**
+   * Every mapping of a page pinned through GUP (an anonymous pinned page is exclusive: one mapping) is
+   * marked. A whole-folio pin (io_uring's coalesced buffer) is not audited page by page: it stands for
+   * the folio, but io_uring only reaches its buffer's pages, whose entries GUP marked before coalescing.
+   */
   audit(host: Host, f: number): string | null {
     const ft = host.ft;
     if (!(ft.flags[f]! & PG.ANON)) return null;
     const base = ft.pfn[f]!;
     let bad: string | null = null;
     for (let k = 0; k < 1 << ft.order[f]! && bad === null; k++) {
-      if (host.pinnedPages(f, k) === 0) continue;
+      if (host.pagePins(f, k) === 0) continue;
       rmapWalk(host, f, (vma, address) => {
         const addr = address + k * PAGE_SIZE;
         if (addr < vma.start || addr >= vma.end) return false;

@@ -36,7 +36,7 @@ describe('soak', () => {
     });
     try {
       const r = soak({ ops: 5000, seed: 2, knownFindings: ['hugetlb-resv-underflow'] });
-      expect(r.failure?.what).toMatch(/^read 0x[0-9a-f]+ from page \d+ of (anon|hugetlb) 0x[0-9a-f]+, the shadow says 0x[0-9a-f]+$/);
+      expect(r.failure?.what).toMatch(/^read 0x[0-9a-f]+ from page \d+ of (anon|hugetlb) 0x[0-9a-f]+ \(pid \d+\), the shadow says 0x[0-9a-f]+$/);
       expect(r.failure?.recent.length).toBeGreaterThan(0);
       expect(r.ops).toBe(r.failure!.op + 1);
     } finally {

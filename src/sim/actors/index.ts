@@ -7,10 +7,11 @@ import { pinActor } from './pin.js';
 import { postcopyActor, prefetchActor } from './postcopy.js';
 import { collapserActor } from './collapser.js';
 import { scriptActor } from './script.js';
+import { soakActor } from './soak.js';
 import { vfioActor } from './vfio.js';
 import { convertActor, cvmVcpuActor, vmmIoActor } from './cvm.js';
 
-export const ACTOR_KINDS: readonly ActorKind[] = [guestActor, pinActor, vfioActor, forkerActor, churnActor, scriptActor, postcopyActor, prefetchActor, collapserActor, convertActor, vmmIoActor, cvmVcpuActor] as unknown as readonly ActorKind[];
+export const ACTOR_KINDS: readonly ActorKind[] = [guestActor, pinActor, vfioActor, forkerActor, churnActor, scriptActor, postcopyActor, prefetchActor, collapserActor, convertActor, vmmIoActor, cvmVcpuActor, soakActor] as unknown as readonly ActorKind[];
 
 export function actorKind(kind: string): ActorKind<ActorCommon> {
   return ACTOR_KINDS.find((a) => a.kind === kind)!;
