@@ -123,6 +123,8 @@ export const METRICS: readonly Metric[] = [
   m('s2Leaves1g', 'stage-2 1 GiB leaves', 'count', 'higher', 'none', "The VM's stage-2 leaves mapping 1 GiB at the end of the run.", (o) => s2Leaves(o, 3)),
   m('s2Leaves4kMean', 'stage-2 4 KiB leaves (mean)', 'count', 'lower', 'none', 'The 4 KiB stage-2 leaves over the run, time-weighted: how long the guest ran split.', (o) => seriesMean(o, 's2Leaves4k')),
   m('s2Leaves1gMean', 'stage-2 1 GiB leaves (mean)', 'count', 'higher', 'none', 'The 1 GiB stage-2 leaves over the run, time-weighted, in hundredths (for a guest on one 1 GiB page: the percentage of the run it was mapped by one leaf).', (o) => seriesMean(o, 's2Leaves1g', 100)),
+  m('vmemmapBytes', 'vmemmap', 'bytes', 'lower', 'memory', 'struct page bytes behind guest memory at the end (Kernel.gmemStats: one vmemmap page per HVO-optimized huge page, 64 bytes per 4 KiB otherwise; a split page is never optimized; the shared side too).', (o) => gmemSum(o, 'vmemmapBytes')),
+  m('doubleAllocatedBytes', 'allocated twice', 'bytes', 'lower', 'memory', 'Bytes of the shared side (a separate memfd) at guest pages guest_memfd also backs (Kernel.gmemStats).', (o) => gmemSum(o, 'doubleAllocatedBytes')),
   m('s2Zaps', 'stage-2 zaps', 'count', 'lower', 'none', "Stage-2 leaves the VM's MMU zapped (conversions, re-promotions, invalidations).", (o) => s2(o, 'zaps')),
   m('s2TlbFlushes', 'remote TLB flushes per vCPU', 'count', 'lower', 'none', 'kvm_flush_remote_tlbs calls times the vCPUs each reached.', (o) => s2(o, 'vcpuTlbFlushes')),
   m('s2Faults', 'stage-2 faults', 'count', 'lower', 'none', "Stage-2 faults the VM's vCPUs took.", (o) => s2(o, 'faults')),
@@ -134,6 +136,12 @@ function s2(o: RunOutcome, key: 'zaps' | 'vcpuTlbFlushes' | 'faults' | 'eagerPro
   let n = 0;
   for (const vm of o.world.cvms.values()) n += vm.mmu()?.mmu[key] ?? 0;
   return n;
+}
+
+/** A Kernel.gmemStats figure summed over the guest_memfd files of the run's confidential VMs (0 without). */
+function gmemSum(o: RunOutcome, key: 'vmemmapBytes' | 'doubleAllocatedBytes'): number {
+  if (o.world.cvms.size === 0) return 0;
+  return o.world.k.gmemStats().reduce((a, r) => a + r[key], 0);
 }
 
 function s2Leaves(o: RunOutcome, level: number): number {

@@ -125,6 +125,8 @@ export class CocoVm {
       if ((spec.sharedAtBoot ?? 0) > 0) this.convert(0, spec.sharedAtBoot! / PAGE, true);
       return;
     }
+    // gmemHugeShared 'no-longterm-pin': a to-private conversion waits for the VMM's short-term pins in simulated time.
+    k.setGmemPinWaiter((ns) => this.waitForPins(ns));
     const kvm = p.open('/dev/kvm', O_RDWR);
     this.vmFd = p.ioctl(kvm, K.KVM_CREATE_VM, spec.type === 'pkvm' ? K.KVM_VM_TYPE_PKVM_LIKE : K.KVM_X86_SW_PROTECTED_VM);
     p.close(kvm);
