@@ -280,4 +280,11 @@ export class ProgramLog {
   writeIfAsked(): void {
     new KselftestLog(this.program).writeIfAsked(programOutput(this.program, this.run()));
   }
+
+  /** The port's run beside the kernel's (fixture file), and the verdicts they imply compared case by case. */
+  compare(file: string, allow: readonly Allowed[] = []): { model: ProgramRun; kernel: ProgramRun; agreement: Agreement } {
+    const model = this.run();
+    const kernel = parseProgramOutput(this.program, kernelOutput(file));
+    return { model, kernel, agreement: compareVerdicts(programVerdicts(this.cases, model), programVerdicts(this.cases, kernel), allow) };
+  }
 }

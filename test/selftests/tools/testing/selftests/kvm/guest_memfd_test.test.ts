@@ -17,7 +17,7 @@
 import { describe, expect, it } from 'vitest';
 import { Kernel, type Process } from '../../../../../../src/index.js';
 import * as U from '../../../../../../src/uapi/index.js';
-import { ProgramLog, compareVerdicts, expectAgreement, kernelOutput, parseProgramOutput, programVerdicts } from '../../../../kselftest.js';
+import { ProgramLog, expectAgreement } from '../../../../kselftest.js';
 import { type KvmVm, TEST_ASSERT, __vm_create_guest_memfd, ccall, errno, getpagesize, kvm_has_cap, vm_create_barebones, vm_create_guest_memfd } from './kvm_util.js';
 
 const EINVAL = 22;
@@ -188,10 +188,9 @@ describe('guest_memfd_test.c', () => {
   it('agrees with real Linux 6.12: the same output and exit status (no TAP), so the same 7 verdicts', (ctx) => {
     if (!log.complete()) ctx.skip('not every case ran (a filtered run)');
     log.writeIfAsked();
-    const kernel = parseProgramOutput('guest_memfd_test', kernelOutput('guest_memfd_test.tap'));
-    expect(log.run()).toEqual(kernel);
-    const a = compareVerdicts(programVerdicts(log.cases, log.run()), programVerdicts(log.cases, kernel));
-    expectAgreement(a);
-    expect(a.agree).toBe(7);
+    const { model, kernel, agreement } = log.compare('guest_memfd_test.tap');
+    expect(model).toEqual(kernel);
+    expectAgreement(agreement);
+    expect(agreement.agree).toBe(7);
   });
 });

@@ -18,7 +18,7 @@
 import { describe, expect, it } from 'vitest';
 import { Kernel, type Process, SignalError, SyscallError } from '../../../../../../src/index.js';
 import * as U from '../../../../../../src/uapi/index.js';
-import { ProgramLog, compareVerdicts, expectAgreement, kernelOutput, parseProgramOutput, programVerdicts } from '../../../../kselftest.js';
+import { ProgramLog, expectAgreement } from '../../../../kselftest.js';
 
 const MIN_FREE_PAGES = 20;
 /** common number of pages to map/allocate */
@@ -276,10 +276,9 @@ describe('hugetlb-madvise', () => {
   it('agrees with real Linux 6.12: the same output (none) and exit status (0), so the same verdict', (ctx) => {
     if (!log.complete()) ctx.skip('not every case ran (a filtered run)');
     log.writeIfAsked();
-    const kernel = parseProgramOutput('hugetlb-madvise', kernelOutput('hugetlb-madvise.tap'));
-    expect(log.run()).toEqual(kernel);
-    const a = compareVerdicts(programVerdicts(log.cases, log.run()), programVerdicts(log.cases, kernel));
-    expectAgreement(a);
-    expect(a.agree).toBe(1);
+    const { model, kernel, agreement } = log.compare('hugetlb-madvise.tap');
+    expect(model).toEqual(kernel);
+    expectAgreement(agreement);
+    expect(agreement.agree).toBe(1);
   });
 });
