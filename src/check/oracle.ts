@@ -105,6 +105,7 @@ export function checkKernel(host: Host, vfs: Vfs, procs: readonly CheckedProcess
   acc.swap.cacheRefs((f, n) => (acc.refs[f]! += n));
 
   for (const p of procs) if (p.mm !== null) checkMm(host, acc, p.pid, p.mm);
+  checkAnonVmaCounts(acc, procs);
   acc.swap.check((v) => push(acc, v));
   checkSwapAreas(host, vfs, (v) => push(acc, v));
   const cacheStats = checkPageCaches(host, acc, vfs, liveMms);
@@ -906,5 +907,32 @@ function checkContent(host: Host, acc: Acc): void {
   if (!host.content.isZero(host.zeroPage, 0, PAGE_SIZE)) push(acc, { name: 'content-mismatch', message: 'the zero page is not zero', pfn: host.ft.pfn[host.zeroPage] });
   if (host.hugeZeroFolio !== 0 && !host.content.isZero(host.hugeZeroFolio, 0, 512 * PAGE_SIZE)) {
     push(acc, { name: 'content-mismatch', message: 'the huge zero page is not zero', pfn: host.ft.pfn[host.hugeZeroFolio] });
+  }
+}
+
+/**
+ * anon_vma reuse at fork rests on two counters: num_active_vmas (VMAs whose own anon_vma it is) and
+ * num_children (anon_vmas still linked to some VMA whose parent it is, plus a root's link to itself).
+ */
+function checkAnonVmaCounts(acc: Acc, procs: readonly { mm: MmStruct | null }[]): void {
+  const active = new Map<AnonVma, number>();
+  const linked = new Set<AnonVma>();
+  for (const p of procs) {
+    if (p.mm === null) continue;
+    for (const v of p.mm.vmas) {
+      if (v.anonVma !== null) active.set(v.anonVma, (active.get(v.anonVma) ?? 0) + 1);
+      for (const av of v.avc) linked.add(av);
+    }
+  }
+  const children = new Map<AnonVma, number>();
+  for (const av of linked) {
+    const parent = av.parent ?? av;
+    children.set(parent, (children.get(parent) ?? 0) + 1);
+  }
+  for (const av of linked) {
+    const a = active.get(av) ?? 0;
+    if (av.numActiveVmas !== a) push(acc, { name: 'anon-vma-counts', message: `anon_vma ${av.id}: num_active_vmas ${av.numActiveVmas}, ${a} VMAs have it as their own`, expected: a, actual: av.numActiveVmas });
+    const c = children.get(av) ?? 0;
+    if (av.numChildren !== c) push(acc, { name: 'anon-vma-counts', message: `anon_vma ${av.id}: num_children ${av.numChildren}, ${c} linked anon_vmas have it as parent`, expected: c, actual: av.numChildren });
   }
 }

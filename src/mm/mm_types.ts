@@ -91,6 +91,10 @@ export class AnonVma implements FolioOwner {
   readonly root: AnonVma;
   /** VMAs linked to this anon_vma through anon_vma_chain (its interval tree). */
   readonly vmas = new Set<Vma>();
+  /** anon_vma->num_children: anon_vmas whose parent this is, plus one for a root (its own parent). */
+  numChildren = 0;
+  /** anon_vma->num_active_vmas: VMAs whose vma->anon_vma this is. */
+  numActiveVmas = 0;
 
   constructor(
     readonly id: number,

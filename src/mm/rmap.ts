@@ -405,36 +405,61 @@ export function anonVmaPrepare(host: Host, vma: Vma): AnonVma {
       break;
     }
   }
-  if (av === null) av = new AnonVma(host.newId(), null);
+  if (av === null) {
+    av = new AnonVma(host.newId(), null);
+    // A new root is its own parent.
+    av.numChildren++;
+  }
   anonVmaLink(vma, av);
   vma.anonVma = av;
+  av.numActiveVmas++;
   return av;
 }
 
-// mirrors mm/rmap.c:anon_vma_clone (dst joins every anon_vma of src)
+/** A VMA made from src (split, mremap's copy, a merge): it joins every anon_vma of src and shares src's own. */
+// mirrors mm/rmap.c:anon_vma_clone (dst->anon_vma already set, as vm_area_dup and dup_anon_vma leave it)
 export function anonVmaClone(dst: Vma, src: Vma): void {
   for (const av of src.avc) anonVmaLink(dst, av);
   dst.anonVma = src.anonVma;
+  if (dst.anonVma !== null) dst.anonVma.numActiveVmas++;
 }
 
 /**
  * At fork: the child VMA joins the parent's anon_vmas (so rmap of old folios
- * finds it) and gets its own anon_vma for folios it creates.
+ * finds it). For folios it creates it reuses the oldest of them that no VMA
+ * has as its own and that has at most one child (never a root: it is its own
+ * parent and has a child), or gets a new one: without that reuse, a process
+ * that forks, exits and leaves its child to fork again would grow every
+ * VMA's chain by one anon_vma per generation.
  */
-// mirrors mm/rmap.c:anon_vma_fork
+// mirrors mm/rmap.c:anon_vma_fork (with anon_vma_clone's reuse)
 export function anonVmaFork(host: Host, child: Vma, parent: Vma): void {
   child.avc = [];
   child.anonVma = null;
   if (parent.anonVma === null) return;
-  for (const av of parent.avc) anonVmaLink(child, av);
+  for (const av of parent.avc) {
+    anonVmaLink(child, av);
+    if (child.anonVma === null && av.numChildren < 2 && av.numActiveVmas === 0) child.anonVma = av;
+  }
+  if (child.anonVma !== null) {
+    child.anonVma.numActiveVmas++;
+    return;
+  }
   const own = new AnonVma(host.newId(), parent.anonVma);
   anonVmaLink(child, own);
   child.anonVma = own;
+  own.numActiveVmas++;
+  parent.anonVma.numChildren++;
 }
 
 // mirrors mm/rmap.c:unlink_anon_vmas
 export function unlinkAnonVmas(vma: Vma): void {
-  for (const av of vma.avc) av.vmas.delete(vma);
+  for (const av of vma.avc) {
+    av.vmas.delete(vma);
+    // An anon_vma no VMA links to any more is freed: its parent has one child less.
+    if (av.vmas.size === 0) (av.parent ?? av).numChildren--;
+  }
+  if (vma.anonVma !== null) vma.anonVma.numActiveVmas--;
   vma.avc = [];
 }
 
