@@ -128,4 +128,12 @@ describe('folioCells', () => {
     expect(cells.every((c) => c.c0 >= 0 && c.c1 <= perRow && c.c1 > c.c0)).toBe(true);
     expect(cells.length).toBeLessThan(40);
   });
+
+  it('fits a 1 GiB folio map in 900 px across', () => {
+    const big: FolioMap = { design: s.designs[0]!.id, pfn: 0, order: 18, caption: 'a PUD-sized folio', runs: [{ state: 'shared', count: 2048 }, { state: 'private', count: 2 ** 18 - 2048 }] };
+    const chart = scenarioCharts({ ...s, folioMaps: [big] }).find((c) => c.id.startsWith('folio:'))!;
+    const panel = (chart.spec as unknown as { vconcat: { width: number; height: number }[] }).vconcat[0]!;
+    expect(panel.width).toBeCloseTo(900, 6);
+    expect(panel.height).toBe(16 * 14);
+  });
 });

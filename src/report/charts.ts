@@ -407,7 +407,8 @@ function folioChart(s: ScenarioReport): ChartSpec | undefined {
     const rows = Math.max(1, Math.ceil(total / perRow));
     const values = folioCells(map).map((c) => ({ ...c, r1: c.row + 1 }));
     rects += values.length;
-    const cellPx = cells ? 14 : Math.max(2, Math.floor(900 / perRow));
+    // A 1 GiB folio's rows hold 16,384 subpages: fit them in 900 px (a fraction of a pixel each) rather than 32,768.
+    const cellPx = cells ? 14 : perRow > 450 ? 900 / perRow : Math.floor(900 / perRow);
     return {
       title: {
         text: designLabel(s, map.design),

@@ -33,9 +33,22 @@ export function expectedMarksFromData(report: Report): Map<string, Partial<Recor
     }
     // Timeline: one bar per event.
     if (s.timeline.length > 0) out.set(`timeline:${s.name}`, { rect: s.timeline.length });
-    // Folio maps of up to 1024 subpages: one cell per subpage.
-    if (s.folioMaps.length > 0)
-      out.set(`folio:${s.name}`, { rect: s.folioMaps.reduce((a, f) => a + f.runs.reduce((b, r) => b + r.count, 0), 0) });
+    // Folio maps of up to 1024 subpages: one cell per subpage; larger ones (a 1 GiB folio): one rect per run per row it
+    // touches, in 16 rows.
+    if (s.folioMaps.length > 0) out.set(`folio:${s.name}`, { rect: s.folioMaps.reduce((a, f) => a + folioRects(f.runs), 0) });
   }
   return out;
+}
+
+function folioRects(runs: readonly { count: number }[]): number {
+  const total = runs.reduce((b, r) => b + r.count, 0);
+  if (total <= 1024) return total;
+  const perRow = Math.ceil(total / 16);
+  let n = 0;
+  let at = 0;
+  for (const r of runs) {
+    n += Math.floor((at + r.count - 1) / perRow) - Math.floor(at / perRow) + 1;
+    at += r.count;
+  }
+  return n;
 }
