@@ -46,11 +46,16 @@ if (process.argv[2] === '--child') {
     const sec = median(rs.map((r) => r.seconds));
     const rss = median(rs.map((r) => r.peakRssMiB));
     const opsPerSec = rs[0]!.ops / sec;
-    results[name] = { op: rs[0]!.op, runs, medianSeconds: sec, opsPerSecond: opsPerSec, medianPeakRssMiB: rss, target: rs[0]!.target, seconds: rs.map((r) => r.seconds) };
+    results[name] = { op: rs[0]!.op, runs, medianSeconds: sec, opsPerSecond: opsPerSec, medianPeakRssMiB: rss, target: rs[0]!.target, seconds: rs.map((r) => r.seconds), ...(rs[rs.length - 1]!.extra !== undefined ? { extra: rs[rs.length - 1]!.extra } : {}) };
     rows.push([name, rs[0]!.op, sec.toFixed(3), Math.round(opsPerSec).toLocaleString('en-US'), rss.toFixed(0), rs[0]!.target]);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const r of rows) process.stdout.write(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ') + '\n');
+  // Figures besides the time, from each scenario's last run.
+  for (const name of names) {
+    const extra = (results[name] as { extra?: Record<string, unknown> }).extra;
+    if (extra !== undefined) process.stdout.write(`${name}: ${Object.entries(extra).map(([k, v]) => `${k} ${String(v)}`).join(', ')}\n`);
+  }
   const machine = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30) };
   process.stdout.write(`\nmachine: ${machine.cpu}, ${machine.cpus} cpus, ${machine.memoryGiB} GiB, node ${machine.node}; median of ${runs} runs\n`);
   writeFileSync(new URL('results.json', new URL('../../bench/', import.meta.url)), JSON.stringify({ machine, results }, null, 2) + '\n');

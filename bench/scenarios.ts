@@ -3,7 +3,7 @@
  * peak RSS is its own. A scenario returns what it measured: the operations it
  * timed and how long they took.
  */
-import { FOLL_WRITE, Kernel } from '../src/index.js';
+import { FOLL_WRITE, Kernel, kvmGuest } from '../src/index.js';
 import * as U from '../src/uapi/index.js';
 
 export interface Measurement {
@@ -13,6 +13,8 @@ export interface Measurement {
   seconds: number;
   /** The issue's target, for the report. */
   target: string;
+  /** Figures the scenario reports besides the time (printed after the table). */
+  extra?: Record<string, number | string>;
 }
 
 const RW = U.PROT_READ | U.PROT_WRITE;
@@ -201,6 +203,30 @@ export const scenarios: Record<string, () => Measurement | Promise<Measurement>>
     if (p.pagemap(prim + GiB - 4096).mappedBy !== 4096 || k.check().length !== 0) throw new Error('continue went wrong');
     return { op: '4 KiB UFFDIO_CONTINUE into a 1 GiB HugeTLB page (HGM)', ops: 262144, seconds, target: '<= 0.3 s for all' };
   },
+  /**
+   * A 16 TiB SW_PROTECTED VM on 1 GiB HugeTLB-backed guest_memfd folios
+   * (in-place conversion: every page private): boot with 16,384 1 GiB pages,
+   * create the VM and the file, bind it in 16 memslots of 1 TiB, and fault
+   * every GiB in with KVM_PRE_FAULT_MEMORY (16,384 1 GiB stage-2 leaves).
+   */
+  'gmem-16t-fault-1g': () => {
+    const pages = 16384;
+    let leaves: number[] = [];
+    const seconds = time(() => {
+      const k = new Kernel({ memory: '17TiB', hugetlb: { '1GiB': pages }, kvm: { guestMemfd: 'mainline', inPlaceConversion: true, hugetlb: true } });
+      const p = k.spawn();
+      const vm = p.ioctl(p.open('/dev/kvm', U.O_RDWR), U.KVM_CREATE_VM, U.KVM_X86_SW_PROTECTED_VM);
+      const fd = p.ioctl(vm, U.KVM_CREATE_GUEST_MEMFD, { size: pages * GiB, flags: U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_1GB });
+      // A memslot holds at most 2^31 - 1 pages: 1 TiB slots.
+      for (let i = 0; i < 16; i++) p.ioctl(vm, U.KVM_SET_USER_MEMORY_REGION2, { slot: i, flags: U.KVM_MEM_GUEST_MEMFD, guest_phys_addr: i * 1024 * GiB, memory_size: 1024 * GiB, userspace_addr: 0, guest_memfd: fd, guest_memfd_offset: i * 1024 * GiB });
+      const cpu = p.ioctl(vm, U.KVM_CREATE_VCPU, 0);
+      p.ioctl(cpu, U.KVM_PRE_FAULT_MEMORY, { gpa: 0, size: pages * GiB, flags: 0 });
+      leaves = k.kvmStats()[0]!.mmu.leaves;
+    });
+    if (leaves[3] !== pages || leaves[1]! + leaves[2]! !== 0) throw new Error(`expected ${pages} 1 GiB leaves, got ${leaves.join(',')}`);
+    return { op: 'boot + VM + guest_memfd + bind + fault 16 TiB at 1 GiB', ops: pages, seconds, target: '<= 1 s, <= 256 MiB RSS' };
+  },
+  ...Object.fromEntries(['split', 'no-longterm-pin', 'pfnmap', 'separate-shared'].map((d) => [`gmem-convert-1m-${d}`, () => gmemConvert(d)])),
   /** `foliosim compare` over every built-in scenario, one thread: the CLI loaded, run and rendered, from a cold process. */
   'compare-j1': () => compareAll(1),
   /** The same with --jobs 2: this thread and one worker thread. */
@@ -252,4 +278,98 @@ async function compareAll(jobs: number, repeats?: number): Promise<Measurement> 
   if (code !== 0) throw new Error(`foliosim compare exited ${code}`);
   const what = repeats === undefined ? 'every built-in scenario' : `every built-in scenario, --repeats ${repeats}`;
   return { op: `foliosim compare, ${what}, --jobs ${jobs}`, ops: 1, seconds, target: repeats === undefined ? '<= 5 s on 2 cores' : '--jobs 2 faster than --jobs 1' };
+}
+
+/** Conversions gmem-convert-1m-<design> makes (GMEM_CONVERSIONS overrides, for profiling a smaller run). */
+const GMEM_CONVERSIONS = Number(process.env.GMEM_CONVERSIONS ?? 1_000_000);
+/**
+ * Under 'split' each to-shared conversion splits a 1 GiB folio into 262,144
+ * folios (after restoring 4,095 vmemmap pages) and the to-private one merges
+ * it back: about 60 ms of model time a conversion, so the scenario stops
+ * after this many (its rate is what it reports; 1M would take hours).
+ */
+const GMEM_SPLIT_CONVERSIONS = 100;
+
+/**
+ * A 1 TiB SW_PROTECTED guest on 1 GiB HugeTLB-backed guest_memfd folios,
+ * fully faulted private at 1 GiB (untimed), then GMEM_CONVERSIONS 4 KiB
+ * conversions with KVM_SET_MEMORY_ATTRIBUTES2, alternating to shared (a
+ * random page) and back to private (that page), each followed by the
+ * guest's re-fault of the page: one KVM_RUN of a vCPU reading it through the
+ * stage-2 MMU. Timed: the conversions and the re-faults. The figures after
+ * the table are taken with one page shared (one more to-shared conversion
+ * and re-fault, untimed).
+ */
+function gmemConvert(design: string): Measurement {
+  const size = 1024 * GiB;
+  const k = new Kernel({ memory: '1100GiB', hugetlb: { '1GiB': 1024 }, hugetlbOptimizeVmemmap: true, kvm: { guestMemfd: 'mainline', inPlaceConversion: true, hugetlb: true }, policy: { gmemHugeShared: design } });
+  const p = k.spawn();
+  const vm = p.ioctl(p.open('/dev/kvm', U.O_RDWR), U.KVM_CREATE_VM, U.KVM_X86_SW_PROTECTED_VM);
+  const separate = design === 'separate-shared';
+  const fd = p.ioctl(vm, U.KVM_CREATE_GUEST_MEMFD, { size, flags: U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_1GB | (separate ? 0n : U.GUEST_MEMFD_FLAG_MMAP) });
+  let uaddr = 0;
+  if (separate) {
+    // The VMM's shared memory: a memfd placed 1 GiB-aligned, as userspace_addr must be congruent with the GPA.
+    const memfd = p.memfd_create('shared', 0);
+    p.ftruncate(memfd, size);
+    const r = p.mmap(0, size + GiB, U.PROT_NONE, ANON | U.MAP_NORESERVE, -1, 0);
+    uaddr = p.mmap(Math.ceil(r / GiB) * GiB, size, RW, U.MAP_SHARED | U.MAP_FIXED, memfd, 0);
+  }
+  p.ioctl(vm, U.KVM_SET_USER_MEMORY_REGION2, { slot: 0, flags: U.KVM_MEM_GUEST_MEMFD, guest_phys_addr: 0, memory_size: size, userspace_addr: uaddr, guest_memfd: fd, guest_memfd_offset: 0 });
+  const cpu = p.ioctl(vm, U.KVM_CREATE_VCPU, 0);
+  p.ioctl(cpu, U.KVM_PRE_FAULT_MEMORY, { gpa: 0, size, flags: 0 });
+  // The guest reads the page the host names, then reports back: one KVM_RUN per re-fault.
+  const cmd = { gpa: 0 };
+  p.kvm_vcpu_guest(cpu, (function* () {
+    for (;;) {
+      yield* kvmGuest.readU8(cmd.gpa);
+      yield* kvmGuest.GUEST_SYNC(0);
+    }
+  })());
+  const arg = { offset: 0, size: 4096, attributes: 0, flags: 0, error_offset: 0 };
+  let seed = 0x9e3779b9;
+  const npages = size / 4096;
+  let page = 0;
+  const step = (priv: boolean) => {
+    if (!priv) {
+      // xorshift32: deterministic, cheap.
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      page = Math.floor(((seed >>> 0) / 2 ** 32) * npages);
+    }
+    arg.offset = page * 4096;
+    arg.attributes = priv ? U.KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+    p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, arg);
+    cmd.gpa = page * 4096;
+    p.ioctl(cpu, U.KVM_RUN, 0);
+  };
+  const n = design === 'split' ? Math.min(GMEM_CONVERSIONS, GMEM_SPLIT_CONVERSIONS) : GMEM_CONVERSIONS;
+  (globalThis as { gc?: () => void }).gc?.();
+  const seconds = time(() => {
+    for (let i = 0; i < n; i++) step(i % 2 === 1);
+  });
+  const done = k.gmemStats()[0]!;
+  if (done.conversions.ok + done.conversions.waited !== n) throw new Error(`conversions: ${JSON.stringify(done.conversions)}`);
+  step(false);
+  const st = k.gmemStats()[0]!;
+  if (n <= 20_000 && k.check().length !== 0) throw new Error('check found violations');
+  const vmstat = k.vmstat();
+  return {
+    op: `4 KiB conversion + guest re-fault, 1 TiB guest on 1 GiB folios (${design}${n < GMEM_CONVERSIONS ? `, first ${n} conversions only` : ''})`,
+    ops: n,
+    seconds,
+    target: '>= 300,000 conversions/s, <= 2 GiB RSS',
+    extra: {
+      splitHugePages: st.splitHugePages,
+      vmemmapBytes: st.vmemmapBytes,
+      doubleAllocatedBytes: st.doubleAllocatedBytes,
+      s2Leaves4k2m1g: st.s2Leaves.slice(1).join('/'),
+      s2TableBytes: st.s2TableBytes,
+      hostPageTableBytes: st.hostPageTableBytes,
+      nrPageTablePages: vmstat.nr_page_table_pages ?? 0,
+      nrSecPageTablePages: vmstat.nr_sec_page_table_pages ?? 0,
+      simulatedMeanConversionNs: Math.round(done.conversions.meanNs),
+    },
+  };
 }

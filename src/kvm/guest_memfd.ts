@@ -47,6 +47,15 @@
  * an all-private range, and KVM maps it huge; the pieces map at 4 KiB. The
  * split page keeps one reference on each piece (hugetlbSplitFolio), so a
  * piece's "safe" refcount is the page cache's plus that one.
+ *
+ * The other gmemHugeShared designs (seeds 000/001; docs/POLICIES.md) keep the
+ * huge folio whole, and KVM maps the largest aligned block of it whose
+ * attributes are uniform: 'no-longterm-pin' maps shared pages of the HugeTLB
+ * folio at 4 KiB in host page tables, refuses FOLL_LONGTERM on it (its
+ * mapping's gupPolicy) and makes a to-private conversion wait for short-term
+ * pins (GMEM_PIN_WAIT_MAX_NS); 'pfnmap' maps them with special PTEs of a
+ * VM_PFNMAP VMA; 'separate-shared' refuses host mmap of a HugeTLB file and
+ * discards the side pages leave on conversion. gmemReport gives the metrics.
  */
 import type { ErrnoName } from '../uapi/errno.js';
 import { errno } from '../uapi/errno.js';

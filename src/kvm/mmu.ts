@@ -46,13 +46,34 @@ export function s2TableAlloc(host: Host, mmu: { stats: { tablePages: number } } 
   if (f === 0) return null;
   host.stat[NodeStat.NR_SECONDARY_PAGETABLE]++;
   if (mmu !== null) mmu.stats.tablePages++;
-  return new PageTableClass(level, f);
+  // The struct kvm_mmu_page comes from a cache (mmu_page_header_cache); the page itself from the page allocator.
+  const t = tableCache[level]!.pop();
+  if (t === undefined) return new PageTableClass(level, f);
+  (t as { folio: number }).folio = f;
+  return t;
 }
+
+/**
+ * Freed stage-2 table objects by level, reused by s2TableAlloc (the model's
+ * kmem cache of kvm_mmu_page headers: a table page freed and another
+ * allocated is the common case of splitting and re-promoting a huge leaf,
+ * and three typed arrays a time were the conversion benchmark's GC load).
+ * Only the JS objects are cached: the page goes back to the allocator.
+ */
+const tableCache: PageTable[][] = [[], [], [], [], []];
+const TABLE_CACHE_MAX = 64;
 
 function s2TableFree(host: Host, mmu: KvmMmu, t: PageTable): void {
   host.stat[NodeStat.NR_SECONDARY_PAGETABLE]--;
   mmu.stats.tablePages--;
   host.folioPut(t.folio);
+  const cache = tableCache[t.level]!;
+  if (cache.length >= TABLE_CACHE_MAX) return;
+  t.fl.fill(0);
+  t.kids?.fill(undefined);
+  t.used = 0;
+  t.deposit = null;
+  cache.push(t);
 }
 
 /** A new, empty stage-2 MMU (its root table), or null without memory. */
@@ -313,7 +334,8 @@ export function kvmArchPostSetMemoryAttributes(kvm: Kvm, slot: KvmMemorySlot, st
 /** MIXED for every huge page wholly inside a new slot. */
 // mirrors arch/x86/kvm/mmu/mmu.c:kvm_mmu_init_memslot_memory_attributes
 export function kvmMmuInitMemslotMemoryAttributes(kvm: Kvm, slot: KvmMemorySlot): void {
-  if (!kvm.hasPrivateMem) return;
+  // v8 in-place conversion: no per-VM attributes (CONFIG_KVM_VM_MEMORY_ATTRIBUTES off), so no MIXED flags to compute.
+  if (!kvm.hasPrivateMem || kvm.cfg.inPlaceConversion) return;
   for (let level = PgLevel.L2M; level <= MAX_HUGE_PAGE_LEVEL; level++) {
     const per = PAGES_PER_LEVEL[level];
     const end = Math.floor(slot.endGfn / per) * per;
