@@ -217,19 +217,18 @@ export function thpVmaAllowableOrder(host: Host, vma: Vma, vmFlags: number, tvaF
 // mm registration.
 
 /**
- * hugepage_pmd_enabled: may khugepaged collapse anything at all? Anonymous
- * memory by the PMD size's per-size `enabled` (which may inherit `enabled`); shmem by shmem_enabled alone (its PMD size inherits
- * it), so a tmpfs mounted huge=always under shmem_enabled=never does not wake
- * khugepaged, as in Linux.
+ * hugepage_pmd_enabled: may khugepaged collapse anything at all? Only the
+ * anonymous PMD size decides, by its per-size `enabled` (which may inherit
+ * `enabled`): 6.12 has no shmem term (shmem_hpage_pmd_enabled came in 6.13),
+ * so with anonymous THP off khugepaged does not run for shmem either, whatever
+ * shmem_enabled or huge= say.
  */
-// mirrors mm/khugepaged.c:hugepage_pmd_enabled (with shmem_hpage_pmd_enabled; CONFIG_READ_ONLY_THP_FOR_FS is not set)
+// mirrors mm/khugepaged.c:hugepage_pmd_enabled (6.12.118; CONFIG_READ_ONLY_THP_FOR_FS is not set, as in Debian's config)
 function hugepagePmdEnabled(host: Host): boolean {
   const thp = host.cfg.thp;
   const pmd = 1 << HPAGE_PMD_ORDER;
   if ((thp.anonOrders.always | thp.anonOrders.madvise) & pmd) return true;
-  if (thp.anonOrders.inherit & pmd && thp.enabled !== 'never') return true;
-  const shmem = thp.shmemEnabled;
-  return shmem !== 'deny' && shmem !== 'never';
+  return (thp.anonOrders.inherit & pmd) !== 0 && thp.enabled !== 'never';
 }
 
 // mirrors mm/khugepaged.c:__khugepaged_enter
