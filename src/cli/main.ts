@@ -153,7 +153,7 @@ export function buildProgram(): Command {
     .option('-n, --ops <n>', 'operations in all', positiveInt('a number of operations'), 100_000)
     .option('--seed <n>', 'first seed (each stream takes the next)', seedArg, 1)
     .option('--policy <key=value>', 'a policy choice for the kernel (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
-    .option('--all-policies', 'split the operations over every pin-accounting and exclusive-pin design')
+    .option('--all-policies', 'split the operations over every design the policy registry has (pin accounting, exclusive pins, HGM mapcounts and notifiers, guest_memfd huge-shared designs, stage-2 re-coalescing)')
     .option('-j, --jobs <n>', 'worker threads, each running its own stream', positiveInt('a number of threads'))
     .option('--check-every <n>', 'kernel.check() after this many operations', positiveInt('a number of operations'), 1000)
     .option('--no-shrink', 'report a failing stream without shrinking it')

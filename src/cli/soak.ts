@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import Tinypool from 'tinypool';
 import type { KernelOptions } from '../kernel.js';
-import { EXCLUSIVE_PIN, PIN_ACCOUNTING } from '../policy/registry.js';
+import { COLLAPSE_NOTIFIER, DEFAULT_POLICY, EXCLUSIVE_PIN, GMEM_HUGE_SHARED, HGM_MAPCOUNT, PIN_ACCOUNTING, S2_RECOALESCE } from '../policy/registry.js';
 import { replayScenario, shrinkStream } from '../soak/shrink.js';
 import { type SoakResult, soak } from '../soak/soak.js';
 import type { SoakTask } from '../soak/worker.js';
@@ -32,20 +32,37 @@ type Policy = NonNullable<KernelOptions['policy']>;
 /**
  * Oracle findings reported by name and not failures: Linux's own behaviour
  * (hugetlb-resv-underflow: real 6.12 shows it too; docs/INVARIANTS.md), and a
- * design's declared flaw (a pin design that may miss pins lets fork share a
- * pinned page: pinned-anon-not-exclusive, as fork-with-pins declares it).
+ * design's declared flaw: a pin design that may miss pins lets fork share a
+ * pinned page (pinned-anon-not-exclusive, as fork-with-pins declares it); the
+ * pgtable HGM mapcount outlives a truncation (hgm-mapcount-after-truncate).
  */
 function knownFindings(p: Policy): string[] {
   const known = ['hugetlb-resv-underflow'];
   if (PIN_ACCOUNTING[p.pinAccounting ?? 'upstream']?.().mayMissPins === true) known.push('pinned-anon-not-exclusive');
+  if (p.hgmMapcount === 'pgtable') known.push('hgm-mapcount-after-truncate');
   return known;
 }
 
-/** Every policy combination the kernel accepts: each pin-accounting design, and the exclusive-pin encodings on upstream. */
+/**
+ * Every design the registry has, each beside the defaults: each pin-accounting design, each
+ * exclusive-pin encoding, each HGM mapcount design (with the post-collapse notifier once), each
+ * guest_memfd huge-shared design and eager stage-2 re-coalescing.
+ */
 function allPolicies(): Policy[] {
   const out: Policy[] = Object.keys(PIN_ACCOUNTING).map((p) => ({ pinAccounting: p }));
-  for (const e of EXCLUSIVE_PIN) if (e !== 'off') out.push({ pinAccounting: 'upstream', exclusivePin: e });
+  for (const e of EXCLUSIVE_PIN) if (e !== DEFAULT_POLICY.exclusivePin) out.push({ pinAccounting: 'upstream', exclusivePin: e });
+  for (const h of Object.keys(HGM_MAPCOUNT)) if (h !== DEFAULT_POLICY.hgmMapcount) out.push({ hgmMapcount: h });
+  for (const c of COLLAPSE_NOTIFIER) if (c !== DEFAULT_POLICY.collapseNotifier) out.push({ hgmMapcount: 'head-per-pte', collapseNotifier: c });
+  for (const g of GMEM_HUGE_SHARED) out.push({ gmemHugeShared: g });
+  for (const s of S2_RECOALESCE) if (s !== DEFAULT_POLICY.s2Recoalesce) out.push({ s2Recoalesce: s });
   return out;
+}
+
+/** The kernel a policy needs: guest_memfd's designs act on HugeTLB-backed files with in-place conversion. */
+function kernelFor(p: Policy): KernelOptions {
+  if (Object.keys(p).length === 0) return {};
+  const gmem = p.gmemHugeShared !== undefined || p.s2Recoalesce !== undefined;
+  return { policy: p, ...(gmem ? { kvm: { guestMemfd: 'mainline', inPlaceConversion: true, hugetlb: true } } : {}) };
 }
 
 function policyOf(pairs: readonly string[]): Policy {
@@ -68,7 +85,7 @@ export async function cmdSoak(opts: SoakOpts): Promise<void> {
   const tasks: (SoakTask & { policy: string })[] = [];
   const per = Math.ceil(opts.ops / (policies.length * jobs));
   policies.forEach((p, i) => {
-    for (let j = 0; j < jobs; j++) tasks.push({ ops: per, seed: opts.seed + i * jobs + j, kernel: Object.keys(p).length > 0 ? { policy: p } : {}, checkEvery: opts.checkEvery, knownFindings: knownFindings(p), policy: label(p) });
+    for (let j = 0; j < jobs; j++) tasks.push({ ops: per, seed: opts.seed + i * jobs + j, kernel: kernelFor(p), checkEvery: opts.checkEvery, knownFindings: knownFindings(p), policy: label(p) });
   });
   const rssStart = process.memoryUsage().rss / 2 ** 20;
   const t0 = performance.now();

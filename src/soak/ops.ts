@@ -23,8 +23,8 @@ const HPAGE = 2 << 20;
 const RW = U.PROT_READ | U.PROT_WRITE;
 export const MTHP_KB = [16, 32, 64, 128, 256, 512, 1024, 2048] as const;
 const THP_MODES = ['always', 'inherit', 'madvise', 'never'] as const;
-const ADVICE = [U.MADV_DONTNEED, U.MADV_FREE, U.MADV_COLD, U.MADV_PAGEOUT, U.MADV_HUGEPAGE, U.MADV_NOHUGEPAGE, U.MADV_COLLAPSE, U.MADV_POPULATE_READ, U.MADV_POPULATE_WRITE, U.MADV_DONTFORK, U.MADV_DOFORK, U.MADV_WIPEONFORK, U.MADV_KEEPONFORK, U.MADV_REMOVE];
-export const KINDS = ['anon', 'shared-anon', 'memfd-shared', 'memfd-private', 'hugetlb'] as const;
+const ADVICE = [U.MADV_SPLIT, U.MADV_DONTNEED, U.MADV_FREE, U.MADV_COLD, U.MADV_PAGEOUT, U.MADV_HUGEPAGE, U.MADV_NOHUGEPAGE, U.MADV_COLLAPSE, U.MADV_POPULATE_READ, U.MADV_POPULATE_WRITE, U.MADV_DONTFORK, U.MADV_DOFORK, U.MADV_WIPEONFORK, U.MADV_KEEPONFORK, U.MADV_REMOVE];
+export const KINDS = ['anon', 'shared-anon', 'memfd-shared', 'memfd-private', 'hugetlb', 'hugetlb-shared'] as const;
 export type Kind = (typeof KINDS)[number];
 const JUNK_LEN = [-1, 0, 1, PAGE - 1, 2 ** 47, 2 ** 53, NaN, -PAGE];
 const JUNK_ADDR = [-1, 1, PAGE - 1, 2 ** 47, 2 ** 53, NaN, -PAGE];
@@ -32,8 +32,9 @@ const JUNK_ADDR = [-1, 1, PAGE - 1, 2 ** 47, 2 ** 53, NaN, -PAGE];
 const JUNK_IOCTLS = [U.UFFDIO_COPY, U.UFFDIO_ZEROPAGE, U.UFFDIO_REGISTER, U.UFFDIO_UNREGISTER, U.VFIO_IOMMU_MAP_DMA, U.VFIO_IOMMU_UNMAP_DMA, U.KVM_SET_USER_MEMORY_REGION2, U.KVM_SET_MEMORY_ATTRIBUTES, U.KVM_RUN, U.PIN_LONGTERM_TEST_START];
 /** The guest physical address of the soak VM's one memslot. */
 const GPA = 2 ** 32;
-/** Pages in the soak VM's memslot (and its guest_memfd). */
+/** Pages in the soak VM's memslot (and its guest_memfd); 512 when the guest_memfd is one 2 MiB HugeTLB page. */
 const SLOT_PAGES = 16;
+const HUGE_SLOT_PAGES = 512;
 
 /**
  * One operation. `op` says what; `t` is the process (index into the live
@@ -75,6 +76,8 @@ interface Vm {
   readonly priv: Uint8Array;
   /** What the guest_memfd page's first byte must read, or -1 when unknown. */
   readonly gshadow: Int16Array;
+  /** Conversions go through the file's KVM_SET_MEMORY_ATTRIBUTES2 (in-place conversion), else the VM's ioctl. */
+  readonly inPlace: boolean;
 }
 
 export interface Task {
@@ -140,8 +143,8 @@ export function genOp(rng: Rng, st: SoakState): SoakOp {
   const page = region === null ? 0 : rng.int(0, region.pages - 1);
   const x = rng.int(0, 119);
   if (x < 8 || region === null) {
-    const kind = pickOf<Kind>(rng, ['anon', 'anon', 'anon', 'shared-anon', 'memfd-shared', 'memfd-private', 'hugetlb']);
-    const pages = kind === 'hugetlb' ? 512 : pickOf(rng, [1, 4, 16, 64, 512, 600]);
+    const kind = pickOf<Kind>(rng, ['anon', 'anon', 'anon', 'shared-anon', 'memfd-shared', 'memfd-private', 'hugetlb', 'hugetlb-shared']);
+    const pages = kind.startsWith('hugetlb') ? 512 : pickOf(rng, [1, 4, 16, 64, 512, 600]);
     const memfd = kind.startsWith('memfd') ? (st.memfds.length === 0 || rng.int(0, 3) === 0 ? -1 : rng.int(0, st.memfds.length - 1)) : 0;
     return { op: 'mmap', t, kind, pages, memfd };
   }
@@ -167,20 +170,23 @@ export function genOp(rng: Rng, st: SoakState): SoakOp {
     const call = rng.int(0, 5);
     return { op: 'junk', t, call, a: rng.int(0, JUNK_ADDR.length - 1), l: rng.int(0, JUNK_LEN.length - 1), n: rng.int(-5, 120), m: rng.int(0, 2 ** 31 - 1), req: rng.int(0, JUNK_IOCTLS.length - 1) };
   }
-  if (x < 105) return task.uffd < 0 || rng.int(0, 2) > 0 ? { op: 'uffd-register', t, r } : { op: 'uffd-unregister', t };
+  if (x < 105) return task.uffd < 0 || rng.int(0, 2) > 0 ? { op: 'uffd-register', t, r, minor: rng.int(0, 1) } : { op: 'uffd-unregister', t };
   if (x < 110) {
     if (task.ringBuf === null) return { op: 'uring-register', t, r, page, pages: pickOf(rng, [1, 4, 16]) };
-    if (rng.int(0, 4) === 0) return { op: 'uring-unregister', t };
+    if (rng.int(0, 1) === 0) return { op: 'uring-unregister', t };
     return { op: 'uring-io', t, write: rng.int(0, 1), fd: st.memfds.length === 0 ? 0 : rng.int(0, st.memfds.length - 1), off: rng.int(0, 64) };
   }
   if (x < 115) {
     if (task.dma === null) return { op: 'vfio-map', t, r, page, pages: pickOf(rng, [1, 4, 16]) };
-    if (rng.int(0, 4) === 0) return { op: 'vfio-unmap', t };
+    if (rng.int(0, 1) === 0) return { op: 'vfio-unmap', t };
     return { op: 'vfio-dma', t, write: rng.int(0, 1), byte: rng.int(0, 255) };
   }
   if (task.vm === null) return { op: 'kvm-create', t, r };
-  if (rng.int(0, 3) === 0) return { op: 'kvm-convert', t, page: rng.int(0, SLOT_PAGES - 1), priv: rng.int(0, 1) };
-  return { op: 'kvm-run', t, page: rng.int(0, SLOT_PAGES - 1), write: rng.int(0, 1), byte: rng.int(1, 255) };
+  // Pages are taken modulo the slot's size (16 pages, or a 2 MiB HugeTLB guest_memfd's 512): mostly the
+  // first 16, so conversions and accesses meet, now and then anywhere in the huge page.
+  const gpage = rng.int(0, 7) === 0 ? rng.int(0, HUGE_SLOT_PAGES - 1) : rng.int(0, SLOT_PAGES - 1);
+  if (rng.int(0, 3) === 0) return { op: 'kvm-convert', t, page: gpage, priv: rng.int(0, 1) };
+  return { op: 'kvm-run', t, page: gpage, write: rng.int(0, 1), byte: rng.int(1, 255) };
 }
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -232,6 +238,11 @@ function monitorOf(p: Process, uffd: number, zeroes: number): () => void {
       const addr = Number(m.arg.pagefault.address);
       const start = addr - (addr % PAGE);
       const huge = addr - (addr % HPAGE);
+      if (m.arg.pagefault.flags & U.UFFD_PAGEFAULT_FLAG_MINOR) {
+        // The page is in the page cache: map it, 4 KiB at a time where HGM split the VMA, else the huge page.
+        if (quiet(() => p.ioctl(uffd, U.UFFDIO_CONTINUE, { range: { start, len: PAGE }, mode: 0, mapped: 0 }))) continue;
+        if (quiet(() => p.ioctl(uffd, U.UFFDIO_CONTINUE, { range: { start: huge, len: HPAGE }, mode: 0, mapped: 0 }))) continue;
+      }
       // A zero page where UFFDIO_ZEROPAGE serves (anonymous memory, shmem); a copy of zeroes (a whole
       // huge page for HugeTLB, which has no ZEROPAGE). A fault it cannot fill (an empty HugeTLB pool:
       // ENOMEM) it unregisters and wakes, so the access retries as an ordinary fault (SIGBUS there).
@@ -263,9 +274,24 @@ export function applyOp(st: SoakState, o: SoakOp): string {
     case 'mmap': {
       const kind = (KINDS as readonly string[]).includes(String(o.kind)) ? (o.kind as Kind) : 'anon';
       if (task.regions.length >= 6) return 'mmap skipped (enough regions)';
-      const pages = kind === 'hugetlb' ? 512 : Math.max(1, Math.min(600, num(o, 'pages')));
+      const pages = kind.startsWith('hugetlb') ? 512 : Math.max(1, Math.min(600, num(o, 'pages')));
       let fd = -1;
-      if (kind.startsWith('memfd')) {
+      if (kind === 'hugetlb-shared') {
+        // A hugetlbfs memfd of one 2 MiB page, mapped shared: MADV_SPLIT (HGM), MINOR faults and MADV_REMOVE
+        // (a hole punch) reach it. The mapping keeps the file; the descriptor is closed so the pool's pages
+        // go back when the mapping does.
+        fd = p.memfd_create('soak-huge', U.MFD_HUGETLB);
+        try {
+          say(`ftruncate hugetlb memfd ${fd} to 2 MiB ${who}`);
+          p.ftruncate(fd, HPAGE);
+          say(`mmap ${kind} ${pages} pages ${who}`);
+          const addr = p.mmap(0, HPAGE, RW, U.MAP_SHARED, fd, 0);
+          task.regions.push({ addr, pages, kind, shadow: null, forkOdd: false });
+          return `mmap ${kind} ${pages} pages at ${hex(addr)} ${who}`;
+        } finally {
+          p.close(fd);
+        }
+      } else if (kind.startsWith('memfd')) {
         const i = num(o, 'memfd');
         if (i < 0 || st.memfds.length === 0) {
           fd = p.memfd_create('soak', 0);
@@ -274,7 +300,7 @@ export function applyOp(st: SoakState, o: SoakOp): string {
         say(`ftruncate memfd ${fd} to ${pages} pages ${who}`);
         p.ftruncate(fd, pages * PAGE);
       }
-      const flags = kind === 'anon' ? U.MAP_PRIVATE | U.MAP_ANONYMOUS : kind === 'shared-anon' ? U.MAP_SHARED | U.MAP_ANONYMOUS : kind === 'hugetlb' ? U.MAP_PRIVATE | U.MAP_ANONYMOUS | U.MAP_HUGETLB : kind === 'memfd-shared' ? U.MAP_SHARED : U.MAP_PRIVATE;
+      const flags = kind === 'anon' ? U.MAP_PRIVATE | U.MAP_ANONYMOUS : kind === 'shared-anon' ? U.MAP_SHARED | U.MAP_ANONYMOUS : kind === 'hugetlb' ? U.MAP_PRIVATE | U.MAP_ANONYMOUS | U.MAP_HUGETLB : kind === 'memfd-private' ? U.MAP_PRIVATE : U.MAP_SHARED;
       say(`mmap ${kind} ${pages} pages ${who}`);
       const addr = p.mmap(0, pages * PAGE, RW, flags, fd, 0);
       task.regions.push({ addr, pages, kind, shadow: kind === 'anon' || kind === 'hugetlb' ? new Uint8Array(pages) : null, forkOdd: false });
@@ -294,9 +320,10 @@ export function applyOp(st: SoakState, o: SoakOp): string {
       const c = p.fork();
       // The child reads what the parent wrote (COW). A region MADV_DONTFORK or WIPEONFORK touched is not
       // tracked in the child: part of it may be missing there, and a later mmap may take its place.
-      // The child closes its copy of the userfaultfd, as a careful program does: while a copy is open the
-      // parent's registrations outlive the parent's close, and a fault there would wait with no monitor.
-      if (task.uffd >= 0) closeQuietly(c, task.uffd);
+      // The child closes its copies of the parent's userfaultfd, ring, VFIO container and VM, as a careful
+      // program does: while a copy is open, the parent's registrations outlive the parent's close (a fault
+      // would wait with no monitor), and its pinned buffers, DMA mappings and guest memory its exit.
+      for (const fd of [task.uffd, task.ring, task.vfio, task.vm?.fd ?? -1, task.vm?.vcpu ?? -1, task.vm?.gmem ?? -1]) if (fd >= 0) closeQuietly(c, fd);
       const child = newTask(c, task.gup);
       child.regions = task.regions.filter((g) => !g.forkOdd).map((g) => ({ ...g, shadow: g.shadow === null ? null : g.shadow.slice() }));
       st.tasks.push(child);
@@ -404,7 +431,7 @@ function regionOp(st: SoakState, task: Task, o: SoakOp): string {
       p.munmap(r.addr, r.pages * PAGE);
       return st.desc;
     case 'mremap': {
-      if (r.kind === 'hugetlb') return 'mremap skipped (hugetlb)';
+      if (r.kind.startsWith('hugetlb')) return 'mremap skipped (hugetlb)';
       const grow = Math.max(1, Math.min(1200, num(o, 'pages')));
       say(`mremap ${r.kind} ${hex(r.addr)} to ${grow} pages (pid ${p.pid})`);
       const to = p.mremap(r.addr, r.pages * PAGE, grow * PAGE, U.MREMAP_MAYMOVE);
@@ -467,7 +494,7 @@ function uffdOp(st: SoakState, task: Task, o: SoakOp, r: Region | null): string 
     st.desc = `userfaultfd (pid ${p.pid})`;
     const fd = p.userfaultfd(U.O_CLOEXEC | U.O_NONBLOCK);
     try {
-      p.ioctl(fd, U.UFFDIO_API, { api: U.UFFD_API, features: 0, ioctls: 0 });
+      p.ioctl(fd, U.UFFDIO_API, { api: U.UFFD_API, features: U.UFFD_FEATURE_MINOR_HUGETLBFS | U.UFFD_FEATURE_MINOR_SHMEM, ioctls: 0 });
     } catch (e) {
       closeQuietly(p, fd);
       throw e;
@@ -477,8 +504,10 @@ function uffdOp(st: SoakState, task: Task, o: SoakOp, r: Region | null): string 
     p.userfaultfd_monitor(fd, monitorOf(p, fd, zeroes));
     task.uffd = fd;
   }
-  st.desc = `UFFDIO_REGISTER MISSING ${r.kind} ${hex(r.addr)} ${r.pages} pages (pid ${p.pid})`;
-  p.ioctl(task.uffd, U.UFFDIO_REGISTER, { range: { start: r.addr, len: r.pages * PAGE }, mode: U.UFFDIO_REGISTER_MODE_MISSING, ioctls: 0 });
+  // MINOR only where the page cache is the guest's memory (shmem, hugetlbfs); anonymous memory refuses it (EINVAL).
+  const minor = num(o, 'minor') === 1;
+  st.desc = `UFFDIO_REGISTER ${minor ? 'MINOR' : 'MISSING'} ${r.kind} ${hex(r.addr)} ${r.pages} pages (pid ${p.pid})`;
+  p.ioctl(task.uffd, U.UFFDIO_REGISTER, { range: { start: r.addr, len: r.pages * PAGE }, mode: minor ? U.UFFDIO_REGISTER_MODE_MINOR : U.UFFDIO_REGISTER_MODE_MISSING, ioctls: 0 });
   return st.desc;
 }
 
@@ -574,12 +603,34 @@ function kvmOp(st: SoakState, task: Task, o: SoakOp, r: Region | null): string {
       made.push(kvm);
       const fd = p.ioctl(kvm, U.KVM_CREATE_VM, U.KVM_X86_SW_PROTECTED_VM) as number;
       made.push(fd);
-      const gmem = p.ioctl(fd, U.KVM_CREATE_GUEST_MEMFD, { size: SLOT_PAGES * PAGE, flags: 0 }) as number;
+      // A kernel with HugeTLB-backed guest_memfd (the 1 GiB series) gets one 2 MiB page where the region
+      // can back a 2 MiB slot; any other takes 16 order-0 pages.
+      let pages = SLOT_PAGES;
+      let gmem = -1;
+      if (r.pages >= HUGE_SLOT_PAGES) {
+        try {
+          gmem = p.ioctl(fd, U.KVM_CREATE_GUEST_MEMFD, { size: HPAGE, flags: U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_2MB }) as number;
+          pages = HUGE_SLOT_PAGES;
+        } catch (e) {
+          if (!(e instanceof SyscallError)) throw e;
+        }
+      }
+      if (gmem < 0) gmem = p.ioctl(fd, U.KVM_CREATE_GUEST_MEMFD, { size: SLOT_PAGES * PAGE, flags: 0 }) as number;
       made.push(gmem);
-      p.ioctl(fd, U.KVM_SET_USER_MEMORY_REGION2, { slot: 0, flags: U.KVM_MEM_GUEST_MEMFD, guest_phys_addr: GPA, memory_size: SLOT_PAGES * PAGE, userspace_addr: r.addr, guest_memfd: gmem, guest_memfd_offset: 0 });
+      st.desc = `KVM_CREATE_VM SW_PROTECTED, guest_memfd of ${pages} pages, over ${r.kind} ${hex(r.addr)} (pid ${p.pid})`;
+      p.ioctl(fd, U.KVM_SET_USER_MEMORY_REGION2, { slot: 0, flags: U.KVM_MEM_GUEST_MEMFD, guest_phys_addr: GPA, memory_size: pages * PAGE, userspace_addr: r.addr, guest_memfd: gmem, guest_memfd_offset: 0 });
       const vcpu = p.ioctl(fd, U.KVM_CREATE_VCPU, 0) as number;
       p.close(kvm);
-      task.vm = { fd, vcpu, gmem, hva: r.addr, region: r, pages: SLOT_PAGES, priv: new Uint8Array(SLOT_PAGES), gshadow: new Int16Array(SLOT_PAGES).fill(0) };
+      // With in-place conversion a new file's pages start private: make them all shared, as the VM's
+      // attributes start elsewhere (the file has no such request then: ENOTTY).
+      let inPlace = true;
+      try {
+        p.ioctl(gmem, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: 0, size: pages * PAGE, attributes: 0, flags: 0, error_offset: 0 });
+      } catch (e) {
+        if (!(e instanceof SyscallError) || e.code !== 'ENOTTY') throw e;
+        inPlace = false;
+      }
+      task.vm = { fd, vcpu, gmem, hva: r.addr, region: r, pages, priv: new Uint8Array(pages), gshadow: new Int16Array(pages), inPlace };
     } catch (e) {
       for (const fd of made.reverse()) closeQuietly(p, fd);
       throw e;
@@ -592,8 +643,15 @@ function kvmOp(st: SoakState, task: Task, o: SoakOp, r: Region | null): string {
   const gpa = GPA + page * PAGE;
   if (o.op === 'kvm-convert') {
     const priv = num(o, 'priv') === 1;
-    st.desc = `KVM_SET_MEMORY_ATTRIBUTES gfn ${hex(gpa / PAGE)} ${priv ? 'private' : 'shared'} (pid ${p.pid})`;
-    p.ioctl(vm.fd, U.KVM_SET_MEMORY_ATTRIBUTES, { address: gpa, size: PAGE, attributes: priv ? U.KVM_MEMORY_ATTRIBUTE_PRIVATE : 0, flags: 0 });
+    const attributes = priv ? U.KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+    if (vm.inPlace) {
+      // In-place conversion (v8) keeps the attributes in the file.
+      st.desc = `KVM_SET_MEMORY_ATTRIBUTES2 offset ${hex(page * PAGE)} ${priv ? 'private' : 'shared'} (pid ${p.pid})`;
+      p.ioctl(vm.gmem, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: page * PAGE, size: PAGE, attributes, flags: 0, error_offset: 0 });
+    } else {
+      st.desc = `KVM_SET_MEMORY_ATTRIBUTES gfn ${hex(gpa / PAGE)} ${priv ? 'private' : 'shared'} (pid ${p.pid})`;
+      p.ioctl(vm.fd, U.KVM_SET_MEMORY_ATTRIBUTES, { address: gpa, size: PAGE, attributes, flags: 0 });
+    }
     vm.priv[page] = priv ? 1 : 0;
     // Whether a guest_memfd page keeps its bytes across a round trip is not what the soak checks.
     vm.gshadow[page] = -1;

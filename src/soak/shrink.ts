@@ -95,7 +95,7 @@ export function replayScenario(args: { seed: number; policy: string; kernel: Ker
     name: `soak-seed-${seed}`,
     title: `A soak failure: ${shrunk.what.split('\n')[0]!.slice(0, 200)}`,
     question: `Do these ${shrunk.ops.length} operations (shrunk from the first ${shrunk.from} of foliosim soak --seed ${seed}${policy === 'upstream' ? '' : `, policy ${policy}`}) still end as they did?`,
-    kernel: { memory: '256MiB', hugetlb: { '2MiB': 8 }, thp: 'always', ...kopts },
+    kernel: { memory: '256MiB', hugetlb: { '2MiB': 16 }, thp: 'always', ...kopts },
     setup: { processes: [{ name: 'soak' }] },
     workload: {
       // Long enough for any operation's simulated cost: the run ends when the actor does.

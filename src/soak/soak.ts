@@ -60,7 +60,7 @@ export interface SoakResult {
 
 /** The kernel a soak stream runs on: small, with a HugeTLB pool and THP on. */
 export function soakKernel(kernel: KernelOptions | undefined): Kernel {
-  return new Kernel({ memory: '256MiB', hugetlb: { '2MiB': 8 }, thp: 'always', ...kernel });
+  return new Kernel({ memory: '256MiB', hugetlb: { '2MiB': 16 }, thp: 'always', ...kernel });
 }
 
 /** What ended a stream, classified for shrinking: a shrunk stream must end the same way. */
