@@ -361,7 +361,7 @@ export class Kernel {
       // mirrors mm/shmem.c:shmem_enabled_store (one trailing newline allowed; at most 15 bytes)
       const text = raw.endsWith('\n') ? raw.slice(0, -1) : raw;
       if (raw.length + 1 > 16 || !(SHMEM_ENABLED_VALUES as readonly string[]).includes(text)) throw new SyscallError('EINVAL', 'write');
-      // force may not push a non-PMD size that inherits (hugepages-<size>kB/shmem_enabled).
+      // force needs exactly the PMD size inheriting (hugepages-<size>kB/shmem_enabled): no non-PMD size pushed, the PMD size not overridden.
       if (text === 'force' && thp.shmemOrders.inherit !== 1 << HPAGE_PMD_ORDER) throw new SyscallError('EINVAL', 'write');
       thp.shmemEnabled = text as ShmemEnabled;
       // The internal mount (memfd, shared anonymous memory) takes it as its huge= (not deny/force).

@@ -66,7 +66,7 @@ describe('hugepages-<size>kB/shmem_enabled (mm/shmem.c, mm/huge_memory.c:thpsize
     expect(errnoOf(() => shmemEnabled(k, 64, 'force'))).toBe('EINVAL');
   });
 
-  it('under shmem_enabled=force only the PMD size may inherit; force is refused while another size inherits', () => {
+  it('under shmem_enabled=force only the PMD size may inherit; force is refused unless exactly the PMD size inherits', () => {
     const { k } = kernel();
     k.writeSysfs(TOP, 'force');
     expect(errnoOf(() => shmemEnabled(k, 64, 'inherit'))).toBe('EINVAL');
@@ -77,8 +77,11 @@ describe('hugepages-<size>kB/shmem_enabled (mm/shmem.c, mm/huge_memory.c:thpsize
     shmemEnabled(k, 64, 'inherit');
     expect(errnoOf(() => k.writeSysfs(TOP, 'force'))).toBe('EINVAL');
     expect(k.readSysfs(TOP)).toContain('[never]');
-    // With the PMD size alone inheriting, force is accepted again.
+    // Nor while the PMD size does not inherit; with the PMD size alone inheriting, force is accepted again.
     shmemEnabled(k, 64, 'never');
+    shmemEnabled(k, 2048, 'always');
+    expect(errnoOf(() => k.writeSysfs(TOP, 'force'))).toBe('EINVAL');
+    shmemEnabled(k, 2048, 'inherit');
     k.writeSysfs(TOP, 'force');
     expect(k.readSysfs(TOP)).toContain('[force]');
   });

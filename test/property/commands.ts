@@ -549,9 +549,48 @@ export class ShmemEnabledCmd extends Cmd {
   protected exec(_m: Model, r: Real): void {
     this.say(r, `kernel.writeSysfs('${SHMEM_ENABLED}', '${this.p.value}');`);
     const out = attempt(() => r.kernel.writeSysfs(SHMEM_ENABLED, this.p.value));
+    // force is refused unless exactly the PMD size inherits (shmem_enabled_store: huge_shmem_orders_inherit != BIT(HPAGE_PMD_ORDER)).
+    const inherits = (o: number) => r.kernel.readSysfs(shmemSizeEnabledPath(o)).includes('[inherit]');
+    if (this.p.value === 'force' && (!inherits(9) || [1, 2, 3, 4, 5, 6, 7, 8].some(inherits))) {
+      if (out.ok || !(out.error instanceof SyscallError) || out.error.code !== 'EINVAL') fail(r, `shmem_enabled=force without exactly the PMD size inheriting: ${out.ok ? 'accepted' : describeError(out.error)}, want EINVAL`);
+      return;
+    }
     if (!out.ok) fail(r, `writeSysfs shmem_enabled ${this.p.value}: ${describeError(out.error)}`);
     const shown = r.kernel.readSysfs(SHMEM_ENABLED);
     if (!shown.includes(`[${this.p.value}]`)) fail(r, `shmem_enabled reads ${JSON.stringify(shown)} after writing ${this.p.value}`);
+  }
+}
+
+/** The per-size shmem_enabled file of a page-cache order (8 KiB up). */
+export function shmemSizeEnabledPath(order: number): string {
+  return `/sys/kernel/mm/transparent_hugepage/hugepages-${4 * 2 ** order}kB/shmem_enabled`;
+}
+
+/** Change one size's hugepages-<size>kB/shmem_enabled (no data effect: the reads check that). */
+export class ShmemSizeEnabledCmd extends Cmd {
+  constructor(readonly p: { order: number; value: 'always' | 'inherit' | 'within_size' | 'advise' | 'never' }) {
+    super();
+  }
+  check(): boolean {
+    return true;
+  }
+  protected sketch(): string {
+    return `shmemSizeEnabled(${JSON.stringify(this.p)})`;
+  }
+  protected exec(_m: Model, r: Real): void {
+    const path = shmemSizeEnabledPath(this.p.order);
+    this.say(r, `kernel.writeSysfs('${path}', '${this.p.value}');`);
+    const before = r.kernel.readSysfs(path);
+    const out = attempt(() => r.kernel.writeSysfs(path, this.p.value));
+    // Under shmem_enabled=force only the PMD size may inherit (thpsize_shmem_enabled_store).
+    if (this.p.value === 'inherit' && this.p.order !== 9 && r.kernel.readSysfs(SHMEM_ENABLED).includes('[force]')) {
+      if (out.ok || !(out.error instanceof SyscallError) || out.error.code !== 'EINVAL') fail(r, `${path} inherit under force: ${out.ok ? 'accepted' : describeError(out.error)}, want EINVAL`);
+      if (r.kernel.readSysfs(path) !== before) fail(r, `${path} changed by a refused write`);
+      return;
+    }
+    if (!out.ok) fail(r, `writeSysfs ${path} ${this.p.value}: ${describeError(out.error)}`);
+    const shown = r.kernel.readSysfs(path);
+    if (!shown.includes(`[${this.p.value}]`)) fail(r, `${path} reads ${JSON.stringify(shown)} after writing ${this.p.value}`);
   }
 }
 
@@ -1004,6 +1043,10 @@ export function runModel(setup: () => { model: Model; real: Real }, cmds: Iterab
   checkKernel(r);
   const ev = r.kernel.events();
   for (const k of COVERAGE_EVENTS) events.set(k, (events.get(k) ?? 0) + (ev[k] ?? 0));
+  // shmem mTHP: large shmem folios below the PMD size (hugepages-<size>kB/stats/shmem_alloc).
+  let shmemMthp = 0;
+  for (let order = 1; order < 9; order++) shmemMthp += Number(r.kernel.readSysfs(`/sys/kernel/mm/transparent_hugepage/hugepages-${4 * 2 ** order}kB/stats/shmem_alloc`));
+  events.set('shmem_mthp_alloc', (events.get('shmem_mthp_alloc') ?? 0) + shmemMthp);
   teardown(m, r);
 }
 
@@ -1259,6 +1302,11 @@ export const mmapShmemThpArb = (): fc.Arbitrary<Cmd> =>
     .record({ proc: procSel, kind: fc.constantFrom<ShmemThpKind>('memfd-shared', 'memfd-shared', 'shared-anon', 'memfd-private'), fd: fc.nat(7), slot: fc.nat(7) })
     .map((p) => new MmapShmemThpCmd(p));
 /** A random anonymous order (16 kB to 2 MiB) set to a random per-size mode. */
+export const shmemSizeEnabledArb = (): fc.Arbitrary<Cmd> =>
+  fc
+    .record({ order: fc.integer({ min: 1, max: 9 }), value: fc.constantFrom('always' as const, 'inherit' as const, 'within_size' as const, 'advise' as const, 'never' as const) })
+    .map((p) => new ShmemSizeEnabledCmd(p));
+
 export const mthpEnabledArb = (): fc.Arbitrary<Cmd> =>
   fc.record({ order: fc.integer({ min: 2, max: 9 }), value: fc.constantFrom('always' as const, 'inherit' as const, 'madvise' as const, 'never' as const) }).map((p) => new MthpEnabledCmd(p));
 

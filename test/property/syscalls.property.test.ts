@@ -41,6 +41,7 @@ import {
   mmapThpArb,
   mthpEnabledArb,
   shmemEnabledArb,
+  shmemSizeEnabledArb,
   mprotectArb,
   munmapArb,
   preadArb,
@@ -315,7 +316,7 @@ describe('shmem THP sequences', () => {
   // No ftruncate here: Linux maps a shmem THP by a PMD across i_size (finish_fault's
   // shmem exception), so an access beyond EOF inside it succeeds where the reference
   // expects SIGBUS. The regions' files only grow, so EOF never falls inside a THP region.
-  it('shmem THP: 4 MiB memfd and shared anonymous regions under changing shmem_enabled, MADV_COLLAPSE, khugepaged, hole punch, fork', { timeout: T }, async () => {
+  it('shmem THP: 4 MiB memfd and shared anonymous regions under changing shmem_enabled and per-size shmem_enabled (shmem mTHP), MADV_COLLAPSE, khugepaged, hole punch, fork', { timeout: T }, async () => {
     const advice = [MADV_DONTNEED, MADV_REMOVE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_DONTFORK, MADV_DOFORK];
     const rangePages = fc.oneof(
       { arbitrary: fc.constantFrom(1, 2, 511, 512, 513, 1024), weight: 3 },
@@ -326,6 +327,7 @@ describe('shmem THP sequences', () => {
       [
         [mmapShmemThpArb(), 4],
         [shmemEnabledArb(), 2],
+        [shmemSizeEnabledArb(), 2],
         [memfdArb(), 1],
         [fillRegionArb(), 3],
         [writeArb(), 4],
@@ -352,7 +354,7 @@ describe('shmem THP sequences', () => {
       }),
       params(100),
     );
-    expectCoverage(['thp_collapse_alloc', 'thp_split_page', 'thp_split_pmd']);
+    expectCoverage(['thp_collapse_alloc', 'thp_split_page', 'thp_split_pmd', 'shmem_mthp_alloc']);
   });
 });
 
