@@ -140,7 +140,7 @@ export function buildProgram(): Command {
   program
     .command('explore')
     .description('explore every sequence of a tiny world\'s operations up to a depth (as TLC does), checking each state once')
-    .argument('[world...]', 'pin-fork, hgm-truncate, gmem-convert (default: all)')
+    .argument('[world...]', 'pin-fork, hgm-truncate, gmem-convert, collapse-fault (default: all)')
     .option('-d, --depth <n>', 'longest sequence of operations', positiveInt('a depth'), 3)
     .option('--policy <key=value>', 'a policy choice for the kernel (repeatable), e.g. pinAccounting=exact', (v: string, prev: string[] = []) => [...prev, v])
     .option('--max-states <n>', 'stop after this many distinct states', positiveInt('a number of states'))

@@ -25,6 +25,12 @@
  *                 conversion must refuse; not for separate-shared, whose
  *                 pins hold the memfd's page, discarded on conversion).
  *
+ *   collapse-fault (seed 004) a guest on a 2 MiB HugeTLB page mapped through
+ *                 HGM: a vCPU fault in two halves (pfn resolved, then the
+ *                 leaf set or the fault retried) with MADV_COLLAPSE, CONTINUE
+ *                 and DONTNEED between them, per mapcount design and collapse
+ *                 notifier. Besides the oracle: no stale stage-2 leaf.
+ *
  * The model's fork is one step, so "a pin taken between fork's check and
  * its copy" is covered as the two orders around it, not inside it.
  */
@@ -35,6 +41,10 @@ import type { Process } from '../process.js';
 import * as U from '../uapi/index.js';
 import { GUEST_SYNC, readU8, writeU8 } from '../kvm/guest.js';
 import type { ExploreOp, ExploreWorld } from './engine.js';
+import { type PendingTdpFault, kvmS2Translate, kvmTdpPageFaultBegin, kvmTdpPageFaultFinish } from '../kvm/fault.js';
+import type { KvmVcpu } from '../kvm/kvm_host.js';
+import { vcpuOfFile } from '../kvm/vcpu.js';
+import { SyscallError } from '../uapi/errors.js';
 import { GMEM_HUGE_SHARED } from '../policy/registry.js';
 
 /** The gmemHugeShared designs the model has (all four of issue 8 section 5). */
@@ -364,9 +374,116 @@ export function gmemConvertWorld(design: string, options: KernelOptions = {}): E
   };
 }
 
+// ---------------------------------------------------------------------------
+// collapse-fault
+
+interface CollapseFaultState {
+  k: Kernel;
+  p: Process;
+  fd: number;
+  /** The HGM view (MINOR-registered), which backs the guest's memslot; and an alias that places pages. */
+  prim: number;
+  alias: number;
+  uffd: number;
+  vcpu: KvmVcpu;
+  /** A vCPU fault stopped between resolving its pfn and setting the leaf, or null. */
+  pending: PendingTdpFault | null;
+  /** Its gfn. */
+  pendingGfn: number;
+}
+
+/** The slot's first gfn (GPA 1 GiB). */
+const CF_GFN = GPA / PAGE;
+
+function collapseFaultOps(): ExploreOp<CollapseFaultState>[] {
+  const cont = (s: CollapseFaultState, off: number, len: number) => s.p.ioctl(s.uffd, U.UFFDIO_CONTINUE, { range: { start: s.prim + off, len }, mode: 0, mapped: 0 });
+  const ops: ExploreOp<CollapseFaultState>[] = [
+    { name: 'CONTINUE 4 KiB at +0', apply: (s) => cont(s, 0, PAGE) },
+    { name: 'CONTINUE 4 KiB at +20 KiB', apply: (s) => cont(s, 5 * PAGE, PAGE) },
+    { name: 'write through the alias at +20 KiB', apply: (s) => s.p.fill(s.alias + 5 * PAGE, PAGE, 9) },
+    { name: 'MADV_COLLAPSE the view', apply: (s) => s.p.madvise(s.prim, M2, U.MADV_COLLAPSE) },
+    { name: 'MADV_DONTNEED the view', apply: (s) => s.p.madvise(s.prim, M2, U.MADV_DONTNEED) },
+  ];
+  for (const page of [0, 5]) {
+    ops.push({
+      name: `vCPU: a fault at gfn +${page} resolves its pfn`,
+      // On a page the view maps (placed by CONTINUE): KVM's GUP of an unplaced page would wait for the
+      // monitor's CONTINUE, which is the operation above, not a race.
+      enabled: (s) => s.pending === null && s.p.pagemap(s.prim + page * PAGE).present,
+      apply: (s) => {
+        const b = kvmTdpPageFaultBegin(s.vcpu, CF_GFN + page, false);
+        if (typeof b !== 'number') {
+          s.pending = b;
+          s.pendingGfn = CF_GFN + page;
+        } else if (b < 0) throw new SyscallError('EFAULT', 'KVM_RUN');
+      },
+    });
+  }
+  ops.push({
+    name: 'vCPU: the fault sets its leaf (or retries)',
+    enabled: (s) => s.pending !== null,
+    apply: (s) => {
+      const b = s.pending!;
+      s.pending = null;
+      kvmTdpPageFaultFinish(b);
+    },
+  });
+  return ops;
+}
+
+/**
+ * The collapse-fault world: a guest whose memslot is a 2 MiB HugeTLB page mapped through HGM, a vCPU fault
+ * split where Linux drops its guard (pfn resolved, leaf not set), and MADV_COLLAPSE run in between.
+ */
+export function collapseFaultWorld(design: string, notifier: string, options: KernelOptions = {}): ExploreWorld<CollapseFaultState> {
+  return {
+    name: `collapse-fault (${design}, ${notifier})`,
+    description: 'a vCPU fault on an HGM-mapped 2 MiB HugeTLB page with MADV_COLLAPSE between its halves (seed 004)',
+    ops: collapseFaultOps(),
+    init() {
+      const k = new Kernel({ memory: '64MiB', hugetlb: { '2MiB': 2 }, ...options, policy: { hgmMapcount: design, collapseNotifier: notifier, ...options.policy } });
+      const p = k.spawn();
+      const fd = p.memfd_create('guest', U.MFD_HUGETLB | U.MFD_HUGE_2MB);
+      p.ftruncate(fd, M2);
+      const prim = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
+      const alias = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
+      p.madvise(prim, M2, U.MADV_SPLIT);
+      const uffd = p.userfaultfd(U.O_NONBLOCK);
+      p.ioctl(uffd, U.UFFDIO_API, { api: U.UFFD_API, features: U.UFFD_FEATURE_MINOR_HUGETLBFS, ioctls: 0 });
+      p.ioctl(uffd, U.UFFDIO_REGISTER, { range: { start: prim, len: M2 }, mode: U.UFFDIO_REGISTER_MODE_MINOR, ioctls: 0 });
+      p.fill(alias, PAGE, 1);
+      const kvm = p.open('/dev/kvm', U.O_RDWR);
+      const vm = p.ioctl(kvm, U.KVM_CREATE_VM, 0);
+      p.ioctl(vm, U.KVM_SET_USER_MEMORY_REGION, { slot: 0, flags: 0, guest_phys_addr: GPA, memory_size: M2, userspace_addr: prim });
+      const cpu = p.ioctl(vm, U.KVM_CREATE_VCPU, 0);
+      const vcpu = vcpuOfFile(p.fds.get(cpu)!)!;
+      return { k, p, fd, prim, alias, uffd, vcpu, pending: null, pendingGfn: -1 };
+    },
+    kernel: (s) => s.k,
+    fingerprint: (s) => {
+      const s2 = [0, 5].map((pg) => kvmS2Translate(s.vcpu.kvm, CF_GFN + pg, false));
+      const base = s2.map((pfn) => (pfn < 0 ? -1 : pfn - (s.p.pagemap(s.alias).present ? s.k.folio(s.p.pagemap(s.alias).pfn)!.head : 0)));
+      return fingerprintPages(s.k, [s.p], [{ base: s.prim, n: 6 }], [base, s.pending === null ? -1 : s.pendingGfn - CF_GFN]);
+    },
+    // Besides the oracle: the stage-2 leaf of a gfn maps the page the host maps at its address (no stale PFN).
+    check: (s) => {
+      const bad: string[] = [];
+      for (const pg of [0, 5]) {
+        const pfn = kvmS2Translate(s.vcpu.kvm, CF_GFN + pg, false);
+        if (pfn < 0) continue;
+        const e = s.p.pagemap(s.prim + pg * PAGE);
+        if (!e.present || e.pfn !== pfn) bad.push(`stale-stage2: gfn +${pg} maps pfn ${pfn}, the host ${e.present ? `maps ${e.pfn}` : 'maps nothing'}`);
+      }
+      return bad;
+    },
+    knownFindings: design === 'pgtable' ? ['hgm-mapcount-after-truncate'] : [],
+  };
+}
+
 /** Every world by name, for the CLI. */
 export const WORLDS: Readonly<Record<string, (options: KernelOptions) => ExploreWorld<unknown>[]>> = {
   'pin-fork': (o) => [pinForkWorld(o) as ExploreWorld<unknown>],
   'hgm-truncate': (o) => ['thp-like', 'head-per-pte', 'pgtable', 'special-bit'].map((d) => hgmTruncateWorld(d, o) as ExploreWorld<unknown>),
   'gmem-convert': (o) => GMEM_DESIGNS.map((d) => gmemConvertWorld(d, o) as ExploreWorld<unknown>),
+  'collapse-fault': (o) => ['head-per-pte', 'special-bit'].flatMap((d) => ['invalidate', 'post-collapse'].map((n) => collapseFaultWorld(d, n, o) as ExploreWorld<unknown>)),
 };

@@ -166,6 +166,25 @@ function indexAt(gpa: number, level: number): number {
  */
 // mirrors arch/x86/kvm/mmu/mmu.c:kvm_tdp_page_fault (-> kvm_faultin_pfn, kvm_tdp_mmu_map)
 export function kvmTdpPageFault(vcpu: KvmVcpu, gfn: number, write: boolean, accessPrivate?: boolean): number {
+  const b = kvmTdpPageFaultBegin(vcpu, gfn, write, accessPrivate);
+  return typeof b === 'number' ? b : kvmTdpPageFaultFinish(b);
+}
+
+/**
+ * A stage-2 fault stopped where Linux drops mmu_lock's protection: the
+ * invalidate sequence read and the pfn resolved (its reference held), the
+ * leaf not yet set. `foliosim explore` runs other operations here (a collapse
+ * during a vCPU fault); the finish then retries if an invalidation ran.
+ */
+export interface PendingTdpFault {
+  readonly vcpu: KvmVcpu;
+  readonly f: Fault;
+  readonly seq: number;
+}
+
+/** The first half of kvmTdpPageFault: a result (no leaf to set), or the fault to finish. */
+// mirrors arch/x86/kvm/mmu/mmu.c:kvm_tdp_page_fault up to kvm_faultin_pfn
+export function kvmTdpPageFaultBegin(vcpu: KvmVcpu, gfn: number, write: boolean, accessPrivate?: boolean): number | PendingTdpFault {
   const kvm = vcpu.kvm;
   const mmu = kvm.mmu;
   mmu.stats.faults++;
@@ -217,6 +236,17 @@ export function kvmTdpPageFault(vcpu: KvmVcpu, gfn: number, write: boolean, acce
     r = hvaToPfn(kvm, f);
     if (r !== RetPf.CONTINUE) return r;
   }
+  return { vcpu, f, seq };
+}
+
+/** The second half: the staleness check, then the leaf; the references taken by the first half are dropped. */
+// mirrors arch/x86/kvm/mmu/mmu.c:kvm_tdp_page_fault from is_page_fault_stale
+export function kvmTdpPageFaultFinish(pending: PendingTdpFault): number {
+  const { vcpu, f, seq } = pending;
+  const kvm = vcpu.kvm;
+  const mmu = kvm.mmu;
+  const gfn = f.gfn;
+  const slot = f.slot!;
   try {
     // is_page_fault_stale: an invalidation ran since the snapshot.
     if (mmuInvalidateRetryGfn(kvm, seq, gfn) || kvm.mmReleased) {
