@@ -692,9 +692,23 @@ export function setGmemPinWaiter(host: KvmGmem['kvm']['host'], w: GmemPinWaiter 
 // mirrors virt/kvm/guest_memfd.c:kvm_gmem_is_safe_for_conversion (v8; a whole huge folio also allows its host PTEs)
 function gmemFirstBusy(gmem: KvmGmem, start: number, end: number): number {
   const ft = gmem.kvm.host.ft;
+  const mapping = gmem.inode.mapping;
+  if (end - start <= 16) {
+    // A few pages (the common single-page conversion): look each folio up rather than walk the tree.
+    for (let i = start; i < end; ) {
+      const f = filemapGetFolio(mapping, i);
+      if (f === 0) {
+        i++;
+        continue;
+      }
+      if (ft.refcount[f] !== gmemSafeRefcount(gmem, f)) return i;
+      i = ft.index[f]! + folioNrPages(ft, f);
+    }
+    return -1;
+  }
   let bad = -1;
   // Safe refcount: the page cache's references (folio_nr_pages) plus the lookup's, which the model does not take.
-  gmem.inode.mapping.pages.forEach(start, end, (index, _order, f) => {
+  mapping.pages.forEach(start, end, (index, _order, f) => {
     if (ft.refcount[f] === gmemSafeRefcount(gmem, f)) return false;
     bad = Math.max(start, index);
     return true;

@@ -69,9 +69,12 @@ function s2TableFree(host: Host, mmu: KvmMmu, t: PageTable): void {
   host.folioPut(t.folio);
   const cache = tableCache[t.level]!;
   if (cache.length >= TABLE_CACHE_MAX) return;
-  t.fl.fill(0);
-  t.kids?.fill(undefined);
-  t.used = 0;
+  // freeSubtree empties what it frees; anything else is cleared here.
+  if (t.used !== 0) {
+    t.fl.fill(0);
+    t.kids?.fill(undefined);
+    t.used = 0;
+  }
   t.deposit = null;
   cache.push(t);
 }
@@ -93,9 +96,11 @@ export function kvmMmuCreate(host: Host): KvmMmu | null {
 
 /** Free a subtree (its leaves are counted as zapped). */
 export function freeSubtree(host: Host, mmu: KvmMmu, t: PageTable): void {
-  for (let i = 0; i < 512; i++) {
+  // Only the used entries (the table's count says how many: stop after the last).
+  for (let i = 0, left = t.used; i < 512 && left > 0; i++) {
     const fl = t.fl[i]!;
     if (fl === 0) continue;
+    left--;
     if (t.level === Level.PTE || fl & Pte.PSE) {
       mmu.stats.leaves[t.level]--;
       mmu.stats.zaps++;
@@ -104,7 +109,10 @@ export function freeSubtree(host: Host, mmu: KvmMmu, t: PageTable): void {
       freeSubtree(host, mmu, t.kids![i]!);
       t.kids![i] = undefined;
     }
+    // The table goes whole (no per-entry write is counted); emptied so its object can be reused.
+    t.fl[i] = 0;
   }
+  t.used = 0;
   s2TableFree(host, mmu, t);
 }
 

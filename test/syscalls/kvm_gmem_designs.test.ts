@@ -36,9 +36,9 @@ interface World {
 }
 
 /** A SW_PROTECTED VM on one guest_memfd of `size` bytes of HugeTLB pages (2 MiB or 1 GiB), all shared at first, HVO on. */
-function boot(design: Design, size = 2 * M2, huge: '2MiB' | '1GiB' = '2MiB'): World {
+function boot(design: Design, size = 2 * M2, huge: '2MiB' | '1GiB' = '2MiB', s2Recoalesce = 'lazy'): World {
   const hp: Record<string, number> = huge === '2MiB' ? { '2MiB': size / M2 + 1 } : { '1GiB': size / G1 };
-  const k = new Kernel({ memory: huge === '2MiB' ? '256MiB' : '3GiB', hugetlb: hp, hugetlbOptimizeVmemmap: true, kvm: { guestMemfd: 'mainline', inPlaceConversion: true, hugetlb: true }, policy: { gmemHugeShared: design } });
+  const k = new Kernel({ memory: huge === '2MiB' ? '256MiB' : '3GiB', hugetlb: hp, hugetlbOptimizeVmemmap: true, kvm: { guestMemfd: 'mainline', inPlaceConversion: true, hugetlb: true }, policy: { gmemHugeShared: design, s2Recoalesce } });
   const p = k.spawn();
   const vm = p.ioctl(p.open('/dev/kvm', U.O_RDWR), U.KVM_CREATE_VM, U.KVM_X86_SW_PROTECTED_VM);
   const hflag = U.GUEST_MEMFD_FLAG_HUGETLB | (huge === '2MiB' ? U.GUESTMEM_HUGETLB_FLAG_2MB : U.GUESTMEM_HUGETLB_FLAG_1GB);
@@ -175,6 +175,20 @@ describe.each(DESIGNS)('gmemHugeShared %s', (design) => {
     expect(convert(w, 9, 1, true)).toBe('ok');
     expect(guestRead(w, 100)).toBe(0);
     expect(leaves(w)).toEqual([0, 0, 2, 0]);
+    expect(k.check()).toEqual([]);
+  });
+
+  it("with s2Recoalesce 'eager' the conversion back to private maps the whole folio again at once", () => {
+    const w = boot(design, M2, '2MiB', 'eager');
+    const { k } = w;
+    expect(convert(w, 0, 512, true)).toBe('ok');
+    expect(convert(w, 9, 1, false)).toBe('ok');
+    expect(guestRead(w, 7)).toBe(0);
+    expect(guestRead(w, 9)).toBe(0);
+    expect(leaves(w)).toEqual([0, 2, 0, 0]);
+    expect(convert(w, 9, 1, true)).toBe('ok');
+    expect(leaves(w)).toEqual([0, 0, 1, 0]);
+    expect(k.kvmStats()[0]!.mmu.eagerPromotions).toBe(1);
     expect(k.check()).toEqual([]);
   });
 
