@@ -308,7 +308,9 @@ describe('multi-size THP sequences', () => {
       }),
       params(80),
     );
-    expectCoverage(['cow_copy', 'cow_reuse', 'thp_split_page']);
+    // Not cow_reuse: 6.12's wp_can_reuse_anon_folio never reuses a large folio, so here reuse needs a split
+    // or an order-0 fallback first, and some 80-run draws have none (the fork/COW property covers reuse).
+    expectCoverage(['cow_copy', 'thp_split_page']);
   });
 });
 
