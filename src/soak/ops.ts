@@ -32,6 +32,8 @@ const JUNK_ADDR = [-1, 1, PAGE - 1, 2 ** 47, 2 ** 53, NaN, -PAGE];
 const JUNK_IOCTLS = [U.UFFDIO_COPY, U.UFFDIO_ZEROPAGE, U.UFFDIO_REGISTER, U.UFFDIO_UNREGISTER, U.VFIO_IOMMU_MAP_DMA, U.VFIO_IOMMU_UNMAP_DMA, U.KVM_SET_USER_MEMORY_REGION2, U.KVM_SET_MEMORY_ATTRIBUTES, U.KVM_RUN, U.PIN_LONGTERM_TEST_START];
 /** The guest physical address of the soak VM's one memslot. */
 const GPA = 2 ** 32;
+/** memfds a stream keeps open at once. */
+const MAX_MEMFDS = 8;
 /** Pages in the soak VM's memslot (and its guest_memfd); 512 when the guest_memfd is one 2 MiB HugeTLB page. */
 const SLOT_PAGES = 16;
 const HUGE_SLOT_PAGES = 512;
@@ -86,6 +88,8 @@ export interface Task {
   readonly gup: number;
   /** A userfaultfd with a monitor answering missing faults with zeroes, or -1. */
   uffd: number;
+  /** The monitor's 2 MiB source of zeroes, or -1. */
+  zeroes: number;
   /** An io_uring with one registered buffer (over `ringRegion`), or -1. */
   ring: number;
   ringBuf: { addr: number; len: number; region: Region } | null;
@@ -93,11 +97,14 @@ export interface Task {
   vfio: number;
   dma: { iova: number; len: number; region: Region } | null;
   vm: Vm | null;
+  /** The memfd descriptors this process holds (made here, or inherited): closed when the stream drops one. */
+  readonly memfds: Set<number>;
 }
 
 export interface SoakState {
   readonly k: Kernel;
   readonly tasks: Task[];
+  /** memfd descriptors the stream uses (the most recent MAX_MEMFDS). */
   memfds: number[];
   /**
    * gup_test holds one long-term pin at a time for the whole system (its pages array is global), and
@@ -128,8 +135,8 @@ export function opProcess(st: SoakState, o: SoakOp): Process {
   return st.tasks[mod(num(o, 't'), st.tasks.length)]!.p;
 }
 
-function newTask(p: Process, gup?: number): Task {
-  return { p, regions: [], gup: gup ?? p.open(U.GUP_TEST_PATH, U.O_RDWR), uffd: -1, ring: -1, ringBuf: null, vfio: -1, dma: null, vm: null };
+function newTask(p: Process, gup?: number, memfds?: ReadonlySet<number>): Task {
+  return { p, regions: [], gup: gup ?? p.open(U.GUP_TEST_PATH, U.O_RDWR), uffd: -1, zeroes: -1, ring: -1, ringBuf: null, vfio: -1, dma: null, vm: null, memfds: new Set(memfds) };
 }
 
 const pickOf = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(0, xs.length - 1)]!;
@@ -199,6 +206,14 @@ const mod = (i: number, n: number): number => ((Math.trunc(i) % n) + n) % n;
 /** Drop the shadow of every region of the task that overlaps [addr, addr + len). */
 function dropShadowAt(task: Task, addr: number, len: number): void {
   for (const g of task.regions) if (g.addr < addr + len && addr < g.addr + g.pages * PAGE) g.shadow = null;
+}
+
+function unmapQuietly(p: Process, addr: number, len: number): void {
+  try {
+    p.munmap(addr, len);
+  } catch (e) {
+    if (!(e instanceof SyscallError)) throw e;
+  }
 }
 
 /** Close a descriptor the soak made; it may already be gone with its process. */
@@ -295,7 +310,14 @@ export function applyOp(st: SoakState, o: SoakOp): string {
         const i = num(o, 'memfd');
         if (i < 0 || st.memfds.length === 0) {
           fd = p.memfd_create('soak', 0);
+          // At most MAX_MEMFDS: the oldest is closed by its maker (its pages go once nothing maps it), so a
+          // long soak's page cache and descriptor tables stay the size of a short one's.
+          if (st.memfds.length >= MAX_MEMFDS) {
+            const old = st.memfds.shift()!;
+            for (const x of st.tasks) if (x.memfds.delete(old)) closeQuietly(x.p, old);
+          }
           st.memfds.push(fd);
+          task.memfds.add(fd);
         } else fd = st.memfds[mod(i, st.memfds.length)]!;
         say(`ftruncate memfd ${fd} to ${pages} pages ${who}`);
         p.ftruncate(fd, pages * PAGE);
@@ -324,7 +346,11 @@ export function applyOp(st: SoakState, o: SoakOp): string {
       // program does: while a copy is open, the parent's registrations outlive the parent's close (a fault
       // would wait with no monitor), and its pinned buffers, DMA mappings and guest memory its exit.
       for (const fd of [task.uffd, task.ring, task.vfio, task.vm?.fd ?? -1, task.vm?.vcpu ?? -1, task.vm?.gmem ?? -1]) if (fd >= 0) closeQuietly(c, fd);
-      const child = newTask(c, task.gup);
+      // What the child does not track it unmaps (the monitor's zeroes, regions DONTFORK/WIPEONFORK touched),
+      // so untracked mappings do not pile up down a line of forks.
+      if (task.zeroes >= 0) unmapQuietly(c, task.zeroes, HPAGE);
+      for (const g of task.regions) if (g.forkOdd) unmapQuietly(c, g.addr, g.pages * PAGE);
+      const child = newTask(c, task.gup, task.memfds);
       child.regions = task.regions.filter((g) => !g.forkOdd).map((g) => ({ ...g, shadow: g.shadow === null ? null : g.shadow.slice() }));
       st.tasks.push(child);
       return `fork (pid ${p.pid} -> ${c.pid})`;
@@ -487,6 +513,8 @@ function uffdOp(st: SoakState, task: Task, o: SoakOp, r: Region | null): string 
     const fd = task.uffd;
     task.uffd = -1;
     p.close(fd);
+    if (task.zeroes >= 0) p.munmap(task.zeroes, HPAGE);
+    task.zeroes = -1;
     return st.desc;
   }
   if (r === null) return 'uffd-register skipped (no region)';
@@ -499,9 +527,9 @@ function uffdOp(st: SoakState, task: Task, o: SoakOp, r: Region | null): string 
       closeQuietly(p, fd);
       throw e;
     }
-    // The monitor's source of zeroes: never written, so every page of it reads 0.
-    const zeroes = p.mmap(0, HPAGE, U.PROT_READ, U.MAP_PRIVATE | U.MAP_ANONYMOUS, -1, 0);
-    p.userfaultfd_monitor(fd, monitorOf(p, fd, zeroes));
+    // The monitor's source of zeroes: never written, so every page of it reads 0 (unmapped with the userfaultfd).
+    if (task.zeroes < 0) task.zeroes = p.mmap(0, HPAGE, U.PROT_READ, U.MAP_PRIVATE | U.MAP_ANONYMOUS, -1, 0);
+    p.userfaultfd_monitor(fd, monitorOf(p, fd, task.zeroes));
     task.uffd = fd;
   }
   // MINOR only where the page cache is the guest's memory (shmem, hugetlbfs); anonymous memory refuses it (EINVAL).
