@@ -308,9 +308,9 @@ export function applyOp(st: SoakState, o: SoakOp): string {
         }
       } else if (kind.startsWith('memfd')) {
         const i = num(o, 'memfd');
-        if (i < 0 || st.memfds.length === 0) {
+        if (i < 0 || task.memfds.size === 0) {
           fd = p.memfd_create('soak', 0);
-          // At most MAX_MEMFDS: the oldest is closed by its maker (its pages go once nothing maps it), so a
+          // At most MAX_MEMFDS: the oldest is closed in every process holding it (its pages go once nothing maps it), so a
           // long soak's page cache and descriptor tables stay the size of a short one's.
           if (st.memfds.length >= MAX_MEMFDS) {
             const old = st.memfds.shift()!;
@@ -318,7 +318,12 @@ export function applyOp(st: SoakState, o: SoakOp): string {
           }
           st.memfds.push(fd);
           task.memfds.add(fd);
-        } else fd = st.memfds[mod(i, st.memfds.length)]!;
+        } else {
+          // One this process holds: a number from another process could be anything here (its guest_memfd).
+          const mine = [...task.memfds];
+          if (mine.length === 0) return 'mmap skipped (no memfd in this process)';
+          fd = mine[mod(i, mine.length)]!;
+        }
         say(`ftruncate memfd ${fd} to ${pages} pages ${who}`);
         p.ftruncate(fd, pages * PAGE);
       }
@@ -377,8 +382,9 @@ export function applyOp(st: SoakState, o: SoakOp): string {
       return desc(st);
     }
     case 'memfd': {
-      if (st.memfds.length === 0) return 'memfd skipped (none)';
-      const fd = st.memfds[mod(num(o, 'fd'), st.memfds.length)]!;
+      const mine = [...task.memfds];
+      if (mine.length === 0) return 'memfd skipped (none in this process)';
+      const fd = mine[mod(num(o, 'fd'), mine.length)]!;
       const how = mod(num(o, 'how'), 4);
       const off = num(o, 'off');
       say(`memfd ${fd} op ${how} ${who}`);
@@ -550,8 +556,9 @@ function uringOp(st: SoakState, task: Task, o: SoakOp, r: Region | null): string
   }
   if (o.op === 'uring-io') {
     const b = task.ringBuf;
-    if (b === null || st.memfds.length === 0) return 'uring-io skipped (no buffer or no memfd)';
-    const fd = st.memfds[mod(num(o, 'fd'), st.memfds.length)]!;
+    const mine = [...task.memfds];
+    if (b === null || mine.length === 0) return 'uring-io skipped (no buffer or no memfd)';
+    const fd = mine[mod(num(o, 'fd'), mine.length)]!;
     const write = num(o, 'write') === 1;
     st.desc = `${write ? 'WRITE_FIXED' : 'READ_FIXED'} memfd ${fd} <-> ${b.len / PAGE} pages at ${hex(b.addr)} (pid ${p.pid})`;
     if (write) p.io_uring_write_fixed(task.ring, fd, b.addr, b.len, num(o, 'off') * PAGE, 0);
