@@ -13,6 +13,7 @@
  */
 import type { Kernel } from '../kernel.js';
 import * as G from '../kvm/guest.js';
+import { FOLL_FORCE, FOLL_LONGTERM, FOLL_NOFAULT, FOLL_TOUCH, FOLL_WRITE } from '../kernel_gup.js';
 import type { Process } from '../process.js';
 import type { Rng } from '../sim/rng.js';
 import { SyscallError } from '../uapi/errors.js';
@@ -32,6 +33,10 @@ const JUNK_ADDR = [-1, 1, PAGE - 1, 2 ** 47, 2 ** 53, NaN, -PAGE];
 const JUNK_IOCTLS = [U.UFFDIO_COPY, U.UFFDIO_ZEROPAGE, U.UFFDIO_REGISTER, U.UFFDIO_UNREGISTER, U.VFIO_IOMMU_MAP_DMA, U.VFIO_IOMMU_UNMAP_DMA, U.KVM_SET_USER_MEMORY_REGION2, U.KVM_SET_MEMORY_ATTRIBUTES, U.KVM_RUN, U.PIN_LONGTERM_TEST_START];
 /** The guest physical address of the soak VM's one memslot. */
 const GPA = 2 ** 32;
+/** The gup_test requests the 'gup' operation sends (each takes its references and drops them before returning). */
+const GUP_REQUESTS = [U.GUP_FAST_BENCHMARK, U.PIN_FAST_BENCHMARK, U.PIN_LONGTERM_BENCHMARK, U.GUP_BASIC_TEST, U.PIN_BASIC_TEST, U.DUMP_USER_PAGES_TEST];
+/** FOLL_ flags a 'gup' operation's five bits choose from. */
+const GUP_FLAGS = [FOLL_WRITE, FOLL_LONGTERM, FOLL_FORCE, FOLL_TOUCH, FOLL_NOFAULT];
 /** memfds a stream keeps open at once. */
 const MAX_MEMFDS = 8;
 /** Pages in the soak VM's memslot (and its guest_memfd); 512 when the guest_memfd is one 2 MiB HugeTLB page. */
@@ -50,7 +55,7 @@ export interface SoakOp {
 }
 
 export const OP_NAMES = [
-  'mmap', 'write', 'read', 'madvise', 'mprotect', 'munmap', 'mremap', 'fork', 'exit', 'pin', 'unpin', 'mthp', 'memfd', 'junk',
+  'mmap', 'write', 'read', 'madvise', 'mprotect', 'munmap', 'mremap', 'fork', 'exit', 'pin', 'unpin', 'gup', 'mthp', 'memfd', 'junk',
   'uffd-register', 'uffd-unregister', 'uring-register', 'uring-io', 'uring-unregister', 'vfio-map', 'vfio-dma', 'vfio-unmap',
   'kvm-create', 'kvm-convert', 'kvm-run',
 ] as const;
@@ -172,6 +177,10 @@ export function genOp(rng: Rng, st: SoakState): SoakOp {
   if (x < 93 && st.memfds.length > 0) {
     const how = rng.int(0, 3);
     return { op: 'memfd', t, fd: rng.int(0, st.memfds.length - 1), how, byte: rng.int(0, 255), off: how < 2 ? rng.int(0, 64) : rng.int(0, 16), len: rng.int(1, 600) };
+  }
+  if (x < 96) {
+    // gup_test's other requests: GUP or pin and release at once, with FOLL_ flags drawn from what the driver passes on.
+    return { op: 'gup', t, r, page, req: rng.int(0, GUP_REQUESTS.length - 1), pages: pickOf(rng, [1, 2, 16, 512]), per: pickOf(rng, [1, 4, 512]), flags: rng.int(0, 31), dump: rng.int(0, 1) };
   }
   if (x < 100) {
     const call = rng.int(0, 5);
@@ -340,6 +349,7 @@ export function applyOp(st: SoakState, o: SoakOp): string {
     case 'munmap':
     case 'mremap':
     case 'pin':
+    case 'gup':
       return regionOp(st, task, o);
     case 'fork': {
       if (st.tasks.length >= 4) return 'fork skipped (enough processes)';
@@ -473,6 +483,18 @@ function regionOp(st: SoakState, task: Task, o: SoakOp): string {
       r.pages = grow;
       r.shadow = shadow;
       return `mremap ${r.kind} to ${grow} pages at ${hex(to)} (pid ${p.pid})`;
+    }
+    case 'gup': {
+      const req = GUP_REQUESTS[mod(num(o, 'req'), GUP_REQUESTS.length)]!;
+      let gupFlags = 0;
+      GUP_FLAGS.forEach((f, b) => {
+        if (num(o, 'flags') & (1 << b)) gupFlags |= f;
+      });
+      const size = Math.min(r.pages - page, Math.max(1, num(o, 'pages'))) * PAGE;
+      say(`gup_test ${hex(req)} gup_flags ${hex(gupFlags)} ${size / PAGE} pages from ${where}`);
+      // References only: nothing is written, so the shadow stands (a FOLL_WRITE/FOLL_FORCE GUP breaks COW, keeping the bytes).
+      p.ioctl(task.gup, req, { addr: at, size, nr_pages_per_call: Math.max(1, num(o, 'per')), gup_flags: gupFlags, test_flags: num(o, 'dump') === 1 ? U.GUP_TEST_FLAG_DUMP_PAGES_USE_PIN : 0, which_pages: [0, 1, 0, 0, 0, 0, 0, 0] });
+      return st.desc;
     }
     case 'pin': {
       if (st.pinned) return 'pin skipped (one pin at a time)';
