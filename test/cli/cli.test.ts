@@ -177,11 +177,12 @@ describe.skipIf(!existsSync(BIN))('foliosim CLI', () => {
   });
 
   it('soaks every design with random operations on two threads (the CI soak), exit 0; a bad policy, exit 2', () => {
-    const r = foliosim('soak', '--ops', '72000', '--all-policies', '-j', '2', '-q');
+    // The CI soak: about half a minute on two cores (docs/PERFORMANCE.md has the 10^7 run).
+    const r = foliosim('soak', '--ops', '1080000', '--all-policies', '-j', '2', '-q');
     expect(r.code, r.out + r.err).toBe(0);
     for (const d of ['pinAccounting=upstream', 'pinAccounting=exact', 'pinAccounting=pmd-aggregate', 'pinAccounting=mm-sticky', 'pinAccounting=page-sticky', 'pinAccounting=pte-bit', 'exclusivePin=bias', 'exclusivePin=field']) expect(r.out).toContain(d);
     for (const d of ['hgmMapcount=thp-like', 'hgmMapcount=pgtable', 'collapseNotifier=post-collapse', 'gmemHugeShared=split', 'gmemHugeShared=no-longterm-pin', 'gmemHugeShared=pfnmap', 'gmemHugeShared=separate-shared', 's2Recoalesce=eager']) expect(r.out).toContain(d);
-    expect(r.out).toMatch(/^72000 operations in [\d.]+ s \(\d+ ops\/s over 2 threads\); RSS \d+ MiB at start, \d+ MiB at the end$/m);
+    expect(r.out).toMatch(/^1080000 operations in [\d.]+ s \(\d+ ops\/s over 2 threads\); RSS \d+ MiB at start, \d+ MiB at the end$/m);
     expect(r.out).not.toContain('FAILED');
     const bad = foliosim('soak', '--ops', '10', '--policy', 'pinAccounting=nope');
     expect(bad.code).toBe(2);
