@@ -211,11 +211,10 @@ interface HgmState {
 const M2 = 2 ** 21;
 
 function hgmOps(): ExploreOp<HgmState>[] {
-  const cont = (s: HgmState, off: number, len: number) => s.p.ioctl(s.uffd, U.UFFDIO_CONTINUE, { range: { start: s.prim + off, len }, mode: 0, mapped: 0 });
   return [
-    { name: 'CONTINUE 4 KiB at +0', apply: (s) => cont(s, 0, PAGE) },
-    { name: 'CONTINUE 4 KiB at +20 KiB', apply: (s) => cont(s, 5 * PAGE, PAGE) },
-    { name: 'CONTINUE the whole 2 MiB', apply: (s) => cont(s, 0, M2) },
+    { name: 'CONTINUE 4 KiB at +0', apply: (s) => hgmContinue(s, 0, PAGE) },
+    { name: 'CONTINUE 4 KiB at +20 KiB', apply: (s) => hgmContinue(s, 5 * PAGE, PAGE) },
+    { name: 'CONTINUE the whole 2 MiB', apply: (s) => hgmContinue(s, 0, M2) },
     { name: 'write through the alias', apply: (s) => s.p.fill(s.alias + 5 * PAGE, PAGE, 7) },
     { name: 'punch the page out (fallocate PUNCH_HOLE)', apply: (s) => s.p.fallocate(s.fd, U.FALLOC_FL_PUNCH_HOLE | U.FALLOC_FL_KEEP_SIZE, 0, M2) },
     {
@@ -239,6 +238,27 @@ function hgmOps(): ExploreOp<HgmState>[] {
   ];
 }
 
+/**
+ * The post-copy layout both HGM worlds start from: a 2 MiB hugetlbfs memfd mapped twice, the primary
+ * view split (MADV_SPLIT) and registered MINOR, the alias with its first page written.
+ */
+function hgmLayout(k: Kernel): { p: Process; fd: number; prim: number; alias: number; uffd: number } {
+  const p = k.spawn();
+  const fd = p.memfd_create('guest', U.MFD_HUGETLB | U.MFD_HUGE_2MB);
+  p.ftruncate(fd, M2);
+  const prim = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
+  const alias = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
+  p.madvise(prim, M2, U.MADV_SPLIT);
+  const uffd = p.userfaultfd(U.O_NONBLOCK);
+  p.ioctl(uffd, U.UFFDIO_API, { api: U.UFFD_API, features: U.UFFD_FEATURE_MINOR_HUGETLBFS, ioctls: 0 });
+  p.ioctl(uffd, U.UFFDIO_REGISTER, { range: { start: prim, len: M2 }, mode: U.UFFDIO_REGISTER_MODE_MINOR, ioctls: 0 });
+  p.fill(alias, PAGE, 1);
+  return { p, fd, prim, alias, uffd };
+}
+
+/** UFFDIO_CONTINUE of [off, off + len) of an HGM world's primary view. */
+const hgmContinue = (s: { p: Process; uffd: number; prim: number }, off: number, len: number) => s.p.ioctl(s.uffd, U.UFFDIO_CONTINUE, { range: { start: s.prim + off, len }, mode: 0, mapped: 0 });
+
 /** The hgm-truncate world under one HGM mapcount design. */
 export function hgmTruncateWorld(design: string, options: KernelOptions = {}): ExploreWorld<HgmState> {
   return {
@@ -247,16 +267,7 @@ export function hgmTruncateWorld(design: string, options: KernelOptions = {}): E
     ops: hgmOps(),
     init() {
       const k = new Kernel({ memory: '64MiB', hugetlb: { '2MiB': 4 }, ...options, policy: { hgmMapcount: design, ...options.policy } });
-      const p = k.spawn();
-      const fd = p.memfd_create('guest', U.MFD_HUGETLB | U.MFD_HUGE_2MB);
-      p.ftruncate(fd, M2);
-      const prim = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
-      const alias = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
-      p.madvise(prim, M2, U.MADV_SPLIT);
-      const uffd = p.userfaultfd(U.O_NONBLOCK);
-      p.ioctl(uffd, U.UFFDIO_API, { api: U.UFFD_API, features: U.UFFD_FEATURE_MINOR_HUGETLBFS, ioctls: 0 });
-      p.ioctl(uffd, U.UFFDIO_REGISTER, { range: { start: prim, len: M2 }, mode: U.UFFDIO_REGISTER_MODE_MINOR, ioctls: 0 });
-      p.fill(alias, PAGE, 1);
+      const { p, fd, prim, alias, uffd } = hgmLayout(k);
       return { k, p, child: null, fd, prim, alias, uffd };
     },
     kernel: (s) => s.k,
@@ -396,10 +407,9 @@ interface CollapseFaultState {
 const CF_GFN = GPA / PAGE;
 
 function collapseFaultOps(): ExploreOp<CollapseFaultState>[] {
-  const cont = (s: CollapseFaultState, off: number, len: number) => s.p.ioctl(s.uffd, U.UFFDIO_CONTINUE, { range: { start: s.prim + off, len }, mode: 0, mapped: 0 });
   const ops: ExploreOp<CollapseFaultState>[] = [
-    { name: 'CONTINUE 4 KiB at +0', apply: (s) => cont(s, 0, PAGE) },
-    { name: 'CONTINUE 4 KiB at +20 KiB', apply: (s) => cont(s, 5 * PAGE, PAGE) },
+    { name: 'CONTINUE 4 KiB at +0', apply: (s) => hgmContinue(s, 0, PAGE) },
+    { name: 'CONTINUE 4 KiB at +20 KiB', apply: (s) => hgmContinue(s, 5 * PAGE, PAGE) },
     { name: 'write through the alias at +20 KiB', apply: (s) => s.p.fill(s.alias + 5 * PAGE, PAGE, 9) },
     { name: 'MADV_COLLAPSE the view', apply: (s) => s.p.madvise(s.prim, M2, U.MADV_COLLAPSE) },
     { name: 'MADV_DONTNEED the view', apply: (s) => s.p.madvise(s.prim, M2, U.MADV_DONTNEED) },
@@ -442,16 +452,7 @@ export function collapseFaultWorld(design: string, notifier: string, options: Ke
     ops: collapseFaultOps(),
     init() {
       const k = new Kernel({ memory: '64MiB', hugetlb: { '2MiB': 2 }, ...options, policy: { hgmMapcount: design, collapseNotifier: notifier, ...options.policy } });
-      const p = k.spawn();
-      const fd = p.memfd_create('guest', U.MFD_HUGETLB | U.MFD_HUGE_2MB);
-      p.ftruncate(fd, M2);
-      const prim = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
-      const alias = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
-      p.madvise(prim, M2, U.MADV_SPLIT);
-      const uffd = p.userfaultfd(U.O_NONBLOCK);
-      p.ioctl(uffd, U.UFFDIO_API, { api: U.UFFD_API, features: U.UFFD_FEATURE_MINOR_HUGETLBFS, ioctls: 0 });
-      p.ioctl(uffd, U.UFFDIO_REGISTER, { range: { start: prim, len: M2 }, mode: U.UFFDIO_REGISTER_MODE_MINOR, ioctls: 0 });
-      p.fill(alias, PAGE, 1);
+      const { p, fd, prim, alias, uffd } = hgmLayout(k);
       const kvm = p.open('/dev/kvm', U.O_RDWR);
       const vm = p.ioctl(kvm, U.KVM_CREATE_VM, 0);
       p.ioctl(vm, U.KVM_SET_USER_MEMORY_REGION, { slot: 0, flags: 0, guest_phys_addr: GPA, memory_size: M2, userspace_addr: prim });

@@ -2,8 +2,8 @@
  * Shrinking: a failing soak stream becomes a short list of operations that
  * fails the same way, written as a scenario that `foliosim run` replays.
  */
-import { describe, expect, it, vi } from 'vitest';
-import { Process } from '../process.js';
+import { describe, expect, it } from 'vitest';
+import { loseWrites } from '../../test/support/lost_write.js';
 import { loadScenario } from '../sim/scenario/load.js';
 import { runOne } from '../sim/run.js';
 import { SoakCheckFailure } from './ops.js';
@@ -47,13 +47,7 @@ describe('soak shrinking', () => {
   }, 60_000);
 
   it('shrinks a read that differs from the shadow to a write and a read, and the replayed scenario fails with SoakCheckFailure', () => {
-    // A kernel that loses a write: every read of a written page comes back one off.
-    const real = Process.prototype.read;
-    const spy = vi.spyOn(Process.prototype, 'read').mockImplementation(function (this: Process, addr: unknown, len: unknown) {
-      const out = real.call(this, addr, len);
-      if (out[0] !== 0) out[0] = (out[0]! + 1) & 0xff;
-      return out;
-    });
+    const restore = loseWrites();
     try {
       const opts = { ops: 5000, seed: 2, knownFindings: ['hugetlb-resv-underflow'] };
       const r = soak(opts);
@@ -65,7 +59,7 @@ describe('soak shrinking', () => {
       const sc = loadScenario(replayScenario({ seed: 2, policy: 'upstream', kernel: {}, knownFindings: opts.knownFindings, shrunk: s }), 'soak.yaml');
       expect(() => runOne(sc.configs[0]!, 2)).toThrow(SoakCheckFailure);
     } finally {
-      spy.mockRestore();
+      restore();
     }
   }, 60_000);
 

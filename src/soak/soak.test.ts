@@ -3,8 +3,8 @@
  * what it exists to catch (a read that differs from the shadow, an oracle
  * finding), while a known Linux behaviour is counted by name.
  */
-import { describe, expect, it, vi } from 'vitest';
-import { Process } from '../process.js';
+import { describe, expect, it } from 'vitest';
+import { loseWrites } from '../../test/support/lost_write.js';
 import { soak } from './soak.js';
 
 describe('soak', () => {
@@ -27,20 +27,14 @@ describe('soak', () => {
   });
 
   it('stops at a read that differs from the shadow, naming the operation and the ones before it', () => {
-    // A kernel that loses a write: every read of a written page comes back one off.
-    const real = Process.prototype.read;
-    const spy = vi.spyOn(Process.prototype, 'read').mockImplementation(function (this: Process, addr: unknown, len: unknown) {
-      const out = real.call(this, addr, len);
-      if (out[0] !== 0) out[0] = (out[0]! + 1) & 0xff;
-      return out;
-    });
+    const restore = loseWrites();
     try {
       const r = soak({ ops: 5000, seed: 2, knownFindings: ['hugetlb-resv-underflow'] });
       expect(r.failure?.what).toMatch(/^read 0x[0-9a-f]+ from page \d+ of (anon|hugetlb) 0x[0-9a-f]+ \(pid \d+\), the shadow says 0x[0-9a-f]+$/);
       expect(r.failure?.recent.length).toBeGreaterThan(0);
       expect(r.ops).toBe(r.failure!.op + 1);
     } finally {
-      spy.mockRestore();
+      restore();
     }
   });
 
