@@ -17,7 +17,7 @@ import { LEVEL_SPAN, Level, PAGE_SIZE } from '../mm/page.js';
 import { type PageTable, Pte, type Walk, entryIsLeaf, walk } from '../mm/pgtable.js';
 import { VM, linearPageIndex } from '../mm/mm_types.js';
 import { folioIsLongtermPinnable } from '../mm/gup.js';
-import { gmemDesign } from '../kvm/guest_memfd.js';
+import { gmemDeferredMergeHeads, gmemDesign } from '../kvm/guest_memfd.js';
 import { KVM_LPAGE_MIXED_FLAG, type Kvm, type KvmGmem, PAGES_PER_LEVEL, gfnToHva, gfnToMemslot, kvmMemslotIsGmemOnly, kvmRangePrivacy, lpageIndex, vmList } from '../kvm/kvm_host.js';
 import { PG, folioNrPages } from '../mm/folio.js';
 import { ENTRY_PAGES, S2_PRIVATE } from '../kvm/mmu.js';
@@ -37,7 +37,32 @@ const $w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null,
 export function checkKvm(host: Host, sink: KvmCheckSink): number {
   let tables = 0;
   for (const kvm of vmList(host)) tables += checkVm(host, kvm, sink);
+  checkSplitOrphans(host, sink);
   return tables;
+}
+
+/**
+ * A split HugeTLB page whose guest_memfd went while a piece was pinned (out
+ * of every file, waiting for its merge) still has a piece with a reference
+ * beyond the split page's: once the last one goes, the folio_put callback
+ * merges it and frees it, so an idle one is a page lost to the pool.
+ */
+function checkSplitOrphans(host: Host, sink: KvmCheckSink): void {
+  const ft = host.ft;
+  for (const head of gmemDeferredMergeHeads(host)) {
+    const sp = host.hugetlb.split.get(head);
+    if (sp === undefined) {
+      sink.push({ name: 'kvm-gmem-split-orphan-idle', message: `a split page waiting for its merge at pfn 0x${head.toString(16)} is not split`, pfn: head });
+      continue;
+    }
+    const per = 2 ** sp.pieceOrder;
+    let idle = true;
+    for (let k = 0; k < sp.hstate.nrPages && idle; k += per) {
+      const f = host.pfnFolio(head + k);
+      idle = f !== 0 && ft.owner[f] === null && ft.refcount[f] === 1;
+    }
+    if (idle) sink.push({ name: 'kvm-gmem-split-orphan-idle', message: `the split ${sp.hstate.name} page at pfn 0x${head.toString(16)} is in no file and nothing but the split holds its pieces (it should have been merged and freed)`, pfn: head });
+  }
 }
 
 function checkVm(host: Host, kvm: Kvm, sink: KvmCheckSink): number {

@@ -33,6 +33,8 @@ export class FsInode implements Inode {
   private iSizePages = 0;
   nlink = 0;
   blocks = 0;
+  /** i_blkbits as a size (i_blocksize): the superblock's unless the file system sets its own (HugeTLB guest_memfd). */
+  blockSize: number;
   seals = 0;
   iFlags = 0;
   refs = 0;
@@ -49,6 +51,7 @@ export class FsInode implements Inode {
     readonly evict: (inode: FsInode) => void,
   ) {
     this.mapping = new FsMapping(ino, this, aops);
+    this.blockSize = sb.blockSize;
   }
 
   /** i_size_read. */

@@ -224,7 +224,7 @@ export function vfsFstat(file: OpenFile): Stat {
     st_uid: 0,
     st_gid: 0,
     st_size: resultSize(i.size),
-    st_blksize: i.sb.blockSize,
+    st_blksize: i.blockSize,
     st_blocks: i.blocks,
   };
 }

@@ -131,7 +131,6 @@ export function kvmGmemSupportedFlags(cfg: KvmConfig, kvm: Kvm | null): bigint {
 // mirrors virt/kvm/guest_memfd.c:__kvm_gmem_create (RFC v2: kvm_gmem_hugetlb_setup -> guestmem_hugetlb_setup)
 export function kvmGmemCreateFile(vfs: Vfs, kvm: Kvm, size: number, flags: number, hstate: Hstate | null): OpenFile | ErrnoName {
   const host = kvm.host;
-  gmemRunDeferredMerges(host);
   let spool = null;
   if (hstate !== null) {
     spool = hugetlbFileSubpool(host, hstate, size / hstate.size);
@@ -139,6 +138,8 @@ export function kvmGmemCreateFile(vfs: Vfs, kvm: Kvm, size: number, flags: numbe
   }
   const inode = vfs.newInode(gmemSb, S_IFREG | 0o600, gmemAops, (i) => kvmGmemEvictInode(i.fsInfo as KvmGmem));
   inode.size = BigInt(size);
+  // mirrors the 1 GiB series RFC v2's kvm_gmem_hugetlb_setup (inode->i_blkbits = huge_page_shift(h)): st_blksize is the huge page size
+  if (hstate !== null) inode.blockSize = hstate.size;
   const privateIdx = new ExtentSet();
   // Every index starts PRIVATE unless INIT_SHARED.
   if (!(flags & Number(K.GUEST_MEMFD_FLAG_INIT_SHARED))) privateIdx.union(0, size / PAGE_SIZE);
@@ -354,51 +355,69 @@ function gmemMergeHugePage(gmem: KvmGmem, base: number): boolean {
 }
 
 /**
- * Split pages whose file went while a piece was still pinned, by head pfn:
- * the RFC v2 merges them in a folio_put callback run from a workqueue; the
- * model runs that work at the next guest_memfd call (any file's).
+ * Split pages whose file went while a piece was still pinned, by head pfn,
+ * with the count of their pieces that hold nothing but the split page's
+ * reference (the RFC's stash item and its nr_pages_waiting_to_be_merged).
+ * While any wait, the host's folio_put callback counts pieces as their last
+ * pin goes; the last one merges the page and frees it to its subpool. The
+ * RFC does that merge in a workqueue the callback schedules; the model runs
+ * it at once (the selftests sleep for it before they look).
  */
-const deferredMerges = new WeakMap<KvmGmem['kvm']['host'], Set<number>>();
+const deferredMerges = new WeakMap<KvmGmem['kvm']['host'], Map<number, { nr: number; idle: number }>>();
+
+/** The head pfns of the split pages waiting for their last pin to go (for the oracle). */
+export function gmemDeferredMergeHeads(host: KvmGmem['kvm']['host']): Iterable<number> {
+  return deferredMerges.get(host)?.keys() ?? [];
+}
 
 /** Take the split page at file index base out of the file and queue its merge. */
+// mirrors the 1 GiB series RFC v2's guestmem_hugetlb_free_folio (register the folio_put callback on each piece)
 function gmemDeferMerge(gmem: KvmGmem, base: number): void {
   const host = gmem.kvm.host;
+  const ft = host.ft;
   const head = gmemSplitHead(gmem, base);
   if (head < 0) return;
-  for (let k = 0; k < gmem.hstate!.nrPages; k++) {
+  const nr = gmem.hstate!.nrPages;
+  let idle = 0;
+  for (let k = 0; k < nr; k++) {
     const g = filemapGetFolio(gmem.inode.mapping, base + k);
     host.folioGet(g);
     gmemCacheRemove(gmem, g);
     host.folioPut(g);
+    if (ft.refcount[g] === 1) idle++;
   }
   let q = deferredMerges.get(host);
-  if (q === undefined) deferredMerges.set(host, (q = new Set()));
-  q.add(head);
+  if (q === undefined) deferredMerges.set(host, (q = new Map()));
+  q.set(head, { nr, idle });
+  host.folioPutCallback = (f) => gmemDeferredPut(host, f);
+  if (idle === nr) gmemMergeDeferred(host, head);
 }
 
-/** The workqueue: merge and free the queued split pages whose pieces are free of pins now. */
-// mirrors the 1 GiB series RFC v2's guestmem_hugetlb_cleanup_folio work (the folio_put callback's deferred merge)
-function gmemRunDeferredMerges(host: KvmGmem['kvm']['host']): void {
+/** The folio_put callback: a piece of a queued split page lost its last pin. */
+// mirrors the 1 GiB series RFC v2's guestmem_hugetlb_handle_folio_put -> guestmem_hugetlb_maybe_merge_folio
+function gmemDeferredPut(host: KvmGmem['kvm']['host'], f: number): void {
   const q = deferredMerges.get(host);
-  if (q === undefined || q.size === 0) return;
+  if (q === undefined) return;
   const ft = host.ft;
-  for (const head of [...q]) {
-    const sp = host.hugetlb.split.get(head);
-    if (sp === undefined) {
-      q.delete(head);
-      continue;
-    }
-    let busy = false;
-    for (let k = 0; k < sp.hstate.nrPages && !busy; k++) {
-      const g = host.pfnFolio(head + k);
-      busy = g === 0 || ft.refcount[g] !== 1 || ft.mapcount[g] !== -1;
-    }
-    if (busy) continue;
-    q.delete(head);
-    const f = hugetlbMergeFolio(host, head);
-    // Its last reference: back to the subpool (and the pool).
-    if (f > 0) host.folioPut(f);
+  if (ft.owner[f] !== null || ft.flags[f]! & PG.HUGETLB) return;
+  const pfn = ft.pfn[f]!;
+  for (const h of host.hugetlb.hstates) {
+    const head = pfn - (pfn % h.nrPages);
+    const w = q.get(head);
+    if (w === undefined || w.nr !== h.nrPages) continue;
+    if (++w.idle === w.nr) gmemMergeDeferred(host, head);
+    return;
   }
+}
+
+/** Every piece is idle: merge the page back and drop its last reference (to the subpool and the pool). */
+// mirrors the 1 GiB series RFC v2's guestmem_hugetlb_cleanup_folio
+function gmemMergeDeferred(host: KvmGmem['kvm']['host'], head: number): void {
+  const q = deferredMerges.get(host)!;
+  q.delete(head);
+  if (q.size === 0) host.folioPutCallback = null;
+  const f = hugetlbMergeFolio(host, head);
+  if (!warn(host, f < 0, 'guest_memfd: merging an idle split HugeTLB page failed', 'mm/guestmem_hugetlb.c:guestmem_hugetlb_merge_folio')) host.folioPut(f);
 }
 
 /** After the attributes of [start, end) changed: split the huge pages that now hold a shared page, merge those all private again. */
@@ -505,7 +524,6 @@ function kvmGmemAllocate(gmem: KvmGmem, offset: bigint, len: bigint): ErrnoName 
 // mirrors virt/kvm/guest_memfd.c:kvm_gmem_fallocate
 function kvmGmemFallocate(file: OpenFile, mode: number, offset: bigint, len: bigint): ErrnoName | null {
   const gmem = file.privateData as KvmGmem;
-  gmemRunDeferredMerges(gmem.kvm.host);
   if (!(mode & FALLOC_FL_KEEP_SIZE)) return 'EOPNOTSUPP';
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return 'EOPNOTSUPP';
   if (offset % PAGE !== 0n || len % PAGE !== 0n) return 'EINVAL';
@@ -565,7 +583,6 @@ function kvmGmemMmap(file: OpenFile, vma: Vma): ErrnoName | null {
 // mirrors virt/kvm/guest_memfd.c:kvm_gmem_ioctl (v8)
 function kvmGmemIoctl(file: OpenFile, cmd: number, arg: unknown): number | ErrnoName {
   const gmem = file.privateData as KvmGmem;
-  gmemRunDeferredMerges(gmem.kvm.host);
   if (!gmem.kvm.cfg.inPlaceConversion || cmd !== K.KVM_SET_MEMORY_ATTRIBUTES2) return 'ENOTTY';
   const a = copyStructFromUser(arg, ['offset', 'address', 'size', 'attributes', 'flags', 'reserved']);
   if (a === null) return 'EFAULT';

@@ -189,7 +189,8 @@ function kvmVmIoctlCheckExtensionGeneric(ctx: KvmContext, kvm: Kvm | null, ext: 
       // Mainline: CONFIG_KVM_GUEST_MEMFD alone (default VMs take MMAP files); 6.12: VMs with private memory.
       return mainline || kvm === null || kvm.hasPrivateMem ? 1 : 0;
     case K.KVM_CAP_GUEST_MEMFD_FLAGS:
-      return mainline ? Number(kvmGmemSupportedFlags(cfg, kvm)) : 0;
+      // A u64 returned as the ioctl's long: userspace's int ioctl() sees its low 32 bits (the RFC's HugeTLB size bits 58-63 drop out).
+      return mainline ? Number(BigInt.asIntN(32, kvmGmemSupportedFlags(cfg, kvm))) : 0;
     case K.KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES:
       // v8: PRIVATE iff in-place mode and the VM has private memory (/dev/kvm answers as such a VM would; a guess: the series is silent).
       return cfg.inPlaceConversion && (kvm === null || kvm.hasPrivateMem) ? K.KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;

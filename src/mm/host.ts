@@ -127,6 +127,13 @@ export class Host {
   readonly swap = new SwapState();
   /** The HugeTLB hstates and pools (src/mm/hugetlb.ts), set up at boot by hugetlbInit. */
   hugetlb: HugetlbState = null as never;
+  /**
+   * Called when a folio drops to one reference, while set (the 1 GiB series
+   * RFC v2's guestmem_hugetlb folio_put callback: guest_memfd sets it while
+   * pieces of a split HugeTLB page, which keep the split page's reference,
+   * wait for their last pin to go). null on every other kernel.
+   */
+  folioPutCallback: ((f: number) => void) | null = null;
   /** Where the vmemmap lives, for HugeTLB vmemmap optimization (src/mm/hugetlb_vmemmap.ts). */
   readonly vmemmap: VmemmapState;
 
@@ -204,7 +211,7 @@ export class Host {
     if (r === 0) {
       if (ft.flags[f]! & PG.HUGETLB) this.hugetlb.freeHugeFolio(f);
       else this.folioFree(f);
-    }
+    } else if (r === 1 && this.folioPutCallback !== null) this.folioPutCallback(f);
   }
 
   /** Allocate a page-table page (pagetable_alloc + pagetable_*_ctor). Returns the slot or 0. */

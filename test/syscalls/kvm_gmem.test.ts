@@ -453,8 +453,7 @@ describe("policy gmemHugeShared 'split' (the 1 GiB series RFC v2's restructuring
     expect(k.meminfo().HugePages_Free).toBe(3);
     expect(k.check()).toEqual([]);
     p.ioctl(gup, U.PIN_LONGTERM_TEST_STOP);
-    // The next guest_memfd call runs the queued merge: the page returns to the pool, its subpool goes.
-    p.close(gmem(p, vm, PAGE));
+    // The unpin drops the piece's last pin: the folio_put callback merges the page; it returns to the pool, its subpool goes.
     expect(k.meminfo().HugePages_Free).toBe(4);
     expect(k.meminfo().HugePages_Rsvd).toBe(0);
     expect(k.check()).toEqual([]);

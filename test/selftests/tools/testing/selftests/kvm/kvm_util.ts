@@ -300,3 +300,20 @@ export function vm_mem_set_memory_attributes(vm: KvmVm, gpa: number, size: numbe
     at += len;
   }
 }
+
+/** The HugeTLB sizes and counters the 1 GiB series RFC v2's statistics script and reporting test read. */
+export const HUGETLB_SIZES = ['2048kB', '1048576kB'] as const;
+export const HUGETLB_STATISTICS = ['free_hugepages', 'nr_hugepages', 'nr_overcommit_hugepages', 'resv_hugepages', 'surplus_hugepages'] as const;
+export type HugetlbStatistics = Record<string, number>;
+
+/** /sys/kernel/mm/hugepages/hugepages-<size>/<statistic> of both sizes, by path. */
+export function read_hugetlb_statistics(k: { readSysfs(path: string): string }): HugetlbStatistics {
+  const out: HugetlbStatistics = {};
+  for (const size of HUGETLB_SIZES) {
+    for (const s of HUGETLB_STATISTICS) {
+      const path = `/sys/kernel/mm/hugepages/hugepages-${size}/${s}`;
+      out[path] = Number(k.readSysfs(path));
+    }
+  }
+  return out;
+}

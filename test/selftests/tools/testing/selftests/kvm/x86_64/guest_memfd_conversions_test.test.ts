@@ -15,8 +15,11 @@
  *
  * Not run: convert_to_private_does_not_support_zero, a case of an earlier
  * revision (its content-mode flags, KVM_SET_MEMORY_ATTRIBUTES2_ZERO, were
- * dropped by v8); the RFC v2 (1 GiB) hugetlb, truncation, subfolio and
- * accounting cases, which guest_memfd.md has not read in detail.
+ * dropped by v8). The 1 GiB series RFC v2's HugeTLB, truncation, subfolio
+ * and accounting cases belong to the RFC's own, older version of this
+ * program (tools/testing/selftests/kvm/guest_memfd_conversions_test.c):
+ * ../guest_memfd_conversions_test.rfc-v2.test.ts runs them, and
+ * ../guest_memfd_hugetlb_reporting_test.test.ts the accounting test.
  */
 import { describe, expect, it } from 'vitest';
 import { Kernel, type Process } from '../../../../../../../src/index.js';
