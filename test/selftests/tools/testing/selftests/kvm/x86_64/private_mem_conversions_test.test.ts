@@ -28,6 +28,26 @@
  * guest_memfd), and the host's read of a page the guest synced as private
  * must SIGBUS instead of showing the shared data. The "v8" cases run that
  * program on a kernel with in-place conversion, and once without it.
+ *
+ * The 1 GiB page series RFC v2 (Ackerley Tng, 14 May 2025) adds private
+ * memory backing sources: 47/51 "KVM: selftests: Support various types of
+ * backing sources for private memory" (-p private_mem_guest_mem,
+ * private_mem_hugetlb (the default HugeTLB size), private_mem_hugetlb_2mb,
+ * private_mem_hugetlb_1gb: the guest_memfd's creation flags), 48/51 "Update
+ * test for various private memory backing source types" (each vCPU's chunk
+ * is aligned to the larger of 2 MiB, the shared backing's and the private
+ * backing's page size) and 49/51 "Update private_mem_conversions_test.sh to
+ * test with HugeTLB pages" (every backing pair with -n 4, -n 4 -m 4, and the
+ * same with -g). The RFC's program is v8's (reset after the punch); its -g
+ * (back_shared_memory_with_guest_memfd: conversions on the guest_memfd, the
+ * host's memory is the guest_memfd) is the in-place run here, without -g the
+ * per-VM attributes run. The RFC cases run the three HugeTLB private types
+ * with the default shared backing (anonymous; shmem, the guest_memfd
+ * itself, with -g). Not run: the script's other shared backings for them
+ * (anonymous_thp, and anonymous_hugetlb*, shmem and shared_hugetlb, which the
+ * port does not have), to keep the suite's time (the private backing these
+ * patches add is independent of the shared one); and at 1 GiB, -n 4 -g
+ * without -m (the -m 4 run covers it).
  */
 import { describe, expect, it } from 'vitest';
 import { Kernel } from '../../../../../../../src/index.js';
@@ -245,17 +265,32 @@ function test_mem_conversions_step(vcpu: L.KvmVcpu, variant: Variant): boolean {
 /** The backing (-s): anonymous (DEFAULT_VM_MEM_SRC), anonymous_thp, or shmem (v8, in place: the guest_memfd itself). */
 type SrcType = 'anonymous' | 'anonymous_thp' | 'shmem';
 
-function test_mem_conversions(k: Kernel, src_type: SrcType, nr_vcpus: number, nr_memslots: number, variant: Variant): void {
+/**
+ * The private memory backing (-p, the 1 GiB series RFC v2 patches 47-48):
+ * guest_memfd's own 4 KiB folios, or HugeTLB (the default size, 2 MiB, 1 GiB).
+ */
+type PrivateSrcType = 'private_mem_guest_mem' | 'private_mem_hugetlb' | 'private_mem_hugetlb_2mb' | 'private_mem_hugetlb_1gb';
+
+/** vm_private_mem_backing_src_alias(i)->flag and get_private_mem_backing_src_pagesz(i). */
+const PRIVATE_SRC: Record<PrivateSrcType, { flag: bigint; pagesz: number }> = {
+  private_mem_guest_mem: { flag: 0n, pagesz: PAGE_SIZE },
+  // get_def_hugetlb_pagesz(): the default hstate, 2 MiB on the model's x86-64.
+  private_mem_hugetlb: { flag: U.GUEST_MEMFD_FLAG_HUGETLB, pagesz: SZ_2M },
+  private_mem_hugetlb_2mb: { flag: U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_2MB, pagesz: SZ_2M },
+  private_mem_hugetlb_1gb: { flag: U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_1GB, pagesz: 2 ** 30 },
+};
+
+function test_mem_conversions(k: Kernel, src_type: SrcType, private_mem_src_type: PrivateSrcType, nr_vcpus: number, nr_memslots: number, variant: Variant): void {
   const p = k.spawn();
-  // Enough memory for each vCPU's chunk to be naturally aligned to the backing's page size.
-  const alignment = SZ_2M;
+  // Enough memory for each vCPU's chunk to be naturally aligned to the backings' page sizes (shared and, RFC v2, private).
+  const alignment = Math.max(SZ_2M, PRIVATE_SRC[private_mem_src_type].pagesz);
   const per_cpu_size = Math.ceil(PER_CPU_DATA_SIZE / alignment) * alignment;
   const memfd_size = per_cpu_size * nr_vcpus;
   const slot_size = memfd_size / nr_memslots;
   TEST_ASSERT(slot_size * nr_memslots === memfd_size, 'The memfd size needs to be cleanly divisible by the number of memslots');
   const { vm, vcpus } = L.vm_create_with_vcpus(p, U.KVM_X86_SW_PROTECTED_VM, nr_vcpus);
   L.vm_enable_cap(vm, U.KVM_CAP_EXIT_HYPERCALL, 1 << U.KVM_HC_MAP_GPA_RANGE);
-  const gmem_flags = variant.gmemAttributes ? U.GUEST_MEMFD_FLAG_MMAP | U.GUEST_MEMFD_FLAG_INIT_SHARED : 0n;
+  const gmem_flags = (variant.gmemAttributes ? U.GUEST_MEMFD_FLAG_MMAP | U.GUEST_MEMFD_FLAG_INIT_SHARED : 0n) | PRIVATE_SRC[private_mem_src_type].flag;
   const memfd = L.vm_create_guest_memfd(vm, memfd_size, gmem_flags);
   for (let i = 0; i < nr_memslots; i++) {
     const [gpa, slot, npages, off] = [BASE_DATA_GPA + slot_size * i, BASE_DATA_SLOT + i, slot_size / PAGE_SIZE, slot_size * i];
@@ -267,6 +302,13 @@ function test_mem_conversions(k: Kernel, src_type: SrcType, nr_vcpus: number, nr
   // The vCPU threads, one exit at a time each, until all are done.
   const running = new Set(vcpus);
   while (running.size > 0) for (const v of [...running]) if (!test_mem_conversions_step(v, variant)) running.delete(v);
+  const { flag, pagesz } = PRIVATE_SRC[private_mem_src_type];
+  if (flag !== 0n) {
+    // The private memory is HugeTLB pages of that size, taken from its pool.
+    expect(p.fstat(memfd).st_blksize).toBe(pagesz);
+    const dir = `/sys/kernel/mm/hugepages/hugepages-${pagesz / 1024}kB`;
+    expect(Number(k.readSysfs(`${dir}/free_hugepages`))).toBeLessThan(Number(k.readSysfs(`${dir}/nr_hugepages`)));
+  }
   expect(k.check()).toEqual([]);
   L.kvm_vm_free(vm);
   // The guest_memfd holds its VM: PUNCH_HOLE and allocation still work after the VM fd is closed.
@@ -279,7 +321,7 @@ function test_mem_conversions(k: Kernel, src_type: SrcType, nr_vcpus: number, nr
 }
 
 /** main(): TEST_REQUIRE of SW_PROTECTED VMs; the options; then the test. v8 asks which attributes the host tracks. */
-function main(k: Kernel, v8: boolean, opts: { s?: SrcType; n?: number; m?: number } = {}): void {
+function main(k: Kernel, v8: boolean, opts: { s?: SrcType; p?: PrivateSrcType; n?: number; m?: number } = {}): void {
   const p = k.spawn();
   TEST_ASSERT((L.kvm_check_cap(p, U.KVM_CAP_VM_TYPES) & (1 << U.KVM_X86_SW_PROTECTED_VM)) !== 0, 'TEST_REQUIRE: KVM_X86_SW_PROTECTED_VM');
   const gmemAttributes = v8 && L.kvm_has_gmem_attributes(p);
@@ -289,7 +331,7 @@ function main(k: Kernel, v8: boolean, opts: { s?: SrcType; n?: number; m?: numbe
     src_type = opts.s;
     TEST_ASSERT(!gmemAttributes || src_type === 'shmem', 'Testing in-place conversions, only shmem mem_type supported');
   }
-  test_mem_conversions(k, src_type, opts.n ?? 1, opts.m ?? 1, { v8, gmemAttributes });
+  test_mem_conversions(k, src_type, opts.p ?? 'private_mem_guest_mem', opts.n ?? 1, opts.m ?? 1, { v8, gmemAttributes });
 }
 
 const kernel612 = () => new Kernel({ memory: '256MiB' });
@@ -326,4 +368,25 @@ describe('private_mem_conversions_test.c, in-place conversion series v8', () => 
     main(kernelV8(false), true);
     expect(sigbusReads).toBe(0);
   });
+});
+
+/**
+ * A kernel of the 1 GiB series RFC v2: HugeTLB guest_memfd, and conversions
+ * in guest_memfd (-g, the RFC's back_shared_memory_with_guest_memfd) or in
+ * the VM's attributes (without -g). Pools for 4 vCPUs of 1 GiB chunks and of
+ * 2 MiB ones (the script asks for 1024 * 4 2 MiB pages and 2 * 4 1 GiB
+ * pages; the program uses at most 8 and 4).
+ */
+const kernelRfc = (g: boolean) => new Kernel({ memory: '6GiB', hugetlb: { '2MiB': 8, '1GiB': 4 }, kvm: { guestMemfd: 'mainline', hugetlb: true, inPlaceConversion: g } });
+
+describe('private_mem_conversions_test.sh, 1 GiB series RFC v2: HugeTLB private memory (-p)', () => {
+  const num_vcpus_to_test = 4;
+  const num_memslots_to_test = num_vcpus_to_test;
+  for (const private_mem_src_type of ['private_mem_hugetlb', 'private_mem_hugetlb_2mb', 'private_mem_hugetlb_1gb'] as const) {
+    it(`-s anonymous -p ${private_mem_src_type} -n 4`, () => main(kernelRfc(false), true, { s: 'anonymous', p: private_mem_src_type, n: num_vcpus_to_test }));
+    it(`-s anonymous -p ${private_mem_src_type} -n 4 -m 4`, () => main(kernelRfc(false), true, { s: 'anonymous', p: private_mem_src_type, n: num_vcpus_to_test, m: num_memslots_to_test }));
+    // At 1 GiB, -n 4 -g without -m is not run: the -m 4 run covers it (four 1 GiB pages split and merged, 3 s in the model).
+    if (private_mem_src_type !== 'private_mem_hugetlb_1gb') it(`-p ${private_mem_src_type} -n 4 -g (shared memory is the guest_memfd)`, () => main(kernelRfc(true), true, { p: private_mem_src_type, n: num_vcpus_to_test }));
+    it(`-p ${private_mem_src_type} -n 4 -m 4 -g`, () => main(kernelRfc(true), true, { p: private_mem_src_type, n: num_vcpus_to_test, m: num_memslots_to_test }));
+  }
 });
