@@ -62,7 +62,7 @@ import { errno } from '../uapi/errno.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/falloc.js';
 import { O_LARGEFILE, O_RDWR, S_IFREG } from '../uapi/fcntl.js';
 import { ANON_INODE_FS_MAGIC } from '../uapi/magic.js';
-import { cULong, copyStructFromUser, copyStructToUser, resultSize } from '../uapi/ctypes.js';
+import { cU64Bounded, copyStructToUser } from '../uapi/ctypes.js';
 import * as K from '../uapi/kvm.js';
 import { ExtentSet } from '../lib/extent_set.js';
 import { PG, folioNrPages } from '../mm/folio.js';
@@ -91,7 +91,8 @@ const gmemSb: SuperBlock = { fsType: 'anon_inodefs', blockSize: PAGE_SIZE, maxBy
 /** Unevictable, unmovable and not swap-backed (mapping_set_inaccessible). */
 const gmemAops = { swapbacked: false, writeback: false };
 const PAGE = BigInt(PAGE_SIZE);
-const U64 = (1n << 64n) - 1n;
+/** 2^64 - 1 as a number (2^64 exactly): a u64 sum above it wrapped. */
+const U64_NUMBER = 2 ** 64;
 
 /** The guest_memfd behind a file, or null if it is not one (file->f_op != &kvm_gmem_fops). */
 export function gmemOfFile(file: File): KvmGmem | null {
@@ -579,36 +580,68 @@ function kvmGmemMmap(file: OpenFile, vma: Vma): ErrnoName | null {
 // ---------------------------------------------------------------------------
 // In-place conversion (v8): KVM_SET_MEMORY_ATTRIBUTES2 on the file.
 
+/** struct kvm_memory_attributes2 as the caller passes it (any field may hold any JS value). */
+interface Attributes2Arg {
+  offset?: unknown;
+  address?: unknown;
+  size?: unknown;
+  attributes?: unknown;
+  flags?: unknown;
+  reserved?: unknown;
+}
+
+/**
+ * copy_from_user of struct kvm_memory_attributes2: copyStructFromUser's
+ * contract (each field read once, in order, an absent one 0; EFAULT, as
+ * null, for a non-object or a throwing read) with the field names spelled
+ * out, so that the conversion loop's reads are plain property loads.
+ */
+function copyAttributes2FromUser(arg: unknown): Required<Attributes2Arg> | null {
+  if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function')) return null;
+  const u = arg as Attributes2Arg;
+  try {
+    const offset = u.offset ?? 0;
+    const address = u.address ?? 0;
+    const size = u.size ?? 0;
+    const attributes = u.attributes ?? 0;
+    const flags = u.flags ?? 0;
+    const reserved = u.reserved ?? 0;
+    return { offset, address, size, attributes, flags, reserved };
+  } catch {
+    return null;
+  }
+}
+
 /** The file's ioctls: only KVM_SET_MEMORY_ATTRIBUTES2, and only in in-place mode (else ENOTTY). */
 // mirrors virt/kvm/guest_memfd.c:kvm_gmem_ioctl (v8)
 function kvmGmemIoctl(file: OpenFile, cmd: number, arg: unknown): number | ErrnoName {
   const gmem = file.privateData as KvmGmem;
   if (!gmem.kvm.cfg.inPlaceConversion || cmd !== K.KVM_SET_MEMORY_ATTRIBUTES2) return 'ENOTTY';
-  const a = copyStructFromUser(arg, ['offset', 'address', 'size', 'attributes', 'flags', 'reserved']);
+  const a = copyAttributes2FromUser(arg);
   if (a === null) return 'EFAULT';
   // offset and address are one union field.
-  const offset = cULong(a.offset !== 0 ? a.offset : a.address);
-  const size = cULong(a.size);
-  const attributes = cULong(a.attributes);
-  const flags = cULong(a.flags);
+  const offset = cU64Bounded(a.offset !== 0 ? a.offset : a.address);
+  const size = cU64Bounded(a.size);
+  const attributes = cU64Bounded(a.attributes);
+  const flags = cU64Bounded(a.flags);
   if (offset === null || size === null || attributes === null || flags === null) return 'EFAULT';
   let reservedSet = false;
   if (a.reserved !== 0) {
     if (!Array.isArray(a.reserved)) return 'EFAULT';
     for (const r of a.reserved as unknown[]) {
-      const v = cULong(r);
+      const v = cU64Bounded(r);
       if (v === null) return 'EFAULT';
-      if (v !== 0n) reservedSet = true;
+      if (v !== 0) reservedSet = true;
     }
   }
   const r = kvmGmemSetAttributes(gmem, offset, size, attributes, flags, reservedSet);
   if (r === null) {
-    gmemConvertedHook(gmem, Number(offset / PAGE), Number((offset + size) / PAGE));
+    gmemConvertedHook(gmem, offset / PAGE_SIZE, (offset + size) / PAGE_SIZE);
     return 0;
   }
   if (typeof r === 'string') return r;
   // The first page that could not be converted goes back to userspace.
-  if (!copyStructToUser(arg, { error_offset: resultSize(r.errorOffset) })) return 'EFAULT';
+  if (!copyStructToUser(arg, { error_offset: r.errorOffset })) return 'EFAULT';
   return r.err;
 }
 
@@ -618,17 +651,22 @@ function kvmGmemIoctl(file: OpenFile, cmd: number, arg: unknown): number | Errno
  * folio whose references are not only the page cache's.
  */
 // mirrors virt/kvm/guest_memfd.c:kvm_gmem_set_attributes (v8; -> kvm_gmem_convert_should_proceed, kvm_gmem_is_safe_for_conversion)
-export function kvmGmemSetAttributes(gmem: KvmGmem, offset: bigint, size: bigint, attributes: bigint, flags: bigint, reservedSet: boolean): ErrnoName | { err: ErrnoName; errorOffset: bigint } | null {
-  // The order of the v8 checks (guest_memfd.md section 3.1).
-  if (flags !== 0n || reservedSet) return 'EINVAL';
+export function kvmGmemSetAttributes(gmem: KvmGmem, offset: number, size: number, attributes: number, flags: number, reservedSet: boolean): ErrnoName | { err: ErrnoName; errorOffset: number } | null {
+  // The order of the v8 checks (guest_memfd.md section 3.1). Every one is EINVAL, so a u64 too large for a safe
+  // number (Infinity, cU64Bounded) fails at whichever check sees it first, as its exact value would.
+  if (flags !== 0 || reservedSet) return 'EINVAL';
   if (!gmem.kvm.hasPrivateMem) return 'EINVAL';
-  if (attributes & ~BigInt(K.KVM_MEMORY_ATTRIBUTE_PRIVATE)) return 'EINVAL';
-  if (size === 0n || offset + size > U64) return 'EINVAL';
-  if (offset % PAGE !== 0n || size % PAGE !== 0n) return 'EINVAL';
-  if (offset >= gmem.inode.size || offset + size > gmem.inode.size) return 'EINVAL';
-  const start = Number(offset / PAGE);
-  const end = Number((offset + size) / PAGE);
-  const toPrivate = attributes !== 0n;
+  // attributes & ~KVM_MEMORY_ATTRIBUTE_PRIVATE: only 0 and PRIVATE pass.
+  if (attributes !== 0 && attributes !== K.KVM_MEMORY_ATTRIBUTE_PRIVATE) return 'EINVAL';
+  // size == 0 or offset + size wrapping past 2^64: with both below 2^53 the sum is exact.
+  if (size === 0 || offset + size > U64_NUMBER) return 'EINVAL';
+  if (offset % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0) return 'EINVAL';
+  // i_size is page-aligned (checked at creation), so in pages it is exact as a number.
+  const iSize = gmem.inode.sizePages * PAGE_SIZE;
+  if (offset >= iSize || offset + size > iSize) return 'EINVAL';
+  const start = offset / PAGE_SIZE;
+  const end = (offset + size) / PAGE_SIZE;
+  const toPrivate = attributes !== 0;
   const attrs = gmem.privateIdx;
   // Already so: nothing to check or invalidate.
   if (toPrivate ? attrs.covers(start, end) : !attrs.overlaps(start, end)) return null;
@@ -636,7 +674,7 @@ export function kvmGmemSetAttributes(gmem: KvmGmem, offset: bigint, size: bigint
   const ev = host.ev;
   $evBefore.set(ev);
   let waitNs = 0;
-  const r = ((): ErrnoName | { err: ErrnoName; errorOffset: bigint } | null => {
+  const r = ((): ErrnoName | { err: ErrnoName; errorOffset: number } | null => {
     if (toPrivate) {
       // Host mappings go first (every process), so that only unexpected references remain.
       unmapMappingPages(host, gmem.inode.mapping, start, end - 1, false);
@@ -654,17 +692,18 @@ export function kvmGmemSetAttributes(gmem: KvmGmem, offset: bigint, size: bigint
           bad = gmemFirstBusy(gmem, start, end);
         }
       }
-      if (bad >= 0) return { err: 'EAGAIN', errorOffset: BigInt(bad) * PAGE };
+      if (bad >= 0) return { err: 'EAGAIN', errorOffset: bad * PAGE_SIZE };
     }
     // To shared: the arch hook (SNP returns the pages to the hypervisor) has nothing to do in the model.
     const discard = gmemDesign(gmem) === 'separate-shared' ? gmemChangingRanges(gmem, start, end, toPrivate) : null;
     kvmGmemInvalidateBegin(gmem, start, end);
+    // RFC v2: the attributes first, then the folios follow them; a failed split (ENOMEM) rolls the attributes back.
+    const split = gmemDesign(gmem) === 'split';
     const before: [number, number][] = [];
-    if (gmem.hstate !== null) attrs.forEach((a, b) => void before.push([Math.max(a, start), Math.min(b, end)]), start, end);
+    if (split) attrs.forEach((a, b) => void before.push([Math.max(a, start), Math.min(b, end)]), start, end);
     if (toPrivate) attrs.union(start, end);
     else attrs.subtract(start, end);
-    // RFC v2: the attributes first, then the folios follow them; a failed split (ENOMEM) rolls the attributes back.
-    const e = gmemDesign(gmem) === 'split' ? gmemRestructure(gmem, start, end) : null;
+    const e = split ? gmemRestructure(gmem, start, end) : null;
     if (e !== null) {
       attrs.subtract(start, end);
       for (const [a, b] of before) attrs.union(a, b);
@@ -907,6 +946,12 @@ export interface GmemPfn {
   folio: number;
 }
 
+/** Whether file page index is bound to slot (the binding kvm_gmem_get_file finds). */
+function gmemBound(gmem: KvmGmem, slot: KvmMemorySlot, index: number): boolean {
+  for (const b of gmem.bindings) if (b.slot === slot && index >= b.start && index < b.end) return true;
+  return false;
+}
+
 /**
  * The page backing gfn of a guest_memfd slot, allocated and zeroed on first
  * use, with a reference for the caller: EFAULT once the file is closed, EIO
@@ -919,7 +964,7 @@ export function kvmGmemGetPfn(kvm: Kvm, slot: KvmMemorySlot, gfn: number): GmemP
   const gmem = slot.gmem.file;
   if (gmem === null || gmem.file === null) return { err: errno.EFAULT, pfn: -1, maxOrder: 0, folio: 0 };
   const index = gfn - slot.baseGfn + slot.gmem.pgoff;
-  if (!gmem.bindings.some((b) => b.slot === slot && index >= b.start && index < b.end)) return { err: errno.EIO, pfn: -1, maxOrder: 0, folio: 0 };
+  if (!gmemBound(gmem, slot, index)) return { err: errno.EIO, pfn: -1, maxOrder: 0, folio: 0 };
   const f = kvmGmemGetFolio(gmem, index);
   if (typeof f === 'string') return { err: errno[f], pfn: -1, maxOrder: 0, folio: 0 };
   // kvm_gmem_prepare_folio: the guest never sees old data.

@@ -97,8 +97,11 @@ export function kvmMmuCreate(host: Host): KvmMmu | null {
 /** Free a subtree (its leaves are counted as zapped). */
 export function freeSubtree(host: Host, mmu: KvmMmu, t: PageTable): void {
   // Only the used entries (the table's count says how many: stop after the last).
+  const flags = t.fl;
   for (let i = 0, left = t.used; i < 512 && left > 0; i++) {
-    const fl = t.fl[i]!;
+    // Skip empty runs eight entries at a time: a re-promotion frees a table holding one entry.
+    while (i < 504 && (flags[i]! | flags[i + 1]! | flags[i + 2]! | flags[i + 3]! | flags[i + 4]! | flags[i + 5]! | flags[i + 6]! | flags[i + 7]!) === 0) i += 8;
+    const fl = flags[i]!;
     if (fl === 0) continue;
     left--;
     if (t.level === Level.PTE || fl & Pte.PSE) {

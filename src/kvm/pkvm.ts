@@ -44,7 +44,7 @@ export function pkvmMemShare(vcpu: KvmVcpu, share: boolean, ipa: number): number
   // The page must be in the state the call leaves (owned by the guest to share, shared to unshare): -EPERM at EL2.
   if (kvmMemIsPrivate(kvm, gfn) !== share) return K.SMCCC_RET_INVALID_PARAMETER;
   const index = gfn - slot.baseGfn + slot.gmem.pgoff;
-  const r = kvmGmemSetAttributes(gmem, BigInt(index * PAGE_SIZE), BigInt(PAGE_SIZE), share ? 0n : BigInt(K.KVM_MEMORY_ATTRIBUTE_PRIVATE), 0n, false);
+  const r = kvmGmemSetAttributes(gmem, index * PAGE_SIZE, PAGE_SIZE, share ? 0 : K.KVM_MEMORY_ATTRIBUTE_PRIVATE, 0, false);
   if (r !== null) {
     st.refused++;
     const e = typeof r === 'string' ? r : r.err;

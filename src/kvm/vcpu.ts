@@ -129,8 +129,8 @@ function kvmVcpuIoctl(vcpu: KvmVcpu, cmd: number, arg: unknown, current: Task): 
   if (kvm.mm !== current.mm || kvm.dead || kvm.destroyed) return 'EIO';
   if (((cmd >>> 8) & ((1 << _IOC_TYPEBITS) - 1)) !== K.KVMIO) return 'EINVAL';
   if (cmd === K.KVM_RUN) {
-    const a = arg === undefined ? 0n : cULong(arg);
-    if (a !== 0n) return 'EINVAL';
+    // KVM_RUN takes no argument: anything but 0 is EINVAL (0 itself, the common case, needs no conversion).
+    if (arg !== undefined && arg !== 0 && cULong(arg) !== 0n) return 'EINVAL';
     return kvmArchVcpuIoctlRun(vcpu);
   }
   if (cmd === K.KVM_PRE_FAULT_MEMORY) {
@@ -200,7 +200,7 @@ function kvmArchVcpuIoctlRun(vcpu: KvmVcpu): number | ErrnoName {
         }
         case 'ucall':
           run.io = { direction: K.KVM_EXIT_IO_OUT, size: 4, port: K.UCALL_PIO_PORT, count: 1 };
-          run.ucall = { cmd: op.cmd, args: [...op.args], ...(op.message !== undefined ? { message: op.message } : {}) };
+          run.ucall = op.message !== undefined ? { cmd: op.cmd, args: op.args.slice(), message: op.message } : { cmd: op.cmd, args: op.args.slice() };
           return exit(vcpu, K.KVM_EXIT_IO);
         case 'hlt':
           return exit(vcpu, K.KVM_EXIT_HLT);

@@ -31,6 +31,20 @@ export function cULong(v: unknown): bigint | null {
   return bits64(v);
 }
 
+/**
+ * A u64 (unsigned long, __u64 struct field) as a JS number, for validators
+ * whose every bound is below 2^53 (an offset into a file, a page count): the
+ * exact value while it is at most Number.MAX_SAFE_INTEGER, Infinity above it
+ * (no such value can pass a bound check), null for a value with no C value.
+ * The common case, a small non-negative integer, makes no bigint.
+ */
+export function cU64Bounded(v: unknown): number | null {
+  if (typeof v === 'number' && v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v)) return v;
+  const b = bits64(v);
+  if (b === null) return null;
+  return b <= MAX_SAFE ? Number(b) : Infinity;
+}
+
 /** long / loff_t / off_t / ssize_t. */
 export function cLong(v: unknown): bigint | null {
   const b = bits64(v);

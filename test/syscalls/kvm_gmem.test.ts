@@ -201,6 +201,12 @@ describe('in-place conversion (v8): KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memf
     expect(set2(p, fd, { size: 4097 })).toBe('EINVAL');
     expect(set2(p, fd, { offset: 4 * PAGE })).toBe('EINVAL');
     expect(set2(p, fd, { offset: 3 * PAGE, size: 2 * PAGE })).toBe('EINVAL');
+    // 64-bit values: a u64 that wraps the sum, an offset past 2^53, attributes with a high bit, a bigint that wraps to 0.
+    expect(set2(p, fd, { offset: 2n ** 64n - 4096n, size: 8192 })).toBe('EINVAL');
+    expect(set2(p, fd, { offset: 2n ** 60n })).toBe('EINVAL');
+    expect(set2(p, fd, { attributes: (1n << 40n) | BigInt(U.KVM_MEMORY_ATTRIBUTE_PRIVATE) })).toBe('EINVAL');
+    expect(set2(p, fd, { offset: 2n ** 64n + 4096n })).toBe('ok');
+    expect(set2(p, fd, { size: 1.5 })).toBe('EFAULT');
     expect(syscallCode(() => p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, null))).toBe('EFAULT');
     expect(syscallCode(() => p.ioctl(fd, U.KVM_CREATE_GUEST_MEMFD, { size: PAGE }))).toBe('ENOTTY');
     expect(set2(p, fd, {})).toBe('ok');
