@@ -34,6 +34,20 @@ function leaf(p: Process, addr: number): Walk {
 }
 
 describe('oracle detects corruption', () => {
+  it('a write into the arrays every empty PTE table shares', () => {
+    const { k, p, a } = setup();
+    p.madvise(a, 2 << 20, U.MADV_DONTNEED);
+    const t = leaf(p, a).table;
+    expect(t.used).toBe(0);
+    t.fl[3] = Pte.PRESENT;
+    try {
+      expect(names(k)).toContain('empty-pte-table-written');
+    } finally {
+      t.fl[3] = 0;
+    }
+    expect(k.check()).toEqual([]);
+  });
+
   it('refcount too high or too low', () => {
     const { k, f } = setup();
     k.host.ft.refcount[f]!++;

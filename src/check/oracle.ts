@@ -12,7 +12,7 @@ import type { AddressSpace } from '../mm/fs_types.js';
 import type { Host } from '../mm/host.js';
 import { AnonVma, MMF, MmCounter, type MmStruct, VM, type Vma, linearPageIndex, vmaIsAnonymous } from '../mm/mm_types.js';
 import { HPAGE_PMD_ORDER, LEVEL_SHIFT, Level, PAGE_SIZE, PTRS_PER_TABLE, TASK_SIZE } from '../mm/page.js';
-import { type PageTable, Pte, isPteMarker, isSwapEntry } from '../mm/pgtable.js';
+import { type PageTable, Pte, emptyPteTablesIntact, isPteMarker, isSwapEntry } from '../mm/pgtable.js';
 import { VM_UFFD_FLAGS, vmaCanUserfault } from '../mm/userfaultfd_k.js';
 import { MTHP_STAT_NAMES, MthpStat, NODE_STAT_NAMES, NodeStat, mthpStat } from '../mm/vmstat.js';
 import { peekMaybePinned } from '../mm/pin_policy.js';
@@ -104,6 +104,8 @@ export function checkKernel(host: Host, vfs: Vfs, procs: readonly CheckedProcess
   // The swap cache holds a reference per page.
   acc.swap.cacheRefs((f, n) => (acc.refs[f]! += n));
 
+  // Empty PTE tables share one pair of zero arrays (pgtable.ts); a write into them would be every empty table's entry.
+  if (!emptyPteTablesIntact()) push(acc, { name: 'empty-pte-table-written', message: 'a non-zero entry was written into the arrays every empty PTE table shares' });
   for (const p of procs) if (p.mm !== null) checkMm(host, acc, p.pid, p.mm);
   checkAnonVmaCounts(acc, procs);
   acc.swap.check((v) => push(acc, v));

@@ -39,6 +39,17 @@ interface Upper {
   used: number;
 }
 
+/**
+ * Nodes that emptied, kept for reuse (every slot zero, every kid absent): a
+ * page-cache entry added and removed in an otherwise empty 1 GiB range makes
+ * and frees a leaf and a middle node each time, and their typed arrays were
+ * the garbage collector's main work. Shared by all trees, bounded.
+ */
+const NODE_POOL_MAX = 64;
+const leafPool: Int32Array[] = [];
+const middlePool: Middle[] = [];
+const upperPool: Upper[] = [];
+
 /** Callback for iteration: the first key of the entry, its order and value. */
 export type RadixVisitor = (key: number, order: number, value: number) => boolean | void;
 
@@ -112,7 +123,7 @@ export class SparseRadix {
   private upper(hi: number, create: boolean): Upper | undefined {
     let up = this.top.get(hi);
     if (up === undefined && create) {
-      up = { vals: new Int32Array(FANOUT), kids: new Array(FANOUT), used: 0 };
+      up = upperPool.pop() ?? { vals: new Int32Array(FANOUT), kids: new Array(FANOUT), used: 0 };
       this.top.set(hi, up);
     }
     return up;
@@ -127,7 +138,12 @@ export class SparseRadix {
     up.vals[i] = enc;
     this.account(enc);
     up.used += enc !== 0 ? 1 : -1;
-    if (up.used === 0) this.top.delete(hi);
+    if (up.used === 0) this.dropUpper(hi, up);
+  }
+
+  private dropUpper(hi: number, up: Upper): void {
+    this.top.delete(hi);
+    if (upperPool.length < NODE_POOL_MAX) upperPool.push(up);
   }
 
   private middle(key: number, create: boolean): { up: Upper; mid: Middle; hi: number; i: number } | undefined {
@@ -139,7 +155,7 @@ export class SparseRadix {
     if (mid === undefined) {
       if (!create) return undefined;
       if (up.vals[i] !== 0) throw new RangeError(`radix: key ${key} inside a larger entry`);
-      mid = { vals: new Int32Array(FANOUT), kids: new Array(FANOUT), used: 0 };
+      mid = middlePool.pop() ?? { vals: new Int32Array(FANOUT), kids: new Array(FANOUT), used: 0 };
       up.kids[i] = mid;
       up.used++;
     }
@@ -147,9 +163,11 @@ export class SparseRadix {
   }
 
   private releaseMiddle(up: Upper, hi: number, i: number): void {
+    const mid = up.kids[i]!;
     up.kids[i] = undefined;
+    if (middlePool.length < NODE_POOL_MAX) middlePool.push(mid);
     up.used--;
-    if (up.used === 0) this.top.delete(hi);
+    if (up.used === 0) this.dropUpper(hi, up);
   }
 
   private storeMiddle(key: number, enc: number): void {
@@ -184,7 +202,7 @@ export class SparseRadix {
     if (leaf === undefined) {
       if (enc === 0) throw new RangeError(`radix: delete of absent key ${key}`);
       if (m.mid.vals[j] !== 0) throw new RangeError(`radix: key ${key} inside a larger entry`);
-      leaf = new Int32Array(FANOUT + 1); // last slot counts used entries
+      leaf = leafPool.pop() ?? new Int32Array(FANOUT + 1); // last slot counts used entries
       m.mid.kids[j] = leaf;
       m.mid.used++;
     }
@@ -199,6 +217,7 @@ export class SparseRadix {
       this.cacheLeaf = null;
       this.cacheBlock = -1;
       m.mid.kids[j] = undefined;
+      if (leafPool.length < NODE_POOL_MAX) leafPool.push(leaf);
       m.mid.used--;
       if (m.mid.used === 0) this.releaseMiddle(m.up, m.hi, m.i);
     }
@@ -220,25 +239,25 @@ export class SparseRadix {
    */
   forEach(start: number, end: number, visit: RadixVisitor): void {
     if (end <= start) return;
-    const his = [...this.top.keys()].sort((a, b) => a - b);
+    // Top-level blocks in key order (one block, the common case, needs no sort).
+    const his = this.top.size === 1 ? this.top.keys() : [...this.top.keys()].sort((a, b) => a - b);
     for (const hi of his) {
       const base = hi * TOP_SPAN;
       if (base >= end || base + TOP_SPAN <= start) continue;
       const up = this.top.get(hi)!;
-      for (let i = 0; i < FANOUT; i++) {
+      // Start at the slot holding start (a one-page range looks at one slot per level, not 512).
+      for (let i = start > base ? Math.floor((start - base) / 2 ** L1_SHIFT) : 0; i < FANOUT; i++) {
         const b1 = base + i * 2 ** L1_SHIFT;
         if (b1 >= end) return;
-        if (b1 + 2 ** L1_SHIFT <= start) continue;
         if (up.vals[i] !== 0) {
           if (visit(b1, L1_SHIFT, up.vals[i]! - 1) === true) return;
           continue;
         }
         const mid = up.kids[i];
         if (mid === undefined) continue;
-        for (let j = 0; j < FANOUT; j++) {
+        for (let j = start > b1 ? Math.floor((start - b1) / 2 ** L0_SHIFT) : 0; j < FANOUT; j++) {
           const b2 = b1 + j * 2 ** L0_SHIFT;
           if (b2 >= end) return;
-          if (b2 + 2 ** L0_SHIFT <= start) continue;
           if (mid.vals[j] !== 0) {
             if (visit(b2, L0_SHIFT, mid.vals[j]! - 1) === true) return;
             continue;

@@ -4,6 +4,8 @@ import { Kernel, SignalError } from '../index.js';
 import * as U from '../uapi/index.js';
 import type { VmFaultArgs } from './fs_types.js';
 import { vmaSetPageProt } from './vma.js';
+import { Level } from './page.js';
+import { type Walk, walk } from './pgtable.js';
 
 const RW = U.PROT_READ | U.PROT_WRITE;
 const ANON = U.MAP_PRIVATE | U.MAP_ANONYMOUS;
@@ -187,3 +189,44 @@ describe('faults', () => {
     });
   });
 });
+
+describe('empty PTE tables', () => {
+  const leafTable = (p: ReturnType<Kernel['spawn']>, addr: number) => {
+    const w: Walk = { table: null as never, idx: 0, level: Level.PTE, parent: null, pidx: 0 };
+    walk(p.mm!.pgd, addr, w);
+    return w;
+  };
+
+  it('a PTE table emptied by MADV_DONTNEED stays allocated and counted, shares the zero arrays, and takes its own again on the next fault', () => {
+    const k = new Kernel({ memory: '256MiB', thp: 'never' });
+    const p = k.spawn();
+    const before = k.meminfo().PageTables;
+    const a = p.mmap(0, 4 << 20, RW, ANON, -1, 0);
+    p.fill(a, 8192, 7);
+    p.fill(a + (2 << 20), 4096, 8);
+    const tables = k.meminfo().PageTables;
+    const t1 = leafTable(p, a).table;
+    const t2 = leafTable(p, a + (2 << 20)).table;
+    expect(t1.level).toBe(Level.PTE);
+    expect(t1.fl).not.toBe(t2.fl);
+    p.madvise(a, 8192, U.MADV_DONTNEED);
+    p.madvise(a + (2 << 20), 4096, U.MADV_DONTNEED);
+    // Linux 6.12 keeps the tables (freed with the VMA); only the model's JS arrays went.
+    expect(leafTable(p, a).table).toBe(t1);
+    expect(k.meminfo().PageTables).toBe(tables);
+    expect(t1.used).toBe(0);
+    expect(t1.fl).toBe(t2.fl);
+    expect(k.check()).toEqual([]);
+    p.fill(a + 4096, 4096, 9);
+    expect(t1.fl).not.toBe(t2.fl);
+    expect(t1.used).toBe(1);
+    expect(p.read(a, 8192)).toEqual(Uint8Array.from({ length: 8192 }, (_, i) => (i < 4096 ? 0 : 9)));
+    // The other empty table still reads as empty.
+    expect(t2.fl.every((x) => x === 0) && t2.pfn.every((x) => x === 0)).toBe(true);
+    expect(k.check()).toEqual([]);
+    p.munmap(a, 4 << 20);
+    expect(k.meminfo().PageTables).toBe(before);
+    expect(k.check()).toEqual([]);
+  });
+});
+

@@ -127,9 +127,59 @@ export function entryIsLeaf(level: number, fl: number): boolean {
 
 const WRITE_EV = [0, Ev.PTE_WRITE, Ev.PMD_WRITE, Ev.PUD_WRITE, Ev.PGD_WRITE];
 
+/**
+ * The entries of every empty PTE table: one shared pair of all-zero arrays.
+ * A PTE table that loses its last entry (setEntry or settleClears bringing
+ * `used` to 0) gives its arrays back and reads these until an entry is set
+ * again. Linux keeps such a table (6.12 frees page tables only with their
+ * VMA), and so does the model: the table page stays allocated and counted;
+ * only its 6 KiB of JS memory goes, so a process that touched a page in each
+ * of a million 2 MiB regions and unmapped them costs the model what Linux's
+ * page-table pages cost, not half as much again. Nothing may write a
+ * non-zero value into these arrays; kernel.check() verifies it
+ * (emptyPteTablesIntact).
+ */
+const EMPTY_PFN = new Float64Array(PTRS_PER_TABLE);
+const EMPTY_FL = new Uint32Array(PTRS_PER_TABLE);
+/** Bytes of one table's entry arrays: pfn (F64) then fl (U32), in one buffer. */
+const ENTRY_BYTES = PTRS_PER_TABLE * (8 + 4);
+/** Buffers given back by emptied PTE tables, reused before allocating (a table emptied and refilled is common). */
+const entryPool: ArrayBuffer[] = [];
+const ENTRY_POOL_MAX = 256;
+
+/** True while no non-zero value has been written into the shared empty-table arrays. */
+export function emptyPteTablesIntact(): boolean {
+  for (let i = 0; i < PTRS_PER_TABLE; i++) if (EMPTY_FL[i] !== 0 || EMPTY_PFN[i] !== 0) return false;
+  return true;
+}
+
+/** Give t (an empty PTE table) its own entry arrays. */
+function materialize(t: PageTable): void {
+  const buf = entryPool.pop() ?? new ArrayBuffer(ENTRY_BYTES);
+  t.pfn = new Float64Array(buf, 0, PTRS_PER_TABLE);
+  t.fl = new Uint32Array(buf, PTRS_PER_TABLE * 8, PTRS_PER_TABLE);
+}
+
+/** t, a PTE table, has no entry left (its arrays are all zero): share the empty arrays. */
+function releaseEntries(t: PageTable): void {
+  if (t.fl === EMPTY_FL) return;
+  if (entryPool.length < ENTRY_POOL_MAX) {
+    // Every fl is 0; a cleared entry's pfn may not be (a bulk zap clears only what it reads).
+    t.pfn.fill(0);
+    entryPool.push(t.fl.buffer as ArrayBuffer);
+  }
+  t.pfn = EMPTY_PFN;
+  t.fl = EMPTY_FL;
+}
+
+/**
+ * A page-table page. Hold `pfn` and `fl` only while no setEntry or
+ * settleClears runs on the table: a PTE table swaps its arrays when it
+ * empties and when it fills again (EMPTY_FL above).
+ */
 export class PageTable {
-  readonly pfn = new Float64Array(PTRS_PER_TABLE);
-  readonly fl = new Uint32Array(PTRS_PER_TABLE);
+  pfn: Float64Array;
+  fl: Uint32Array;
   readonly kids: (PageTable | undefined)[] | null;
   deposit: Int32Array | null = null;
   /** Entries that are not none. */
@@ -141,17 +191,27 @@ export class PageTable {
     readonly folio: number,
   ) {
     this.kids = level > Level.PTE ? new Array<PageTable | undefined>(PTRS_PER_TABLE) : null;
+    if (level === Level.PTE) {
+      this.pfn = EMPTY_PFN;
+      this.fl = EMPTY_FL;
+    } else {
+      this.pfn = new Float64Array(PTRS_PER_TABLE);
+      this.fl = new Uint32Array(PTRS_PER_TABLE);
+    }
   }
 }
 
 /** Write entry i (set_pte_at / set_pmd_at / pmd_populate ...), keeping the used count. */
 export function setEntry(host: Host, t: PageTable, i: number, pfn: number, fl: number): void {
   const old = t.fl[i]!;
-  if (old === 0 && fl !== 0) t.used++;
-  else if (old !== 0 && fl === 0) t.used--;
+  if (old === 0 && fl !== 0) {
+    if (t.fl === EMPTY_FL) materialize(t);
+    t.used++;
+  } else if (old !== 0 && fl === 0) t.used--;
   t.pfn[i] = pfn;
   t.fl[i] = fl;
   host.ev[WRITE_EV[t.level]!]++;
+  if (t.used === 0 && old !== 0 && t.level === Level.PTE) releaseEntries(t);
 }
 
 /** Clear entry i (pte_clear / pmd_clear). */
@@ -167,6 +227,7 @@ export function clearEntry(host: Host, t: PageTable, i: number): void {
 export function settleClears(host: Host, t: PageTable, n: number): void {
   t.used -= n;
   host.ev[WRITE_EV[t.level]!] += n;
+  if (t.used === 0 && n > 0 && t.level === Level.PTE) releaseEntries(t);
 }
 
 /** Mm-side accounting that page-table allocation needs (struct mm_struct). */
