@@ -80,7 +80,7 @@ interface World {
 }
 
 function boot(): World {
-  // 3 GiB: two 1 GiB pool pages, and room for a 1 GiB range of 4 KiB pages that elevated_refcount pins.
+  // 4 GiB: two 1 GiB pool pages, and room for the 1 GiB range of 4 KiB pages that elevated_refcount pins.
   const k = new Kernel({ memory: '4GiB', hugetlb: { '2MiB': 2, '1GiB': 2 }, kvm: { guestMemfd: 'mainline', hugetlb: true, inPlaceConversion: true } });
   const p = k.spawn();
   // The wrapper script's baseline, taken before the program runs.
