@@ -3,6 +3,24 @@ import { describe, expect, it } from 'vitest';
 import { SparseRadix } from './radix.js';
 
 describe('SparseRadix', () => {
+  it('a visitor that empties the node being walked and fills new ones elsewhere: the walk still sees each entry once, at its own key', () => {
+    const r = new SparseRadix();
+    // Entries in two leaves, two middles and two top-level blocks.
+    const keys = [5, 7, 600, 2 ** 18 + 1, 2 ** 27 + 9, 2 ** 27 + 2 ** 20];
+    keys.forEach((k, i) => r.set(k, 0, 100 + i));
+    const seen: [number, number][] = [];
+    let next = 1000;
+    r.forEach(0, 2 ** 28, (k, _o, v) => {
+      seen.push([k, v]);
+      // Remove what was visited (emptying leaves, middles and blocks) and store new entries beyond the range.
+      r.delete(k, 0);
+      r.set(2 ** 29 + next * 512 + 300, 0, next++);
+    });
+    expect(seen).toEqual(keys.map((k, i) => [k, 100 + i]));
+    expect(r.size).toBe(keys.length);
+    for (let i = 0; i < keys.length; i++) expect(r.get(2 ** 29 + (1000 + i) * 512 + 300)).toBe(1000 + i);
+  });
+
   it('stores and finds entries of every order, once per entry', () => {
     const r = new SparseRadix();
     r.set(0, 0, 7);

@@ -55,6 +55,14 @@ export type RadixVisitor = (key: number, order: number, value: number) => boolea
 
 export class SparseRadix {
   private readonly top = new Map<number, Upper>();
+  /** The keys of top in ascending order (kept on insert and delete, both rare), for ordered walks. */
+  private readonly topKeys: number[] = [];
+  /**
+   * Walks in progress. A node emptied during a walk stays out of the pool: the
+   * walk may still read it (as zeros), and a reused node would show it another
+   * part of the tree.
+   */
+  private walking = 0;
   /** Number of stored entries (a multi-order entry counts once per slot it fills). */
   private slots = 0;
 
@@ -125,6 +133,9 @@ export class SparseRadix {
     if (up === undefined && create) {
       up = upperPool.pop() ?? { vals: new Int32Array(FANOUT), kids: new Array(FANOUT), used: 0 };
       this.top.set(hi, up);
+      let at = this.topKeys.length;
+      while (at > 0 && this.topKeys[at - 1]! > hi) at--;
+      this.topKeys.splice(at, 0, hi);
     }
     return up;
   }
@@ -143,7 +154,8 @@ export class SparseRadix {
 
   private dropUpper(hi: number, up: Upper): void {
     this.top.delete(hi);
-    if (upperPool.length < NODE_POOL_MAX) upperPool.push(up);
+    this.topKeys.splice(this.topKeys.indexOf(hi), 1);
+    if (this.walking === 0 && upperPool.length < NODE_POOL_MAX) upperPool.push(up);
   }
 
   private middle(key: number, create: boolean): { up: Upper; mid: Middle; hi: number; i: number } | undefined {
@@ -165,7 +177,7 @@ export class SparseRadix {
   private releaseMiddle(up: Upper, hi: number, i: number): void {
     const mid = up.kids[i]!;
     up.kids[i] = undefined;
-    if (middlePool.length < NODE_POOL_MAX) middlePool.push(mid);
+    if (this.walking === 0 && middlePool.length < NODE_POOL_MAX) middlePool.push(mid);
     up.used--;
     if (up.used === 0) this.dropUpper(hi, up);
   }
@@ -217,7 +229,7 @@ export class SparseRadix {
       this.cacheLeaf = null;
       this.cacheBlock = -1;
       m.mid.kids[j] = undefined;
-      if (leafPool.length < NODE_POOL_MAX) leafPool.push(leaf);
+      if (this.walking === 0 && leafPool.length < NODE_POOL_MAX) leafPool.push(leaf);
       m.mid.used--;
       if (m.mid.used === 0) this.releaseMiddle(m.up, m.hi, m.i);
     }
@@ -239,11 +251,30 @@ export class SparseRadix {
    */
   forEach(start: number, end: number, visit: RadixVisitor): void {
     if (end <= start) return;
-    // Top-level blocks in key order (one block, the common case, needs no sort).
-    const his = this.top.size === 1 ? this.top.keys() : [...this.top.keys()].sort((a, b) => a - b);
-    for (const hi of his) {
+    // Nodes a visitor empties are not pooled while a walk may still hold them (see `walking`).
+    this.walking++;
+    try {
+      this.walk(start, end, visit);
+    } finally {
+      this.walking--;
+    }
+  }
+
+  private walk(start: number, end: number, visit: RadixVisitor): void {
+    // Top-level blocks in key order; a visitor may add or drop blocks, so each step looks for the next key.
+    for (let prev = -1; ; ) {
+      let hi = -1;
+      for (const k of this.topKeys) {
+        if (k > prev) {
+          hi = k;
+          break;
+        }
+      }
+      if (hi < 0) return;
+      prev = hi;
       const base = hi * TOP_SPAN;
-      if (base >= end || base + TOP_SPAN <= start) continue;
+      if (base >= end) return;
+      if (base + TOP_SPAN <= start) continue;
       const up = this.top.get(hi)!;
       // Start at the slot holding start (a one-page range looks at one slot per level, not 512).
       for (let i = start > base ? Math.floor((start - base) / 2 ** L1_SHIFT) : 0; i < FANOUT; i++) {
