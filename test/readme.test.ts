@@ -61,3 +61,33 @@ it('README: the first screen is real `foliosim compare` output, and the code exa
   expect(renderMarkdown(report)).toContain('| Metric | off (plain long-term pin) | bias (the RFC) | field (separate word) |');
   expect(new Kernel({ memory: '1GiB' }).costEstimate().totalNs).toBeGreaterThanOrEqual(0);
 }, 60_000);
+
+it('README: the guest_memfd tour, a 4 KiB page of a 1 GiB HugeTLB page converted in place', async () => {
+  const { kvmGuest: G, SignalError } = await import('../src/index.js');
+  const U = await import('../src/uapi/index.js');
+  const { readFileSync } = await import('node:fs');
+  // The block this test mirrors is in the README.
+  expect(readFileSync(new URL('../README.md', import.meta.url), 'utf8')).toContain("k.gmemStats()[0];   // { design: 'split', splitHugePages: 1, vmemmapBytes: 16777216, sharedPages: 1, ... }");
+  const k = new Kernel({ memory: '4GiB', hugetlb: { '1GiB': 1 }, kvm: { guestMemfd: 'mainline', inPlaceConversion: true, hugetlb: true } });
+  const p = k.spawn();
+  const vm = p.ioctl(p.open('/dev/kvm', U.O_RDWR), U.KVM_CREATE_VM, U.KVM_X86_SW_PROTECTED_VM);
+  const gmem = p.ioctl(vm, U.KVM_CREATE_GUEST_MEMFD, { size: 1 << 30, flags: U.GUEST_MEMFD_FLAG_MMAP | U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_1GB });
+  p.ioctl(vm, U.KVM_SET_USER_MEMORY_REGION2, { slot: 0, flags: U.KVM_MEM_GUEST_MEMFD, guest_phys_addr: 0, memory_size: 1 << 30, userspace_addr: 0, guest_memfd: gmem, guest_memfd_offset: 0 });
+  const host = p.mmap(0, 1 << 30, U.PROT_READ | U.PROT_WRITE, U.MAP_SHARED, gmem, 0);
+  const vcpu = p.ioctl(vm, U.KVM_CREATE_VCPU, 0);
+  p.kvm_vcpu_guest(
+    vcpu,
+    (function* () {
+      yield* G.writeU8(0x5000, 42);
+      yield* G.GUEST_SYNC(0);
+    })(),
+  );
+  p.ioctl(vcpu, U.KVM_RUN, 0);
+  expect(p.kvm_run(vcpu).exit_reason).toBe(U.KVM_EXIT_IO);
+  expect(() => p.read(host + 0x5000, 1)).toThrow(SignalError);
+  expect(k.gmemStats()[0]).toMatchObject({ design: 'split', splitHugePages: 0 });
+  p.ioctl(gmem, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: 0x5000, size: 4096, attributes: 0, flags: 0 });
+  expect(p.read(host + 0x5000, 1)).toEqual(new Uint8Array([42]));
+  expect(k.gmemStats()[0]).toMatchObject({ design: 'split', splitHugePages: 1, vmemmapBytes: 16777216, sharedPages: 1 });
+  expect(k.check()).toEqual([]);
+});

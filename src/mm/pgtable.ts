@@ -163,7 +163,7 @@ function materialize(t: PageTable): void {
 /** t, a PTE table, has no entry left (its arrays are all zero): share the empty arrays. */
 function releaseEntries(t: PageTable): void {
   if (t.fl === EMPTY_FL) return;
-  if (entryPool.length < ENTRY_POOL_MAX) {
+  if (entryPool.length < ENTRY_POOL_MAX && t.fl.buffer.byteLength === ENTRY_BYTES) {
     // Every fl is 0; a cleared entry's pfn may not be (a bulk zap clears only what it reads).
     t.pfn.fill(0);
     entryPool.push(t.fl.buffer as ArrayBuffer);
