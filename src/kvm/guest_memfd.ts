@@ -67,7 +67,7 @@ import * as K from '../uapi/kvm.js';
 import { ExtentSet } from '../lib/extent_set.js';
 import { PG, folioNrPages } from '../mm/folio.js';
 import { FaultFlag, FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations } from '../mm/fs_types.js';
-import { filemapAddFolio, filemapGetFolio, truncateInodePagesRange } from '../mm/filemap.js';
+import { filemapAddFolio, filemapAddFolios, filemapGetFolio, truncateInodePagesRange } from '../mm/filemap.js';
 import { type Hstate, hugepagePutSubpool, hugetlbAddToPageCache, hugetlbFileAllocFolio, hugetlbFileSubpool, hugetlbMergeFolio, hugetlbSplitFolio } from '../mm/hugetlb.js';
 import { warn } from '../mm/debug.js';
 import { unmapMappingPages, vmfInsertPfn, zapPageRangeSingle } from '../mm/memory.js';
@@ -313,7 +313,7 @@ function gmemSplitHugePage(gmem: KvmGmem, base: number): ErrnoName | null {
     return 'ENOMEM';
   }
   // Each piece keeps the split page's reference and gets the page cache's.
-  for (let k = 0; k < pieces.length; k++) filemapAddFolio(host, mapping, pieces[k]!, base + k);
+  filemapAddFolios(host, mapping, pieces, base);
   gmem.inode.blocks += pieces.length * (PAGE_SIZE / 512);
   return null;
 }
@@ -331,22 +331,26 @@ function gmemMergeHugePage(gmem: KvmGmem, base: number): boolean {
   const mapping = gmem.inode.mapping;
   const head = gmemSplitHead(gmem, base);
   if (head < 0) return true;
-  const pieces: number[] = [];
+  // filemapGetFolio of each piece, a leaf at a time.
+  const pieces = new Int32Array(h.nrPages);
+  mapping.pages.getRun(base, h.nrPages, pieces);
   for (let k = 0; k < h.nrPages; k++) {
-    const g = filemapGetFolio(mapping, base + k);
-    if (g === 0 || ft.refcount[g] !== 2 || ft.mapcount[g] !== -1) return false;
-    pieces.push(g);
+    const g = pieces[k]!;
+    if (g <= 0 || ft.refcount[g] !== 2 || ft.mapcount[g] !== -1) return false;
   }
+  // gmemCacheRemove of each piece, the cache's entries taken out a leaf at a time; the split page's reference stays.
+  mapping.pages.deleteRun(base, pieces.length);
+  mapping.nrpages -= pieces.length;
+  gmem.inode.blocks -= pieces.length * (PAGE_SIZE / 512);
   for (const g of pieces) {
-    host.folioGet(g);
-    gmemCacheRemove(gmem, g);
-    // The split page's reference stays; the removal's extra one goes.
+    if (!(ft.flags[g]! & PG.HUGETLB)) host.stat[NodeStat.NR_FILE_PAGES]--;
+    ft.owner[g] = null;
     host.folioPut(g);
   }
   const f = hugetlbMergeFolio(host, head);
   if (f < 0) {
     warn(host, true, 'guest_memfd: merging a split HugeTLB page failed', 'virt/kvm/guest_memfd.c:kvm_gmem_merge_folio_in_filemap');
-    for (let k = 0; k < pieces.length; k++) filemapAddFolio(host, mapping, pieces[k]!, base + k);
+    filemapAddFolios(host, mapping, pieces, base);
     gmem.inode.blocks += pieces.length * (PAGE_SIZE / 512);
     return false;
   }

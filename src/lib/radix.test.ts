@@ -3,6 +3,44 @@ import { describe, expect, it } from 'vitest';
 import { SparseRadix } from './radix.js';
 
 describe('SparseRadix', () => {
+  it('setRun and deleteRun act as the order-0 set and delete calls they stand for', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 20 }), fc.integer({ min: 1, max: 2000 }), fc.integer({ min: 0, max: 1999 }), fc.integer({ min: 1, max: 600 }), (key, n, off, m) => {
+        const a = new SparseRadix();
+        const b = new SparseRadix();
+        const values = Array.from({ length: n }, (_, k) => 7 * k + 3);
+        a.setRun(key, values, n);
+        for (let k = 0; k < n; k++) b.set(key + k, 0, values[k]!);
+        const dump = (r: SparseRadix) => {
+          const out: number[][] = [];
+          r.forEach(0, Number.MAX_SAFE_INTEGER, (k, o, v) => void out.push([k, o, v]));
+          return out;
+        };
+        expect(dump(a)).toEqual(dump(b));
+        expect(a.size).toBe(n);
+        const s = Math.min(off, n - 1);
+        const len = Math.min(m, n - s);
+        a.deleteRun(key + s, len);
+        for (let k = s; k < s + len; k++) b.delete(key + k, 0);
+        expect(dump(a)).toEqual(dump(b));
+        expect(a.size).toBe(n - len);
+        for (let k = -1; k <= n; k++) expect(a.get(key + k)).toBe(b.get(key + k));
+        // getRun reads what get reads, around a larger entry too.
+        a.set(2 ** 22, 9, 5);
+        const out = new Int32Array(n + 1100);
+        a.getRun(key - 1, out.length, out);
+        expect(Array.from(out)).toEqual(Array.from(out, (_, k) => a.get(key - 1 + k)));
+        const big = new Int32Array(1000);
+        a.getRun(2 ** 22 - 300, 1000, big);
+        expect(Array.from(big)).toEqual(Array.from(big, (_, k) => a.get(2 ** 22 - 300 + k)));
+        // A key already there, or one missing, is a caller bug.
+        if (s > 0) expect(() => a.setRun(key, [1], 1)).toThrow(RangeError);
+        expect(() => a.deleteRun(key + s, 1)).toThrow(RangeError);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('a visitor that empties the node being walked and fills new ones elsewhere: the walk still sees each entry once, at its own key', () => {
     const r = new SparseRadix();
     // Entries in two leaves, two middles and two top-level blocks.

@@ -109,6 +109,82 @@ export class SparseRadix {
     this.store(key, order, value + 1);
   }
 
+  /**
+   * out[k] = get(key + k) for k < n, a leaf at a time where keys sit in leaves
+   * (the pieces of a split 1 GiB page: 262,144 lookups).
+   */
+  getRun(key: number, n: number, out: Int32Array): void {
+    for (let done = 0; done < n; ) {
+      const k0 = key + done;
+      const first = k0 % FANOUT;
+      const cnt = Math.min(FANOUT - first, n - done);
+      // One lookup finds the leaf (and caches it); a key not in a leaf is read alone.
+      this.get(k0);
+      const leaf = this.cacheLeaf;
+      if (leaf !== null && Math.floor(k0 / FANOUT) === this.cacheBlock) {
+        for (let k = 0; k < cnt; k++) out[done + k] = leaf[first + k]! - 1;
+      } else for (let k = 0; k < cnt; k++) out[done + k] = this.get(k0 + k);
+      done += cnt;
+    }
+  }
+
+  /**
+   * Store n order-0 entries: values[k] at key + k (what n set(key + k, 0,
+   * values[k]) calls store, a leaf at a time). Every key must be empty.
+   */
+  setRun(key: number, values: ArrayLike<number>, n: number): void {
+    this.storeRun(key, values, n, true);
+  }
+
+  /** Remove the n order-0 entries at key .. key + n - 1 (each must be there). */
+  deleteRun(key: number, n: number): void {
+    this.storeRun(key, null, n, false);
+  }
+
+  private storeRun(key: number, values: ArrayLike<number> | null, n: number, add: boolean): void {
+    for (let done = 0; done < n; ) {
+      const k0 = key + done;
+      const m = this.middle(k0, add);
+      if (m === undefined) throw new RangeError(`radix: delete of absent key ${k0}`);
+      const j = (k0 >>> L0_SHIFT) & (FANOUT - 1);
+      let leaf = m.mid.kids[j];
+      if (leaf === undefined) {
+        if (!add) throw new RangeError(`radix: delete of absent key ${k0}`);
+        if (m.mid.vals[j] !== 0) throw new RangeError(`radix: key ${k0} inside a larger entry`);
+        leaf = leafPool.pop() ?? new Int32Array(FANOUT + 1);
+        m.mid.kids[j] = leaf;
+        m.mid.used++;
+      }
+      const first = k0 & (FANOUT - 1);
+      const last = Math.min(FANOUT, first + (n - done));
+      // Check the whole span first, so that a caller bug changes nothing in this leaf.
+      let bad = -1;
+      for (let k = first; k < last; k++) {
+        if ((leaf[k] !== 0) === add) {
+          bad = k;
+          break;
+        }
+      }
+      if (bad >= 0) this.checkTransition(add, add ? 1 : 0, k0 + bad - first);
+      if (values !== null) for (let k = first, v = done; k < last; k++, v++) leaf[k] = values[v]! + 1;
+      else leaf.fill(0, first, last);
+      const cnt = last - first;
+      leaf[FANOUT] = leaf[FANOUT]! + (add ? cnt : -cnt);
+      this.slots += add ? cnt : -cnt;
+      done += cnt;
+      if (leaf[FANOUT] === 0) {
+        if (this.cacheLeaf === leaf) {
+          this.cacheLeaf = null;
+          this.cacheBlock = -1;
+        }
+        m.mid.kids[j] = undefined;
+        if (this.walking === 0 && leafPool.length < NODE_POOL_MAX) leafPool.push(leaf);
+        m.mid.used--;
+        if (m.mid.used === 0) this.releaseMiddle(m.up, m.hi, m.i);
+      }
+    }
+  }
+
   /** Remove the entry of the given order at key (the exact run that was set). */
   delete(key: number, order: number): void {
     this.store(key, order, 0);

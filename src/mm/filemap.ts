@@ -33,6 +33,31 @@ export function filemapAddFolio(host: Host, mapping: AddressSpace, f: number, in
   }
 }
 
+/**
+ * filemapAddFolio for order-0 folios at consecutive indices index,
+ * index + 1, ...: the same references, fields and counters, the cache's
+ * entries stored a leaf at a time (the pieces of a split 1 GiB page).
+ */
+export function filemapAddFolios(host: Host, mapping: AddressSpace, folios: ArrayLike<number>, index: number): void {
+  const ft = host.ft;
+  const n = folios.length;
+  let shmem = 0;
+  for (let k = 0; k < n; k++) {
+    const f = folios[k]!;
+    if (ft.order[f] !== 0) throw new RangeError(`filemapAddFolios: folio ${f} is not order 0`);
+    host.folioGet(f);
+    ft.owner[f] = mapping;
+    ft.index[f] = index + k;
+    if (mapping.aops.swapbacked) ft.flags[f]! |= PG.SWAPBACKED;
+    if (ft.flags[f]! & PG.SWAPBACKED) shmem++;
+  }
+  mapping.pages.setRun(index, folios, n);
+  mapping.nrpages += n;
+  host.stat[NodeStat.NR_FILE_PAGES] += n;
+  // Order 0: never PMD-mappable, so nothing for NR_SHMEM_THPS.
+  host.stat[NodeStat.NR_SHMEM] += shmem;
+}
+
 /** Take f out of the page cache and drop the cache's references (the folio may be freed). */
 // mirrors mm/filemap.c:filemap_remove_folio (filemap_unaccount_folio + filemap_free_folio)
 export function filemapRemoveFolio(host: Host, f: number): void {

@@ -192,7 +192,7 @@ export class FolioTable {
   /** Return a slot to the free stack. */
   release(f: number): void {
     this.owner[f] = null;
-    this.pages.delete(f);
+    if (this.pages.size !== 0) this.pages.delete(f);
     this.refcount[f] = 0;
     this.order[f] = 0;
     this.flags[f] = 0;

@@ -562,7 +562,7 @@ describe('file pools and split pages (for guest_memfd on HugeTLB)', () => {
     const f = hugetlbFileAllocFolio(k.host, sp);
     const pfn = k.host.ft.pfn[f]!;
     const free0 = k.meminfo().MemFree;
-    const pieces = hugetlbSplitFolio(k.host, f, 9) as number[];
+    const pieces = hugetlbSplitFolio(k.host, f, 9) as Int32Array;
     expect(pieces).toHaveLength(512);
     expect(k.events().vmemmap_restore).toBe(4095);
     expect(free0 - k.meminfo().MemFree).toBe(4095 * 4);
@@ -601,8 +601,8 @@ describe('file pools and split pages (for guest_memfd on HugeTLB)', () => {
     expect(hugetlbSplitFolio(k.host, f, 0)).toBe(-16);
     k.host.folioPut(f);
     expect(hugetlbSplitFolio(k.host, f, 9)).toBe(-22);
-    const pieces = hugetlbSplitFolio(k.host, f, 0) as number[];
-    expect(pieces.map((g) => k.host.ft.order[g])).toEqual(new Array<number>(512).fill(0));
+    const pieces = hugetlbSplitFolio(k.host, f, 0) as Int32Array;
+    expect(Array.from(pieces, (g) => k.host.ft.order[g])).toEqual(new Array<number>(512).fill(0));
     expect(k.check()).toEqual([]);
     k.host.folioGet(pieces[100]!);
     expect(hugetlbMergeFolio(k.host, pfn)).toBe(-16);

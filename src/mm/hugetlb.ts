@@ -1696,7 +1696,7 @@ export function hugetlbFileAllocFolio(host: Host, spool: Subpool): number {
  * piece, which stays the split page's until hugetlbMergeFolio. Returns the
  * pieces' slots, or a negative errno.
  */
-export function hugetlbSplitFolio(host: Host, f: number, newOrder: number): number[] | number {
+export function hugetlbSplitFolio(host: Host, f: number, newOrder: number): Int32Array | number {
   const ft = host.ft;
   const s = host.hugetlb;
   if (!(ft.flags[f]! & PG.HUGETLB) || ft.flags[f]! & PG.HUGETLB_FREED) return EINVAL;
@@ -1711,17 +1711,18 @@ export function hugetlbSplitFolio(host: Host, f: number, newOrder: number): numb
   const pfn = ft.pfn[f]!;
   const per = 2 ** newOrder;
   const n = 2 ** (order - newOrder);
-  const slots = [f];
-  for (let k = 1; k < n; k++) slots.push(ft.alloc(pfn + k * per, newOrder));
+  // A typed array: a 1 GiB page has 262,144 pieces (a growing JS array cost more than the pieces).
+  const slots = new Int32Array(n);
+  slots[0] = f;
+  for (let k = 1; k < n; k++) slots[k] = ft.alloc(pfn + k * per, newOrder);
   host.memmap.delete(pfn, order);
   host.content.splitInto(f, slots, per);
   const keep = ft.flags[f]! & (PG.UPTODATE | PG.DIRTY);
-  for (let k = 0; k < n; k++) {
-    const g = slots[k]!;
-    if (g === f) ft.init(f, pfn, newOrder);
-    ft.flags[g] = keep;
-    host.memmap.set(pfn + k * per, newOrder, g);
-  }
+  ft.init(f, pfn, newOrder);
+  for (let k = 0; k < n; k++) ft.flags[slots[k]!] = keep;
+  // 4 KiB pieces go into the memmap a leaf at a time (a 1 GiB page has 262,144 of them).
+  if (newOrder === 0) host.memmap.setRun(pfn, slots, n);
+  else for (let k = 0; k < n; k++) host.memmap.set(pfn + k * per, newOrder, slots[k]!);
   const spool = s.folioSubpool.get(f) ?? null;
   s.folioSubpool.delete(f);
   s.split.set(pfn, { hstate: h, pieceOrder: newOrder, spool });
@@ -1743,17 +1744,20 @@ export function hugetlbMergeFolio(host: Host, headPfn: number): number {
   const h = rec.hstate;
   const per = 2 ** rec.pieceOrder;
   const n = h.nrPages / per;
-  const pieces: number[] = [];
+  const pieces = new Int32Array(n);
+  if (per === 1) host.memmap.getRun(headPfn, n, pieces);
+  else for (let k = 0; k < n; k++) pieces[k] = host.memmap.get(headPfn + k * per);
   for (let k = 0; k < n; k++) {
-    const g = host.pfnFolio(headPfn + k * per);
-    if (g === 0 || ft.order[g] !== rec.pieceOrder || ft.refcount[g] !== 1 || ft.mapcount[g] !== -1 || ft.owner[g] !== null || ft.pincount[g] !== 0) return EBUSY;
-    pieces.push(g);
+    const g = pieces[k]!;
+    if (g <= 0 || ft.order[g] !== rec.pieceOrder || ft.refcount[g] !== 1 || ft.mapcount[g] !== -1 || ft.owner[g] !== null || ft.pincount[g] !== 0) return EBUSY;
   }
   // The merged folio in a slot of its own; the pieces' contents are copied page by page.
   const uniform = host.content.uniformByte(pieces[0]!);
-  const allSame = uniform >= 0 && pieces.every((g) => host.content.uniformByte(g) === uniform);
+  let allSame = uniform >= 0;
+  for (let k = 1; k < n && allSame; k++) allSame = host.content.uniformByte(pieces[k]!) === uniform;
   const flags = ft.flags[pieces[0]!]! & (PG.UPTODATE | PG.DIRTY);
-  for (const g of pieces) host.memmap.delete(ft.pfn[g]!, rec.pieceOrder);
+  if (rec.pieceOrder === 0) host.memmap.deleteRun(headPfn, n);
+  else for (const g of pieces) host.memmap.delete(ft.pfn[g]!, rec.pieceOrder);
   const f = ft.alloc(headPfn, h.order);
   host.memmap.set(headPfn, h.order, f);
   if (allSame) host.content.setUniform(f, uniform);

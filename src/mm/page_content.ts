@@ -44,7 +44,8 @@ export class PageContent {
 
   /** Forget a folio's contents (it is being freed or reinitialized). */
   drop(f: number): void {
-    const pp = this.perPage.get(f);
+    // No per-page folio at all (the common case): no map lookup (a split 1 GiB page drops 262,144 pieces).
+    const pp = this.perPage.size === 0 ? undefined : this.perPage.get(f);
     if (pp !== undefined) {
       this.materializedBytes -= pp.data.size * PAGE_SIZE;
       this.perPage.delete(f);
@@ -190,7 +191,7 @@ export class PageContent {
    * (the head keeps the first part), so f's contents are detached first.
    * Materialized buffers move without copying.
    */
-  splitInto(f: number, newSlots: readonly number[], perNew: number): void {
+  splitInto(f: number, newSlots: ArrayLike<number>, perNew: number): void {
     const u = this.uniformByte(f);
     const pp = this.perPage.get(f);
     if (pp !== undefined) {
