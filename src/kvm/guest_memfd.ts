@@ -343,8 +343,12 @@ function gmemMergeHugePage(gmem: KvmGmem, base: number): boolean {
   mapping.nrpages -= pieces.length;
   gmem.inode.blocks -= pieces.length * (PAGE_SIZE / 512);
   for (const g of pieces) {
+    // The lookup's reference, held across the removal, as gmemCacheRemove's callers hold one.
+    host.folioGet(g);
     if (!(ft.flags[g]! & PG.HUGETLB)) host.stat[NodeStat.NR_FILE_PAGES]--;
     ft.owner[g] = null;
+    // The page cache's reference, then the lookup's; the split page's stays.
+    host.folioPut(g);
     host.folioPut(g);
   }
   const f = hugetlbMergeFolio(host, head);
