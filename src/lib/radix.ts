@@ -172,17 +172,20 @@ export class SparseRadix {
       leaf[FANOUT] = leaf[FANOUT]! + (add ? cnt : -cnt);
       this.slots += add ? cnt : -cnt;
       done += cnt;
-      if (leaf[FANOUT] === 0) {
-        if (this.cacheLeaf === leaf) {
-          this.cacheLeaf = null;
-          this.cacheBlock = -1;
-        }
-        m.mid.kids[j] = undefined;
-        if (this.walking === 0 && leafPool.length < NODE_POOL_MAX) leafPool.push(leaf);
-        m.mid.used--;
-        if (m.mid.used === 0) this.releaseMiddle(m.up, m.hi, m.i);
-      }
+      if (leaf[FANOUT] === 0) this.releaseLeaf(m, j, leaf);
     }
+  }
+
+  /** The leaf at slot j of m.mid emptied: free it (to the pool unless a walk may read it), and its middle if that empties. */
+  private releaseLeaf(m: { up: Upper; mid: Middle; hi: number; i: number }, j: number, leaf: Int32Array): void {
+    if (this.cacheLeaf === leaf) {
+      this.cacheLeaf = null;
+      this.cacheBlock = -1;
+    }
+    m.mid.kids[j] = undefined;
+    if (this.walking === 0 && leafPool.length < NODE_POOL_MAX) leafPool.push(leaf);
+    m.mid.used--;
+    if (m.mid.used === 0) this.releaseMiddle(m.up, m.hi, m.i);
   }
 
   /** Remove the entry of the given order at key (the exact run that was set). */
@@ -301,14 +304,7 @@ export class SparseRadix {
     leaf[FANOUT] = leaf[FANOUT]! + (enc !== 0 ? 1 : -1);
     this.cacheBlock = Math.floor(key / FANOUT);
     this.cacheLeaf = leaf;
-    if (leaf[FANOUT] === 0) {
-      this.cacheLeaf = null;
-      this.cacheBlock = -1;
-      m.mid.kids[j] = undefined;
-      if (this.walking === 0 && leafPool.length < NODE_POOL_MAX) leafPool.push(leaf);
-      m.mid.used--;
-      if (m.mid.used === 0) this.releaseMiddle(m.up, m.hi, m.i);
-    }
+    if (leaf[FANOUT] === 0) this.releaseLeaf(m, j, leaf);
   }
 
   private checkTransition(occupied: boolean, enc: number, key: number): void {
