@@ -5,6 +5,7 @@
  */
 import { FOLL_WRITE, Kernel, kvmGuest } from '../src/index.js';
 import * as U from '../src/uapi/index.js';
+import { hgmPostcopyLayout } from '../src/sim/postcopy/layout.js';
 
 export interface Measurement {
   /** What one operation is, e.g. "4 KiB write fault". */
@@ -240,14 +241,7 @@ export const scenarios: Record<string, () => Measurement | Promise<Measurement>>
 function hgmSetup(design: string) {
   const k = new Kernel({ memory: '4GiB', hugetlb: { '1GiB': 1 }, policy: { hgmMapcount: design } });
   const p = k.spawn();
-  const fd = p.memfd_create('guest', U.MFD_HUGETLB | U.MFD_HUGE_1GB);
-  p.ftruncate(fd, GiB);
-  const prim = p.mmap(0, GiB, RW, U.MAP_SHARED, fd, 0);
-  const alias = p.mmap(0, GiB, RW, U.MAP_SHARED, fd, 0);
-  p.madvise(prim, GiB, U.MADV_SPLIT);
-  const uffd = p.userfaultfd(U.O_NONBLOCK);
-  p.ioctl(uffd, U.UFFDIO_API, { api: U.UFFD_API, features: U.UFFD_FEATURE_MINOR_HUGETLBFS, ioctls: 0 });
-  p.ioctl(uffd, U.UFFDIO_REGISTER, { range: { start: prim, len: GiB }, mode: U.UFFDIO_REGISTER_MODE_MINOR, ioctls: 0 });
+  const { uffd, prim, alias } = hgmPostcopyLayout(p, GiB, GiB);
   p.fill(alias, 1, 1);
   return { k, p, uffd, prim };
 }

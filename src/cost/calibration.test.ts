@@ -13,6 +13,7 @@ import { COPY_GBPS, CostModel, IPI_NS, UnknownCostError, ZERO_GBPS } from './mod
 import { Kernel, type KernelOptions } from '../kernel.js';
 import { Stage2 } from '../sim/postcopy/stage2.js';
 import { Link } from '../sim/postcopy/link.js';
+import { hgmPostcopyLayout } from '../sim/postcopy/layout.js';
 import { loadNamed } from '../report/compare.js';
 import { runOne } from '../sim/run.js';
 import { evaluate } from '../sim/scenario/expr.js';
@@ -139,14 +140,7 @@ describe('calibration against the HugeTLB and HGM threads (../shared/reference/h
   it('§3: a thp-like collapse of a 1 GiB page mapped at 4 KiB takes ~1 s (262,144 subpage mapcount decrements), its invalidate 10-30 ms', () => {
     const k = new Kernel({ memory: '4GiB', hugetlb: { '1GiB': 1 }, policy: { hgmMapcount: 'thp-like', collapseNotifier: 'invalidate' } });
     const p = k.spawn();
-    const fd = p.memfd_create('guest', U.MFD_HUGETLB | U.MFD_HUGE_1GB);
-    p.ftruncate(fd, GiB);
-    const prim = p.mmap(0, GiB, RW, U.MAP_SHARED, fd, 0);
-    const alias = p.mmap(0, GiB, RW, U.MAP_SHARED, fd, 0);
-    p.madvise(prim, GiB, U.MADV_SPLIT);
-    const uffd = p.userfaultfd(0);
-    p.ioctl(uffd, U.UFFDIO_API, { api: U.UFFD_API, features: BigInt(U.UFFD_FEATURE_MINOR_HUGETLBFS), ioctls: 0n });
-    p.ioctl(uffd, U.UFFDIO_REGISTER, { range: { start: prim, len: GiB }, mode: U.UFFDIO_REGISTER_MODE_MINOR, ioctls: 0n });
+    const { prim, alias, uffd } = hgmPostcopyLayout(p, GiB, GiB, 0);
     p.fill(alias, 1, 0);
     // Map all of it at 4 KiB: per 2 MiB, the 511 pages after the first (4 KiB-aligned, not 2 MiB-aligned), then the first.
     const M2 = 2 * MiB;

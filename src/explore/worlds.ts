@@ -46,6 +46,7 @@ import type { KvmVcpu } from '../kvm/kvm_host.js';
 import { vcpuOfFile } from '../kvm/vcpu.js';
 import { SyscallError } from '../uapi/errors.js';
 import { GMEM_HUGE_SHARED } from '../policy/registry.js';
+import { hgmPostcopyLayout } from '../sim/postcopy/layout.js';
 
 /** The gmemHugeShared designs the model has (all four of issue 8 section 5). */
 const GMEM_DESIGNS = [...GMEM_HUGE_SHARED];
@@ -244,16 +245,9 @@ function hgmOps(): ExploreOp<HgmState>[] {
  */
 function hgmLayout(k: Kernel): { p: Process; fd: number; prim: number; alias: number; uffd: number } {
   const p = k.spawn();
-  const fd = p.memfd_create('guest', U.MFD_HUGETLB | U.MFD_HUGE_2MB);
-  p.ftruncate(fd, M2);
-  const prim = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
-  const alias = p.mmap(0, M2, RW, U.MAP_SHARED, fd, 0);
-  p.madvise(prim, M2, U.MADV_SPLIT);
-  const uffd = p.userfaultfd(U.O_NONBLOCK);
-  p.ioctl(uffd, U.UFFDIO_API, { api: U.UFFD_API, features: U.UFFD_FEATURE_MINOR_HUGETLBFS, ioctls: 0 });
-  p.ioctl(uffd, U.UFFDIO_REGISTER, { range: { start: prim, len: M2 }, mode: U.UFFDIO_REGISTER_MODE_MINOR, ioctls: 0 });
-  p.fill(alias, PAGE, 1);
-  return { p, fd, prim, alias, uffd };
+  const l = hgmPostcopyLayout(p, M2, M2);
+  p.fill(l.alias, PAGE, 1);
+  return { p, ...l };
 }
 
 /** UFFDIO_CONTINUE of [off, off + len) of an HGM world's primary view. */

@@ -8,24 +8,17 @@ import { describe, expect, it } from 'vitest';
 import { EVENT_NAMES, Kernel, type Process, SyscallError } from '../index.js';
 import * as U from '../uapi/index.js';
 import { HEAD_MAPCOUNT_MAX } from './hgm_mapcount.js';
+import { hgmPostcopyLayout } from '../sim/postcopy/layout.js';
 
 const PAGE = 4096;
 const M2 = 2 ** 21;
 const G = 2 ** 30;
-const RW = U.PROT_READ | U.PROT_WRITE;
 const DESIGNS = ['thp-like', 'head-per-pte', 'pgtable', 'special-bit'] as const;
 
 function setup(design: string, size = G, pages = 1) {
   const k = new Kernel({ memory: size === G ? '4GiB' : '256MiB', hugetlb: size === G ? { '1GiB': pages } : { '2MiB': pages + 2 }, policy: { hgmMapcount: design } });
   const p = k.spawn();
-  const fd = p.memfd_create('guest', U.MFD_HUGETLB | (size === G ? U.MFD_HUGE_1GB : U.MFD_HUGE_2MB));
-  p.ftruncate(fd, pages * size);
-  const prim = p.mmap(0, pages * size, RW, U.MAP_SHARED, fd, 0);
-  const alias = p.mmap(0, pages * size, RW, U.MAP_SHARED, fd, 0);
-  p.madvise(prim, pages * size, U.MADV_SPLIT);
-  const uffd = p.userfaultfd(U.O_NONBLOCK);
-  p.ioctl(uffd, U.UFFDIO_API, { api: U.UFFD_API, features: U.UFFD_FEATURE_MINOR_HUGETLBFS, ioctls: 0 });
-  p.ioctl(uffd, U.UFFDIO_REGISTER, { range: { start: prim, len: pages * size }, mode: U.UFFDIO_REGISTER_MODE_MINOR, ioctls: 0 });
+  const { fd, prim, alias, uffd } = hgmPostcopyLayout(p, pages * size, size);
   for (let i = 0; i < pages; i++) p.fill(alias + i * size, 1, 0);
   const pfn = p.pagemap(alias).pfn;
   const ev = (name: string): number => k.host.ev[EVENT_NAMES.indexOf(name as never)]!;
