@@ -277,12 +277,17 @@ export function gmemDesign(gmem: KvmGmem): GmemHugeShared | null {
 
 /** Take a HugeTLB-backed file's folio out of its page cache, keeping its data state (the caller holds a reference). */
 function gmemCacheRemove(gmem: KvmGmem, f: number): void {
+  const ft = gmem.kvm.host.ft;
+  gmem.inode.mapping.pages.delete(ft.index[f]!, ft.order[f]!);
+  gmemCacheUnaccount(gmem, f);
+}
+
+/** What taking f out of the file's page cache does besides removing the entry: counters, owner, the cache's references. */
+function gmemCacheUnaccount(gmem: KvmGmem, f: number): void {
   const host = gmem.kvm.host;
   const ft = host.ft;
   const nr = folioNrPages(ft, f);
-  const mapping = gmem.inode.mapping;
-  mapping.pages.delete(ft.index[f]!, ft.order[f]!);
-  mapping.nrpages -= nr;
+  gmem.inode.mapping.nrpages -= nr;
   if (!(ft.flags[f]! & PG.HUGETLB)) host.stat[NodeStat.NR_FILE_PAGES] -= nr;
   gmem.inode.blocks -= nr * (PAGE_SIZE / 512);
   ft.owner[f] = null;
@@ -340,15 +345,10 @@ function gmemMergeHugePage(gmem: KvmGmem, base: number): boolean {
   }
   // gmemCacheRemove of each piece, the cache's entries taken out a leaf at a time; the split page's reference stays.
   mapping.pages.deleteRun(base, pieces.length);
-  mapping.nrpages -= pieces.length;
-  gmem.inode.blocks -= pieces.length * (PAGE_SIZE / 512);
   for (const g of pieces) {
     // The lookup's reference, held across the removal, as gmemCacheRemove's callers hold one.
     host.folioGet(g);
-    if (!(ft.flags[g]! & PG.HUGETLB)) host.stat[NodeStat.NR_FILE_PAGES]--;
-    ft.owner[g] = null;
-    // The page cache's reference, then the lookup's; the split page's stays.
-    host.folioPut(g);
+    gmemCacheUnaccount(gmem, g);
     host.folioPut(g);
   }
   const f = hugetlbMergeFolio(host, head);

@@ -18,19 +18,8 @@ import { NodeStat } from './vmstat.js';
 /** Insert folio f at index (aligned to its size) and take the cache's references. */
 // mirrors mm/filemap.c:__filemap_add_folio (with shmem_add_to_page_cache's accounting)
 export function filemapAddFolio(host: Host, mapping: AddressSpace, f: number, index: number): void {
-  const ft = host.ft;
-  const nr = folioNrPages(ft, f);
-  host.folioGet(f, nr);
-  ft.owner[f] = mapping;
-  ft.index[f] = index;
-  if (mapping.aops.swapbacked) ft.flags[f]! |= PG.SWAPBACKED;
-  mapping.pages.set(index, ft.order[f]!, f);
-  mapping.nrpages += nr;
-  host.stat[NodeStat.NR_FILE_PAGES] += nr;
-  if (ft.flags[f]! & PG.SWAPBACKED) {
-    host.stat[NodeStat.NR_SHMEM] += nr;
-    if (folioTestPmdMappable(ft, f)) host.stat[NodeStat.NR_SHMEM_THPS] += nr;
-  }
+  filemapAccountFolio(host, mapping, f, index);
+  mapping.pages.set(index, host.ft.order[f]!, f);
 }
 
 /**
@@ -38,24 +27,30 @@ export function filemapAddFolio(host: Host, mapping: AddressSpace, f: number, in
  * index + 1, ...: the same references, fields and counters, the cache's
  * entries stored a leaf at a time (the pieces of a split 1 GiB page).
  */
+// mirrors mm/filemap.c:__filemap_add_folio, once per folio
 export function filemapAddFolios(host: Host, mapping: AddressSpace, folios: ArrayLike<number>, index: number): void {
   const ft = host.ft;
-  const n = folios.length;
-  let shmem = 0;
-  for (let k = 0; k < n; k++) {
-    const f = folios[k]!;
-    if (ft.order[f] !== 0) throw new RangeError(`filemapAddFolios: folio ${f} is not order 0`);
-    host.folioGet(f);
-    ft.owner[f] = mapping;
-    ft.index[f] = index + k;
-    if (mapping.aops.swapbacked) ft.flags[f]! |= PG.SWAPBACKED;
-    if (ft.flags[f]! & PG.SWAPBACKED) shmem++;
+  for (let k = 0; k < folios.length; k++) {
+    if (ft.order[folios[k]!] !== 0) throw new RangeError(`filemapAddFolios: folio ${folios[k]} is not order 0`);
+    filemapAccountFolio(host, mapping, folios[k]!, index + k);
   }
-  mapping.pages.setRun(index, folios, n);
-  mapping.nrpages += n;
-  host.stat[NodeStat.NR_FILE_PAGES] += n;
-  // Order 0: never PMD-mappable, so nothing for NR_SHMEM_THPS.
-  host.stat[NodeStat.NR_SHMEM] += shmem;
+  mapping.pages.setRun(index, folios, folios.length);
+}
+
+/** What adding f to the cache at index does besides storing the entry: the cache's references, f's fields, the counters. */
+function filemapAccountFolio(host: Host, mapping: AddressSpace, f: number, index: number): void {
+  const ft = host.ft;
+  const nr = folioNrPages(ft, f);
+  host.folioGet(f, nr);
+  ft.owner[f] = mapping;
+  ft.index[f] = index;
+  if (mapping.aops.swapbacked) ft.flags[f]! |= PG.SWAPBACKED;
+  mapping.nrpages += nr;
+  host.stat[NodeStat.NR_FILE_PAGES] += nr;
+  if (ft.flags[f]! & PG.SWAPBACKED) {
+    host.stat[NodeStat.NR_SHMEM] += nr;
+    if (folioTestPmdMappable(ft, f)) host.stat[NodeStat.NR_SHMEM_THPS] += nr;
+  }
 }
 
 /** Take f out of the page cache and drop the cache's references (the folio may be freed). */
