@@ -72,6 +72,7 @@ function s2TableFree(host: Host, mmu: KvmMmu, t: PageTable): void {
   // freeSubtree empties what it frees; anything else is cleared here.
   if (t.used !== 0) {
     t.fl.fill(0);
+    t.pfn.fill(0);
     t.kids?.fill(undefined);
     t.used = 0;
   }
@@ -114,6 +115,7 @@ export function freeSubtree(host: Host, mmu: KvmMmu, t: PageTable): void {
     }
     // The table goes whole (no per-entry write is counted); emptied so its object can be reused.
     t.fl[i] = 0;
+    t.pfn[i] = 0;
   }
   t.used = 0;
   s2TableFree(host, mmu, t);

@@ -164,11 +164,8 @@ function materialize(t: PageTable): void {
 /** t, a PTE table, has no entry left (its arrays are all zero): share the empty arrays. */
 function releaseEntries(t: PageTable): void {
   if (t.fl === EMPTY_FL) return;
-  if (entryPool.length < ENTRY_POOL_MAX && t.fl.buffer.byteLength === ENTRY_BYTES) {
-    // Every fl is 0; a cleared entry's pfn may not be (a bulk zap clears only what it reads).
-    t.pfn.fill(0);
-    entryPool.push(t.fl.buffer as ArrayBuffer);
-  }
+  // Both arrays are all zero: a none entry's pfn is 0 (setEntry writes 0 with fl 0; bulk clears zero both).
+  if (entryPool.length < ENTRY_POOL_MAX && t.fl.buffer.byteLength === ENTRY_BYTES) entryPool.push(t.fl.buffer as ArrayBuffer);
   t.pfn = EMPTY_PFN;
   t.fl = EMPTY_FL;
 }
@@ -209,7 +206,8 @@ export function setEntry(host: Host, t: PageTable, i: number, pfn: number, fl: n
     if (t.fl === EMPTY_FL) materialize(t);
     t.used++;
   } else if (old !== 0 && fl === 0) t.used--;
-  t.pfn[i] = pfn;
+  // A none entry keeps no pfn, so an emptied table's arrays are all zero and can be shared or reused as they are.
+  t.pfn[i] = fl === 0 ? 0 : pfn;
   t.fl[i] = fl;
   host.ev[WRITE_EV[t.level]!]++;
   if (t.used === 0 && old !== 0 && t.level === Level.PTE) releaseEntries(t);
