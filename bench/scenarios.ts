@@ -282,7 +282,7 @@ const GMEM_CONVERSIONS = Number(process.env.GMEM_CONVERSIONS ?? 1_000_000);
  * it back: about 60 ms of model time a conversion, so the scenario stops
  * after this many (its rate is what it reports; 1M would take hours).
  */
-const GMEM_SPLIT_CONVERSIONS = 100;
+const GMEM_SPLIT_CONVERSIONS = Number(process.env.GMEM_SPLIT_CONVERSIONS ?? 100);
 
 /**
  * A 1 TiB SW_PROTECTED guest on 1 GiB HugeTLB-backed guest_memfd folios,

@@ -17,6 +17,7 @@ import { VM_UFFD_FLAGS, vmaCanUserfault } from '../mm/userfaultfd_k.js';
 import { MTHP_STAT_NAMES, MthpStat, NODE_STAT_NAMES, NodeStat, mthpStat } from '../mm/vmstat.js';
 import { peekMaybePinned } from '../mm/pin_policy.js';
 import { hstateVma, hugetlbVmaUnusedReserves } from '../mm/hugetlb.js';
+import { hugetlbMaterializeAll } from '../mm/hugetlb_split.js';
 import { THP_ORDERS_ALL_FILE_DEFAULT } from '../mm/huge_memory.js';
 import type { PfnCounts } from '../lib/pfn_counts.js';
 import type { Vfs } from '../fs/inode.js';
@@ -72,6 +73,8 @@ function push(acc: Acc, v: Violation): void {
 }
 
 export function checkKernel(host: Host, vfs: Vfs, procs: readonly CheckedProcess[]): Violation[] {
+  // Every struct page is checked: the pieces of lazily split HugeTLB pages are made first (hugetlb_split.ts).
+  hugetlbMaterializeAll(host);
   const ft = host.ft;
   const n = ft.highWater;
   const acc: Acc = {

@@ -5,6 +5,7 @@
  */
 import { SparseRadix } from '../lib/radix.js';
 import type { AddressSpace, AddressSpaceOps, Inode, SuperBlock } from '../mm/fs_types.js';
+import type { LazyRuns } from '../mm/hugetlb_split.js';
 import type { Host } from '../mm/host.js';
 import type { Vma } from '../mm/mm_types.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../mm/page.js';
@@ -18,6 +19,7 @@ export class FsMapping implements AddressSpace {
   nrpages = 0;
   readonly iMmap = new Set<Vma>();
   gupPolicy?: { noLongtermHuge: boolean; refused: number };
+  lazy: LazyRuns | null = null;
 
   constructor(
     readonly id: number,

@@ -67,8 +67,9 @@ import * as K from '../uapi/kvm.js';
 import { ExtentSet } from '../lib/extent_set.js';
 import { PG, folioNrPages } from '../mm/folio.js';
 import { FaultFlag, FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations } from '../mm/fs_types.js';
-import { filemapAddFolio, filemapAddFolios, filemapGetFolio, truncateInodePagesRange } from '../mm/filemap.js';
-import { type Hstate, hugepagePutSubpool, hugetlbAddToPageCache, hugetlbFileAllocFolio, hugetlbFileSubpool, hugetlbMergeFolio, hugetlbSplitFolio } from '../mm/hugetlb.js';
+import { filemapAddFolio, filemapAddFolios, filemapAddLazyPieces, filemapGetFolio, filemapRemoveLazyPieces, truncateInodePagesRange } from '../mm/filemap.js';
+import { type Hstate, hugepagePutSubpool, hugetlbAddToPageCache, hugetlbFileAllocFolio, hugetlbFileSubpool } from '../mm/hugetlb.js';
+import { hugetlbMaterializeRange, hugetlbMaterializeSplit, hugetlbMergeFolio, hugetlbSplitFolioLazy, lazyRunAt } from '../mm/hugetlb_split.js';
 import { warn } from '../mm/debug.js';
 import { unmapMappingPages, vmfInsertPfn, zapPageRangeSingle } from '../mm/memory.js';
 import { VM, type Vma } from '../mm/mm_types.js';
@@ -253,6 +254,9 @@ function kvmGmemPrepareFolio(gmem: KvmGmem, f: number): void {
 /** The head pfn of the HugeTLB page holding file page index, if that page is split; else -1. */
 function gmemSplitHead(gmem: KvmGmem, index: number): number {
   const host = gmem.kvm.host;
+  // A page split lazily, whose pieces may not be made yet.
+  const lazy = lazyRunAt(gmem.inode.mapping, index - (index % gmem.hstate!.nrPages));
+  if (lazy !== null) return lazy.head;
   const f = filemapGetFolio(gmem.inode.mapping, index);
   if (f === 0 || host.ft.flags[f]! & PG.HUGETLB) return -1;
   const nr = gmem.hstate!.nrPages;
@@ -304,22 +308,24 @@ function gmemSplitHugePage(gmem: KvmGmem, base: number): ErrnoName | null {
   const host = gmem.kvm.host;
   const ft = host.ft;
   const mapping = gmem.inode.mapping;
-  const f = filemapGetFolio(mapping, base);
-  if (f === 0 || !(ft.flags[f]! & PG.HUGETLB)) return null;
+  // The entry as it is (a lazily split page has none at base until its first piece is made: it is split already).
+  const f = mapping.pages.get(base);
+  if (f < 0 || !(ft.flags[f]! & PG.HUGETLB)) return null;
   // Refcounts frozen to the filemap's: unexpected references were refused before (RFC: WARN and give up).
   if (warn(host, ft.refcount[f] !== folioNrPages(ft, f), 'guest_memfd: splitting a HugeTLB folio with extra references', 'virt/kvm/guest_memfd.c:kvm_gmem_split_folio_in_filemap')) return 'EAGAIN';
   host.folioGet(f);
   gmemCacheRemove(gmem, f);
-  const pieces = hugetlbSplitFolio(host, f, 0);
-  if (typeof pieces === 'number') {
+  // The pieces are made as they are looked up (hugetlb_split.ts): the split of a 1 GiB page costs the model O(1).
+  const lazy = hugetlbSplitFolioLazy(host, f);
+  if (typeof lazy === 'number') {
     // Back as it was (the vmemmap could not be restored).
     hugetlbAddToPageCache(host, f, mapping, base / gmem.hstate!.nrPages);
     host.folioPut(f);
     return 'ENOMEM';
   }
   // Each piece keeps the split page's reference and gets the page cache's.
-  filemapAddFolios(host, mapping, pieces, base);
-  gmem.inode.blocks += pieces.length * (PAGE_SIZE / 512);
+  filemapAddLazyPieces(host, mapping, lazy, base);
+  gmem.inode.blocks += lazy.nr * (PAGE_SIZE / 512);
   return null;
 }
 
@@ -336,26 +342,43 @@ function gmemMergeHugePage(gmem: KvmGmem, base: number): boolean {
   const mapping = gmem.inode.mapping;
   const head = gmemSplitHead(gmem, base);
   if (head < 0) return true;
-  // filemapGetFolio of each piece, a leaf at a time.
-  const pieces = new Int32Array(h.nrPages);
-  mapping.pages.getRun(base, h.nrPages, pieces);
-  for (let k = 0; k < h.nrPages; k++) {
+  // filemapGetFolio of each piece, a leaf at a time; of a lazy split, of the pieces made (the others are as the split left them: idle).
+  const lazy = lazyRunAt(mapping, base);
+  let pieces: number[] | Int32Array;
+  if (lazy !== null) pieces = lazy.done.map((k) => mapping.pages.get(base + k));
+  else {
+    pieces = new Int32Array(h.nrPages);
+    mapping.pages.getRun(base, h.nrPages, pieces);
+  }
+  for (let k = 0; k < pieces.length; k++) {
     const g = pieces[k]!;
     if (g <= 0 || ft.refcount[g] !== 2 || ft.mapcount[g] !== -1) return false;
   }
   // gmemCacheRemove of each piece, the cache's entries taken out a leaf at a time; the split page's reference stays.
-  mapping.pages.deleteRun(base, pieces.length);
+  if (lazy === null) mapping.pages.deleteRun(base, pieces.length);
+  else for (let i = 0; i < pieces.length; i++) mapping.pages.delete(base + lazy.done[i]!, 0);
   for (const g of pieces) {
     // The lookup's reference, held across the removal, as gmemCacheRemove's callers hold one.
     host.folioGet(g);
     gmemCacheUnaccount(gmem, g);
     host.folioPut(g);
   }
+  if (lazy !== null) {
+    const idle = lazy.nr - lazy.done.length;
+    filemapRemoveLazyPieces(host, lazy);
+    // The lookup's reference on each, taken and dropped as above.
+    host.ev[Ev.ATOMIC_REFCOUNT] += 2 * idle;
+    gmem.inode.blocks -= idle * (PAGE_SIZE / 512);
+  }
   const f = hugetlbMergeFolio(host, head);
   if (f < 0) {
     warn(host, true, 'guest_memfd: merging a split HugeTLB page failed', 'virt/kvm/guest_memfd.c:kvm_gmem_merge_folio_in_filemap');
-    filemapAddFolios(host, mapping, pieces, base);
-    gmem.inode.blocks += pieces.length * (PAGE_SIZE / 512);
+    // Every piece back in the file, made now.
+    hugetlbMaterializeSplit(host, head);
+    const all = new Int32Array(h.nrPages);
+    host.memmap.getRun(head, h.nrPages, all);
+    filemapAddFolios(host, mapping, all, base);
+    gmem.inode.blocks += all.length * (PAGE_SIZE / 512);
     return false;
   }
   hugetlbAddToPageCache(host, f, mapping, base / h.nrPages);
@@ -387,6 +410,8 @@ function gmemDeferMerge(gmem: KvmGmem, base: number): void {
   const head = gmemSplitHead(gmem, base);
   if (head < 0) return;
   const nr = gmem.hstate!.nrPages;
+  // Every piece leaves the file one by one (a rare path: the file went with a piece pinned).
+  hugetlbMaterializeRange(host, gmem.inode.mapping, base, base + nr);
   let idle = 0;
   for (let k = 0; k < nr; k++) {
     const g = filemapGetFolio(gmem.inode.mapping, base + k);
@@ -433,8 +458,10 @@ function gmemMergeDeferred(host: KvmGmem['kvm']['host'], head: number): void {
 // mirrors the 1 GiB series RFC v2's kvm_gmem_restructure_folios_in_range
 function gmemRestructure(gmem: KvmGmem, start: number, end: number): ErrnoName | null {
   const nr = gmem.hstate!.nrPages;
+  const mapping = gmem.inode.mapping;
   for (let base = start - (start % nr); base < end; base += nr) {
-    if (filemapGetFolio(gmem.inode.mapping, base) === 0) continue;
+    // Nothing in the file there (a lazily split page has no entry at base until its first piece is made).
+    if (mapping.pages.get(base) < 0 && lazyRunAt(mapping, base) === null) continue;
     if (gmem.privateIdx.covers(base, base + nr)) gmemMergeHugePage(gmem, base);
     else {
       const r = gmemSplitHugePage(gmem, base);
@@ -458,6 +485,8 @@ function gmemHugetlbTruncate(gmem: KvmGmem, start: number, end: number, check: b
   const nr = gmem.hstate!.nrPages;
   const whole: number[] = [];
   const partial: number[] = [];
+  // The walk must see every piece of a split page in the range.
+  hugetlbMaterializeRange(host, mapping, start, end);
   mapping.pages.forEach(start, end, (index, _order, f) => {
     const base = index - (index % nr);
     if (base >= start && base + nr <= end) {
@@ -1059,12 +1088,20 @@ export function gmemReport(gmem: KvmGmem): GmemReport {
     if (ft.flags[f]! & PG.HUGETLB) {
       hugePages++;
       vmemmap += hugetlbVmemmapBytes(h.order, folioVmemmapOptimized(host, f));
-    } else if (index % h.nrPages === 0) {
+    } else if (index % h.nrPages === 0 && lazyRunAt(gmem.inode.mapping, index) === null) {
       hugePages++;
       split++;
       vmemmap += hugetlbVmemmapBytes(h.order, false);
     }
   });
+  // Pages split lazily: counted whether their first piece is made or not.
+  if (h !== null) {
+    for (const _ of gmem.inode.mapping.lazy?.runs.values() ?? []) {
+      hugePages++;
+      split++;
+      vmemmap += hugetlbVmemmapBytes(h.order, false);
+    }
+  }
   let sharedSide = 0;
   let twice = 0;
   for (const b of gmem.bindings) {

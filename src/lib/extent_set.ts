@@ -16,6 +16,20 @@
 
 const CHUNK_MAX = 512;
 
+/** a.splice(i, 0, v) without splice's generic path (a chunk's arrays are short; every free and allocation moves them). */
+function insertAt(a: number[], i: number, v: number): void {
+  a.push(v);
+  for (let k = a.length - 1; k > i; k--) a[k] = a[k - 1]!;
+  a[i] = v;
+}
+
+/** a.splice(i, 1), likewise. */
+function deleteAt(a: number[], i: number): void {
+  const n = a.length - 1;
+  for (let k = i; k < n; k++) a[k] = a[k + 1]!;
+  a.pop();
+}
+
 interface Chunk {
   starts: number[];
   ends: number[];
@@ -129,8 +143,8 @@ export class ExtentSet {
       nextChunk.maxLen = Math.max(nextChunk.maxLen, nextChunk.ends[ni]! - start);
     } else {
       // Insert after r in chunk c (r may be -1 only when ci === 0).
-      c.starts.splice(r + 1, 0, start);
-      c.ends.splice(r + 1, 0, end);
+      insertAt(c.starts, r + 1, start);
+      insertAt(c.ends, r + 1, end);
       c.maxLen = Math.max(c.maxLen, end - start);
       this.count++;
       if (c.starts.length > CHUNK_MAX) this.splitChunk(ci);
@@ -138,8 +152,8 @@ export class ExtentSet {
   }
 
   private removeAt(c: Chunk, i: number): void {
-    c.starts.splice(i, 1);
-    c.ends.splice(i, 1);
+    deleteAt(c.starts, i);
+    deleteAt(c.ends, i);
     this.count--;
     if (c.starts.length === 0) {
       const idx = this.chunks.indexOf(c);
@@ -173,8 +187,8 @@ export class ExtentSet {
       c.ends[r] = start;
     } else {
       c.ends[r] = start;
-      c.starts.splice(r + 1, 0, end);
-      c.ends.splice(r + 1, 0, e);
+      insertAt(c.starts, r + 1, end);
+      insertAt(c.ends, r + 1, e);
       this.count++;
       if (c.starts.length > CHUNK_MAX) this.splitChunk(ci);
     }

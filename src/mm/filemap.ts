@@ -11,6 +11,7 @@ import { PG, folioNrPages, folioTestPmdMappable } from './folio.js';
 import { type AddressSpace, InodeFlag } from './fs_types.js';
 import type { Host } from './host.js';
 import { splitFolio } from './huge_memory.js';
+import { type LazyPieces, lazyPieceAt, lazyRunsAdd, lazyRunsDelete } from './hugetlb_split.js';
 import { unmapMappingPages } from './memory.js';
 import { folioMkclean } from './rmap.js';
 import { NodeStat } from './vmstat.js';
@@ -37,6 +38,51 @@ export function filemapAddFolios(host: Host, mapping: AddressSpace, folios: Arra
   mapping.pages.setRun(index, folios, folios.length);
 }
 
+/**
+ * filemapAddFolios for the lazy pieces of a split HugeTLB page
+ * (hugetlbSplitFolioLazy), at index, index + 1, ...: the same references and
+ * counters, and the pieces' entries made as they are looked up.
+ */
+// mirrors mm/filemap.c:__filemap_add_folio, once per piece
+export function filemapAddLazyPieces(host: Host, mapping: AddressSpace, lazy: LazyPieces, index: number): void {
+  if (lazy.mapping !== null || lazy.done.length !== 0) throw new RangeError('filemapAddLazyPieces: the pieces are not as the split left them');
+  const n = lazy.nr;
+  lazy.mapping = mapping;
+  lazy.index0 = index;
+  if (mapping.aops.swapbacked) lazy.flags |= PG.SWAPBACKED;
+  // folio_ref_add on each piece.
+  host.ev[Ev.ATOMIC_REFCOUNT] += n;
+  filemapAccountPages(host, mapping, n, mapping.aops.swapbacked, false);
+  lazyRunsAdd(host, mapping, lazy);
+}
+
+/**
+ * filemap_remove_folio of every piece of a lazy split still in the cache
+ * (the made ones are removed one by one, as any folio): the pieces keep the
+ * split page's reference only.
+ */
+// mirrors mm/filemap.c:filemap_remove_folio, once per piece
+export function filemapRemoveLazyPieces(host: Host, lazy: LazyPieces): void {
+  const mapping = lazy.mapping!;
+  const n = lazy.nr - lazy.done.length;
+  host.ev[Ev.ATOMIC_REFCOUNT] += n;
+  mapping.nrpages -= n;
+  host.stat[NodeStat.NR_FILE_PAGES] -= n;
+  if (lazy.flags & PG.SWAPBACKED) host.stat[NodeStat.NR_SHMEM] -= n;
+  lazyRunsDelete(mapping, lazy);
+  lazy.mapping = null;
+}
+
+/** The counters of nr pages entering a page cache. */
+function filemapAccountPages(host: Host, mapping: AddressSpace, nr: number, swapbacked: boolean, pmdMappable: boolean): void {
+  mapping.nrpages += nr;
+  host.stat[NodeStat.NR_FILE_PAGES] += nr;
+  if (swapbacked) {
+    host.stat[NodeStat.NR_SHMEM] += nr;
+    if (pmdMappable) host.stat[NodeStat.NR_SHMEM_THPS] += nr;
+  }
+}
+
 /** What adding f to the cache at index does besides storing the entry: the cache's references, f's fields, the counters. */
 function filemapAccountFolio(host: Host, mapping: AddressSpace, f: number, index: number): void {
   const ft = host.ft;
@@ -45,12 +91,8 @@ function filemapAccountFolio(host: Host, mapping: AddressSpace, f: number, index
   ft.owner[f] = mapping;
   ft.index[f] = index;
   if (mapping.aops.swapbacked) ft.flags[f]! |= PG.SWAPBACKED;
-  mapping.nrpages += nr;
-  host.stat[NodeStat.NR_FILE_PAGES] += nr;
-  if (ft.flags[f]! & PG.SWAPBACKED) {
-    host.stat[NodeStat.NR_SHMEM] += nr;
-    if (folioTestPmdMappable(ft, f)) host.stat[NodeStat.NR_SHMEM_THPS] += nr;
-  }
+  const swapbacked = (ft.flags[f]! & PG.SWAPBACKED) !== 0;
+  filemapAccountPages(host, mapping, nr, swapbacked, swapbacked && folioTestPmdMappable(ft, f));
 }
 
 /** Take f out of the page cache and drop the cache's references (the folio may be freed). */
@@ -81,10 +123,11 @@ export function folioIsFsdax(host: Host, f: number): boolean {
   return o !== null && o !== undefined && o.kind === 'file' && ((o as AddressSpace).host.iFlags & InodeFlag.DAX) !== 0;
 }
 
-/** Folio at index in the page cache, or 0 (filemap_get_entry, no reference taken). */
+/** Folio at index in the page cache, or 0 (filemap_get_entry, no reference taken). A lazy piece of a split HugeTLB page is made now. */
 export function filemapGetFolio(mapping: AddressSpace, index: number): number {
   const f = mapping.pages.get(index);
-  return f < 0 ? 0 : f;
+  if (f >= 0) return f;
+  return mapping.lazy === null || mapping.lazy === undefined ? 0 : lazyPieceAt(mapping, index);
 }
 
 /**

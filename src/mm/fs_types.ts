@@ -7,6 +7,7 @@
 import type { SparseRadix } from '../lib/radix.js';
 import type { ErrnoName } from '../uapi/errno.js';
 import type { FolioOwner } from './folio.js';
+import type { LazyRuns } from './hugetlb_split.js';
 import type { Vma } from './mm_types.js';
 
 /** file->f_mode bits (include/linux/fs.h). */
@@ -74,6 +75,11 @@ export interface AddressSpace extends FolioOwner {
    * any GUP of its VM_PFNMAP mappings).
    */
   gupPolicy?: { noLongtermHuge: boolean; refused: number };
+  /**
+   * Model: the pieces of lazily split HugeTLB pages this cache holds without
+   * entries yet (hugetlb_split.ts); filemapGetFolio makes one when looked up.
+   */
+  lazy?: LazyRuns | null;
 }
 
 export interface Inode {

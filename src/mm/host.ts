@@ -134,6 +134,8 @@ export class Host {
    * wait for their last pin to go). null on every other kernel.
    */
   folioPutCallback: ((f: number) => void) | null = null;
+  /** While a HugeTLB page is split lazily (hugetlb_split.ts): pfnFolio of a pfn without a memmap entry, which makes a piece not made yet. */
+  lazyPfn: ((pfn: number) => number) | null = null;
   /** Where the vmemmap lives, for HugeTLB vmemmap optimization (src/mm/hugetlb_vmemmap.ts). */
   readonly vmemmap: VmemmapState;
 
@@ -156,7 +158,8 @@ export class Host {
   /** Folio slot holding pfn, or 0 if the pfn is free or reserved (pfn_folio). */
   pfnFolio(pfn: number): number {
     const f = this.memmap.get(pfn);
-    return f < 0 ? 0 : f;
+    if (f >= 0) return f;
+    return this.lazyPfn === null ? 0 : this.lazyPfn(pfn);
   }
 
   /**

@@ -556,7 +556,8 @@ describe('file pools and split pages (for guest_memfd on HugeTLB)', () => {
   });
 
   it('splits a 1 GiB page into 512 2 MiB folios (vmemmap restored) and merges it back (optimized again), contents kept', async () => {
-    const { hugetlbFileSubpool, hugetlbFileAllocFolio, hugetlbSplitFolio, hugetlbMergeFolio } = await import('./hugetlb.js');
+    const { hugetlbFileSubpool, hugetlbFileAllocFolio } = await import('./hugetlb.js');
+    const { hugetlbSplitFolio, hugetlbMergeFolio } = await import('./hugetlb_split.js');
     const k = new Kernel({ memory: '4GiB', hugetlb: { '1GiB': 1 }, hugetlbOptimizeVmemmap: true });
     const sp = hugetlbFileSubpool(k.host, k.host.hugetlb.hstates[1]!, 1)!;
     const f = hugetlbFileAllocFolio(k.host, sp);
@@ -592,7 +593,8 @@ describe('file pools and split pages (for guest_memfd on HugeTLB)', () => {
   });
 
   it('splits a 2 MiB page into 512 4 KiB folios; EBUSY while a piece is referenced; EBUSY/EINVAL for a page in use elsewhere', async () => {
-    const { hugetlbFileSubpool, hugetlbFileAllocFolio, hugetlbSplitFolio, hugetlbMergeFolio } = await import('./hugetlb.js');
+    const { hugetlbFileSubpool, hugetlbFileAllocFolio } = await import('./hugetlb.js');
+    const { hugetlbSplitFolio, hugetlbMergeFolio } = await import('./hugetlb_split.js');
     const k = new Kernel({ memory: '1GiB', hugetlb: { '2MiB': 2 } });
     const sp = hugetlbFileSubpool(k.host, k.host.hugetlb.hstates[0]!, 1)!;
     const f = hugetlbFileAllocFolio(k.host, sp);
@@ -615,7 +617,8 @@ describe('file pools and split pages (for guest_memfd on HugeTLB)', () => {
   });
 
   it('a split needs the vmemmap back: ENOMEM when it cannot be had, nothing changed', async () => {
-    const { hugetlbFileSubpool, hugetlbFileAllocFolio, hugetlbSplitFolio } = await import('./hugetlb.js');
+    const { hugetlbFileSubpool, hugetlbFileAllocFolio } = await import('./hugetlb.js');
+    const { hugetlbSplitFolio } = await import('./hugetlb_split.js');
     const k = new Kernel({ memory: '64MiB', hugetlb: { '2MiB': 8 }, hugetlbOptimizeVmemmap: true });
     const sp = hugetlbFileSubpool(k.host, k.host.hugetlb.hstates[0]!, 1)!;
     const f = hugetlbFileAllocFolio(k.host, sp);

@@ -45,6 +45,7 @@ import { anonVmaPrepare, folioMoveAnonRmap, folioNeedsCowForDma } from './rmap.j
 import { flushTlbRange } from './tlb.js';
 import { handleUserfault, userfaultfdMinor, userfaultfdMissing, userfaultfdWp } from './userfaultfd_k.js';
 import { VMEMMAP_SYNCHRONIZE_RCU, hugetlbVmemmapOptimizeFolios, hugetlbVmemmapRestoreFolio } from './hugetlb_vmemmap.js';
+import type { SplitHugePage } from './hugetlb_split.js';
 import { hgmChangeProtection, hgmCopyRegion, hgmFault, hgmFaultAddress, hgmMoveRegion, hgmZapRegion } from './hugetlb_hgm.js';
 
 const ENOMEM = -12;
@@ -151,8 +152,10 @@ export class HugetlbState {
   readonly inodes = new WeakMap<AddressSpace, HugetlbInodeInfo>();
   /** Live subpools (hugetlbfs mounts with size= or min_size=). */
   readonly subpools = new Set<Subpool>();
-  /** In-use pages split into smaller folios (hugetlbSplitFolio), by head pfn. */
+  /** In-use pages split into smaller folios (hugetlb_split.ts), by head pfn. */
   readonly split = new Map<number, SplitHugePage>();
+  /** Of those, the ones split lazily with pieces not made yet. */
+  lazySplits = 0;
 
   constructor(
     readonly host: Host,
@@ -1638,13 +1641,6 @@ export function clearVmaResvHugePages(vma: Vma): void {
 // merged back before they return to the pool). Not in Linux 6.12: modelled on
 // the guestmem_hugetlb series (Ackerley Tng, 2025), without its uAPI.
 
-/** A split HugeTLB page: still an in-use pool page, now pieces of pieceOrder. */
-export interface SplitHugePage {
-  readonly hstate: Hstate;
-  readonly pieceOrder: number;
-  readonly spool: Subpool | null;
-}
-
 /**
  * A file's own pool: a subpool of nrPages pages of h, all reserved now (max =
  * min = nrPages). null: the pool cannot cover it (ENOMEM). Give it back with
@@ -1683,92 +1679,5 @@ export function hugetlbFileAllocFolio(host: Host, spool: Subpool): number {
   host.hugetlb.folioSubpool.set(f, spool);
   host.zeroFolio(f);
   host.ft.flags[f]! |= PG.UPTODATE;
-  return f;
-}
-
-/**
- * Split in-use HugeTLB folio f into folios of newOrder (0, or 9 for a 1 GiB
- * page): the head slot keeps the first piece. f must hold only the caller's
- * reference, with no mapping, page cache or pin (-EBUSY otherwise); its
- * vmemmap is restored first, since every piece needs its own struct pages
- * (-ENOMEM when that fails, nothing changed). The page stays in use in its
- * hstate (nr_hugepages unchanged); the caller's reference becomes one on each
- * piece, which stays the split page's until hugetlbMergeFolio. Returns the
- * pieces' slots, or a negative errno.
- */
-export function hugetlbSplitFolio(host: Host, f: number, newOrder: number): Int32Array | number {
-  const ft = host.ft;
-  const s = host.hugetlb;
-  if (!(ft.flags[f]! & PG.HUGETLB) || ft.flags[f]! & PG.HUGETLB_FREED) return EINVAL;
-  const order = ft.order[f]!;
-  if (newOrder >= order || (newOrder !== 0 && !s.hstates.some((x) => x.order === newOrder))) return EINVAL;
-  if (ft.refcount[f] !== 1 || ft.mapcount[f] !== -1 || ft.owner[f] !== null || ft.pincount[f] !== 0) return EBUSY;
-  if (ft.flags[f]! & PG.VMEMMAP_OPTIMIZED) {
-    const rc = hugetlbVmemmapRestoreFolio(host, f, VMEMMAP_SYNCHRONIZE_RCU);
-    if (rc !== 0) return rc;
-  }
-  const h = s.hstateOf(f);
-  const pfn = ft.pfn[f]!;
-  const per = 2 ** newOrder;
-  const n = 2 ** (order - newOrder);
-  // A typed array: a 1 GiB page has 262,144 pieces (a growing JS array cost more than the pieces).
-  const slots = new Int32Array(n);
-  slots[0] = f;
-  for (let k = 1; k < n; k++) slots[k] = ft.alloc(pfn + k * per, newOrder);
-  host.memmap.delete(pfn, order);
-  host.content.splitInto(f, slots, per);
-  const keep = ft.flags[f]! & (PG.UPTODATE | PG.DIRTY);
-  ft.init(f, pfn, newOrder);
-  for (let k = 0; k < n; k++) ft.flags[slots[k]!] = keep;
-  // 4 KiB pieces go into the memmap a leaf at a time (a 1 GiB page has 262,144 of them).
-  if (newOrder === 0) host.memmap.setRun(pfn, slots, n);
-  else for (let k = 0; k < n; k++) host.memmap.set(pfn + k * per, newOrder, slots[k]!);
-  const spool = s.folioSubpool.get(f) ?? null;
-  s.folioSubpool.delete(f);
-  s.split.set(pfn, { hstate: h, pieceOrder: newOrder, spool });
-  host.ev[Ev.THP_SPLIT_PAGE]++;
-  return slots;
-}
-
-/**
- * Merge the pieces of the split HugeTLB page at headPfn back into one folio
- * (refcount 1, HUGETLB), with their contents, and optimize its vmemmap again
- * if HVO is on. -EBUSY if a piece has a reference beyond the split page's, a
- * mapping or a page cache; -EINVAL if headPfn is no split page. Returns the slot.
- */
-export function hugetlbMergeFolio(host: Host, headPfn: number): number {
-  const ft = host.ft;
-  const s = host.hugetlb;
-  const rec = s.split.get(headPfn);
-  if (rec === undefined) return EINVAL;
-  const h = rec.hstate;
-  const per = 2 ** rec.pieceOrder;
-  const n = h.nrPages / per;
-  const pieces = new Int32Array(n);
-  if (per === 1) host.memmap.getRun(headPfn, n, pieces);
-  else for (let k = 0; k < n; k++) pieces[k] = host.memmap.get(headPfn + k * per);
-  for (let k = 0; k < n; k++) {
-    const g = pieces[k]!;
-    if (g <= 0 || ft.order[g] !== rec.pieceOrder || ft.refcount[g] !== 1 || ft.mapcount[g] !== -1 || ft.owner[g] !== null || ft.pincount[g] !== 0) return EBUSY;
-  }
-  // The merged folio in a slot of its own; the pieces' contents are copied page by page.
-  const uniform = host.content.uniformByte(pieces[0]!);
-  let allSame = uniform >= 0;
-  for (let k = 1; k < n && allSame; k++) allSame = host.content.uniformByte(pieces[k]!) === uniform;
-  const flags = ft.flags[pieces[0]!]! & (PG.UPTODATE | PG.DIRTY);
-  if (rec.pieceOrder === 0) host.memmap.deleteRun(headPfn, n);
-  else for (const g of pieces) host.memmap.delete(ft.pfn[g]!, rec.pieceOrder);
-  const f = ft.alloc(headPfn, h.order);
-  host.memmap.set(headPfn, h.order, f);
-  if (allSame) host.content.setUniform(f, uniform);
-  else for (let k = 0; k < n; k++) for (let i = 0; i < per; i++) host.content.copyPage(f, h.nrPages, k * per + i, pieces[k]!, i);
-  for (const g of pieces) {
-    host.content.drop(g);
-    ft.release(g);
-  }
-  ft.flags[f] = PG.HUGETLB | flags;
-  if (rec.spool !== null) s.folioSubpool.set(f, rec.spool);
-  s.split.delete(headPfn);
-  hugetlbVmemmapOptimizeFolios(host, [f], s.optimizeVmemmap);
   return f;
 }

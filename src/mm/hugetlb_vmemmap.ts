@@ -90,37 +90,41 @@ export const VMEMMAP_SYNCHRONIZE_RCU = 1;
 function freeVmemmapRange(host: Host, lo: number, hi: number): void {
   const v = host.vmemmap;
   const pa = host.pa;
-  const base = pa.totalPages;
-  // Buddy-backed indices (their boot page went earlier) and boot-backed ones.
-  const gone: [number, number][] = [];
-  v.bootGone.forEach((s, e) => gone.push([s, e]), lo, hi);
+  // Buddy-backed indices (their boot page went earlier) and boot-backed ones, as flat [start, end) pairs.
+  const gone: number[] = [];
+  v.bootGone.forEach((s, e) => void gone.push(s, e), lo, hi);
   let buddyBacked = 0;
   let at = lo;
-  const freeBoot = (s: number, e: number): void => {
-    pa.freeReservedPages(base + s, base + e);
-    v.bootGone.add(s, e);
-    v.bootPages -= e - s;
-  };
-  for (const [s, e] of gone) {
+  for (let i = 0; i < gone.length; i += 2) {
+    const s = gone[i]!;
+    const e = gone[i + 1]!;
     buddyBacked += e - s;
-    if (s > at) freeBoot(at, s);
+    if (s > at) freeBootVmemmap(host, at, s);
     at = e;
   }
-  if (at < hi) freeBoot(at, hi);
+  if (at < hi) freeBootVmemmap(host, at, hi);
   // Any buddy vmemmap pages will do (which pfn backs which index is not modelled).
-  const taken: [number, number][] = [];
+  const taken: number[] = [];
   let need = buddyBacked;
   v.buddy.forEach((s, e) => {
     if (need === 0) return;
     const n = Math.min(need, e - s);
-    taken.push([s, s + n]);
+    taken.push(s, s + n);
     need -= n;
   });
-  for (const [s, e] of taken) {
-    v.buddy.remove(s, e);
-    pa.freePagesRange(s, e);
+  for (let i = 0; i < taken.length; i += 2) {
+    v.buddy.remove(taken[i]!, taken[i + 1]!);
+    pa.freePagesRange(taken[i]!, taken[i + 1]!);
   }
   v.buddyPages -= buddyBacked;
+}
+
+/** Boot-memmap vmemmap pages of indices [s, e) join the buddy allocator (free_bootmem_page). */
+function freeBootVmemmap(host: Host, s: number, e: number): void {
+  const v = host.vmemmap;
+  host.pa.freeReservedPages(host.pa.totalPages + s, host.pa.totalPages + e);
+  v.bootGone.add(s, e);
+  v.bootPages -= e - s;
 }
 
 /**
@@ -158,16 +162,10 @@ export function hugetlbVmemmapRestoreFolio(host: Host, f: number, flags: number)
   if (!(ft.flags[f]! & PG.VMEMMAP_OPTIMIZED)) return 0;
   if (flags & VMEMMAP_SYNCHRONIZE_RCU) host.ev[Ev.SYNCHRONIZE_RCU]++;
   const n = hugetlbVmemmapOptimizablePages(ft.order[f]!);
-  const got: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const pfn = host.pa.allocPages(0, GFP_KERNEL);
-    if (pfn < 0) {
-      for (const p of got) host.pa.freePagesAt(p, 0);
-      return -12;
-    }
-    got.push(pfn);
-  }
-  for (const p of got) host.vmemmap.buddy.add(p, p + 1);
+  // The pages alloc_vmemmap_page_list takes one by one, as runs (all or none).
+  const runs: number[] = [];
+  if (host.pa.allocPagesBulk(n, GFP_KERNEL, (s, e) => runs.push(s, e)) < 0) return -12;
+  for (let r = 0; r < runs.length; r += 2) host.vmemmap.buddy.add(runs[r]!, runs[r + 1]!);
   host.vmemmap.buddyPages += n;
   ft.flags[f]! &= ~PG.VMEMMAP_OPTIMIZED;
   host.ev[Ev.VMEMMAP_RESTORE] += n;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { Gfp, PageAlloc } from './page_alloc.js';
 
 describe('buddy allocator over extents', () => {
@@ -24,5 +25,50 @@ describe('buddy allocator over extents', () => {
     expect(pa.zoneOf(6144).name).toBe('Movable');
     expect(pa.allocPages(11, Gfp.KERNEL)).toBe(-1);
     expect(pa.allocContig(11, Gfp.KERNEL)).toBe(2048);
+  });
+});
+
+describe('allocPagesBulk', () => {
+  it('takes the pages n allocPages(0) calls would, zone by zone, or nothing when too few are free', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(8191), fc.nat(9)), { maxLength: 60 }), fc.integer({ min: 1, max: 9000 }), fc.boolean(), (holes, n, movable) => {
+        // Two allocators in the same fragmented state: blocks taken at random, some given back.
+        const make = () => {
+          const pa = new PageAlloc(8192, 2048, 256);
+          const got: [number, number][] = [];
+          for (const [, order] of holes) {
+            const p = pa.allocPages(order, Gfp.KERNEL);
+            if (p >= 0) got.push([p, order]);
+          }
+          for (let i = 0; i < got.length; i += 2) pa.freePagesAt(got[i]![0], got[i]![1]);
+          return pa;
+        };
+        const gfp = movable ? Gfp.MOVABLE : Gfp.KERNEL;
+        const one = make();
+        const seq: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const p = one.allocPages(0, gfp);
+          if (p < 0) break;
+          seq.push(p);
+        }
+        const bulk = make();
+        const before = bulk.freePages();
+        const runs: number[] = [];
+        const r = bulk.allocPagesBulk(n, gfp, (s, e) => {
+          for (let p = s; p < e; p++) runs.push(p);
+        });
+        if (seq.length < n) {
+          // Not enough: all or nothing.
+          expect(r).toBe(-1);
+          expect(runs).toEqual([]);
+          expect(bulk.freePages()).toBe(before);
+        } else {
+          expect(r).toBe(n);
+          expect(runs).toEqual(seq);
+          expect(bulk.buddyinfo()).toEqual(one.buddyinfo());
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -35,4 +35,42 @@ describe('page contents', () => {
     expect(c.uniformByte(1)).toBe(0);
     expect(c.uniformByte(4)).toBe(0);
   });
+
+  it('detaches a folio for a lazy split: pieces take their page as they are made, and the rest comes back on attach', () => {
+    const c = new PageContent();
+    // Folio 1, 8 pages: fill 0x11, page 2 filled 0x22, page 5 with varied bytes.
+    c.setUniform(1, 0x11);
+    c.fill(1, 8, 2 * 4096, 4096, 0x22);
+    c.write(1, 8, 5 * 4096 + 9, new Uint8Array([1, 2]), 0, 2);
+    expect(c.materializedBytes).toBe(4096);
+    const snap = c.detach(1);
+    expect(c.uniformByte(1)).toBe(0);
+    // The buffer is still held (by the snapshot).
+    expect(c.materializedBytes).toBe(4096);
+    c.takePage(snap, 2, 10);
+    c.takePage(snap, 5, 11);
+    expect(c.uniformByte(10)).toBe(0x22);
+    const b = new Uint8Array(3);
+    c.read(11, 8, b, 0, 3);
+    expect(b).toEqual(new Uint8Array([0x11, 1, 2]));
+    expect(c.materializedBytes).toBe(4096);
+    // Piece 10 is written while split; the merge copies the made pieces back over the snapshot.
+    c.fill(10, 1, 0, 4096, 0x33);
+    c.attach(20, snap);
+    c.copyPage(20, 8, 2, 10, 0);
+    c.copyPage(20, 8, 5, 11, 0);
+    c.drop(10);
+    c.drop(11);
+    expect([0, 1, 2, 3, 4, 6, 7].map((i) => c.pageByte(20, i))).toEqual([0x11, 0x11, 0x33, 0x11, 0x11, 0x11, 0x11]);
+    c.read(20, 5 * 4096 + 8, b, 0, 3);
+    expect(b).toEqual(new Uint8Array([0x11, 1, 2]));
+    expect(c.materializedBytes).toBe(4096);
+    // A uniform folio detaches to its byte alone.
+    c.setUniform(30, 0x44);
+    const u = c.detach(30);
+    c.takePage(u, 3, 31);
+    expect(c.uniformByte(31)).toBe(0x44);
+    c.attach(32, u);
+    expect(c.uniformByte(32)).toBe(0x44);
+  });
 });

@@ -20,6 +20,12 @@ interface PerPage {
   data: Map<number, Uint8Array>;
 }
 
+/** The contents of a folio taken out of the store (PageContent.detach): its uniform byte, or its per-page state. */
+export interface ContentSnapshot {
+  readonly uniform: number;
+  readonly pp: PerPage | null;
+}
+
 export class PageContent {
   private uniform = new Int16Array(1024);
   private readonly perPage = new Map<number, PerPage>();
@@ -221,6 +227,48 @@ export class PageContent {
       this.materializedBytes += data.size * PAGE_SIZE;
       this.uniform[g] = -1;
     }
+  }
+
+  /**
+   * Take folio f's contents out of the store (f is left empty), for a split
+   * whose pieces take their pages later (takePage). Materialized buffers stay
+   * counted in materializedBytes: they are still held.
+   */
+  detach(f: number): ContentSnapshot {
+    const u = this.uniformByte(f);
+    const pp = u >= 0 ? null : this.perPage.get(f)!;
+    if (pp !== null) this.perPage.delete(f);
+    if (f < this.uniform.length) this.uniform[f] = 0;
+    return { uniform: u, pp };
+  }
+
+  /** Page i of a detached folio becomes the contents of the one-page folio g (a buffer moves, not copied). */
+  takePage(snap: ContentSnapshot, i: number, g: number): void {
+    if (snap.pp === null) {
+      this.setUniform(g, snap.uniform);
+      return;
+    }
+    const buf = snap.pp.data.get(i);
+    if (buf === undefined) {
+      this.setUniform(g, snap.pp.fill[i]!);
+      return;
+    }
+    snap.pp.data.delete(i);
+    this.drop(g);
+    this.ensure(g);
+    this.perPage.set(g, { fill: new Uint8Array(1), data: new Map([[0, buf]]) });
+    this.uniform[g] = -1;
+  }
+
+  /**
+   * Give folio f the contents of a detached folio of its size (the pages
+   * takePage handed out are stale there: the caller copies them back).
+   */
+  attach(f: number, snap: ContentSnapshot): void {
+    this.setUniform(f, snap.uniform >= 0 ? snap.uniform : 0);
+    if (snap.pp === null) return;
+    this.perPage.set(f, snap.pp);
+    this.uniform[f] = -1;
   }
 
   /** True if every byte of [off, off + len) is zero. */
