@@ -10,6 +10,7 @@
  * A folio allocated by fallocate is not uptodate: reads treat it as a hole
  * and the first fault or write clears it, as shmem does.
  */
+import { pow2 } from '../lib/pow2.js';
 import { Ev } from '../cost/counters.js';
 import { type ErrnoName, errno } from '../uapi/errno.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/falloc.js';
@@ -115,7 +116,7 @@ export function shmemAllowableHugeOrders(vfs: Vfs, inode: FsInode, vma: Vma | nu
   let within = thp.shmemOrders.withinSize;
   const sizePages = inode.sizePages;
   for (let order = highestOrder(within); within !== 0; within &= ~(1 << order), order = highestOrder(within)) {
-    const nr = 2 ** order;
+    const nr = pow2(order);
     if (sizePages >= Math.ceil((index + 1) / nr) * nr) {
       mask |= thp.shmemOrders.withinSize;
       break;
@@ -182,7 +183,7 @@ function shmemSuitableOrders(inode: FsInode, index: number, ctx: ShmemGetCtx, or
     if (orders === 0) return 0;
   }
   for (let order = highestOrder(orders); orders !== 0; orders &= ~(1 << order), order = highestOrder(orders)) {
-    const nr = 2 ** order;
+    const nr = pow2(order);
     const aligned = index - (index % nr);
     if (inode.mapping.pages.nextKey(aligned, aligned + nr) === -1) break;
   }
@@ -203,7 +204,7 @@ function shmemAllocLargeFolio(vfs: Vfs, inode: FsInode, index: number, ctx: Shme
   const host = vfs.host;
   let suitable = shmemSuitableOrders(inode, index, ctx, orders);
   for (let order = highestOrder(suitable); suitable !== 0; suitable &= ~(1 << order), order = highestOrder(suitable)) {
-    const nr = 2 ** order;
+    const nr = pow2(order);
     const aligned = index - (index % nr);
     const f = aligned + nr - 1 > MAX_INDEX ? 0 : host.folioAlloc(order, GFP_HIGHUSER_MOVABLE);
     if (f === 0) {

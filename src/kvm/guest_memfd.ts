@@ -57,6 +57,7 @@
  * VM_PFNMAP VMA; 'separate-shared' refuses host mmap of a HugeTLB file and
  * discards the side pages leave on conversion. gmemReport gives the metrics.
  */
+import { pow2 } from '../lib/pow2.js';
 import type { ErrnoName } from '../uapi/errno.js';
 import { errno } from '../uapi/errno.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/falloc.js';
@@ -1013,7 +1014,7 @@ export function kvmGmemGetPfn(kvm: Kvm, slot: KvmMemorySlot, gfn: number): GmemP
   // nothing; a folio kept whole around a shared hole, seed 001: the private parts map at their best size around it).
   let maxOrder = ft.order[f]!;
   for (; maxOrder > 0; maxOrder = maxOrder > 9 ? 9 : 0) {
-    const per = 2 ** maxOrder;
+    const per = pow2(maxOrder);
     const a = first + Math.floor((index - first) / per) * per;
     if (per <= nr && (gmem.privateIdx.covers(a, a + per) || !gmem.privateIdx.overlaps(a, a + per))) break;
   }

@@ -27,6 +27,7 @@
  * EINTR, as a signal to the vCPU thread would, so the host can act in
  * between.
  */
+import { pow2 } from '../lib/pow2.js';
 import type { ErrnoName } from '../uapi/errno.js';
 import { errnoName } from '../uapi/errno.js';
 import { _IOC_TYPEBITS } from '../uapi/ioctl.js';
@@ -250,7 +251,7 @@ function guestAccess(vcpu: KvmVcpu, p: PendingAccess): number | ErrnoName | null
     const n = Math.min(len - p.done, PAGE_SIZE - off);
     const f = host.pfnFolio(pfn);
     const fOff = (pfn - host.ft.pfn[f]!) * PAGE_SIZE + off;
-    const nr = 2 ** host.ft.order[f]!;
+    const nr = pow2(host.ft.order[f]!);
     if (op.op === 'read') host.content.read(f, fOff, p.out!, p.done, n);
     else if (op.op === 'write') host.content.write(f, nr, fOff, op.bytes, p.done, n);
     else host.content.fill(f, nr, fOff, n, op.byte);

@@ -22,6 +22,8 @@
  * granularity, so lookups never search: each is at most three array reads.
  */
 
+import { pow2 } from './pow2.js';
+
 const FANOUT = 512;
 const L0_SHIFT = 9;
 const L1_SHIFT = 18;
@@ -144,16 +146,16 @@ export class SparseRadix {
   private storeRun(key: number, values: ArrayLike<number> | null, n: number, add: boolean): void {
     for (let done = 0; done < n; ) {
       const k0 = key + done;
-      const m = this.middle(k0, add);
-      if (m === undefined) throw new RangeError(`radix: delete of absent key ${k0}`);
+      const mid = this.middle(k0, add);
+      if (mid === undefined) throw new RangeError(`radix: delete of absent key ${k0}`);
       const j = (k0 >>> L0_SHIFT) & (FANOUT - 1);
-      let leaf = m.mid.kids[j];
+      let leaf = mid.kids[j];
       if (leaf === undefined) {
         if (!add) throw new RangeError(`radix: delete of absent key ${k0}`);
-        if (m.mid.vals[j] !== 0) throw new RangeError(`radix: key ${k0} inside a larger entry`);
+        if (mid.vals[j] !== 0) throw new RangeError(`radix: key ${k0} inside a larger entry`);
         leaf = leafPool.pop() ?? new Int32Array(FANOUT + 1);
-        m.mid.kids[j] = leaf;
-        m.mid.used++;
+        mid.kids[j] = leaf;
+        mid.used++;
       }
       const first = k0 & (FANOUT - 1);
       const last = Math.min(FANOUT, first + (n - done));
@@ -172,20 +174,20 @@ export class SparseRadix {
       leaf[FANOUT] = leaf[FANOUT]! + (add ? cnt : -cnt);
       this.slots += add ? cnt : -cnt;
       done += cnt;
-      if (leaf[FANOUT] === 0) this.releaseLeaf(m, j, leaf);
+      if (leaf[FANOUT] === 0) this.releaseLeaf(mid, j, leaf);
     }
   }
 
-  /** The leaf at slot j of m.mid emptied: free it (to the pool unless a walk may read it), and its middle if that empties. */
-  private releaseLeaf(m: { up: Upper; mid: Middle; hi: number; i: number }, j: number, leaf: Int32Array): void {
+  /** The leaf at slot j of mid (the cursor's middle node) emptied: free it (to the pool unless a walk may read it), and mid if that empties. */
+  private releaseLeaf(mid: Middle, j: number, leaf: Int32Array): void {
     if (this.cacheLeaf === leaf) {
       this.cacheLeaf = null;
       this.cacheBlock = -1;
     }
-    m.mid.kids[j] = undefined;
+    mid.kids[j] = undefined;
     if (this.walking === 0 && leafPool.length < NODE_POOL_MAX) leafPool.push(leaf);
-    m.mid.used--;
-    if (m.mid.used === 0) this.releaseMiddle(m.up, m.hi, m.i);
+    mid.used--;
+    if (mid.used === 0) this.releaseMiddle(this.curUp!, this.curHi, this.curI);
   }
 
   /** Remove the entry of the given order at key (the exact run that was set). */
@@ -194,7 +196,7 @@ export class SparseRadix {
   }
 
   private store(key: number, order: number, enc: number): void {
-    const n = 2 ** order;
+    const n = pow2(order);
     if (key % n !== 0) throw new RangeError(`radix: key ${key} not aligned to order ${order}`);
     if (order >= L1_SHIFT) {
       const step = 2 ** L1_SHIFT;
@@ -237,7 +239,13 @@ export class SparseRadix {
     if (this.walking === 0 && upperPool.length < NODE_POOL_MAX) upperPool.push(up);
   }
 
-  private middle(key: number, create: boolean): { up: Upper; mid: Middle; hi: number; i: number } | undefined {
+  /** Where the last middle() found its node: its upper node, top key and slot there (a cursor, not an object per call). */
+  private curUp: Upper | null = null;
+  private curHi = 0;
+  private curI = 0;
+
+  /** The middle node holding key (made if create), with the cursor set to it; undefined if absent. */
+  private middle(key: number, create: boolean): Middle | undefined {
     const hi = Math.floor(key / TOP_SPAN);
     const up = this.upper(hi, create);
     if (up === undefined) return undefined;
@@ -250,7 +258,10 @@ export class SparseRadix {
       up.kids[i] = mid;
       up.used++;
     }
-    return { up, mid, hi, i };
+    this.curUp = up;
+    this.curHi = hi;
+    this.curI = i;
+    return mid;
   }
 
   private releaseMiddle(up: Upper, hi: number, i: number): void {
@@ -262,14 +273,14 @@ export class SparseRadix {
   }
 
   private storeMiddle(key: number, enc: number): void {
-    const m = this.middle(key, enc !== 0);
-    if (m === undefined) throw new RangeError(`radix: delete of absent key ${key}`);
+    const mid = this.middle(key, enc !== 0);
+    if (mid === undefined) throw new RangeError(`radix: delete of absent key ${key}`);
     const j = (key >>> L0_SHIFT) & (FANOUT - 1);
-    this.checkTransition(m.mid.vals[j]! !== 0 || m.mid.kids[j] !== undefined, enc, key);
-    m.mid.vals[j] = enc;
+    this.checkTransition(mid.vals[j]! !== 0 || mid.kids[j] !== undefined, enc, key);
+    mid.vals[j] = enc;
     this.account(enc);
-    m.mid.used += enc !== 0 ? 1 : -1;
-    if (m.mid.used === 0) this.releaseMiddle(m.up, m.hi, m.i);
+    mid.used += enc !== 0 ? 1 : -1;
+    if (mid.used === 0) this.releaseMiddle(this.curUp!, this.curHi, this.curI);
   }
 
   private storeLeaf(key: number, enc: number): void {
@@ -286,16 +297,16 @@ export class SparseRadix {
         return;
       }
     }
-    const m = this.middle(key, enc !== 0);
-    if (m === undefined) throw new RangeError(`radix: delete of absent key ${key}`);
+    const mid = this.middle(key, enc !== 0);
+    if (mid === undefined) throw new RangeError(`radix: delete of absent key ${key}`);
     const j = (key >>> L0_SHIFT) & (FANOUT - 1);
-    let leaf = m.mid.kids[j];
+    let leaf = mid.kids[j];
     if (leaf === undefined) {
       if (enc === 0) throw new RangeError(`radix: delete of absent key ${key}`);
-      if (m.mid.vals[j] !== 0) throw new RangeError(`radix: key ${key} inside a larger entry`);
+      if (mid.vals[j] !== 0) throw new RangeError(`radix: key ${key} inside a larger entry`);
       leaf = leafPool.pop() ?? new Int32Array(FANOUT + 1); // last slot counts used entries
-      m.mid.kids[j] = leaf;
-      m.mid.used++;
+      mid.kids[j] = leaf;
+      mid.used++;
     }
     const k = key & (FANOUT - 1);
     this.checkTransition(leaf[k]! !== 0, enc, key);
@@ -304,7 +315,7 @@ export class SparseRadix {
     leaf[FANOUT] = leaf[FANOUT]! + (enc !== 0 ? 1 : -1);
     this.cacheBlock = Math.floor(key / FANOUT);
     this.cacheLeaf = leaf;
-    if (leaf[FANOUT] === 0) this.releaseLeaf(m, j, leaf);
+    if (leaf[FANOUT] === 0) this.releaseLeaf(mid, j, leaf);
   }
 
   private checkTransition(occupied: boolean, enc: number, key: number): void {

@@ -134,7 +134,7 @@ export class Host {
    * wait for their last pin to go). null on every other kernel.
    */
   folioPutCallback: ((f: number) => void) | null = null;
-  /** While a HugeTLB page is split lazily (hugetlb_split.ts): pfnFolio of a pfn without a memmap entry, which makes a piece not made yet. */
+  /** Once a HugeTLB page has been split lazily (hugetlb_split.ts): pfnFolio of a pfn without a memmap entry, which makes the piece there if it is one not made yet. */
   lazyPfn: ((pfn: number) => number) | null = null;
   /** Where the vmemmap lives, for HugeTLB vmemmap optimization (src/mm/hugetlb_vmemmap.ts). */
   readonly vmemmap: VmemmapState;

@@ -11,6 +11,7 @@
  * PMD leaves have none, as on x86 (arch_needs_pgtable_deposit() is false):
  * splitting one zaps it and later faults map PTEs.
  */
+import { pow2 } from '../lib/pow2.js';
 import { Ev } from '../cost/counters.js';
 import { FOLIO_PAGES_MAPPED, type FolioOwner, type FolioTable, PG, folioMapcount, folioNrPages, folioTestAnon, folioTestPmdMappable, isZeroFolio, pageAnonExclusive, setPageAnonExclusive } from './folio.js';
 import { type AddressSpace, VmFault } from './fs_types.js';
@@ -114,7 +115,7 @@ export function thpVmaAllowableOrders(host: Host, vma: Vma, vmFlags: number, tva
   if (!inPf) {
     // The largest order whose aligned block ends inside the VMA; smaller ones then fit too.
     let order = highestOrder(orders);
-    while (orders !== 0 && !thpVmaSuitableOrder(vma, vma.end - PAGE_SIZE * 2 ** order, order)) {
+    while (orders !== 0 && !thpVmaSuitableOrder(vma, vma.end - PAGE_SIZE * pow2(order), order)) {
       orders &= ~(1 << order);
       order = highestOrder(orders);
     }
@@ -155,7 +156,7 @@ export function thpVmaAllowable(host: Host, vma: Vma, addr: number): boolean {
  */
 // mirrors include/linux/huge_mm.h:thp_vma_suitable_order
 export function thpVmaSuitableOrder(vma: Vma, addr: number, order = HPAGE_PMD_ORDER): boolean {
-  const nr = 2 ** order;
+  const nr = pow2(order);
   if (!vmaIsAnonymous(vma) && (vma.start / PAGE_SIZE - vma.pgoff) % nr !== 0) return false;
   const size = nr * PAGE_SIZE;
   const haddr = Math.floor(addr / size) * size;
@@ -545,7 +546,7 @@ export function splitFolio(host: Host, f: number, newOrder: number): number {
     // Frozen: off the deferred-split queue; the pieces are counted in nr_anon.
     if (ft.flags[f]! & PG.PARTIALLY_MAPPED) modMthpStat(host.mthpStats, order, MthpStat.NR_ANON_PARTIALLY_MAPPED, -1);
     modMthpStat(host.mthpStats, order, MthpStat.NR_ANON, -1);
-    modMthpStat(host.mthpStats, newOrder, MthpStat.NR_ANON, 2 ** (order - newOrder));
+    modMthpStat(host.mthpStats, newOrder, MthpStat.NR_ANON, pow2(order - newOrder));
   }
   // __split_unmapped_folio: the pieces, each unmapped and with no references yet.
   const per = 1 << newOrder;

@@ -29,6 +29,7 @@
  * (CONFIG_HUGETLB_PMD_PAGE_TABLE_SHARING), no hugetlb cgroup or memcg
  * charging, no hwpoison, no page migration of HugeTLB folios, no mempolicy.
  */
+import { pow2 } from '../lib/pow2.js';
 import { ExtentSet } from '../lib/extent_set.js';
 import { Ev } from '../cost/counters.js';
 import type { ErrnoName } from '../uapi/errno.js';
@@ -77,7 +78,7 @@ export class Hstate {
   readonly freeList: number[] = [];
 
   constructor(readonly order: number) {
-    this.nrPages = 2 ** order;
+    this.nrPages = pow2(order);
     this.size = this.nrPages * PAGE_SIZE;
     this.name = `hugepages-${this.size / 1024}kB`;
   }
@@ -605,8 +606,8 @@ function splitPoolFolio(host: Host, f: number, newOrder: number): number[] {
   const ft = host.ft;
   const pfn = ft.pfn[f]!;
   const order = ft.order[f]!;
-  const per = 2 ** newOrder;
-  const n = 2 ** (order - newOrder);
+  const per = pow2(newOrder);
+  const n = pow2(order - newOrder);
   host.memmap.delete(pfn, order);
   host.content.drop(f);
   const out: number[] = [];
@@ -1056,7 +1057,7 @@ function hugetlbAddNewAnonRmap(host: Host, f: number, vma: Vma, address: number)
 function hugetlbTryDupAnonRmap(host: Host, f: number, src: Vma, addr: number): boolean {
   const ft = host.ft;
   if (ft.flags[f]! & PG.ANON_EXCLUSIVE) {
-    if (folioNeedsCowForDma(host, src, f, 0, 2 ** ft.order[f]!, addr)) return false;
+    if (folioNeedsCowForDma(host, src, f, 0, pow2(ft.order[f]!), addr)) return false;
     ft.flags[f]! &= ~PG.ANON_EXCLUSIVE;
   }
   hugetlbAddFileRmap(host, f);
@@ -1098,7 +1099,7 @@ export function hugetlbAddToPageCache(host: Host, f: number, mapping: AddressSpa
 export function hugetlbDeleteFromPageCache(host: Host, f: number): void {
   const ft = host.ft;
   const mapping = ft.owner[f] as AddressSpace;
-  const nr = 2 ** ft.order[f]!;
+  const nr = pow2(ft.order[f]!);
   ft.flags[f]! &= ~(PG.DIRTY | PG.UPTODATE);
   mapping.pages.delete(ft.index[f]!, ft.order[f]!);
   mapping.nrpages -= nr;

@@ -25,6 +25,7 @@
  * and uffd-wp always cover whole hstate pages (their ranges are huge-page
  * aligned in HGM VMAs too); only CONTINUE and POISON work on pieces.
  */
+import { pow2 } from '../lib/pow2.js';
 import { Ev } from '../cost/counters.js';
 import type { ErrnoName } from '../uapi/errno.js';
 import { PG, folioEntireMapcount, folioPrecisePageMapcount } from './folio.js';
@@ -355,7 +356,7 @@ function zapFullRun(host: Host, vma: Vma, hs: PageTable, hi: number, t: PageTabl
   const ft = host.ft;
   const f = host.pfnFolio(pfn0);
   const page = pfn0 - ft.pfn[f]!;
-  if (page + 512 > 2 ** ft.order[f]!) return false;
+  if (page + 512 > pow2(ft.order[f]!)) return false;
   fl.fill(0);
   pfn.fill(0);
   settleClears(host, t, 512);
@@ -398,7 +399,7 @@ function zapTable(host: Host, vma: Vma, hs: PageTable, hi: number, t: PageTable,
     if (pfn < fBase || pfn >= fEnd) {
       f = host.pfnFolio(pfn);
       fBase = ft.pfn[f]!;
-      fEnd = fBase + 2 ** ft.order[f]!;
+      fEnd = fBase + pow2(ft.order[f]!);
     }
     // clear_pte, settled in bulk below.
     t.fl[i] = 0;

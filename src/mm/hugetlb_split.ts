@@ -25,6 +25,7 @@
  * touches only the materialized pieces. Events are counted for every piece,
  * lazy or not, so simulated time does not depend on the representation.
  */
+import { pow2 } from '../lib/pow2.js';
 import { Ev } from '../cost/counters.js';
 import { PG } from './folio.js';
 import type { AddressSpace } from './fs_types.js';
@@ -102,8 +103,8 @@ export function hugetlbSplitFolio(host: Host, f: number, newOrder: number): Int3
   const ft = host.ft;
   const order = ft.order[f]!;
   const pfn = ft.pfn[f]!;
-  const per = 2 ** newOrder;
-  const n = 2 ** (order - newOrder);
+  const per = pow2(newOrder);
+  const n = pow2(order - newOrder);
   splitRecord(host, f, newOrder, null);
   // A typed array: a 1 GiB page has 262,144 pieces (a growing JS array cost more than the pieces).
   const slots = new Int32Array(n);
@@ -133,17 +134,20 @@ export function hugetlbSplitFolioLazy(host: Host, f: number): LazyPieces | numbe
   if (rc !== 0) return rc;
   const ft = host.ft;
   const pfn = ft.pfn[f]!;
-  const nr = 2 ** ft.order[f]!;
+  const nr = pow2(ft.order[f]!);
   const lazy: LazyPieces = { head: pfn, nr, flags: ft.flags[f]! & (PG.UPTODATE | PG.DIRTY), mapping: null, index0: 0, content: host.content.detach(f), done: [] };
   splitRecord(host, f, 0, lazy);
   host.memmap.delete(pfn, ft.order[f]!);
   ft.release(f);
-  if (host.hugetlb.lazySplits++ === 0) host.lazyPfn = (p) => lazyPfnFolio(host, p);
+  host.hugetlb.lazySplits++;
+  // Installed once: a hook made per split would be garbage per conversion.
+  host.lazyPfn ??= (p) => lazyPfnFolio(host, p);
   return lazy;
 }
 
 /** Host.pfnFolio of a pfn with no memmap entry: a lazy piece, made now; else 0. */
 function lazyPfnFolio(host: Host, pfn: number): number {
+  if (host.hugetlb.lazySplits === 0) return 0;
   for (const h of host.hugetlb.hstates) {
     const head = pfn - (pfn % h.nrPages);
     const lazy = host.hugetlb.split.get(head)?.lazy;
@@ -193,7 +197,7 @@ function lazyDone(host: Host, lazy: LazyPieces): void {
   const s = host.hugetlb;
   s.split.get(lazy.head)!.lazy = null;
   if (lazy.mapping !== null) lazyRunsDelete(lazy.mapping, lazy);
-  if (--s.lazySplits === 0) host.lazyPfn = null;
+  s.lazySplits--;
 }
 
 /** Register a lazy split in its mapping's runs (filemapAddLazyPieces). */
@@ -203,11 +207,9 @@ export function lazyRunsAdd(host: Host, mapping: AddressSpace, lazy: LazyPieces)
   mapping.lazy.runs.set(lazy.index0, lazy);
 }
 
-/** Take a lazy split out of its mapping's runs. */
+/** Take a lazy split out of its mapping's runs (the empty map stays: the next split would make it again). */
 export function lazyRunsDelete(mapping: AddressSpace, lazy: LazyPieces): void {
-  const lr = mapping.lazy!;
-  lr.runs.delete(lazy.index0);
-  if (lr.runs.size === 0) mapping.lazy = null;
+  mapping.lazy!.runs.delete(lazy.index0);
 }
 
 /** Make every piece of a lazy split not made yet, a leaf of entries at a time. */
@@ -276,7 +278,7 @@ export function hugetlbMergeFolio(host: Host, headPfn: number): number {
   const rec = s.split.get(headPfn);
   if (rec === undefined) return EINVAL;
   const h = rec.hstate;
-  const per = 2 ** rec.pieceOrder;
+  const per = pow2(rec.pieceOrder);
   const lazy = rec.lazy;
   // The lazy pieces are in a page cache, or hold only the split page's reference.
   if (lazy !== null && lazy.mapping !== null) return EBUSY;
@@ -305,7 +307,7 @@ export function hugetlbMergeFolio(host: Host, headPfn: number): number {
   if (lazy !== null) {
     host.content.attach(f, lazy.content);
     for (let i = 0; i < n; i++) host.content.copyPage(f, h.nrPages, lazy.done[i]!, pieces[i]!, 0);
-    if (--s.lazySplits === 0) host.lazyPfn = null;
+    s.lazySplits--;
   } else {
     const uniform = host.content.uniformByte(pieces[0]!);
     let allSame = uniform >= 0;

@@ -30,6 +30,7 @@
  * page) is not modelled, and optimizing allocates the new head page before
  * freeing the old pages, so it fails only when not one page is free.
  */
+import { pow2 } from '../lib/pow2.js';
 import { ExtentSet } from '../lib/extent_set.js';
 import { Ev } from '../cost/counters.js';
 import { PG } from './folio.js';
@@ -57,7 +58,7 @@ export class VmemmapState {
 
 /** Vmemmap pages describing a folio of 2^order pages (hugetlb_vmemmap_size / PAGE_SIZE). */
 export function hugetlbVmemmapPages(order: number): number {
-  return Math.max(1, (2 ** order) / MEMMAP_PAGES_PER_PAGE);
+  return Math.max(1, pow2(order) / MEMMAP_PAGES_PER_PAGE);
 }
 
 /** Vmemmap pages HVO frees for a folio of 2^order pages (hugetlb_vmemmap_optimizable_size / PAGE_SIZE). */

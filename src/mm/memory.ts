@@ -6,6 +6,7 @@
  * holds one folio reference. A newly allocated folio's first reference becomes
  * its first mapping's; a ->fault lookup reference becomes the new PTE's.
  */
+import { pow2 } from '../lib/pow2.js';
 import { Ev } from '../cost/counters.js';
 import {
   PG,
@@ -263,13 +264,13 @@ function swapinOrders(host: Host, vma: Vma, pt: PageTable, j: number, address: n
   const pageIdx = Math.floor(address / PAGE_SIZE);
   let order = highestOrder(orders);
   // thp_swap_suitable_orders: the first order whose offset alignment matches keeps it and all below.
-  while (orders !== 0 && pageIdx % 2 ** order !== off % 2 ** order) {
+  while (orders !== 0 && pageIdx % pow2(order) !== off % pow2(order)) {
     orders &= ~(1 << order);
     order = highestOrder(orders);
   }
   const si = host.swap.si(val)!;
   while (orders !== 0) {
-    const nr = 2 ** order;
+    const nr = pow2(order);
     const idx = pageIdx % nr;
     const j0 = j - idx;
     const off0 = off - idx;
@@ -305,7 +306,7 @@ function doSwapPageLarge(host: Host, vma: Vma, pt: PageTable, j: number, address
   }
   // Nothing large was free: __alloc_swap_folio, the single page.
   if (f === 0) return doSwapPage(host, vma, pt, j, address, flags, orig, false);
-  const nr = 2 ** order;
+  const nr = pow2(order);
   const idx = Math.floor(address / PAGE_SIZE) % nr;
   const j0 = j - idx;
   const val0 = val - idx;
@@ -372,7 +373,7 @@ function doAnonymousPage(host: Host, vma: Vma, pmdT: PageTable, i: number, addre
   const f = allocAnonFolio(host, vma, pt, address);
   if (f === 0) return VmFault.OOM;
   const order = ft.order[f]!;
-  const nr = 2 ** order;
+  const nr = pow2(order);
   const addr = order === 0 ? address : alignDown(address, nr * PAGE_SIZE);
   const j = tableIndex(addr, Level.PTE);
   ft.flags[f]! |= PG.UPTODATE;
@@ -431,7 +432,7 @@ function allocAnonFolio(host: Host, vma: Vma, pt: PageTable, address: number): n
     if (orders !== 0) orders = thpVmaSuitableOrders(vma, address, orders);
     let order = highestOrder(orders);
     while (orders !== 0) {
-      const nr = 2 ** order;
+      const nr = pow2(order);
       if (pteRangeNone(pt, tableIndex(alignDown(address, nr * PAGE_SIZE), Level.PTE), nr)) break;
       orders &= ~(1 << order);
       order = highestOrder(orders);

@@ -19,6 +19,7 @@
  * allocator (free_bootmem_page: MemTotal and MemFree grow), which the model
  * keeps as the `memmap` zone, a part of ZONE_NORMAL allocated from last.
  */
+import { pow2 } from '../lib/pow2.js';
 import { ExtentSet } from '../lib/extent_set.js';
 import { MAX_PAGE_ORDER } from './page.js';
 
@@ -243,15 +244,15 @@ export class PageAlloc {
         let p = s;
         while (p < e) {
           let o = MAX_PAGE_ORDER;
-          while (o > 0 && (p % 2 ** o !== 0 || p + 2 ** o > e)) o--;
+          while (o > 0 && (p % pow2(o) !== 0 || p + pow2(o) > e)) o--;
           // Whole runs of max-order blocks are counted in one step.
           if (o === MAX_PAGE_ORDER) {
-            const k = Math.floor((e - p) / 2 ** o);
+            const k = Math.floor((e - p) / pow2(o));
             counts[o] += k;
-            p += k * 2 ** o;
+            p += k * pow2(o);
           } else {
             counts[o]++;
-            p += 2 ** o;
+            p += pow2(o);
           }
         }
       });

@@ -25,6 +25,7 @@
  *                 count and clear the bit under the page-table lock, with no
  *                 need to free the table; the next piece takes it again.
  */
+import { pow2 } from '../lib/pow2.js';
 import { Ev } from '../cost/counters.js';
 import { type HgmMapcount, newHgmMetrics } from '../mm/hgm_mapcount.js';
 import type { Host } from '../mm/host.js';
@@ -98,7 +99,7 @@ export class ThpLikeHgm extends PieceCountingHgm {
     if (f === this.lastF && this.last !== null) return this.last;
     let s = this.sub.get(f) ?? null;
     if (s === null && create) {
-      s = { counts: new Int32Array(2 ** host.ft.order[f]!), total: 0 };
+      s = { counts: new Int32Array(pow2(host.ft.order[f]!)), total: 0 };
       this.sub.set(f, s);
     }
     this.lastF = f;
