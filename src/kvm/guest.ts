@@ -21,7 +21,8 @@ export type { GuestCode } from './kvm_host.js';
 
 /** The operations a guest yields. */
 export type GuestOp =
-  | { op: 'read'; gpa: number; len: number; shared?: boolean }
+  /** scalar: the bytes come back in a buffer the vCPU reuses (at most 8; the caller reads them before its next yield). */
+  | { op: 'read'; gpa: number; len: number; shared?: boolean; scalar?: boolean }
   | { op: 'write'; gpa: number; bytes: Uint8Array; shared?: boolean }
   | { op: 'fill'; gpa: number; len: number; byte: number; shared?: boolean }
   | { op: 'hypercall'; nr: number; args: number[] }
@@ -82,8 +83,8 @@ export function* writeU64(gpa: number, v: number | bigint): Sub<void> {
 
 /** A byte load. */
 export function* readU8(gpa: number): Sub<number> {
-  // readGpa(gpa, 1) without the nested generator (a selftest guest reads bytes in its loops).
-  return ((yield { op: 'read', gpa, len: 1 }) as Uint8Array)[0]!;
+  // readGpa(gpa, 1) without the nested generator or a buffer of its own (a selftest guest reads bytes in its loops).
+  return ((yield { op: 'read', gpa, len: 1, scalar: true }) as Uint8Array)[0]!;
 }
 
 /** A byte store. */

@@ -708,51 +708,61 @@ export function kvmGmemSetAttributes(gmem: KvmGmem, offset: number, size: number
   const attrs = gmem.privateIdx;
   // Already so: nothing to check or invalidate.
   if (toPrivate ? attrs.covers(start, end) : !attrs.overlaps(start, end)) return null;
-  const host = gmem.kvm.host;
-  const ev = host.ev;
-  $evBefore.set(ev);
-  let waitNs = 0;
-  const r = ((): ErrnoName | { err: ErrnoName; errorOffset: number } | null => {
-    if (toPrivate) {
-      // Host mappings go first (every process), so that only unexpected references remain.
-      unmapMappingPages(host, gmem.inode.mapping, start, end - 1, false);
-      let bad = gmemFirstBusy(gmem, start, end);
-      if (bad >= 0 && gmemDesign(gmem) === 'no-longterm-pin') {
-        // Option (a): only short-term pins can exist; wait for them (seed 000: "with a bit of wait"), up to a bound.
-        const waiter = pinWaiters.get(host);
-        while (bad >= 0 && waitNs < GMEM_PIN_WAIT_MAX_NS) {
-          const step = Math.min(GMEM_PIN_WAIT_STEP_NS, GMEM_PIN_WAIT_MAX_NS - waitNs);
-          waitNs += waiter === undefined ? GMEM_PIN_WAIT_MAX_NS - waitNs : step;
-          if (waiter === undefined) break;
-          waiter(step);
-          // Host faults could not map the range meanwhile (the invalidate lock is held); the model unmaps again.
-          unmapMappingPages(host, gmem.inode.mapping, start, end - 1, false);
-          bad = gmemFirstBusy(gmem, start, end);
-        }
-      }
-      if (bad >= 0) return { err: 'EAGAIN', errorOffset: bad * PAGE_SIZE };
-    }
-    // To shared: the arch hook (SNP returns the pages to the hypervisor) has nothing to do in the model.
-    const discard = gmemDesign(gmem) === 'separate-shared' ? gmemChangingRanges(gmem, start, end, toPrivate) : null;
-    kvmGmemInvalidateBegin(gmem, start, end);
-    // RFC v2: the attributes first, then the folios follow them; a failed split (ENOMEM) rolls the attributes back.
-    const split = gmemDesign(gmem) === 'split';
-    const before: [number, number][] = [];
-    if (split) attrs.forEach((a, b) => void before.push([Math.max(a, start), Math.min(b, end)]), start, end);
-    if (toPrivate) attrs.union(start, end);
-    else attrs.subtract(start, end);
-    const e = split ? gmemRestructure(gmem, start, end) : null;
-    if (e !== null) {
-      attrs.subtract(start, end);
-      for (const [a, b] of before) attrs.union(a, b);
-      gmemRestructure(gmem, start, end);
-    }
-    kvmGmemInvalidateEnd(gmem, start, end);
-    if (discard !== null) for (const [a, b] of discard) gmemDiscard(gmem, a, b, toPrivate);
-    return e;
-  })();
-  gmemCountConversion(gmem, r, waitNs);
+  $evBefore.set(gmem.kvm.host.ev);
+  $waitNs = 0;
+  const r = gmemConvert(gmem, start, end, toPrivate);
+  gmemCountConversion(gmem, r, $waitNs);
   return r;
+}
+
+/** The simulated ns the conversion in progress waited for pins (gmemConvert sets it). */
+let $waitNs = 0;
+/** gmemConvert's rollback pairs (nothing it calls converts). */
+const $before: number[] = [];
+
+/** kvmGmemSetAttributes past its checks: the conversion itself, under the invalidate lock. */
+function gmemConvert(gmem: KvmGmem, start: number, end: number, toPrivate: boolean): ErrnoName | { err: ErrnoName; errorOffset: number } | null {
+  const host = gmem.kvm.host;
+  const attrs = gmem.privateIdx;
+  if (toPrivate) {
+    // Host mappings go first (every process), so that only unexpected references remain.
+    unmapMappingPages(host, gmem.inode.mapping, start, end - 1, false);
+    let bad = gmemFirstBusy(gmem, start, end);
+    if (bad >= 0 && gmemDesign(gmem) === 'no-longterm-pin') {
+      // Option (a): only short-term pins can exist; wait for them (seed 000: "with a bit of wait"), up to a bound.
+      const waiter = pinWaiters.get(host);
+      while (bad >= 0 && $waitNs < GMEM_PIN_WAIT_MAX_NS) {
+        const step = Math.min(GMEM_PIN_WAIT_STEP_NS, GMEM_PIN_WAIT_MAX_NS - $waitNs);
+        $waitNs += waiter === undefined ? GMEM_PIN_WAIT_MAX_NS - $waitNs : step;
+        if (waiter === undefined) break;
+        waiter(step);
+        // Host faults could not map the range meanwhile (the invalidate lock is held); the model unmaps again.
+        unmapMappingPages(host, gmem.inode.mapping, start, end - 1, false);
+        bad = gmemFirstBusy(gmem, start, end);
+      }
+    }
+    if (bad >= 0) return { err: 'EAGAIN', errorOffset: bad * PAGE_SIZE };
+  }
+  // To shared: the arch hook (SNP returns the pages to the hypervisor) has nothing to do in the model.
+  const discard = gmemDesign(gmem) === 'separate-shared' ? gmemChangingRanges(gmem, start, end, toPrivate) : null;
+  kvmGmemInvalidateBegin(gmem, start, end);
+  // RFC v2: the attributes first, then the folios follow them; a failed split (ENOMEM) rolls the attributes back.
+  const split = gmemDesign(gmem) === 'split';
+  // The private ranges of [start, end) before, as start, end pairs (for the rollback).
+  const before = $before;
+  before.length = 0;
+  if (split) attrs.collect(start, end, before);
+  if (toPrivate) attrs.union(start, end);
+  else attrs.subtract(start, end);
+  const e = split ? gmemRestructure(gmem, start, end) : null;
+  if (e !== null) {
+    attrs.subtract(start, end);
+    for (let i = 0; i < before.length; i += 2) attrs.union(before[i]!, before[i + 1]!);
+    gmemRestructure(gmem, start, end);
+  }
+  kvmGmemInvalidateEnd(gmem, start, end);
+  if (discard !== null) for (const [a, b] of discard) gmemDiscard(gmem, a, b, toPrivate);
+  return e;
 }
 
 /**

@@ -209,6 +209,8 @@ export interface KvmVcpu {
   finished: boolean;
   /** The vCPU fd is open (it holds a reference on the VM). */
   file: OpenFile | null;
+  /** Where a scalar load (readU8) lands: the vCPU's own 8 bytes, read by the guest at once (no buffer per load). */
+  readonly scalarBuf: Uint8Array;
 }
 
 /** struct kvm_memslots: one address space's memslots, by id and sorted by base gfn (the gfn tree). */

@@ -83,7 +83,7 @@ function newRun(): K.KvmRun {
 /** A new vCPU of kvm and its file (the caller installs it); the file holds a VM reference. */
 // mirrors virt/kvm/kvm_main.c:kvm_vm_ioctl_create_vcpu (-> create_vcpu_fd)
 export function kvmVcpuCreate(vfs: Vfs, kvm: Kvm, id: number): OpenFile {
-  const vcpu: KvmVcpu = { kvm, id, run: newRun(), guest: null, pending: null, resume: undefined, finished: false, file: null };
+  const vcpu: KvmVcpu = { kvm, id, run: newRun(), guest: null, pending: null, resume: undefined, finished: false, file: null, scalarBuf: new Uint8Array(8) };
   kvm.vcpus.push(vcpu);
   kvm.refs++;
   const fOp: FsFileOps = {
@@ -148,6 +148,9 @@ function kvmVcpuIoctl(vcpu: KvmVcpu, cmd: number, arg: unknown, current: Task): 
   return 'EINVAL';
 }
 
+/** kvm_run.io of a ucall exit: always the same 4-byte OUT to the ucall port (one frozen object, not one per exit). */
+const UCALL_IO = Object.freeze({ direction: K.KVM_EXIT_IO_OUT, size: 4, port: K.UCALL_PIO_PORT, count: 1 });
+
 /** Exit to userspace with reason. */
 function exit(vcpu: KvmVcpu, reason: number): number {
   vcpu.run.exit_reason = reason;
@@ -190,7 +193,7 @@ function kvmArchVcpuIoctlRun(vcpu: KvmVcpu): number | ErrnoName {
         case 'read':
         case 'write':
         case 'fill':
-          pa = { kind: 'access', op, done: 0, out: op.op === 'read' ? new Uint8Array(op.len) : null, mmioLen: 0 };
+          pa = { kind: 'access', op, done: 0, out: op.op !== 'read' ? null : op.scalar === true && op.len <= 8 ? vcpu.scalarBuf : new Uint8Array(op.len), mmioLen: 0 };
           vcpu.pending = pa;
           break;
         case 'hypercall': {
@@ -200,7 +203,7 @@ function kvmArchVcpuIoctlRun(vcpu: KvmVcpu): number | ErrnoName {
           continue;
         }
         case 'ucall':
-          run.io = { direction: K.KVM_EXIT_IO_OUT, size: 4, port: K.UCALL_PIO_PORT, count: 1 };
+          run.io = UCALL_IO;
           run.ucall = op.message !== undefined ? { cmd: op.cmd, args: op.args.slice(), message: op.message } : { cmd: op.cmd, args: op.args.slice() };
           return exit(vcpu, K.KVM_EXIT_IO);
         case 'hlt':

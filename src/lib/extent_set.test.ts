@@ -39,6 +39,14 @@ describe('ExtentSet', () => {
         const want: number[] = [];
         for (let i = lo; i < lo + 500; i++) if (bits[i]) want.push(i);
         expect(seen).toEqual(want);
+        // collect: the same units as pairs, the first max of them.
+        const max = (lo * 7) % 300;
+        const pairs: number[] = [];
+        const got = s.collect(lo, lo + 500, pairs, max);
+        const units: number[] = [];
+        for (let i = 0; i < pairs.length; i += 2) for (let u = pairs[i]!; u < pairs[i + 1]!; u++) units.push(u);
+        expect(units).toEqual(want.slice(0, max));
+        expect(got).toBe(units.length);
       }),
       { numRuns: 200 },
     );

@@ -16,6 +16,9 @@
 
 const CHUNK_MAX = 512;
 
+/** Scratch pairs for union and subtract (neither calls the other, nor collects while it uses them). */
+const scratch: number[] = [];
+
 /** a.splice(i, 0, v) without splice's generic path (a chunk's arrays are short; every free and allocation moves them). */
 function insertAt(a: number[], i: number, v: number): void {
   a.push(v);
@@ -254,27 +257,52 @@ export class ExtentSet {
     }
   }
 
+  /**
+   * Append the ranges overlapping [lo, hi), clipped to it, to out as flat
+   * start, end pairs, in order, until they hold max units (the last one cut
+   * to fit). Returns the units appended. forEach without a callback (no
+   * closure on the allocator's paths).
+   */
+  collect(lo: number, hi: number, out: number[], max = Number.MAX_SAFE_INTEGER): number {
+    const cs = this.chunks;
+    let got = 0;
+    for (let ci = cs.length === 0 ? 0 : this.chunkFor(lo); ci < cs.length && got < max; ci++) {
+      const c = cs[ci]!;
+      for (let r = 0; r < c.starts.length && got < max; r++) {
+        if (c.starts[r]! >= hi) return got;
+        const s = Math.max(c.starts[r]!, lo);
+        const e = Math.min(c.ends[r]!, hi, s + (max - got));
+        if (s < e) {
+          out.push(s, e);
+          got += e - s;
+        }
+      }
+    }
+    return got;
+  }
+
   /** Add [start, end), whatever part of it is already in the set (set union). */
   union(start: number, end: number): void {
+    const runs = scratch;
+    runs.length = 0;
+    this.collect(start, end, runs);
     let at = start;
-    const gaps: number[] = [];
-    this.forEach((s, e) => {
-      if (s > at) gaps.push(at, s);
-      at = e;
-    }, start, end);
-    if (at < end) gaps.push(at, end);
-    for (let i = 0; i < gaps.length; i += 2) this.add(gaps[i]!, gaps[i + 1]!);
+    const n = runs.length;
+    // The gaps between the ranges already there, appended after them.
+    for (let i = 0; i < n; i += 2) {
+      if (runs[i]! > at) runs.push(at, runs[i]!);
+      at = runs[i + 1]!;
+    }
+    if (at < end) runs.push(at, end);
+    for (let i = n; i < runs.length; i += 2) this.add(runs[i]!, runs[i + 1]!);
   }
 
   /** Remove whatever of [start, end) is in the set (set difference); returns how much that was. */
   subtract(start: number, end: number): number {
-    const runs: number[] = [];
-    this.forEach((s, e) => runs.push(s, e), start, end);
-    let n = 0;
-    for (let i = 0; i < runs.length; i += 2) {
-      this.remove(runs[i]!, runs[i + 1]!);
-      n += runs[i + 1]! - runs[i]!;
-    }
+    const runs = scratch;
+    runs.length = 0;
+    const n = this.collect(start, end, runs);
+    for (let i = 0; i < runs.length; i += 2) this.remove(runs[i]!, runs[i + 1]!);
     return n;
   }
 

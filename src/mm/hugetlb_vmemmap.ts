@@ -86,14 +86,18 @@ export function folioVmemmapOptimized(host: Host, f: number): boolean {
 /** Batch flags (VMEMMAP_SYNCHRONIZE_RCU: wait for a grace period before remapping). */
 export const VMEMMAP_SYNCHRONIZE_RCU = 1;
 
+/** Pairs for freeVmemmapRange and the restore (neither re-enters the other). */
+const vmemmapScratch: number[] = [];
+
 /** Free the vmemmap pages of indices [lo, hi): boot pages to the buddy allocator, buddy pages back to it. */
 // mirrors mm/hugetlb_vmemmap.c:free_vmemmap_page_list (free_vmemmap_page per page)
 function freeVmemmapRange(host: Host, lo: number, hi: number): void {
   const v = host.vmemmap;
   const pa = host.pa;
   // Buddy-backed indices (their boot page went earlier) and boot-backed ones, as flat [start, end) pairs.
-  const gone: number[] = [];
-  v.bootGone.forEach((s, e) => void gone.push(s, e), lo, hi);
+  const gone = vmemmapScratch;
+  gone.length = 0;
+  v.bootGone.collect(lo, hi, gone);
   let buddyBacked = 0;
   let at = lo;
   for (let i = 0; i < gone.length; i += 2) {
@@ -104,15 +108,10 @@ function freeVmemmapRange(host: Host, lo: number, hi: number): void {
     at = e;
   }
   if (at < hi) freeBootVmemmap(host, at, hi);
-  // Any buddy vmemmap pages will do (which pfn backs which index is not modelled).
-  const taken: number[] = [];
-  let need = buddyBacked;
-  v.buddy.forEach((s, e) => {
-    if (need === 0) return;
-    const n = Math.min(need, e - s);
-    taken.push(s, s + n);
-    need -= n;
-  });
+  // Any buddy vmemmap pages will do (which pfn backs which index is not modelled): the lowest.
+  const taken = gone;
+  taken.length = 0;
+  if (buddyBacked > 0) v.buddy.collect(0, Number.MAX_SAFE_INTEGER, taken, buddyBacked);
   for (let i = 0; i < taken.length; i += 2) {
     v.buddy.remove(taken[i]!, taken[i + 1]!);
     pa.freePagesRange(taken[i]!, taken[i + 1]!);
@@ -164,8 +163,9 @@ export function hugetlbVmemmapRestoreFolio(host: Host, f: number, flags: number)
   if (flags & VMEMMAP_SYNCHRONIZE_RCU) host.ev[Ev.SYNCHRONIZE_RCU]++;
   const n = hugetlbVmemmapOptimizablePages(ft.order[f]!);
   // The pages alloc_vmemmap_page_list takes one by one, as runs (all or none).
-  const runs: number[] = [];
-  if (host.pa.allocPagesBulk(n, GFP_KERNEL, (s, e) => runs.push(s, e)) < 0) return -12;
+  const runs = vmemmapScratch;
+  runs.length = 0;
+  if (host.pa.allocPagesBulk(n, GFP_KERNEL, runs) < 0) return -12;
   for (let r = 0; r < runs.length; r += 2) host.vmemmap.buddy.add(runs[r]!, runs[r + 1]!);
   host.vmemmap.buddyPages += n;
   ft.flags[f]! &= ~PG.VMEMMAP_OPTIMIZED;

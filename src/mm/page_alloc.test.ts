@@ -53,10 +53,10 @@ describe('allocPagesBulk', () => {
         }
         const bulk = make();
         const before = bulk.freePages();
+        const pairs: number[] = [];
+        const r = bulk.allocPagesBulk(n, gfp, pairs);
         const runs: number[] = [];
-        const r = bulk.allocPagesBulk(n, gfp, (s, e) => {
-          for (let p = s; p < e; p++) runs.push(p);
-        });
+        for (let i = 0; i < pairs.length; i += 2) for (let p = pairs[i]!; p < pairs[i + 1]!; p++) runs.push(p);
         if (seq.length < n) {
           // Not enough: all or nothing.
           expect(r).toBe(-1);

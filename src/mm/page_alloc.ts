@@ -167,12 +167,12 @@ export class PageAlloc {
 
   /**
    * Allocate n order-0 pages, the ones n allocPages(0, gfp) calls would take
-   * (the lowest free pfns, zone by zone down the zonelist), handed to visit as
-   * runs. All or nothing: -1, with nothing taken, when fewer than n are free;
+   * (the lowest free pfns, zone by zone down the zonelist), appended to out
+   * as start, end pairs. All or nothing: -1, with nothing taken, when fewer than n are free;
    * else n.
    */
   // mirrors mm/page_alloc.c:alloc_pages_bulk (what alloc_vmemmap_page_list asks for a page at a time)
-  allocPagesBulk(n: number, gfp: number, visit: (start: number, end: number) => void): number {
+  allocPagesBulk(n: number, gfp: number, out: number[]): number {
     const zones = gfp & Gfp.MOVABLE ? this.movableZonelist : this.normalZonelist;
     let free = 0;
     for (const z of zones) free += z.free.length;
@@ -180,17 +180,9 @@ export class PageAlloc {
     let need = n;
     for (let i = 0; i < zones.length && need > 0; i++) {
       const z = zones[i]!;
-      const runs: number[] = [];
-      z.free.forEach((s, e) => {
-        if (need === 0) return;
-        const m = Math.min(need, e - s);
-        runs.push(s, s + m);
-        need -= m;
-      }, z.start, z.end);
-      for (let r = 0; r < runs.length; r += 2) {
-        z.free.remove(runs[r]!, runs[r + 1]!);
-        visit(runs[r]!, runs[r + 1]!);
-      }
+      const from = out.length;
+      need -= z.free.collect(z.start, z.end, out, need);
+      for (let r = from; r < out.length; r += 2) z.free.remove(out[r]!, out[r + 1]!);
     }
     return n;
   }
