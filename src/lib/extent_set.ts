@@ -16,9 +16,6 @@
 
 const CHUNK_MAX = 512;
 
-/** Scratch pairs for union and subtract (neither calls the other, nor collects while it uses them). */
-const scratch: number[] = [];
-
 /** a.splice(i, 0, v) without splice's generic path (a chunk's arrays are short; every free and allocation moves them). */
 function insertAt(a: number[], i: number, v: number): void {
   a.push(v);
@@ -283,8 +280,7 @@ export class ExtentSet {
 
   /** Add [start, end), whatever part of it is already in the set (set union). */
   union(start: number, end: number): void {
-    const runs = scratch;
-    runs.length = 0;
+    const runs: number[] = [];
     this.collect(start, end, runs);
     let at = start;
     const n = runs.length;
@@ -299,8 +295,7 @@ export class ExtentSet {
 
   /** Remove whatever of [start, end) is in the set (set difference); returns how much that was. */
   subtract(start: number, end: number): number {
-    const runs = scratch;
-    runs.length = 0;
+    const runs: number[] = [];
     const n = this.collect(start, end, runs);
     for (let i = 0; i < runs.length; i += 2) this.remove(runs[i]!, runs[i + 1]!);
     return n;

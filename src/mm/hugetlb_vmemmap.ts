@@ -86,17 +86,13 @@ export function folioVmemmapOptimized(host: Host, f: number): boolean {
 /** Batch flags (VMEMMAP_SYNCHRONIZE_RCU: wait for a grace period before remapping). */
 export const VMEMMAP_SYNCHRONIZE_RCU = 1;
 
-/** Pairs for freeVmemmapRange and the restore (neither re-enters the other). */
-const vmemmapScratch: number[] = [];
-
 /** Free the vmemmap pages of indices [lo, hi): boot pages to the buddy allocator, buddy pages back to it. */
 // mirrors mm/hugetlb_vmemmap.c:free_vmemmap_page_list (free_vmemmap_page per page)
 function freeVmemmapRange(host: Host, lo: number, hi: number): void {
   const v = host.vmemmap;
   const pa = host.pa;
   // Buddy-backed indices (their boot page went earlier) and boot-backed ones, as flat [start, end) pairs.
-  const gone = vmemmapScratch;
-  gone.length = 0;
+  const gone: number[] = [];
   v.bootGone.collect(lo, hi, gone);
   let buddyBacked = 0;
   let at = lo;
@@ -109,8 +105,7 @@ function freeVmemmapRange(host: Host, lo: number, hi: number): void {
   }
   if (at < hi) freeBootVmemmap(host, at, hi);
   // Any buddy vmemmap pages will do (which pfn backs which index is not modelled): the lowest.
-  const taken = gone;
-  taken.length = 0;
+  const taken: number[] = [];
   if (buddyBacked > 0) v.buddy.collect(0, Number.MAX_SAFE_INTEGER, taken, buddyBacked);
   for (let i = 0; i < taken.length; i += 2) {
     v.buddy.remove(taken[i]!, taken[i + 1]!);
@@ -163,8 +158,7 @@ export function hugetlbVmemmapRestoreFolio(host: Host, f: number, flags: number)
   if (flags & VMEMMAP_SYNCHRONIZE_RCU) host.ev[Ev.SYNCHRONIZE_RCU]++;
   const n = hugetlbVmemmapOptimizablePages(ft.order[f]!);
   // The pages alloc_vmemmap_page_list takes one by one, as runs (all or none).
-  const runs = vmemmapScratch;
-  runs.length = 0;
+  const runs: number[] = [];
   if (host.pa.allocPagesBulk(n, GFP_KERNEL, runs) < 0) return -12;
   for (let r = 0; r < runs.length; r += 2) host.vmemmap.buddy.add(runs[r]!, runs[r + 1]!);
   host.vmemmap.buddyPages += n;
