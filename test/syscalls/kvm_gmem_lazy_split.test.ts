@@ -144,4 +144,34 @@ describe('lazily made pieces of a split HugeTLB guest_memfd page', () => {
     // The guest saw its own write, the host's write to the shared page (contents are preserved), and zeroes elsewhere.
     expect(lazy.results).toEqual([0, -1, 0, 0, 0, undefined, 0, 0x11, 0, 0, 0x22, 0, undefined, 0, 0, 0x33]);
   });
+
+  it('a file that goes while a piece of its lazily split page is pinned: every piece leaves the file, the page waits split, and merges and frees when the pin goes', () => {
+    const k = new Kernel({ memory: '64MiB', hugetlb: { '2MiB': 2 }, hugetlbOptimizeVmemmap: true, kvm: { guestMemfd: 'mainline', inPlaceConversion: true, hugetlb: true }, policy: { gmemHugeShared: 'split' } });
+    const p = k.spawn();
+    const vm = p.ioctl(p.open('/dev/kvm', U.O_RDWR), U.KVM_CREATE_VM, U.KVM_X86_SW_PROTECTED_VM);
+    const size = 2 ** 21;
+    const fd = p.ioctl(vm, U.KVM_CREATE_GUEST_MEMFD, { size, flags: U.GUEST_MEMFD_FLAG_HUGETLB | U.GUESTMEM_HUGETLB_FLAG_2MB | U.GUEST_MEMFD_FLAG_MMAP });
+    p.fallocate(fd, U.FALLOC_FL_KEEP_SIZE, 0, size);
+    const free = () => k.meminfo().HugePages_Free;
+    expect(free()).toBe(1);
+    // Page 3 shared: the 2 MiB page splits; the host maps and pins page 3 (the one piece made).
+    p.ioctl(fd, U.KVM_SET_MEMORY_ATTRIBUTES2, { offset: 3 * PAGE, size: PAGE, attributes: 0, flags: 0, error_offset: 0 });
+    const mem = p.mmap(0, size, RW, U.MAP_SHARED, fd, 0);
+    p.write(mem + 3 * PAGE, Uint8Array.of(0x5a));
+    const gup = p.open(U.GUP_TEST_PATH, U.O_RDWR);
+    p.ioctl(gup, U.PIN_LONGTERM_TEST_START, { addr: mem + 3 * PAGE, size: PAGE, flags: U.PIN_LONGTERM_TEST_FLAG_USE_WRITE });
+    const sp = () => [...k.host.hugetlb.split.values()][0];
+    expect(sp()?.lazy?.done).toEqual([3]);
+    // The file goes (its mapping first): the pinned piece keeps the page split and out of the pool.
+    p.munmap(mem, size);
+    p.close(fd);
+    // (The pieces are made as they leave the file one by one.)
+    expect(sp()?.lazy).toBeNull();
+    expect(free()).toBe(1);
+    // The pin goes: the folio_put callback merges the page and frees it to the pool.
+    p.ioctl(gup, U.PIN_LONGTERM_TEST_STOP);
+    expect(sp()).toBeUndefined();
+    expect(free()).toBe(2);
+    expect(k.check()).toEqual([]);
+  });
 });
