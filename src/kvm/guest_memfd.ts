@@ -412,7 +412,7 @@ function gmemDeferMerge(gmem: KvmGmem, base: number): void {
   if (head < 0) return;
   const nr = gmem.hstate!.nrPages;
   // Every piece leaves the file one by one (a rare path: the file went with a piece pinned).
-  hugetlbMaterializeRange(host, gmem.inode.mapping, base, base + nr);
+  hugetlbMaterializeSplit(host, head);
   let idle = 0;
   for (let k = 0; k < nr; k++) {
     const g = filemapGetFolio(gmem.inode.mapping, base + k);
@@ -1104,13 +1104,10 @@ export function gmemReport(gmem: KvmGmem): GmemReport {
     }
   });
   // Pages split lazily: counted whether their first piece is made or not.
-  if (h !== null) {
-    for (const _ of gmem.inode.mapping.lazy?.runs.values() ?? []) {
-      hugePages++;
-      split++;
-      vmemmap += hugetlbVmemmapBytes(h.order, false);
-    }
-  }
+  const lazySplit = h === null ? 0 : (gmem.inode.mapping.lazy?.runs.size ?? 0);
+  hugePages += lazySplit;
+  split += lazySplit;
+  if (h !== null) vmemmap += lazySplit * hugetlbVmemmapBytes(h.order, false);
   let sharedSide = 0;
   let twice = 0;
   for (const b of gmem.bindings) {

@@ -66,14 +66,12 @@ export function filemapRemoveLazyPieces(host: Host, lazy: LazyPieces): void {
   const mapping = lazy.mapping!;
   const n = lazy.nr - lazy.done.length;
   host.ev[Ev.ATOMIC_REFCOUNT] += n;
-  mapping.nrpages -= n;
-  host.stat[NodeStat.NR_FILE_PAGES] -= n;
-  if (lazy.flags & PG.SWAPBACKED) host.stat[NodeStat.NR_SHMEM] -= n;
+  filemapAccountPages(host, mapping, -n, (lazy.flags & PG.SWAPBACKED) !== 0, false);
   lazyRunsDelete(mapping, lazy);
   lazy.mapping = null;
 }
 
-/** The counters of nr pages entering a page cache. */
+/** The counters of nr pages entering a page cache (nr < 0: leaving it). */
 function filemapAccountPages(host: Host, mapping: AddressSpace, nr: number, swapbacked: boolean, pmdMappable: boolean): void {
   mapping.nrpages += nr;
   host.stat[NodeStat.NR_FILE_PAGES] += nr;
@@ -102,12 +100,8 @@ export function filemapRemoveFolio(host: Host, f: number): void {
   const mapping = ft.owner[f] as AddressSpace;
   const nr = folioNrPages(ft, f);
   mapping.pages.delete(ft.index[f]!, ft.order[f]!);
-  mapping.nrpages -= nr;
-  host.stat[NodeStat.NR_FILE_PAGES] -= nr;
-  if (ft.flags[f]! & PG.SWAPBACKED) {
-    host.stat[NodeStat.NR_SHMEM] -= nr;
-    if (folioTestPmdMappable(ft, f)) host.stat[NodeStat.NR_SHMEM_THPS] -= nr;
-  }
+  const swapbacked = (ft.flags[f]! & PG.SWAPBACKED) !== 0;
+  filemapAccountPages(host, mapping, -nr, swapbacked, swapbacked && folioTestPmdMappable(ft, f));
   ft.owner[f] = null;
   host.folioPut(f, nr);
 }

@@ -151,7 +151,8 @@ function lazyPfnFolio(host: Host, pfn: number): number {
   for (const h of host.hugetlb.hstates) {
     const head = pfn - (pfn % h.nrPages);
     const lazy = host.hugetlb.split.get(head)?.lazy;
-    if (lazy !== undefined && lazy !== null && host.memmap.get(pfn) < 0) return materializePiece(host, lazy, pfn - head);
+    // (pfnFolio found no memmap entry at pfn: the piece is not made yet.)
+    if (lazy !== undefined && lazy !== null) return materializePiece(host, lazy, pfn - head);
   }
   return 0;
 }
