@@ -9,7 +9,7 @@
  *
  * Layout (9 bits per level, like a 4-level page table):
  *
- *   top: Map<key >> 27, Upper>
+ *   top: IntMap<key >> 27, Upper>  (an IntMap: a V8 Map emptied and refilled per call allocates)
  *   Upper.vals[i]  covers 2^18 keys   (value stored here for order >= 18)
  *   Upper.kids[i]  -> Middle
  *   Middle.vals[j] covers 2^9 keys    (value stored here for 9 <= order < 18)
@@ -22,6 +22,7 @@
  * granularity, so lookups never search: each is at most three array reads.
  */
 
+import { IntMap } from './int_map.js';
 import { pow2 } from './pow2.js';
 
 const FANOUT = 512;
@@ -56,7 +57,7 @@ const upperPool: Upper[] = [];
 export type RadixVisitor = (key: number, order: number, value: number) => boolean | void;
 
 export class SparseRadix {
-  private readonly top = new Map<number, Upper>();
+  private readonly top = new IntMap<Upper>();
   /** The keys of top in ascending order (kept on insert and delete, both rare), for ordered walks. */
   private readonly topKeys: number[] = [];
   /**

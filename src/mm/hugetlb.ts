@@ -30,6 +30,7 @@
  * charging, no hwpoison, no page migration of HugeTLB folios, no mempolicy.
  */
 import { pow2 } from '../lib/pow2.js';
+import { IntMap } from '../lib/int_map.js';
 import { ExtentSet } from '../lib/extent_set.js';
 import { Ev } from '../cost/counters.js';
 import type { ErrnoName } from '../uapi/errno.js';
@@ -148,13 +149,13 @@ export class HugetlbState {
   /** vm.hugetlb_optimize_vmemmap (hugetlb_free_vmemmap=). */
   optimizeVmemmap: boolean;
   /** hugetlb_folio_subpool of in-use folios that have one. */
-  readonly folioSubpool = new Map<number, Subpool>();
+  readonly folioSubpool = new IntMap<Subpool>();
   /** hugetlbfs inodes, by their address_space. */
   readonly inodes = new WeakMap<AddressSpace, HugetlbInodeInfo>();
   /** Live subpools (hugetlbfs mounts with size= or min_size=). */
   readonly subpools = new Set<Subpool>();
   /** In-use pages split into smaller folios (hugetlb_split.ts), by head pfn. */
-  readonly split = new Map<number, SplitHugePage>();
+  readonly split = new IntMap<SplitHugePage>();
   /** Of those, the ones split lazily with pieces not made yet. */
   lazySplits = 0;
 

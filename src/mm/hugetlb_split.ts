@@ -26,6 +26,7 @@
  * lazy or not, so simulated time does not depend on the representation.
  */
 import { pow2 } from '../lib/pow2.js';
+import { IntMap } from '../lib/int_map.js';
 import { Ev } from '../cost/counters.js';
 import { PG } from './folio.js';
 import type { AddressSpace } from './fs_types.js';
@@ -62,7 +63,7 @@ export interface LazyPieces {
 export interface LazyRuns {
   readonly host: Host;
   readonly nr: number;
-  readonly runs: Map<number, LazyPieces>;
+  readonly runs: IntMap<LazyPieces>;
 }
 
 /** The checks and the vmemmap restore both splits start with: 0, or a negative errno with nothing changed. */
@@ -203,7 +204,7 @@ function lazyDone(host: Host, lazy: LazyPieces): void {
 
 /** Register a lazy split in its mapping's runs (filemapAddLazyPieces). */
 export function lazyRunsAdd(host: Host, mapping: AddressSpace, lazy: LazyPieces): void {
-  mapping.lazy ??= { host, nr: lazy.nr, runs: new Map() };
+  mapping.lazy ??= { host, nr: lazy.nr, runs: new IntMap() };
   if (mapping.lazy.nr !== lazy.nr) throw new RangeError(`lazy pieces of ${lazy.nr} pages in a mapping of ${mapping.lazy.nr}-page runs`);
   mapping.lazy.runs.set(lazy.index0, lazy);
 }
