@@ -20,7 +20,7 @@ import { PG, folioNrPages } from '../mm/folio.js';
 import { filemapAddFolio, filemapGetFolio, filemapReadInto, filemapRemoveFolio, truncateInodeFolio, truncateInodePagesRange } from '../mm/filemap.js';
 import { FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations, type VmShmemOps, type VmUffdOps } from '../mm/fs_types.js';
 import { THP_ORDERS_ALL_FILE_DEFAULT, highestOrder, thpVmaSuitableOrders, vmaThpDisabled } from '../mm/huge_memory.js';
-import { unmapMappingRange } from '../mm/memory.js';
+import { unmapMappingPages, unmapMappingRange } from '../mm/memory.js';
 import { securityVmEnoughMemory } from '../mm/mmap.js';
 import { VM, type Vma } from '../mm/mm_types.js';
 import { GFP_HIGHUSER_MOVABLE } from '../mm/page_alloc.js';
@@ -376,12 +376,13 @@ function shmemFallocate(vfs: Vfs, file: File, mode: number, offset: bigint, len:
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return 'EOPNOTSUPP';
   if (mode & FALLOC_FL_PUNCH_HOLE) {
     if (inode.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return 'EPERM';
-    // Page multiples: exact as numbers.
-    const unmapStart = ((offset + PAGE_MASK_BIG) >> PAGE_SHIFT_BIG) << PAGE_SHIFT_BIG;
-    const unmapEnd = ((offset + len) >> PAGE_SHIFT_BIG) << PAGE_SHIFT_BIG; // round_down(offset + len) (exclusive)
+    const end = offset + len;
+    // The whole pages inside: round_up(offset) to round_down(offset + len), as page indices (exact as numbers).
+    const first = Number((offset + PAGE_MASK_BIG) >> PAGE_SHIFT_BIG);
+    const last = Number(end >> PAGE_SHIFT_BIG);
     // Hole punching leaves private COW copies alone (even_cows = 0).
-    if (unmapEnd - 1n > unmapStart) unmapMappingRange(host, inode.mapping, Number(unmapStart), Number(unmapEnd - unmapStart), false);
-    shmemTruncateRange(vfs, inode, offset, offset + len - 1n);
+    if (last > first) unmapMappingPages(host, inode.mapping, first, last - 1, false);
+    shmemTruncateRange(vfs, inode, offset, end - 1n);
     return null;
   }
   // inode_newsize_ok is checked even with KEEP_SIZE.

@@ -67,7 +67,7 @@ import { cU64Bounded, copyStructToUser } from '../uapi/ctypes.js';
 import * as K from '../uapi/kvm.js';
 import { ExtentSet } from '../lib/extent_set.js';
 import { PG, folioNrPages } from '../mm/folio.js';
-import { FaultFlag, FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations } from '../mm/fs_types.js';
+import { type AddressSpace, FaultFlag, FMode, VmFault, type File, type SuperBlock, type VmFaultArgs, type VmOperations } from '../mm/fs_types.js';
 import { filemapAddFolio, filemapAddFolios, filemapAddLazyPieces, filemapGetFolio, filemapRemoveLazyPieces, truncateInodePagesRange } from '../mm/filemap.js';
 import { type Hstate, hugepagePutSubpool, hugetlbAddToPageCache, hugetlbFileAllocFolio, hugetlbFileSubpool } from '../mm/hugetlb.js';
 import { hugetlbMaterializeRange, hugetlbMaterializeSplit, hugetlbMergeFolio, hugetlbSplitFolioLazy, lazyRunAt } from '../mm/hugetlb_split.js';
@@ -759,7 +759,7 @@ function gmemConvert(gmem: KvmGmem, start: number, end: number, toPrivate: boole
     gmemRestructure(gmem, start, end);
   }
   kvmGmemInvalidateEnd(gmem, start, end);
-  if (discard !== null) for (const [a, b] of discard) gmemDiscard(gmem, a, b, toPrivate);
+  if (discard !== null) for (let i = 0; i < discard.length; i += 2) gmemDiscard(gmem, discard[i]!, discard[i + 1]!, toPrivate);
   return e;
 }
 
@@ -818,18 +818,18 @@ function gmemFirstBusy(gmem: KvmGmem, start: number, end: number): number {
   return bad;
 }
 
-/** The sub-ranges of [start, end) a conversion to private (or to shared) changes: those now shared (or private). */
-function gmemChangingRanges(gmem: KvmGmem, start: number, end: number, toPrivate: boolean): [number, number][] {
-  const priv: [number, number][] = [];
-  gmem.privateIdx.forEach((a, b) => void priv.push([Math.max(a, start), Math.min(b, end)]), start, end);
+/** The sub-ranges of [start, end) a conversion to private (or to shared) changes, those now shared (or private), as start, end pairs. */
+function gmemChangingRanges(gmem: KvmGmem, start: number, end: number, toPrivate: boolean): number[] {
+  const priv: number[] = [];
+  gmem.privateIdx.collect(start, end, priv);
   if (!toPrivate) return priv;
-  const out: [number, number][] = [];
+  const out: number[] = [];
   let at = start;
-  for (const [a, b] of priv) {
-    if (a > at) out.push([at, a]);
-    at = b;
+  for (let i = 0; i < priv.length; i += 2) {
+    if (priv[i]! > at) out.push(at, priv[i]!);
+    at = priv[i + 1]!;
   }
-  if (at < end) out.push([at, end]);
+  if (at < end) out.push(at, end);
   return out;
 }
 
@@ -848,14 +848,12 @@ function gmemDiscard(gmem: KvmGmem, a: number, b: number, toPrivate: boolean): v
   const host = gmem.kvm.host;
   const c = gmem.counters;
   if (!toPrivate) {
-    gmem.inode.mapping.pages.forEach(a, b, (index, _order, f) => {
-      const n = folioNrPages(host.ft, f);
-      const x = Math.max(a, index);
-      const y = Math.min(b, index + n);
-      host.content.fill(f, n, (x - index) * PAGE_SIZE, (y - x) * PAGE_SIZE, 0);
-      host.ev[Ev.ZERO_BYTES] += (y - x) * PAGE_SIZE;
-      c.discardedPages += y - x;
-    });
+    const pages = gmem.inode.mapping.pages;
+    // One page (the common conversion): the folio holding it, without a walk.
+    if (b - a === 1) {
+      const f = pages.get(a);
+      if (f >= 0) gmemZeroPrivate(gmem, f, host.ft.index[f]!, a, b);
+    } else pages.forEach(a, b, (index, _order, f) => void gmemZeroPrivate(gmem, f, index, a, b));
     return;
   }
   const kvm = gmem.kvm;
@@ -873,10 +871,7 @@ function gmemDiscard(gmem: KvmGmem, a: number, b: number, toPrivate: boolean): v
         const file = vma.file;
         if (file !== null && vma.flags & VM.SHARED && file.fOp.fallocate !== undefined) {
           const pg = vma.pgoff + (s - vma.start) / PAGE_SIZE;
-          file.inode.mapping.pages.forEach(pg, pg + (e - s) / PAGE_SIZE, (index, _o, f) => {
-            const n = folioNrPages(host.ft, f);
-            c.discardedPages += Math.min(pg + (e - s) / PAGE_SIZE, index + n) - Math.max(pg, index);
-          });
+          c.discardedPages += cachedPages(host, file.inode.mapping, pg, pg + (e - s) / PAGE_SIZE);
           file.fOp.fallocate(file, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, BigInt(pg) * PAGE, BigInt(e - s));
         } else if (file === null) {
           // Private anonymous shared backing: MADV_DONTNEED.
@@ -886,6 +881,27 @@ function gmemDiscard(gmem: KvmGmem, a: number, b: number, toPrivate: boolean): v
       addr = e;
     }
   }
+}
+
+/** Zero the part of file pages [a, b) that folio f (at index) holds, as the private side's discard. */
+function gmemZeroPrivate(gmem: KvmGmem, f: number, index: number, a: number, b: number): void {
+  const host = gmem.kvm.host;
+  const n = folioNrPages(host.ft, f);
+  const x = Math.max(a, index);
+  const y = Math.min(b, index + n);
+  host.content.fill(f, n, (x - index) * PAGE_SIZE, (y - x) * PAGE_SIZE, 0);
+  host.ev[Ev.ZERO_BYTES] += (y - x) * PAGE_SIZE;
+  gmem.counters.discardedPages += y - x;
+}
+
+/** Pages of [a, b) that mapping's page cache holds. */
+function cachedPages(host: KvmGmem['kvm']['host'], mapping: AddressSpace, a: number, b: number): number {
+  if (b - a === 1) return mapping.pages.get(a) >= 0 ? 1 : 0;
+  let n = 0;
+  mapping.pages.forEach(a, b, (index, _o, f) => {
+    n += Math.min(b, index + folioNrPages(host.ft, f)) - Math.max(a, index);
+  });
+  return n;
 }
 
 /** The default cost model, for the simulated latency of conversions. */

@@ -224,19 +224,26 @@ export function mmuInvalidateRetryGfn(kvm: Kvm, seq: number, gfn: number): boole
   return m.invalidateSeq !== seq;
 }
 
-/** The slots whose HVA range overlaps [start, end), with the gfn range each covers. */
-function hvaToGfnRanges(kvm: Kvm, start: number, end: number): { asId: number; start: number; end: number }[] {
-  const out: { asId: number; start: number; end: number }[] = [];
-  for (const s of kvm.allSlots()) {
-    const hs = s.userspaceAddr;
-    const he = hs + s.npages * PAGE_SIZE;
-    const a = Math.max(start, hs);
-    const b = Math.min(end, he);
-    if (a >= b) continue;
-    // hva_to_gfn_memslot, the end rounded up to a whole page.
-    out.push({ asId: s.asId, start: s.baseGfn + Math.floor((a - hs) / PAGE_SIZE), end: s.baseGfn + Math.ceil((b - hs) / PAGE_SIZE) });
-  }
-  return out;
+/**
+ * The gfn range of slot s that HVAs [start, end) cover (hva_to_gfn_memslot,
+ * the end rounded up to a whole page), in $gfns; false if they miss the slot.
+ */
+function hvaToGfnRange(s: KvmMemorySlot, start: number, end: number): boolean {
+  const hs = s.userspaceAddr;
+  const a = Math.max(start, hs);
+  const b = Math.min(end, hs + s.npages * PAGE_SIZE);
+  if (a >= b) return false;
+  $gfns.start = s.baseGfn + Math.floor((a - hs) / PAGE_SIZE);
+  $gfns.end = s.baseGfn + Math.ceil((b - hs) / PAGE_SIZE);
+  return true;
+}
+/** hvaToGfnRange's answer (one reused object: every host unmap of a VMM mapping comes here). */
+const $gfns = { start: 0, end: 0 };
+
+/** Does any slot's HVA range overlap [start, end)? */
+function hvaInAnySlot(kvm: Kvm, start: number, end: number): boolean {
+  for (const as of kvm.memslots) for (const s of as.byGfn) if (hvaToGfnRange(s, start, end)) return true;
+  return false;
 }
 
 /**
@@ -249,20 +256,23 @@ export function kvmMmuNotifierOps(kvm: Kvm): MmuNotifierOps {
   return {
     // mirrors virt/kvm/kvm_main.c:kvm_mmu_notifier_invalidate_range_start
     invalidateRangeStart(range: MmuNotifierRange): void {
-      const ranges = hvaToGfnRanges(kvm, range.start, range.end);
-      if (ranges.length === 0) return;
+      if (!hvaInAnySlot(kvm, range.start, range.end)) return;
       kvmMmuInvalidateBegin(kvm);
       let flush = false;
-      for (const r of ranges) {
-        kvmMmuInvalidateRangeAdd(kvm, r.start, r.end);
-        // Only roots of the slot's address space (the model has no SMM root).
-        if (r.asId === 0 && kvmUnmapGfnRange(kvm, r.start, r.end)) flush = true;
+      // Slots of both address spaces, address space 0 first (kvm_for_each_memslot_in_hva_range per as_id).
+      for (const as of kvm.memslots) {
+        for (const s of as.byGfn) {
+          if (!hvaToGfnRange(s, range.start, range.end)) continue;
+          kvmMmuInvalidateRangeAdd(kvm, $gfns.start, $gfns.end);
+          // Only roots of the slot's address space (the model has no SMM root).
+          if (s.asId === 0 && kvmUnmapGfnRange(kvm, $gfns.start, $gfns.end)) flush = true;
+        }
       }
       if (flush) kvmFlushRemoteTlbs(kvm);
     },
     // mirrors virt/kvm/kvm_main.c:kvm_mmu_notifier_invalidate_range_end
     invalidateRangeEnd(range: MmuNotifierRange): void {
-      if (hvaToGfnRanges(kvm, range.start, range.end).length === 0) return;
+      if (!hvaInAnySlot(kvm, range.start, range.end)) return;
       kvmMmuInvalidateEnd(kvm);
     },
     // mirrors virt/kvm/kvm_main.c:kvm_mmu_notifier_release (-> kvm_flush_shadow_all)

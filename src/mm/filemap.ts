@@ -241,57 +241,96 @@ export function truncateInodePagesRange(
   mapping: AddressSpace,
   lstart: bigint,
   lend: bigint,
-  removed: (f: number, nr: number) => void = () => {},
-  zeroable: (f: number) => boolean = () => true,
+  removed: ((f: number, nr: number) => void) | null = null,
+  zeroable: ((f: number) => boolean) | null = null,
 ): void {
-  const ft = host.ft;
   const toEnd = lend === -1n;
+  // Both ends as a page index and a byte in that page: exact as numbers for any loff_t.
+  const t: TruncateCall = {
+    host,
+    mapping,
+    removed,
+    zeroable,
+    toEnd,
+    firstIdx: Number(lstart >> 12n),
+    firstOff: Number(lstart & 4095n),
+    lastIdx: toEnd ? -1 : Number(lend >> 12n),
+    lastOff: toEnd ? 4095 : Number(lend & 4095n),
+  };
   // Whole pages [start, end); to the end of the file: every index.
-  const start = Number((lstart + 4095n) >> 12n);
-  const end = toEnd ? Number.MAX_SAFE_INTEGER : Number((lend + 1n) >> 12n);
-  const remove = (f: number): void => {
-    const nr = folioNrPages(ft, f);
-    truncateInodeFolio(host, mapping, f);
-    removed(f, nr);
-  };
-  // truncate_inode_partial_folio: whole (remove), or zero the part in range and split a large folio.
-  const partial = (f: number): void => {
-    const pos = BigInt(ft.index[f]!) * 4096n;
-    const size = BigInt(folioNrPages(ft, f) * 4096);
-    const offset = pos < lstart ? lstart - pos : 0n;
-    const length = toEnd || pos + size <= lend ? size - offset : lend + 1n - pos - offset;
-    if (length === size) {
-      remove(f);
-      return;
-    }
-    if (length > 0n && zeroable(f)) {
-      host.content.fill(f, folioNrPages(ft, f), Number(offset), Number(length), 0);
-      host.ev[Ev.ZERO_BYTES] += Number(length);
-    }
-    if (ft.order[f] === 0) return;
-    // shmem marks a large folio dirty first, so a failed split keeps it (zeroed) rather than dropping it.
-    ft.flags[f]! |= PG.DIRTY;
-    host.folioGet(f);
-    splitFolio(host, f, 0);
-    host.folioPut(f);
-  };
-  const firstIdx = Number(lstart >> 12n);
-  const lastIdx = toEnd ? -1 : Number(lend >> 12n);
-  const f = filemapGetFolio(mapping, firstIdx);
+  const start = t.firstOff === 0 ? t.firstIdx : t.firstIdx + 1;
+  const end = t.toEnd ? Number.MAX_SAFE_INTEGER : t.lastOff === 4095 ? t.lastIdx + 1 : t.lastIdx;
+  const ft = host.ft;
+  const f = filemapGetFolio(mapping, t.firstIdx);
   // Is lend inside the first folio (then it is the only partial one)?
-  let sameFolio = firstIdx === lastIdx;
+  let sameFolio = t.firstIdx === t.lastIdx;
   if (f !== 0) {
-    sameFolio = !toEnd && lend < BigInt(ft.index[f]! + folioNrPages(ft, f)) * 4096n;
-    partial(f);
+    sameFolio = !t.toEnd && t.lastIdx < ft.index[f]! + folioNrPages(ft, f);
+    truncatePartial(t, f);
   }
-  if (!toEnd && !sameFolio) {
-    const g = filemapGetFolio(mapping, lastIdx);
-    if (g !== 0) partial(g);
+  if (!t.toEnd && !sameFolio) {
+    const g = filemapGetFolio(mapping, t.lastIdx);
+    if (g !== 0) truncatePartial(t, g);
   }
   // The folios entirely inside [start, end): those before, and the pieces of split ones.
+  if (end <= start) return;
   const victims: number[] = [];
-  if (end > start) mapping.pages.forEach(start, end, (index, order, v) => {
-    if (index >= start && index + (1 << order) <= end) victims.push(v);
-  });
-  for (const v of victims) remove(v);
+  if (end - start === 1) {
+    // One page (a 4 KiB hole): look it up rather than walk the tree.
+    const v = mapping.pages.get(start);
+    if (v >= 0 && ft.index[v] === start && folioNrPages(ft, v) === 1) victims.push(v);
+  } else {
+    mapping.pages.forEach(start, end, (index, order, v) => {
+      if (index >= start && index + (1 << order) <= end) victims.push(v);
+    });
+  }
+  for (const v of victims) truncateRemove(t, v);
+}
+
+/** A truncateInodePagesRange call: its mapping, hooks, and both ends of the range. */
+interface TruncateCall {
+  readonly host: Host;
+  readonly mapping: AddressSpace;
+  readonly removed: ((f: number, nr: number) => void) | null;
+  readonly zeroable: ((f: number) => boolean) | null;
+  readonly toEnd: boolean;
+  readonly firstIdx: number;
+  readonly firstOff: number;
+  readonly lastIdx: number;
+  /** The byte of lastIdx's page that lend names (4095 to the end of the file). */
+  readonly lastOff: number;
+}
+
+/** A folio inside the range leaves the page cache. */
+function truncateRemove(t: TruncateCall, f: number): void {
+  const nr = folioNrPages(t.host.ft, f);
+  truncateInodeFolio(t.host, t.mapping, f);
+  t.removed?.(f, nr);
+}
+
+/** truncate_inode_partial_folio: a folio at an edge goes whole if the range covers it, else is zeroed over the range and split. */
+// mirrors mm/truncate.c:truncate_inode_partial_folio
+function truncatePartial(t: TruncateCall, f: number): void {
+  const host = t.host;
+  const ft = host.ft;
+  const fi = ft.index[f]!;
+  const nr = folioNrPages(ft, f);
+  const size = nr * 4096;
+  // Byte offsets inside the folio (below 2^31 for any folio): where the range starts, and how much of it lies in the folio.
+  const offset = t.firstIdx >= fi ? (t.firstIdx - fi) * 4096 + t.firstOff : 0;
+  const length = t.toEnd || t.lastIdx >= fi + nr ? size - offset : (t.lastIdx - fi) * 4096 + t.lastOff + 1 - offset;
+  if (length === size) {
+    truncateRemove(t, f);
+    return;
+  }
+  if (length > 0 && (t.zeroable === null || t.zeroable(f))) {
+    host.content.fill(f, nr, offset, length, 0);
+    host.ev[Ev.ZERO_BYTES] += length;
+  }
+  if (ft.order[f] === 0) return;
+  // shmem marks a large folio dirty first, so a failed split keeps it (zeroed) rather than dropping it.
+  ft.flags[f]! |= PG.DIRTY;
+  host.folioGet(f);
+  splitFolio(host, f, 0);
+  host.folioPut(f);
 }

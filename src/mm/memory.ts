@@ -40,7 +40,7 @@ import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.j
 import { hugetlbFault, unmapHugepageRangeLocked } from './hugetlb.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import { MthpStat, modMthpStat } from './vmstat.js';
-import { HPAGE_PMD_ORDER, Level, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, alignDown, tableIndex } from './page.js';
+import { HPAGE_PMD_ORDER, Level, PAGE_SIZE, PGDIR_SIZE, PMD_SIZE, PTRS_PER_TABLE, PUD_SIZE, alignDown, tableIndex } from './page.js';
 import { MARKER_UFFD_WP, MKDIRTY, type PageTable, Pte, allocChild, clearEntry, isPteMarker, isSwapEntry, pteMarkerUffdWp, setEntry, tableAlloc } from './pgtable.js';
 import { RMAP_EXCLUSIVE, RMAP_NONE, anonVmaPrepare, folioAddAnonRmap, folioAddFileRmap, folioAddLru, folioAddNewAnonRmap, folioMoveAnonRmap, folioRemoveRmap } from './rmap.js';
 import { SWP, addToSwapCache, folioFreeSwap, folioSwapped, swapFreeNr, swapReadFolio, swpOffset } from './swapfile.js';
@@ -792,8 +792,11 @@ function doFaultAround(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number)
 /** struct zap_details: which pages to zap when unmapping a file range. */
 export interface ZapDetails {
   /** Also zap private anonymous COW copies (truncate does, hole punch does not). */
-  evenCows: boolean;
+  readonly evenCows: boolean;
 }
+/** The two zap_details unmap_mapping_pages passes (frozen: shared by every call). */
+const ZAP_EVEN_COWS: ZapDetails = Object.freeze({ evenCows: true });
+const ZAP_KEEP_COWS: ZapDetails = Object.freeze({ evenCows: false });
 
 // mirrors mm/memory.c:should_zap_folio
 function shouldZapFolio(host: Host, details: ZapDetails | null, f: number): boolean {
@@ -939,21 +942,21 @@ function zapPmdRange(host: Host, vma: Vma, pmdT: PageTable, addr: number, end: n
 function unmapPageRange(host: Host, vma: Vma, start: number, end: number, details: ZapDetails | null): number {
   // unmap_single_vma: HugeTLB VMAs have their own walk (private COW pages go too).
   if (vma.flags & VM.HUGETLB) return unmapHugepageRangeLocked(host, vma, start, end, 0, zapDropMarkers(details));
+  return zapUpperRange(host, vma, vma.mm.pgd, start, end, details);
+}
+
+/** zap_p4d_range / zap_pud_range: descend through the PGD and PUD tables over [a, e) to the PMD tables; returns PTEs cleared. */
+// mirrors mm/memory.c:zap_pud_range (and zap_p4d_range, folded)
+function zapUpperRange(host: Host, vma: Vma, t: PageTable, a: number, e: number, details: ZapDetails | null): number {
+  if (t.level === Level.PMD) return zapPmdRange(host, vma, t, a, e, details);
+  const span = t.level === Level.PGD ? PGDIR_SIZE : PUD_SIZE;
   let cleared = 0;
-  const visit = (t: PageTable, a: number, e: number): void => {
-    if (t.level === Level.PMD) {
-      cleared += zapPmdRange(host, vma, t, a, e, details);
-      return;
-    }
-    const span = 2 ** (t.level === Level.PGD ? 39 : 30);
-    while (a < e) {
-      const i = tableIndex(a, t.level);
-      const next = Math.min(alignDown(a, span) + span, e);
-      if (t.fl[i] !== 0 && !(t.fl[i]! & Pte.PSE)) visit(t.kids![i]!, a, next);
-      a = next;
-    }
-  };
-  visit(vma.mm.pgd, start, end);
+  while (a < e) {
+    const i = tableIndex(a, t.level);
+    const next = Math.min(alignDown(a, span) + span, e);
+    if (t.fl[i] !== 0 && !(t.fl[i]! & Pte.PSE)) cleared += zapUpperRange(host, vma, t.kids![i]!, a, next, details);
+    a = next;
+  }
   return cleared;
 }
 
@@ -995,8 +998,9 @@ export function unmapMappingRange(host: Host, mapping: AddressSpace, holebegin: 
 /** unmap_mapping_pages: as unmapMappingRange, in page indices [first, last]. */
 // mirrors mm/memory.c:unmap_mapping_pages
 export function unmapMappingPages(host: Host, mapping: AddressSpace, first: number, last: number, evenCows: boolean): void {
-  const details: ZapDetails = { evenCows };
-  for (const vma of [...mapping.iMmap]) {
+  const details: ZapDetails = evenCows ? ZAP_EVEN_COWS : ZAP_KEEP_COWS;
+  // (Zapping changes no VMA: the set is walked as it is, as Linux walks i_mmap under its lock.)
+  for (const vma of mapping.iMmap) {
     const vba = vma.pgoff;
     const vea = vba + vmaPages(vma) - 1;
     if (last < vba || first > vea) continue;
