@@ -215,9 +215,12 @@ export class SparseRadix {
     if (up === undefined && create) {
       up = upperPool.pop() ?? { vals: new Int32Array(FANOUT), kids: new Array(FANOUT), used: 0 };
       this.top.set(hi, up);
-      let at = this.topKeys.length;
-      while (at > 0 && this.topKeys[at - 1]! > hi) at--;
-      this.topKeys.splice(at, 0, hi);
+      // Insert in order by shifting (splice costs more on these few-element arrays).
+      const keys = this.topKeys;
+      let at = keys.length;
+      keys.push(hi);
+      for (; at > 0 && keys[at - 1]! > hi; at--) keys[at] = keys[at - 1]!;
+      keys[at] = hi;
     }
     return up;
   }
@@ -236,7 +239,9 @@ export class SparseRadix {
 
   private dropUpper(hi: number, up: Upper): void {
     this.top.delete(hi);
-    this.topKeys.splice(this.topKeys.indexOf(hi), 1);
+    const keys = this.topKeys;
+    for (let at = keys.indexOf(hi); at < keys.length - 1; at++) keys[at] = keys[at + 1]!;
+    keys.pop();
     if (this.walking === 0 && upperPool.length < NODE_POOL_MAX) upperPool.push(up);
   }
 

@@ -144,8 +144,13 @@ const EMPTY_PFN = new Float64Array(PTRS_PER_TABLE);
 const EMPTY_FL = new Uint32Array(PTRS_PER_TABLE);
 /** Bytes of one table's entry arrays: pfn (F64) then fl (U32), in one buffer. */
 const ENTRY_BYTES = PTRS_PER_TABLE * (8 + 4);
-/** Buffers given back by emptied PTE tables, reused before allocating (a table emptied and refilled is common). */
-const entryPool: ArrayBuffer[] = [];
+/**
+ * Entry arrays given back by emptied PTE tables (pfn and fl views of one
+ * buffer, kept as pairs), reused before allocating: a table emptied and
+ * refilled is common, and new views cost as much as the buffer.
+ */
+const poolPfn: Float64Array[] = [];
+const poolFl: Uint32Array[] = [];
 const ENTRY_POOL_MAX = 256;
 
 /** True while no non-zero value has been written into the shared empty-table arrays. */
@@ -156,7 +161,13 @@ export function emptyPteTablesIntact(): boolean {
 
 /** Give t (an empty PTE table) its own entry arrays. */
 function materialize(t: PageTable): void {
-  const buf = entryPool.pop() ?? new ArrayBuffer(ENTRY_BYTES);
+  const fl = poolFl.pop();
+  if (fl !== undefined) {
+    t.pfn = poolPfn.pop()!;
+    t.fl = fl;
+    return;
+  }
+  const buf = new ArrayBuffer(ENTRY_BYTES);
   t.pfn = new Float64Array(buf, 0, PTRS_PER_TABLE);
   t.fl = new Uint32Array(buf, PTRS_PER_TABLE * 8, PTRS_PER_TABLE);
 }
@@ -165,7 +176,10 @@ function materialize(t: PageTable): void {
 function releaseEntries(t: PageTable): void {
   if (t.fl === EMPTY_FL) return;
   // Both arrays are all zero: a none entry's pfn is 0 (setEntry writes 0 with fl 0; bulk clears zero both).
-  if (entryPool.length < ENTRY_POOL_MAX && t.fl.buffer.byteLength === ENTRY_BYTES) entryPool.push(t.fl.buffer as ArrayBuffer);
+  if (poolFl.length < ENTRY_POOL_MAX && t.fl.buffer.byteLength === ENTRY_BYTES) {
+    poolPfn.push(t.pfn);
+    poolFl.push(t.fl);
+  }
   t.pfn = EMPTY_PFN;
   t.fl = EMPTY_FL;
 }
