@@ -10,7 +10,7 @@
  * A folio allocated by fallocate is not uptodate: reads treat it as a hole
  * and the first fault or write clears it, as shmem does.
  */
-import { pow2 } from '../lib/pow2.js';
+import { modPow2, pow2 } from '../lib/pow2.js';
 import { Ev } from '../cost/counters.js';
 import { type ErrnoName, errno } from '../uapi/errno.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/falloc.js';
@@ -184,7 +184,7 @@ function shmemSuitableOrders(inode: FsInode, index: number, ctx: ShmemGetCtx, or
   }
   for (let order = highestOrder(orders); orders !== 0; orders &= ~(1 << order), order = highestOrder(orders)) {
     const nr = pow2(order);
-    const aligned = index - (index % nr);
+    const aligned = index - modPow2(index, nr);
     if (inode.mapping.pages.nextKey(aligned, aligned + nr) === -1) break;
   }
   return orders;
@@ -205,7 +205,7 @@ function shmemAllocLargeFolio(vfs: Vfs, inode: FsInode, index: number, ctx: Shme
   let suitable = shmemSuitableOrders(inode, index, ctx, orders);
   for (let order = highestOrder(suitable); suitable !== 0; suitable &= ~(1 << order), order = highestOrder(suitable)) {
     const nr = pow2(order);
-    const aligned = index - (index % nr);
+    const aligned = index - modPow2(index, nr);
     const f = aligned + nr - 1 > MAX_INDEX ? 0 : host.folioAlloc(order, GFP_HIGHUSER_MOVABLE);
     if (f === 0) {
       modMthpStat(host.mthpStats, order, MthpStat.SHMEM_FALLBACK, 1);

@@ -7,6 +7,7 @@
  * once the leaf is set. An invalidation that ran since the fault read the
  * sequence makes it retry.
  */
+import { modPow2 } from '../lib/pow2.js';
 import { Ev } from '../cost/counters.js';
 import { FOLL, getUserPages, getUserPagesFastOnly, putPage } from '../mm/gup.js';
 import type { MmStruct } from '../mm/mm_types.js';
@@ -47,7 +48,7 @@ function kvmMmuMaxMappingLevel(kvm: Kvm, slot: KvmMemorySlot, gfn: number, maxLe
     // v8: MIXED is not kept per VM; the guest_memfd's attributes must be uniform over the huge page.
     if (kvm.cfg.inPlaceConversion) {
       const per = PAGES_PER_LEVEL[maxLevel];
-      const base = gfn - (gfn % per);
+      const base = gfn - modPow2(gfn, per);
       if (kvmRangePrivacy(kvm, slot, base, base + per) === 'mixed') continue;
     }
     break;
@@ -143,7 +144,7 @@ function tdpMmuMap(kvm: Kvm, f: Fault, level: PgLevel): number {
     mmu.stats.leaves[level]--;
   }
   const per = PAGES_PER_LEVEL[level];
-  const pfn = f.pfn - (f.pfn % per);
+  const pfn = f.pfn - modPow2(f.pfn, per);
   let bits = Pte.PRESENT | Pte.ACCESSED | Pte.USER;
   if (f.writable) bits |= Pte.RW | Pte.DIRTY;
   if (level > PgLevel.L4K) bits |= Pte.PSE;
@@ -156,7 +157,7 @@ function tdpMmuMap(kvm: Kvm, f: Fault, level: PgLevel): number {
 
 function indexAt(gpa: number, level: number): number {
   const gfn = Math.floor(gpa / PAGE_SIZE);
-  return Math.floor(gfn / ENTRY_PAGES[level]!) % 512;
+  return modPow2(Math.floor(gfn / ENTRY_PAGES[level]!), 512);
 }
 
 /**
@@ -275,7 +276,7 @@ export function kvmS2Translate(kvm: Kvm, gfn: number, write: boolean, accessPriv
   // SNP/TDX: a private access through a shared mapping (or the reverse) faults (the RMP check; TDX's separate aliases).
   if (accessPrivate !== undefined && kvm.privacyFromHardware && ((fl & S2_PRIVATE) !== 0) !== accessPrivate) return -1;
   const per = PAGES_PER_LEVEL[$w.level]!;
-  return $w.table.pfn[$w.idx]! + (gfn % per);
+  return $w.table.pfn[$w.idx]! + modPow2(gfn, per);
 }
 
 
@@ -344,7 +345,7 @@ export function kvmMmuRecoalesce(kvm: Kvm, slot: KvmMemorySlot, start: number, e
   let installed = 0;
   for (let level = MAX_HUGE_PAGE_LEVEL; level >= PgLevel.L2M; level--) {
     const per = PAGES_PER_LEVEL[level];
-    for (let base = start - (start % per); base < end; base += per) {
+    for (let base = start - modPow2(start, per); base < end; base += per) {
       if (base < slot.baseGfn || base + per > slot.endGfn) continue;
       if (slot.lpageInfo[level - 2]![lpageIndex(slot, base, level)] !== 0) continue;
       const privacy = kvmRangePrivacy(kvm, slot, base, base + per);

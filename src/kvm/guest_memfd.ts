@@ -57,7 +57,7 @@
  * VM_PFNMAP VMA; 'separate-shared' refuses host mmap of a HugeTLB file and
  * discards the side pages leave on conversion. gmemReport gives the metrics.
  */
-import { pow2 } from '../lib/pow2.js';
+import { modPow2, pow2 } from '../lib/pow2.js';
 import type { ErrnoName } from '../uapi/errno.js';
 import { errno } from '../uapi/errno.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/falloc.js';
@@ -220,7 +220,7 @@ function kvmGmemGetFolio(gmem: KvmGmem, index: number): number | ErrnoName {
     // One page of the file's subpool, at the huge index holding index (RFC v2: ENOMEM if it is used up).
     f = hugetlbFileAllocFolio(host, gmem.spool!);
     if (f < 0) return 'ENOMEM';
-    const base = index - (index % h.nrPages);
+    const base = index - modPow2(index, h.nrPages);
     hugetlbAddToPageCache(host, f, mapping, base / h.nrPages);
     // A page with a shared page in it is split at once (RFC v2: kvm_gmem_get_folio restructures after allocating).
     if (gmemDesign(gmem) === 'split' && !gmem.privateIdx.covers(base, base + h.nrPages)) {
@@ -256,12 +256,12 @@ function kvmGmemPrepareFolio(gmem: KvmGmem, f: number): void {
 function gmemSplitHead(gmem: KvmGmem, index: number): number {
   const host = gmem.kvm.host;
   // A page split lazily, whose pieces may not be made yet.
-  const lazy = lazyRunAt(gmem.inode.mapping, index - (index % gmem.hstate!.nrPages));
+  const lazy = lazyRunAt(gmem.inode.mapping, index - modPow2(index, gmem.hstate!.nrPages));
   if (lazy !== null) return lazy.head;
   const f = filemapGetFolio(gmem.inode.mapping, index);
   if (f === 0 || host.ft.flags[f]! & PG.HUGETLB) return -1;
   const nr = gmem.hstate!.nrPages;
-  const head = host.ft.pfn[f]! - (host.ft.pfn[f]! % nr);
+  const head = host.ft.pfn[f]! - modPow2(host.ft.pfn[f]!, nr);
   return host.hugetlb.split.has(head) ? head : -1;
 }
 
@@ -437,7 +437,7 @@ function gmemDeferredPut(host: KvmGmem['kvm']['host'], f: number): void {
   if (ft.owner[f] !== null || ft.flags[f]! & PG.HUGETLB) return;
   const pfn = ft.pfn[f]!;
   for (const h of host.hugetlb.hstates) {
-    const head = pfn - (pfn % h.nrPages);
+    const head = pfn - modPow2(pfn, h.nrPages);
     const w = q.get(head);
     if (w === undefined || w.nr !== h.nrPages) continue;
     if (++w.idle === w.nr) gmemMergeDeferred(host, head);
@@ -460,7 +460,7 @@ function gmemMergeDeferred(host: KvmGmem['kvm']['host'], head: number): void {
 function gmemRestructure(gmem: KvmGmem, start: number, end: number): ErrnoName | null {
   const nr = gmem.hstate!.nrPages;
   const mapping = gmem.inode.mapping;
-  for (let base = start - (start % nr); base < end; base += nr) {
+  for (let base = start - modPow2(start, nr); base < end; base += nr) {
     // Nothing in the file there (a lazily split page has no entry at base until its first piece is made).
     if (mapping.pages.get(base) < 0 && lazyRunAt(mapping, base) === null) continue;
     if (gmem.privateIdx.covers(base, base + nr)) gmemMergeHugePage(gmem, base);
@@ -489,7 +489,7 @@ function gmemHugetlbTruncate(gmem: KvmGmem, start: number, end: number, check: b
   // The walk must see every piece of a split page in the range.
   hugetlbMaterializeRange(host, mapping, start, end);
   mapping.pages.forEach(start, end, (index, _order, f) => {
-    const base = index - (index % nr);
+    const base = index - modPow2(index, nr);
     if (base >= start && base + nr <= end) {
       if (whole[whole.length - 1] !== base) whole.push(base);
     } else partial.push(f);
@@ -698,7 +698,7 @@ export function kvmGmemSetAttributes(gmem: KvmGmem, offset: number, size: number
   if (attributes !== 0 && attributes !== K.KVM_MEMORY_ATTRIBUTE_PRIVATE) return 'EINVAL';
   // size == 0 or offset + size wrapping past 2^64: with both below 2^53 the sum is exact.
   if (size === 0 || offset + size > U64_NUMBER) return 'EINVAL';
-  if (offset % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0) return 'EINVAL';
+  if (modPow2(offset, PAGE_SIZE) !== 0 || modPow2(size, PAGE_SIZE) !== 0) return 'EINVAL';
   // i_size is page-aligned (checked at creation), so in pages it is exact as a number.
   const iSize = gmem.inode.sizePages * PAGE_SIZE;
   if (offset >= iSize || offset + size > iSize) return 'EINVAL';
@@ -1113,7 +1113,7 @@ export function gmemReport(gmem: KvmGmem): GmemReport {
     if (ft.flags[f]! & PG.HUGETLB) {
       hugePages++;
       vmemmap += hugetlbVmemmapBytes(h.order, folioVmemmapOptimized(host, f));
-    } else if (index % h.nrPages === 0 && lazyRunAt(gmem.inode.mapping, index) === null) {
+    } else if (modPow2(index, h.nrPages) === 0 && lazyRunAt(gmem.inode.mapping, index) === null) {
       hugePages++;
       split++;
       vmemmap += hugetlbVmemmapBytes(h.order, false);

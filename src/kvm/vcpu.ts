@@ -27,7 +27,7 @@
  * EINTR, as a signal to the vCPU thread would, so the host can act in
  * between.
  */
-import { pow2 } from '../lib/pow2.js';
+import { modPow2, pow2 } from '../lib/pow2.js';
 import type { ErrnoName } from '../uapi/errno.js';
 import { errnoName } from '../uapi/errno.js';
 import { _IOC_TYPEBITS } from '../uapi/ioctl.js';
@@ -250,7 +250,7 @@ function guestAccess(vcpu: KvmVcpu, p: PendingAccess): number | ErrnoName | null
       return errnoName(-r) ?? 'EFAULT';
     }
     retries = 0;
-    const off = gpa % PAGE_SIZE;
+    const off = modPow2(gpa, PAGE_SIZE);
     const n = Math.min(len - p.done, PAGE_SIZE - off);
     const f = host.pfnFolio(pfn);
     const fOff = (pfn - host.ft.pfn[f]!) * PAGE_SIZE + off;
@@ -266,7 +266,7 @@ function guestAccess(vcpu: KvmVcpu, p: PendingAccess): number | ErrnoName | null
 /** KVM_EXIT_MMIO for the next (at most 8-byte) piece of an access to a GPA without a memslot. */
 // mirrors arch/x86/kvm/x86.c:emulator_read_write (-> vcpu_mmio_read / the MMIO exit)
 function mmioExit(vcpu: KvmVcpu, p: PendingAccess, gpa: number, len: number): number {
-  const n = Math.min(8, len - p.done, PAGE_SIZE - (gpa % PAGE_SIZE));
+  const n = Math.min(8, len - p.done, PAGE_SIZE - modPow2(gpa, PAGE_SIZE));
   const run = vcpu.run;
   const data = new Uint8Array(8);
   const op = p.op;

@@ -23,7 +23,7 @@
  */
 
 import { IntMap } from './int_map.js';
-import { pow2 } from './pow2.js';
+import { modPow2, pow2 } from './pow2.js';
 
 const FANOUT = 512;
 const L0_SHIFT = 9;
@@ -79,7 +79,7 @@ export class SparseRadix {
 
   /** Value stored at key, or -1 if none. */
   get(key: number): number {
-    if (this.cacheLeaf !== null && Math.floor(key / FANOUT) === this.cacheBlock) return this.cacheLeaf[key % FANOUT]! - 1;
+    if (this.cacheLeaf !== null && Math.floor(key / FANOUT) === this.cacheBlock) return this.cacheLeaf[modPow2(key, FANOUT)]! - 1;
     return this.lookup(key);
   }
 
@@ -119,7 +119,7 @@ export class SparseRadix {
   getRun(key: number, n: number, out: Int32Array): void {
     for (let done = 0; done < n; ) {
       const k0 = key + done;
-      const first = k0 % FANOUT;
+      const first = modPow2(k0, FANOUT);
       const cnt = Math.min(FANOUT - first, n - done);
       // One lookup finds the leaf (and caches it); a key not in a leaf is read alone.
       this.get(k0);
@@ -198,7 +198,7 @@ export class SparseRadix {
 
   private store(key: number, order: number, enc: number): void {
     const n = pow2(order);
-    if (key % n !== 0) throw new RangeError(`radix: key ${key} not aligned to order ${order}`);
+    if (modPow2(key, n) !== 0) throw new RangeError(`radix: key ${key} not aligned to order ${order}`);
     if (order >= L1_SHIFT) {
       const step = 2 ** L1_SHIFT;
       for (let k = key; k < key + n; k += step) this.storeUpper(k, enc);
@@ -293,7 +293,7 @@ export class SparseRadix {
     const block = Math.floor(key / FANOUT);
     const c = this.cacheLeaf;
     if (c !== null && block === this.cacheBlock) {
-      const k = key % FANOUT;
+      const k = key - block * FANOUT;
       const occupied = c[k]! !== 0;
       // Fast path: the leaf stays alive (not the last entry going away).
       if (enc !== 0 ? !occupied : occupied && c[FANOUT]! > 1) {

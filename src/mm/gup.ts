@@ -12,6 +12,7 @@
  * put is also recorded per page in the host's GUP ledger, the ground truth the
  * oracle and the policy metrics compare against.
  */
+import { modPow2 } from '../lib/pow2.js';
 import { errno, type ErrnoName } from '../uapi/errno.js';
 import { cInt, cUInt, cULong } from '../uapi/ctypes.js';
 import { Ev } from '../cost/counters.js';
@@ -621,7 +622,7 @@ function gupFast(host: Host, mm: MmStruct, start: number, end: number, flags: nu
     let t: PageTable;
     let idx: number;
     let level: Level;
-    const base2m = addr - (addr % PMD_SIZE);
+    const base2m = addr - modPow2(addr, PMD_SIZE);
     const pmd = mm.gupPmd;
     if (mm.gupPteBase === base2m && mm.gupGen === host.ptGen && pmd!.kids![mm.gupPmdI] === mm.gupPte && (pmd!.fl[mm.gupPmdI]! & (Pte.PRESENT | Pte.PSE)) === Pte.PRESENT) {
       t = mm.gupPte!;

@@ -25,7 +25,7 @@
  * touches only the materialized pieces. Events are counted for every piece,
  * lazy or not, so simulated time does not depend on the representation.
  */
-import { pow2 } from '../lib/pow2.js';
+import { modPow2, pow2 } from '../lib/pow2.js';
 import { IntMap } from '../lib/int_map.js';
 import { Ev } from '../cost/counters.js';
 import { PG } from './folio.js';
@@ -150,7 +150,7 @@ export function hugetlbSplitFolioLazy(host: Host, f: number): LazyPieces | numbe
 function lazyPfnFolio(host: Host, pfn: number): number {
   if (host.hugetlb.lazySplits === 0) return 0;
   for (const h of host.hugetlb.hstates) {
-    const head = pfn - (pfn % h.nrPages);
+    const head = pfn - modPow2(pfn, h.nrPages);
     const lazy = host.hugetlb.split.get(head)?.lazy;
     // (pfnFolio found no memmap entry at pfn: the piece is not made yet.)
     if (lazy !== undefined && lazy !== null) return materializePiece(host, lazy, pfn - head);
@@ -161,7 +161,7 @@ function lazyPfnFolio(host: Host, pfn: number): number {
 /** filemapGetFolio of an index with no page-cache entry: a lazy piece, made now; else 0. */
 export function lazyPieceAt(mapping: AddressSpace, index: number): number {
   const lr = mapping.lazy!;
-  const index0 = index - (index % lr.nr);
+  const index0 = index - modPow2(index, lr.nr);
   const lazy = lr.runs.get(index0);
   return lazy === undefined ? 0 : materializePiece(lr.host, lazy, index - index0);
 }

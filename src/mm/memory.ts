@@ -6,7 +6,7 @@
  * holds one folio reference. A newly allocated folio's first reference becomes
  * its first mapping's; a ->fault lookup reference becomes the new PTE's.
  */
-import { pow2 } from '../lib/pow2.js';
+import { modPow2, pow2 } from '../lib/pow2.js';
 import { Ev } from '../cost/counters.js';
 import {
   PG,
@@ -87,7 +87,7 @@ function pteAlloc(host: Host, vma: Vma, pmdT: PageTable, i: number): PageTable |
  */
 // mirrors mm/memory.c:handle_mm_fault (and __handle_mm_fault)
 export function handleMmFault(host: Host, vma: Vma, realAddress: number, flags: number): number {
-  const address = realAddress - (realAddress % PAGE_SIZE);
+  const address = realAddress - modPow2(realAddress, PAGE_SIZE);
   $realAddress = realAddress;
   host.ev[Ev.FAULT]++;
   if (vma.flags & VM.HUGETLB) return hugetlbFault(host, vma, realAddress, flags);
@@ -264,14 +264,14 @@ function swapinOrders(host: Host, vma: Vma, pt: PageTable, j: number, address: n
   const pageIdx = Math.floor(address / PAGE_SIZE);
   let order = highestOrder(orders);
   // thp_swap_suitable_orders: the first order whose offset alignment matches keeps it and all below.
-  while (orders !== 0 && pageIdx % pow2(order) !== off % pow2(order)) {
+  while (orders !== 0 && modPow2(pageIdx, pow2(order)) !== modPow2(off, pow2(order))) {
     orders &= ~(1 << order);
     order = highestOrder(orders);
   }
   const si = host.swap.si(val)!;
   while (orders !== 0) {
     const nr = pow2(order);
-    const idx = pageIdx % nr;
+    const idx = modPow2(pageIdx, nr);
     const j0 = j - idx;
     const off0 = off - idx;
     let ok = j0 >= 0 && j0 + nr <= PTRS_PER_TABLE && off0 > 0;
@@ -307,7 +307,7 @@ function doSwapPageLarge(host: Host, vma: Vma, pt: PageTable, j: number, address
   // Nothing large was free: __alloc_swap_folio, the single page.
   if (f === 0) return doSwapPage(host, vma, pt, j, address, flags, orig, false);
   const nr = pow2(order);
-  const idx = Math.floor(address / PAGE_SIZE) % nr;
+  const idx = modPow2(Math.floor(address / PAGE_SIZE), nr);
   const j0 = j - idx;
   const val0 = val - idx;
   const addr0 = address - idx * PAGE_SIZE;

@@ -3,6 +3,7 @@
  * with 4-level page tables. Addresses are JS numbers: exact below 2^53, and user
  * addresses stay below TASK_SIZE (2^47).
  */
+import { modPow2 } from '../lib/pow2.js';
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
@@ -40,7 +41,7 @@ export const LEVEL_SHIFT: readonly number[] = [0, PAGE_SHIFT, PMD_SHIFT, PUD_SHI
 export const LEVEL_SPAN: readonly number[] = LEVEL_SHIFT.map((s, i) => (i === 0 ? 0 : 2 ** s));
 
 export function pageAligned(x: number): boolean {
-  return x % PAGE_SIZE === 0;
+  return modPow2(x, PAGE_SIZE) === 0;
 }
 
 /** Round up to a page boundary (PAGE_ALIGN). */
