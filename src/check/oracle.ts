@@ -166,6 +166,8 @@ function checkMm(host: Host, acc: Acc, pid: number, mm: MmStruct): void {
     const span = 2 ** LEVEL_SHIFT[t.level]!;
     for (let i = 0; i < PTRS_PER_TABLE; i++) {
       const fl = t.fl[i]!;
+      // A none or leaf entry keeps no child table (the page-table walk descends by the child alone).
+      if (t.level > Level.PTE && (fl === 0 || fl & Pte.PSE) && t.kids![i] !== undefined) push(acc, { name: 'pgtable-broken', message: 'a none or leaf entry still has a child table', pid, addr: base + i * span });
       if (fl === 0) continue;
       used++;
       const addr = base + i * span;
