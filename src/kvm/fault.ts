@@ -83,18 +83,20 @@ function prepareMemoryFaultExit(vcpu: KvmVcpu, f: Fault): void {
   run.memory_fault = { flags: f.isPrivate ? KVM_MEMORY_EXIT_FLAG_PRIVATE : 0, gpa: f.gfn * PAGE_SIZE, size: PAGE_SIZE };
 }
 
+const $pages: number[] = [0];
+
 /** hva_to_pfn: a referenced page for the slot's HVA, faulted in like GUP. */
 // mirrors virt/kvm/kvm_main.c:hva_to_pfn (hva_to_pfn_fast, then hva_to_pfn_slow)
 function hvaToPfn(kvm: Kvm, f: Fault): number {
   if (f.slot!.flags & KVM_MEM_READONLY && f.write) return RetPf.EMULATE;
   const hva = gfnToHva(f.slot!, f.gfn);
-  const pages: number[] = [];
+  // (GUP writes pages[0]; the one array serves every fault, read only when a page came back.)
+  const pages = $pages;
   const ro = (f.slot!.flags & KVM_MEM_READONLY) !== 0;
   // The fast path asks for a writable page even on a read, so a writable host PTE maps writable.
   if (!ro && getUserPagesFastOnly(kvm.host, kvm.mm, hva, 1, FOLL.WRITE, pages) === 1) {
     f.writable = true;
   } else {
-    pages.length = 0;
     const n = getUserPages(kvm.host, kvm.mm, hva, 1, (f.write ? FOLL.WRITE : 0) | FOLL.HWPOISON, pages);
     if (n !== 1) return n === -errno.EHWPOISON ? -errno.EHWPOISON : -errno.EFAULT;
     f.writable = f.write && !ro;
@@ -167,9 +169,17 @@ function indexAt(gpa: number, level: number): number {
  */
 // mirrors arch/x86/kvm/mmu/mmu.c:kvm_tdp_page_fault (-> kvm_faultin_pfn, kvm_tdp_mmu_map)
 export function kvmTdpPageFault(vcpu: KvmVcpu, gfn: number, write: boolean, accessPrivate?: boolean): number {
-  const b = kvmTdpPageFaultBegin(vcpu, gfn, write, accessPrivate);
+  // Begin and finish back to back: the fault's record is the reused one (nothing can fault in between).
+  const b = faultBegin(vcpu, gfn, write, accessPrivate, $pending);
   return typeof b === 'number' ? b : kvmTdpPageFaultFinish(b);
 }
+
+/** The record of kvmTdpPageFault's fault (struct kvm_page_fault lives on the kernel stack; here, one reused object). */
+const $pending: { vcpu: KvmVcpu; f: Fault; seq: number } = {
+  vcpu: null as unknown as KvmVcpu,
+  f: { gfn: 0, write: false, isPrivate: false, slot: null, pfn: -1, writable: false, maxLevel: MAX_HUGE_PAGE_LEVEL, refPfn: -1, gmemFolio: 0 },
+  seq: 0,
+};
 
 /**
  * A stage-2 fault stopped where Linux drops mmu_lock's protection: the
@@ -186,6 +196,12 @@ export interface PendingTdpFault {
 /** The first half of kvmTdpPageFault: a result (no leaf to set), or the fault to finish. */
 // mirrors arch/x86/kvm/mmu/mmu.c:kvm_tdp_page_fault up to kvm_faultin_pfn
 export function kvmTdpPageFaultBegin(vcpu: KvmVcpu, gfn: number, write: boolean, accessPrivate?: boolean): number | PendingTdpFault {
+  const into = { vcpu, f: { gfn, write, isPrivate: false, slot: null, pfn: -1, writable: false, maxLevel: MAX_HUGE_PAGE_LEVEL, refPfn: -1, gmemFolio: 0 }, seq: 0 };
+  return faultBegin(vcpu, gfn, write, accessPrivate, into);
+}
+
+/** kvmTdpPageFaultBegin, filling `into` (its fault record) rather than allocating one. */
+function faultBegin(vcpu: KvmVcpu, gfn: number, write: boolean, accessPrivate: boolean | undefined, into: { vcpu: KvmVcpu; f: Fault; seq: number }): number | PendingTdpFault {
   const kvm = vcpu.kvm;
   const mmu = kvm.mmu;
   mmu.stats.faults++;
@@ -193,7 +209,16 @@ export function kvmTdpPageFaultBegin(vcpu: KvmVcpu, gfn: number, write: boolean,
   const memPrivate = kvmMemIsPrivate(kvm, gfn);
   // SNP/TDX: the fault's privacy is the hardware's (the access's C-bit / shared bit); else the attribute.
   const isPrivate = kvm.privacyFromHardware && accessPrivate !== undefined ? accessPrivate : memPrivate;
-  const f: Fault = { gfn, write, isPrivate, slot, pfn: -1, writable: false, maxLevel: MAX_HUGE_PAGE_LEVEL, refPfn: -1, gmemFolio: 0 };
+  const f = into.f;
+  f.gfn = gfn;
+  f.write = write;
+  f.isPrivate = isPrivate;
+  f.slot = slot;
+  f.pfn = -1;
+  f.writable = false;
+  f.maxLevel = MAX_HUGE_PAGE_LEVEL;
+  f.refPfn = -1;
+  f.gmemFolio = 0;
   const seq = mmu.invalidateSeq;
   if (slot === null) {
     // kvm_handle_noslot_fault: a private access cannot be emulated MMIO.
@@ -237,7 +262,9 @@ export function kvmTdpPageFaultBegin(vcpu: KvmVcpu, gfn: number, write: boolean,
     r = hvaToPfn(kvm, f);
     if (r !== RetPf.CONTINUE) return r;
   }
-  return { vcpu, f, seq };
+  into.vcpu = vcpu;
+  into.seq = seq;
+  return into;
 }
 
 /** The second half: the staleness check, then the leaf; the references taken by the first half are dropped. */
@@ -366,7 +393,8 @@ export function kvmMmuRecoalesce(kvm: Kvm, slot: KvmMemorySlot, start: number, e
 /** kvmMmuRecoalesce for the gfns bound to guest_memfd pages [start, end) (after a conversion on the file). */
 export function kvmGmemRecoalesce(gmem: KvmGmem, start: number, end: number): number {
   let n = 0;
-  for (const b of [...gmem.bindings]) {
+  // (Re-mapping changes no binding: the list is walked as it is.)
+  for (const b of gmem.bindings) {
     if (b.end <= start || b.start >= end) continue;
     const pgoff = b.slot.gmem.pgoff;
     n += kvmMmuRecoalesce(gmem.kvm, b.slot, b.slot.baseGfn + Math.max(pgoff, start) - pgoff, b.slot.baseGfn + Math.min(pgoff + b.slot.npages, end) - pgoff);

@@ -195,7 +195,12 @@ function kvmGmemInvalidateBegin(gmem: KvmGmem, start: number, end: number): void
 
 // mirrors virt/kvm/guest_memfd.c:kvm_gmem_invalidate_end
 function kvmGmemInvalidateEnd(gmem: KvmGmem, start: number, end: number): void {
-  if (gmem.bindings.some((b) => b.end > start && b.start < end)) kvmMmuInvalidateEnd(gmem.kvm);
+  for (const b of gmem.bindings) {
+    if (b.end > start && b.start < end) {
+      kvmMmuInvalidateEnd(gmem.kvm);
+      return;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -634,6 +639,7 @@ interface Attributes2Arg {
  * null, for a non-object or a throwing read) with the field names spelled
  * out, so that the conversion loop's reads are plain property loads.
  */
+const $attrs2: Required<Attributes2Arg> = { offset: 0, address: 0, size: 0, attributes: 0, flags: 0, reserved: 0 };
 function copyAttributes2FromUser(arg: unknown): Required<Attributes2Arg> | null {
   if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function')) return null;
   const u = arg as Attributes2Arg;
@@ -644,7 +650,15 @@ function copyAttributes2FromUser(arg: unknown): Required<Attributes2Arg> | null 
     const attributes = u.attributes ?? 0;
     const flags = u.flags ?? 0;
     const reserved = u.reserved ?? 0;
-    return { offset, address, size, attributes, flags, reserved };
+    // The kernel's copy is on its stack; the model's is one record, read at once by the caller.
+    const a = $attrs2;
+    a.offset = offset;
+    a.address = address;
+    a.size = size;
+    a.attributes = attributes;
+    a.flags = flags;
+    a.reserved = reserved;
+    return a;
   } catch {
     return null;
   }
@@ -748,14 +762,14 @@ function gmemConvert(gmem: KvmGmem, start: number, end: number, toPrivate: boole
   const split = gmemDesign(gmem) === 'split';
   // The private ranges of [start, end) before, as start, end pairs (for the rollback).
   // (An empty array literal costs less than emptying a kept one: setting length is a runtime call.)
-  const before: number[] = [];
-  if (split) attrs.collect(start, end, before);
+  const before: number[] | null = split ? [] : null;
+  if (before !== null) attrs.collect(start, end, before);
   if (toPrivate) attrs.union(start, end);
   else attrs.subtract(start, end);
   const e = split ? gmemRestructure(gmem, start, end) : null;
   if (e !== null) {
     attrs.subtract(start, end);
-    for (let i = 0; i < before.length; i += 2) attrs.union(before[i]!, before[i + 1]!);
+    for (let i = 0; i < before!.length; i += 2) attrs.union(before![i]!, before![i + 1]!);
     gmemRestructure(gmem, start, end);
   }
   kvmGmemInvalidateEnd(gmem, start, end);
@@ -1022,13 +1036,13 @@ function gmemBound(gmem: KvmGmem, slot: KvmMemorySlot, index: number): boolean {
  * (RFC v2: a huge mapping only while no page of it is shared).
  */
 // mirrors virt/kvm/guest_memfd.c:kvm_gmem_get_pfn (-> __kvm_gmem_get_pfn, kvm_gmem_prepare_folio)
-export function kvmGmemGetPfn(kvm: Kvm, slot: KvmMemorySlot, gfn: number): GmemPfn {
+export function kvmGmemGetPfn(kvm: Kvm, slot: KvmMemorySlot, gfn: number): Readonly<GmemPfn> {
   const gmem = slot.gmem.file;
-  if (gmem === null || gmem.file === null) return { err: errno.EFAULT, pfn: -1, maxOrder: 0, folio: 0 };
+  if (gmem === null || gmem.file === null) return gmemPfn(errno.EFAULT, -1, 0, 0);
   const index = gfn - slot.baseGfn + slot.gmem.pgoff;
-  if (!gmemBound(gmem, slot, index)) return { err: errno.EIO, pfn: -1, maxOrder: 0, folio: 0 };
+  if (!gmemBound(gmem, slot, index)) return gmemPfn(errno.EIO, -1, 0, 0);
   const f = kvmGmemGetFolio(gmem, index);
-  if (typeof f === 'string') return { err: errno[f], pfn: -1, maxOrder: 0, folio: 0 };
+  if (typeof f === 'string') return gmemPfn(errno[f], -1, 0, 0);
   // kvm_gmem_prepare_folio: the guest never sees old data.
   kvmGmemPrepareFolio(gmem, f);
   const ft = kvm.host.ft;
@@ -1042,7 +1056,17 @@ export function kvmGmemGetPfn(kvm: Kvm, slot: KvmMemorySlot, gfn: number): GmemP
     const a = first + Math.floor((index - first) / per) * per;
     if (per <= nr && (gmem.privateIdx.covers(a, a + per) || !gmem.privateIdx.overlaps(a, a + per))) break;
   }
-  return { err: 0, pfn: ft.pfn[f]! + (index - first), maxOrder, folio: f };
+  return gmemPfn(0, ft.pfn[f]! + (index - first), maxOrder, f);
+}
+
+/** kvmGmemGetPfn's answer: one reused record, read by the caller before anything else gets a pfn (every private fault comes here). */
+const $gmemPfn: GmemPfn = { err: 0, pfn: -1, maxOrder: 0, folio: 0 };
+function gmemPfn(err: number, pfn: number, maxOrder: number, folio: number): Readonly<GmemPfn> {
+  $gmemPfn.err = err;
+  $gmemPfn.pfn = pfn;
+  $gmemPfn.maxOrder = maxOrder;
+  $gmemPfn.folio = folio;
+  return $gmemPfn;
 }
 
 // ---------------------------------------------------------------------------

@@ -733,6 +733,23 @@ function setPteRange(host: Host, vma: Vma, pt: PageTable, j: number, f: number, 
  * itself was mapped.
  */
 // mirrors mm/memory.c:do_fault_around and mm/filemap.c:filemap_map_pages
+/** The first folio in mapping's page cache over [start, end) that is uptodate and not poisoned, or 0. */
+// mirrors mm/filemap.c:next_uptodate_folio (the search only)
+function nextUptodateFolio(host: Host, mapping: AddressSpace, start: number, end: number): number {
+  $uptodate.ft = host.ft;
+  $uptodate.found = 0;
+  mapping.pages.forEach(start, end, uptodateVisit);
+  return $uptodate.found;
+}
+const $uptodate = { ft: null as unknown as Host['ft'], found: 0 };
+/** A module-level visitor (fault-around runs on every file fault: no closure per call). */
+function uptodateVisit(_index: number, _order: number, f: number): boolean {
+  const fl = $uptodate.ft.flags[f]!;
+  if (!(fl & PG.UPTODATE) || fl & PG.HWPOISON) return false;
+  $uptodate.found = f;
+  return true;
+}
+
 function doFaultAround(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number): number {
   const vma = vmf.vma;
   const nrPages = host.cfg.faultAroundBytes >> 12;
@@ -748,12 +765,7 @@ function doFaultAround(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number)
   if (end < start) return VmFault.OK;
   const ft = host.ft;
   // next_uptodate_folio: the first folio to map; none, and no PTE table is installed.
-  let first = 0;
-  mapping.pages.forEach(start, end + 1, (_index, _order, f) => {
-    if (!(ft.flags[f]! & PG.UPTODATE) || ft.flags[f]! & PG.HWPOISON) return false;
-    first = f;
-    return true;
-  });
+  const first = nextUptodateFolio(host, mapping, start, end + 1);
   if (first === 0) return VmFault.OK;
   // filemap_map_pmd: a PMD-order folio is mapped by a PMD if it can be.
   if (pmdT.fl[i] === 0 && ft.order[first] === HPAGE_PMD_ORDER) {
