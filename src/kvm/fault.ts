@@ -201,6 +201,7 @@ export function kvmTdpPageFaultBegin(vcpu: KvmVcpu, gfn: number, write: boolean,
 }
 
 /** kvmTdpPageFaultBegin, filling `into` (its fault record) rather than allocating one. */
+// mirrors arch/x86/kvm/mmu/mmu.c:kvm_tdp_page_fault up to kvm_faultin_pfn (struct kvm_page_fault filled in place)
 function faultBegin(vcpu: KvmVcpu, gfn: number, write: boolean, accessPrivate: boolean | undefined, into: { vcpu: KvmVcpu; f: Fault; seq: number }): number | PendingTdpFault {
   const kvm = vcpu.kvm;
   const mmu = kvm.mmu;

@@ -228,6 +228,7 @@ export function mmuInvalidateRetryGfn(kvm: Kvm, seq: number, gfn: number): boole
  * The gfn range of slot s that HVAs [start, end) cover (hva_to_gfn_memslot,
  * the end rounded up to a whole page), in $gfns; false if they miss the slot.
  */
+// mirrors virt/kvm/kvm_main.c:__kvm_handle_hva_range (the gfn range of one slot, by hva_to_gfn_memslot)
 function hvaToGfnRange(s: KvmMemorySlot, start: number, end: number): boolean {
   const hs = s.userspaceAddr;
   const a = Math.max(start, hs);
