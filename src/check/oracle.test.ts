@@ -48,6 +48,21 @@ describe('oracle detects corruption', () => {
     expect(k.check()).toEqual([]);
   });
 
+  it('a none entry that still names a child table (the walk descends by the child alone)', () => {
+    const { k, p, a } = setup();
+    const w = leaf(p, a);
+    // The PMD entry above the PTE table: cleared, its child left in place.
+    const pmd = w.parent!;
+    const fl = pmd.fl[w.pidx]!;
+    pmd.fl[w.pidx] = 0;
+    try {
+      expect(names(k)).toContain('pgtable-broken');
+    } finally {
+      pmd.fl[w.pidx] = fl;
+    }
+    expect(k.check()).toEqual([]);
+  });
+
   it('refcount too high or too low', () => {
     const { k, f } = setup();
     k.host.ft.refcount[f]!++;

@@ -608,6 +608,13 @@ describe('oracle: KVM rules', () => {
     expect(names).toContain('kvm-lpage-mixed-mismatch');
     kvm.mmu.stats.leaves[1]! += 1;
     expect(k.check().map((v) => v.name)).toContain('kvm-s2-leaves-mismatch');
+    kvm.mmu.stats.leaves[1]! -= 1;
+    // A table entry cleared with its child table left linked (the stage-2 walk would still descend).
+    const root = kvm.mmu.root;
+    const i = root.kids!.findIndex((c) => c !== undefined);
+    expect(i).toBeGreaterThanOrEqual(0);
+    root.fl[i] = 0;
+    expect(k.check().map((v) => v.name)).toContain('kvm-s2-missing-table');
   });
 });
 
