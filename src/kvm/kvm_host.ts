@@ -211,6 +211,8 @@ export interface KvmVcpu {
   file: OpenFile | null;
   /** Where a scalar load (readU8) lands: the vCPU's own 8 bytes, read by the guest at once (no buffer per load). */
   readonly scalarBuf: Uint8Array;
+  /** The record of the guest access in progress (vcpu.ts), one per vCPU: a vCPU has one access pending at most. */
+  readonly accessRec: unknown;
 }
 
 /** struct kvm_memslots: one address space's memslots, by id and sorted by base gfn (the gfn tree). */

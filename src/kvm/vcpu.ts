@@ -83,7 +83,7 @@ function newRun(): K.KvmRun {
 /** A new vCPU of kvm and its file (the caller installs it); the file holds a VM reference. */
 // mirrors virt/kvm/kvm_main.c:kvm_vm_ioctl_create_vcpu (-> create_vcpu_fd)
 export function kvmVcpuCreate(vfs: Vfs, kvm: Kvm, id: number): OpenFile {
-  const vcpu: KvmVcpu = { kvm, id, run: newRun(), guest: null, pending: null, resume: undefined, finished: false, file: null, scalarBuf: new Uint8Array(8) };
+  const vcpu: KvmVcpu = { kvm, id, run: newRun(), guest: null, pending: null, resume: undefined, finished: false, file: null, scalarBuf: new Uint8Array(8), accessRec: { kind: 'access', op: null, done: 0, out: null, mmioLen: 0 } };
   kvm.vcpus.push(vcpu);
   kvm.refs++;
   const fOp: FsFileOps = {
@@ -193,7 +193,12 @@ function kvmArchVcpuIoctlRun(vcpu: KvmVcpu): number | ErrnoName {
         case 'read':
         case 'write':
         case 'fill':
-          pa = { kind: 'access', op, done: 0, out: op.op !== 'read' ? null : op.scalar === true && op.len <= 8 ? vcpu.scalarBuf : new Uint8Array(op.len), mmioLen: 0 };
+          // The vCPU's one access record, filled anew (it is free: nothing is pending).
+          pa = vcpu.accessRec as PendingAccess;
+          pa.op = op;
+          pa.done = 0;
+          pa.out = op.op !== 'read' ? null : op.scalar === true && op.len <= 8 ? vcpu.scalarBuf : new Uint8Array(op.len);
+          pa.mmioLen = 0;
           vcpu.pending = pa;
           break;
         case 'hypercall': {
