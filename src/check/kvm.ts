@@ -77,7 +77,7 @@ function checkVm(host: Host, kvm: Kvm, sink: KvmCheckSink): number {
     const span = ENTRY_PAGES[t.level]!;
     for (let i = 0; i < 512; i++) {
       const fl = t.fl[i]!;
-      // A none or leaf entry keeps no child table (the page-table walk descends by the child alone).
+      // A none or leaf entry keeps no child table (code that follows kids would reach a table the entry no longer names).
       if (t.level > Level.PTE && (fl === 0 || fl & Pte.PSE) && t.kids![i] !== undefined) sink.push({ name: 'kvm-s2-missing-table', message: `VM ${kvm.id}: a none or leaf entry still has a child table` });
       if (fl === 0) continue;
       used++;

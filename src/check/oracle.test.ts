@@ -48,7 +48,7 @@ describe('oracle detects corruption', () => {
     expect(k.check()).toEqual([]);
   });
 
-  it('a none entry that still names a child table (the walk descends by the child alone)', () => {
+  it('a none entry that still names a child table', () => {
     const { k, p, a } = setup();
     const w = leaf(p, a);
     // The PMD entry above the PTE table: cleared, its child left in place.

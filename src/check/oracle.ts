@@ -166,7 +166,7 @@ function checkMm(host: Host, acc: Acc, pid: number, mm: MmStruct): void {
     const span = 2 ** LEVEL_SHIFT[t.level]!;
     for (let i = 0; i < PTRS_PER_TABLE; i++) {
       const fl = t.fl[i]!;
-      // A none or leaf entry keeps no child table (the page-table walk descends by the child alone).
+      // A none or leaf entry keeps no child table (code that follows kids would reach a table the entry no longer names).
       if (t.level > Level.PTE && (fl === 0 || fl & Pte.PSE) && t.kids![i] !== undefined) push(acc, { name: 'pgtable-broken', message: 'a none or leaf entry still has a child table', pid, addr: base + i * span });
       if (fl === 0) continue;
       used++;

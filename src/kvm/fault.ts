@@ -174,12 +174,12 @@ export function kvmTdpPageFault(vcpu: KvmVcpu, gfn: number, write: boolean, acce
   return typeof b === 'number' ? b : kvmTdpPageFaultFinish(b);
 }
 
+/** A fault record, blank (faultBegin fills every field). */
+function newPending(vcpu: KvmVcpu): { vcpu: KvmVcpu; f: Fault; seq: number } {
+  return { vcpu, f: { gfn: 0, write: false, isPrivate: false, slot: null, pfn: -1, writable: false, maxLevel: MAX_HUGE_PAGE_LEVEL, refPfn: -1, gmemFolio: 0 }, seq: 0 };
+}
 /** The record of kvmTdpPageFault's fault (struct kvm_page_fault lives on the kernel stack; here, one reused object). */
-const $pending: { vcpu: KvmVcpu; f: Fault; seq: number } = {
-  vcpu: null as unknown as KvmVcpu,
-  f: { gfn: 0, write: false, isPrivate: false, slot: null, pfn: -1, writable: false, maxLevel: MAX_HUGE_PAGE_LEVEL, refPfn: -1, gmemFolio: 0 },
-  seq: 0,
-};
+const $pending = newPending(null as unknown as KvmVcpu);
 
 /**
  * A stage-2 fault stopped where Linux drops mmu_lock's protection: the
@@ -196,8 +196,7 @@ export interface PendingTdpFault {
 /** The first half of kvmTdpPageFault: a result (no leaf to set), or the fault to finish. */
 // mirrors arch/x86/kvm/mmu/mmu.c:kvm_tdp_page_fault up to kvm_faultin_pfn
 export function kvmTdpPageFaultBegin(vcpu: KvmVcpu, gfn: number, write: boolean, accessPrivate?: boolean): number | PendingTdpFault {
-  const into = { vcpu, f: { gfn, write, isPrivate: false, slot: null, pfn: -1, writable: false, maxLevel: MAX_HUGE_PAGE_LEVEL, refPfn: -1, gmemFolio: 0 }, seq: 0 };
-  return faultBegin(vcpu, gfn, write, accessPrivate, into);
+  return faultBegin(vcpu, gfn, write, accessPrivate, newPending(vcpu));
 }
 
 /** kvmTdpPageFaultBegin, filling `into` (its fault record) rather than allocating one. */

@@ -834,16 +834,9 @@ function gmemFirstBusy(gmem: KvmGmem, start: number, end: number): number {
 
 /** The sub-ranges of [start, end) a conversion to private (or to shared) changes, those now shared (or private), as start, end pairs. */
 function gmemChangingRanges(gmem: KvmGmem, start: number, end: number, toPrivate: boolean): number[] {
-  const priv: number[] = [];
-  gmem.privateIdx.collect(start, end, priv);
-  if (!toPrivate) return priv;
   const out: number[] = [];
-  let at = start;
-  for (let i = 0; i < priv.length; i += 2) {
-    if (priv[i]! > at) out.push(at, priv[i]!);
-    at = priv[i + 1]!;
-  }
-  if (at < end) out.push(at, end);
+  if (toPrivate) gmem.privateIdx.collectGaps(start, end, out);
+  else gmem.privateIdx.collect(start, end, out);
   return out;
 }
 

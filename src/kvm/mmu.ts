@@ -257,13 +257,17 @@ export function kvmMmuNotifierOps(kvm: Kvm): MmuNotifierOps {
   return {
     // mirrors virt/kvm/kvm_main.c:kvm_mmu_notifier_invalidate_range_start
     invalidateRangeStart(range: MmuNotifierRange): void {
-      if (!hvaInAnySlot(kvm, range.start, range.end)) return;
-      kvmMmuInvalidateBegin(kvm);
+      let found = false;
       let flush = false;
-      // Slots of both address spaces, address space 0 first (kvm_for_each_memslot_in_hva_range per as_id).
+      // Slots of both address spaces, address space 0 first (kvm_for_each_memslot_in_hva_range per as_id);
+      // the invalidation begins at the first slot the range hits (the on_lock callback).
       for (const as of kvm.memslots) {
         for (const s of as.byGfn) {
           if (!hvaToGfnRange(s, range.start, range.end)) continue;
+          if (!found) {
+            found = true;
+            kvmMmuInvalidateBegin(kvm);
+          }
           kvmMmuInvalidateRangeAdd(kvm, $gfns.start, $gfns.end);
           // Only roots of the slot's address space (the model has no SMM root).
           if (s.asId === 0 && kvmUnmapGfnRange(kvm, $gfns.start, $gfns.end)) flush = true;

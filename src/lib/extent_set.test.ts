@@ -47,6 +47,15 @@ describe('ExtentSet', () => {
         for (let i = 0; i < pairs.length; i += 2) for (let u = pairs[i]!; u < pairs[i + 1]!; u++) units.push(u);
         expect(units).toEqual(want.slice(0, max));
         expect(got).toBe(units.length);
+        // collectGaps: exactly the units of [lo, lo + 500) not in the set.
+        const gapPairs: number[] = [];
+        const gapCount = s.collectGaps(lo, lo + 500, gapPairs);
+        const gapUnits: number[] = [];
+        for (let i = 0; i < gapPairs.length; i += 2) for (let u = gapPairs[i]!; u < gapPairs[i + 1]!; u++) gapUnits.push(u);
+        const wantGaps: number[] = [];
+        for (let i = lo; i < lo + 500; i++) if (!bits[i]) wantGaps.push(i);
+        expect(gapUnits).toEqual(wantGaps);
+        expect(gapCount).toBe(wantGaps.length);
       }),
       { numRuns: 200 },
     );

@@ -15,8 +15,6 @@
  */
 
 const CHUNK_MAX = 512;
-/** Scratch pairs for union and subtract (see gather). */
-const $runs: number[] = [];
 
 /** a.splice(i, 0, v) without splice's generic path (a chunk's arrays are short; every free and allocation moves them). */
 function insertAt(a: number[], i: number, v: number): void {
@@ -280,60 +278,39 @@ export class ExtentSet {
     return got;
   }
 
-  /**
-   * The ranges overlapping [lo, hi), clipped to it, into the shared scratch
-   * array $runs as start, end pairs; returns how many numbers it wrote.
-   * (union and subtract run on every conversion: a scratch array, written by
-   * index, allocates nothing.)
-   */
-  private gather(lo: number, hi: number): number {
-    const cs = this.chunks;
-    let n = 0;
-    for (let ci = cs.length === 0 ? 0 : this.chunkFor(lo); ci < cs.length; ci++) {
-      const c = cs[ci]!;
-      for (let r = 0; r < c.starts.length; r++) {
-        if (c.starts[r]! >= hi) return n;
-        const s = Math.max(c.starts[r]!, lo);
-        const e = Math.min(c.ends[r]!, hi);
-        if (s < e) {
-          $runs[n++] = s;
-          $runs[n++] = e;
-        }
+  /** Append the gaps of the set inside [lo, hi) (what union would add) to out as start, end pairs; returns the units appended. */
+  collectGaps(lo: number, hi: number, out: number[]): number {
+    const runs: number[] = [];
+    this.collect(lo, hi, runs);
+    let got = 0;
+    let at = lo;
+    for (let i = 0; i < runs.length; i += 2) {
+      if (runs[i]! > at) {
+        out.push(at, runs[i]!);
+        got += runs[i]! - at;
       }
+      at = runs[i + 1]!;
     }
-    return n;
+    if (at < hi) {
+      out.push(at, hi);
+      got += hi - at;
+    }
+    return got;
   }
 
   /** Add [start, end), whatever part of it is already in the set (set union). */
   union(start: number, end: number): void {
-    const n = this.gather(start, end);
-    // The gaps between the ranges already there, written after them.
-    let m = n;
-    let at = start;
-    for (let i = 0; i < n; i += 2) {
-      if ($runs[i]! > at) {
-        $runs[m++] = at;
-        $runs[m++] = $runs[i]!;
-      }
-      at = $runs[i + 1]!;
-    }
-    if (at < end) {
-      $runs[m++] = at;
-      $runs[m++] = end;
-    }
-    // (add does not use $runs.)
-    for (let i = n; i < m; i += 2) this.add($runs[i]!, $runs[i + 1]!);
+    const gaps: number[] = [];
+    this.collectGaps(start, end, gaps);
+    for (let i = 0; i < gaps.length; i += 2) this.add(gaps[i]!, gaps[i + 1]!);
   }
 
   /** Remove whatever of [start, end) is in the set (set difference); returns how much that was. */
   subtract(start: number, end: number): number {
-    const n = this.gather(start, end);
-    let got = 0;
-    for (let i = 0; i < n; i += 2) {
-      got += $runs[i + 1]! - $runs[i]!;
-      this.remove($runs[i]!, $runs[i + 1]!);
-    }
-    return got;
+    const runs: number[] = [];
+    const n = this.collect(start, end, runs);
+    for (let i = 0; i < runs.length; i += 2) this.remove(runs[i]!, runs[i + 1]!);
+    return n;
   }
 
   /** Model memory used, in bytes (two doubles per range plus chunk headers). */

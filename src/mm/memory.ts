@@ -727,12 +727,6 @@ function setPteRange(host: Host, vma: Vma, pt: PageTable, j: number, f: number, 
   for (let k = 0; k < nr; k++) setEntry(host, pt, j + k, pfn + k, fl);
 }
 
-/**
- * Map the uptodate page-cache pages around the fault (up to fault_around_bytes,
- * within the VMA, the PTE table and EOF). Returns NOPAGE if the faulting page
- * itself was mapped.
- */
-// mirrors mm/memory.c:do_fault_around and mm/filemap.c:filemap_map_pages
 /** The first folio in mapping's page cache over [start, end) that is uptodate and not poisoned, or 0. */
 // mirrors mm/filemap.c:next_uptodate_folio (the search only)
 function nextUptodateFolio(host: Host, mapping: AddressSpace, start: number, end: number): number {
@@ -750,6 +744,12 @@ function uptodateVisit(_index: number, _order: number, f: number): boolean {
   return true;
 }
 
+/**
+ * Map the uptodate page-cache pages around the fault (up to fault_around_bytes,
+ * within the VMA, the PTE table and EOF). Returns NOPAGE if the faulting page
+ * itself was mapped.
+ */
+// mirrors mm/memory.c:do_fault_around and mm/filemap.c:filemap_map_pages
 function doFaultAround(host: Host, vmf: VmFaultArgs, pmdT: PageTable, i: number): number {
   const vma = vmf.vma;
   const nrPages = host.cfg.faultAroundBytes >> 12;

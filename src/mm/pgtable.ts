@@ -305,10 +305,8 @@ export function walk(root: PageTable, addr: number, w: Walk): void {
   for (;;) {
     const level = t.level;
     const i = level === Level.PTE ? (lo >>> 12) & 511 : level === Level.PMD ? (lo >>> 21) & 511 : level === Level.PUD ? hi & 511 : (hi >>> 9) & 511;
-    // Above the PTEs an entry has a child table exactly when it is a table entry (kernel.check() holds
-    // both directions), so the walk descends without reading the entry: a cold walk misses in fewer lines.
-    const kid = level !== Level.PTE ? t.kids![i] : undefined;
-    if (kid === undefined) {
+    const fl = t.fl[i]!;
+    if (level === Level.PTE || fl === 0 || (fl & Pte.PSE) !== 0) {
       w.table = t;
       w.idx = i;
       w.level = level;
@@ -318,7 +316,7 @@ export function walk(root: PageTable, addr: number, w: Walk): void {
     }
     parent = t;
     pidx = i;
-    t = kid;
+    t = t.kids![i]!;
   }
 }
 
