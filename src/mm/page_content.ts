@@ -142,6 +142,12 @@ export class PageContent {
     // Writing the bytes a uniform folio already holds changes nothing (a store of 0 to a zeroed page).
     const u = this.uniformByte(f);
     if (u >= 0 && allEqual(src, srcOff, len, u)) return;
+    // The whole folio written with one value is uniform again: no per-page record (write(2) of a
+    // memset buffer over a file page, a 1 GiB io_uring write into 262,144 of them).
+    if (off === 0 && len === nrPages * PAGE_SIZE && allEqual(src, srcOff, len, src[srcOff]!)) {
+      this.setUniform(f, src[srcOff]!);
+      return;
+    }
     const pp = this.split(f, nrPages);
     while (len > 0) {
       const i = Math.floor(off / PAGE_SIZE);
