@@ -76,11 +76,106 @@ const KiB = 1024;
 
 /**
  * memcmp(): 0 when equal, otherwise the sign of the first differing byte (or
- * of the length difference). Node's native compare: a 1 GiB HugeTLB page is
- * compared in a fraction of a second.
+ * of the length difference), as Node's native compare gives it.
  */
 function memcmp(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
+}
+
+/** Bytes read from the model per p.read() when a whole area is copied or checked. */
+const READ_CHUNK = 64 * KiB;
+
+/** A 4 KiB page of the byte v, kept for comparisons. */
+const uniformPages: Buffer[] = [];
+function uniformPage(v: number): Buffer {
+  return (uniformPages[v] ??= Buffer.alloc(PAGESIZE, v));
+}
+
+/**
+ * The bytes of an area, exactly but compactly: the byte of each 4 KiB page
+ * that holds one value throughout, a copy of any other page. cow.c memcpy()s
+ * and memcmp()s whole areas up to a 1 GiB HugeTLB page; a JS copy of one is
+ * 1 GiB of fresh memory to fault in (seconds on a virtual machine, several
+ * times per case), while nearly every page of these tests holds one value.
+ */
+class MemImage {
+  /** Per page: its one byte, or -1 if the page is in `copies`. */
+  private readonly uniform: Int16Array;
+  private readonly copies = new Map<number, Uint8Array>();
+
+  constructor(readonly length: number) {
+    this.uniform = new Int16Array(Math.ceil(length / PAGESIZE));
+  }
+
+  /** Record bytes as the area's content from offset off (a multiple of the page size). */
+  put(off: number, bytes: Uint8Array): void {
+    for (let at = 0; at < bytes.length; at += PAGESIZE) {
+      const page = bytes.subarray(at, Math.min(bytes.length, at + PAGESIZE));
+      const i = (off + at) / PAGESIZE;
+      if (Buffer.compare(page, uniformPage(page[0]!).subarray(0, page.length)) === 0) this.uniform[i] = page[0]!;
+      else {
+        this.uniform[i] = -1;
+        this.copies.set(i, page.slice());
+      }
+    }
+  }
+
+  /** Page i's bytes (the part inside the area). */
+  page(i: number): Uint8Array {
+    const n = Math.min(PAGESIZE, this.length - i * PAGESIZE);
+    const u = this.uniform[i]!;
+    return u >= 0 ? uniformPage(u).subarray(0, n) : this.copies.get(i)!;
+  }
+
+  /** Page i's byte if it holds one value throughout, else -1. */
+  byte(i: number): number {
+    return this.uniform[i]!;
+  }
+
+  get pages(): number {
+    return this.uniform.length;
+  }
+}
+
+/** memcpy(): the image of n bytes at addr, as p reads them now. */
+function readImage(p: Process, addr: number, n: number): MemImage {
+  const img = new MemImage(n);
+  for (let off = 0; off < n; off += READ_CHUNK) img.put(off, p.read(addr + off, Math.min(READ_CHUNK, n - off)));
+  return img;
+}
+
+/** The image of a buffer. */
+function imageOf(buf: Uint8Array): MemImage {
+  const img = new MemImage(buf.length);
+  img.put(0, buf);
+  return img;
+}
+
+/** memcmp() of two images (of their first n bytes if n is given: both must hold that many). */
+function memcmpImages(a: MemImage, b: MemImage, n?: number): number {
+  const len = n ?? Math.min(a.length, b.length);
+  for (let i = 0; i * PAGESIZE < len; i++) {
+    const ua = a.byte(i);
+    const ub = b.byte(i);
+    // Two one-value pages: their first bytes decide (the length cut below cannot split a page with equal bytes).
+    if (ua >= 0 && ub >= 0) {
+      if (ua !== ub) return ua < ub ? -1 : 1;
+      continue;
+    }
+    const k = Math.min(PAGESIZE, len - i * PAGESIZE);
+    const c = Buffer.compare(a.page(i).subarray(0, k), b.page(i).subarray(0, k));
+    if (c !== 0) return c;
+  }
+  return n !== undefined || a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
+/** Every byte of the image is value. */
+function imageAllBytes(img: MemImage, value: number): boolean {
+  for (let i = 0; i < img.pages; i++) {
+    if (img.byte(i) === value) continue;
+    if (img.byte(i) >= 0 || Buffer.compare(img.page(i), uniformPage(value).subarray(0, img.page(i).length)) !== 0) return false;
+  }
+  return true;
 }
 
 /** Every byte of buf is value (compared natively, 1 MiB at a time). */
@@ -91,6 +186,12 @@ function allBytes(buf: Uint8Array, value: number): boolean {
     const part = buf.subarray(off, Math.min(buf.length, off + chunk));
     if (Buffer.compare(part, ref.subarray(0, part.length)) !== 0) return false;
   }
+  return true;
+}
+
+/** Every byte of the n bytes at addr is value, as p reads them (a chunk at a time). */
+function allBytesAt(p: Process, addr: number, n: number, value: number): boolean {
+  for (let off = 0; off < n; off += READ_CHUNK) if (!allBytes(p.read(addr + off, Math.min(READ_CHUNK, n - off)), value)) return false;
   return true;
 }
 
@@ -302,7 +403,7 @@ type AnonTestFn = (env: Env, mem: number, size: number, isHugetlb: boolean) => O
  * parent_ready (finish: the child's exit status, 0 when no leak was seen).
  */
 interface MemcmpChild {
-  snapshot: Uint8Array;
+  snapshot: MemImage;
   finish(): number;
 }
 
@@ -310,15 +411,15 @@ type ChildFn = (child: Process, mem: number, size: number) => MemcmpChild;
 
 /** child_memcmp_fn: compare the snapshot with what the child sees now. */
 function childMemcmpStart(child: Process, mem: number, size: number): MemcmpChild {
-  const snapshot = child.read(mem, size);
+  const snapshot = readImage(child, mem, size);
   return {
     snapshot,
-    finish: () => memcmp(snapshot, child.read(mem, size)) & 0xff,
+    finish: () => memcmpImages(snapshot, readImage(child, mem, size)) & 0xff,
   };
 }
 
 /** A child that returned -errno before the handshake: its exit status. */
-function childReturned(snapshot: Uint8Array, ret: number): MemcmpChild {
+function childReturned(snapshot: MemImage, ret: number): MemcmpChild {
   return { snapshot, finish: () => ret & 0xff };
 }
 
@@ -328,7 +429,7 @@ function childReturned(snapshot: Uint8Array, ret: number): MemcmpChild {
  * delivers with the snapshot.
  */
 function childVmspliceMemcmpStart(child: Process, mem: number, size: number): MemcmpChild {
-  const old = child.read(mem, size);
+  const old = readImage(child, mem, size);
   const fds = attempt(() => child.pipe());
   if (fds instanceof SyscallError) return childReturned(old, -fds.errno);
   // Trigger a read-only pin.
@@ -343,14 +444,14 @@ function childVmspliceMemcmpStart(child: Process, mem: number, size: number): Me
   return {
     snapshot: old,
     finish: () => {
-      // See if we still read the old values via the pipe.
-      const neu = new Uint8Array(size);
+      // See if we still read the old values via the pipe (cow.c's buffer is size bytes; only these are read).
+      const neu = new Uint8Array(transferred);
       for (let total = 0; total < transferred; ) {
         const cur = attempt(() => child.sysread(fds[0], neu.subarray(total), transferred - total));
         if (cur instanceof SyscallError) return -cur.errno & 0xff;
         total += cur;
       }
-      return memcmp(old.subarray(0, transferred), neu.subarray(0, transferred)) & 0xff;
+      return memcmpImages(old, imageOf(neu), transferred) & 0xff;
     },
   };
 }
@@ -363,7 +464,7 @@ function doTestCowInParent(env: Env, mem: number, size: number, doMprotect: bool
   try {
     const c = fn(child, mem, size); // child_ready
     // Extra: every runner fills the memory with 1 before the test.
-    expect(allBytes(c.snapshot, 1)).toBe(true);
+    expect(imageAllBytes(c.snapshot, 1)).toBe(true);
     if (doMprotect) {
       const r1 = attempt(() => p.mprotect(mem, size, U.PROT_READ));
       const r2 = r1 instanceof SyscallError ? r1 : attempt(() => p.mprotect(mem, size, RW));
@@ -374,7 +475,7 @@ function doTestCowInParent(env: Env, mem: number, size: number, doMprotect: bool
     }
     p.fill(mem, size, 0xff); // then parent_ready
     // Extra: the parent's own write landed.
-    expect(allBytes(p.read(mem, size), 0xff)).toBe(true);
+    expect(allBytesAt(p, mem, size, 0xff)).toBe(true);
     status = c.finish();
   } finally {
     child.exit(status);
@@ -404,7 +505,7 @@ function readAll(p: Process, fd: number, n: number): Uint8Array | null {
 function doTestVmspliceInParent(env: Env, mem: number, size: number, beforeFork: boolean, xfail: boolean): Outcome {
   const { p } = env;
   const iov = { iov_base: mem, iov_len: size };
-  const old = p.read(mem, size);
+  const old = readImage(p, mem, size);
   const fds = attempt(() => p.pipe());
   if (fds instanceof SyscallError) fail('pipe() failed');
   try {
@@ -423,7 +524,7 @@ function doTestVmspliceInParent(env: Env, mem: number, size: number, beforeFork:
       // Modify page content in the child.
       child.fill(mem, size, 0xff);
       // Extra: the child's write landed.
-      expect(allBytes(child.read(mem, size), 0xff)).toBe(true);
+      expect(allBytesAt(child, mem, size, 0xff)).toBe(true);
     } finally {
       child.exit(0);
     }
@@ -432,7 +533,7 @@ function doTestVmspliceInParent(env: Env, mem: number, size: number, beforeFork:
     // See if we still read the old values.
     const neu = readAll(p, fds[0], transferred);
     if (neu === null) fail('read() failed');
-    if (memcmp(old.subarray(0, transferred), neu) === 0) return pass('No leak from child into parent');
+    if (memcmpImages(old, imageOf(neu), transferred) === 0) return pass('No leak from child into parent');
     const msg = 'Leak from child into parent';
     return xfail ? { result: 'xfail', msg } : { result: 'fail', msg };
   } finally {
@@ -481,7 +582,9 @@ function doTestIouring(env: Env, mem: number, size: number, useFork: boolean): O
   const fd = tmpfileOrMemfd(p);
   if (fd < 0) fail('tmpfile() failed');
   try {
-    const tmp = new Uint8Array(size);
+    // cow.c's tmp buffer, kept as an image (the file is read back a chunk at a time).
+    const tmp = new MemImage(size);
+    const buf = new Uint8Array(READ_CHUNK);
     // Skip on errors, as we might just lack kernel support.
     const ring = attempt(() => p.io_uring_setup(1, {}));
     if (ring instanceof SyscallError) skip('io_uring_queue_init() failed');
@@ -508,18 +611,25 @@ function doTestIouring(env: Env, mem: number, size: number, useFork: boolean): O
         if (res !== size) fail('write_fixed failed');
         // Read back the file content to the temporary buffer.
         for (let total = 0; total < size; ) {
-          const cur = attempt(() => p.pread(fd, tmp.subarray(total), size - total, total));
-          if (cur instanceof SyscallError) fail('pread() failed');
-          total += cur;
+          const want = Math.min(READ_CHUNK, size - total);
+          for (let got = 0; got < want; ) {
+            const cur = attempt(() => p.pread(fd, buf.subarray(got), want - got, total + got));
+            if (cur instanceof SyscallError) fail('pread() failed');
+            // Extra: end of file before size bytes would loop forever in cow.c.
+            if (cur === 0) fail('pread() failed');
+            got += cur;
+          }
+          tmp.put(total, buf.subarray(0, want));
+          total += want;
         }
         // Extra: the parent's write landed where it reads.
-        expect(allBytes(p.read(mem, size), 0xff)).toBe(true);
+        expect(allBytesAt(p, mem, size, 0xff)).toBe(true);
         if (child !== null) {
           // Extra: the child got its own copy, untouched by the parent's write.
-          expect(allBytes(child.read(mem, size), 1)).toBe(true);
+          expect(allBytesAt(child, mem, size, 1)).toBe(true);
         }
         // Finally, check if we read what we expected.
-        return resultIf(memcmp(p.read(mem, size), tmp) === 0, 'Longterm R/W pin is reliable');
+        return resultIf(memcmpImages(readImage(p, mem, size), tmp) === 0, 'Longterm R/W pin is reliable');
       } finally {
         child?.exit(0);
         attempt(() => p.io_uring_register(ring, U.IORING_UNREGISTER_BUFFERS, 0, 0));
@@ -580,9 +690,9 @@ function doTestRoPin(env: Env, mem: number, size: number, test: RoPinTest, fast:
       // Read back the content via the pin and test if we observed the modification.
       if (attempt(() => p.ioctl(gupFd, U.PIN_LONGTERM_TEST_READ, tmp)) instanceof SyscallError) fail('PIN_LONGTERM_TEST_READ failed');
       // Extra: the write landed, and a child that still shares the old pages does not see it.
-      expect(allBytes(p.read(mem, size), 0xff)).toBe(true);
-      if (child !== null) expect(allBytes(child.read(mem, size), 0xff)).toBe(false);
-      return resultIf(memcmp(p.read(mem, size), p.read(tmp, size)) === 0, 'Longterm R/O pin is reliable');
+      expect(allBytesAt(p, mem, size, 0xff)).toBe(true);
+      if (child !== null) expect(allBytesAt(child, mem, size, 0xff)).toBe(false);
+      return resultIf(memcmpImages(readImage(p, mem, size), readImage(p, tmp, size)) === 0, 'Longterm R/O pin is reliable');
     } finally {
       // A failing STOP is only logged.
       attempt(() => p.ioctl(gupFd, U.PIN_LONGTERM_TEST_STOP));
@@ -850,7 +960,7 @@ function doTestAnonThpCollapse(env: Env, mem: number, size: number, variant: Col
         : variant === 'upper_shared'
           ? childMemcmpStart(child, mem + half, half)
           : childMemcmpStart(child, mem, size);
-    expect(allBytes(c.snapshot, 1)).toBe(true);
+    expect(imageAllBytes(c.snapshot, 1)).toBe(true);
     try {
       if (variant === 'lower_shared' || variant === 'upper_shared') {
         // Merge the VMAs again, then collapse like the fully shared case.
@@ -884,18 +994,18 @@ type NonAnonTestFn = (env: Env, mem: number, smem: number, size: number) => Outc
 /** test_cow: writing the private mapping must not show through the other view. */
 const testCowNonAnon: NonAnonTestFn = (env, mem, smem, size) => {
   const { p } = env;
-  const old = p.read(smem, size);
+  const old = readImage(p, smem, size);
   p.fill(mem, size, 0xff);
-  return resultIf(memcmp(old, p.read(smem, size)) === 0, 'Other mapping not modified');
+  return resultIf(memcmpImages(old, readImage(p, smem, size)) === 0, 'Other mapping not modified');
 };
 
 /** test_cow plus extra assertions (not in cow.c) on the content before and after. */
 const testCowNonAnonChecked: NonAnonTestFn = (env, mem, smem, size) => {
   const { p } = env;
-  expect(allBytes(p.read(smem, size), 0)).toBe(true);
+  expect(allBytesAt(p, smem, size, 0)).toBe(true);
   const out = testCowNonAnon(env, mem, smem, size);
   // The private mapping holds the new content, in its own anonymous copy.
-  expect(allBytes(p.read(mem, size), 0xff)).toBe(true);
+  expect(allBytesAt(p, mem, size, 0xff)).toBe(true);
   const filePages: number[] = [];
   for (let a = mem; a < mem + size; a += env.pagesize) if (p.pagemap(a).file) filePages.push(a);
   expect(filePages).toEqual([]);
@@ -1167,6 +1277,30 @@ describe('cow', () => {
         expect(memcmp(a, b) & 0xff).not.toBe(0);
       }
       expect(memcmp(a, a.subarray(0, 4095))).not.toBe(0);
+    });
+
+    it('images compare as memcmp() compares the bytes they hold', () => {
+      // Three pages: one value, one value, varied; then every single-byte change, up and down, and cuts.
+      const base = new Uint8Array(3 * PAGESIZE).fill(1, 0, 2 * PAGESIZE);
+      for (let i = 2 * PAGESIZE; i < base.length; i++) base[i] = i & 0xff;
+      const img = imageOf(base);
+      expect(memcmpImages(img, imageOf(base.slice()))).toBe(0);
+      expect(imageAllBytes(imageOf(base.subarray(0, 2 * PAGESIZE)), 1)).toBe(true);
+      expect(imageAllBytes(img, 1)).toBe(false);
+      for (const at of [0, 1, PAGESIZE - 1, PAGESIZE, 2 * PAGESIZE, 2 * PAGESIZE + 7, base.length - 1]) {
+        for (const delta of [1, -1]) {
+          const b = base.slice();
+          b[at] = (b[at]! + delta) & 0xff;
+          expect(memcmpImages(img, imageOf(b))).toBe(memcmp(base, b));
+          expect(memcmpImages(imageOf(b), img)).toBe(memcmp(b, base));
+          expect(memcmpImages(img, imageOf(b), at)).toBe(0);
+          expect(memcmpImages(img, imageOf(b), at + 1)).toBe(memcmp(base.subarray(0, at + 1), b.subarray(0, at + 1)));
+          expect(imageAllBytes(imageOf(b.subarray(0, PAGESIZE)), 1)).toBe(at >= PAGESIZE);
+        }
+      }
+      // A shorter image compares below a longer one it begins.
+      expect(memcmpImages(imageOf(base.subarray(0, PAGESIZE)), img)).toBe(-1);
+      expect(memcmpImages(img, imageOf(base.subarray(0, 2 * PAGESIZE + 5)))).toBe(1);
     });
 
     it('"Basic COW after fork()" fails when the parent\'s write does leak (MAP_SHARED)', () => {
