@@ -22,7 +22,7 @@ import { Ev } from '../cost/counters.js';
 import type { Host } from '../mm/host.js';
 import { Level, PAGE_SIZE } from '../mm/page.js';
 import { GFP_KERNEL } from '../mm/page_alloc.js';
-import { type PageTable, PageTable as PageTableClass, Pte, clearEntry } from '../mm/pgtable.js';
+import { type PageTable, Pte, clearEntry, newPageTable } from '../mm/pgtable.js';
 import { NodeStat } from '../mm/vmstat.js';
 import type { MmuNotifierOps, MmuNotifierRange } from '../mm/mmu_notifier.js';
 import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from '../uapi/kvm.js';
@@ -48,8 +48,8 @@ export function s2TableAlloc(host: Host, mmu: { stats: { tablePages: number } } 
   if (mmu !== null) mmu.stats.tablePages++;
   // The struct kvm_mmu_page comes from a cache (mmu_page_header_cache); the page itself from the page allocator.
   const t = tableCache[level]!.pop();
-  if (t === undefined) return new PageTableClass(level, f);
-  (t as { folio: number }).folio = f;
+  if (t === undefined) return newPageTable(level, f);
+  t.folio = f;
   return t;
 }
 

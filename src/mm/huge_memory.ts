@@ -20,7 +20,7 @@ import { MMF, MmCounter, type MmStruct, VM, type Vma, vmaIsAnonymous } from './m
 import { MmuNotifyEvent, invalidateEnd, invalidateStart } from './mmu_notifier.js';
 import { GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, Level, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, alignDown } from './page.js';
-import { MKDIRTY, PageTable, Pte, type Walk, clearEntry, linkChild, setEntry, walk } from './pgtable.js';
+import { MKDIRTY, type PageTable, Pte, type Walk, clearEntry, linkChild, newPageTable, setEntry, walk } from './pgtable.js';
 import {
   RMAP_EXCLUSIVE,
   RMAP_NONE,
@@ -369,7 +369,7 @@ function splitHugePmdLocked(host: Host, vma: Vma, pmdTable: PageTable, i: number
     // __split_huge_zero_page_pmd
     clearEntry(host, pmdTable, i);
     flushTlbRange(host, mm);
-    const pt = new PageTable(Level.PTE, withdraw(pmdTable, i, mm));
+    const pt = newPageTable(Level.PTE, withdraw(pmdTable, i, mm));
     mm.pgtablesBytes += 4096;
     const zpfn = host.ft.pfn[host.zeroPage]!;
     const fl = (vma.pageProt & ~Pte.RW) | Pte.SPECIAL;
@@ -395,7 +395,7 @@ function splitHugePmdLocked(host: Host, vma: Vma, pmdTable: PageTable, i: number
   const anonExclusive = pageAnonExclusive(ft, f, 0);
   host.folioGet(f, HPAGE_PMD_NR - 1);
   folioAddAnonRmap(host, f, 0, HPAGE_PMD_NR, vma, anonExclusive ? RMAP_EXCLUSIVE : RMAP_NONE, Level.PTE);
-  const pt = new PageTable(Level.PTE, withdraw(pmdTable, i, mm));
+  const pt = newPageTable(Level.PTE, withdraw(pmdTable, i, mm));
   mm.pgtablesBytes += 4096;
   let fl = vma.pageProt;
   if (old & Pte.RW) fl |= Pte.RW;

@@ -189,28 +189,36 @@ function releaseEntries(t: PageTable): void {
  * settleClears runs on the table: a PTE table swaps its arrays when it
  * empties and when it fills again (EMPTY_FL above).
  */
-export class PageTable {
+export interface PageTable {
+  readonly level: Level;
+  /** Folio slot of the page backing this table. */
+  folio: number;
   pfn: Float64Array;
   fl: Uint32Array;
   readonly kids: (PageTable | undefined)[] | null;
-  deposit: Int32Array | null = null;
+  deposit: Int32Array | null;
   /** Entries that are not none. */
-  used = 0;
+  used: number;
+}
 
-  constructor(
-    readonly level: Level,
-    /** Folio slot of the page backing this table. */
-    readonly folio: number,
-  ) {
-    this.kids = level > Level.PTE ? new Array<PageTable | undefined>(PTRS_PER_TABLE) : null;
-    if (level === Level.PTE) {
-      this.pfn = EMPTY_PFN;
-      this.fl = EMPTY_FL;
-    } else {
-      this.pfn = new Float64Array(PTRS_PER_TABLE);
-      this.fl = new Uint32Array(PTRS_PER_TABLE);
-    }
-  }
+/**
+ * A table object for the page at folio slot `folio`, with no entries. An
+ * object literal rather than a class instance: V8 tracks the survival of
+ * what one literal allocates and, as most tables outlive many collections
+ * (a process keeps its page tables), allocates them in the old generation
+ * directly instead of copying each one there.
+ */
+export function newPageTable(level: Level, folio: number): PageTable {
+  const pte = level === Level.PTE;
+  return {
+    level,
+    folio,
+    pfn: pte ? EMPTY_PFN : new Float64Array(PTRS_PER_TABLE),
+    fl: pte ? EMPTY_FL : new Uint32Array(PTRS_PER_TABLE),
+    kids: pte ? null : new Array<PageTable | undefined>(PTRS_PER_TABLE),
+    deposit: null,
+    used: 0,
+  };
 }
 
 /** Write entry i (set_pte_at / set_pmd_at / pmd_populate ...), keeping the used count. */
@@ -254,7 +262,7 @@ export function newTable(host: Host, owner: PgtableOwner, level: Level): PageTab
   const f = host.ptAlloc();
   if (f === 0) return null;
   owner.pgtablesBytes += 4096;
-  return new PageTable(level, f);
+  return newPageTable(level, f);
 }
 
 /** Allocate a child table under entry i of t and link it (__pud_alloc / __pmd_alloc / __pte_alloc). */
