@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Kernel, type Process } from '../index.js';
 import {
+  F_SEAL_GROW,
   IORING_REGISTER_BUFFERS,
   IORING_SETUP_CLAMP,
   IORING_SETUP_CQSIZE,
@@ -240,6 +241,32 @@ describe('fixed reads and writes', () => {
     const file = p.memfd_create('f', 0);
     expect(p.io_uring_write_fixed(fd, file, a, PAGE, 0, 0)).toBe(PAGE);
     const out = new Uint8Array(PAGE);
+    p.pread(file, out, PAGE, 0);
+    expect(out.every((b) => b === 0x33)).toBe(true);
+    p.close(fd);
+  });
+
+  it('hand the file one write of the whole length: a memfd sealed against growth refuses a write past its end whole (EPERM)', () => {
+    // Real 6.12 (Debian's 6.12 under QEMU, a static probe): WRITE_FIXED of 2 MiB to a 1.5 MiB memfd
+    // with F_SEAL_GROW completes with -EPERM and leaves the file untouched, as pwrite(2) of the
+    // same 2 MiB (and of 8 KiB across the end) fails with EPERM.
+    const { p } = boot();
+    const len = 2 * 1024 * 1024;
+    const a = p.mmap(0, len, RW, PA, -1, 0);
+    p.fill(a, len, 0x33);
+    const fd = ring(p);
+    register(p, fd, [{ iov_base: a, iov_len: len }]);
+    const file = p.memfd_create('grow', 0);
+    p.ftruncate(file, len - len / 4);
+    // fcntl(F_ADD_SEALS) is not modelled: the seal is set on the inode.
+    p.fds.get(file)!.inode.seals |= F_SEAL_GROW;
+    expect(p.io_uring_write_fixed(fd, file, a, len, 0, 0)).toBe(-1);
+    expect(code(() => p.pwrite(file, new Uint8Array(2 * PAGE), 2 * PAGE, len - len / 4 - PAGE))).toBe('EPERM');
+    const out = new Uint8Array(PAGE);
+    p.pread(file, out, PAGE, 0);
+    expect(out.every((b) => b === 0)).toBe(true);
+    // Within the size it writes.
+    expect(p.io_uring_write_fixed(fd, file, a, len / 2, 0, 0)).toBe(len / 2);
     p.pread(file, out, PAGE, 0);
     expect(out.every((b) => b === 0x33)).toBe(true);
     p.close(fd);

@@ -96,30 +96,16 @@ export function ioRwFixed(ctx: IoRingCtx, sqe: RwFixedSqe): number {
   if (stream) pos = 0n;
   if (sqe.len === 0) return 0;
   const at = Number(sqe.addr - BigInt(imu.ubuf));
-  // The file's read or write a piece at a time, as its read_iter/write_iter walks the bvec
-  // (a bounce buffer of the whole length would be up to 2 GiB of JS memory); it stops at a
-  // short count, and an error after some bytes moved is the count moved (a partial transfer).
-  let done = 0;
-  let r: number | ErrnoName = 0;
-  while (done < sqe.len) {
-    const n = Math.min(RW_PIECE, sqe.len - done);
-    const data = new Uint8Array(n);
-    const p = stream ? pos : pos + BigInt(done);
-    if (sqe.write) {
-      copyPinned(ctx.host, imu, at + done, data, n, false);
-      r = op(file, data, n, p);
-    } else {
-      r = op(file, data, n, p);
-      if (typeof r === 'number' && r > 0) copyPinned(ctx.host, imu, at + done, data, r, true);
-    }
-    if (typeof r === 'string') break;
-    done += r;
-    if (r < n) break;
+  const data = new Uint8Array(sqe.len);
+  let r: number | ErrnoName;
+  if (sqe.write) {
+    copyPinned(ctx.host, imu, at, data, sqe.len, false);
+    r = op(file, data, sqe.len, pos);
+  } else {
+    r = op(file, data, sqe.len, pos);
+    if (typeof r === 'number' && r > 0) copyPinned(ctx.host, imu, at, data, r, true);
   }
-  if (typeof r === 'string' && done === 0) return res(r);
-  if (curPos && !stream) file.pos += BigInt(done);
-  return done;
+  if (typeof r === 'string') return res(r);
+  if (curPos && !stream) file.pos += BigInt(r);
+  return r;
 }
-
-/** The most ioRwFixed moves in one call of the file's operation. */
-const RW_PIECE = 1 << 20;
