@@ -21,6 +21,33 @@ describe('page contents', () => {
     expect(c.isZero(1, 0, 4096)).toBe(false);
   });
 
+  it('a write of one value over a whole folio leaves it uniform, with no per-page record', () => {
+    const c = new PageContent();
+    const before = c.approxBytes();
+    // 1,000 order-0 file pages written whole with 0xff (write(2) of a memset buffer).
+    for (let f = 1; f <= 1000; f++) {
+      c.setUniform(f, 0);
+      c.write(f, 1, 0, new Uint8Array(4096).fill(0xff), 0, 4096);
+      expect(c.uniformByte(f)).toBe(0xff);
+    }
+    // No per-page record was made for any of them (each would add its fill array and a record).
+    expect(c.approxBytes()).toBe(before);
+    expect(c.materializedBytes).toBe(0);
+    // A split large folio made whole again by one write drops its per-page state.
+    c.write(2000, 4, 4096 + 5, new Uint8Array([9]), 0, 1);
+    expect(c.uniformByte(2000)).toBe(-1);
+    c.write(2000, 4, 0, new Uint8Array(4 * 4096).fill(3), 0, 4 * 4096);
+    expect(c.uniformByte(2000)).toBe(3);
+    expect(c.materializedBytes).toBe(0);
+    // Varied bytes over the whole folio still keep every byte.
+    const varied = new Uint8Array(4096).map((_, i) => i & 0xff);
+    c.write(1, 1, 0, varied, 0, 4096);
+    expect(c.uniformByte(1)).toBe(-1);
+    const out = new Uint8Array(4096);
+    c.read(1, 0, out, 0, 4096);
+    expect(out).toEqual(varied);
+  });
+
   it('copies pages and splits folios without losing bytes', () => {
     const c = new PageContent();
     c.setUniform(1, 0);
