@@ -855,12 +855,14 @@ function gmemDiscard(gmem: KvmGmem, a: number, b: number, toPrivate: boolean): v
   const host = gmem.kvm.host;
   const c = gmem.counters;
   if (!toPrivate) {
-    const pages = gmem.inode.mapping.pages;
-    // One page (the common conversion): the folio holding it, without a walk.
-    if (b - a === 1) {
-      const f = pages.get(a);
-      if (f >= 0) gmemZeroPrivate(gmem, f, host.ft.index[f]!, a, b);
-    } else pages.forEach(a, b, (index, _order, f) => void gmemZeroPrivate(gmem, f, index, a, b));
+    gmem.inode.mapping.pages.forEach(a, b, (index, _order, f) => {
+      const n = folioNrPages(host.ft, f);
+      const x = Math.max(a, index);
+      const y = Math.min(b, index + n);
+      host.content.fill(f, n, (x - index) * PAGE_SIZE, (y - x) * PAGE_SIZE, 0);
+      host.ev[Ev.ZERO_BYTES] += (y - x) * PAGE_SIZE;
+      c.discardedPages += y - x;
+    });
     return;
   }
   const kvm = gmem.kvm;
@@ -890,20 +892,8 @@ function gmemDiscard(gmem: KvmGmem, a: number, b: number, toPrivate: boolean): v
   }
 }
 
-/** Zero the part of file pages [a, b) that folio f (at index) holds, as the private side's discard. */
-function gmemZeroPrivate(gmem: KvmGmem, f: number, index: number, a: number, b: number): void {
-  const host = gmem.kvm.host;
-  const n = folioNrPages(host.ft, f);
-  const x = Math.max(a, index);
-  const y = Math.min(b, index + n);
-  host.content.fill(f, n, (x - index) * PAGE_SIZE, (y - x) * PAGE_SIZE, 0);
-  host.ev[Ev.ZERO_BYTES] += (y - x) * PAGE_SIZE;
-  gmem.counters.discardedPages += y - x;
-}
-
 /** Pages of [a, b) that mapping's page cache holds. */
 function cachedPages(host: KvmGmem['kvm']['host'], mapping: AddressSpace, a: number, b: number): number {
-  if (b - a === 1) return mapping.pages.get(a) >= 0 ? 1 : 0;
   let n = 0;
   mapping.pages.forEach(a, b, (index, _o, f) => {
     n += Math.min(b, index + folioNrPages(host.ft, f)) - Math.max(a, index);

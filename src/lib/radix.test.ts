@@ -41,6 +41,32 @@ describe('SparseRadix', () => {
     );
   });
 
+  it('a one-key forEach reports the entry holding the key exactly as a walk of a wider range does', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 ** 12 }), fc.constantFrom(0, 1, 3, 8, 9, 12, 18, 19)), { maxLength: 30 }), fc.array(fc.integer({ min: 0, max: 2 ** 31 }), { minLength: 1, maxLength: 40 }), (stores, probes) => {
+        const r = new SparseRadix();
+        // Aligned entries of several orders, skipping any that would overlap one already there.
+        stores.forEach(([slot, order], i) => {
+          const key = slot * 2 ** order;
+          try {
+            r.set(key, order, i);
+          } catch {
+            /* overlaps */
+          }
+        });
+        const all: [number, number, number][] = [];
+        r.forEach(0, Number.MAX_SAFE_INTEGER, (k, o, v) => void all.push([k, o, v]));
+        for (const e of all) probes.push(e[0], e[0] + 2 ** e[1] - 1);
+        for (const key of probes) {
+          const one: [number, number, number][] = [];
+          r.forEach(key, key + 1, (k, o, v) => void one.push([k, o, v]));
+          expect(one).toEqual(all.filter(([k, o]) => k <= key && key < k + 2 ** o));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('a visitor that empties the node being walked and fills new ones elsewhere: the walk still sees each entry once, at its own key', () => {
     const r = new SparseRadix();
     // Entries in two leaves, two middles and two top-level blocks.

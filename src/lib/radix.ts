@@ -340,6 +340,11 @@ export class SparseRadix {
    */
   forEach(start: number, end: number, visit: RadixVisitor): void {
     if (end <= start) return;
+    // One key (a 4 KiB hole punched, a page converted): the entry holding it, found as get() finds it.
+    if (end - start === 1) {
+      this.visitKey(start, visit);
+      return;
+    }
     // Nodes a visitor empties are not pooled while a walk may still hold them (see `walking`).
     this.walking++;
     try {
@@ -347,6 +352,39 @@ export class SparseRadix {
     } finally {
       this.walking--;
     }
+  }
+
+  /** forEach over [key, key + 1): the entry holding key, by its first key and order as walk reports it. */
+  private visitKey(key: number, visit: RadixVisitor): void {
+    const hi = Math.floor(key / TOP_SPAN);
+    const up = this.top.get(hi);
+    if (up === undefined) return;
+    const lo = key - hi * TOP_SPAN;
+    const i = lo >>> L1_SHIFT;
+    const b1 = hi * TOP_SPAN + i * 2 ** L1_SHIFT;
+    if (up.vals[i] !== 0) {
+      visit(b1, L1_SHIFT, up.vals[i]! - 1);
+      return;
+    }
+    const mid = up.kids[i];
+    if (mid === undefined) return;
+    const j = (lo >>> L0_SHIFT) & (FANOUT - 1);
+    const b2 = b1 + j * 2 ** L0_SHIFT;
+    if (mid.vals[j] !== 0) {
+      visit(b2, L0_SHIFT, mid.vals[j]! - 1);
+      return;
+    }
+    const leaf = mid.kids[j];
+    if (leaf === undefined) return;
+    // (No node is read after the visit, so one the visitor empties may be pooled at once: no `walking` count.)
+    let k = lo & (FANOUT - 1);
+    const v = leaf[k]!;
+    if (v === 0) return;
+    // A small multi-order entry is a run of equal slots: its first key and its length.
+    while (k > 0 && leaf[k - 1] === v) k--;
+    let n = 1;
+    while (k + n < FANOUT && leaf[k + n] === v) n++;
+    visit(b2 + k, 31 - Math.clz32(n), v - 1);
   }
 
   private walk(start: number, end: number, visit: RadixVisitor): void {

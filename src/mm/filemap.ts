@@ -275,15 +275,9 @@ export function truncateInodePagesRange(
   // The folios entirely inside [start, end): those before, and the pieces of split ones.
   if (end <= start) return;
   const victims: number[] = [];
-  if (end - start === 1) {
-    // One page (a 4 KiB hole): look it up rather than walk the tree.
-    const v = mapping.pages.get(start);
-    if (v >= 0 && ft.index[v] === start && folioNrPages(ft, v) === 1) victims.push(v);
-  } else {
-    mapping.pages.forEach(start, end, (index, order, v) => {
-      if (index >= start && index + (1 << order) <= end) victims.push(v);
-    });
-  }
+  mapping.pages.forEach(start, end, (index, order, v) => {
+    if (index >= start && index + (1 << order) <= end) victims.push(v);
+  });
   for (const v of victims) truncateRemove(t, v);
 }
 
