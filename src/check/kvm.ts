@@ -14,7 +14,7 @@
  */
 import type { Host } from '../mm/host.js';
 import { LEVEL_SPAN, Level, PAGE_SIZE } from '../mm/page.js';
-import { type PageTable, Pte, type Walk, entryIsLeaf, walk } from '../mm/pgtable.js';
+import { type PageTable, Pte, type Walk, entryIsLeaf, staleChild, walk } from '../mm/pgtable.js';
 import { VM, linearPageIndex } from '../mm/mm_types.js';
 import { folioIsLongtermPinnable } from '../mm/gup.js';
 import { gmemDeferredMergeHeads, gmemDesign } from '../kvm/guest_memfd.js';
@@ -77,8 +77,7 @@ function checkVm(host: Host, kvm: Kvm, sink: KvmCheckSink): number {
     const span = ENTRY_PAGES[t.level]!;
     for (let i = 0; i < 512; i++) {
       const fl = t.fl[i]!;
-      // A none or leaf entry keeps no child table (code that follows kids would reach a table the entry no longer names).
-      if (t.level > Level.PTE && (fl === 0 || fl & Pte.PSE) && t.kids![i] !== undefined) sink.push({ name: 'kvm-s2-missing-table', message: `VM ${kvm.id}: a none or leaf entry still has a child table` });
+      if (staleChild(t, i)) sink.push({ name: 'kvm-s2-missing-table', message: `VM ${kvm.id}: a none or leaf entry still has a child table` });
       if (fl === 0) continue;
       used++;
       if (t.level === Level.PTE || fl & Pte.PSE) {

@@ -12,7 +12,7 @@ import type { AddressSpace } from '../mm/fs_types.js';
 import type { Host } from '../mm/host.js';
 import { AnonVma, MMF, MmCounter, type MmStruct, VM, type Vma, linearPageIndex, vmaIsAnonymous } from '../mm/mm_types.js';
 import { HPAGE_PMD_ORDER, LEVEL_SHIFT, Level, PAGE_SIZE, PTRS_PER_TABLE, TASK_SIZE } from '../mm/page.js';
-import { type PageTable, Pte, emptyPteTablesIntact, isPteMarker, isSwapEntry } from '../mm/pgtable.js';
+import { type PageTable, Pte, emptyPteTablesIntact, isPteMarker, isSwapEntry, staleChild } from '../mm/pgtable.js';
 import { VM_UFFD_FLAGS, vmaCanUserfault } from '../mm/userfaultfd_k.js';
 import { MTHP_STAT_NAMES, MthpStat, NODE_STAT_NAMES, NodeStat, mthpStat } from '../mm/vmstat.js';
 import { peekMaybePinned } from '../mm/pin_policy.js';
@@ -166,8 +166,7 @@ function checkMm(host: Host, acc: Acc, pid: number, mm: MmStruct): void {
     const span = 2 ** LEVEL_SHIFT[t.level]!;
     for (let i = 0; i < PTRS_PER_TABLE; i++) {
       const fl = t.fl[i]!;
-      // A none or leaf entry keeps no child table (code that follows kids would reach a table the entry no longer names).
-      if (t.level > Level.PTE && (fl === 0 || fl & Pte.PSE) && t.kids![i] !== undefined) push(acc, { name: 'pgtable-broken', message: 'a none or leaf entry still has a child table', pid, addr: base + i * span });
+      if (staleChild(t, i)) push(acc, { name: 'pgtable-broken', message: 'a none or leaf entry still has a child table', pid, addr: base + i * span });
       if (fl === 0) continue;
       used++;
       const addr = base + i * span;

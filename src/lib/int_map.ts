@@ -26,15 +26,14 @@ const EMPTY = -1;
 const MIN_BITS = 3;
 
 export class IntMap<V> {
-  private keysArr: Float64Array;
-  private vals: (V | undefined)[];
-  private bits: number;
-  private n = 0;
+  // Set by clear(), which the constructor calls.
+  private keysArr!: Float64Array;
+  private vals!: (V | undefined)[];
+  private bits!: number;
+  private n!: number;
 
   constructor() {
-    this.bits = MIN_BITS;
-    this.keysArr = new Float64Array(1 << MIN_BITS).fill(EMPTY);
-    this.vals = new Array<V | undefined>(1 << MIN_BITS).fill(undefined);
+    this.clear();
   }
 
   get size(): number {

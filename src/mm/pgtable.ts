@@ -125,6 +125,16 @@ export function entryIsLeaf(level: number, fl: number): boolean {
   return level === Level.PTE ? fl !== 0 : (fl & Pte.PSE) !== 0;
 }
 
+/**
+ * Entry i of an upper table is none or a leaf yet still holds a child table:
+ * broken, as code that follows `kids` would reach a table the entry no longer
+ * names (the oracles' check for host and stage-2 tables).
+ */
+export function staleChild(t: PageTable, i: number): boolean {
+  const fl = t.fl[i]!;
+  return t.level > Level.PTE && (fl === 0 || (fl & Pte.PSE) !== 0) && t.kids![i] !== undefined;
+}
+
 const WRITE_EV = [0, Ev.PTE_WRITE, Ev.PMD_WRITE, Ev.PUD_WRITE, Ev.PGD_WRITE];
 
 /**

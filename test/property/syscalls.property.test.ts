@@ -111,9 +111,9 @@ const memfdPrelude = (): Cmd[] => [
   new FtruncateCmd({ proc: 0, fd: 0, bad: false, size: 3 * 4096 + 100 }),
   new MemfdCreateCmd({ proc: 0, cloexec: false }),
 ];
-/** shmem THP runs start with shmem_enabled=always, so that most runs have large folios to split and collapse. */
 /**
- * shmem THP always, and 64 kB shmem mTHP always from the start (the commands change both later): a run
+ * shmem THP runs start with shmem_enabled=always, so that most runs have large folios to split and
+ * collapse, and 64 kB shmem mTHP always (the commands change both later): a run
  * whose random per-size writes never enabled a size below the PMD made no shmem mTHP at all, and once in
  * a few hundred suites the coverage check found none over 100 runs.
  */
