@@ -61,6 +61,41 @@ describe('ExtentSet', () => {
     );
   });
 
+  it('union and subtract across many chunks keep the set equal to a bitmap, with touching ranges merged', () => {
+    // 3,000 one-unit ranges three apart: six chunks of ranges, so spans cross chunk boundaries.
+    const N = 9000;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: N }), fc.integer({ min: 0, max: 2500 })), { maxLength: 40 }), (ops) => {
+        const s = new ExtentSet();
+        const bits = new Uint8Array(N + 2600);
+        for (let i = 0; i < 3000; i++) {
+          s.add(i * 3, i * 3 + 1);
+          bits[i * 3] = 1;
+        }
+        for (const [on, a, n] of ops) {
+          if (on) s.union(a, a + n);
+          else expect(s.subtract(a, a + n)).toBe(bits.subarray(a, a + n).reduce((x, y) => x + y, 0));
+          bits.fill(on ? 1 : 0, a, a + n);
+        }
+        const want: number[] = [];
+        for (let i = 0; i < bits.length; i++) if (bits[i] && !bits[i - 1]) want.push(i);
+        const starts: number[] = [];
+        let units = 0;
+        s.forEach((a, b) => {
+          starts.push(a);
+          units += b - a;
+          expect(bits.subarray(a, b).every((x) => x === 1)).toBe(true);
+        });
+        // Every run of the bitmap is exactly one range: nothing missing, nothing split.
+        expect(starts).toEqual(want);
+        expect(s.ranges).toBe(want.length);
+        expect(units).toBe(s.length);
+        expect(s.length).toBe(bits.reduce((x, y) => x + y, 0));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it('allocates the lowest naturally aligned block', () => {
     const s = new ExtentSet();
     s.add(3, 2000);

@@ -298,18 +298,59 @@ export class ExtentSet {
     return got;
   }
 
+  /** seek's answer: the range found, its start clipped to the point sought. */
+  private foundStart = 0;
+  private foundEnd = 0;
+
+  /**
+   * The first range that ends after x, with its start clipped to x, into
+   * foundStart and foundEnd; false if there is none. (union and subtract
+   * step through the set with it while they change it, with no list of the
+   * ranges to build first: every guest_memfd conversion calls one of them.)
+   */
+  private seek(x: number): boolean {
+    const cs = this.chunks;
+    if (cs.length === 0) return false;
+    let ci = this.chunkFor(x);
+    let c = cs[ci]!;
+    let r = ExtentSet.rangeFor(c, x);
+    if (r < 0 || c.ends[r]! <= x) {
+      r++;
+      if (r >= c.starts.length) {
+        if (++ci >= cs.length) return false;
+        c = cs[ci]!;
+        r = 0;
+      }
+    }
+    this.foundStart = Math.max(c.starts[r]!, x);
+    this.foundEnd = c.ends[r]!;
+    return true;
+  }
+
   /** Add [start, end), whatever part of it is already in the set (set union). */
   union(start: number, end: number): void {
-    const gaps: number[] = [];
-    this.collectGaps(start, end, gaps);
-    for (let i = 0; i < gaps.length; i += 2) this.add(gaps[i]!, gaps[i + 1]!);
+    for (let at = start; at < end; ) {
+      if (!this.seek(at) || this.foundStart >= end) {
+        this.add(at, end);
+        return;
+      }
+      // The gap before the range found, then on past that range.
+      const next = this.foundEnd;
+      if (this.foundStart > at) this.add(at, this.foundStart);
+      at = next;
+    }
   }
 
   /** Remove whatever of [start, end) is in the set (set difference); returns how much that was. */
   subtract(start: number, end: number): number {
-    const runs: number[] = [];
-    const n = this.collect(start, end, runs);
-    for (let i = 0; i < runs.length; i += 2) this.remove(runs[i]!, runs[i + 1]!);
+    let n = 0;
+    for (let at = start; at < end && this.seek(at) && this.foundStart < end; ) {
+      const s = this.foundStart;
+      const e = Math.min(this.foundEnd, end);
+      this.remove(s, e);
+      n += e - s;
+      at = e;
+    }
     return n;
   }
 
