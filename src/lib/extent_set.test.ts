@@ -61,16 +61,16 @@ describe('ExtentSet', () => {
     );
   });
 
-  it('union and subtract across many chunks keep the set equal to a bitmap, with touching ranges merged', () => {
-    // 3,000 one-unit ranges three apart: six chunks of ranges, so spans cross chunk boundaries.
+  it('union, subtract and collectGaps across many chunks agree with a bitmap, with touching ranges merged', () => {
+    // 3,000 two-unit ranges with one-unit gaps: six chunks of ranges, so spans cross chunk boundaries.
     const N = 9000;
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: N }), fc.integer({ min: 0, max: 2500 })), { maxLength: 40 }), (ops) => {
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: N }), fc.integer({ min: 0, max: 2500 })), { maxLength: 40 }), fc.integer({ min: 0, max: N }), (ops, lo) => {
         const s = new ExtentSet();
         const bits = new Uint8Array(N + 2600);
         for (let i = 0; i < 3000; i++) {
-          s.add(i * 3, i * 3 + 1);
-          bits[i * 3] = 1;
+          s.add(i * 3, i * 3 + 2);
+          bits.fill(1, i * 3, i * 3 + 2);
         }
         for (const [on, a, n] of ops) {
           if (on) s.union(a, a + n);
@@ -91,6 +91,20 @@ describe('ExtentSet', () => {
         expect(s.ranges).toBe(want.length);
         expect(units).toBe(s.length);
         expect(s.length).toBe(bits.reduce((x, y) => x + y, 0));
+        // collectGaps over a window: every unit not in the set, as maximal runs.
+        const gaps: number[] = [];
+        const hi = Math.min(lo + 2000, bits.length);
+        const got = s.collectGaps(lo, hi, gaps);
+        const wantGaps: number[] = [];
+        for (let i = lo; i < hi; i++) if (!bits[i] && (i === lo || bits[i - 1])) wantGaps.push(i);
+        expect(gaps.filter((_, i) => i % 2 === 0)).toEqual(wantGaps);
+        let gapUnits = 0;
+        for (let i = 0; i < gaps.length; i += 2) {
+          expect(bits.subarray(gaps[i]!, gaps[i + 1]!).every((x) => x === 0)).toBe(true);
+          gapUnits += gaps[i + 1]! - gaps[i]!;
+        }
+        expect(got).toBe(gapUnits);
+        expect(gapUnits).toBe(hi - lo - bits.subarray(lo, hi).reduce((x, y) => x + y, 0));
       }),
       { numRuns: 150 },
     );

@@ -40,6 +40,9 @@ export class ExtentSet {
   private chunks: Chunk[] = [];
   private total = 0;
   private count = 0;
+  /** seek's answer: the range found, its start clipped to the point sought. */
+  private foundStart = 0;
+  private foundEnd = 0;
 
   /** Sum of range lengths. */
   get length(): number {
@@ -76,6 +79,31 @@ export class ExtentSet {
       else hi = mid - 1;
     }
     return lo;
+  }
+
+  /**
+   * The first range that ends after x, with its start clipped to x, into
+   * foundStart and foundEnd; false if there is none. (collectGaps, union and
+   * subtract step through the set with it, the last two while they change
+   * it, with no list of the ranges to build first.)
+   */
+  private seek(x: number): boolean {
+    const cs = this.chunks;
+    if (cs.length === 0) return false;
+    let ci = this.chunkFor(x);
+    let c = cs[ci]!;
+    let r = ExtentSet.rangeFor(c, x);
+    if (r < 0 || c.ends[r]! <= x) {
+      r++;
+      if (r >= c.starts.length) {
+        if (++ci >= cs.length) return false;
+        c = cs[ci]!;
+        r = 0;
+      }
+    }
+    this.foundStart = Math.max(c.starts[r]!, x);
+    this.foundEnd = c.ends[r]!;
+    return true;
   }
 
   /** True if x lies inside some range. */
@@ -280,51 +308,16 @@ export class ExtentSet {
 
   /** Append the gaps of the set inside [lo, hi) (what union would add) to out as start, end pairs; returns the units appended. */
   collectGaps(lo: number, hi: number, out: number[]): number {
-    const runs: number[] = [];
-    this.collect(lo, hi, runs);
     let got = 0;
-    let at = lo;
-    for (let i = 0; i < runs.length; i += 2) {
-      if (runs[i]! > at) {
-        out.push(at, runs[i]!);
-        got += runs[i]! - at;
+    for (let at = lo; at < hi; at = this.foundEnd) {
+      const s = this.seek(at) ? Math.min(this.foundStart, hi) : hi;
+      if (s > at) {
+        out.push(at, s);
+        got += s - at;
       }
-      at = runs[i + 1]!;
-    }
-    if (at < hi) {
-      out.push(at, hi);
-      got += hi - at;
+      if (s === hi) break;
     }
     return got;
-  }
-
-  /** seek's answer: the range found, its start clipped to the point sought. */
-  private foundStart = 0;
-  private foundEnd = 0;
-
-  /**
-   * The first range that ends after x, with its start clipped to x, into
-   * foundStart and foundEnd; false if there is none. (union and subtract
-   * step through the set with it while they change it, with no list of the
-   * ranges to build first: every guest_memfd conversion calls one of them.)
-   */
-  private seek(x: number): boolean {
-    const cs = this.chunks;
-    if (cs.length === 0) return false;
-    let ci = this.chunkFor(x);
-    let c = cs[ci]!;
-    let r = ExtentSet.rangeFor(c, x);
-    if (r < 0 || c.ends[r]! <= x) {
-      r++;
-      if (r >= c.starts.length) {
-        if (++ci >= cs.length) return false;
-        c = cs[ci]!;
-        r = 0;
-      }
-    }
-    this.foundStart = Math.max(c.starts[r]!, x);
-    this.foundEnd = c.ends[r]!;
-    return true;
   }
 
   /** Add [start, end), whatever part of it is already in the set (set union). */
