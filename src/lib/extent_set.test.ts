@@ -61,7 +61,7 @@ describe('ExtentSet', () => {
     );
   });
 
-  it('union, subtract and collectGaps across many chunks agree with a bitmap, with touching ranges merged', () => {
+  it('union, subtract, collectGaps, overlaps and allocOne across many chunks agree with a bitmap, with touching ranges merged', () => {
     // 3,000 two-unit ranges with one-unit gaps: six chunks of ranges, so spans cross chunk boundaries.
     const N = 9000;
     fc.assert(
@@ -105,6 +105,16 @@ describe('ExtentSet', () => {
         }
         expect(got).toBe(gapUnits);
         expect(gapUnits).toBe(hi - lo - bits.subarray(lo, hi).reduce((x, y) => x + y, 0));
+        // overlaps and allocOne over windows of 1 to 7 units from lo, against the bitmap.
+        for (let w = 1; w <= 7; w++) {
+          const a = Math.min(lo + w * 13, bits.length - w);
+          expect(s.overlaps(a, a + w)).toBe(bits.subarray(a, a + w).includes(1));
+          const first = bits.subarray(a, a + w).indexOf(1);
+          const want = first < 0 ? -1 : a + first;
+          expect(s.allocOne(a, a + w)).toBe(want);
+          if (want >= 0) bits[want] = 0;
+        }
+        expect(s.length).toBe(bits.reduce((x, y) => x + y, 0));
       }),
       { numRuns: 150 },
     );

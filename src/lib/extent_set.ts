@@ -83,9 +83,10 @@ export class ExtentSet {
 
   /**
    * The first range that ends after x, with its start clipped to x, into
-   * foundStart and foundEnd; false if there is none. (collectGaps, union and
-   * subtract step through the set with it, the last two while they change
-   * it, with no list of the ranges to build first.)
+   * foundStart and foundEnd; false if there is none. overlaps and allocOne
+   * ask it once; collectGaps, union and subtract step through the set with
+   * it, the last two while they change it, with no list of the ranges to
+   * build first.
    */
   private seek(x: number): boolean {
     const cs = this.chunks;
@@ -116,14 +117,7 @@ export class ExtentSet {
 
   /** True if [start, end) intersects any range. */
   overlaps(start: number, end: number): boolean {
-    if (this.chunks.length === 0 || end <= start) return false;
-    const ci = this.chunkFor(start);
-    const c = this.chunks[ci]!;
-    const r = ExtentSet.rangeFor(c, start);
-    if (r >= 0 && c.ends[r]! > start) return true;
-    // The next range after `start` is either r+1 in this chunk or the first of the next chunk.
-    const next = r + 1 < c.starts.length ? c.starts[r + 1]! : this.chunks[ci + 1]?.starts[0];
-    return next !== undefined && next < end;
+    return end > start && this.seek(start) && this.foundStart < end;
   }
 
   /** True if [start, end) lies entirely inside one range. */
@@ -252,19 +246,10 @@ export class ExtentSet {
 
   /** Remove and return the lowest single unit within [lo, hi), or -1 (fast path for order-0). */
   allocOne(lo: number, hi: number): number {
-    const cs = this.chunks;
-    if (cs.length === 0) return -1;
-    const ci = lo === 0 ? 0 : this.chunkFor(lo);
-    const c = cs[ci]!;
-    let r = ExtentSet.rangeFor(c, lo);
-    if (r < 0 || c.ends[r]! <= lo) r++;
-    if (r < c.starts.length) {
-      const s = Math.max(c.starts[r]!, lo);
-      if (s >= hi) return -1;
-      this.remove(s, s + 1);
-      return s;
-    }
-    return this.allocAligned(1, 1, lo, hi);
+    if (!this.seek(lo) || this.foundStart >= hi) return -1;
+    const s = this.foundStart;
+    this.remove(s, s + 1);
+    return s;
   }
 
   /** Visit ranges overlapping [lo, hi) in order, clipped to it (from the chunk holding lo: O(log n + visited)). */

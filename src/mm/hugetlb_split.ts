@@ -55,7 +55,7 @@ export interface LazyPieces {
   mapping: AddressSpace | null;
   index0: number;
   readonly content: ContentSnapshot;
-  /** Piece numbers (pfn - head) materialized so far, in the order they were. */
+  /** Piece numbers (pfn - head) materialized one by one so far, in the order they were (materializeAll, which retires the record, adds none). */
   readonly done: number[];
 }
 
