@@ -164,6 +164,8 @@ export class Kernel {
     out.nr_memmap_pages = this.host.vmemmap.buddyPages;
     out.nr_memmap_boot_pages = this.host.vmemmap.bootPages;
     const sw = this.host.swap;
+    // Linux counts swap-cache folios in NR_FILE_PAGES (add_to_swap_cache); the model's counter is the page cache alone.
+    out.nr_file_pages! += sw.cachedPages;
     out.nr_swapcached = sw.cachedPages;
     out.pswpin = sw.pswpin;
     out.pswpout = sw.pswpout;

@@ -12,8 +12,10 @@
  * private leaves coherent with the file. Table pages are kernel pages counted
  * in NR_SECONDARY_PAGETABLE (SecPageTables), not in the user PageTables.
  *
- * Simplifications: one root (no obsolete roots: "zap all fast" frees the
- * tree at once); no NX huge-page workaround, no dirty logging (dirty-logged
+ * Simplifications: one root, allocated with the VM (Linux allocates it at
+ * the first kvm_mmu_load, on KVM_RUN or KVM_PRE_FAULT_MEMORY, so
+ * SecPageTables shows its 4 KiB a little earlier than Linux does); no
+ * obsolete roots ("zap all fast" frees the tree at once); no NX huge-page workaround, no dirty logging (dirty-logged
  * slots map 4K only, as Linux), no A/D-bit aging; a leaf's access bits are
  * PRESENT, RW (writable) and the model's S2_PRIVATE marker (the oracle's
  * witness; x86 has no such bit for SW_PROTECTED VMs).

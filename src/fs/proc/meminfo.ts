@@ -1,7 +1,11 @@
 /**
- * /proc/meminfo (mirrors fs/proc/meminfo.c), in kB as the file prints it.
- * Lines for features the model does not have (slab, vmalloc ...) are
- * reported as 0 so that tools reading the file find every field.
+ * /proc/meminfo (mirrors fs/proc/meminfo.c), in kB as the file prints it,
+ * in 6.12's order (checked against Debian's 6.12.118 under
+ * ../shared/realkernel). The model prints only the lines it keeps a counter
+ * for. It leaves out the LRU lists, Mlocked, slab, kernel stacks, commit
+ * and vmalloc accounting, and DirectMap. It does not print 0 for them,
+ * since a 0 there would be a claim about memory that the model does not
+ * track.
  */
 import { PG, folioNrPages } from '../../mm/folio.js';
 import type { AddressSpace } from '../../mm/fs_types.js';
@@ -17,6 +21,8 @@ export interface Meminfo {
   Buffers: number;
   Cached: number;
   SwapCached: number;
+  SwapTotal: number;
+  SwapFree: number;
   /** Page-cache pages waiting to be written back (NR_FILE_DIRTY): only mappings that can write back (disk file systems). */
   Dirty: number;
   /** Pages under writeback: always 0 (writeback completes at once). */
@@ -25,21 +31,21 @@ export interface Meminfo {
   Mapped: number;
   Shmem: number;
   PageTables: number;
-  SwapTotal: number;
-  SwapFree: number;
+  /** Secondary MMU page tables (NR_SECONDARY_PAGETABLE): KVM's stage-2 tables. */
+  SecPageTables: number;
   AnonHugePages: number;
   ShmemHugePages: number;
   ShmemPmdMapped: number;
   FileHugePages: number;
   FilePmdMapped: number;
+  CmaTotal: number;
+  CmaFree: number;
   HugePages_Total: number;
   HugePages_Free: number;
   HugePages_Rsvd: number;
   HugePages_Surp: number;
   Hugepagesize: number;
   Hugetlb: number;
-  CmaTotal: number;
-  CmaFree: number;
 }
 
 /**
@@ -72,38 +78,45 @@ export function meminfoRead(host: Host): Meminfo {
     Buffers: 0,
     Cached: kb(filePages),
     SwapCached: kb(host.swap.cachedPages),
+    SwapTotal: kb(host.swap.totalPages()),
+    SwapFree: kb(host.swap.freePages()),
     Dirty: kb(fileDirtyPages(host)),
     Writeback: 0,
     AnonPages: kb(s[NodeStat.NR_ANON_MAPPED]!),
     Mapped: kb(s[NodeStat.NR_FILE_MAPPED]!),
     Shmem: kb(s[NodeStat.NR_SHMEM]!),
     PageTables: kb(s[NodeStat.NR_PAGETABLE]!),
-    SwapTotal: kb(host.swap.totalPages()),
-    SwapFree: kb(host.swap.freePages()),
+    SecPageTables: kb(s[NodeStat.NR_SECONDARY_PAGETABLE]!),
     AnonHugePages: kb(s[NodeStat.NR_ANON_THPS]!),
     ShmemHugePages: kb(s[NodeStat.NR_SHMEM_THPS]!),
     ShmemPmdMapped: kb(s[NodeStat.NR_SHMEM_PMDMAPPED]!),
     FileHugePages: 0,
     FilePmdMapped: kb(s[NodeStat.NR_FILE_PMDMAPPED]!),
+    CmaTotal: kb(host.pa.cmaPages().total),
+    CmaFree: kb(host.pa.cmaPages().free),
     HugePages_Total: h.total,
     HugePages_Free: h.free,
     HugePages_Rsvd: h.rsvd,
     HugePages_Surp: h.surp,
     Hugepagesize: h.size,
     Hugetlb: h.hugetlbKb,
-    CmaTotal: kb(host.pa.cmaPages().total),
-    CmaFree: kb(host.pa.cmaPages().free),
   };
 }
 
-/** The /proc/meminfo text. */
+/**
+ * The /proc/meminfo text, line for line as 6.12 prints it. A kB line is its
+ * label in 16 columns and the value in 8 (show_val_kb). A HugePages_ count
+ * is its label in 19 columns and the value in 5 (hugetlb_report_meminfo's
+ * "%5lu"), so a value too wide for its field keeps the label's spaces.
+ */
+// mirrors fs/proc/meminfo.c:meminfo_proc_show (the formatting) and mm/hugetlb.c:hugetlb_report_meminfo
 export function formatMeminfo(m: Meminfo): string {
   return Object.entries(m)
     .map(([k, v]) => {
-      const unit = k.startsWith('HugePages_') ? '' : ' kB';
       // The counters are unsigned long: a transient -1 (resv_huge_pages, see hugetlb-resv-underflow) prints as 2^64 - 1, as Linux prints it.
       const text = typeof v === 'number' && v < 0 ? (2n ** 64n + BigInt(v)).toString() : String(v);
-      return `${`${k}:`.padEnd(16)}${text.padStart(8)}${unit}`;
+      if (k.startsWith('HugePages_')) return `${`${k}:`.padEnd(19)}${text.padStart(5)}`;
+      return `${`${k}:`.padEnd(16)}${text.padStart(8)} kB`;
     })
     .join('\n');
 }
