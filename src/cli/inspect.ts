@@ -133,12 +133,13 @@ function address(w: World, text: string | undefined, proc: Process): number {
 }
 
 /** One VMA as /proc/pid/smaps prints it. */
-function formatSmaps(e: SmapsEntry): string {
+export function formatSmaps(e: SmapsEntry): string {
   const hex = (n: number) => n.toString(16).padStart(8, '0');
-  const head = `${hex(e.start)}-${hex(e.end)} ${e.perms} ${e.offset.toString(16).padStart(8, '0')} 00:00 ${e.inode}`;
-  const lines = [e.pathname === '' ? head : `${head.padEnd(73)}${e.pathname}`];
+  // show_vma_header_prefix ends with a space; a name is padded to column 73 (seq_setwidth 72, then seq_pad's space).
+  const head = `${hex(e.start)}-${hex(e.end)} ${e.perms} ${e.offset.toString(16).padStart(8, '0')} ${e.dev} ${e.inode} `;
+  const lines = [e.pathname === '' ? head : `${head.length >= 72 ? `${head} ` : head.padEnd(73)}${e.pathname}`];
   for (const [key, v] of Object.entries(e)) {
-    if (['start', 'end', 'perms', 'offset', 'inode', 'pathname', 'VmFlags', 'THPeligible'].includes(key)) continue;
+    if (['start', 'end', 'perms', 'offset', 'dev', 'inode', 'pathname', 'VmFlags', 'THPeligible'].includes(key)) continue;
     lines.push(`${`${key}:`.padEnd(16)}${String(v).padStart(8)} kB`);
   }
   lines.push(`THPeligible:    ${String(e.THPeligible).padStart(8)}`, `VmFlags: ${e.VmFlags}`);

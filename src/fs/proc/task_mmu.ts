@@ -23,6 +23,17 @@ import { resultSize } from '../../uapi/ctypes.js';
 import { flushTlbMm } from '../../mm/tlb.js';
 import { hgmPrecisePageMapcount } from '../../mm/hugetlb_hgm.js';
 
+/**
+ * MAJOR:MINOR of an s_dev as stat(2) encodes it (new_encode_dev), in the
+ * two-digit hex of show_vma_header_prefix (wider numbers print in full).
+ */
+// mirrors include/linux/kdev_t.h:new_decode_dev (and fs/proc/task_mmu.c:show_vma_header_prefix's format)
+function devName(dev: number): string {
+  const major = (dev & 0xfff00) >>> 8;
+  const minor = (dev & 0xff) | ((dev >>> 12) & 0xfff00);
+  return `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}`;
+}
+
 /** Fixed-point shift for PSS (fs/proc/task_mmu.c: PSS_SHIFT). */
 const PSS_SHIFT = 12;
 
@@ -34,6 +45,8 @@ export interface SmapsEntry {
   perms: string;
   /** File offset in bytes: a number, or a bigint above Number.MAX_SAFE_INTEGER (a tmpfs mapping may start near 2^63). */
   offset: number | bigint;
+  /** The file's device as the header prints it, MAJOR:MINOR in two hex digits each ('00:00' for anonymous memory). */
+  dev: string;
   inode: number;
   pathname: string;
   Size: number;
@@ -231,6 +244,7 @@ export function smapsRead(host: Host, mm: MmStruct): SmapsEntry[] {
       end: vma.end,
       perms: vmaPerms(vma),
       offset: vma.file !== null ? resultSize(BigInt(vma.pgoff) * BigInt(PAGE_SIZE)) : 0,
+      dev: vma.file !== null ? devName(vma.file.inode.sb.dev) : '00:00',
       inode: vma.file?.inode.ino ?? 0,
       pathname: vma.file?.path ?? (vma.anonName !== null ? `[anon:${vma.anonName}]` : ''),
       Size: kb(vma.end - vma.start),
