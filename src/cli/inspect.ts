@@ -58,7 +58,7 @@ export function cmdInspect(name: string, opts: InspectOpts): void {
       body = Object.entries(k.vmstat()).map(([key, v]) => `${key} ${v}`).join('\n') + '\n';
       break;
     case 'buddyinfo':
-      body = k.buddyinfo().map((z) => `Node 0, zone ${z.zone.padStart(8)} ${z.free.map((n) => String(n).padStart(6)).join(' ')}`).join('\n') + '\n';
+      body = formatBuddyinfo(k.buddyinfo());
       break;
     case 'smaps':
       body = live(proc).smaps().map(formatSmaps).join('');
@@ -130,6 +130,12 @@ function address(w: World, text: string | undefined, proc: Process): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--addr: expected 0x<hex> or <region>+<offset>, got '${text}'`);
   return Math.floor(n / 4096) * 4096;
+}
+
+/** /proc/buddyinfo's text. */
+// mirrors mm/vmstat.c:frag_show_print ("Node %d, zone %8s ", then "%6lu " per order)
+export function formatBuddyinfo(zones: { zone: string; free: number[] }[]): string {
+  return zones.map((z) => `Node 0, zone ${z.zone.padStart(8)} ${z.free.map((n) => `${String(n).padStart(6)} `).join('')}\n`).join('');
 }
 
 /** One VMA as /proc/pid/smaps prints it. */

@@ -17,6 +17,21 @@ describe('buddy allocator over extents', () => {
     expect(pa.buddyinfo()[0]!.free[10]).toBe(4);
   });
 
+  it('counts the CMA area in ZONE_NORMAL\'s line, as free_area counts every migratetype, without merging across it', () => {
+    // 3072 normal pages, then 1024 CMA pages at the top of ZONE_NORMAL.
+    const pa = new PageAlloc(4096, 0, 0, 1024);
+    const info = pa.buddyinfo();
+    expect(info.map((z) => z.zone)).toEqual(['Normal']);
+    expect(info[0]!.free[10]).toBe(4);
+    // A normal page and a CMA page taken: the free blocks on each side are counted, none spans the boundary.
+    expect(pa.allocPages(0, Gfp.KERNEL)).toBe(0);
+    expect(pa.allocPages(0, Gfp.MOVABLE)).toBe(3072);
+    const free = pa.buddyinfo()[0]!.free;
+    expect(free.slice(0, 10)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
+    expect(free[10]).toBe(2);
+    expect(pa.cmaPages()).toEqual({ total: 1024, free: 1023 });
+  });
+
   it('allocates naturally aligned blocks; MOVABLE allocations try ZONE_MOVABLE first', () => {
     const pa = new PageAlloc(8192, 2048, 256);
     expect(pa.managedPages()).toBe(8192 - 256);

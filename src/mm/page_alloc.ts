@@ -228,10 +228,12 @@ export class PageAlloc {
   // mirrors mm/vmstat.c:frag_show_print (derived from the extent set)
   buddyinfo(): { zone: string; free: number[] }[] {
     // Like /proc/buddyinfo, only populated zones.
-    // The memmap pages that vmemmap optimization freed are ZONE_NORMAL's (shown with it).
-    return this.zones.filter((z) => !z.memmap && (z.managed > 0 || z.type === ZoneType.NORMAL)).map((z) => {
+    // The memmap pages that vmemmap optimization freed and the CMA pageblocks are ZONE_NORMAL's, counted in its
+    // line: a zone's free_area counts every migratetype. Each set is decomposed on its own, since the buddy
+    // allocator does not merge a MIGRATE_CMA block with a block of another type (__free_one_page).
+    return this.zones.filter((z) => !z.memmap && !z.cma && (z.managed > 0 || z.type === ZoneType.NORMAL)).map((z) => {
       const counts = new Array<number>(MAX_PAGE_ORDER + 1).fill(0);
-      const sets = z === this.zones[ZoneType.NORMAL] ? [z.free, this.memmapZone.free] : [z.free];
+      const sets = z === this.zones[ZoneType.NORMAL] ? [z.free, this.memmapZone.free, this.cmaZone.free] : [z.free];
       for (const free of sets) free.forEach((s, e) => {
         let p = s;
         while (p < e) {

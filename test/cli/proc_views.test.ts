@@ -5,10 +5,11 @@
  * `005e5000-005ec000 rw-p 00000000 00:00 0 ` for an unnamed anonymous
  * mapping (a space after the inode) and
  * `00400000-00401000 r--p 00000000 00:02 13` followed by spaces and then
- * `/bin/busybox` at column 73 for a file.
+ * `/bin/busybox` at column 73 for a file. Its `/proc/buddyinfo` line was
+ * `Node 0, zone   Normal      1      1      2      1      3      1      3      1      2      1    186 `.
  */
 import { describe, expect, it } from 'vitest';
-import { formatSmaps } from '../../src/cli/inspect.js';
+import { formatBuddyinfo, formatSmaps } from '../../src/cli/inspect.js';
 import { Kernel } from '../../src/index.js';
 import * as U from '../../src/uapi/index.js';
 
@@ -43,5 +44,16 @@ describe('smaps header lines', () => {
     expect(e.dev).toMatch(/^[0-9a-f]{2,}:[0-9a-f]{2,}$/);
     expect(e.dev).not.toBe('00:00');
     expect(formatSmaps(e).split('\n')[0]).toMatch(new RegExp(` ${e.dev} ${e.inode} +/dev/shm/x$`));
+  });
+});
+
+describe('/proc/buddyinfo', () => {
+  it('prints each zone as frag_show_print does, a space after every count', () => {
+    expect(formatBuddyinfo([{ zone: 'Normal', free: [1, 1, 2, 1, 3, 1, 3, 1, 2, 1, 186] }])).toBe(
+      'Node 0, zone   Normal      1      1      2      1      3      1      3      1      2      1    186 \n',
+    );
+    // A kernel with a CMA area still shows one line per zone.
+    const k = new Kernel({ memory: '64MiB', cma: '16MiB' });
+    expect(formatBuddyinfo(k.buddyinfo()).split('\n').filter((l) => l !== '').map((l) => l.slice(0, 21))).toEqual(['Node 0, zone   Normal']);
   });
 });
