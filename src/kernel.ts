@@ -8,7 +8,7 @@ import { type CostEstimate, CostModel } from './cost/model.js';
 import { KernelConfigError, type KernelOptions, parseKernelOptions, RESERVED_PAGES } from './config.js';
 import { Host, type ShmemEnabled, type ThpEnabled } from './mm/host.js';
 import type { MmapHooks } from './mm/mmap.js';
-import { NODE_STAT_NAMES } from './mm/vmstat.js';
+import { NODE_STAT_NAMES, VMSTAT_ORDER } from './mm/vmstat.js';
 import { printk } from './mm/debug.js';
 import { HPAGE_PMD_ORDER } from './mm/page.js';
 import { splitHugePagesPid } from './mm/huge_memory.js';
@@ -173,7 +173,10 @@ export class Kernel {
     out.swpout_zero = sw.swpoutZero;
     out.thp_swpout = sw.thpSwpout;
     out.thp_swpout_fallback = sw.thpSwpoutFallback;
-    return out;
+    // In the file's order (a line the model has no place for yet goes last rather than nowhere).
+    const ordered: Record<string, number> = {};
+    for (const name of VMSTAT_ORDER) if (name in out) ordered[name] = out[name]!;
+    return Object.assign(ordered, out);
   }
 
   /** /proc/buddyinfo: free blocks per order, per zone. */

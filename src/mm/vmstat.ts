@@ -35,6 +35,38 @@ export const NODE_STAT_NAMES: readonly string[] = [
   'nr_sec_page_table_pages',
 ];
 
+/**
+ * The /proc/vmstat lines the model prints, in the order of 6.12's vmstat_text
+ * (zone counters, node counters, then events), as Debian's 6.12.118 prints
+ * them: the pin counters come before nr_page_table_pages, and swpin_zero and
+ * swpout_zero after the THP events.
+ */
+// mirrors mm/vmstat.c:vmstat_text (the subset the model keeps)
+export const VMSTAT_ORDER: readonly string[] = [
+  'nr_free_pages',
+  'nr_anon_pages',
+  'nr_mapped',
+  'nr_file_pages',
+  'nr_shmem',
+  'nr_shmem_hugepages',
+  'nr_shmem_pmdmapped',
+  'nr_file_pmdmapped',
+  'nr_anon_transparent_hugepages',
+  'nr_foll_pin_acquired',
+  'nr_foll_pin_released',
+  'nr_page_table_pages',
+  'nr_sec_page_table_pages',
+  'nr_swapcached',
+  'nr_memmap_pages',
+  'nr_memmap_boot_pages',
+  'pswpin',
+  'pswpout',
+  'thp_swpout',
+  'thp_swpout_fallback',
+  'swpin_zero',
+  'swpout_zero',
+];
+
 export function newNodeStats(): Float64Array {
   return new Float64Array(NodeStat.NR_STATS);
 }

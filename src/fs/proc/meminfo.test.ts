@@ -1,8 +1,8 @@
 /**
  * /proc/meminfo and /proc/vmstat as 6.12 prints them. The line order and
  * formats were taken from real Linux: Debian's 6.12.118 under QEMU
- * (../shared/realkernel, boot.sh, `cat /proc/meminfo` and `/proc/vmstat`,
- * 2026-12-08). That kernel is built without CONFIG_CMA. Its CmaTotal and
+ * (../shared/realkernel, boot.sh, `cat /proc/meminfo` and
+ * `cut -d' ' -f1 /proc/vmstat`, 2026-12-08). That kernel is built without CONFIG_CMA. Its CmaTotal and
  * CmaFree lines would come between FilePmdMapped and Unaccepted
  * (fs/proc/meminfo.c).
  */
@@ -87,7 +87,25 @@ describe('/proc/meminfo', () => {
   });
 });
 
+/**
+ * Lines of real 6.12.118's /proc/vmstat that the model prints, each with its
+ * line number in that file, to show the order.
+ */
+const LINUX_6_12_VMSTAT: [number, string][] = [
+  [1, 'nr_free_pages'], [36, 'nr_anon_pages'], [37, 'nr_mapped'], [38, 'nr_file_pages'], [42, 'nr_shmem'],
+  [43, 'nr_shmem_hugepages'], [44, 'nr_shmem_pmdmapped'], [46, 'nr_file_pmdmapped'],
+  [47, 'nr_anon_transparent_hugepages'], [54, 'nr_foll_pin_acquired'], [55, 'nr_foll_pin_released'],
+  [57, 'nr_page_table_pages'], [58, 'nr_sec_page_table_pages'], [60, 'nr_swapcached'], [68, 'nr_memmap_pages'],
+  [69, 'nr_memmap_boot_pages'], [72, 'pswpin'], [73, 'pswpout'], [169, 'thp_swpout'], [170, 'thp_swpout_fallback'],
+  [176, 'swpin_zero'], [177, 'swpout_zero'],
+];
+
 describe('/proc/vmstat', () => {
+  it("prints 6.12's names in 6.12's order", () => {
+    const k = new Kernel({ memory: '64MiB', swap: '16MiB' });
+    expect(Object.keys(k.vmstat())).toEqual(LINUX_6_12_VMSTAT.map(([, name]) => name));
+  });
+
   it('nr_file_pages counts swap-cache pages, as add_to_swap_cache does; meminfo Cached leaves them out', () => {
     const k = new Kernel({ memory: '64MiB', swap: '16MiB', thp: 'never' });
     const p = k.spawn();
