@@ -5,6 +5,18 @@
 import { type FolioTable, folioFlagNames, folioMapcount, folioNrPages, pageMapcountRaw } from './folio.js';
 import type { Host } from './host.js';
 
+/**
+ * `%p` of a 64-bit kernel address as printk and trace output print it when
+ * Linux is booted with no_hash_pointers: 2 * sizeof(void *) zero-padded hex
+ * digits, no 0x. (By default Linux prints 00000000 and 32 bits of a keyed
+ * hash instead.) The model's kernel addresses are synthetic, so this form
+ * keeps the shape a kernel developer expects and stays stable between runs.
+ */
+// mirrors lib/vsprintf.c:pointer_string (the no_hash_pointers case)
+export function printkPointer(addr: bigint): string {
+  return addr.toString(16).padStart(16, '0');
+}
+
 /** Lines kept (the oldest are dropped first, as the printk ring does). */
 export const LOG_LINES = 4096;
 

@@ -22,6 +22,7 @@ import { type HgmMapcount, NoHgm } from './hgm_mapcount.js';
 import type { HugetlbState } from './hugetlb.js';
 import { VmemmapState } from './hugetlb_vmemmap.js';
 import { SwapState } from './swapfile.js';
+import { printkPointer } from './debug.js';
 
 /** /sys/kernel/mm/transparent_hugepage/enabled */
 export type ThpEnabled = 'always' | 'madvise' | 'never';
@@ -294,7 +295,7 @@ export class Host {
 
 /** The struct page address of pfn in x86-64's vmemmap (what tracepoints print for page=). */
 function vmemmapAddr(pfn: number): string {
-  return `0x${(0xffffea0000000000n + BigInt(pfn) * 64n).toString(16)}`;
+  return printkPointer(0xffffea0000000000n + BigInt(pfn) * 64n);
 }
 
 /** gfp_flags as the tracepoint prints them (the flags the model distinguishes). */

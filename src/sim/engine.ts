@@ -26,6 +26,7 @@ import { Ev } from '../cost/counters.js';
 import { SignalError, SyscallError } from '../uapi/errors.js';
 import { Clock } from './clock.js';
 import { type LockMode, SimMmapLock } from './mmap_lock.js';
+import { printkPointer } from '../mm/debug.js';
 
 /** What a step asks of the engine. */
 export const enum StepKind {
@@ -411,5 +412,5 @@ export function runActors(k: Kernel, model: CostModel, actors: readonly ActorRun
 
 /** A stable stand-in for an mm pointer in trace lines. */
 function mmTag(p: Process): string {
-  return `0x${(0xffff888000000000n + BigInt(p.pid) * 0x1000n).toString(16)}`;
+  return printkPointer(0xffff888000000000n + BigInt(p.pid) * 0x1000n);
 }

@@ -5,7 +5,10 @@
  *
  *   # tracer: nop
  *   #           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION
- *              io.0-1003    [002] .....   0.001234: mmap_lock_start_locking: mm=0x... memcg_path= write=false
+ *              io.0-1003    [002] .....   0.001234: mmap_lock_start_locking: mm=ffff888000001000 memcg_path= write=false
+ *
+ * Pointer fields (`%p`) print as Linux prints them when booted with
+ * no_hash_pointers (printkPointer in src/mm/debug.ts).
  *
  * Events come from the engine (mmap_lock_*, foliosim_op for each actor
  * operation) and from the kernel's tracepoints (Host.trace: mm_page_alloc,
