@@ -286,11 +286,41 @@ export function kvmTdpPageFaultFinish(pending: PendingTdpFault): number {
     // kvm_mmu_hugepage_adjust: dirty-logged slots map 4K only.
     let level = PgLevel.L4K;
     if (f.maxLevel > PgLevel.L4K && !(slot.flags & KVM_MEM_LOG_DIRTY_PAGES)) level = kvmMmuMaxMappingLevel(kvm, slot, gfn, f.maxLevel, f.isPrivate);
+    if (kvm.host.trace !== null) {
+      // The pfn is the goal level's aligned pfn with the gfn's offset in it, as the tracepoint rebuilds it.
+      const per = PAGES_PER_LEVEL[level];
+      const pfn = f.pfn - modPow2(f.pfn, per) + modPow2(gfn, per);
+      kvm.host.trace('kvm_mmu_spte_requested', `gfn ${gfn.toString(16)} pfn ${pfn.toString(16)} level ${level}`);
+    }
     return tdpMmuMap(kvm, f, level);
   } finally {
     if (f.refPfn >= 0) putPage(kvm.host, f.refPfn);
     if (f.gmemFolio !== 0) kvm.host.folioPut(f.gmemFolio);
   }
+}
+
+/**
+ * The error code an AMD nested page fault reports for the access that
+ * kvmS2Translate just refused (exit_info_1, as npf_interception passes it to
+ * trace_kvm_page_fault):
+ * - P (bit 0) if a leaf was there but refused the access;
+ * - W (bit 1) for a write;
+ * - U (bit 2): nested walks are user accesses;
+ * - GUEST_FINAL (bit 32): the fault was on the final GPA.
+ *
+ * For a private access of a VM whose hardware carries privacy, it adds
+ * GUEST_ENC (bit 34) and KVM's own PFERR_PRIVATE_ACCESS (bit 49), which
+ * npf_interception sets before the trace. Model: the SVM form, for every VM type.
+ */
+// mirrors arch/x86/kvm/svm/svm.c:npf_interception (the error code it traces)
+export function kvmNpfErrorCode(kvm: Kvm, write: boolean, accessPrivate: boolean | undefined): number {
+  const fl = $w.table.fl[$w.idx]!;
+  const leaf = $w.level === Level.PTE ? fl !== 0 : (fl & Pte.PSE) !== 0;
+  let code = 4 + 2 ** 32;
+  if (leaf && fl & Pte.PRESENT) code += 1;
+  if (write) code += 2;
+  if (accessPrivate === true && kvm.privacyFromHardware) code += 2 ** 34 + 2 ** 49;
+  return code;
 }
 
 /**

@@ -29,7 +29,7 @@
  */
 import { modPow2, pow2 } from '../lib/pow2.js';
 import type { ErrnoName } from '../uapi/errno.js';
-import { errnoName } from '../uapi/errno.js';
+import { errno, errnoName } from '../uapi/errno.js';
 import { _IOC_TYPEBITS } from '../uapi/ioctl.js';
 import { O_CLOEXEC, O_RDWR } from '../uapi/fcntl.js';
 import { cULong, copyStructFromUser, copyStructToUser, resultSize } from '../uapi/ctypes.js';
@@ -41,7 +41,7 @@ import type { FsFileOps, OpenFile, Task } from '../fs/file.js';
 import type { Vfs } from '../fs/inode.js';
 import { type GuestCode, type Kvm, type KvmVcpu, gfnToMemslot } from './kvm_host.js';
 import type { GuestOp } from './guest.js';
-import { $lastFault, RetPf, kvmS2Translate, kvmTdpPageFault } from './fault.js';
+import { $lastFault, RetPf, kvmNpfErrorCode, kvmS2Translate, kvmTdpPageFault } from './fault.js';
 import { PAGES_PER_LEVEL } from './kvm_host.js';
 import { isPkvmMemCall, pkvmMemShare } from './pkvm.js';
 
@@ -132,7 +132,9 @@ function kvmVcpuIoctl(vcpu: KvmVcpu, cmd: number, arg: unknown, current: Task): 
   if (cmd === K.KVM_RUN) {
     // KVM_RUN takes no argument: anything but 0 is EINVAL (0 itself, the common case, needs no conversion).
     if (arg !== undefined && arg !== 0 && cULong(arg) !== 0n) return 'EINVAL';
-    return kvmArchVcpuIoctlRun(vcpu);
+    const r = kvmArchVcpuIoctlRun(vcpu);
+    if (kvm.host.trace !== null) kvm.host.trace('kvm_userspace_exit', kvmUserspaceExitFields(vcpu.run.exit_reason, r));
+    return r;
   }
   if (cmd === K.KVM_PRE_FAULT_MEMORY) {
     const r = copyStructFromUser(arg, ['gpa', 'size', 'flags']);
@@ -146,6 +148,30 @@ function kvmVcpuIoctl(vcpu: KvmVcpu, cmd: number, arg: unknown, current: Task): 
   }
   // kvm_arch_vcpu_ioctl: nothing else the model has.
   return 'EINVAL';
+}
+
+/** The exit reasons trace_kvm_userspace_exit names (kvm_trace_exit_reason), by value. */
+const EXIT_REASON_NAMES = [
+  'UNKNOWN', 'EXCEPTION', 'IO', 'HYPERCALL', 'DEBUG', 'HLT', 'MMIO', 'IRQ_WINDOW_OPEN', 'SHUTDOWN', 'FAIL_ENTRY',
+  'INTR', 'SET_TPR', 'TPR_ACCESS', 'S390_SIEIC', 'S390_RESET', 'DCR', 'NMI', 'INTERNAL_ERROR', 'OSI', 'PAPR_HCALL',
+  'S390_UCONTROL', 'WATCHDOG', 'S390_TSCH', 'EPR', 'SYSTEM_EVENT', 'S390_STSI', 'IOAPIC_EOI', 'HYPERV', 'ARM_NISV',
+  'X86_RDMSR', 'X86_WRMSR',
+];
+
+/**
+ * kvm_userspace_exit's fields for a KVM_RUN that returned r: "reason
+ * KVM_EXIT_<name> (<n>)"; a reason the list does not name prints in hex, as
+ * __print_symbolic does; a failed run prints "error" ("restart" for EINTR)
+ * and the errno.
+ */
+// mirrors include/trace/events/kvm.h:kvm_userspace_exit
+export function kvmUserspaceExitFields(reason: number, r: number | ErrnoName): string {
+  if (typeof r === 'string') {
+    const e = errno[r];
+    return `reason ${r === 'EINTR' ? 'restart' : 'error'} (${e})`;
+  }
+  const name = EXIT_REASON_NAMES[reason];
+  return `reason ${name !== undefined ? `KVM_EXIT_${name}` : `0x${reason.toString(16)}`} (${reason})`;
 }
 
 /** kvm_run.io of a ucall exit: always the same 4-byte OUT to the ucall port (one frozen object, not one per exit). */
@@ -246,6 +272,8 @@ function guestAccess(vcpu: KvmVcpu, p: PendingAccess): number | ErrnoName | null
     const priv = kvm.privacyFromHardware ? op.shared !== true : undefined;
     const pfn = kvmS2Translate(kvm, gfn, write, priv);
     if (pfn < 0) {
+      // svm.c:npf_interception's trace (the model has no guest RIP: 0).
+      if (host.trace !== null) host.trace('kvm_page_fault', `vcpu ${vcpu.id} rip 0x0 address 0x${gpa.toString(16).padStart(16, '0')} error_code 0x${kvmNpfErrorCode(kvm, write, priv).toString(16)}`);
       const r = kvmTdpPageFault(vcpu, gfn, write, priv);
       if (r === RetPf.FIXED || r === RetPf.RETRY) {
         if (++retries > 64) throw new Error(`stage-2 fault at gpa 0x${gpa.toString(16)} does not resolve`);

@@ -13,7 +13,8 @@
  * Events come from the engine (mmap_lock_*, foliosim_op for each actor
  * operation) and from the kernel's tracepoints (Host.trace: mm_page_alloc,
  * mm_page_free, tlb_flush, sched_process_fork, sched_process_exit,
- * page_fault_user). Tracing is off unless a tracer is installed, so it costs
+ * page_fault_user, and KVM's kvm_page_fault, kvm_mmu_spte_requested and
+ * kvm_userspace_exit). Tracing is off unless a tracer is installed, so it costs
  * nothing in ordinary runs.
  *
  * Task names are the actors' names, and their thread ids are synthetic
