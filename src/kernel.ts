@@ -31,7 +31,7 @@ import type { DeviceOpen, KernelCore } from './kernel_core.js';
 import { type Process, createProcess } from './process.js';
 import { KernelGup } from './kernel_gup.js';
 import { registerDrivers } from './drivers/index.js';
-import { type GmemPinWaiter, type GmemReport, type KvmMmuStats, gmemReport, register as registerKvm, setGmemPinWaiter, vmList } from './kvm/index.js';
+import { type GmemPinWaiter, type GmemReport, type KvmMmuStats, gmemReport, kvmDebugfsRead, register as registerKvm, setGmemPinWaiter, vmList } from './kvm/index.js';
 import { type DmaStats, dmaStats } from './drivers/dma.js';
 import { SyscallError } from './uapi/errors.js';
 import { type PolicyChoice, createHgmMapcount, createPinAccounting } from './policy/registry.js';
@@ -322,6 +322,8 @@ export class Kernel {
     if (path === THP_USE_ZERO_PAGE) return thp.useZeroPage ? '1' : '0';
     // mirrors mm/shmem.c:shmem_enabled_show
     if (path === THP_SHMEM_ENABLED) return SHMEM_ENABLED_VALUES.map((m) => (m === thp.shmemEnabled ? `[${m}]` : m)).join(' ');
+    const kvmStat = kvmDebugfsRead(this.host, path);
+    if (kvmStat !== null) return kvmStat;
     throw new SyscallError('ENOENT', 'open');
   }
 

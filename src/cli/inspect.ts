@@ -7,6 +7,7 @@ import { formatMeminfo } from '../fs/proc/meminfo.js';
 import type { SmapsEntry } from '../fs/proc/task_mmu.js';
 import * as KPF from '../uapi/kernel_page_flags.js';
 import { dumpPage } from '../mm/debug.js';
+import { kvmDebugfsFiles } from '../kvm/stats.js';
 import type { Process } from '../process.js';
 import { nearest } from '../lib/suggest.js';
 import { evaluate } from '../sim/scenario/expr.js';
@@ -65,6 +66,10 @@ export function cmdInspect(name: string, opts: InspectOpts): void {
       break;
     case 'status':
       body = Object.entries(live(proc).status()).map(([key, v]) => `${key}:\t${typeof v === 'number' ? `${String(v).padStart(8)} kB` : v}`).join('\n') + '\n';
+      break;
+    case 'kvm':
+      // What `grep -H . /sys/kernel/debug/kvm/*/* /sys/kernel/debug/kvm/*` would show, in the files' creation order.
+      body = kvmDebugfsFiles(k.host).map((f) => `${f.path}:${f.value}`).join('\n') + '\n';
       break;
     case 'pins': {
       const p = k.pinAccounting();

@@ -121,7 +121,7 @@ export function buildProgram(): Command {
     .option('-d, --design <name>', 'which design (default: the first)')
     .option('--seed <n>', 'seed', seedArg)
     .option('--set <key=value>', 'override a parameter', setArg)
-    .addOption(new Option('--view <view>', 'what to show').choices(['meminfo', 'smaps', 'pagemap', 'folio', 'kpageflags', 'status', 'vmstat', 'buddyinfo', 'pins']).default('meminfo'))
+    .addOption(new Option('--view <view>', 'what to show').choices(['meminfo', 'smaps', 'pagemap', 'folio', 'kpageflags', 'status', 'vmstat', 'buddyinfo', 'kvm', 'pins']).default('meminfo'))
     .option('-p, --process <name>', 'the process (default: the first)')
     .option('-a, --addr <addr>', 'an address: 0x..., or region+offset (e.g. ram+16MiB)')
     .action(cmdInspect);

@@ -6,5 +6,6 @@
 export { register, type KvmContext } from './kvm_main.js';
 export { kvmVcpuSetGuest, vcpuOfFile } from './vcpu.js';
 export { vmList } from './kvm_host.js';
+export { kvmDebugfsRead } from './stats.js';
 export type { Kvm, KvmMmuStats } from './kvm_host.js';
 export { GMEM_PIN_WAIT_MAX_NS, GMEM_PIN_WAIT_STEP_NS, type GmemPinWaiter, type GmemReport, gmemReport, setGmemPinWaiter } from './guest_memfd.js';

@@ -191,6 +191,28 @@ export interface KvmMmu {
   readonly stats: KvmMmuStats;
 }
 
+/** The vCPU counters the model keeps (struct kvm_vcpu_stat; debugfs: stats.ts), by their Linux names. */
+export interface KvmVcpuStat {
+  /** Stage-2 faults taken (kvm_mmu_page_fault with no MMIO SPTE): every one the guest's accesses raise. */
+  pf_taken: number;
+  /** ... that installed a leaf (RET_PF_FIXED). */
+  pf_fixed: number;
+  /** ... that went to the emulator: MMIO (RET_PF_EMULATE). */
+  pf_emulate: number;
+  /** Hardware exits: stage-2 faults, port I/O, hypercalls, HLT, the interrupt that delivers a signal. */
+  exits: number;
+  /** Port I/O exits (io_interception): the selftest ucalls. */
+  io_exits: number;
+  /** MMIO exits to userspace. */
+  mmio_exits: number;
+  /** HLT (__kvm_emulate_halt). */
+  halt_exits: number;
+  /** KVM_RUN left with EINTR for a pending signal (kvm_handle_signal_exit). */
+  signal_exits: number;
+  /** Hypercalls completed, in the kernel or after a KVM_EXIT_HYPERCALL. */
+  hypercalls: number;
+}
+
 /** Guest code: a generator of guest operations (see vcpu.ts and docs/API.md). */
 export type GuestCode = Generator<unknown, unknown, unknown>;
 
@@ -213,6 +235,8 @@ export interface KvmVcpu {
   readonly scalarBuf: Uint8Array;
   /** The record of the guest access in progress (vcpu.ts), one per vCPU: a vCPU has one access pending at most. */
   readonly accessRec: unknown;
+  /** vcpu->stat. */
+  readonly stat: KvmVcpuStat;
 }
 
 /** struct kvm_memslots: one address space's memslots, by id and sorted by base gfn (the gfn tree). */
@@ -251,6 +275,8 @@ export class Kvm {
   notifier: MmuNotifier | null = null;
   /** The mm exited (the notifier's release ran): nothing may be mapped any more. */
   mmReleased = false;
+  /** The debugfs directory's name, <pid>-<fd> of the creator and the VM's descriptor ('' until the fd exists). */
+  debugfsName = '';
   /** kvm->vm_dead. */
   dead = false;
   destroyed = false;

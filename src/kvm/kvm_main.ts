@@ -137,7 +137,10 @@ function kvmDevIoctlCreateVm(ctx: KvmContext, type: bigint | null, current: Task
     release: () => kvmPutKvm(kvm),
   };
   const file = anonInodeGetfile(ctx.vfs, 'anon_inode:kvm-vm', fOp, O_RDWR, kvm);
-  return installFd(current, file, true);
+  const fd = installFd(current, file, true);
+  // kvm_create_vm_debugfs: the directory is named after the creator's pid and the VM's descriptor.
+  if (typeof fd === 'number') kvm.debugfsName = `${current.pid}-${fd}`;
+  return fd;
 }
 
 /** Drop a reference to the VM; the last one destroys it. */

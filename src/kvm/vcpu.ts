@@ -44,6 +44,7 @@ import type { GuestOp } from './guest.js';
 import { $lastFault, RetPf, kvmNpfErrorCode, kvmS2Translate, kvmTdpPageFault } from './fault.js';
 import { PAGES_PER_LEVEL } from './kvm_host.js';
 import { isPkvmMemCall, pkvmMemShare } from './pkvm.js';
+import { newVcpuStat } from './stats.js';
 
 /** Guest operations one KVM_RUN executes before the model interrupts it (a signal to the vCPU thread). */
 export const GUEST_OPS_PER_RUN = 1 << 16;
@@ -83,7 +84,7 @@ function newRun(): K.KvmRun {
 /** A new vCPU of kvm and its file (the caller installs it); the file holds a VM reference. */
 // mirrors virt/kvm/kvm_main.c:kvm_vm_ioctl_create_vcpu (-> create_vcpu_fd)
 export function kvmVcpuCreate(vfs: Vfs, kvm: Kvm, id: number): OpenFile {
-  const vcpu: KvmVcpu = { kvm, id, run: newRun(), guest: null, pending: null, resume: undefined, finished: false, file: null, scalarBuf: new Uint8Array(8), accessRec: { kind: 'access', op: null, done: 0, out: null, mmioLen: 0 } };
+  const vcpu: KvmVcpu = { kvm, id, run: newRun(), guest: null, pending: null, resume: undefined, finished: false, file: null, scalarBuf: new Uint8Array(8), accessRec: { kind: 'access', op: null, done: 0, out: null, mmioLen: 0 }, stat: newVcpuStat() };
   kvm.vcpus.push(vcpu);
   kvm.refs++;
   const fOp: FsFileOps = {
@@ -177,10 +178,18 @@ export function kvmUserspaceExitFields(reason: number, r: number | ErrnoName): s
 /** kvm_run.io of a ucall exit: always the same 4-byte OUT to the ucall port (one frozen object, not one per exit). */
 const UCALL_IO = Object.freeze({ direction: K.KVM_EXIT_IO_OUT, size: 4, port: K.UCALL_PIO_PORT, count: 1 });
 
-/** Exit to userspace with reason. */
+/** Exit to userspace with reason, counting the exit in vcpu->stat. */
 function exit(vcpu: KvmVcpu, reason: number): number {
   vcpu.run.exit_reason = reason;
   vcpu.kvm.host.ev[Ev.VM_EXIT]++;
+  const st = vcpu.stat;
+  // The stage-2 fault behind an MMIO exit was counted as a hardware exit when it was taken.
+  if (reason === K.KVM_EXIT_MMIO) st.mmio_exits++;
+  else {
+    st.exits++;
+    if (reason === K.KVM_EXIT_IO) st.io_exits++;
+    else if (reason === K.KVM_EXIT_HLT) st.halt_exits++;
+  }
   return 0;
 }
 
@@ -198,6 +207,8 @@ function kvmArchVcpuIoctlRun(vcpu: KvmVcpu): number | ErrnoName {
   // complete_userspace_io: finish what the last exit left.
   const p = vcpu.pending as Pending;
   if (p !== null && p.kind === 'hypercall') {
+    // complete_hypercall_exit.
+    vcpu.stat.hypercalls++;
     vcpu.pending = null;
     vcpu.resume = Number(BigInt.asIntN(64, BigInt(run.hypercall.ret)));
   } else if (p !== null && p.kind === 'access' && p.mmioLen > 0) {
@@ -230,6 +241,9 @@ function kvmArchVcpuIoctlRun(vcpu: KvmVcpu): number | ErrnoName {
         case 'hypercall': {
           const r = kvmEmulateHypercall(vcpu, op.nr, op.args);
           if (r === null) return exit(vcpu, K.KVM_EXIT_HYPERCALL);
+          // Handled in the kernel: a VMMCALL exit and a completed hypercall.
+          vcpu.stat.exits++;
+          vcpu.stat.hypercalls++;
           vcpu.resume = r;
           continue;
         }
@@ -248,8 +262,10 @@ function kvmArchVcpuIoctlRun(vcpu: KvmVcpu): number | ErrnoName {
     vcpu.resume = (pa as PendingAccess).out ?? undefined;
     vcpu.pending = null;
   }
-  // A signal to the vCPU thread: KVM_RUN returns EINTR (kvm_handle_signal_exit).
+  // A signal to the vCPU thread: KVM_RUN returns EINTR (kvm_handle_signal_exit), after the interrupt's exit.
   run.exit_reason = KVM_EXIT_INTR;
+  vcpu.stat.exits++;
+  vcpu.stat.signal_exits++;
   return 'EINTR';
 }
 
@@ -275,6 +291,12 @@ function guestAccess(vcpu: KvmVcpu, p: PendingAccess): number | ErrnoName | null
       // svm.c:npf_interception's trace (the model has no guest RIP: 0).
       if (host.trace !== null) host.trace('kvm_page_fault', `vcpu ${vcpu.id} rip 0x0 address 0x${gpa.toString(16).padStart(16, '0')} error_code 0x${kvmNpfErrorCode(kvm, write, priv).toString(16)}`);
       const r = kvmTdpPageFault(vcpu, gfn, write, priv);
+      // kvm_mmu_page_fault's accounting of a nested page fault exit.
+      const st = vcpu.stat;
+      st.exits++;
+      st.pf_taken++;
+      if (r === RetPf.FIXED) st.pf_fixed++;
+      else if (r === RetPf.EMULATE) st.pf_emulate++;
       if (r === RetPf.FIXED || r === RetPf.RETRY) {
         if (++retries > 64) throw new Error(`stage-2 fault at gpa 0x${gpa.toString(16)} does not resolve`);
         continue;

@@ -275,6 +275,11 @@ verdict: { best: kernelTime }
     expect(s.out).toMatch(/^AnonHugePages:\s+\d+ kB$/m);
     const k = foliosim('inspect', f, '--view', 'kpageflags', '--addr', 'ram+0');
     expect(k.out).toMatch(/THP/);
+    // KVM's debugfs files of a built-in confidential-VM scenario: the VM's directory, then the sums at the top.
+    const kv = foliosim('inspect', 'cc-boot-swiotlb', '--view', 'kvm');
+    expect(kv.code).toBe(0);
+    expect(kv.out).toMatch(/^\/sys\/kernel\/debug\/kvm\/\d+-\d+\/pages_2m:\d+$/m);
+    expect(kv.out).toMatch(/^\/sys\/kernel\/debug\/kvm\/pf_taken:[1-9]\d*$/m);
     const bad = foliosim('inspect', f, '--design', 'exakt');
     expect(bad.code).toBe(2);
     expect(bad.err).toContain("(did you mean 'exact'?)");
