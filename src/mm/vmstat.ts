@@ -13,13 +13,14 @@ export const enum NodeStat {
   NR_SHMEM_PMDMAPPED, // shmem pages mapped by PMDs
   NR_FILE_PMDMAPPED, // other file pages mapped by PMDs
   NR_ANON_THPS, // anon pages mapped by PMDs
-  NR_PAGETABLE, // user page-table pages (incl. deposited THP tables)
   NR_FOLL_PIN_ACQUIRED,
   NR_FOLL_PIN_RELEASED,
+  NR_PAGETABLE, // user page-table pages (incl. deposited THP tables)
   NR_SECONDARY_PAGETABLE, // secondary MMU tables: KVM's stage-2 (SecPageTables)
   NR_STATS,
 }
 
+/** The names of NodeStat's counters, in its (and 6.12's vmstat_text) order. */
 export const NODE_STAT_NAMES: readonly string[] = [
   'nr_anon_pages',
   'nr_mapped',
@@ -29,9 +30,9 @@ export const NODE_STAT_NAMES: readonly string[] = [
   'nr_shmem_pmdmapped',
   'nr_file_pmdmapped',
   'nr_anon_transparent_hugepages',
-  'nr_page_table_pages',
   'nr_foll_pin_acquired',
   'nr_foll_pin_released',
+  'nr_page_table_pages',
   'nr_sec_page_table_pages',
 ];
 
@@ -44,18 +45,8 @@ export const NODE_STAT_NAMES: readonly string[] = [
 // mirrors mm/vmstat.c:vmstat_text (the subset the model keeps)
 export const VMSTAT_ORDER: readonly string[] = [
   'nr_free_pages',
-  'nr_anon_pages',
-  'nr_mapped',
-  'nr_file_pages',
-  'nr_shmem',
-  'nr_shmem_hugepages',
-  'nr_shmem_pmdmapped',
-  'nr_file_pmdmapped',
-  'nr_anon_transparent_hugepages',
-  'nr_foll_pin_acquired',
-  'nr_foll_pin_released',
-  'nr_page_table_pages',
-  'nr_sec_page_table_pages',
+  // The node counters, which NodeStat keeps in 6.12's order.
+  ...NODE_STAT_NAMES,
   'nr_swapcached',
   'nr_memmap_pages',
   'nr_memmap_boot_pages',
