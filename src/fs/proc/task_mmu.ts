@@ -395,6 +395,14 @@ export interface ProcStatus {
   RssAnon: number;
   RssFile: number;
   RssShmem: number;
+  /** mm->data_vm: private writable mappings (is_data_mapping). */
+  VmData: number;
+  /** mm->stack_vm: VM_STACK (VM_GROWSDOWN on x86) mappings. */
+  VmStk: number;
+  /** The executable's text: 0, the model loads no executable (start_code == end_code). */
+  VmExe: number;
+  /** mm->exec_vm less VmExe: executable mappings that are neither writable nor stack. */
+  VmLib: number;
   VmPTE: number;
   VmSwap: number;
   /** HugeTLB pages mapped (mm->hugetlb_usage). */
@@ -405,6 +413,17 @@ export interface ProcStatus {
 export function procStatus(mm: MmStruct): ProcStatus {
   const k = PAGE_SIZE / 1024;
   const rss = mm.rssPages();
+  // data_vm, exec_vm and stack_vm as vm_stat_account keeps them: every mapping is accounted by its flags when
+  // it is created, changed (mprotect, mremap) or removed, so the sums over the VMAs are the counters.
+  let data = 0;
+  let exec = 0;
+  let stack = 0;
+  for (const v of mm.vmas) {
+    const pages = (v.end - v.start) / PAGE_SIZE;
+    if ((v.flags & (VM.EXEC | VM.WRITE | VM.GROWSDOWN)) === VM.EXEC) exec += pages;
+    else if (v.flags & VM.GROWSDOWN) stack += pages;
+    else if ((v.flags & (VM.WRITE | VM.SHARED | VM.GROWSDOWN)) === VM.WRITE) data += pages;
+  }
   return {
     VmSize: mm.totalVm * k,
     VmLck: mm.lockedVm * k,
@@ -413,6 +432,10 @@ export function procStatus(mm: MmStruct): ProcStatus {
     RssAnon: mm.rss[MmCounter.ANONPAGES]! * k,
     RssFile: mm.rss[MmCounter.FILEPAGES]! * k,
     RssShmem: mm.rss[MmCounter.SHMEMPAGES]! * k,
+    VmData: data * k,
+    VmStk: stack * k,
+    VmExe: 0,
+    VmLib: exec * k,
     VmPTE: mm.pgtablesBytes / 1024,
     VmSwap: mm.rss[MmCounter.SWAPENTS]! * k,
     HugetlbPages: mm.hugetlbUsage * k,
