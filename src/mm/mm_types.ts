@@ -153,6 +153,11 @@ export class MmStruct implements PgtableOwner {
   /** total_vm, locked_vm ... in pages (VmSize, VmLck in /proc/pid/status). */
   totalVm = 0;
   lockedVm = 0;
+  /**
+   * hiwater_vm: total_vm's peak, recorded only when total_vm is about to fall
+   * (update_hiwater_vm); VmPeak is the larger of it and total_vm.
+   */
+  hiwaterVm = 0;
   /** One-entry VMA lookup cache (the old vmacache). */
   lastVma: Vma | null = null;
   /** mm_users: tasks using this mm (0 once it has exited: mmget_not_zero fails). */

@@ -446,6 +446,8 @@ export function doVmiMunmap(host: Host, mm: MmStruct, start: number, len: number
   unmapVmas(host, vmas, start, end);
   for (const v of vmas) if (v.flags & VM.HUGETLB_HGM) hgmFreeTables(host, v, v.start, v.end);
   freePgdRange(host, mm, mm.pgd, vmas[0]!.start, vmas[vmas.length - 1]!.end, prev?.end ?? 0, next?.start ?? 0);
+  // Update the high watermark before total_vm falls (vms_complete_munmap_vmas).
+  if (mm.hiwaterVm < mm.totalVm) mm.hiwaterVm = mm.totalVm;
   for (const v of vmas) {
     mm.totalVm -= (v.end - v.start) / PAGE_SIZE;
     removeVma(v);

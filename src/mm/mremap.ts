@@ -151,6 +151,8 @@ function moveVma(host: Host, vma: Vma, oldAddr: number, oldLen: number, newLen: 
   vmaLinkFile(nv);
   // copy_vma's vm_ops->open: a HugeTLB VMA shares its reservation map.
   vma.ops?.open?.(nv, vma);
+  // total_vm counts both copies until the old one is unmapped: the watermark that unmap records is put back after.
+  const hiwaterVm = mm.hiwaterVm;
   mm.totalVm += newLen / PAGE_SIZE;
   // Without UFFD_EVENT_REMAP the moved range loses its registration and its uffd-wp state.
   const clearUffdWp = vmaHasUffdWithoutEventRemap(vma);
@@ -164,6 +166,7 @@ function moveVma(host: Host, vma: Vma, oldAddr: number, oldLen: number, newLen: 
     const r = doVmiMunmap(host, mm, oldAddr, oldLen);
     if (r !== null) fail(r);
   }
+  mm.hiwaterVm = hiwaterVm;
   vmaMergeNeighbours(nv);
   return newAddr;
 }

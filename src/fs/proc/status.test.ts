@@ -37,4 +37,22 @@ describe('/proc/pid/status', () => {
     expect([s.VmData, s.VmStk, s.VmExe, s.VmLib]).toEqual([0, 8, 0, 16]);
     expect(s.VmSize).toBe(60);
   });
+
+  it('VmPeak keeps the peak of VmSize, without the moment mremap counts a moved mapping twice', () => {
+    // Real 6.12.118 (a static probe of this sequence, boot.sh, 2026-12-08), in kB above the start:
+    // mmap 64 -> peak 64 size 64; munmap -> 64 / 0; 64 + a guard page -> 68 / 68; grow to 128 by moving -> 132 / 132.
+    const k = new Kernel({ memory: '64MiB' });
+    const p = k.spawn();
+    const peak = () => [p.status().VmPeak, p.status().VmSize];
+    const a = p.mmap(0, 64 * 1024, U.PROT_READ | U.PROT_WRITE, ANON, -1, 0);
+    expect(peak()).toEqual([64, 64]);
+    p.munmap(a, 64 * 1024);
+    expect(peak()).toEqual([64, 0]);
+    const r = p.mmap(0, 68 * 1024, U.PROT_READ | U.PROT_WRITE, ANON, -1, 0);
+    p.mprotect(r + 64 * 1024, 4096, U.PROT_NONE);
+    expect(peak()).toEqual([68, 68]);
+    const b = p.mremap(r, 64 * 1024, 128 * 1024, U.MREMAP_MAYMOVE);
+    expect(b).not.toBe(r);
+    expect(peak()).toEqual([132, 132]);
+  });
 });

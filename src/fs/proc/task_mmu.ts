@@ -388,6 +388,8 @@ export function pagemapRead(host: Host, mm: MmStruct, addr: number): PagemapEntr
 
 /** The memory lines of /proc/pid/status, in kB. */
 export interface ProcStatus {
+  /** The peak of VmSize (max(hiwater_vm, total_vm)). */
+  VmPeak: number;
   VmSize: number;
   VmLck: number;
   VmHWM: number;
@@ -425,6 +427,7 @@ export function procStatus(mm: MmStruct): ProcStatus {
     else if ((v.flags & (VM.WRITE | VM.SHARED | VM.GROWSDOWN)) === VM.WRITE) data += pages;
   }
   return {
+    VmPeak: Math.max(mm.hiwaterVm, mm.totalVm) * k,
     VmSize: mm.totalVm * k,
     VmLck: mm.lockedVm * k,
     VmHWM: Math.max(mm.hiwaterRss, rss) * k,
