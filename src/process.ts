@@ -144,7 +144,7 @@ export class Process {
       len = alignUp64(len, BigInt(h.size));
       // hugetlb_file_setup: an anonymous hugetlbfs file of len bytes backs the mapping
       // (a len beyond MAX_LFS_FILESIZE fails in do_mmap with ENOMEM before the file is used).
-      file = this.#k.hugetlbfs.fileSetup(h, len <= MAX_LFS_FILESIZE ? len : 0n, 'anon_hugepage (deleted)');
+      file = this.#k.hugetlbfs.fileSetup(h, len <= MAX_LFS_FILESIZE ? len : 0n, '/anon_hugepage (deleted)');
     }
     if (file !== null) getFile(file);
     try {

@@ -153,7 +153,8 @@ export function formatSmaps(e: SmapsEntry): string {
     if (['start', 'end', 'perms', 'offset', 'dev', 'inode', 'pathname', 'VmFlags', 'THPeligible'].includes(key)) continue;
     lines.push(`${`${key}:`.padEnd(16)}${String(v).padStart(8)} kB`);
   }
-  lines.push(`THPeligible:    ${String(e.THPeligible).padStart(8)}`, `VmFlags: ${e.VmFlags}`);
+  // show_smap_vma_flags puts a space after every mnemonic.
+  lines.push(`THPeligible:    ${String(e.THPeligible).padStart(8)}`, `VmFlags: ${e.VmFlags}${e.VmFlags === '' ? '' : ' '}`);
   return lines.join('\n') + '\n';
 }
 

@@ -391,8 +391,10 @@ function mmapRegion(host: Host, hooks: MmapHooks, mm: MmStruct, file: File | nul
     const r = doVmiMunmap(host, mm, addr, len);
     if (r !== null) return r;
   }
-  // accountable_mapping: private writable memory is charged.
-  if ((vmFlags & (VM.NORESERVE | VM.SHARED | VM.WRITE)) === VM.WRITE && !(vmFlags & VM.HUGETLB)) {
+  // accountable_mapping: private writable memory is charged, except HugeTLB's, which has its own reservations.
+  // It asks the file: VM_HUGETLB is set only later, by hugetlbfs's ->mmap.
+  const hugetlbFile = file !== null && file.fOp.hugePageSize !== undefined;
+  if ((vmFlags & (VM.NORESERVE | VM.SHARED | VM.WRITE)) === VM.WRITE && !hugetlbFile) {
     if (!securityVmEnoughMemory(host, len / PAGE_SIZE)) return 'ENOMEM';
     vmFlags |= VM.ACCOUNT;
   }

@@ -47,6 +47,35 @@ describe('smaps header lines', () => {
   });
 });
 
+describe('smaps of HugeTLB and shared anonymous memory', () => {
+  it('names the files and lists the VmFlags as 6.12 does: no VM_ACCOUNT on HugeTLB, a space after every mnemonic', () => {
+    // Real 6.12.118 (a static probe under boot.sh, 2026-12-08) printed, for MAP_PRIVATE|MAP_ANONYMOUS|MAP_HUGETLB,
+    // MAP_SHARED|MAP_ANONYMOUS and MAP_SHARED|MAP_ANONYMOUS|MAP_HUGETLB, each written once:
+    //   ... rw-p 00000000 00:11 1214   /anon_hugepage (deleted)   VmFlags: rd wr mr mw me de ht sd
+    //   ... rw-s 00000000 00:01 1024   /dev/zero (deleted)        VmFlags: rd wr sh mr mw me ms sd
+    //   ... rw-s 00000000 00:11 1215   /anon_hugepage (deleted)   VmFlags: rd wr sh mr mw me ms de ht sd
+    const k = new Kernel({ memory: '256MiB', hugetlb: { '2MiB': 8 } });
+    const p = k.spawn();
+    const ANON = U.MAP_ANONYMOUS;
+    const maps = [U.MAP_PRIVATE | ANON | U.MAP_HUGETLB, U.MAP_SHARED | ANON, U.MAP_SHARED | ANON | U.MAP_HUGETLB].map((f) => {
+      const a = p.mmap(0, 2 * 1024 * 1024, RW, f, -1, 0);
+      p.fill(a, 1, 1);
+      return a;
+    });
+    const text = (a: number) => formatSmaps(p.smaps().find((e) => e.start === a)!);
+    const want = [
+      ['/anon_hugepage (deleted)', 'VmFlags: rd wr mr mw me de ht sd '],
+      ['/dev/zero (deleted)', 'VmFlags: rd wr sh mr mw me ms sd '],
+      ['/anon_hugepage (deleted)', 'VmFlags: rd wr sh mr mw me ms de ht sd '],
+    ];
+    maps.forEach((a, i) => {
+      const lines = text(a).split('\n');
+      expect(lines[0]!.slice(73)).toBe(want[i]![0]);
+      expect(lines).toContain(want[i]![1]);
+    });
+  });
+});
+
 describe('/proc/buddyinfo', () => {
   it('prints each zone as frag_show_print does, a space after every count', () => {
     expect(formatBuddyinfo([{ zone: 'Normal', free: [1, 1, 2, 1, 3, 1, 3, 1, 2, 1, 186] }])).toBe(
