@@ -147,7 +147,8 @@ export class Host {
     this.cfg = cfg;
     const z = this.folioAlloc(0, GFP_KERNEL);
     if (z === 0) throw new RangeError('no memory for the zero page');
-    this.ft.flags[z]! |= PG.ZERO | PG.RESERVED | PG.UPTODATE;
+    // PG_reserved from boot and never PG_uptodate (real 6.12's kpageflags for it: ZERO_PAGE and RESERVED only).
+    this.ft.flags[z]! |= PG.ZERO | PG.RESERVED;
     this.zeroPage = z;
   }
 

@@ -27,3 +27,13 @@ export const KPF_OFFLINE = 23;
 export const KPF_ZERO_PAGE = 24;
 export const KPF_IDLE = 25;
 export const KPF_PGTABLE = 26;
+
+/*
+ * The kernel-internal bits /proc/kpageflags also exports (include/linux/kernel-page-flags.h,
+ * "kernel hacking assistances": subject to change, but tools/mm/page-types reads them).
+ */
+export const KPF_RESERVED = 32;
+export const KPF_MLOCKED = 33;
+/** PG_owner_2: PG_anon_exclusive on an anonymous folio, PG_mappedtodisk on a file one. */
+export const KPF_OWNER_2 = 34;
+export const KPF_PRIVATE = 35;

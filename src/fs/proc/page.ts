@@ -52,6 +52,17 @@ function isBuddyHead(host: Host, pfn: number): boolean {
   return head;
 }
 
+/**
+ * /proc/kpageflags of pfn: the KPF_* bits, with the kernel-internal ones from
+ * bit 32 on, as 6.12 exports them. Two things to know when reading them:
+ * - 6.12 reports KPF_KSM for every anonymous page: it tests
+ *   `mapping & PAGE_MAPPING_KSM`, and that mask includes PAGE_MAPPING_ANON.
+ *   Upstream fixed it later ("fs/proc: fix KPF_KSM reported for all anonymous
+ *   pages"); the model prints what 6.12 prints.
+ * - The model has no per-CPU LRU batches. A new page is on the LRU at once,
+ *   and PG_active is not modelled. Under MGLRU, real 6.12 shows a fresh 4 KiB
+ *   page as ACTIVE and not yet LRU until its batch drains.
+ */
 // mirrors fs/proc/page.c:stable_page_flags
 export function kpageflags(host: Host, pfn: number): number {
   if (badPfn(host, pfn)) return 1 << KPF.KPF_NOPAGE;
@@ -67,15 +78,24 @@ export function kpageflags(host: Host, pfn: number): number {
   else if (ft.order[f]! > 0) u |= 1 << KPF.KPF_THP;
   else if (fl & PG.ZERO) u |= 1 << KPF.KPF_ZERO_PAGE;
   if (folioMapcount(ft, f) > 0) u |= 1 << KPF.KPF_MMAP;
-  if (fl & PG.ANON) u |= 1 << KPF.KPF_ANON;
+  // (The 6.12 KSM test above: PAGE_MAPPING_KSM's mask holds the ANON bit.)
+  if (fl & PG.ANON) u |= (1 << KPF.KPF_ANON) | (1 << KPF.KPF_KSM);
   if (fl & PG.REFERENCED) u |= 1 << KPF.KPF_REFERENCED;
   if (fl & PG.UPTODATE) u |= 1 << KPF.KPF_UPTODATE;
   if (fl & PG.DIRTY) u |= 1 << KPF.KPF_DIRTY;
   if (fl & PG.LRU) u |= 1 << KPF.KPF_LRU;
+  if ((fl & (PG.SWAPBACKED | PG.SWAPCACHE)) === (PG.SWAPBACKED | PG.SWAPCACHE)) u |= 1 << KPF.KPF_SWAPCACHE;
   if (fl & PG.SWAPBACKED) u |= 1 << KPF.KPF_SWAPBACKED;
   if (fl & PG.UNEVICTABLE) u |= 1 << KPF.KPF_UNEVICTABLE;
   if (fl & PG.HWPOISON) u |= 1 << KPF.KPF_HWPOISON;
-  return u;
+  // The kernel-internal bits, above 32 bits: copied from the folio's flags, so a tail page shows its head's.
+  let hi = 0;
+  if (fl & PG.RESERVED) hi |= 1 << (KPF.KPF_RESERVED - 32);
+  if (fl & PG.MLOCKED) hi |= 1 << (KPF.KPF_MLOCKED - 32);
+  // PG_owner_2 is PG_anon_exclusive on an anonymous folio.
+  if (fl & PG.ANON && pageAnonExclusive(ft, f, 0)) hi |= 1 << (KPF.KPF_OWNER_2 - 32);
+  if (fl & PG.PRIVATE) hi |= 1 << (KPF.KPF_PRIVATE - 32);
+  return u + hi * 2 ** 32;
 }
 
 /** struct folio, as a kernel developer reads it in a crash dump. */
