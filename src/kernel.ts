@@ -8,7 +8,7 @@ import { type CostEstimate, CostModel } from './cost/model.js';
 import { KernelConfigError, type KernelOptions, parseKernelOptions, RESERVED_PAGES } from './config.js';
 import { Host, type ShmemEnabled, type ThpEnabled } from './mm/host.js';
 import type { MmapHooks } from './mm/mmap.js';
-import { NODE_STAT_NAMES, VMSTAT_ORDER } from './mm/vmstat.js';
+import { NODE_STAT_NAMES } from './mm/vmstat.js';
 import { printk } from './mm/debug.js';
 import { HPAGE_PMD_ORDER } from './mm/page.js';
 import { splitHugePagesPid } from './mm/huge_memory.js';
@@ -158,25 +158,23 @@ export class Kernel {
 
   /** /proc/vmstat: the node counters the model keeps, in pages. */
   vmstat(): Record<string, number> {
+    // Filled in the order of 6.12's vmstat_text (zone counter, node counters in NodeStat's order, then events).
     const out: Record<string, number> = { nr_free_pages: this.host.pa.freePages() };
     NODE_STAT_NAMES.forEach((n, i) => (out[n] = this.host.stat[i]!));
-    // The memmap's pages, from the boot allocator and from the buddy allocator (HugeTLB vmemmap optimization moves them).
-    out.nr_memmap_pages = this.host.vmemmap.buddyPages;
-    out.nr_memmap_boot_pages = this.host.vmemmap.bootPages;
     const sw = this.host.swap;
     // Linux counts swap-cache folios in NR_FILE_PAGES (add_to_swap_cache); the model's counter is the page cache alone.
     out.nr_file_pages! += sw.cachedPages;
     out.nr_swapcached = sw.cachedPages;
+    // The memmap's pages, from the boot allocator and from the buddy allocator (HugeTLB vmemmap optimization moves them).
+    out.nr_memmap_pages = this.host.vmemmap.buddyPages;
+    out.nr_memmap_boot_pages = this.host.vmemmap.bootPages;
     out.pswpin = sw.pswpin;
     out.pswpout = sw.pswpout;
-    out.swpin_zero = sw.swpinZero;
-    out.swpout_zero = sw.swpoutZero;
     out.thp_swpout = sw.thpSwpout;
     out.thp_swpout_fallback = sw.thpSwpoutFallback;
-    // In the file's order (a line the model has no place for yet goes last rather than nowhere).
-    const ordered: Record<string, number> = {};
-    for (const name of VMSTAT_ORDER) if (name in out) ordered[name] = out[name]!;
-    return Object.assign(ordered, out);
+    out.swpin_zero = sw.swpinZero;
+    out.swpout_zero = sw.swpoutZero;
+    return out;
   }
 
   /** /proc/buddyinfo: free blocks per order, per zone. */

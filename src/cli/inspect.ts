@@ -4,7 +4,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { formatMeminfo } from '../fs/proc/meminfo.js';
-import type { SmapsEntry } from '../fs/proc/task_mmu.js';
+import { formatBuddyinfo } from '../mm/vmstat.js';
+import { formatSmaps } from '../fs/proc/task_mmu.js';
 import * as KPF from '../uapi/kernel_page_flags.js';
 import { dumpPage } from '../mm/debug.js';
 import { kvmDebugfsFiles } from '../kvm/stats.js';
@@ -135,27 +136,6 @@ function address(w: World, text: string | undefined, proc: Process): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--addr: expected 0x<hex> or <region>+<offset>, got '${text}'`);
   return Math.floor(n / 4096) * 4096;
-}
-
-/** /proc/buddyinfo's text. */
-// mirrors mm/vmstat.c:frag_show_print ("Node %d, zone %8s ", then "%6lu " per order)
-export function formatBuddyinfo(zones: { zone: string; free: number[] }[]): string {
-  return zones.map((z) => `Node 0, zone ${z.zone.padStart(8)} ${z.free.map((n) => `${String(n).padStart(6)} `).join('')}\n`).join('');
-}
-
-/** One VMA as /proc/pid/smaps prints it. */
-export function formatSmaps(e: SmapsEntry): string {
-  const hex = (n: number) => n.toString(16).padStart(8, '0');
-  // show_vma_header_prefix ends with a space; a name is padded to column 73 (seq_setwidth 72, then seq_pad's space).
-  const head = `${hex(e.start)}-${hex(e.end)} ${e.perms} ${e.offset.toString(16).padStart(8, '0')} ${e.dev} ${e.inode} `;
-  const lines = [e.pathname === '' ? head : `${head.length >= 72 ? `${head} ` : head.padEnd(73)}${e.pathname}`];
-  for (const [key, v] of Object.entries(e)) {
-    if (['start', 'end', 'perms', 'offset', 'dev', 'inode', 'pathname', 'VmFlags', 'THPeligible'].includes(key)) continue;
-    lines.push(`${`${key}:`.padEnd(16)}${String(v).padStart(8)} kB`);
-  }
-  // show_smap_vma_flags puts a space after every mnemonic.
-  lines.push(`THPeligible:    ${String(e.THPeligible).padStart(8)}`, `VmFlags: ${e.VmFlags}${e.VmFlags === '' ? '' : ' '}`);
-  return lines.join('\n') + '\n';
 }
 
 export interface TraceOpts extends PickOpts {

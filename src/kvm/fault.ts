@@ -12,7 +12,7 @@ import { Ev } from '../cost/counters.js';
 import { FOLL, getUserPages, getUserPagesFastOnly, putPage } from '../mm/gup.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { Level, PAGE_SIZE } from '../mm/page.js';
-import { type PageTable, Pte, type Walk, clearEntry, linkChild, setEntry, walk } from '../mm/pgtable.js';
+import { type PageTable, Pte, type Walk, clearEntry, entryIsLeaf, linkChild, setEntry, walk } from '../mm/pgtable.js';
 import { filemapGetFolio } from '../mm/filemap.js';
 import { PG, folioNrPages } from '../mm/folio.js';
 import { KVM_EXIT_MEMORY_FAULT, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, KVM_MEMORY_EXIT_FLAG_PRIVATE } from '../uapi/kvm.js';
@@ -315,9 +315,8 @@ export function kvmTdpPageFaultFinish(pending: PendingTdpFault): number {
 // mirrors arch/x86/kvm/svm/svm.c:npf_interception (the error code it traces)
 export function kvmNpfErrorCode(kvm: Kvm, write: boolean, accessPrivate: boolean | undefined): number {
   const fl = $w.table.fl[$w.idx]!;
-  const leaf = $w.level === Level.PTE ? fl !== 0 : (fl & Pte.PSE) !== 0;
   let code = 4 + 2 ** 32;
-  if (leaf && fl & Pte.PRESENT) code += 1;
+  if (entryIsLeaf($w.level, fl) && fl & Pte.PRESENT) code += 1;
   if (write) code += 2;
   if (accessPrivate === true && kvm.privacyFromHardware) code += 2 ** 34 + 2 ** 49;
   return code;

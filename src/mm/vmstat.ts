@@ -20,7 +20,7 @@ export const enum NodeStat {
   NR_STATS,
 }
 
-/** The names of NodeStat's counters, in its (and 6.12's vmstat_text) order. */
+/** The names of NodeStat's counters, in its order, which is 6.12's vmstat_text order (Kernel.vmstat prints them so). */
 export const NODE_STAT_NAMES: readonly string[] = [
   'nr_anon_pages',
   'nr_mapped',
@@ -34,28 +34,6 @@ export const NODE_STAT_NAMES: readonly string[] = [
   'nr_foll_pin_released',
   'nr_page_table_pages',
   'nr_sec_page_table_pages',
-];
-
-/**
- * The /proc/vmstat lines the model prints, in the order of 6.12's vmstat_text
- * (zone counters, node counters, then events), as Debian's 6.12.118 prints
- * them: the pin counters come before nr_page_table_pages, and swpin_zero and
- * swpout_zero after the THP events.
- */
-// mirrors mm/vmstat.c:vmstat_text (the subset the model keeps)
-export const VMSTAT_ORDER: readonly string[] = [
-  'nr_free_pages',
-  // The node counters, which NodeStat keeps in 6.12's order.
-  ...NODE_STAT_NAMES,
-  'nr_swapcached',
-  'nr_memmap_pages',
-  'nr_memmap_boot_pages',
-  'pswpin',
-  'pswpout',
-  'thp_swpout',
-  'thp_swpout_fallback',
-  'swpin_zero',
-  'swpout_zero',
 ];
 
 export function newNodeStats(): Float64Array {
@@ -118,4 +96,10 @@ export function modMthpStat(stats: Float64Array, order: number, item: MthpStat, 
 /** The value of counter item of order (sum_mthp_stat). */
 export function mthpStat(stats: Float64Array, order: number, item: MthpStat): number {
   return stats[order * MthpStat.COUNT + item]!;
+}
+
+/** /proc/buddyinfo's text. */
+// mirrors mm/vmstat.c:frag_show_print ("Node %d, zone %8s ", then "%6lu " per order)
+export function formatBuddyinfo(zones: { zone: string; free: number[] }[]): string {
+  return zones.map((z) => `Node 0, zone ${z.zone.padStart(8)} ${z.free.map((n) => `${String(n).padStart(6)} `).join('')}\n`).join('');
 }

@@ -9,7 +9,8 @@
  * `Node 0, zone   Normal      1      1      2      1      3      1      3      1      2      1    186 `.
  */
 import { describe, expect, it } from 'vitest';
-import { formatBuddyinfo, formatSmaps } from '../../src/cli/inspect.js';
+import { formatSmaps } from '../../src/fs/proc/task_mmu.js';
+import { formatBuddyinfo } from '../../src/mm/vmstat.js';
 import { Kernel } from '../../src/index.js';
 import * as U from '../../src/uapi/index.js';
 

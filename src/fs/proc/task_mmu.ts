@@ -203,6 +203,22 @@ function vmaPerms(v: Vma): string {
   return `${v.flags & VM.READ ? 'r' : '-'}${v.flags & VM.WRITE ? 'w' : '-'}${v.flags & VM.EXEC ? 'x' : '-'}${v.flags & VM.MAYSHARE ? 's' : 'p'}`;
 }
 
+/** One VMA as /proc/pid/smaps prints it. */
+// mirrors fs/proc/task_mmu.c:show_smap (the text: show_vma_header_prefix, SEQ_PUT_DEC, show_smap_vma_flags)
+export function formatSmaps(e: SmapsEntry): string {
+  const hex = (n: number) => n.toString(16).padStart(8, '0');
+  // show_vma_header_prefix ends with a space; a name is padded to column 73 (seq_setwidth 72, then seq_pad's space).
+  const head = `${hex(e.start)}-${hex(e.end)} ${e.perms} ${e.offset.toString(16).padStart(8, '0')} ${e.dev} ${e.inode} `;
+  const lines = [e.pathname === '' ? head : `${head.length >= 72 ? `${head} ` : head.padEnd(73)}${e.pathname}`];
+  for (const [key, v] of Object.entries(e)) {
+    if (['start', 'end', 'perms', 'offset', 'dev', 'inode', 'pathname', 'VmFlags', 'THPeligible'].includes(key)) continue;
+    lines.push(`${`${key}:`.padEnd(16)}${String(v).padStart(8)} kB`);
+  }
+  // show_smap_vma_flags puts a space after every mnemonic.
+  lines.push(`THPeligible:    ${String(e.THPeligible).padStart(8)}`, `VmFlags: ${e.VmFlags}${e.VmFlags === '' ? '' : ' '}`);
+  return lines.join('\n') + '\n';
+}
+
 /** /proc/pid/smaps */
 // mirrors fs/proc/task_mmu.c:show_smap (smap_gather_stats)
 export function smapsRead(host: Host, mm: MmStruct): SmapsEntry[] {
